@@ -1,0 +1,175 @@
+// The timed FIFO channel of the timing contract (docs/timing.md) and the In/Out ports units use.
+//
+// A channel of capacity C is a bounded, blocking, single-producer single-consumer FIFO whose
+// elements carry ready stamps. Capacity counts credits: an element holds its slot from the cycle
+// it is written until the cycle after it is read, including its time in the producer's pipeline.
+// The channel owns all timing and statistics, so unit bodies read like dataflow diagrams.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <systemc>
+#include <vector>
+
+#include "hw/unit.h"
+
+namespace sdpa {
+
+struct ChannelStats {
+  std::string name;
+  std::size_t capacity = 0;
+  std::size_t width = 1;  // scalars per element: d for a row vector
+  Cycle high_water = 0;   // most elements between write and slot-free at any cycle
+  Cycle writes = 0;
+  Cycle producer_stall_cycles = 0;  // producer waiting for a free slot
+  Cycle consumer_stall_cycles = 0;  // consumer waiting for data to be ready
+  bool input_stream = false;        // a memory stream buffer rather than an intermediate
+};
+
+// Type-independent half of the channel: stamps, blocking, statistics, tracing.
+class ChannelBase : public sc_core::sc_prim_channel {
+ public:
+  ChannelBase(const char* name, std::size_t capacity, std::size_t width, const Clocking& clocking,
+              sc_core::sc_trace_file* trace);
+
+  std::size_t capacity() const { return capacity_; }
+  std::size_t width() const { return width_; }
+  std::size_t fill() const { return static_cast<std::size_t>(written_ - read_); }
+  ChannelStats stats() const;
+
+  // Who is blocked on this channel right now (for the deadlock wait-for report).
+  const Unit* blocked_reader() const { return blocked_reader_; }
+  const Unit* blocked_writer() const { return blocked_writer_; }
+
+ protected:
+  // Blocks until element `written_` has a slot; returns the slot and the element's ready stamp.
+  std::size_t begin_write(Unit& writer, Cycle due, Cycle& ready);
+  void end_write(Cycle ready);
+  // Blocks until an element exists and advances the reader to its ready stamp; returns its slot.
+  std::size_t begin_read(Unit& reader, Cycle& ready);
+  void end_read(Unit& reader);
+
+ private:
+  void sync(Unit& unit);
+  void sweep_high_water();
+  void apply_frees();
+  sc_core::sc_time at(Cycle c) const { return sc_core::sc_time::from_value(c * period_); }
+
+  std::size_t capacity_;
+  std::size_t width_;
+  Mode mode_;
+  sc_core::sc_time::value_type period_;
+
+  Cycle written_ = 0;
+  Cycle read_ = 0;
+  std::vector<Cycle> ready_;     // by slot: ready stamp of the element in it
+  std::vector<Cycle> write_at_;  // by slot: cycle the element in it was written
+  std::vector<Cycle> free_at_;   // by slot: cycle the last element read from it freed it
+
+  // High-water sweep: merges write and free events in cycle order as they become known.
+  Cycle sweep_writes_ = 0;
+  Cycle sweep_frees_ = 0;
+  Cycle occupancy_ = 0;
+  Cycle high_water_ = 0;
+
+  Cycle producer_stall_ = 0;
+  Cycle consumer_stall_ = 0;
+
+  Unit* blocked_reader_ = nullptr;
+  Unit* blocked_writer_ = nullptr;
+  sc_core::sc_event data_written_;
+  sc_core::sc_event slot_freed_;
+
+  // Waveform only: occupancy as SystemC time passes (synchronized mode).
+  bool traced_ = false;
+  int trace_occupancy_ = 0;
+  std::deque<Cycle> pending_frees_;
+  sc_core::sc_event free_due_;
+};
+
+// The wait-for report of a stalled simulation: one line per unit blocked on one of `channels`,
+// naming the channel, the side (read from empty, write to full), its fill/capacity and the cycle.
+std::vector<std::string> wait_for_report(const std::vector<ChannelBase*>& channels);
+
+template <class T>
+class ReadIf : public virtual sc_core::sc_interface {
+ public:
+  virtual Cycle read(T& value, Unit& reader) = 0;
+};
+
+template <class T>
+class WriteIf : public virtual sc_core::sc_interface {
+ public:
+  virtual void write(const T& value, Cycle due, Unit& writer) = 0;
+};
+
+template <class T>
+class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
+ public:
+  Channel(const char* name, std::size_t capacity, std::size_t width, const Clocking& clocking,
+          sc_core::sc_trace_file* trace = nullptr)
+      : ChannelBase(name, capacity, width, clocking, trace), values_(capacity) {}
+
+  const char* kind() const override { return "sdpa::Channel"; }
+
+  Cycle read(T& value, Unit& reader) override {
+    Cycle ready = 0;
+    const std::size_t slot = begin_read(reader, ready);
+    value = values_[slot];
+    end_read(reader);
+    return ready;
+  }
+
+  void write(const T& value, Cycle due, Unit& writer) override {
+    Cycle ready = 0;
+    const std::size_t slot = begin_write(writer, due, ready);
+    values_[slot] = value;
+    end_write(ready);
+  }
+
+ private:
+  std::vector<T> values_;
+};
+
+// Ports: bound to a channel, owned by the unit whose local cycle they advance.
+template <class T>
+class In : public sc_core::sc_port<ReadIf<T>> {
+ public:
+  explicit In(const char* name)
+      : sc_core::sc_port<ReadIf<T>>(name), unit_(owner(this->get_parent_object())) {}
+
+  // Reads into `value` (reusing its storage) and returns the element's ready stamp.
+  Cycle read(T& value) { return (*this)->read(value, unit_); }
+  T read() {
+    T value{};
+    read(value);
+    return value;
+  }
+
+ private:
+  static Unit& owner(sc_core::sc_object* parent) { return dynamic_cast<Unit&>(*parent); }
+  Unit& unit_;
+};
+
+// A multiport: bound to several channels it fans out, writing them in binding order, each
+// write stalling independently (the unit's issue cycle and due stamp are shared).
+template <class T>
+class Out : public sc_core::sc_port<WriteIf<T>, 0> {
+ public:
+  explicit Out(const char* name)
+      : sc_core::sc_port<WriteIf<T>, 0>(name), unit_(owner(this->get_parent_object())) {}
+
+  // Writes a result of the current firing, due `latency` cycles after its issue.
+  void write(const T& value) { write(value, unit_.due()); }
+  // Writes with an explicit due cycle, for producers whose latency varies (memory reads).
+  void write(const T& value, Cycle due) {
+    for (int i = 0; i < this->size(); ++i) (*this)[i]->write(value, due, unit_);
+  }
+
+ private:
+  static Unit& owner(sc_core::sc_object* parent) { return dynamic_cast<Unit&>(*parent); }
+  Unit& unit_;
+};
+
+}  // namespace sdpa

@@ -1,0 +1,74 @@
+// Reduce units: fold a row of N elements into one result, emitted with the row's last element.
+#pragma once
+
+#include <algorithm>
+#include <limits>
+
+#include "hw/channel.h"
+#include "hw/types.h"
+
+namespace sdpa {
+
+template <class InT, class AccT, class F>
+class RowReduce : public Unit {
+ public:
+  SC_HAS_PROCESS(RowReduce);
+  In<InT> in{"in"};
+  Out<AccT> out{"out"};
+
+  RowReduce(const sc_core::sc_module_name& name, Timing timing, RowShape shape, AccT init,
+            F f = F{})
+      : Unit(name, timing), shape_(shape), init_(init), f_(f) {
+    SC_THREAD(run);
+  }
+
+ private:
+  void run() {
+    InT x{};
+    for (std::size_t row = 0; row < shape_.rows; ++row) {
+      AccT acc = init_;
+      for (std::size_t n = 0; n < shape_.row_len; ++n) {
+        in.read(x);
+        acc = f_(acc, x);
+        if (n + 1 == shape_.row_len) out.write(acc);
+        step();
+      }
+    }
+    finish();
+  }
+
+  RowShape shape_;
+  AccT init_;
+  F f_;
+};
+
+struct MaxOp {
+  float operator()(float acc, float x) const { return std::max(acc, x); }
+};
+struct SumOp {
+  float operator()(float acc, float x) const { return acc + x; }
+};
+// l ← l·δ + c: the running sum of the reordered datapath, rescaled whenever the max moves.
+struct RescaleSumOp {
+  float operator()(float l, const Rescale& r) const { return l * r.delta + r.weight; }
+};
+
+class RowMax : public RowReduce<float, float, MaxOp> {
+ public:
+  RowMax(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
+      : RowReduce(name, timing, shape, -std::numeric_limits<float>::infinity()) {}
+};
+
+class RowSum : public RowReduce<float, float, SumOp> {
+ public:
+  RowSum(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
+      : RowReduce(name, timing, shape, 0.0f) {}
+};
+
+class RunningSum : public RowReduce<Rescale, float, RescaleSumOp> {
+ public:
+  RunningSum(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
+      : RowReduce(name, timing, shape, 0.0f) {}
+};
+
+}  // namespace sdpa

@@ -1,0 +1,116 @@
+#include "sim/npy.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+namespace sdpa {
+namespace {
+
+const char kMagic[] = "\x93NUMPY";
+
+std::string header_field(const std::string& header, const std::string& key) {
+  const std::regex re("'" + key + "'\\s*:\\s*('[^']*'|True|False|\\([^)]*\\))");
+  std::smatch m;
+  return std::regex_search(header, m, re) ? m[1].str() : std::string();
+}
+
+}  // namespace
+
+NpyArray read_npy(const std::string& path) {
+  auto fail = [&](const std::string& what) {
+    return InputError(fmt::format("{}: {}", path, what));
+  };
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw fail("cannot open the file");
+  char magic[6] = {};
+  unsigned char version[2] = {};
+  in.read(magic, 6);
+  in.read(reinterpret_cast<char*>(version), 2);
+  if (!in || std::memcmp(magic, kMagic, 6) != 0) throw fail("not a .npy file (bad magic)");
+  std::uint32_t header_len = 0;
+  if (version[0] == 1) {
+    unsigned char len[2];
+    in.read(reinterpret_cast<char*>(len), 2);
+    header_len = len[0] | (len[1] << 8);
+  } else if (version[0] == 2 || version[0] == 3) {
+    unsigned char len[4];
+    in.read(reinterpret_cast<char*>(len), 4);
+    header_len = len[0] | (len[1] << 8) | (len[2] << 16) | (std::uint32_t(len[3]) << 24);
+  } else {
+    throw fail(fmt::format("unsupported .npy version {}", int(version[0])));
+  }
+  if (!in || header_len > (1u << 20)) throw fail("truncated or oversized .npy header");
+  std::string header(header_len, '\0');
+  in.read(header.data(), header_len);
+  if (!in) throw fail("truncated .npy header");
+
+  const std::string descr = header_field(header, "descr");
+  const std::string order = header_field(header, "fortran_order");
+  const std::string shape_text = header_field(header, "shape");
+  if (descr.empty() || order.empty() || shape_text.empty()) throw fail("malformed .npy header");
+  std::size_t item = 0;
+  if (descr == "'<f4'")
+    item = 4;
+  else if (descr == "'<f8'")
+    item = 8;
+  else
+    throw fail(
+        fmt::format("dtype {} not supported (expected float32 '<f4' or float64 '<f8')", descr));
+  if (order != "False") throw fail("Fortran-ordered arrays are not supported (expected C order)");
+
+  NpyArray a;
+  std::size_t count = 1;
+  const std::regex dim("\\d+");
+  for (auto it = std::sregex_iterator(shape_text.begin(), shape_text.end(), dim);
+       it != std::sregex_iterator(); ++it) {
+    const std::size_t n = std::stoull(it->str());
+    if (n != 0 && count > (std::size_t(1) << 40) / n) throw fail("array too large");
+    a.shape.push_back(n);
+    count *= n;
+  }
+  std::vector<char> raw(count * item);
+  in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+  if (in.gcount() != static_cast<std::streamsize>(raw.size()))
+    throw fail(fmt::format("truncated data: {} bytes for shape {}, expected {}", in.gcount(),
+                           shape_text, raw.size()));
+  a.data.resize(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (item == 4) {
+      std::memcpy(&a.data[i], raw.data() + 4 * i, 4);
+    } else {
+      double v;
+      std::memcpy(&v, raw.data() + 8 * i, 8);
+      a.data[i] = static_cast<float>(v);
+    }
+  }
+  return a;
+}
+
+void write_npy(const std::string& path, const std::vector<float>& data,
+               const std::vector<std::size_t>& shape) {
+  std::string dims;
+  for (std::size_t n : shape) dims += std::to_string(n) + ",";
+  if (shape.size() > 1) dims.pop_back();
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  // Pad so that the data starts on a 64-byte boundary, header ending in a newline.
+  const std::size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write(kMagic, 6);
+  const unsigned char version[2] = {1, 0};
+  out.write(reinterpret_cast<const char*>(version), 2);
+  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
+                                static_cast<unsigned char>(header.size() >> 8)};
+  out.write(reinterpret_cast<const char*>(len), 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(data.data()),
+            static_cast<std::streamsize>(data.size() * sizeof(float)));
+  if (!out) throw InputError(fmt::format("{}: cannot write the file", path));
+}
+
+}  // namespace sdpa

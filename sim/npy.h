@@ -1,0 +1,29 @@
+// Reading and writing NumPy .npy files (format version 1.0-3.0, little-endian, C order).
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sdpa {
+
+// A bad data file: the message names the file and what was expected.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct NpyArray {
+  std::vector<std::size_t> shape;
+  std::vector<float> data;  // converted to fp32
+};
+
+// Accepts dtype <f4 or <f8; anything else is an InputError naming the file.
+NpyArray read_npy(const std::string& path);
+
+// Writes a float32 array; the caller handles atomic placement.
+void write_npy(const std::string& path, const std::vector<float>& data,
+               const std::vector<std::size_t>& shape);
+
+}  // namespace sdpa

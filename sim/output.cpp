@@ -1,0 +1,61 @@
+#include "sim/output.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace sdpa {
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << content;
+    out.flush();
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot write the file", tmp));
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+namespace {
+
+struct Stage {
+  const char* label;
+  std::vector<const char*> channels;
+};
+
+const std::vector<Stage>& stages(const std::string& datapath) {
+  static const std::vector<Stage> naive{
+      {"memory streams", {"q_rows", "k_rows", "v_rows"}},
+      {"scores and row max", {"scores", "score_bypass", "maxima"}},
+      {"exp and row sum", {"shifted", "exps", "exp_bypass", "sums"}},
+      {"normalise and weighted sum", {"probs", "out_rows"}}};
+  static const std::vector<Stage> reordered{
+      {"memory streams", {"q_rows", "k_rows", "v_rows"}},
+      {"scores and running max", {"scores", "sum_rescale", "acc_rescale"}},
+      {"running sums and divide", {"sums", "acc_rows", "out_rows"}}};
+  return datapath == "naive" ? naive : reordered;
+}
+
+}  // namespace
+
+std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths) {
+  std::string s = fmt::format("[dumpfile] \"{}\"\n[timestart] 0\n[size] 1400 900\n", vcd_path);
+  for (const std::string& dp : datapaths) {
+    for (const Stage& stage : stages(dp)) {
+      s += fmt::format("@200\n-{}: {}\n", dp, stage.label);
+      for (const char* ch : stage.channels) {
+        // Analog step display (0x8000) of a decimal (0x4), right-justified (0x20) value,
+        // two rows high so a filling bypass reads as a ramp.
+        s += fmt::format("@8024\nSystemC.{}.{}.occupancy[31:0]\n@20000\n-\n", dp, ch);
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace sdpa

@@ -1,0 +1,17 @@
+// Files a run writes: atomically, so an interrupted run never leaves a truncated file.
+#pragma once
+
+#include <string>
+
+#include "sim/params.h"
+#include "sim/simulation.h"
+
+namespace sdpa {
+
+// Writes `content` to `path` through a temporary file in the same folder and a rename.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// A GTKWave save file showing each datapath's channel occupancy, grouped by stage.
+std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths);
+
+}  // namespace sdpa

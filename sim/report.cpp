@@ -1,0 +1,150 @@
+#include "sim/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace sdpa {
+namespace {
+
+double per_cycle(const DatapathResult& r) {
+  return r.cycles == 0 ? 0.0 : double(r.scores) / double(r.cycles);
+}
+
+std::string bytes(std::uint64_t b) {
+  if (b >= (1u << 20)) return fmt::format("{:.1f} MiB", b / 1048576.0);
+  if (b >= (1u << 10)) return fmt::format("{:.1f} KiB", b / 1024.0);
+  return fmt::format("{} B", b);
+}
+
+// The intermediate channel with the largest capacity in elements.
+const ChannelStats& largest(const std::vector<ChannelStats>& channels) {
+  return *std::max_element(channels.begin(), channels.end(), [](const auto& a, const auto& b) {
+    return std::pair{!a.input_stream, a.capacity * a.width} <
+           std::pair{!b.input_stream, b.capacity * b.width};
+  });
+}
+
+std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
+
+}  // namespace
+
+MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediate_only) {
+  MemoryUse m;
+  for (const ChannelStats& c : channels) {
+    if (intermediate_only && c.input_stream) continue;
+    m.capacity_elements += c.capacity * c.width;
+    m.high_water_elements += c.high_water * c.width;
+  }
+  return m;
+}
+
+nlohmann::json report_json(const Params& params, const std::string& mode,
+                           const SimulationResult& result, const std::vector<Check>& checks) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (std::size_t i = 0; i < result.runs.size(); ++i) {
+    const DatapathResult& r = result.runs[i];
+    const MemoryUse m = memory_use(r.channels);
+    const MemoryUse im = memory_use(r.channels, true);
+    nlohmann::json channels = nlohmann::json::array();
+    for (const ChannelStats& c : r.channels)
+      channels.push_back({{"name", c.name},
+                          {"capacity", c.capacity},
+                          {"width", c.width},
+                          {"high_water", c.high_water},
+                          {"writes", c.writes},
+                          {"producer_stall_cycles", c.producer_stall_cycles},
+                          {"consumer_stall_cycles", c.consumer_stall_cycles},
+                          {"input_stream", c.input_stream}});
+    nlohmann::json run = {{"datapath", r.datapath},
+                          {"status", to_string(r.status)},
+                          {"cycles", r.cycles},
+                          {"scores", r.scores},
+                          {"scores_per_cycle", per_cycle(r)},
+                          {"rows_done", r.rows_done},
+                          {"max_abs_error", nullptr},
+                          {"tolerance", nullptr},
+                          {"memory",
+                           {{"capacity_elements", m.capacity_elements},
+                            {"high_water_elements", m.high_water_elements},
+                            {"capacity_bytes", m.capacity_bytes()},
+                            {"high_water_bytes", m.high_water_bytes()},
+                            {"intermediate",
+                             {{"capacity_elements", im.capacity_elements},
+                              {"high_water_elements", im.high_water_elements},
+                              {"capacity_bytes", im.capacity_bytes()},
+                              {"high_water_bytes", im.high_water_bytes()}}}}},
+                          {"channels", channels}};
+    if (r.status == Status::deadlock) {
+      run["waits"] = r.waits;
+    } else {
+      // JSON has no infinity: a non-finite output reports null with finite = false.
+      run["finite"] = checks[i].finite;
+      if (checks[i].finite) run["max_abs_error"] = checks[i].max_abs_error;
+      run["tolerance"] = checks[i].tolerance;
+    }
+    runs.push_back(run);
+  }
+  return {{"runs", runs},
+          {"problem",
+           {{"seq_len", params.seq_len},
+            {"head_dim", params.head_dim},
+            {"heads", params.heads},
+            {"seed", params.seed}}},
+          {"sim", {{"mode", mode}, {"wall_seconds", result.wall_seconds}}}};
+}
+
+std::string summary(const SimulationResult& result, const std::vector<Check>& checks) {
+  std::vector<std::vector<std::string>> rows{{""},
+                                             {"status"},
+                                             {"cycles"},
+                                             {"scores per cycle"},
+                                             {"intermediate memory, provisioned"},
+                                             {"intermediate memory, used (high water)"},
+                                             {"largest channel (high water/capacity)"},
+                                             {"Q/K/V stream buffers, provisioned"},
+                                             {"max abs error (tolerance)"}};
+  for (std::size_t i = 0; i < result.runs.size(); ++i) {
+    const DatapathResult& r = result.runs[i];
+    const MemoryUse m = memory_use(r.channels, true);
+    const MemoryUse streams{memory_use(r.channels).capacity_elements - m.capacity_elements, 0};
+    const ChannelStats& top = largest(r.channels);
+    rows[0].push_back(r.datapath);
+    rows[1].push_back(to_string(r.status));
+    rows[2].push_back(r.status == Status::deadlock ? "-" : fmt::format("{}", r.cycles));
+    rows[3].push_back(r.status == Status::deadlock ? "-" : fmt::format("{:.4f}", per_cycle(r)));
+    rows[4].push_back(
+        fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes())));
+    rows[5].push_back(
+        fmt::format("{} elements ({})", m.high_water_elements, bytes(m.high_water_bytes())));
+    rows[6].push_back(
+        fmt::format("{} ({}/{})", local_name(top.name), top.high_water, top.capacity));
+    rows[7].push_back(fmt::format("{} elements ({})", streams.capacity_elements,
+                                  bytes(streams.capacity_bytes())));
+    if (r.status == Status::deadlock)
+      rows[8].push_back("-");
+    else if (!checks[i].finite)
+      rows[8].push_back(fmt::format("non-finite ({:.2g})", checks[i].tolerance));
+    else
+      rows[8].push_back(
+          fmt::format("{:.2g} ({:.2g})", checks[i].max_abs_error, checks[i].tolerance));
+  }
+  std::vector<std::size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::string out;
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c)
+      out += fmt::format(c == 0 ? "{:<{}}" : "  {:>{}}", row[c], width[c]);
+    out += '\n';
+  }
+  for (const DatapathResult& r : result.runs) {
+    if (r.status != Status::deadlock) continue;
+    out += fmt::format("\n{}: DEADLOCK after {} of {} output rows. Wait-for report:\n", r.datapath,
+                       r.rows_done, r.rows);
+    for (const std::string& w : r.waits) out += "  " + w + "\n";
+  }
+  return out;
+}
+
+}  // namespace sdpa

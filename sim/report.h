@@ -1,0 +1,31 @@
+// report.json and the human summary of a run.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/params.h"
+#include "sim/simulation.h"
+#include "tb/reference.h"
+
+namespace sdpa {
+
+struct MemoryUse {
+  std::uint64_t capacity_elements = 0;
+  std::uint64_t high_water_elements = 0;
+  std::uint64_t capacity_bytes() const { return capacity_elements * sizeof(float); }
+  std::uint64_t high_water_bytes() const { return high_water_elements * sizeof(float); }
+};
+
+// Channel memory: capacities (provisioned) and high-water marks (used), a d-wide element
+// counting d. With `intermediate_only`, the Q/K/V stream buffers are left out.
+MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediate_only = false);
+
+// `checks[i]` belongs to `result.runs[i]` (ignored for a deadlocked run).
+nlohmann::json report_json(const Params& params, const std::string& mode,
+                           const SimulationResult& result, const std::vector<Check>& checks);
+
+std::string summary(const SimulationResult& result, const std::vector<Check>& checks);
+
+}  // namespace sdpa

@@ -1,0 +1,123 @@
+#include "sim/simulation.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "hw/naive_attention.h"
+#include "hw/reordered_attention.h"
+
+namespace sdpa {
+namespace {
+
+std::unique_ptr<AttentionDatapath> build(const std::string& datapath, const DatapathConfig& config,
+                                         const AttentionInputs& inputs) {
+  if (datapath == "naive") return std::make_unique<NaiveAttention>("naive", config, inputs);
+  if (datapath == "reordered")
+    return std::make_unique<ReorderedAttention>("reordered", config, inputs);
+  throw std::invalid_argument("unknown datapath " + datapath);
+}
+
+// Runs `work` while a side thread reports progress; the side thread only reads atomics.
+template <class Work>
+void with_progress(const ProgressReporter& progress, std::size_t row_len,
+                   const std::vector<std::unique_ptr<AttentionDatapath>>& dps, Work work) {
+  if (!progress.report) {
+    work();
+    return;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool stop = false;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread reporter([&] {
+    std::unique_lock<std::mutex> lock(m);
+    const auto interval = std::chrono::duration<double>(progress.interval_seconds);
+    while (!cv.wait_for(lock, interval, [&] { return stop; })) {
+      std::vector<Progress> now;
+      for (const auto& dp : dps)
+        now.push_back({dp->basename(), dp->sink().rows_taken(), dp->sink().rows_expected(), row_len,
+                       dp->sink().last_ready()});
+      progress.report(
+          now, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  });
+  work();
+  {
+    std::lock_guard<std::mutex> lock(m);
+    stop = true;
+  }
+  cv.notify_one();
+  reporter.join();
+}
+
+}  // namespace
+
+const char* to_string(Status status) {
+  switch (status) {
+    case Status::ok:
+      return "ok";
+    case Status::deadlock:
+      return "deadlock";
+    case Status::mismatch:
+      return "mismatch";
+  }
+  return "?";
+}
+
+const std::vector<std::string>& datapath_names() {
+  static const std::vector<std::string> names{"naive", "reordered"};
+  return names;
+}
+
+const std::vector<std::string>& unit_names(const std::string& datapath) {
+  return datapath == "naive" ? NaiveAttention::unit_names() : ReorderedAttention::unit_names();
+}
+
+const std::vector<std::string>& channel_names(const std::string& datapath) {
+  return datapath == "naive" ? NaiveAttention::channel_names()
+                             : ReorderedAttention::channel_names();
+}
+
+SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
+                          const DatapathConfig& config, const ProgressReporter& progress) {
+  std::vector<std::unique_ptr<AttentionDatapath>> dps;
+  for (const std::string& name : datapaths) dps.push_back(build(name, config, inputs));
+
+  SimulationResult result;
+  const auto start = std::chrono::steady_clock::now();
+  // Runs until no process can move: every sink done, or a deadlock (starvation, never a hang).
+  with_progress(progress, inputs.seq_len, dps, [] { sc_core::sc_start(); });
+  result.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The trace samples channel members: close it while the datapaths still exist.
+  if (config.trace != nullptr) sc_core::sc_close_vcd_trace_file(config.trace);
+
+  for (const auto& dp : dps) {
+    DatapathResult r;
+    r.datapath = dp->basename();
+    r.scores = static_cast<std::uint64_t>(inputs.heads) * inputs.seq_len * inputs.seq_len;
+    r.rows = dp->sink().rows_expected();
+    r.rows_done = dp->sink().rows_taken();
+    r.cycles = dp->sink().last_ready();
+    r.output = dp->sink().output();
+    for (const ChannelBase* ch : dp->channels()) {
+      r.channels.push_back(ch->stats());
+      r.channels.back().input_stream = dp->is_input_stream(ch);
+    }
+    if (!dp->sink().done()) {
+      r.status = Status::deadlock;
+      r.waits = wait_for_report(dp->channels());
+    }
+    result.runs.push_back(std::move(r));
+  }
+  return result;
+}
+
+}  // namespace sdpa

@@ -1,0 +1,56 @@
+// Runs the real sdpa-sim binary for end-to-end tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace sdpa::test {
+
+struct SimRun {
+  int status = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A fresh folder per test under the build tree.
+inline std::filesystem::path scratch() {
+  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string(info->test_suite_name()) + "." + info->name();
+  for (char& c : name)
+    if (c == '/') c = '_';
+  const auto dir = std::filesystem::temp_directory_path() / "sdpa-tests" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// `args` is appended to the simulator's path as shell words; runs from the source tree.
+inline SimRun sim(const std::string& args, const std::filesystem::path& dir) {
+  const std::string cmd = "cd '" SDPA_SOURCE_DIR "' && timeout 300 '" SDPA_SIM "' " + args + " >'" +
+                          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
+  SimRun r;
+  const int raw = std::system(cmd.c_str());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.out = slurp(dir / "stdout");
+  r.err = slurp(dir / "stderr");
+  return r;
+}
+
+inline std::filesystem::path write(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+  return p;
+}
+
+}  // namespace sdpa::test

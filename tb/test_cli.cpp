@@ -1,0 +1,147 @@
+// The simulator binary: bad input gets exit 2 and a one-line error naming key and line;
+// outputs, exit statuses and the waveform.
+#include <nlohmann/json.hpp>
+
+#include "sim/npy.h"
+#include "tb/cli.h"
+#include "tb/reference.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+void expect_error(const SimRun& r, const std::vector<std::string>& needles) {
+  EXPECT_EQ(r.status, 2) << r.err;
+  // One line: the message and its newline.
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
+}
+
+std::string params_arg(const fs::path& p, const fs::path& dir) {
+  return "'" + p.string() + "' --out '" + (dir / "out").string() + "'";
+}
+
+TEST(Params, UnknownKeyNamesKeyAndLine) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "problem:\n  seq_len: 16\n  no_such_key: 1\n");
+  expect_error(sim(params_arg(p, d), d), {"problem.no_such_key", "p.yaml:3:3", "unknown key"});
+}
+
+TEST(Params, WrongTypeNamesKeyAndLine) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "datapath: naive\nproblem:\n  seq_len: sixteen\n");
+  expect_error(sim(params_arg(p, d), d), {"problem.seq_len", "p.yaml:3:12", "expected an integer"});
+}
+
+TEST(Params, OutOfRangeNamesKeyAndLine) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "units:\n  exp:\n    latency: 0\n");
+  expect_error(sim(params_arg(p, d), d), {"units.exp.latency", "p.yaml:3:14", "[1, "});
+}
+
+TEST(Params, BadChoiceListsTheChoices) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "datapath: fastest\n");
+  expect_error(sim(params_arg(p, d), d), {"datapath", "p.yaml:1:11", "naive, reordered, both"});
+}
+
+TEST(Params, UnknownChannelNameInDepths) {
+  const fs::path d = scratch();
+  const auto p =
+      write(d / "p.yaml", "datapath: reordered\nchannels:\n  depths:\n    score_bypass: 4\n");
+  expect_error(sim(params_arg(p, d), d), {"channels.depths.score_bypass", "p.yaml:4:5"});
+}
+
+TEST(Params, MalformedYamlNamesTheLine) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "problem:\n  seq_len: [1, 2\n");
+  expect_error(sim(params_arg(p, d), d), {"p.yaml:", "YAML syntax error"});
+}
+
+TEST(Params, UnreadableFile) {
+  const fs::path d = scratch();
+  expect_error(sim(params_arg(d / "missing.yaml", d), d), {"missing.yaml", "cannot read"});
+}
+
+TEST(Params, BadSetValueNamesTheSet) {
+  const fs::path d = scratch();
+  expect_error(sim("--set problem.head_dim=-3 --out '" + (d / "o").string() + "'", d),
+               {"--set problem.head_dim=-3", "problem.head_dim", "expected an integer"});
+  expect_error(sim("--set problem --out '" + (d / "o").string() + "'", d),
+               {"--set problem", "key.path=value"});
+}
+
+TEST(Params, UnknownOption) {
+  const fs::path d = scratch();
+  expect_error(sim("--bogus", d), {"--bogus"});
+}
+
+TEST(Inputs, NotAnNpyFileNamesTheFile) {
+  const fs::path d = scratch();
+  write(d / "q.npy", "hello");
+  const auto p = write(d / "p.yaml", "inputs: {q: q.npy, k: q.npy, v: q.npy}\n");
+  expect_error(sim(params_arg(p, d), d), {(d / "q.npy").string(), "not a .npy file"});
+}
+
+TEST(Inputs, NpyFilesDefineTheProblemAndOutputsRoundTrip) {
+  const fs::path d = scratch();
+  const AttentionInputs in = random_inputs(1, 12, 5, 77);
+  write_npy((d / "q.npy").string(), in.q, {12, 5});
+  write_npy((d / "k.npy").string(), in.k, {12, 5});
+  write_npy((d / "v.npy").string(), in.v, {12, 5});
+  const auto p = write(d / "p.yaml", "datapath: naive\ninputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+  const SimRun r = sim(params_arg(p, d), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const NpyArray o = read_npy((d / "out" / "o_naive.npy").string());
+  EXPECT_EQ(o.shape, (std::vector<std::size_t>{12, 5}));
+  const Check c = check_output(reference_attention(in), o.data, 12, 5);
+  EXPECT_LE(c.max_abs_error, c.tolerance);
+  const auto report = nlohmann::json::parse(slurp(d / "out" / "report.json"));
+  EXPECT_EQ(report["runs"][0]["scores"], 144);
+}
+
+TEST(Exit, DeadlockExitsThreeWithTheReport) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=8 "
+          "--set channels.depths.score_bypass=16 --out '" +
+              (d / "o").string() + "'",
+          d);
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.out.find("naive.dot_product at cycle"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("waits to write naive.score_bypass: full 16/16"), std::string::npos);
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  EXPECT_EQ(report["runs"][0]["status"], "deadlock");
+}
+
+TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=naive --set problem.seq_len=8 --set problem.head_dim=4 --vcd "
+          "--out '" +
+              (d / "o").string() + "'",
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string vcd = slurp(d / "o" / "trace.vcd");
+  const std::string gtkw = slurp(d / "o" / "trace.gtkw");
+  for (const char* ch : {"q_rows", "k_rows", "v_rows", "scores", "score_bypass", "maxima",
+                         "shifted", "exps", "exp_bypass", "sums", "probs", "out_rows"}) {
+    EXPECT_NE(vcd.find(std::string("$scope module ") + ch + " $end"), std::string::npos) << ch;
+    EXPECT_NE(gtkw.find(std::string("SystemC.naive.") + ch + ".occupancy[31:0]"), std::string::npos)
+        << ch;
+  }
+  // GTKWave's converter parses the whole file and must find the bypass's signal.
+  const std::string fst = (d / "o" / "trace.fst").string();
+  ASSERT_EQ(std::system(
+                ("vcd2fst '" + (d / "o" / "trace.vcd").string() + "' '" + fst + "' >/dev/null 2>&1")
+                    .c_str()),
+            0);
+  const std::string back = (d / "o" / "back.vcd").string();
+  ASSERT_EQ(std::system(("fst2vcd '" + fst + "' > '" + back + "' 2>/dev/null").c_str()), 0);
+  EXPECT_NE(slurp(back).find("occupancy"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sdpa::test

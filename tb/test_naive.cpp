@@ -1,0 +1,78 @@
+// The naive datapath: numerics against fp64, exact cycle counts, O(N) bypasses, deadlock.
+#include <tuple>
+
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+class NaiveNumerics : public testing::TestWithParam<std::tuple<std::size_t, std::size_t>> {};
+
+TEST_P(NaiveNumerics, MatchesTheFp64Reference) {
+  const auto [n, d] = GetParam();
+  const AttentionInputs in = random_inputs(1, n, d, 1000 + n * 7 + d);
+  const SimulationResult r = simulate(in, {"naive"}, default_config());
+  expect_accurate(in, r.runs.at(0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, NaiveNumerics,
+                         testing::Values(std::tuple{1, 1}, std::tuple{1, 8}, std::tuple{7, 1},
+                                         std::tuple{16, 3}, std::tuple{33, 16},
+                                         std::tuple{64, 64}));
+
+TEST(Naive, TwoHeadsMatchTheReference) {
+  const AttentionInputs in = random_inputs(2, 24, 8, 5);
+  const SimulationResult r = simulate(in, {"naive"}, default_config());
+  expect_accurate(in, r.runs.at(0));
+  EXPECT_EQ(r.runs[0].cycles, naive_cycles(2, 24, default_config()));
+}
+
+class NaiveTiming : public testing::TestWithParam<std::size_t> {};
+
+TEST_P(NaiveTiming, CyclesEqualTheClosedFormAndBypassesHoldARow) {
+  const std::size_t n = GetParam();
+  const DatapathConfig c = default_config();
+  const SimulationResult r = simulate(random_inputs(1, n, 4, n), {"naive"}, c);
+  const DatapathResult& run = r.runs.at(0);
+  ASSERT_EQ(run.status, Status::ok);
+  EXPECT_EQ(run.cycles, naive_cycles(1, n, c));
+  // At full rate a bypass element waits from its issue until its row's reduction is done, and
+  // one is written per cycle; a tiny problem has fewer scores than that in all.
+  EXPECT_EQ(channel(run, "score_bypass").high_water,
+            std::min(n * n, n + L(c, "dot_product") + L(c, "row_max")));
+  EXPECT_EQ(channel(run, "exp_bypass").high_water,
+            std::min(n * n, n + L(c, "exp") + L(c, "row_sum")));
+  EXPECT_EQ(channel(run, "score_bypass").producer_stall_cycles, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SeqLens, NaiveTiming, testing::Values(1, 2, 16, 64, 100, 256));
+
+TEST(Naive, BypassOfHalfARowDeadlocksWithAReport) {
+  const std::size_t n = 64;
+  DatapathConfig c = default_config();
+  c.depths["score_bypass"] = n / 2;
+  const SimulationResult r = simulate(random_inputs(1, n, 8, 3), {"naive"}, c);
+  const DatapathResult& run = r.runs.at(0);
+  EXPECT_EQ(run.status, Status::deadlock);
+  EXPECT_EQ(run.rows_done, 0u);
+  bool names_bypass = false;
+  for (const std::string& w : run.waits)
+    names_bypass |= w.find("naive.dot_product") == 0 &&
+                    w.find("waits to write naive.score_bypass: full 32/32") != std::string::npos;
+  EXPECT_TRUE(names_bypass) << testing::PrintToString(run.waits);
+}
+
+TEST(Naive, BypassOfLessThanARowButNoDeadlockStalls) {
+  // The dot product writes the reduction path first, so N − 1 slots suffice to avoid deadlock;
+  // below N + L_dot + L_max the datapath runs, but slower.
+  const std::size_t n = 32;
+  DatapathConfig c = default_config();
+  c.depths["score_bypass"] = n - 1;
+  const SimulationResult r = simulate(random_inputs(1, n, 4, 9), {"naive"}, c);
+  ASSERT_EQ(r.runs.at(0).status, Status::ok);
+  EXPECT_GT(r.runs[0].cycles, naive_cycles(1, n, c));
+  EXPECT_GT(channel(r.runs[0], "score_bypass").producer_stall_cycles, 0u);
+}
+
+}  // namespace
+}  // namespace sdpa::test
