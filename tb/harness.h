@@ -7,6 +7,8 @@
 #include "sim/simulation.h"
 #include "tb/reference.h"
 
+#include <fmt/format.h>
+
 namespace sdpa::test {
 
 inline DatapathConfig default_config(Mode mode = Mode::decoupled) {

@@ -1,0 +1,154 @@
+// The reordered (online-softmax) datapath: numerics, full rate with O(1) memory, depth 1, and
+// the side-by-side comparison with the naive datapath.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "sim/npy.h"
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class ReorderedNumerics : public testing::TestWithParam<std::tuple<std::size_t, std::size_t>> {};
+
+TEST_P(ReorderedNumerics, MatchesTheFp64Reference) {
+  const auto [n, d] = GetParam();
+  const AttentionInputs in = random_inputs(1, n, d, 2000 + n * 7 + d);
+  const SimulationResult r = simulate(in, {"reordered"}, default_config());
+  expect_accurate(in, r.runs.at(0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ReorderedNumerics,
+                         testing::Values(std::tuple{1, 1}, std::tuple{1, 8}, std::tuple{7, 2},
+                                         std::tuple{16, 3}, std::tuple{33, 16},
+                                         std::tuple{64, 64}));
+
+TEST(Reordered, ScoresNearOneHundredStayFiniteAndAccurate) {
+  // exp(100) overflows fp32: only the max subtraction (row or running) keeps the datapaths finite.
+  ASSERT_TRUE(std::isinf(std::exp(100.0f)));
+  const AttentionInputs in = random_inputs(1, 48, 16, 11, 60.0f);
+  const Reference ref = reference_attention(in);
+  ASSERT_GT(ref.score_bound, 100.0);
+  double max_score = 0;
+  for (std::size_t i = 0; i < 48; ++i)
+    for (std::size_t j = 0; j < 48; ++j) {
+      double s = 0;
+      for (std::size_t c = 0; c < 16; ++c) s += double(in.q[i * 16 + c]) * in.k[j * 16 + c];
+      max_score = std::max(max_score, std::fabs(s / 4.0));
+    }
+  ASSERT_GT(max_score, 80.0);
+  const SimulationResult r = simulate(in, {"naive", "reordered"}, default_config());
+  for (const DatapathResult& run : r.runs) expect_accurate(in, run);
+}
+
+class ReorderedTiming : public testing::TestWithParam<std::size_t> {};
+
+TEST_P(ReorderedTiming, FullRateAtLatencyPlusOneDepths) {
+  const std::size_t n = GetParam();
+  const DatapathConfig c = default_config();
+  const SimulationResult r = simulate(random_inputs(1, n, 8, n), {"reordered"}, c);
+  const DatapathResult& run = r.runs.at(0);
+  ASSERT_EQ(run.status, Status::ok);
+  EXPECT_EQ(run.cycles, reordered_cycles(1, n, c));
+  // Only the memory streams, which run ahead of their consumers, ever wait for a slot.
+  for (const ChannelStats& s : run.channels)
+    if (!s.input_stream) {
+      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(SeqLens, ReorderedTiming, testing::Values(1, 16, 64, 256));
+
+json run_report(const std::string& args, const fs::path& out) {
+  const SimRun r = sim(args + " --out '" + out.string() + "'", out.parent_path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  return json::parse(slurp(out / "report.json"));
+}
+
+const json& run_of(const json& report, const std::string& datapath) {
+  for (const json& run : report["runs"])
+    if (run["datapath"] == datapath) return run;
+  throw std::out_of_range(datapath);
+}
+
+TEST(Comparison, ReorderedPeakOccupancyIsFlatNaiveGrowsWithN) {
+  const fs::path d = scratch();
+  std::vector<json> reports;
+  const std::vector<std::size_t> ns{16, 64, 256};
+  for (std::size_t n : ns)
+    reports.push_back(
+        run_report("--set problem.head_dim=8 --set problem.seq_len=" + std::to_string(n),
+                   d / std::to_string(n)));
+  for (std::size_t i = 1; i < ns.size(); ++i) {
+    const json& r0 = run_of(reports[0], "reordered");
+    const json& ri = run_of(reports[i], "reordered");
+    EXPECT_EQ(ri["memory"]["high_water_elements"], r0["memory"]["high_water_elements"]);
+    EXPECT_EQ(ri["memory"]["capacity_elements"], r0["memory"]["capacity_elements"]);
+    EXPECT_EQ(ri["cycles"].get<Cycle>() - ns[i] * ns[i], r0["cycles"].get<Cycle>() - ns[0] * ns[0]);
+    // Each of the two bypasses holds one more element per unit of N.
+    const json& n0 = run_of(reports[0], "naive");
+    const json& ni = run_of(reports[i], "naive");
+    EXPECT_EQ(ni["memory"]["high_water_elements"].get<Cycle>() -
+                  n0["memory"]["high_water_elements"].get<Cycle>(),
+              2 * (ns[i] - ns[0]));
+  }
+}
+
+TEST(Comparison, DepthOneSlowsTheReorderedDatapathToTheSlowestEdgeButNeverDeadlocks) {
+  // docs/timing.md: at capacity 1 an edge whose producer has latency L passes one element every
+  // max(2, (L + 2) / 2) cycles; the slowest edge is the K stream (L = read latency).
+  const fs::path d = scratch();
+  for (unsigned read_latency : {10u, 7u}) {
+    std::vector<Cycle> cycles;
+    for (std::size_t n : {16, 64}) {
+      const json report = run_report(
+          "--set datapath=reordered --set problem.head_dim=8 --set channels.default_depth=1 "
+          "--set memory.read_latency=" +
+              std::to_string(read_latency) + " --set problem.seq_len=" + std::to_string(n),
+          d / fmt::format("{}-{}", read_latency, n));
+      ASSERT_EQ(run_of(report, "reordered")["status"], "ok");
+      cycles.push_back(run_of(report, "reordered")["cycles"]);
+    }
+    const double period = std::max(2.0, (read_latency + 2) / 2.0);
+    EXPECT_EQ(double(cycles[1] - cycles[0]), period * (64 * 64 - 16 * 16)) << read_latency;
+  }
+}
+
+TEST(Comparison, BothTogetherGiveExactlyWhatEachGivesAlone) {
+  const fs::path d = scratch();
+  const std::string common = "--set problem.seq_len=40 --set problem.head_dim=6 ";
+  const json both = run_report(common + "--set datapath=both", d / "both");
+  for (const std::string dp : {"naive", "reordered"}) {
+    const json alone = run_report(common + "--set datapath=" + dp, d / dp);
+    EXPECT_EQ(run_of(both, dp)["cycles"], run_of(alone, dp)["cycles"]) << dp;
+    EXPECT_EQ(run_of(both, dp)["channels"], run_of(alone, dp)["channels"]) << dp;
+    EXPECT_EQ(run_of(both, dp)["memory"], run_of(alone, dp)["memory"]) << dp;
+    EXPECT_EQ(read_npy((d / "both" / ("o_" + dp + ".npy")).string()).data,
+              read_npy((d / dp / ("o_" + dp + ".npy")).string()).data)
+        << dp;
+  }
+}
+
+TEST(Comparison, DefaultRunReportsBothDatapaths) {
+  const fs::path d = scratch();
+  const SimRun r = sim("--out '" + (d / "o").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  ASSERT_EQ(report["runs"].size(), 2u);
+  EXPECT_EQ(run_of(report, "naive")["status"], "ok");
+  EXPECT_EQ(run_of(report, "reordered")["status"], "ok");
+  // The paper's point at a glance: the naive datapath provisions a row per bypass.
+  EXPECT_GT(
+      run_of(report, "naive")["memory"]["intermediate"]["capacity_elements"].get<Cycle>(),
+      2 * run_of(report, "reordered")["memory"]["intermediate"]["capacity_elements"].get<Cycle>());
+  for (const char* line : {"naive", "reordered", "scores per cycle", "intermediate memory"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line;
+}
+
+}  // namespace
+}  // namespace sdpa::test
