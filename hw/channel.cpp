@@ -14,9 +14,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
       width_(width),
       mode_(clocking.mode),
       period_(clocking.period.value()),
-      ready_(capacity),
-      write_at_(capacity),
-      free_at_(capacity, 0) {
+      slots_(capacity) {
   if (capacity_ < 1)
     throw std::invalid_argument(std::string(this->name()) + ": capacity must be >= 1");
   if (trace != nullptr) {
@@ -46,28 +44,30 @@ std::size_t ChannelBase::begin_write(Unit& writer, Cycle due, Cycle& ready) {
   while (written_ - read_ == capacity_) {
     blocked_writer_ = &writer;
     sc_core::wait(slot_freed_);
-    blocked_writer_ = nullptr;
   }
-  const std::size_t slot = written_ % capacity_;
+  Slot& slot = slots_[write_slot_];
   // The slot is the one element written_ - capacity_ left; it frees the cycle after its read.
-  const Cycle freed = free_at_[slot];
-  if (freed > writer.t_) {
-    producer_stall_ += freed - writer.t_;
-    writer.t_ = freed;
+  if (slot.freed_at > writer.t_) {
+    producer_stall_ += slot.freed_at - writer.t_;
+    writer.t_ = slot.freed_at;
     sync(writer);
   }
-  ready = std::max(due, freed + 1);
-  write_at_[slot] = writer.t_;
-  return slot;
+  ready = std::max(due, slot.freed_at + 1);
+  slot.written_at = writer.t_;
+  return write_slot_;
 }
 
 void ChannelBase::end_write(Cycle ready) {
-  const std::size_t slot = written_ % capacity_;
-  ready_[slot] = ready;
+  slots_[write_slot_].ready = ready;
+  advance(write_slot_);
   ++written_;
   sweep_high_water();
   if (traced_) ++trace_occupancy_;
-  if (blocked_reader_ != nullptr) data_written_.notify();
+  // The notifier clears the flag, so a reader is notified once however many writes follow.
+  if (blocked_reader_ != nullptr) {
+    blocked_reader_ = nullptr;
+    data_written_.notify();
+  }
 }
 
 std::size_t ChannelBase::begin_read(Unit& reader, Cycle& ready) {
@@ -75,28 +75,30 @@ std::size_t ChannelBase::begin_read(Unit& reader, Cycle& ready) {
   while (written_ == read_) {
     blocked_reader_ = &reader;
     sc_core::wait(data_written_);
-    blocked_reader_ = nullptr;
   }
-  const std::size_t slot = read_ % capacity_;
-  ready = ready_[slot];
+  ready = slots_[read_slot_].ready;
   if (ready > reader.t_) {
     consumer_stall_ += ready - reader.t_;
     reader.t_ = ready;
     sync(reader);
   }
-  return slot;
+  return read_slot_;
 }
 
 void ChannelBase::end_read(Unit& reader) {
   const Cycle freed = reader.t_ + 1;
-  free_at_[read_ % capacity_] = freed;
+  slots_[read_slot_].freed_at = freed;
+  advance(read_slot_);
   ++read_;
   sweep_high_water();
   if (traced_) {
     pending_frees_.push_back(freed);
     free_due_.notify(at(freed) - sc_core::sc_time_stamp());
   }
-  if (blocked_writer_ != nullptr) slot_freed_.notify();
+  if (blocked_writer_ != nullptr) {
+    blocked_writer_ = nullptr;
+    slot_freed_.notify();
+  }
 }
 
 // Occupancy rises at writes and falls at frees; both sequences are non-decreasing in cycles, so
@@ -107,14 +109,18 @@ void ChannelBase::sweep_high_water() {
   while (sweep_writes_ < written_) {
     if (sweep_frees_ < sweep_writes_) {
       if (sweep_frees_ >= read_) return;
-      if (free_at_[sweep_frees_ % capacity_] <= write_at_[sweep_writes_ % capacity_]) {
+      // Element k's write and free cycles stay in slot k mod C until element k + C overwrites
+      // them, and the merge has passed k by then (docs/timing.md).
+      if (slots_[sweep_free_slot_].freed_at <= slots_[sweep_write_slot_].written_at) {
         --occupancy_;
         ++sweep_frees_;
+        advance(sweep_free_slot_);
         continue;
       }
     }
     high_water_ = std::max(high_water_, ++occupancy_);
     ++sweep_writes_;
+    advance(sweep_write_slot_);
   }
 }
 

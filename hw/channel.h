@@ -61,15 +61,27 @@ class ChannelBase : public sc_core::sc_prim_channel {
   Mode mode_;
   sc_core::sc_time::value_type period_;
 
+  struct Slot {
+    Cycle ready = 0;       // ready stamp of the element in the slot
+    Cycle written_at = 0;  // cycle that element was written
+    Cycle freed_at = 0;    // cycle the slot's last element read freed it
+  };
+  // Slot indices advance with a wrap instead of a modulo: this is the hot path.
+  void advance(std::size_t& slot) const {
+    if (++slot == capacity_) slot = 0;
+  }
+
   Cycle written_ = 0;
   Cycle read_ = 0;
-  std::vector<Cycle> ready_;     // by slot: ready stamp of the element in it
-  std::vector<Cycle> write_at_;  // by slot: cycle the element in it was written
-  std::vector<Cycle> free_at_;   // by slot: cycle the last element read from it freed it
+  std::size_t write_slot_ = 0;
+  std::size_t read_slot_ = 0;
+  std::vector<Slot> slots_;
 
   // High-water sweep: merges write and free events in cycle order as they become known.
   Cycle sweep_writes_ = 0;
   Cycle sweep_frees_ = 0;
+  std::size_t sweep_write_slot_ = 0;
+  std::size_t sweep_free_slot_ = 0;
   Cycle occupancy_ = 0;
   Cycle high_water_ = 0;
 
