@@ -1,0 +1,86 @@
+// Synchronized and decoupled modes give bit-identical cycles, outputs and channel statistics,
+// deadlocks included, on random configurations (each run is its own sdpa-sim process).
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "sim/params.h"
+#include "sim/simulation.h"
+#include "tb/cli.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Random problem, latencies, IIs, memory and channel depths; small depths make some deadlock.
+std::string random_config(unsigned seed) {
+  std::mt19937 gen(seed);
+  auto pick = [&gen](unsigned lo, unsigned hi) {
+    return std::uniform_int_distribution<unsigned>(lo, hi)(gen);
+  };
+  const unsigned n = pick(1, 24);
+  std::string args = fmt::format(
+      "--set problem.seq_len={} --set problem.head_dim={} --set problem.heads={} "
+      "--set problem.seed={} --set memory.read_latency={} --set memory.bytes_per_cycle={} ",
+      n, pick(1, 12), pick(1, 2), seed, pick(1, 12), std::vector<unsigned>{4, 16, 256}[pick(0, 2)]);
+  for (const auto& [unit, timing] : default_unit_timings())
+    args += fmt::format("--set units.{}.latency={} --set units.{}.ii={} ", unit, pick(1, 8), unit,
+                        pick(1, 4) == 1 ? 2 : 1);
+  for (const std::string& dp : datapath_names())
+    for (const std::string& ch : channel_names(dp))
+      if (pick(0, 2) == 0) args += fmt::format("--set channels.depths.{}={} ", ch, pick(1, 2 * n));
+  return args;
+}
+
+json without_wall_time(json report) {
+  report["sim"].erase("wall_seconds");
+  report["sim"].erase("mode");
+  return report;
+}
+
+class Modes : public testing::TestWithParam<unsigned> {};
+
+TEST_P(Modes, SynchronizedAndDecoupledAgreeBitForBit) {
+  const fs::path d = scratch();
+  const std::string config = random_config(GetParam());
+  json reports[2];
+  const char* modes[2] = {"synchronized", "decoupled"};
+  for (int m = 0; m < 2; ++m) {
+    const SimRun r =
+        sim(config + "--set sim.mode=" + modes[m] + " --out '" + (d / modes[m]).string() + "'", d);
+    ASSERT_TRUE(r.status == 0 || r.status == 3) << r.err << config;
+    reports[m] = json::parse(slurp(d / modes[m] / "report.json"));
+  }
+  EXPECT_EQ(without_wall_time(reports[0]), without_wall_time(reports[1])) << config;
+  for (const json& run : reports[0]["runs"]) {
+    const std::string o = "o_" + run["datapath"].get<std::string>() + ".npy";
+    if (run["status"] != "deadlock") {
+      EXPECT_EQ(slurp(d / modes[0] / o), slurp(d / modes[1] / o)) << o;
+    }
+    RecordProperty(run["datapath"].get<std::string>(), run["status"].get<std::string>());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(RandomConfigs, Modes, testing::Range(1u, 25u));
+
+TEST(Modes, RandomConfigsIncludeDeadlocksAndCompletedRuns) {
+  // Guards the test above against drifting into all-deadlock or no-deadlock configurations.
+  const fs::path d = scratch();
+  int deadlocks = 0, completed = 0;
+  for (unsigned seed = 1; seed < 25; ++seed) {
+    const SimRun r =
+        sim(random_config(seed) + "--out '" + (d / std::to_string(seed)).string() + "'", d);
+    const json report = json::parse(slurp(d / std::to_string(seed) / "report.json"));
+    for (const json& run : report["runs"])
+      (run["status"] == "deadlock" ? deadlocks : completed) += 1;
+    EXPECT_TRUE(r.status == 0 || r.status == 3) << r.err;
+  }
+  EXPECT_GE(deadlocks, 4);
+  EXPECT_GE(completed, 8);
+}
+
+}  // namespace
+}  // namespace sdpa::test
