@@ -6,6 +6,7 @@
 // The channel owns all timing and statistics, so unit bodies read like dataflow diagrams.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <string>
@@ -43,16 +44,105 @@ class ChannelBase : public sc_core::sc_prim_channel {
   const Unit* blocked_writer() const { return blocked_writer_; }
 
  protected:
-  // Blocks until element `written_` has a slot; returns the slot and the element's ready stamp.
-  std::size_t begin_write(Unit& writer, Cycle due, Cycle& ready);
-  void end_write(Cycle ready);
-  // Blocks until an element exists and advances the reader to its ready stamp; returns its slot.
-  std::size_t begin_read(Unit& reader, Cycle& ready);
-  void end_read(Unit& reader);
+  // The hot path is inline; blocking, synchronisation and tracing are out of line.
+
+  // Waits for element `written_`'s slot; returns the slot and the element's ready stamp.
+  std::size_t begin_write(Unit& writer, Cycle due, Cycle& ready) {
+    sync(writer);
+    if (written_ - read_ == capacity_) wait_for_slot(writer);
+    Slot& slot = slots_[write_slot_];
+    // The slot is the one element written_ - capacity_ left; it frees the cycle after its read.
+    if (slot.freed_at > writer.t_) {
+      producer_stall_ += slot.freed_at - writer.t_;
+      writer.t_ = slot.freed_at;
+      sync(writer);
+    }
+    ready = std::max(due, slot.freed_at + 1);
+    slot.written_at = writer.t_;
+    return write_slot_;
+  }
+
+  void end_write(Cycle ready) {
+    slots_[write_slot_].ready = ready;
+    advance(write_slot_);
+    ++written_;
+    sweep_high_water();
+    if (traced_) ++trace_occupancy_;
+    // The notifier clears the flag, so a reader is notified once however many writes follow.
+    if (blocked_reader_ != nullptr) {
+      blocked_reader_ = nullptr;
+      data_written_.notify();
+    }
+  }
+
+  // Waits for an element and advances the reader to its ready stamp; returns its slot.
+  std::size_t begin_read(Unit& reader, Cycle& ready) {
+    sync(reader);
+    if (written_ == read_) wait_for_data(reader);
+    ready = slots_[read_slot_].ready;
+    if (ready > reader.t_) {
+      consumer_stall_ += ready - reader.t_;
+      reader.t_ = ready;
+      sync(reader);
+    }
+    return read_slot_;
+  }
+
+  void end_read(Unit& reader) {
+    const Cycle freed = reader.t_ + 1;
+    slots_[read_slot_].freed_at = freed;
+    advance(read_slot_);
+    ++read_;
+    sweep_high_water();
+    if (traced_) trace_free(freed);
+    if (blocked_writer_ != nullptr) {
+      blocked_writer_ = nullptr;
+      slot_freed_.notify();
+    }
+  }
 
  private:
-  void sync(Unit& unit);
-  void sweep_high_water();
+  struct Slot {
+    Cycle ready = 0;       // ready stamp of the element in the slot
+    Cycle written_at = 0;  // cycle that element was written
+    Cycle freed_at = 0;    // cycle the slot's last element read freed it
+  };
+
+  // Slot indices advance with a wrap instead of a modulo: this is the hot path.
+  void advance(std::size_t& slot) const {
+    if (++slot == capacity_) slot = 0;
+  }
+  void sync(Unit& unit) {
+    if (mode_ == Mode::synchronized) wait_until(unit.t_);
+  }
+
+  // Occupancy rises at writes and falls at frees; both sequences are non-decreasing in cycles,
+  // so merging them in order yields the occupancy at every write, hence the exact high-water
+  // mark. A free at the same cycle as a write counts first. The merge waits only for frees not
+  // yet known (element not read), which keeps it exact when the producer runs ahead.
+  void sweep_high_water() {
+    while (sweep_writes_ < written_) {
+      if (sweep_frees_ < sweep_writes_) {
+        if (sweep_frees_ >= read_) return;
+        // Element k's write and free cycles stay in slot k mod C until element k + C
+        // overwrites them, and the merge has passed k by then (docs/timing.md).
+        if (slots_[sweep_free_slot_].freed_at <= slots_[sweep_write_slot_].written_at) {
+          --occupancy_;
+          ++sweep_frees_;
+          advance(sweep_free_slot_);
+          continue;
+        }
+      }
+      high_water_ = std::max(high_water_, ++occupancy_);
+      ++sweep_writes_;
+      advance(sweep_write_slot_);
+    }
+  }
+
+  void wait_for_slot(Unit& writer);
+  void wait_for_data(Unit& reader);
+  void wait_until(Cycle cycle);
+  void trace_free(Cycle freed);
   void apply_frees();
   sc_core::sc_time at(Cycle c) const { return sc_core::sc_time::from_value(c * period_); }
 
@@ -60,16 +150,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
   std::size_t width_;
   Mode mode_;
   sc_core::sc_time::value_type period_;
-
-  struct Slot {
-    Cycle ready = 0;       // ready stamp of the element in the slot
-    Cycle written_at = 0;  // cycle that element was written
-    Cycle freed_at = 0;    // cycle the slot's last element read freed it
-  };
-  // Slot indices advance with a wrap instead of a modulo: this is the hot path.
-  void advance(std::size_t& slot) const {
-    if (++slot == capacity_) slot = 0;
-  }
 
   Cycle written_ = 0;
   Cycle read_ = 0;
@@ -125,7 +205,7 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
 
   const char* kind() const override { return "sdpa::Channel"; }
 
-  Cycle read(T& value, Unit& reader) override {
+  Cycle read(T& value, Unit& reader) final {
     Cycle ready = 0;
     const std::size_t slot = begin_read(reader, ready);
     value = values_[slot];
@@ -133,7 +213,7 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
     return ready;
   }
 
-  void write(const T& value, Cycle due, Unit& writer) override {
+  void write(const T& value, Cycle due, Unit& writer) final {
     Cycle ready = 0;
     const std::size_t slot = begin_write(writer, due, ready);
     values_[slot] = value;
@@ -144,6 +224,18 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
   std::vector<T> values_;
 };
 
+// The unit that owns a port: its parent object, constructed before its ports.
+inline Unit& owner(sc_core::sc_object* parent) { return dynamic_cast<Unit&>(*parent); }
+
+template <class T>
+Channel<T>& concrete(sc_core::sc_interface* bound, const sc_core::sc_object* port) {
+  auto* channel = dynamic_cast<Channel<T>*>(bound);
+  if (channel == nullptr)
+    SC_REPORT_FATAL("sdpa/port",
+                    (std::string(port->name()) + " is not bound to an sdpa::Channel").c_str());
+  return *channel;
+}
+
 // Ports: bound to a channel, owned by the unit whose local cycle they advance.
 template <class T>
 class In : public sc_core::sc_port<ReadIf<T>> {
@@ -152,7 +244,7 @@ class In : public sc_core::sc_port<ReadIf<T>> {
       : sc_core::sc_port<ReadIf<T>>(name), unit_(owner(this->get_parent_object())) {}
 
   // Reads into `value` (reusing its storage) and returns the element's ready stamp.
-  Cycle read(T& value) { return (*this)->read(value, unit_); }
+  Cycle read(T& value) { return channel_->read(value, unit_); }
   T read() {
     T value{};
     read(value);
@@ -160,8 +252,11 @@ class In : public sc_core::sc_port<ReadIf<T>> {
   }
 
  private:
-  static Unit& owner(sc_core::sc_object* parent) { return dynamic_cast<Unit&>(*parent); }
+  // The concrete channel, so that reads are direct calls the compiler can inline.
+  void end_of_elaboration() override { channel_ = &concrete<T>(this->get_interface(), this); }
+
   Unit& unit_;
+  Channel<T>* channel_ = nullptr;
 };
 
 // A multiport: bound to several channels it fans out, writing them in binding order, each
@@ -176,12 +271,17 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
   void write(const T& value) { write(value, unit_.due()); }
   // Writes with an explicit due cycle, for producers whose latency varies (memory reads).
   void write(const T& value, Cycle due) {
-    for (int i = 0; i < this->size(); ++i) (*this)[i]->write(value, due, unit_);
+    for (Channel<T>* channel : channels_) channel->write(value, due, unit_);
   }
 
  private:
-  static Unit& owner(sc_core::sc_object* parent) { return dynamic_cast<Unit&>(*parent); }
+  void end_of_elaboration() override {
+    for (int i = 0; i < this->size(); ++i)
+      channels_.push_back(&concrete<T>(this->get_interface(i), this));
+  }
+
   Unit& unit_;
+  std::vector<Channel<T>*> channels_;
 };
 
 }  // namespace sdpa

@@ -9,17 +9,4 @@ Unit::Unit(const sc_core::sc_module_name& name, Timing timing) : sc_module(name)
     throw std::invalid_argument(std::string(this->name()) + ": latency and II must be >= 1");
 }
 
-Cycle Unit::issue_cycle() {
-  if (!issued_) {
-    issue_ = t_;
-    issued_ = true;
-  }
-  return issue_;
-}
-
-void Unit::step() {
-  t_ += timing_.ii;
-  issued_ = false;
-}
-
 }  // namespace sdpa

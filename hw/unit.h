@@ -39,12 +39,21 @@ class Unit : public sc_core::sc_module {
   bool finished() const { return finished_; }
 
   // Issue cycle of the current firing: latched by its first write so fan-out writes share it.
-  Cycle issue_cycle();
+  Cycle issue_cycle() {
+    if (!issued_) {
+      issue_ = t_;
+      issued_ = true;
+    }
+    return issue_;
+  }
   Cycle due() { return issue_cycle() + timing_.latency; }
 
  protected:
   // Ends a firing: the next one issues II cycles later.
-  void step();
+  void step() {
+    t_ += timing_.ii;
+    issued_ = false;
+  }
   // Declares the unit's work complete, so that a quiet simulation is not taken for a deadlock.
   void finish() { finished_ = true; }
 

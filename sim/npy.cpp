@@ -2,20 +2,38 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <regex>
 
 namespace sdpa {
 namespace {
 
 const char kMagic[] = "\x93NUMPY";
 
+// The value of 'key' in the header's dict literal, as text: a quoted string, True, False or a
+// tuple; empty if absent. Scanned by hand: std::regex recurses once per character it matches and
+// overflows the stack on a header of some 30 KB, which the format allows.
 std::string header_field(const std::string& header, const std::string& key) {
-  const std::regex re("'" + key + "'\\s*:\\s*('[^']*'|True|False|\\([^)]*\\))");
-  std::smatch m;
-  return std::regex_search(header, m, re) ? m[1].str() : std::string();
+  const std::string name = "'" + key + "'";
+  const char* const space = " \t\n\r\f\v";
+  for (auto at = header.find(name); at != std::string::npos; at = header.find(name, at + 1)) {
+    std::size_t begin = header.find_first_not_of(space, at + name.size());
+    if (begin == std::string::npos || header[begin] != ':') continue;
+    begin = header.find_first_not_of(space, begin + 1);
+    if (begin == std::string::npos) return {};
+    if (header[begin] == '\'' || header[begin] == '(') {
+      const auto end = header.find(header[begin] == '(' ? ')' : '\'', begin + 1);
+      // No later occurrence can find its closing character either.
+      if (end == std::string::npos) return {};
+      return header.substr(begin, end + 1 - begin);
+    }
+    for (const char* word : {"True", "False"})
+      if (header.compare(begin, std::strlen(word), word) == 0) return word;
+  }
+  return {};
 }
 
 }  // namespace
@@ -64,19 +82,30 @@ NpyArray read_npy(const std::string& path) {
 
   NpyArray a;
   std::size_t count = 1;
-  const std::regex dim("\\d+");
-  for (auto it = std::sregex_iterator(shape_text.begin(), shape_text.end(), dim);
-       it != std::sregex_iterator(); ++it) {
-    const std::size_t n = std::stoull(it->str());
-    if (n != 0 && count > (std::size_t(1) << 40) / n) throw fail("array too large");
+  const char* const digits = "0123456789";
+  for (auto begin = shape_text.find_first_of(digits); begin != std::string::npos;) {
+    const auto end = std::min(shape_text.find_first_not_of(digits, begin), shape_text.size());
+    std::size_t n = 0;  // from_chars, unlike stoull, reports a number too large without throwing
+    const auto parsed = std::from_chars(shape_text.data() + begin, shape_text.data() + end, n);
+    if (parsed.ec != std::errc() || (n != 0 && count > (std::size_t(1) << 40) / n))
+      throw fail("array too large");
     a.shape.push_back(n);
     count *= n;
+    begin = shape_text.find_first_of(digits, end);
   }
-  std::vector<char> raw(count * item);
-  in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-  if (in.gcount() != static_cast<std::streamsize>(raw.size()))
-    throw fail(fmt::format("truncated data: {} bytes for shape {}, expected {}", in.gcount(),
-                           shape_text, raw.size()));
+  // The buffer grows with the data actually there, not with the header's claim (up to 8 TiB); the
+  // file may be a pipe, so its size is not known up front.
+  const std::size_t bytes = count * item;
+  std::vector<char> raw;
+  while (raw.size() < bytes && in) {
+    const std::size_t have = raw.size();
+    raw.resize(std::min(bytes, std::max(2 * have, std::size_t(1) << 20)));
+    in.read(raw.data() + have, static_cast<std::streamsize>(raw.size() - have));
+    raw.resize(have + static_cast<std::size_t>(in.gcount()));
+  }
+  if (raw.size() != bytes)
+    throw fail(fmt::format("truncated data: {} bytes for shape {}, expected {}", raw.size(),
+                           shape_text, bytes));
   a.data.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (item == 4) {
