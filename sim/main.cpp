@@ -104,7 +104,7 @@ int run(const Options& opt) {
   DatapathConfig config = datapath_config(params, mode);
   if (opt.vcd) {
     config.trace = sc_core::sc_create_vcd_trace_file((out / "trace").c_str());
-    config.trace->set_time_unit(params.clock_period_ns, sc_core::SC_NS);
+    config.trace->set_time_unit(1, sc_core::SC_PS);
   }
   const std::vector<std::string> datapaths = params.datapaths();
   ProgressReporter progress{2.0, print_progress};
@@ -132,8 +132,13 @@ int run(const Options& opt) {
   write_file_atomic((out / "params.yaml").string(), to_yaml(params));
   write_file_atomic((out / "report.json").string(),
                     report_json(params, params.mode, result, checks).dump(2) + "\n");
-  if (opt.vcd)
-    write_file_atomic((out / "trace.gtkw").string(), gtkw_save_file("trace.vcd", datapaths));
+  if (opt.vcd) {
+    Cycle end = 0;
+    for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
+    const double end_ps = double(end) * params.clock_period_ns * 1e3;
+    write_file_atomic((out / "trace.gtkw").string(),
+                      gtkw_save_file("trace.vcd", datapaths, end_ps));
+  }
 
   std::cout << fmt::format("N = {}, d = {}, heads = {}, mode {}, {:.2f} s simulated wall time\n\n",
                            inputs.seq_len, inputs.head_dim, inputs.heads, params.mode,

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,15 +45,19 @@ const std::vector<Stage>& stages(const std::string& datapath) {
 
 }  // namespace
 
-std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths) {
-  std::string s = fmt::format("[dumpfile] \"{}\"\n[timestart] 0\n[size] 1400 900\n", vcd_path);
+std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths,
+                           double end_ps) {
+  // GTKWave's zoom z shows about 2^z·194 pixels per time unit; 2 − log2(end) fits ~800 pixels.
+  std::string s = fmt::format("[dumpfile] \"{}\"\n[timestart] 0\n[size] 1400 900\n*{:.6f} 0\n",
+                              vcd_path, 2.0 - std::log2(std::max(end_ps, 1.0)));
   for (const std::string& dp : datapaths) {
     for (const Stage& stage : stages(dp)) {
       s += fmt::format("@200\n-{}: {}\n", dp, stage.label);
       for (const char* ch : stage.channels) {
         // Analog step display (0x8000) of a decimal (0x4), right-justified (0x20) value,
         // two rows high so a filling bypass reads as a ramp.
-        s += fmt::format("@8024\nSystemC.{}.{}.occupancy[31:0]\n@20000\n-\n", dp, ch);
+        s +=
+            fmt::format("@8024\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n@20000\n-\n", dp, ch);
       }
     }
   }

@@ -11,7 +11,9 @@ namespace sdpa {
 // Writes `content` to `path` through a temporary file in the same folder and a rename.
 void write_file_atomic(const std::string& path, const std::string& content);
 
-// A GTKWave save file showing each datapath's channel occupancy, grouped by stage.
-std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths);
+// A GTKWave save file showing each datapath's channel occupancy, grouped by stage, zoomed to
+// fit `end_ps` picoseconds (the VCD's time unit) in the window.
+std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths,
+                           double end_ps);
 
 }  // namespace sdpa

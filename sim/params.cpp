@@ -47,9 +47,13 @@ class Reader {
   // Checks that `node` is a map whose keys are all in `allowed`.
   void keys(const YAML::Node& node, const std::string& key,
             const std::vector<std::string>& allowed) const {
-    if (!node.IsMap()) fail(node, key.empty() ? "(top level)" : key, "expected a mapping");
+    const std::string label = key.empty() ? "(top level)" : key;
+    if (!node.IsMap()) fail(node, label, "expected a mapping");
     for (const auto& entry : node) {
-      const std::string name = entry.first.as<std::string>();
+      // YAML allows any node as a key (`? [a, b]: 1`); as<std::string>() throws on those.
+      if (!entry.first.IsScalar())
+        fail(entry.first, label, fmt::format("expected a key name (one of: {})", join(allowed)));
+      const std::string name = entry.first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
         fail(entry.first, key.empty() ? name : key + "." + name,
              fmt::format("unknown key (expected one of: {})", join(allowed)));
