@@ -15,6 +15,7 @@
 #include "sim/params.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
+#include "sim/size_buffers.h"
 #include "tb/reference.h"
 
 namespace fs = std::filesystem;
@@ -29,6 +30,7 @@ struct Options {
   std::vector<std::string> sets;
   std::string out;
   bool vcd = false;
+  bool size_buffers = false;
 };
 
 AttentionInputs load_inputs(const Params& p) {
@@ -101,6 +103,8 @@ int run(const Options& opt) {
     throw InputError(
         fmt::format("--out {}: cannot create the folder: {}", out.string(), ec.message()));
 
+  if (opt.size_buffers) return size_buffers(params, out);
+
   DatapathConfig config = datapath_config(params, mode);
   if (opt.vcd) {
     config.trace = sc_core::sc_create_vcd_trace_file((out / "trace").c_str());
@@ -157,6 +161,8 @@ int sc_main(int argc, char* argv[]) {
   app.add_option("--set", opt.sets, "override a parameter: key.path=value (repeatable)");
   app.add_option("--out", opt.out, "output folder (default: out/<params file stem>)");
   app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
+  app.add_flag("--size-buffers", opt.size_buffers,
+               "find each channel's least depth that keeps the cycle count; writes sized.yaml");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

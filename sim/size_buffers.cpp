@@ -1,0 +1,135 @@
+#include "sim/size_buffers.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "sim/output.h"
+#include "sim/simulation.h"
+
+extern char** environ;
+
+namespace sdpa {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  std::optional<Cycle> cycles;              // none: deadlock or error
+  std::map<std::string, Cycle> high_water;  // by local channel name
+};
+
+// Runs this simulator on `params` in a child process and reads its report.
+Outcome simulate_child(const Params& params, const std::string& datapath, const fs::path& dir) {
+  fs::create_directories(dir);
+  const std::string file = (dir / "params.in.yaml").string();
+  write_file_atomic(file, to_yaml(params));
+  const std::string out = (dir / "run").string();
+  std::vector<std::string> args{"/proc/self/exe", file, "--out", out};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) throw std::runtime_error("cannot start a child simulation");
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code != 0 && code != 3)
+    throw std::runtime_error(fmt::format("a child simulation exited {} (see {})", code, file));
+
+  Outcome o;
+  std::ifstream in(fs::path(out) / "report.json");
+  const nlohmann::json report = nlohmann::json::parse(in);
+  for (const auto& run : report["runs"]) {
+    if (run["datapath"] != datapath) continue;
+    if (run["status"] == "ok") o.cycles = run["cycles"].get<Cycle>();
+    for (const auto& ch : run["channels"]) {
+      const std::string name = ch["name"];
+      o.high_water[name.substr(name.find('.') + 1)] = ch["high_water"].get<Cycle>();
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int size_buffers(const Params& params, const fs::path& out) {
+  // Ample: more than any element can spend in a channel at full rate (a row, plus every
+  // latency on the way, twice over).
+  std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
+  for (const auto& [unit, timing] : params.units) latencies += timing.latency * timing.ii;
+  const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
+  const fs::path work = out / "sizing";
+  int children = 0;
+
+  std::map<std::string, std::size_t> sized;  // a name shared by both datapaths: the larger
+  std::map<std::string, Cycle> target;
+  std::string table = fmt::format("{:<10} {:<14} {:>11} {:>22}\n", "datapath", "channel",
+                                  "sized depth", "high water (ample)");
+  for (const std::string& dp : params.datapaths()) {
+    Params p = params;
+    p.datapath = dp;
+    p.default_depth = ample;
+    p.depths.clear();
+    const Outcome reference = simulate_child(p, dp, work / fmt::format("{}", children++));
+    if (!reference.cycles) {
+      std::cerr << fmt::format("sdpa-sim: {} does not complete even with depth {} everywhere\n", dp,
+                               ample);
+      return 3;
+    }
+    target[dp] = *reference.cycles;
+    // Greedy, channel by channel in datapath order: each search keeps the depths found so far.
+    // A deeper channel never makes a run slower, so the least depth that keeps the cycle count
+    // is found by binary search.
+    for (const std::string& ch : channel_names(dp)) {
+      std::size_t lo = 1, hi = ample;
+      while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        p.depths[ch] = mid;
+        const Outcome o = simulate_child(p, dp, work / fmt::format("{}", children++));
+        if (o.cycles && *o.cycles == target[dp])
+          hi = mid;
+        else
+          lo = mid + 1;
+      }
+      std::cerr << fmt::format("sized {}.{}: {}\n", dp, ch, lo);
+      p.depths[ch] = lo;
+      sized[ch] = std::max(sized[ch], lo);
+      table +=
+          fmt::format("{:<10} {:<14} {:>11} {:>22}\n", dp, ch, lo, reference.high_water.at(ch));
+    }
+  }
+  Params result = params;
+  result.depths = sized;
+  write_file_atomic((out / "sized.yaml").string(), to_yaml(result));
+  // The proof: sized.yaml as written reproduces every datapath's cycle count.
+  bool reproduced = true;
+  std::string check;
+  for (const std::string& dp : params.datapaths()) {
+    const Outcome o = simulate_child(result, dp, work / "check");
+    reproduced &= o.cycles == target[dp];
+    check += fmt::format("{}: {} cycles with ample buffering, {} with sized.yaml\n", dp, target[dp],
+                         o.cycles ? fmt::format("{}", *o.cycles) : "a deadlock");
+  }
+  fs::remove_all(work);
+  std::cout << table << "\n"
+            << check
+            << fmt::format("{} simulations; sized parameters in {}\n", children,
+                           (out / "sized.yaml").string());
+  return reproduced ? 0 : 1;
+}
+
+}  // namespace sdpa
