@@ -13,6 +13,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
       capacity_(capacity),
       width_(width),
       mode_(clocking.mode),
+      max_cycles_(clocking.max_cycles),
       period_(clocking.period.value()),
       slots_(capacity) {
   if (capacity_ < 1)
@@ -36,6 +37,16 @@ ChannelStats ChannelBase::stats() const {
 void ChannelBase::wait_until(Cycle cycle) {
   const sc_core::sc_time target = at(cycle);
   if (target > sc_core::sc_time_stamp()) sc_core::wait(target - sc_core::sc_time_stamp());
+}
+
+void ChannelBase::stop_runaway(Unit& unit) {
+  unit.stopped_by_watchdog_ = true;
+  // Other units may pass the limit in the same delta cycle; SystemC warns on a second stop.
+  static bool stopped = false;
+  if (!stopped) sc_core::sc_stop();
+  stopped = true;
+  // Parks this process for good: the simulation ends at the end of this delta cycle.
+  for (;;) sc_core::wait(never_);
 }
 
 void ChannelBase::wait_for_slot(Unit& writer) {

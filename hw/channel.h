@@ -113,6 +113,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (++slot == capacity_) slot = 0;
   }
   void sync(Unit& unit) {
+    if (unit.t_ > max_cycles_) stop_runaway(unit);
     if (mode_ == Mode::synchronized) wait_until(unit.t_);
   }
 
@@ -142,6 +143,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   void wait_for_slot(Unit& writer);
   void wait_for_data(Unit& reader);
   void wait_until(Cycle cycle);
+  [[noreturn]] void stop_runaway(Unit& unit);
   void trace_free(Cycle freed);
   void apply_frees();
   sc_core::sc_time at(Cycle c) const { return sc_core::sc_time::from_value(c * period_); }
@@ -149,6 +151,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   std::size_t capacity_;
   std::size_t width_;
   Mode mode_;
+  Cycle max_cycles_;
   sc_core::sc_time::value_type period_;
 
   Cycle written_ = 0;
@@ -172,6 +175,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   Unit* blocked_writer_ = nullptr;
   sc_core::sc_event data_written_;
   sc_core::sc_event slot_freed_;
+  sc_core::sc_event never_;
 
   // Waveform only: occupancy as SystemC time passes (synchronized mode).
   bool traced_ = false;

@@ -18,6 +18,8 @@ enum class Mode {
 struct Clocking {
   Mode mode = Mode::decoupled;
   sc_core::sc_time period{1, sc_core::SC_NS};
+  // Watchdog: a unit whose cycle passes this stops the simulation (sc_stop).
+  Cycle max_cycles = ~Cycle{0};
 };
 
 // Latency L (issue to result) and initiation interval II (issue to next issue) of a unit.
@@ -37,6 +39,8 @@ class Unit : public sc_core::sc_module {
   Cycle cycle() const { return t_; }
   const Timing& timing() const { return timing_; }
   bool finished() const { return finished_; }
+  // True when this unit passed the watchdog's cycle limit and stopped the simulation.
+  bool stopped_by_watchdog() const { return stopped_by_watchdog_; }
 
   // Issue cycle of the current firing: latched by its first write so fan-out writes share it.
   Cycle issue_cycle() {
@@ -64,6 +68,7 @@ class Unit : public sc_core::sc_module {
   Cycle issue_ = 0;
   bool issued_ = false;
   bool finished_ = false;
+  bool stopped_by_watchdog_ = false;
 };
 
 }  // namespace sdpa

@@ -1,5 +1,5 @@
 // sdpa-sim: runs the naive and/or reordered SDPA datapaths on one set of Q, K, V and reports.
-// Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock.
+// Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog.
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -23,7 +23,7 @@ using namespace sdpa;
 
 namespace {
 
-enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3 };
+enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4 };
 
 struct Options {
   std::string params = "params/default.yaml";
@@ -64,6 +64,7 @@ DatapathConfig datapath_config(const Params& p, Mode mode) {
   c.units = p.units;
   c.default_depth = p.default_depth;
   c.depths = p.depths;
+  c.clocking.max_cycles = p.cycle_limit();
   return c;
 }
 
@@ -80,6 +81,28 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
   std::cerr << line << std::endl;
 }
 
+// Refuses, before allocating anything large, a run the machine cannot hold, naming the key to
+// change: the problem size, or the channel depths when those alone make it too large.
+void refuse_if_too_large(const Params& params, Mode mode) {
+  const std::uint64_t have = std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
+  DatapathConfig config = datapath_config(params, mode);
+  auto need = [&] {
+    return estimate_memory_bytes(params.heads, params.seq_len, params.head_dim, params.datapaths(),
+                                 config);
+  };
+  const std::uint64_t with_depths = need();
+  if (with_depths <= have / 10 * 9) return;
+  config.depths.clear();
+  config.default_depth = 0;
+  const char* key = need() > have / 10 * 9      ? "problem.seq_len"
+                    : params.default_depth != 0 ? "channels.default_depth"
+                                                : "channels.depths";
+  throw ParamError(fmt::format(
+      "{}: this run needs about {:.1f} GiB of memory, more than the {:.1f} GiB of this machine "
+      "(reduce problem.seq_len, problem.head_dim, problem.heads or the channel depths)",
+      key, with_depths / 1073741824.0, have / 1073741824.0));
+}
+
 int run(const Options& opt) {
   Params params = load_params(opt.params, opt.sets);
   // Both modes give identical results; only synchronized time makes a true waveform.
@@ -88,6 +111,7 @@ int run(const Options& opt) {
   if (params.mode.empty() || opt.vcd) params.mode = opt.vcd ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
+  refuse_if_too_large(params, mode);
   AttentionInputs inputs = load_inputs(params);
   params.seq_len = inputs.seq_len;
   params.head_dim = inputs.head_dim;
@@ -119,8 +143,12 @@ int run(const Options& opt) {
   int status = kOk;
   for (DatapathResult& r : result.runs) {
     checks.push_back({});
+    if (r.status == Status::timeout) {
+      status = kTimeout;
+      continue;
+    }
     if (r.status == Status::deadlock) {
-      status = kDeadlock;
+      if (status != kTimeout) status = kDeadlock;
       continue;
     }
     checks.back() = check_output(ref, r.output, inputs.seq_len, inputs.head_dim);
@@ -137,6 +165,7 @@ int run(const Options& opt) {
   write_file_atomic((out / "report.json").string(),
                     report_json(params, params.mode, result, checks).dump(2) + "\n");
   if (opt.vcd) {
+    make_vcd_reproducible((out / "trace.vcd").string());
     Cycle end = 0;
     for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
@@ -172,6 +201,9 @@ int sc_main(int argc, char* argv[]) {
     return kBadInput;
   }
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
+  // The watchdog's sc_stop: the summary says what happened.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO,
+                                          sc_core::SC_DO_NOTHING);
   try {
     return run(opt);
   } catch (const ParamError& e) {

@@ -11,6 +11,10 @@ namespace sdpa {
 // Writes `content` to `path` through a temporary file in the same folder and a rename.
 void write_file_atomic(const std::string& path, const std::string& content);
 
+// Replaces the wall-clock date SystemC writes into a VCD's header, so that the same parameters
+// give a byte-identical waveform; the rewrite goes through a temporary file and a rename.
+void make_vcd_reproducible(const std::string& path);
+
 // A GTKWave save file showing each datapath's channel occupancy, grouped by stage, zoomed to
 // fit `end_ps` picoseconds (the VCD's time unit) in the window.
 std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths,

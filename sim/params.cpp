@@ -172,6 +172,14 @@ const std::map<std::string, Timing>& default_unit_timings() {
   return timings;
 }
 
+std::uint64_t Params::cycle_limit() const {
+  if (max_cycles != 0) return max_cycles;
+  std::uint64_t slowest =
+      (head_dim * sizeof(float) + memory.bytes_per_cycle - 1) / memory.bytes_per_cycle;
+  for (const auto& [unit, timing] : units) slowest = std::max<std::uint64_t>(slowest, timing.ii);
+  return 64 * heads * seq_len * seq_len * slowest + 1000000;
+}
+
 std::vector<std::string> Params::datapaths() const {
   if (datapath == "both") return datapath_names();
   return {datapath};
@@ -252,8 +260,10 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
     }
   }
   if (const YAML::Node n = root["sim"]) {
-    r.keys(n, "sim", {"mode"});
+    r.keys(n, "sim", {"mode", "max_cycles"});
     if (n["mode"]) p.mode = r.choice(n["mode"], "sim.mode", {"synchronized", "decoupled"});
+    if (const YAML::Node m = n["max_cycles"]; m && !(m.IsScalar() && m.Scalar() == "auto"))
+      p.max_cycles = r.integer(m, "sim.max_cycles", 1, std::numeric_limits<std::int64_t>::max());
   }
   return p;
 }
@@ -298,7 +308,13 @@ std::string to_yaml(const Params& p) {
   for (const auto& [name, depth] : p.depths) out << YAML::Key << name << YAML::Value << depth;
   out << YAML::EndMap << YAML::EndMap;
   out << YAML::Key << "sim" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "mode" << YAML::Value << p.mode << YAML::EndMap;
+  out << YAML::Key << "mode" << YAML::Value << p.mode;
+  out << YAML::Key << "max_cycles" << YAML::Value;
+  if (p.max_cycles == 0)
+    out << "auto";
+  else
+    out << p.max_cycles;
+  out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -7,6 +7,11 @@
 namespace sdpa {
 namespace {
 
+// A deadlocked or stopped run has no output to check and no meaningful cycle count.
+bool incomplete(const DatapathResult& r) {
+  return r.status == Status::deadlock || r.status == Status::timeout;
+}
+
 double per_cycle(const DatapathResult& r) {
   return r.cycles == 0 ? 0.0 : double(r.scores) / double(r.cycles);
 }
@@ -75,7 +80,7 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                               {"capacity_bytes", im.capacity_bytes()},
                               {"high_water_bytes", im.high_water_bytes()}}}}},
                           {"channels", channels}};
-    if (r.status == Status::deadlock) {
+    if (incomplete(r)) {
       run["waits"] = r.waits;
     } else {
       // JSON has no infinity: a non-finite output reports null with finite = false.
@@ -111,8 +116,8 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     const ChannelStats& top = largest(r.channels);
     rows[0].push_back(r.datapath);
     rows[1].push_back(to_string(r.status));
-    rows[2].push_back(r.status == Status::deadlock ? "-" : fmt::format("{}", r.cycles));
-    rows[3].push_back(r.status == Status::deadlock ? "-" : fmt::format("{:.4f}", per_cycle(r)));
+    rows[2].push_back(incomplete(r) ? "-" : fmt::format("{}", r.cycles));
+    rows[3].push_back(incomplete(r) ? "-" : fmt::format("{:.4f}", per_cycle(r)));
     rows[4].push_back(
         fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes())));
     rows[5].push_back(
@@ -121,7 +126,7 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
         fmt::format("{} ({}/{})", local_name(top.name), top.high_water, top.capacity));
     rows[7].push_back(fmt::format("{} elements ({})", streams.capacity_elements,
                                   bytes(streams.capacity_bytes())));
-    if (r.status == Status::deadlock)
+    if (incomplete(r))
       rows[8].push_back("-");
     else if (!checks[i].finite)
       rows[8].push_back(fmt::format("non-finite ({:.2g})", checks[i].tolerance));
@@ -139,9 +144,16 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     out += '\n';
   }
   for (const DatapathResult& r : result.runs) {
-    if (r.status != Status::deadlock) continue;
-    out += fmt::format("\n{}: DEADLOCK after {} of {} output rows. Wait-for report:\n", r.datapath,
-                       r.rows_done, r.rows);
+    if (r.status == Status::deadlock)
+      out += fmt::format("\n{}: DEADLOCK after {} of {} output rows. Wait-for report:\n",
+                         r.datapath, r.rows_done, r.rows);
+    else if (r.status == Status::timeout)
+      out += fmt::format(
+          "\n{}: STOPPED by the watchdog (sim.max_cycles) after {} of {} output rows. "
+          "Where each unit stands:\n",
+          r.datapath, r.rows_done, r.rows);
+    else
+      continue;
     for (const std::string& w : r.waits) out += "  " + w + "\n";
   }
   return out;

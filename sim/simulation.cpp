@@ -57,6 +57,21 @@ void with_progress(const ProgressReporter& progress, std::size_t row_len,
   reporter.join();
 }
 
+// After the watchdog: every unit's cycle and whether it finished, waits, or was running.
+std::vector<std::string> where_units_stand(const AttentionDatapath& dp) {
+  const std::vector<std::string> waits = wait_for_report(dp.channels());
+  std::vector<std::string> lines;
+  for (const Unit* u : dp.units()) {
+    const std::string name = u->name();
+    std::string state = u->finished() ? "finished" : "running";
+    if (u->stopped_by_watchdog()) state = "passed the cycle limit";
+    for (const std::string& w : waits)
+      if (w.rfind(name + " ", 0) == 0) state = w.substr(w.find("waits"));
+    lines.push_back(fmt::format("{} at cycle {}: {}", name, u->cycle(), state));
+  }
+  return lines;
+}
+
 }  // namespace
 
 const char* to_string(Status status) {
@@ -67,6 +82,8 @@ const char* to_string(Status status) {
       return "deadlock";
     case Status::mismatch:
       return "mismatch";
+    case Status::timeout:
+      return "timeout";
   }
   return "?";
 }
@@ -85,6 +102,29 @@ const std::vector<std::string>& channel_names(const std::string& datapath) {
                              : ReorderedAttention::channel_names();
 }
 
+std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
+                                    const std::vector<std::string>& datapaths,
+                                    const DatapathConfig& config) {
+  const std::uint64_t matrix = std::uint64_t(heads) * seq_len * head_dim * sizeof(float);
+  // Q, K, V on the host and in the reference's fp64 output, then per datapath its memory image
+  // and output O.
+  std::uint64_t bytes = 3 * matrix + 2 * matrix + datapaths.size() * 4 * matrix;
+  std::uint64_t latencies = config.memory.read_latency + head_dim;
+  for (const auto& [unit, timing] : config.units) latencies += timing.latency;
+  for (const std::string& dp : datapaths) {
+    for (const std::string& ch : channel_names(dp)) {
+      const auto it = config.depths.find(ch);
+      const std::uint64_t depth = it != config.depths.end()   ? it->second
+                                  : config.default_depth != 0 ? config.default_depth
+                                                              : seq_len + latencies + 1;
+      const bool row = ch.size() > 5 && ch.compare(ch.size() - 5, 5, "_rows") == 0;
+      // A slot's stamps plus its element: a d-wide row is a vector header and its floats.
+      bytes += depth * (3 * sizeof(Cycle) + (row ? sizeof(Row) + head_dim * sizeof(float) : 8));
+    }
+  }
+  return bytes;
+}
+
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress) {
   std::vector<std::unique_ptr<AttentionDatapath>> dps;
@@ -99,6 +139,9 @@ SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::
   // The trace samples channel members: close it while the datapaths still exist.
   if (config.trace != nullptr) sc_core::sc_close_vcd_trace_file(config.trace);
 
+  bool stopped_by_watchdog = false;
+  for (const auto& dp : dps)
+    for (const Unit* u : dp->units()) stopped_by_watchdog |= u->stopped_by_watchdog();
   for (const auto& dp : dps) {
     DatapathResult r;
     r.datapath = dp->basename();
@@ -111,7 +154,10 @@ SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::
       r.channels.push_back(ch->stats());
       r.channels.back().input_stream = dp->is_input_stream(ch);
     }
-    if (!dp->sink().done()) {
+    if (stopped_by_watchdog) {
+      r.status = Status::timeout;
+      r.waits = where_units_stand(*dp);
+    } else if (!dp->sink().done()) {
       r.status = Status::deadlock;
       r.waits = wait_for_report(dp->channels());
     }

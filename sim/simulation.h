@@ -9,7 +9,7 @@
 
 namespace sdpa {
 
-enum class Status { ok, deadlock, mismatch };
+enum class Status { ok, deadlock, mismatch, timeout };
 const char* to_string(Status status);
 
 struct DatapathResult {
@@ -21,7 +21,8 @@ struct DatapathResult {
   std::size_t rows_done = 0;
   std::vector<float> output;  // [heads * N, d], row-major
   std::vector<ChannelStats> channels;
-  std::vector<std::string> waits;  // deadlock wait-for report, one line per blocked unit
+  // Deadlock: the wait-for report, one line per blocked unit. Timeout: where every unit stands.
+  std::vector<std::string> waits;
 };
 
 struct SimulationResult {
@@ -46,6 +47,12 @@ struct ProgressReporter {
 const std::vector<std::string>& datapath_names();  // naive, reordered
 const std::vector<std::string>& unit_names(const std::string& datapath);
 const std::vector<std::string>& channel_names(const std::string& datapath);
+
+// Host memory a simulation of `datapaths` will need, from the problem size and channel depths
+// (`config.depths`, `config.default_depth`, or a generous bound on the automatic depths).
+std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
+                                    const std::vector<std::string>& datapaths,
+                                    const DatapathConfig& config);
 
 // One elaboration per process (SystemC): call at most once. Closes config.trace when done.
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,

@@ -81,6 +81,16 @@ TEST(Params, UnknownOption) {
   expect_error(sim("--bogus", d), {"--bogus"});
 }
 
+TEST(Inputs, RunsTooLargeForTheMachineAreRefusedWithTheFigure) {
+  const fs::path d = scratch();
+  expect_error(sim("--set problem.seq_len=1000000 --set problem.head_dim=4096 --out '" +
+                       (d / "a").string() + "'",
+                   d),
+               {"problem.seq_len", "GiB of memory, more than the"});
+  expect_error(sim("--set channels.default_depth=1000000000 --out '" + (d / "b").string() + "'", d),
+               {"channels.default_depth", "GiB of memory"});
+}
+
 TEST(Inputs, NotAnNpyFileNamesTheFile) {
   const fs::path d = scratch();
   write(d / "q.npy", "hello");
@@ -117,6 +127,46 @@ TEST(Exit, DeadlockExitsThreeWithTheReport) {
   EXPECT_NE(r.out.find("waits to write naive.score_bypass: full 16/16"), std::string::npos);
   const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
   EXPECT_EQ(report["runs"][0]["status"], "deadlock");
+}
+
+TEST(Exit, WatchdogStopsARunawayRunWithExitFourAndWhereUnitsStand) {
+  // N = 64 needs N² + 2N + 26 = 4250 cycles (docs/timing.md); the limit is 2000.
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=4 "
+          "--set sim.max_cycles=2000 --out '" +
+              (d / "o").string() + "'",
+          d);
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("STOPPED by the watchdog"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("naive.dot_product at cycle 2001: passed the cycle limit"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("naive.sink at cycle"), std::string::npos);
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  EXPECT_EQ(report["runs"][0]["status"], "timeout");
+  EXPECT_EQ(report["runs"][0]["waits"].size(), 11u);
+}
+
+TEST(Determinism, SameParamsGiveByteIdenticalOutputs) {
+  const fs::path d = scratch();
+  for (const char* run : {"a", "b"}) {
+    const SimRun r =
+        sim("--set problem.seq_len=12 --set problem.head_dim=3 --set problem.seed=9 "
+            "--vcd --out '" +
+                (d / run).string() + "'",
+            d);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  for (const char* file :
+       {"o_naive.npy", "o_reordered.npy", "trace.vcd", "trace.gtkw", "params.yaml"})
+    EXPECT_EQ(slurp(d / "a" / file), slurp(d / "b" / file)) << file;
+  auto report = [&](const char* run) {
+    auto j = nlohmann::json::parse(slurp(d / run / "report.json"));
+    j["sim"].erase("wall_seconds");
+    return j.dump();
+  };
+  EXPECT_EQ(report("a"), report("b"));
 }
 
 TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
