@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Tests scripts/sweep and scripts/plot on tiny sweeps (a few seconds in all).
+# Usage: tb/test_scripts.sh [SDPA_SIM]   (default: build/bin/sdpa-sim)
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+sim=$(realpath "${1:-$repo/build/bin/sdpa-sim}")
+[[ -x $sim ]] || { echo "test_scripts: no simulator at $sim" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+passed=0 failed=0
+check() {  # check NAME COMMAND...: one test, passing when the command succeeds
+  local name=$1; shift
+  if "$@"; then
+    passed=$((passed + 1)); echo "PASS $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name"
+  fi
+}
+
+# sweep ARGS...: runs scripts/sweep with a 60 s bound; sets $rc, $err (stderr) and $csv.
+sweep() {
+  out=$tmp/sweep
+  rc=0
+  timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$out" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+  csv=$out/results.csv
+}
+
+# rows CSV EXPECTED PYTHON-CONDITIONS: the CSV has EXPECTED rows and each condition holds
+# (rows is a list of dicts, r(...) finds the one row with the given column values).
+rows() {
+  /usr/bin/python3 - "$@" <<'EOF'
+import csv, sys
+path, expected, conditions = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+rows = list(csv.DictReader(open(path)))
+def r(**kw):
+    found = [x for x in rows if all(x[k.replace("__", ".")] == str(v) for k, v in kw.items())]
+    assert len(found) == 1, f"{kw}: {len(found)} rows"
+    return found[0]
+assert len(rows) == expected, f"{len(rows)} rows, expected {expected}"
+for c in conditions:
+    assert eval(c), f"not true: {c}"
+EOF
+}
+
+one_line_error() { [[ $rc == 2 && $(wc -l <<<"$err") == 1 && $err == "sweep: error: "* ]]; }
+
+# A 2 x 2 grid; score_bypass = 32 holds less than a row of 64 scores, so that point deadlocks.
+grid=(--grid "problem.seq_len=16,64" --grid "channels.depths.score_bypass=32,128"
+      --set datapath=naive --set problem.head_dim=8 --jobs 2)
+sweep "${grid[@]}"
+check "sweep: 2 x 2 grid runs (exit 0)" test "$rc" = 0
+check "sweep: one row per point, statuses, empty cycles when deadlocked" rows "$csv" 4 \
+  'r(problem__seq_len=16, channels__depths__score_bypass=32)["status"] == "ok"' \
+  'r(problem__seq_len=16, channels__depths__score_bypass=128)["status"] == "ok"' \
+  'r(problem__seq_len=64, channels__depths__score_bypass=128)["status"] == "ok"' \
+  'r(problem__seq_len=64, channels__depths__score_bypass=32)["status"] == "deadlock"' \
+  'r(status="deadlock")["cycles"] == "" and r(status="deadlock")["exit_code"] == "3"' \
+  'all(x["datapath"] == "naive" and x["problem.head_dim"] == "8" for x in rows)' \
+  'all(int(x["cycles"]) >= int(x["problem.seq_len"]) ** 2 for x in rows if x["status"] == "ok")' \
+  'all(float(x["intermediate_high_water_elements"]) > 0 for x in rows)'
+check "sweep: each point in its own run folder" test -f "$out/runs/002-seq_len=64_score_bypass=32/report.json"
+check "sweep: one progress line per run" test "$(grep -c '^sweep: \[[1-4]/4\]' <<<"$err")" = 4
+
+sweep "${grid[@]}"
+check "sweep: says that it replaces results.csv" grep -q "replacing the results in $csv" <<<"$err"
+
+for bad in "problem.seq_len" "problem.seq_len=" "=1,2" "problem.seq_len=1,,2" "a..b=1" "a=1,1"; do
+  sweep --grid "$bad"
+  check "sweep: bad --grid '$bad' is a one-line error, exit 2" one_line_error
+done
+sweep --grid problem.seq_len=8 --set datapath
+check "sweep: bad --set is a one-line error, exit 2" one_line_error
+sweep --grid problem.seq_len=8 --jobs 0
+check "sweep: --jobs 0 is a one-line error, exit 2" one_line_error
+
+sweep --grid problem.seq_len=0,8 --set problem.head_dim=8
+check "sweep: a point the simulator rejects is an error row (exit 1)" test "$rc" = 1
+check "sweep: the error row has the simulator's exit code and message" rows "$csv" 3 \
+  'r(problem__seq_len=0)["status"] == "error" and r(problem__seq_len=0)["exit_code"] == "2"' \
+  '"problem.seq_len" in r(problem__seq_len=0)["message"]' \
+  'r(problem__seq_len=8, datapath="naive")["status"] == "ok"'
+sweep --grid problem.seq_len=4096 --set datapath=naive --timeout 0.2
+check "sweep: a run over --timeout is an error row" rows "$csv" 1 \
+  'rows[0]["status"] == "error" and "timed out" in rows[0]["message"]'
+sweep --grid problem.no_such_key=1,2
+check "sweep: every point rejected as bad parameters exits 2" test "$rc" = 2
+
+# Plots from the 2 x 2 sweep.
+sweep "${grid[@]}"
+plot() { rc=0; timeout 60 "$repo/scripts/plot" --csv "$csv" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?; err=$(<"$tmp/stderr"); }
+is_png() { [[ $(head -c 8 "$1" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; }
+plot --kind bypass --where problem.seq_len=64 --out "$tmp/fig/bypass.png"
+check "plot: bypass figure from the sweep" is_png "$tmp/fig/bypass.png"
+plot --kind memory --where channels.depths.score_bypass=128 --out "$tmp/memory.png"
+check "plot: memory figure from the sweep" is_png "$tmp/memory.png"
+plot --kind bandwidth --out "$tmp/bandwidth.png"
+check "plot: a missing column is a one-line error, exit 2" \
+  test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1 -a ! -e "$tmp/bandwidth.png"
+check "plot: the error names the column" grep -q "missing column(s) memory.bytes_per_cycle" <<<"$err"
+plot --kind memory --out "$tmp/memory2.png"
+check "plot: a second varying key asks for --where (exit 2)" grep -q -- "--where channels.depths.score_bypass" <<<"$err"
+
+echo "$passed passed, $failed failed"
+((failed == 0))
