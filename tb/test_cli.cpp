@@ -26,6 +26,16 @@ std::string params_arg(const fs::path& p, const fs::path& dir) {
   return "'" + p.string() + "' --out '" + (dir / "out").string() + "'";
 }
 
+TEST(Params, ShippedParameterFilesRun) {
+  const fs::path d = scratch();
+  for (const auto& entry : fs::directory_iterator(fs::path(SDPA_SOURCE_DIR) / "params")) {
+    const SimRun r = sim("'" + entry.path().string() + "' --set problem.seq_len=24 --out '" +
+                             (d / entry.path().stem()).string() + "'",
+                         d);
+    EXPECT_EQ(r.status, 0) << entry.path() << r.err;
+  }
+}
+
 TEST(Params, UnknownKeyNamesKeyAndLine) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml", "problem:\n  seq_len: 16\n  no_such_key: 1\n");
