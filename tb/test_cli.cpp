@@ -2,6 +2,7 @@
 // outputs, exit statuses and the waveform.
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "sim/npy.h"
@@ -106,6 +107,50 @@ TEST(Inputs, NotAnNpyFileNamesTheFile) {
   write(d / "q.npy", "hello");
   const auto p = write(d / "p.yaml", "inputs: {q: q.npy, k: q.npy, v: q.npy}\n");
   expect_error(sim(params_arg(p, d), d), {(d / "q.npy").string(), "not a .npy file"});
+}
+
+// Writes k.npy and v.npy valid for [n, d] and q.npy as given; returns the params file.
+fs::path inputs_with_q(const fs::path& d, const std::string& q_bytes) {
+  const AttentionInputs in = random_inputs(1, 4, 3, 1);
+  write_npy((d / "k.npy").string(), in.k, {4, 3});
+  write_npy((d / "v.npy").string(), in.v, {4, 3});
+  write(d / "q.npy", q_bytes);
+  return write(d / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+}
+
+std::string npy_bytes(const std::vector<float>& data, const std::vector<std::size_t>& shape,
+                      const fs::path& scratch_file) {
+  write_npy(scratch_file.string(), data, shape);
+  return slurp(scratch_file);
+}
+
+TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
+  const fs::path d = scratch();
+  const std::vector<float> good(12, 0.5f);
+  std::vector<float> nan = good, inf = good;
+  nan[5] = std::nanf("");
+  inf[7] = INFINITY;
+  const std::string valid = npy_bytes(good, {4, 3}, d / "tmp.npy");
+  std::string int32 = valid;
+  int32.replace(int32.find("<f4"), 3, "<i4");
+  struct Case {
+    std::string bytes, file, message;
+  };
+  const std::vector<Case> cases{
+      {npy_bytes(nan, {4, 3}, d / "tmp.npy"), "q.npy", "NaN or Inf"},
+      {npy_bytes(inf, {4, 3}, d / "tmp.npy"), "q.npy", "NaN or Inf"},
+      {int32, "q.npy", "dtype '<i4' not supported"},
+      {valid.substr(0, valid.size() - 5), "q.npy", "truncated data"},
+      {valid.substr(0, 20), "q.npy", "truncated"},
+      {npy_bytes(good, {12}, d / "tmp.npy"), "q.npy", "expected a 2-D array"},
+      // Q is read first: K is the one whose shape differs.
+      {npy_bytes(good, {3, 4}, d / "tmp.npy"), "k.npy", "differs from inputs.q's [3, 4]"},
+      {npy_bytes({}, {0, 3}, d / "tmp.npy"), "q.npy", "N, d >= 1"},
+  };
+  for (const Case& c : cases) {
+    const fs::path p = inputs_with_q(d, c.bytes);
+    expect_error(sim(params_arg(p, d), d), {(d / c.file).string(), c.message});
+  }
 }
 
 TEST(Inputs, NpyFilesDefineTheProblemAndOutputsRoundTrip) {
