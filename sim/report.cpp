@@ -81,6 +81,9 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                               {"high_water_bytes", im.high_water_bytes()}}}}},
                           {"channels", channels}};
     if (incomplete(r)) {
+      // No last output row, so no cycle count.
+      run["cycles"] = nullptr;
+      run["scores_per_cycle"] = nullptr;
       run["waits"] = r.waits;
     } else {
       // JSON has no infinity: a non-finite output reports null with finite = false.

@@ -60,6 +60,8 @@ TEST(Naive, BypassOfHalfARowDeadlocksWithAReport) {
     names_bypass |= w.find("naive.dot_product") == 0 &&
                     w.find("waits to write naive.score_bypass: full 32/32") != std::string::npos;
   EXPECT_TRUE(names_bypass) << testing::PrintToString(run.waits);
+  // Elements never read hold their slots: the full bypass's high water is its capacity.
+  EXPECT_EQ(channel(run, "score_bypass").high_water, n / 2);
 }
 
 TEST(Naive, BypassOfLessThanARowButNoDeadlockStalls) {
