@@ -67,17 +67,25 @@ const std::vector<Stage>& stages(const std::string& datapath) {
 
 std::string gtkw_save_file(const std::string& vcd_path, const std::vector<std::string>& datapaths,
                            double end_ps) {
-  // GTKWave's zoom z shows about 2^z·194 pixels per time unit; 2 − log2(end) fits ~800 pixels.
-  std::string s = fmt::format("[dumpfile] \"{}\"\n[timestart] 0\n[size] 1400 900\n*{:.6f} 0\n",
-                              vcd_path, 2.0 - std::log2(std::max(end_ps, 1.0)));
+  // Occupancies are shown as decimal numbers, one row per channel: GTKWave's analog display
+  // scales each trace to its own range, so a bypass holding N + 5 scores and a channel holding 5
+  // would look alike. The naive bypasses, the O(N) buffers, are drawn in red. The marker sits
+  // mid-run, so the Signals pane also lists every channel's occupancy there. The SST is
+  // collapsed to give the waves the width; GTKWave's zoom z shows about 2^z·194 pixels per time
+  // unit, so 2.25 − log2(end) fits the run in the ~950 pixels left of a 1400-pixel window.
+  const double end = std::max(end_ps, 1.0);
+  std::string s = fmt::format(
+      "[dumpfile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
+      "[signals_width] 340\n*{:.6f} {:.0f}\n",
+      vcd_path, 2.25 - std::log2(end), std::floor(end / 2));
   for (const std::string& dp : datapaths) {
     for (const Stage& stage : stages(dp)) {
       s += fmt::format("@200\n-{}: {}\n", dp, stage.label);
       for (const char* ch : stage.channels) {
-        // Analog step display (0x8000) of a decimal (0x4), right-justified (0x20) value,
-        // two rows high so a filling bypass reads as a ramp.
-        s +=
-            fmt::format("@8024\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n@20000\n-\n", dp, ch);
+        const bool bypass = std::string(ch).find("bypass") != std::string::npos;
+        // Decimal (0x4), right-justified (0x20); colour 1 is red, 0 the default.
+        s += fmt::format("[color] {2}\n@24\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n", dp, ch,
+                         bypass ? 1 : 0);
       }
     }
   }
