@@ -187,7 +187,9 @@ int sc_main(int argc, char* argv[]) {
                "sdpa-sim"};
   Options opt;
   app.add_option("params", opt.params, "hardware parameter file (YAML)");
-  app.add_option("--set", opt.sets, "override a parameter: key.path=value (repeatable)");
+  // One value per --set, so that a params file may follow it on the command line.
+  app.add_option("--set", opt.sets, "override a parameter: key.path=value (repeatable)")
+      ->allow_extra_args(false);
   app.add_option("--out", opt.out, "output folder (default: out/<params file stem>)");
   app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
   app.add_flag("--size-buffers", opt.size_buffers,

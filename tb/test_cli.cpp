@@ -37,6 +37,18 @@ TEST(Params, ShippedParameterFilesRun) {
   }
 }
 
+TEST(Params, AParamsFileMayFollowSetOptions) {
+  const fs::path d = scratch();
+  const SimRun r = sim("--set problem.seq_len=16 --set problem.head_dim=4 '" SDPA_SOURCE_DIR
+                       "/params/naive.yaml' --out '" +
+                           (d / "o").string() + "'",
+                       d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("N = 16, d = 4"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(d / "o" / "o_naive.npy"));
+  EXPECT_FALSE(fs::exists(d / "o" / "o_reordered.npy"));
+}
+
 TEST(Params, UnknownKeyNamesKeyAndLine) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml", "problem:\n  seq_len: 16\n  no_such_key: 1\n");
