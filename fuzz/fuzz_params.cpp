@@ -10,10 +10,6 @@
 #include "fuzz/temp_file.h"
 #include "sim/params.h"
 
-// libsystemc.so defines main(), which calls sc_main: the symbol must resolve even though
-// libFuzzer's (or replay_main.cpp's) main runs instead.
-int sc_main(int, char*[]) { return 1; }
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static sdpa::fuzz::TempFile file("params.yaml");
   const std::string input(reinterpret_cast<const char*>(data), size);

@@ -76,8 +76,8 @@ NpyArray read_npy(const std::string& path) {
   else if (descr == "'<f8'")
     item = 8;
   else
-    throw fail(
-        fmt::format("dtype {} not supported (expected float32 '<f4' or float64 '<f8')", descr));
+    throw fail(fmt::format("dtype {} not supported (expected float32 '<f4' or float64 '<f8')",
+                           descr.size() > 40 ? descr.substr(0, 40) + "..." : descr));
   if (order != "False") throw fail("Fortran-ordered arrays are not supported (expected C order)");
 
   NpyArray a;
