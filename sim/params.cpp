@@ -177,7 +177,9 @@ std::uint64_t Params::cycle_limit() const {
   std::uint64_t slowest =
       (head_dim * sizeof(float) + memory.bytes_per_cycle - 1) / memory.bytes_per_cycle;
   for (const auto& [unit, timing] : units) slowest = std::max<std::uint64_t>(slowest, timing.ii);
-  return 64 * heads * seq_len * seq_len * slowest + 1000000;
+  // Saturates rather than wrapping for extreme sizes.
+  const long double limit = 64.0L * heads * seq_len * seq_len * slowest + 1000000;
+  return limit >= 1.8e19L ? ~std::uint64_t{0} : static_cast<std::uint64_t>(limit);
 }
 
 std::vector<std::string> Params::datapaths() const {
