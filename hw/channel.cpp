@@ -31,24 +31,10 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
 }
 
 ChannelStats ChannelBase::stats() const {
-  // The merge waits at the first element not yet read. An element never read (a deadlocked or
-  // stopped run) never frees its slot: finish the merge with those frees at infinity.
-  Cycle occupancy = occupancy_, high_water = high_water_;
-  Cycle writes = sweep_writes_, frees = sweep_frees_;
-  std::size_t write_slot = sweep_write_slot_, free_slot = sweep_free_slot_;
-  while (writes < written_) {
-    if (frees < writes && frees < read_ &&
-        slots_[free_slot].freed_at <= slots_[write_slot].written_at) {
-      --occupancy;
-      ++frees;
-      advance(free_slot);
-      continue;
-    }
-    high_water = std::max(high_water, ++occupancy);
-    ++writes;
-    advance(write_slot);
-  }
-  return {name(), capacity_, width_, high_water, written_, producer_stall_, consumer_stall_};
+  Sweep finished = sweep_;
+  merge(finished, true);
+  return {name(),   capacity_,       width_,         finished.high_water,
+          written_, producer_stall_, consumer_stall_};
 }
 
 void ChannelBase::wait_until(Cycle cycle) {

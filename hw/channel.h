@@ -66,7 +66,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     slots_[write_slot_].ready = ready;
     advance(write_slot_);
     ++written_;
-    sweep_high_water();
+    merge(sweep_, false);
     if (traced_) ++trace_occupancy_;
     // The notifier clears the flag, so a reader is notified once however many writes follow.
     if (blocked_reader_ != nullptr) {
@@ -93,7 +93,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     slots_[read_slot_].freed_at = freed;
     advance(read_slot_);
     ++read_;
-    sweep_high_water();
+    merge(sweep_, false);
     if (traced_) trace_free(freed);
     if (blocked_writer_ != nullptr) {
       blocked_writer_ = nullptr;
@@ -117,26 +117,38 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (mode_ == Mode::synchronized) wait_until(unit.t_);
   }
 
+  // The high-water merge's progress: writes and frees taken so far, and the occupancy.
+  struct Sweep {
+    Cycle writes = 0;
+    Cycle frees = 0;
+    Cycle occupancy = 0;
+    Cycle high_water = 0;
+    std::size_t write_slot = 0;
+    std::size_t free_slot = 0;
+  };
+
   // Occupancy rises at writes and falls at frees; both sequences are non-decreasing in cycles,
   // so merging them in order yields the occupancy at every write, hence the exact high-water
-  // mark. A free at the same cycle as a write counts first. The merge waits only for frees not
-  // yet known (element not read), which keeps it exact when the producer runs ahead.
-  void sweep_high_water() {
-    while (sweep_writes_ < written_) {
-      if (sweep_frees_ < sweep_writes_) {
-        if (sweep_frees_ >= read_) return;
-        // Element k's write and free cycles stay in slot k mod C until element k + C
-        // overwrites them, and the merge has passed k by then (docs/timing.md).
-        if (slots_[sweep_free_slot_].freed_at <= slots_[sweep_write_slot_].written_at) {
-          --occupancy_;
-          ++sweep_frees_;
-          advance(sweep_free_slot_);
+  // mark. A free at the same cycle as a write counts first. The merge waits for frees not yet
+  // known (element not read), which keeps it exact when the producer runs ahead; with
+  // `unread_never_free` (the final statistics) such an element holds its slot for good.
+  void merge(Sweep& s, bool unread_never_free) const {
+    while (s.writes < written_) {
+      if (s.frees < s.writes) {
+        if (s.frees >= read_) {
+          if (!unread_never_free) return;
+        } else if (slots_[s.free_slot].freed_at <= slots_[s.write_slot].written_at) {
+          // Element k's write and free cycles stay in slot k mod C until element k + C
+          // overwrites them, and the merge has passed k by then (docs/timing.md).
+          --s.occupancy;
+          ++s.frees;
+          advance(s.free_slot);
           continue;
         }
       }
-      high_water_ = std::max(high_water_, ++occupancy_);
-      ++sweep_writes_;
-      advance(sweep_write_slot_);
+      s.high_water = std::max(s.high_water, ++s.occupancy);
+      ++s.writes;
+      advance(s.write_slot);
     }
   }
 
@@ -160,13 +172,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   std::size_t read_slot_ = 0;
   std::vector<Slot> slots_;
 
-  // High-water sweep: merges write and free events in cycle order as they become known.
-  Cycle sweep_writes_ = 0;
-  Cycle sweep_frees_ = 0;
-  std::size_t sweep_write_slot_ = 0;
-  std::size_t sweep_free_slot_ = 0;
-  Cycle occupancy_ = 0;
-  Cycle high_water_ = 0;
+  Sweep sweep_;
 
   Cycle producer_stall_ = 0;
   Cycle consumer_stall_ = 0;
