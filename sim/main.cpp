@@ -111,11 +111,13 @@ int run(const Options& opt) {
   if (params.mode.empty() || opt.vcd) params.mode = opt.vcd ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
-  refuse_if_too_large(params, mode);
+  // Random inputs are checked before they are made; files define N and d once read.
+  if (!params.has_inputs()) refuse_if_too_large(params, mode);
   AttentionInputs inputs = load_inputs(params);
   params.seq_len = inputs.seq_len;
   params.head_dim = inputs.head_dim;
   params.heads = inputs.heads;
+  if (params.has_inputs()) refuse_if_too_large(params, mode);
 
   const fs::path out =
       opt.out.empty() ? fs::path("out") / fs::path(opt.params).stem() : fs::path(opt.out);
