@@ -1,5 +1,6 @@
 // sdpa-sim: runs the naive and/or reordered SDPA datapaths on one set of Q, K, V and reports.
-// Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog.
+// Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog,
+// 5 internal error.
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ using namespace sdpa;
 
 namespace {
 
-enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4 };
+enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4, kInternal = 5 };
 
 struct Options {
   std::string params = "params/default.yaml";
@@ -216,6 +217,10 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "sdpa-sim: error: " << e.what() << "\n";
   } catch (const fs::filesystem_error& e) {
     std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    // Not the user's input: a bug, or the system refused a resource.
+    std::cerr << "sdpa-sim: internal error: " << e.what() << "\n";
+    return kInternal;
   }
   return kBadInput;
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -39,7 +40,8 @@ Outcome simulate_child(const Params& params, const std::string& datapath, const 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  const std::string errors = (dir / "stderr").string();
+  posix_spawn_file_actions_addopen(&actions, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
   const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -47,8 +49,14 @@ Outcome simulate_child(const Params& params, const std::string& datapath, const 
   int status = 0;
   waitpid(pid, &status, 0);
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (code != 0 && code != 3)
-    throw std::runtime_error(fmt::format("a child simulation exited {} (see {})", code, file));
+  // A mismatch, deadlock or watchdog stop is an outcome (not the target); anything else is not.
+  if (code != 0 && code != 1 && code != 3 && code != 4) {
+    std::ifstream err(errors);
+    std::string line;
+    std::getline(err, line);
+    throw ParamError(
+        fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line));
+  }
 
   Outcome o;
   std::ifstream in(fs::path(out) / "report.json");
@@ -72,7 +80,15 @@ int size_buffers(const Params& params, const fs::path& out) {
   std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
   for (const auto& [unit, timing] : params.units) latencies += timing.latency * timing.ii;
   const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
-  const fs::path work = out / "sizing";
+  // Child runs go to a private temporary folder, removed at the end: never into the user's.
+  const fs::path work = fs::temp_directory_path() / fmt::format("sdpa-sizing-{}", ::getpid());
+  struct RemoveAtEnd {
+    fs::path path;
+    ~RemoveAtEnd() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } remove_at_end{work};
   int children = 0;
 
   std::map<std::string, std::size_t> sized;  // a name shared by both datapaths: the larger
@@ -114,6 +130,8 @@ int size_buffers(const Params& params, const fs::path& out) {
   }
   Params result = params;
   result.depths = sized;
+  if (fs::exists(out / "sized.yaml"))
+    std::cerr << fmt::format("sdpa-sim: note: replacing {}\n", (out / "sized.yaml").string());
   write_file_atomic((out / "sized.yaml").string(), to_yaml(result));
   // The proof: sized.yaml as written reproduces every datapath's cycle count.
   bool reproduced = true;
@@ -124,7 +142,6 @@ int size_buffers(const Params& params, const fs::path& out) {
     check += fmt::format("{}: {} cycles with ample buffering, {} with sized.yaml\n", dp, target[dp],
                          o.cycles ? fmt::format("{}", *o.cycles) : "a deadlock");
   }
-  fs::remove_all(work);
   std::cout << table << "\n"
             << check
             << fmt::format("{} simulations; sized parameters in {}\n", children,
