@@ -49,14 +49,17 @@ class Reader {
             const std::vector<std::string>& allowed) const {
     const std::string label = key.empty() ? "(top level)" : key;
     if (!node.IsMap()) fail(node, label, "expected a mapping");
+    std::set<std::string> seen;
     for (const auto& entry : node) {
       // YAML allows any node as a key (`? [a, b]: 1`); as<std::string>() throws on those.
       if (!entry.first.IsScalar())
         fail(entry.first, label, fmt::format("expected a key name (one of: {})", join(allowed)));
       const std::string name = entry.first.Scalar();
+      const std::string path = key.empty() ? name : key + "." + name;
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
-        fail(entry.first, key.empty() ? name : key + "." + name,
-             fmt::format("unknown key (expected one of: {})", join(allowed)));
+        fail(entry.first, path, fmt::format("unknown key (expected one of: {})", join(allowed)));
+      // yaml-cpp keeps the first of duplicate keys silently; a second value is a mistake.
+      if (!seen.insert(name).second) fail(entry.first, path, "duplicate key");
     }
   }
 

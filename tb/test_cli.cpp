@@ -80,6 +80,12 @@ TEST(Params, UnknownChannelNameInDepths) {
   expect_error(sim(params_arg(p, d), d), {"channels.depths.score_bypass", "p.yaml:4:5"});
 }
 
+TEST(Params, DuplicateKeyNamesKeyAndLine) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "problem:\n  seq_len: 16\n  seq_len: 32\n");
+  expect_error(sim(params_arg(p, d), d), {"problem.seq_len", "p.yaml:3:3", "duplicate key"});
+}
+
 TEST(Params, MalformedYamlNamesTheLine) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml", "problem:\n  seq_len: [1, 2\n");
