@@ -1,6 +1,8 @@
 // Vector accumulators: fold a row of (weight, v-row) pairs into a d-vector, emitted at row end.
 #pragma once
 
+#include <algorithm>
+
 #include "hw/channel.h"
 #include "hw/types.h"
 
