@@ -57,7 +57,7 @@ Timing AttentionDatapath::timing(const std::string& unit) const {
 }
 
 unsigned AttentionDatapath::reader_latency() const {
-  return config_.memory.read_latency + memory_.beats(head_dim_ * sizeof(float)) - 1;
+  return config_.memory.read_latency + config_.memory.beats(head_dim_ * sizeof(float)) - 1;
 }
 
 std::size_t AttentionDatapath::depth(const std::string& channel,

@@ -15,10 +15,6 @@ Memory::Memory(const sc_core::sc_module_name& name, MemoryTiming timing, sc_core
   socket.register_b_transport(this, &Memory::b_transport);
 }
 
-Cycle Memory::beats(std::size_t bytes) const {
-  return std::max<Cycle>(1, (bytes + timing_.bytes_per_cycle - 1) / timing_.bytes_per_cycle);
-}
-
 void Memory::b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   const std::uint64_t address = trans.get_address();
   const std::size_t length = trans.get_data_length();
@@ -35,7 +31,7 @@ void Memory::b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_
   const sc_core::sc_time now = sc_core::sc_time_stamp();
   const Cycle issued = (now + delay).value() / period_.value();
   const Cycle start = std::max(issued, port_free_[port]);
-  const Cycle n = beats(length);
+  const Cycle n = timing_.beats(length);
   port_free_[port] = start + n;
   const Cycle done = start + n - 1 + timing_.read_latency;
 

@@ -9,6 +9,7 @@
 
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <systemc>
 #include <tlm>
@@ -21,6 +22,11 @@ namespace sdpa {
 struct MemoryTiming {
   unsigned read_latency = 10;      // cycles from a beat leaving the port to its arrival
   unsigned bytes_per_cycle = 256;  // per port
+
+  // Cycles a read of `bytes` keeps a port busy.
+  Cycle beats(std::size_t bytes) const {
+    return std::max<Cycle>(1, (bytes + bytes_per_cycle - 1) / bytes_per_cycle);
+  }
 };
 
 class Memory : public sc_core::sc_module {
@@ -29,9 +35,6 @@ class Memory : public sc_core::sc_module {
 
   Memory(const sc_core::sc_module_name& name, MemoryTiming timing, sc_core::sc_time period,
          std::vector<std::uint8_t> contents);
-
-  // Cycles a read of `bytes` keeps a port busy.
-  Cycle beats(std::size_t bytes) const;
 
  private:
   void b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);

@@ -177,8 +177,7 @@ const std::map<std::string, Timing>& default_unit_timings() {
 
 std::uint64_t Params::cycle_limit() const {
   if (max_cycles != 0) return max_cycles;
-  std::uint64_t slowest =
-      (head_dim * sizeof(float) + memory.bytes_per_cycle - 1) / memory.bytes_per_cycle;
+  std::uint64_t slowest = memory.beats(head_dim * sizeof(float));
   for (const auto& [unit, timing] : units) slowest = std::max<std::uint64_t>(slowest, timing.ii);
   // Saturates rather than wrapping for extreme sizes.
   const long double limit = 64.0L * heads * seq_len * seq_len * slowest + 1000000;
