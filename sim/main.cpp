@@ -160,8 +160,9 @@ int run(const Options& opt) {
       if (status == kOk) status = kMismatch;
     }
     const std::string npy = (out / fmt::format("o_{}.npy", r.datapath)).string();
-    write_npy(npy + ".tmp", r.output, {inputs.heads * inputs.seq_len, inputs.head_dim});
-    fs::rename(npy + ".tmp", npy);
+    replace_atomically(npy, [&](const std::string& tmp) {
+      write_npy(tmp, r.output, {inputs.heads * inputs.seq_len, inputs.head_dim});
+    });
   }
 
   write_file_atomic((out / "params.yaml").string(), to_yaml(params));

@@ -12,35 +12,46 @@
 
 namespace sdpa {
 
-void write_file_atomic(const std::string& path, const std::string& content) {
+void replace_atomically(const std::string& path,
+                        const std::function<void(const std::string&)>& write) {
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << content;
-    out.flush();
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write the file", tmp));
-  }
+  write(tmp);
   std::filesystem::rename(tmp, path);
+}
+
+namespace {
+
+void write_checked(const std::string& path, const std::function<void(std::ostream&)>& body) {
+  std::ofstream out(path, std::ios::binary);
+  body(out);
+  out.flush();
+  if (!out) throw std::runtime_error(fmt::format("{}: cannot write the file", path));
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  replace_atomically(path, [&](const std::string& tmp) {
+    write_checked(tmp, [&](std::ostream& out) { out << content; });
+  });
 }
 
 void make_vcd_reproducible(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  std::ofstream out(tmp, std::ios::binary);
-  std::string line;
-  bool in_date = false;
-  // The header is a few lines; the $date section comes first.
-  while (std::getline(in, line)) {
-    if (in_date && line.rfind("$end", 0) != 0) line = "     (left out: reproducible output)";
-    in_date = line.rfind("$date", 0) == 0 || (in_date && line.rfind("$end", 0) != 0);
-    out << line << '\n';
-    if (line.rfind("$enddefinitions", 0) == 0) break;
-  }
-  out << in.rdbuf();
-  out.flush();
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot write the file", tmp));
-  out.close();
-  std::filesystem::rename(tmp, path);
+  replace_atomically(path, [&](const std::string& tmp) {
+    write_checked(tmp, [&](std::ostream& out) {
+      std::string line;
+      bool in_date = false;
+      // The header is a few lines; the $date section comes first.
+      while (std::getline(in, line)) {
+        if (in_date && line.rfind("$end", 0) != 0) line = "     (left out: reproducible output)";
+        in_date = line.rfind("$date", 0) == 0 || (in_date && line.rfind("$end", 0) != 0);
+        out << line << '\n';
+        if (line.rfind("$enddefinitions", 0) == 0) break;
+      }
+      out << in.rdbuf();
+    });
+  });
 }
 
 namespace {

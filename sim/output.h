@@ -1,12 +1,17 @@
 // Files a run writes: atomically, so an interrupted run never leaves a truncated file.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "sim/params.h"
 #include "sim/simulation.h"
 
 namespace sdpa {
+
+// Calls `write` with a temporary path in the same folder, then renames it to `path`.
+void replace_atomically(const std::string& path,
+                        const std::function<void(const std::string&)>& write);
 
 // Writes `content` to `path` through a temporary file in the same folder and a rename.
 void write_file_atomic(const std::string& path, const std::string& content);
