@@ -37,7 +37,6 @@ class AttentionDatapath : public sc_core::sc_module {
   const std::vector<ChannelBase*>& channels() const { return channels_; }
   const std::vector<Unit*>& units() const { return units_; }
   const Sink& sink() const { return sink_; }
-  std::size_t head_dim() const { return head_dim_; }
   // The stream readers' output buffers: sized by memory latency, the same in every datapath.
   bool is_input_stream(const ChannelBase* ch) const {
     return ch == &q_rows_ || ch == &k_rows_ || ch == &v_rows_;

@@ -35,7 +35,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
               sc_core::sc_trace_file* trace);
 
   std::size_t capacity() const { return capacity_; }
-  std::size_t width() const { return width_; }
   std::size_t fill() const { return static_cast<std::size_t>(written_ - read_); }
   ChannelStats stats() const;
 
