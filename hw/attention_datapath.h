@@ -9,6 +9,7 @@
 
 #include "hw/channel.h"
 #include "hw/memory.h"
+#include "hw/scheduler.h"
 #include "hw/units/map.h"
 #include "hw/units/sink.h"
 #include "hw/units/stream_reader.h"
@@ -59,7 +60,10 @@ class AttentionDatapath : public sc_core::sc_module {
     owned_.push_back(std::move(owned));
     return ref;
   }
-  void add_units(std::initializer_list<Unit*> units) { units_.insert(units_.end(), units); }
+  void add_units(std::initializer_list<Unit*> units) {
+    units_.insert(units_.end(), units);
+    scheduler_.add(units);
+  }
 
   const DatapathConfig config_;
   const std::size_t head_dim_;
@@ -68,6 +72,7 @@ class AttentionDatapath : public sc_core::sc_module {
   std::vector<Unit*> units_;
   std::vector<std::unique_ptr<ChannelBase>> owned_;
 
+  Scheduler scheduler_;
   Memory memory_;
   StreamReader q_reader_;
   StreamReader k_reader_;

@@ -37,33 +37,19 @@ ChannelStats ChannelBase::stats() const {
           written_, producer_stall_, consumer_stall_};
 }
 
-void ChannelBase::wait_until(Cycle cycle) {
-  const sc_core::sc_time target = at(cycle);
-  if (target > sc_core::sc_time_stamp()) sc_core::wait(target - sc_core::sc_time_stamp());
+bool ChannelBase::reached(Unit& unit) {
+  if (at(unit.t_) <= sc_core::sc_time_stamp()) return true;
+  unit.block_until(unit.t_);
+  return false;
 }
 
 void ChannelBase::stop_runaway(Unit& unit) {
-  unit.stopped_by_watchdog_ = true;
-  // Other units may pass the limit in the same delta cycle; SystemC warns on a second stop.
+  // Other units may pass the limit in the same run; SystemC warns on a second stop.
   static bool stopped = false;
   if (!stopped) sc_core::sc_stop();
   stopped = true;
-  // Parks this process for good: the simulation ends at the end of this delta cycle.
-  for (;;) sc_core::wait(never_);
-}
-
-void ChannelBase::wait_for_slot(Unit& writer) {
-  while (written_ - read_ == capacity_) {
-    blocked_writer_ = &writer;
-    sc_core::wait(slot_freed_);
-  }
-}
-
-void ChannelBase::wait_for_data(Unit& reader) {
-  while (written_ == read_) {
-    blocked_reader_ = &reader;
-    sc_core::wait(data_written_);
-  }
+  // The unit stays blocked: its scheduler never runs it again.
+  unit.stopped_by_watchdog_ = true;
 }
 
 void ChannelBase::trace_free(Cycle freed) {

@@ -11,6 +11,8 @@
 #include <deque>
 #include <string>
 #include <systemc>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "hw/unit.h"
@@ -43,22 +45,28 @@ class ChannelBase : public sc_core::sc_prim_channel {
   const Unit* blocked_writer() const { return blocked_writer_; }
 
  protected:
-  // The hot path is inline; blocking, synchronisation and tracing are out of line.
+  // The hot path is inline; registering a blocked unit, synchronisation and tracing are not.
+  // An operation that cannot complete now returns false with its unit blocked (unit.h); it
+  // changes nothing the retry depends on, so the retry computes the same stamps.
 
-  // Waits for element `written_`'s slot; returns the slot and the element's ready stamp.
-  std::size_t begin_write(Unit& writer, Cycle due, Cycle& ready) {
-    sync(writer);
-    if (written_ - read_ == capacity_) wait_for_slot(writer);
+  // Takes a slot for element `written_` if one is free; returns the slot and its ready stamp.
+  bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index, Cycle& ready) {
+    if (!sync(writer)) return false;
+    if (written_ - read_ == capacity_) {
+      blocked_writer_ = &writer;
+      return false;
+    }
     Slot& slot = slots_[write_slot_];
     // The slot is the one element written_ - capacity_ left; it frees the cycle after its read.
     if (slot.freed_at > writer.t_) {
       producer_stall_ += slot.freed_at - writer.t_;
       writer.t_ = slot.freed_at;
-      sync(writer);
+      if (!sync(writer)) return false;
     }
     ready = std::max(due, slot.freed_at + 1);
     slot.written_at = writer.t_;
-    return write_slot_;
+    slot_index = write_slot_;
+    return true;
   }
 
   void end_write(Cycle ready) {
@@ -67,24 +75,24 @@ class ChannelBase : public sc_core::sc_prim_channel {
     ++written_;
     merge(sweep_, false);
     if (traced_) ++trace_occupancy_;
-    // The notifier clears the flag, so a reader is notified once however many writes follow.
-    if (blocked_reader_ != nullptr) {
-      blocked_reader_ = nullptr;
-      data_written_.notify();
-    }
+    if (blocked_reader_ != nullptr) wake(blocked_reader_);
   }
 
-  // Waits for an element and advances the reader to its ready stamp; returns its slot.
-  std::size_t begin_read(Unit& reader, Cycle& ready) {
-    sync(reader);
-    if (written_ == read_) wait_for_data(reader);
+  // Finds the next element if there is one, advancing the reader to its ready stamp.
+  bool begin_read(Unit& reader, std::size_t& slot_index, Cycle& ready) {
+    if (!sync(reader)) return false;
+    if (written_ == read_) {
+      blocked_reader_ = &reader;
+      return false;
+    }
     ready = slots_[read_slot_].ready;
     if (ready > reader.t_) {
       consumer_stall_ += ready - reader.t_;
       reader.t_ = ready;
-      sync(reader);
+      if (!sync(reader)) return false;
     }
-    return read_slot_;
+    slot_index = read_slot_;
+    return true;
   }
 
   void end_read(Unit& reader) {
@@ -92,12 +100,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
     slots_[read_slot_].freed_at = freed;
     advance(read_slot_);
     ++read_;
-    merge(sweep_, false);
     if (traced_) trace_free(freed);
-    if (blocked_writer_ != nullptr) {
-      blocked_writer_ = nullptr;
-      slot_freed_.notify();
-    }
+    if (blocked_writer_ != nullptr) wake(blocked_writer_);
   }
 
  private:
@@ -111,9 +115,20 @@ class ChannelBase : public sc_core::sc_prim_channel {
   void advance(std::size_t& slot) const {
     if (++slot == capacity_) slot = 0;
   }
-  void sync(Unit& unit) {
-    if (unit.t_ > max_cycles_) stop_runaway(unit);
-    if (mode_ == Mode::synchronized) wait_until(unit.t_);
+  // False when the unit must wait: for SystemC time to reach its cycle (synchronized mode), or
+  // for good once it passed the watchdog's limit.
+  bool sync(Unit& unit) {
+    if (unit.t_ > max_cycles_) {
+      stop_runaway(unit);
+      return false;
+    }
+    return mode_ == Mode::decoupled || reached(unit);
+  }
+  // The notifier clears the registration, so a unit is woken once however many operations follow.
+  static void wake(Unit*& blocked) {
+    Unit* unit = blocked;
+    blocked = nullptr;
+    unit->wake();
   }
 
   // The high-water merge's progress: writes and frees taken so far, and the occupancy.
@@ -130,7 +145,9 @@ class ChannelBase : public sc_core::sc_prim_channel {
   // so merging them in order yields the occupancy at every write, hence the exact high-water
   // mark. A free at the same cycle as a write counts first. The merge waits for frees not yet
   // known (element not read), which keeps it exact when the producer runs ahead; with
-  // `unread_never_free` (the final statistics) such an element holds its slot for good.
+  // `unread_never_free` (the final statistics) such an element holds its slot for good. Running
+  // it after each write suffices: element k's stamps are consumed before element k + C's write
+  // or read overwrites them (docs/timing.md).
   void merge(Sweep& s, bool unread_never_free) const {
     while (s.writes < written_) {
       if (s.frees < s.writes) {
@@ -151,10 +168,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
     }
   }
 
-  void wait_for_slot(Unit& writer);
-  void wait_for_data(Unit& reader);
-  void wait_until(Cycle cycle);
-  [[noreturn]] void stop_runaway(Unit& unit);
+  bool reached(Unit& unit);
+  void stop_runaway(Unit& unit);
   void trace_free(Cycle freed);
   void apply_frees();
   sc_core::sc_time at(Cycle c) const { return sc_core::sc_time::from_value(c * period_); }
@@ -178,9 +193,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   Unit* blocked_reader_ = nullptr;
   Unit* blocked_writer_ = nullptr;
-  sc_core::sc_event data_written_;
-  sc_core::sc_event slot_freed_;
-  sc_core::sc_event never_;
 
   // Waveform only: occupancy as SystemC time passes (synchronized mode).
   bool traced_ = false;
@@ -196,13 +208,14 @@ std::vector<std::string> wait_for_report(const std::vector<ChannelBase*>& channe
 template <class T>
 class ReadIf : public virtual sc_core::sc_interface {
  public:
-  virtual Cycle read(T& value, Unit& reader) = 0;
+  virtual bool try_read(T& value, Unit& reader, Cycle& ready) = 0;
 };
 
 template <class T>
 class WriteIf : public virtual sc_core::sc_interface {
  public:
-  virtual void write(const T& value, Cycle due, Unit& writer) = 0;
+  virtual bool try_write(const T& value, Cycle due, Unit& writer) = 0;
+  virtual bool try_write(T&& value, Cycle due, Unit& writer) = 0;
 };
 
 template <class T>
@@ -214,19 +227,34 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
 
   const char* kind() const override { return "sdpa::Channel"; }
 
-  Cycle read(T& value, Unit& reader) final {
-    Cycle ready = 0;
-    const std::size_t slot = begin_read(reader, ready);
-    value = values_[slot];
+  // Swaps the element into `value`: a row's storage circulates instead of being copied.
+  bool try_read(T& value, Unit& reader, Cycle& ready) final {
+    std::size_t slot = 0;
+    if (!begin_read(reader, slot, ready)) return false;
+    using std::swap;
+    swap(value, values_[slot]);
     end_read(reader);
-    return ready;
+    return true;
   }
 
-  void write(const T& value, Cycle due, Unit& writer) final {
+  bool try_write(const T& value, Cycle due, Unit& writer) final {
+    std::size_t slot = 0;
     Cycle ready = 0;
-    const std::size_t slot = begin_write(writer, due, ready);
+    if (!begin_write(writer, due, slot, ready)) return false;
     values_[slot] = value;
     end_write(ready);
+    return true;
+  }
+
+  // Leaves `value` with the slot's former contents.
+  bool try_write(T&& value, Cycle due, Unit& writer) final {
+    std::size_t slot = 0;
+    Cycle ready = 0;
+    if (!begin_write(writer, due, slot, ready)) return false;
+    using std::swap;
+    swap(value, values_[slot]);
+    end_write(ready);
+    return true;
   }
 
  private:
@@ -245,20 +273,24 @@ Channel<T>& concrete(sc_core::sc_interface* bound, const sc_core::sc_object* por
   return *channel;
 }
 
-// Ports: bound to a channel, owned by the unit whose local cycle they advance.
+// Ports: bound to a channel, owned by the unit whose local cycle they advance. Used in a unit's
+// read_inputs and write_outputs phases; an operation that must wait blocks the unit (unit.h).
 template <class T>
 class In : public sc_core::sc_port<ReadIf<T>> {
  public:
   explicit In(const char* name)
       : sc_core::sc_port<ReadIf<T>>(name), unit_(owner(this->get_parent_object())) {}
 
-  // Reads into `value` (reusing its storage) and returns the element's ready stamp.
-  Cycle read(T& value) { return channel_->read(value, unit_); }
-  T read() {
-    T value{};
-    read(value);
-    return value;
+  // Reads the next element into `value` (swapping storage with it).
+  void read(T& value) {
+    if (!unit_.op_pending()) return;
+    if (channel_->try_read(value, unit_, ready_))
+      unit_.op_done();
+    else
+      unit_.op_blocked();
   }
+  // The ready stamp of the element read last.
+  Cycle ready() const { return ready_; }
 
  private:
   // The concrete channel, so that reads are direct calls the compiler can inline.
@@ -266,6 +298,7 @@ class In : public sc_core::sc_port<ReadIf<T>> {
 
   Unit& unit_;
   Channel<T>* channel_ = nullptr;
+  Cycle ready_ = 0;
 };
 
 // A multiport: bound to several channels it fans out, writing them in binding order, each
@@ -277,13 +310,34 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
       : sc_core::sc_port<WriteIf<T>, 0>(name), unit_(owner(this->get_parent_object())) {}
 
   // Writes a result of the current firing, due `latency` cycles after its issue.
-  void write(const T& value) { write(value, unit_.due()); }
+  void write(const T& value) { put(value, nullptr); }
+  // The same, leaving `value` unspecified: the last channel takes its storage.
+  void write(T&& value) { put(value, nullptr); }
   // Writes with an explicit due cycle, for producers whose latency varies (memory reads).
-  void write(const T& value, Cycle due) {
-    for (Channel<T>* channel : channels_) channel->write(value, due, unit_);
-  }
+  void write(T&& value, Cycle due) { put(value, &due); }
 
  private:
+  // V is const T (copy into every channel) or T (copy, then move into the last channel).
+  template <class V>
+  void put(V& value, const Cycle* due) {
+    const std::size_t n = channels_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!unit_.op_pending()) continue;
+      const Cycle at = due != nullptr ? *due : unit_.due();
+      bool written = false;
+      if constexpr (std::is_const_v<V>)
+        written = channels_[i]->try_write(value, at, unit_);
+      else
+        written = i + 1 == n ? channels_[i]->try_write(std::move(value), at, unit_)
+                             : channels_[i]->try_write(std::as_const(value), at, unit_);
+      if (!written) {
+        unit_.op_blocked();
+        return;
+      }
+      unit_.op_done();
+    }
+  }
+
   void end_of_elaboration() override {
     for (int i = 0; i < this->size(); ++i)
       channels_.push_back(&concrete<T>(this->get_interface(i), this));

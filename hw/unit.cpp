@@ -2,11 +2,24 @@
 
 #include <stdexcept>
 
+#include "hw/scheduler.h"
+
 namespace sdpa {
 
-Unit::Unit(const sc_core::sc_module_name& name, Timing timing) : sc_module(name), timing_(timing) {
+Unit::Unit(const sc_core::sc_module_name& name, Timing timing, RowShape firings)
+    : sc_module(name),
+      timing_(timing),
+      shape_(firings),
+      firings_(static_cast<Cycle>(firings.rows) * firings.row_len) {
   if (timing_.latency < 1 || timing_.ii < 1)
     throw std::invalid_argument(std::string(this->name()) + ": latency and II must be >= 1");
+}
+
+void Unit::wake() { scheduler_->wake(*this); }
+
+void Unit::end_of_elaboration() {
+  if (scheduler_ == nullptr)
+    SC_REPORT_ERROR(name(), "is not added to a Scheduler: it would not run");
 }
 
 }  // namespace sdpa

@@ -1,18 +1,20 @@
-// Base of every abstract-hardware unit: a sequential process with its own cycle counter.
+// Base of every abstract-hardware unit: a sequence of firings with its own cycle counter.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <systemc>
 
+#include "hw/types.h"
+
 namespace sdpa {
 
 using Cycle = std::uint64_t;
 
-// How processes relate to SystemC time; both give bit-identical results (docs/timing.md).
+// How units relate to SystemC time; both give bit-identical results (docs/timing.md).
 enum class Mode {
-  synchronized,  // SystemC time is hardware time before every channel operation (waveforms)
-  decoupled,     // processes run ahead and yield only on an empty or full channel (fast)
+  synchronized,  // one thread per unit; SystemC time is hardware time at every channel operation
+  decoupled,     // one method runs every unit ahead of SystemC time until it blocks (fast)
 };
 
 struct Clocking {
@@ -29,16 +31,30 @@ struct Timing {
 };
 
 class ChannelBase;
+class Scheduler;
+template <class T>
+class In;
+template <class T>
+class Out;
 
-// A unit's body is a loop of firings: read inputs (advancing the local cycle to the data's ready
-// stamp), write outputs (due at issue + latency), then step() to the next issue slot.
+// A unit fires `row_len` times per row for `rows` rows. A firing has three phases, as a
+// pipeline stage: read_inputs (each read advances the local cycle to the element's ready stamp),
+// compute, write_outputs (each result due at the issue cycle + latency); the next firing issues
+// II cycles later.
+//
+// Port operations never block the host: one that cannot complete yet (empty or full channel, or
+// SystemC time behind the unit in synchronized mode) leaves the unit blocked, and the scheduler
+// re-enters the phase later. Re-entry skips the operations already done, so every port operation
+// of a phase happens once, in program order, exactly as a blocking thread would do them; compute
+// runs once per firing. Phases therefore keep values in member variables (the unit's registers),
+// and state changes belong in compute, not after a port operation that may be re-entered.
 class Unit : public sc_core::sc_module {
  public:
-  Unit(const sc_core::sc_module_name& name, Timing timing);
+  Unit(const sc_core::sc_module_name& name, Timing timing, RowShape firings);
 
   Cycle cycle() const { return t_; }
   const Timing& timing() const { return timing_; }
-  bool finished() const { return finished_; }
+  bool finished() const { return fired_ == firings_; }
   // True when this unit passed the watchdog's cycle limit and stopped the simulation.
   bool stopped_by_watchdog() const { return stopped_by_watchdog_; }
 
@@ -53,22 +69,95 @@ class Unit : public sc_core::sc_module {
   Cycle due() { return issue_cycle() + timing_.latency; }
 
  protected:
-  // Ends a firing: the next one issues II cycles later.
-  void step() {
-    t_ += timing_.ii;
-    issued_ = false;
-  }
-  // Declares the unit's work complete, so that a quiet simulation is not taken for a deadlock.
-  void finish() { finished_ = true; }
+  virtual void read_inputs() {}
+  virtual void compute() {}
+  virtual void write_outputs() {}
+
+  // Position of the current firing.
+  std::size_t row() const { return row_; }
+  std::size_t index_in_row() const { return n_; }
+  bool row_start() const { return n_ == 0; }
+  bool row_end() const { return n_ + 1 == shape_.row_len; }
 
  private:
   friend class ChannelBase;
+  friend class Scheduler;
+  template <class T>
+  friend class In;
+  template <class T>
+  friend class Out;
+
+  // Fires until a port operation blocks, the watchdog stops the unit, or the last firing is done.
+  void run() {
+    while (fired_ != firings_) {
+      if (!reading_done_) {
+        enter_phase();
+        read_inputs();
+        if (blocked_) return;
+        compute();
+        reading_done_ = true;
+        done_ = 0;
+      }
+      enter_phase();
+      write_outputs();
+      if (blocked_) return;
+      next_firing();
+    }
+  }
+
+  void enter_phase() {
+    op_ = 0;
+    blocked_ = false;
+    waits_for_time_ = false;
+  }
+  // Whether the port operation reached now is the next one to do in this phase (not done by an
+  // earlier entry, and no earlier one blocked in this entry).
+  bool op_pending() { return !blocked_ && op_++ == done_; }
+  void op_done() { ++done_; }
+  void op_blocked() { blocked_ = true; }
+  // Synchronized mode: blocked until SystemC time reaches `cycle`, not on a channel.
+  void block_until(Cycle cycle) {
+    waits_for_time_ = true;
+    resume_at_ = cycle;
+  }
+
+  void next_firing() {
+    t_ += timing_.ii;
+    issued_ = false;
+    reading_done_ = false;
+    done_ = 0;
+    ++fired_;
+    if (++n_ == shape_.row_len) {
+      n_ = 0;
+      ++row_;
+    }
+  }
+
+  // Called by a channel this unit is blocked on once the operation can proceed.
+  void wake();
+  void end_of_elaboration() override;
+
   Timing timing_;
+  RowShape shape_;
+  Cycle firings_;
+  Cycle fired_ = 0;
+  std::size_t row_ = 0;
+  std::size_t n_ = 0;
+
   Cycle t_ = 0;
   Cycle issue_ = 0;
   bool issued_ = false;
-  bool finished_ = false;
+
+  bool reading_done_ = false;  // this firing is in its write phase
+  unsigned op_ = 0;            // port operations reached in this entry of the phase
+  unsigned done_ = 0;          // port operations done in this phase
+  bool blocked_ = false;
+  bool waits_for_time_ = false;
+  Cycle resume_at_ = 0;
   bool stopped_by_watchdog_ = false;
+
+  Scheduler* scheduler_ = nullptr;
+  sc_core::sc_event woken_;  // synchronized mode
 };
 
 }  // namespace sdpa

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "hw/channel.h"
+#include "hw/scheduler.h"
 #include "hw/units/map.h"
 
 namespace sdpa {
@@ -12,48 +13,31 @@ namespace {
 // Emits 0, 1, 2, ... one per firing.
 class Source : public Unit {
  public:
-  SC_HAS_PROCESS(Source);
   Out<int> out{"out"};
   Source(const sc_core::sc_module_name& name, Timing timing, int count)
-      : Unit(name, timing), count_(count) {
-    SC_THREAD(run);
-  }
+      : Unit(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void run() {
-    for (int k = 0; k < count_; ++k) {
-      out.write(k);
-      step();
-    }
-    finish();
-  }
-  int count_;
+  void write_outputs() override { out.write(int(index_in_row())); }
 };
 
-// Reads up to `count` elements, recording each ready stamp and the cycle it was taken.
+// Reads `count` elements, recording each ready stamp and the cycle it was taken.
 class Recorder : public Unit {
  public:
-  SC_HAS_PROCESS(Recorder);
   In<int> in{"in"};
   std::vector<int> values;
   std::vector<Cycle> ready, taken;
   Recorder(const sc_core::sc_module_name& name, Timing timing, int count)
-      : Unit(name, timing), count_(count) {
-    SC_THREAD(run);
-  }
+      : Unit(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void run() {
-    for (int k = 0; k < count_; ++k) {
-      int v = 0;
-      ready.push_back(in.read(v));
-      taken.push_back(cycle());
-      values.push_back(v);
-      step();
-    }
-    finish();
+  void read_inputs() override { in.read(value_); }
+  void compute() override {
+    ready.push_back(in.ready());
+    taken.push_back(cycle());
+    values.push_back(value_);
   }
-  int count_;
+  int value_ = 0;
 };
 
 struct Identity {
@@ -70,7 +54,9 @@ struct Pipeline {
         relay("relay", {latency, ii}, RowShape{std::size_t(count), 1}),
         recorder("recorder", {1, 1}, count),
         a("a", 2, 1, kClock),
-        b("b", capacity, 1, kClock) {
+        b("b", capacity, 1, kClock),
+        scheduler("scheduler", kClock) {
+    scheduler.add({&source, &relay, &recorder});
     source.out(a);
     relay.in(a);
     relay.out(b);
@@ -81,6 +67,7 @@ struct Pipeline {
   Relay relay;
   Recorder recorder;
   Channel<int> a, b;
+  Scheduler scheduler;
 };
 
 TEST(Channel, CapacityLatencyPlusOneSustainsOnePerCycle) {
@@ -128,6 +115,8 @@ TEST(Channel, FanOutWritesInBindingOrder) {
   Recorder takes_two("takes_two", {1, 1}, 2);
   Recorder takes_all("takes_all", {1, 1}, 10);
   Channel<int> first("first", 1, 1, kClock), second("second", 4, 1, kClock);
+  Scheduler scheduler("scheduler", kClock);
+  scheduler.add({&source, &takes_two, &takes_all});
   source.out(first);
   source.out(second);
   takes_two.in(first);
@@ -148,6 +137,8 @@ TEST(Channel, HighWaterAndStallsOnAScriptedScenario) {
   Source source("source", {1, 1}, 6);
   Recorder recorder("recorder", {1, 3}, 6);
   Channel<int> ch("ch", 8, 1, kClock);
+  Scheduler scheduler("scheduler", kClock);
+  scheduler.add({&source, &recorder});
   source.out(ch);
   recorder.in(ch);
   sc_core::sc_start();
@@ -166,6 +157,8 @@ TEST(Channel, DecoupledModeGivesTheSameStamps) {
   Source source("source", {1, 1}, 6);
   Recorder recorder("recorder", {1, 3}, 6);
   Channel<int> ch("ch", 8, 1, decoupled);
+  Scheduler scheduler("scheduler", decoupled);
+  scheduler.add({&source, &recorder});
   source.out(ch);
   recorder.in(ch);
   sc_core::sc_start();

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "hw/channel.h"
+#include "hw/scheduler.h"
 #include "hw/units/map.h"
 #include "hw/units/reduce.h"
 
@@ -12,21 +13,12 @@ namespace {
 
 class Scores : public Unit {
  public:
-  SC_HAS_PROCESS(Scores);
   Out<float> out{"out"};
-  Scores(const sc_core::sc_module_name& name, int count) : Unit(name, {1, 1}), count_(count) {
-    SC_THREAD(run);
-  }
+  Scores(const sc_core::sc_module_name& name, int count)
+      : Unit(name, {1, 1}, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void run() {
-    for (int k = 0; k < count_; ++k) {
-      out.write(float(k % 5));
-      step();
-    }
-    finish();
-  }
-  int count_;
+  void write_outputs() override { out.write(float(index_in_row() % 5)); }
 };
 
 TEST(Deadlock, ShortBypassIsReportedNamingTheFullChannel) {
@@ -40,6 +32,8 @@ TEST(Deadlock, ShortBypassIsReportedNamingTheFullChannel) {
   Exp sink_side("exp", {1, 1}, shape);
   Channel<float> to_max("to_max", 2, 1, clock), bypass("bypass", 2, 1, clock),
       maxima("maxima", 2, 1, clock), shifted("shifted", 2, 1, clock), out("out", 64, 1, clock);
+  Scheduler scheduler("scheduler", clock);
+  scheduler.add({&scores, &row_max, &subtract, &sink_side});
   scores.out(to_max);
   scores.out(bypass);
   row_max.in(to_max);

@@ -1,8 +1,6 @@
 // Vector accumulators: fold a row of (weight, v-row) pairs into a d-vector, emitted at row end.
 #pragma once
 
-#include <algorithm>
-
 #include "hw/channel.h"
 #include "hw/types.h"
 
@@ -11,37 +9,32 @@ namespace sdpa {
 template <class WeightT, class F>
 class VectorAccumulate : public Unit {
  public:
-  SC_HAS_PROCESS(VectorAccumulate);
   In<WeightT> weights{"weights"};
   In<Row> v_rows{"v_rows"};
   Out<Row> out{"out"};
 
   VectorAccumulate(const sc_core::sc_module_name& name, Timing timing, RowShape shape,
                    std::size_t head_dim)
-      : Unit(name, timing), shape_(shape), head_dim_(head_dim) {
-    SC_THREAD(run);
-  }
+      : Unit(name, timing, shape), head_dim_(head_dim) {}
 
  private:
-  void run() {
-    WeightT w{};
-    Row v;
-    Row acc(head_dim_);
-    for (std::size_t row = 0; row < shape_.rows; ++row) {
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (std::size_t n = 0; n < shape_.row_len; ++n) {
-        weights.read(w);
-        v_rows.read(v);
-        F{}(acc, w, v);
-        if (n + 1 == shape_.row_len) out.write(acc);
-        step();
-      }
-    }
-    finish();
+  void read_inputs() override {
+    weights.read(w_);
+    v_rows.read(v_);
+  }
+  void compute() override {
+    if (row_start()) acc_.assign(head_dim_, 0.0f);
+    F{}(acc_, w_, v_);
+  }
+  // The accumulator is reset at the next row's start, so its storage can go with the result.
+  void write_outputs() override {
+    if (row_end()) out.write(std::move(acc_));
   }
 
-  RowShape shape_;
   std::size_t head_dim_;
+  WeightT w_{};
+  Row v_;
+  Row acc_;
 };
 
 // o ← o + p·v: the naive datapath's Σ_j p_ij·v_j.

@@ -12,61 +12,45 @@ namespace sdpa {
 template <class InT, class OutT, class F>
 class Map : public Unit {
  public:
-  SC_HAS_PROCESS(Map);
   In<InT> in{"in"};
   Out<OutT> out{"out"};
 
   Map(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
-      : Unit(name, timing), shape_(shape), f_(f) {
-    SC_THREAD(run);
-  }
+      : Unit(name, timing, shape), f_(f) {}
 
  private:
-  void run() {
-    InT x{};
-    for (std::size_t n = 0; n < shape_.rows * shape_.row_len; ++n) {
-      in.read(x);
-      out.write(f_(x));
-      step();
-    }
-    finish();
-  }
+  void read_inputs() override { in.read(x_); }
+  void compute() override { y_ = f_(x_); }
+  void write_outputs() override { out.write(std::move(y_)); }
 
-  RowShape shape_;
   F f_;
+  InT x_{};
+  OutT y_{};
 };
 
 // The operand is read together with the row's first element: no extra cycle per row.
 template <class ElemT, class OperandT, class OutT, class F>
 class RowBroadcastMap : public Unit {
  public:
-  SC_HAS_PROCESS(RowBroadcastMap);
   In<OperandT> operand{"operand"};
   In<ElemT> in{"in"};
   Out<OutT> out{"out"};
 
   RowBroadcastMap(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
-      : Unit(name, timing), shape_(shape), f_(f) {
-    SC_THREAD(run);
-  }
+      : Unit(name, timing, shape), f_(f) {}
 
  private:
-  void run() {
-    OperandT a{};
-    ElemT x{};
-    for (std::size_t row = 0; row < shape_.rows; ++row) {
-      operand.read(a);
-      for (std::size_t n = 0; n < shape_.row_len; ++n) {
-        in.read(x);
-        out.write(f_(x, a));
-        step();
-      }
-    }
-    finish();
+  void read_inputs() override {
+    if (row_start()) operand.read(a_);
+    in.read(x_);
   }
+  void compute() override { y_ = f_(x_, a_); }
+  void write_outputs() override { out.write(std::move(y_)); }
 
-  RowShape shape_;
   F f_;
+  OperandT a_{};
+  ElemT x_{};
+  OutT y_{};
 };
 
 struct ExpOp {

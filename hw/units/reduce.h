@@ -12,34 +12,24 @@ namespace sdpa {
 template <class InT, class AccT, class F>
 class RowReduce : public Unit {
  public:
-  SC_HAS_PROCESS(RowReduce);
   In<InT> in{"in"};
   Out<AccT> out{"out"};
 
   RowReduce(const sc_core::sc_module_name& name, Timing timing, RowShape shape, AccT init,
             F f = F{})
-      : Unit(name, timing), shape_(shape), init_(init), f_(f) {
-    SC_THREAD(run);
-  }
+      : Unit(name, timing, shape), init_(init), f_(f) {}
 
  private:
-  void run() {
-    InT x{};
-    for (std::size_t row = 0; row < shape_.rows; ++row) {
-      AccT acc = init_;
-      for (std::size_t n = 0; n < shape_.row_len; ++n) {
-        in.read(x);
-        acc = f_(acc, x);
-        if (n + 1 == shape_.row_len) out.write(acc);
-        step();
-      }
-    }
-    finish();
+  void read_inputs() override { in.read(x_); }
+  void compute() override { acc_ = f_(row_start() ? init_ : acc_, x_); }
+  void write_outputs() override {
+    if (row_end()) out.write(acc_);
   }
 
-  RowShape shape_;
   AccT init_;
   F f_;
+  InT x_{};
+  AccT acc_{};
 };
 
 struct MaxOp {

@@ -13,38 +13,29 @@ namespace sdpa {
 // a row has m_old = −∞, so δ = 0 exactly; it is set, not computed, so no −∞ arithmetic happens.
 class RunningMax : public Unit {
  public:
-  SC_HAS_PROCESS(RunningMax);
   In<float> scores{"scores"};
   Out<Rescale> rescale{"rescale"};
 
   RunningMax(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
-      : Unit(name, timing), shape_(shape) {
-    SC_THREAD(run);
-  }
+      : Unit(name, timing, shape) {}
 
  private:
-  void run() {
-    for (std::size_t row = 0; row < shape_.rows; ++row) {
-      float m = 0;
-      for (std::size_t n = 0; n < shape_.row_len; ++n) {
-        const float s = scores.read();
-        Rescale r;
-        if (n == 0) {
-          m = s;
-          r = {0.0f, 1.0f};
-        } else {
-          const float m_new = std::max(m, s);
-          r = {std::exp(m - m_new), std::exp(s - m_new)};
-          m = m_new;
-        }
-        rescale.write(r);
-        step();
-      }
+  void read_inputs() override { scores.read(s_); }
+  void compute() override {
+    if (row_start()) {
+      m_ = s_;
+      r_ = {0.0f, 1.0f};
+    } else {
+      const float m_new = std::max(m_, s_);
+      r_ = {std::exp(m_ - m_new), std::exp(s_ - m_new)};
+      m_ = m_new;
     }
-    finish();
   }
+  void write_outputs() override { rescale.write(r_); }
 
-  RowShape shape_;
+  float s_ = 0;
+  float m_ = 0;
+  Rescale r_;
 };
 
 }  // namespace sdpa

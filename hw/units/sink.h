@@ -11,12 +11,11 @@ namespace sdpa {
 
 class Sink : public Unit {
  public:
-  SC_HAS_PROCESS(Sink);
   In<Row> out_rows{"out_rows"};
 
   Sink(const sc_core::sc_module_name& name, std::size_t rows, std::size_t head_dim)
-      : Unit(name, Timing{}), rows_(rows), head_dim_(head_dim) {
-    SC_THREAD(run);
+      : Unit(name, Timing{}, RowShape{rows, 1}), rows_(rows) {
+    output_.reserve(rows * head_dim);
   }
 
   std::size_t rows_expected() const { return rows_; }
@@ -29,20 +28,15 @@ class Sink : public Unit {
   const std::vector<float>& output() const { return output_; }
 
  private:
-  void run() {
-    output_.reserve(rows_ * head_dim_);
-    Row row;
-    for (std::size_t r = 0; r < rows_; ++r) {
-      last_ready_.store(out_rows.read(row), std::memory_order_relaxed);
-      output_.insert(output_.end(), row.begin(), row.end());
-      taken_.store(r + 1, std::memory_order_relaxed);
-      step();
-    }
-    finish();
+  void read_inputs() override { out_rows.read(row_); }
+  void compute() override {
+    output_.insert(output_.end(), row_.begin(), row_.end());
+    last_ready_.store(out_rows.ready(), std::memory_order_relaxed);
+    taken_.store(row() + 1, std::memory_order_relaxed);
   }
 
   std::size_t rows_;
-  std::size_t head_dim_;
+  Row row_;
   std::atomic<std::size_t> taken_{0};
   std::atomic<Cycle> last_ready_{0};
   std::vector<float> output_;

@@ -25,7 +25,6 @@ struct StreamPattern {
 // Outstanding reads are bounded by the output channel's capacity, as a DMA engine's buffer.
 class StreamReader : public Unit {
  public:
-  SC_HAS_PROCESS(StreamReader);
   tlm_utils::simple_initiator_socket<StreamReader> socket{"socket"};
   Out<Row> rows{"rows"};
 
@@ -33,10 +32,16 @@ class StreamReader : public Unit {
                sc_core::sc_time period);
 
  private:
-  void run();
+  void compute() override;
+  void write_outputs() override;
 
   StreamPattern pattern_;
+  std::size_t row_bytes_;
   sc_core::sc_time period_;
+  std::uint64_t block_base_;  // address of the current head's first row
+  tlm::tlm_generic_payload trans_;
+  Row row_;
+  Cycle arrival_ = 0;
 };
 
 }  // namespace sdpa

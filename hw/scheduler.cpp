@@ -1,0 +1,59 @@
+// sc_spawn: the synchronized mode's thread per unit.
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include "hw/scheduler.h"
+
+#include <string>
+
+namespace sdpa {
+
+Scheduler::Scheduler(const sc_core::sc_module_name& name, const Clocking& clocking)
+    : sc_module(name), clocking_(clocking) {}
+
+void Scheduler::add(Unit& unit) {
+  if (unit.scheduler_ != nullptr)
+    SC_REPORT_ERROR(this->name(), (std::string(unit.name()) + " is added twice").c_str());
+  unit.scheduler_ = this;
+  units_.push_back(&unit);
+}
+
+void Scheduler::before_end_of_elaboration() {
+  if (clocking_.mode == Mode::decoupled) {
+    runnable_.assign(units_.begin(), units_.end());
+    sc_core::sc_spawn_options options;
+    options.spawn_method();
+    sc_core::sc_spawn([this] { run_decoupled(); }, "run", &options);
+    return;
+  }
+  for (Unit* unit : units_)
+    sc_core::sc_spawn([this, unit] { run_synchronized(*unit); }, unit->basename());
+}
+
+void Scheduler::wake(Unit& unit) {
+  if (clocking_.mode == Mode::decoupled)
+    runnable_.push_back(&unit);
+  else
+    unit.woken_.notify();
+}
+
+void Scheduler::run_decoupled() {
+  while (!runnable_.empty()) {
+    Unit* unit = runnable_.front();
+    runnable_.pop_front();
+    unit->run();
+  }
+}
+
+void Scheduler::run_synchronized(Unit& unit) {
+  for (;;) {
+    unit.run();
+    if (unit.finished() || unit.stopped_by_watchdog()) return;
+    if (unit.waits_for_time_) {
+      const auto at = sc_core::sc_time::from_value(unit.resume_at_ * clocking_.period.value());
+      sc_core::wait(at - sc_core::sc_time_stamp());
+    } else {
+      sc_core::wait(unit.woken_);
+    }
+  }
+}
+
+}  // namespace sdpa

@@ -1,0 +1,42 @@
+// Runs units: the execution half of the two modes of one model (docs/architecture.md).
+#pragma once
+
+#include <deque>
+#include <systemc>
+#include <vector>
+
+#include "hw/unit.h"
+
+namespace sdpa {
+
+// Decoupled: one SystemC method runs the units at time 0, each until it blocks, taking them from
+// a run queue that channels refill as they unblock units; it returns when the queue is empty
+// (every unit finished, or a deadlock). No thread switches: a blocked unit costs a return.
+//
+// Synchronized: one SystemC thread per unit, which waits for SystemC time to reach the unit's
+// cycle before each channel operation and on a channel while blocked on it (waveforms).
+//
+// Results depend only on stamps, so both give the same cycles, values and statistics.
+class Scheduler : public sc_core::sc_module {
+ public:
+  Scheduler(const sc_core::sc_module_name& name, const Clocking& clocking);
+
+  // Units this scheduler runs; add them during elaboration.
+  void add(Unit& unit);
+  void add(std::initializer_list<Unit*> units) {
+    for (Unit* u : units) add(*u);
+  }
+
+ private:
+  friend class Unit;
+  void wake(Unit& unit);
+  void before_end_of_elaboration() override;
+  void run_decoupled();
+  void run_synchronized(Unit& unit);
+
+  Clocking clocking_;
+  std::vector<Unit*> units_;
+  std::deque<Unit*> runnable_;
+};
+
+}  // namespace sdpa
