@@ -131,11 +131,10 @@ class ChannelBase : public sc_core::sc_prim_channel {
     unit->wake();
   }
 
-  // The high-water merge's progress: writes and frees taken so far, and the occupancy.
+  // The high-water merge's progress: writes and frees taken so far, and the mark so far.
   struct Sweep {
     Cycle writes = 0;
     Cycle frees = 0;
-    Cycle occupancy = 0;
     Cycle high_water = 0;
     std::size_t write_slot = 0;
     std::size_t free_slot = 0;
@@ -149,23 +148,21 @@ class ChannelBase : public sc_core::sc_prim_channel {
   // it after each write suffices: element k's stamps are consumed before element k + C's write
   // or read overwrites them (docs/timing.md).
   void merge(Sweep& s, bool unread_never_free) const {
-    while (s.writes < written_) {
-      if (s.frees < s.writes) {
-        if (s.frees >= read_) {
-          if (!unread_never_free) return;
-        } else if (slots_[s.free_slot].freed_at <= slots_[s.write_slot].written_at) {
-          // Element k's write and free cycles stay in slot k mod C until element k + C
-          // overwrites them, and the merge has passed k by then (docs/timing.md).
-          --s.occupancy;
-          ++s.frees;
-          advance(s.free_slot);
-          continue;
-        }
+    Cycle writes = s.writes, frees = s.frees, high_water = s.high_water;
+    std::size_t write_slot = s.write_slot, free_slot = s.free_slot;
+    for (; writes < written_; ++writes, advance(write_slot)) {
+      // Element k's write and free cycles stay in slot k mod C until element k + C overwrites
+      // them, and the merge has passed k by then (docs/timing.md).
+      const Cycle written_at = slots_[write_slot].written_at;
+      const Cycle known = std::min(writes, read_);
+      while (frees < known && slots_[free_slot].freed_at <= written_at) {
+        ++frees;
+        advance(free_slot);
       }
-      s.high_water = std::max(s.high_water, ++s.occupancy);
-      ++s.writes;
-      advance(s.write_slot);
+      if (frees == read_ && frees < writes && !unread_never_free) break;
+      high_water = std::max(high_water, writes + 1 - frees);
     }
+    s = {writes, frees, high_water, write_slot, free_slot};
   }
 
   bool reached(Unit& unit);

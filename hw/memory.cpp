@@ -1,21 +1,23 @@
 #include "hw/memory.h"
 
-#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
 namespace sdpa {
 
-Memory::Memory(const sc_core::sc_module_name& name, MemoryTiming timing, sc_core::sc_time period,
-               std::vector<std::uint8_t> contents)
-    : sc_module(name), timing_(timing), period_(period), contents_(std::move(contents)) {
-  if (timing_.read_latency < 1 || timing_.bytes_per_cycle < 1)
-    throw std::invalid_argument(std::string(this->name()) +
-                                ": read_latency and bytes_per_cycle must be >= 1");
+Memory::Memory(const sc_core::sc_module_name& name, unsigned read_latency, sc_core::sc_time period,
+               std::vector<std::uint8_t> contents, bool grant_dmi)
+    : sc_module(name),
+      latency_(period * read_latency),
+      contents_(std::move(contents)),
+      grant_dmi_(grant_dmi) {
+  if (read_latency < 1)
+    throw std::invalid_argument(std::string(this->name()) + ": read_latency must be >= 1");
   socket.register_b_transport(this, &Memory::b_transport);
+  socket.register_get_direct_mem_ptr(this, &Memory::get_direct_mem_ptr);
 }
 
-void Memory::b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+void Memory::b_transport(int /*port*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   const std::uint64_t address = trans.get_address();
   const std::size_t length = trans.get_data_length();
   if (trans.get_command() != tlm::TLM_READ_COMMAND) {
@@ -26,18 +28,26 @@ void Memory::b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return;
   }
-  if (port_free_.size() <= static_cast<std::size_t>(port)) port_free_.resize(port + 1, 0);
-
-  const sc_core::sc_time now = sc_core::sc_time_stamp();
-  const Cycle issued = (now + delay).value() / period_.value();
-  const Cycle start = std::max(issued, port_free_[port]);
-  const Cycle n = timing_.beats(length);
-  port_free_[port] = start + n;
-  const Cycle done = start + n - 1 + timing_.read_latency;
-
   std::memcpy(trans.get_data_ptr(), contents_.data() + address, length);
-  delay = sc_core::sc_time::from_value(done * period_.value()) - now;
+  ++transports_;
+  delay += latency_;
+  trans.set_dmi_allowed(grant_dmi_);
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+bool Memory::get_direct_mem_ptr(int /*port*/, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
+  dmi.set_start_address(0);
+  if (!grant_dmi_ || trans.get_command() != tlm::TLM_READ_COMMAND || contents_.empty()) {
+    // The whole address space, with no access: the initiator need not ask again.
+    dmi.set_end_address(~sc_dt::uint64{0});
+    dmi.allow_none();
+    return false;
+  }
+  dmi.set_dmi_ptr(contents_.data());
+  dmi.set_end_address(contents_.size() - 1);
+  dmi.allow_read();
+  dmi.set_read_latency(latency_);
+  return true;
 }
 
 }  // namespace sdpa

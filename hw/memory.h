@@ -1,10 +1,10 @@
 // A TLM-2.0 loosely-timed memory target holding Q, K and V.
 //
-// Each initiator bound to `socket` gets its own pipelined port (a DMA channel): a read of B bytes
-// issued at cycle t starts when the port is free, occupies it for ceil(B / bytes_per_cycle)
-// beats, and its last beat arrives read_latency cycles after it leaves. A stream of row reads thus
-// pays the latency once and then runs at the bandwidth. Ports are independent so that a run's
-// timing never depends on the order in which the SystemC scheduler runs the initiators.
+// Every read's first beat arrives read_latency cycles after the annotated time of its request,
+// whether through b_transport (the latency is added to the annotated delay) or through the
+// direct memory interface (the latency is the DMI grant's read latency): the two paths time the
+// same. The bandwidth of each initiator's link is modelled by the initiator (StreamReader), so
+// a run's timing never depends on the order in which SystemC runs the initiators.
 #pragma once
 
 #include <tlm_utils/multi_passthrough_target_socket.h>
@@ -20,10 +20,10 @@
 namespace sdpa {
 
 struct MemoryTiming {
-  unsigned read_latency = 10;      // cycles from a beat leaving the port to its arrival
-  unsigned bytes_per_cycle = 256;  // per port
+  unsigned read_latency = 10;      // cycles from a request to its first beat
+  unsigned bytes_per_cycle = 256;  // of each initiator's link
 
-  // Cycles a read of `bytes` keeps a port busy.
+  // Cycles a read of `bytes` keeps a link busy.
   Cycle beats(std::size_t bytes) const {
     return std::max<Cycle>(1, (bytes + bytes_per_cycle - 1) / bytes_per_cycle);
   }
@@ -33,16 +33,21 @@ class Memory : public sc_core::sc_module {
  public:
   tlm_utils::multi_passthrough_target_socket<Memory> socket{"socket"};
 
-  Memory(const sc_core::sc_module_name& name, MemoryTiming timing, sc_core::sc_time period,
-         std::vector<std::uint8_t> contents);
+  // `grant_dmi` false makes initiators use b_transport for every read (tests of both paths).
+  Memory(const sc_core::sc_module_name& name, unsigned read_latency, sc_core::sc_time period,
+         std::vector<std::uint8_t> contents, bool grant_dmi = true);
+
+  // Reads served through b_transport; the others went through the direct memory interface.
+  std::uint64_t transports() const { return transports_; }
 
  private:
   void b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  bool get_direct_mem_ptr(int port, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
 
-  MemoryTiming timing_;
-  sc_core::sc_time period_;
+  sc_core::sc_time latency_;
   std::vector<std::uint8_t> contents_;
-  std::vector<Cycle> port_free_;
+  bool grant_dmi_;
+  std::uint64_t transports_ = 0;
 };
 
 }  // namespace sdpa

@@ -69,10 +69,6 @@ class Unit : public sc_core::sc_module {
   Cycle due() { return issue_cycle() + timing_.latency; }
 
  protected:
-  virtual void read_inputs() {}
-  virtual void compute() {}
-  virtual void write_outputs() {}
-
   // Position of the current firing.
   std::size_t row() const { return row_; }
   std::size_t index_in_row() const { return n_; }
@@ -82,28 +78,15 @@ class Unit : public sc_core::sc_module {
  private:
   friend class ChannelBase;
   friend class Scheduler;
+  template <class U>
+  friend class UnitOf;
   template <class T>
   friend class In;
   template <class T>
   friend class Out;
 
   // Fires until a port operation blocks, the watchdog stops the unit, or the last firing is done.
-  void run() {
-    while (fired_ != firings_) {
-      if (!reading_done_) {
-        enter_phase();
-        read_inputs();
-        if (blocked_) return;
-        compute();
-        reading_done_ = true;
-        done_ = 0;
-      }
-      enter_phase();
-      write_outputs();
-      if (blocked_) return;
-      next_firing();
-    }
-  }
+  virtual void run() = 0;
 
   void enter_phase() {
     op_ = 0;
@@ -158,6 +141,36 @@ class Unit : public sc_core::sc_module {
 
   Scheduler* scheduler_ = nullptr;
   sc_core::sc_event woken_;  // synchronized mode
+};
+
+// What a concrete unit derives from: U's read_inputs, compute and write_outputs (each optional;
+// private, with `friend UnitOf;`) become its firing, called directly rather than virtually.
+template <class U>
+class UnitOf : public Unit {
+ protected:
+  using Unit::Unit;
+  void read_inputs() {}
+  void compute() {}
+  void write_outputs() {}
+
+ private:
+  void run() final {
+    U& unit = *static_cast<U*>(this);
+    while (fired_ != firings_) {
+      if (!reading_done_) {
+        enter_phase();
+        unit.read_inputs();
+        if (blocked_) return;
+        unit.compute();
+        reading_done_ = true;
+        done_ = 0;
+      }
+      enter_phase();
+      unit.write_outputs();
+      if (blocked_) return;
+      next_firing();
+    }
+  }
 };
 
 }  // namespace sdpa

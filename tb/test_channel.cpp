@@ -11,28 +11,32 @@ namespace sdpa {
 namespace {
 
 // Emits 0, 1, 2, ... one per firing.
-class Source : public Unit {
+class Source : public UnitOf<Source> {
+  friend UnitOf<Source>;
+
  public:
   Out<int> out{"out"};
   Source(const sc_core::sc_module_name& name, Timing timing, int count)
-      : Unit(name, timing, RowShape{1, std::size_t(count)}) {}
+      : UnitOf<Source>(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void write_outputs() override { out.write(int(index_in_row())); }
+  void write_outputs() { out.write(int(index_in_row())); }
 };
 
 // Reads `count` elements, recording each ready stamp and the cycle it was taken.
-class Recorder : public Unit {
+class Recorder : public UnitOf<Recorder> {
+  friend UnitOf<Recorder>;
+
  public:
   In<int> in{"in"};
   std::vector<int> values;
   std::vector<Cycle> ready, taken;
   Recorder(const sc_core::sc_module_name& name, Timing timing, int count)
-      : Unit(name, timing, RowShape{1, std::size_t(count)}) {}
+      : UnitOf<Recorder>(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void read_inputs() override { in.read(value_); }
-  void compute() override {
+  void read_inputs() { in.read(value_); }
+  void compute() {
     ready.push_back(in.ready());
     taken.push_back(cycle());
     values.push_back(value_);

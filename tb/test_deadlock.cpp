@@ -11,14 +11,16 @@
 namespace sdpa {
 namespace {
 
-class Scores : public Unit {
+class Scores : public UnitOf<Scores> {
+  friend UnitOf<Scores>;
+
  public:
   Out<float> out{"out"};
   Scores(const sc_core::sc_module_name& name, int count)
-      : Unit(name, {1, 1}, RowShape{1, std::size_t(count)}) {}
+      : UnitOf<Scores>(name, {1, 1}, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void write_outputs() override { out.write(float(index_in_row() % 5)); }
+  void write_outputs() { out.write(float(index_in_row() % 5)); }
 };
 
 TEST(Deadlock, ShortBypassIsReportedNamingTheFullChannel) {

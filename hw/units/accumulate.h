@@ -7,7 +7,9 @@
 namespace sdpa {
 
 template <class WeightT, class F>
-class VectorAccumulate : public Unit {
+class VectorAccumulate : public UnitOf<VectorAccumulate<WeightT, F>> {
+  friend UnitOf<VectorAccumulate>;
+
  public:
   In<WeightT> weights{"weights"};
   In<Row> v_rows{"v_rows"};
@@ -15,20 +17,20 @@ class VectorAccumulate : public Unit {
 
   VectorAccumulate(const sc_core::sc_module_name& name, Timing timing, RowShape shape,
                    std::size_t head_dim)
-      : Unit(name, timing, shape), head_dim_(head_dim) {}
+      : UnitOf<VectorAccumulate>(name, timing, shape), head_dim_(head_dim) {}
 
  private:
-  void read_inputs() override {
+  void read_inputs() {
     weights.read(w_);
     v_rows.read(v_);
   }
-  void compute() override {
-    if (row_start()) acc_.assign(head_dim_, 0.0f);
+  void compute() {
+    if (this->row_start()) acc_.assign(head_dim_, 0.0f);
     F{}(acc_, w_, v_);
   }
   // The accumulator is reset at the next row's start, so its storage can go with the result.
-  void write_outputs() override {
-    if (row_end()) out.write(std::move(acc_));
+  void write_outputs() {
+    if (this->row_end()) out.write(std::move(acc_));
   }
 
   std::size_t head_dim_;

@@ -10,18 +10,20 @@
 namespace sdpa {
 
 template <class InT, class OutT, class F>
-class Map : public Unit {
+class Map : public UnitOf<Map<InT, OutT, F>> {
+  friend UnitOf<Map>;
+
  public:
   In<InT> in{"in"};
   Out<OutT> out{"out"};
 
   Map(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
-      : Unit(name, timing, shape), f_(f) {}
+      : UnitOf<Map>(name, timing, shape), f_(f) {}
 
  private:
-  void read_inputs() override { in.read(x_); }
-  void compute() override { y_ = f_(x_); }
-  void write_outputs() override { out.write(std::move(y_)); }
+  void read_inputs() { in.read(x_); }
+  void compute() { y_ = f_(x_); }
+  void write_outputs() { out.write(std::move(y_)); }
 
   F f_;
   InT x_{};
@@ -30,22 +32,24 @@ class Map : public Unit {
 
 // The operand is read together with the row's first element: no extra cycle per row.
 template <class ElemT, class OperandT, class OutT, class F>
-class RowBroadcastMap : public Unit {
+class RowBroadcastMap : public UnitOf<RowBroadcastMap<ElemT, OperandT, OutT, F>> {
+  friend UnitOf<RowBroadcastMap>;
+
  public:
   In<OperandT> operand{"operand"};
   In<ElemT> in{"in"};
   Out<OutT> out{"out"};
 
   RowBroadcastMap(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
-      : Unit(name, timing, shape), f_(f) {}
+      : UnitOf<RowBroadcastMap>(name, timing, shape), f_(f) {}
 
  private:
-  void read_inputs() override {
-    if (row_start()) operand.read(a_);
+  void read_inputs() {
+    if (this->row_start()) operand.read(a_);
     in.read(x_);
   }
-  void compute() override { y_ = f_(x_, a_); }
-  void write_outputs() override { out.write(std::move(y_)); }
+  void compute() { y_ = f_(x_, a_); }
+  void write_outputs() { out.write(std::move(y_)); }
 
   F f_;
   OperandT a_{};

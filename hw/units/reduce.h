@@ -10,20 +10,22 @@
 namespace sdpa {
 
 template <class InT, class AccT, class F>
-class RowReduce : public Unit {
+class RowReduce : public UnitOf<RowReduce<InT, AccT, F>> {
+  friend UnitOf<RowReduce>;
+
  public:
   In<InT> in{"in"};
   Out<AccT> out{"out"};
 
   RowReduce(const sc_core::sc_module_name& name, Timing timing, RowShape shape, AccT init,
             F f = F{})
-      : Unit(name, timing, shape), init_(init), f_(f) {}
+      : UnitOf<RowReduce>(name, timing, shape), init_(init), f_(f) {}
 
  private:
-  void read_inputs() override { in.read(x_); }
-  void compute() override { acc_ = f_(row_start() ? init_ : acc_, x_); }
-  void write_outputs() override {
-    if (row_end()) out.write(acc_);
+  void read_inputs() { in.read(x_); }
+  void compute() { acc_ = f_(this->row_start() ? init_ : acc_, x_); }
+  void write_outputs() {
+    if (this->row_end()) out.write(acc_);
   }
 
   AccT init_;

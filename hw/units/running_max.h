@@ -11,17 +11,19 @@ namespace sdpa {
 
 // For each score s emits δ = exp(m_old − m_new) and weight = exp(s − m_new). The first score of
 // a row has m_old = −∞, so δ = 0 exactly; it is set, not computed, so no −∞ arithmetic happens.
-class RunningMax : public Unit {
+class RunningMax : public UnitOf<RunningMax> {
+  friend UnitOf<RunningMax>;
+
  public:
   In<float> scores{"scores"};
   Out<Rescale> rescale{"rescale"};
 
   RunningMax(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
-      : Unit(name, timing, shape) {}
+      : UnitOf<RunningMax>(name, timing, shape) {}
 
  private:
-  void read_inputs() override { scores.read(s_); }
-  void compute() override {
+  void read_inputs() { scores.read(s_); }
+  void compute() {
     if (row_start()) {
       m_ = s_;
       r_ = {0.0f, 1.0f};
@@ -31,7 +33,7 @@ class RunningMax : public Unit {
       m_ = m_new;
     }
   }
-  void write_outputs() override { rescale.write(r_); }
+  void write_outputs() { rescale.write(r_); }
 
   float s_ = 0;
   float m_ = 0;

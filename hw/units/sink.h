@@ -9,12 +9,14 @@
 
 namespace sdpa {
 
-class Sink : public Unit {
+class Sink : public UnitOf<Sink> {
+  friend UnitOf<Sink>;
+
  public:
   In<Row> out_rows{"out_rows"};
 
   Sink(const sc_core::sc_module_name& name, std::size_t rows, std::size_t head_dim)
-      : Unit(name, Timing{}, RowShape{rows, 1}), rows_(rows) {
+      : UnitOf<Sink>(name, Timing{}, RowShape{rows, 1}), rows_(rows) {
     output_.reserve(rows * head_dim);
   }
 
@@ -28,8 +30,8 @@ class Sink : public Unit {
   const std::vector<float>& output() const { return output_; }
 
  private:
-  void read_inputs() override { out_rows.read(row_); }
-  void compute() override {
+  void read_inputs() { out_rows.read(row_); }
+  void compute() {
     output_.insert(output_.end(), row_.begin(), row_.end());
     last_ready_.store(out_rows.ready(), std::memory_order_relaxed);
     taken_.store(row() + 1, std::memory_order_relaxed);

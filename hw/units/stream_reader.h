@@ -7,6 +7,7 @@
 #include <tlm>
 
 #include "hw/channel.h"
+#include "hw/memory.h"
 #include "hw/types.h"
 
 namespace sdpa {
@@ -21,27 +22,43 @@ struct StreamPattern {
   std::size_t head_dim = 0;
 };
 
-// Issues one row read per cycle (II); the memory's annotated delay is the row's ready stamp.
+// A DMA engine: issues one row read per firing (II) over its own link to memory, which carries
+// `bytes_per_cycle` per cycle, so a row's request waits for the previous row's beats. The row is
+// ready when its last beat arrives: request + read latency + beats − 1. Reads use the memory's
+// direct memory interface once granted and b_transport otherwise, with the same timing.
 // Outstanding reads are bounded by the output channel's capacity, as a DMA engine's buffer.
-class StreamReader : public Unit {
+class StreamReader : public UnitOf<StreamReader> {
+  friend UnitOf<StreamReader>;
+
  public:
   tlm_utils::simple_initiator_socket<StreamReader> socket{"socket"};
   Out<Row> rows{"rows"};
 
   StreamReader(const sc_core::sc_module_name& name, Timing timing, StreamPattern pattern,
-               sc_core::sc_time period);
+               sc_core::sc_time period, const MemoryTiming& memory);
 
  private:
-  void compute() override;
-  void write_outputs() override;
+  void compute();
+  void write_outputs();
+  // Copies the row at `address` into row_; returns the cycle its first beat arrives.
+  Cycle read(std::uint64_t address, Cycle request);
+  void request_dmi();
+  void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
 
   StreamPattern pattern_;
   std::size_t row_bytes_;
+  Cycle beats_;
   sc_core::sc_time period_;
   std::uint64_t block_base_;  // address of the current head's first row
+  Cycle link_free_ = 0;
   tlm::tlm_generic_payload trans_;
   Row row_;
   Cycle arrival_ = 0;
+
+  const unsigned char* dmi_ = nullptr;
+  std::uint64_t dmi_start_ = 0;
+  std::uint64_t dmi_size_ = 0;
+  Cycle dmi_latency_ = 0;
 };
 
 }  // namespace sdpa
