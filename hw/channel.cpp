@@ -14,6 +14,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
       width_(width),
       mode_(clocking.mode),
       max_cycles_(clocking.max_cycles),
+      fast_limit_(clocking.mode == Mode::decoupled ? clocking.max_cycles : 0),
       period_(clocking.period.value()),
       slots_(capacity) {
   if (capacity_ < 1)
@@ -31,10 +32,20 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
 }
 
 ChannelStats ChannelBase::stats() const {
-  Sweep finished = sweep_;
-  merge(finished, true);
-  return {name(),   capacity_,       width_,         finished.high_water,
-          written_, producer_stall_, consumer_stall_};
+  // Elements never read (a deadlock) hold their slots for good.
+  Occupancy o = occupancy_;
+  std::size_t slot = read_slot_;
+  for (Cycle element = read_; element < written_; ++element, advance(slot))
+    count_occupancy(element, slot, o);
+  return {name(), capacity_, width_, o.high_water, written_, producer_stall_, consumer_stall_};
+}
+
+bool ChannelBase::sync_slow(Unit& unit) {
+  if (unit.t_ > max_cycles_) {
+    stop_runaway(unit);
+    return false;
+  }
+  return mode_ == Mode::decoupled || reached(unit);
 }
 
 bool ChannelBase::reached(Unit& unit) {

@@ -73,7 +73,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
     slots_[write_slot_].ready = ready;
     advance(write_slot_);
     ++written_;
-    merge(sweep_, false);
     if (traced_) ++trace_occupancy_;
     if (blocked_reader_ != nullptr) wake(blocked_reader_);
   }
@@ -96,6 +95,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
   }
 
   void end_read(Unit& reader) {
+    // Before the free overwrites element read_ - C's free in the slot: it may still count.
+    count_occupancy(read_, read_slot_, occupancy_);
     const Cycle freed = reader.t_ + 1;
     slots_[read_slot_].freed_at = freed;
     advance(read_slot_);
@@ -116,14 +117,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (++slot == capacity_) slot = 0;
   }
   // False when the unit must wait: for SystemC time to reach its cycle (synchronized mode), or
-  // for good once it passed the watchdog's limit.
-  bool sync(Unit& unit) {
-    if (unit.t_ > max_cycles_) {
-      stop_runaway(unit);
-      return false;
-    }
-    return mode_ == Mode::decoupled || reached(unit);
-  }
+  // for good once it passed the watchdog's limit. One comparison in decoupled mode.
+  bool sync(Unit& unit) { return unit.t_ <= fast_limit_ || sync_slow(unit); }
   // The notifier clears the registration, so a unit is woken once however many operations follow.
   static void wake(Unit*& blocked) {
     Unit* unit = blocked;
@@ -131,40 +126,32 @@ class ChannelBase : public sc_core::sc_prim_channel {
     unit->wake();
   }
 
-  // The high-water merge's progress: writes and frees taken so far, and the mark so far.
-  struct Sweep {
-    Cycle writes = 0;
-    Cycle frees = 0;
-    Cycle high_water = 0;
-    std::size_t write_slot = 0;
+  // The high-water mark: occupancy rises at writes and falls at frees (the cycle after a read),
+  // so its maximum is at a write: element w's write finds w + 1 elements written, less those
+  // whose slots were freed by then. It is counted when w is read (or, unread, at the end):
+  // every element freed before w's write was written and read before w, so its free is known,
+  // and their stamps are still in their slots (docs/timing.md). A free in the cycle of the
+  // write counts first.
+  struct Occupancy {
+    Cycle frees = 0;  // frees counted so far, in element order
     std::size_t free_slot = 0;
+    Cycle high_water = 0;
   };
-
-  // Occupancy rises at writes and falls at frees; both sequences are non-decreasing in cycles,
-  // so merging them in order yields the occupancy at every write, hence the exact high-water
-  // mark. A free at the same cycle as a write counts first. The merge waits for frees not yet
-  // known (element not read), which keeps it exact when the producer runs ahead; with
-  // `unread_never_free` (the final statistics) such an element holds its slot for good. Running
-  // it after each write suffices: element k's stamps are consumed before element k + C's write
-  // or read overwrites them (docs/timing.md).
-  void merge(Sweep& s, bool unread_never_free) const {
-    Cycle writes = s.writes, frees = s.frees, high_water = s.high_water;
-    std::size_t write_slot = s.write_slot, free_slot = s.free_slot;
-    for (; writes < written_; ++writes, advance(write_slot)) {
-      // Element k's write and free cycles stay in slot k mod C until element k + C overwrites
-      // them, and the merge has passed k by then (docs/timing.md).
-      const Cycle written_at = slots_[write_slot].written_at;
-      const Cycle known = std::min(writes, read_);
-      while (frees < known && slots_[free_slot].freed_at <= written_at) {
-        ++frees;
-        advance(free_slot);
-      }
-      if (frees == read_ && frees < writes && !unread_never_free) break;
-      high_water = std::max(high_water, writes + 1 - frees);
+  void count_occupancy(Cycle element, std::size_t slot, Occupancy& o) const {
+    const Cycle written_at = slots_[slot].written_at;
+    const Cycle known = std::min(element, read_);
+    Cycle frees = o.frees;
+    std::size_t free_slot = o.free_slot;
+    while (frees < known && slots_[free_slot].freed_at <= written_at) {
+      ++frees;
+      advance(free_slot);
     }
-    s = {writes, frees, high_water, write_slot, free_slot};
+    o.frees = frees;
+    o.free_slot = free_slot;
+    o.high_water = std::max(o.high_water, element + 1 - frees);
   }
 
+  bool sync_slow(Unit& unit);
   bool reached(Unit& unit);
   void stop_runaway(Unit& unit);
   void trace_free(Cycle freed);
@@ -175,6 +162,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   std::size_t width_;
   Mode mode_;
   Cycle max_cycles_;
+  Cycle fast_limit_;  // decoupled: the watchdog's limit; synchronized: 0, so every operation syncs
   sc_core::sc_time::value_type period_;
 
   Cycle written_ = 0;
@@ -183,7 +171,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   std::size_t read_slot_ = 0;
   std::vector<Slot> slots_;
 
-  Sweep sweep_;
+  Occupancy occupancy_;
 
   Cycle producer_stall_ = 0;
   Cycle consumer_stall_ = 0;

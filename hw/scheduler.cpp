@@ -18,7 +18,10 @@ void Scheduler::add(Unit& unit) {
 
 void Scheduler::before_end_of_elaboration() {
   if (clocking_.mode == Mode::decoupled) {
-    runnable_.assign(units_.begin(), units_.end());
+    for (Unit* unit : units_) {
+      unit->run_queue_ = &runnable_;
+      runnable_.push(*unit);
+    }
     sc_core::sc_spawn_options options;
     options.spawn_method();
     sc_core::sc_spawn([this] { run_decoupled(); }, "run", &options);
@@ -28,19 +31,8 @@ void Scheduler::before_end_of_elaboration() {
     sc_core::sc_spawn([this, unit] { run_synchronized(*unit); }, unit->basename());
 }
 
-void Scheduler::wake(Unit& unit) {
-  if (clocking_.mode == Mode::decoupled)
-    runnable_.push_back(&unit);
-  else
-    unit.woken_.notify();
-}
-
 void Scheduler::run_decoupled() {
-  while (!runnable_.empty()) {
-    Unit* unit = runnable_.front();
-    runnable_.pop_front();
-    unit->run();
-  }
+  while (!runnable_.empty()) runnable_.pop().run();
 }
 
 void Scheduler::run_synchronized(Unit& unit) {

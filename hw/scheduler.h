@@ -1,7 +1,6 @@
 // Runs units: the execution half of the two modes of one model (docs/architecture.md).
 #pragma once
 
-#include <deque>
 #include <systemc>
 #include <vector>
 
@@ -28,15 +27,13 @@ class Scheduler : public sc_core::sc_module {
   }
 
  private:
-  friend class Unit;
-  void wake(Unit& unit);
   void before_end_of_elaboration() override;
   void run_decoupled();
   void run_synchronized(Unit& unit);
 
   Clocking clocking_;
   std::vector<Unit*> units_;
-  std::deque<Unit*> runnable_;
+  RunQueue runnable_;
 };
 
 }  // namespace sdpa

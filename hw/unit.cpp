@@ -15,8 +15,6 @@ Unit::Unit(const sc_core::sc_module_name& name, Timing timing, RowShape firings)
     throw std::invalid_argument(std::string(this->name()) + ": latency and II must be >= 1");
 }
 
-void Unit::wake() { scheduler_->wake(*this); }
-
 void Unit::end_of_elaboration() {
   if (scheduler_ == nullptr)
     SC_REPORT_ERROR(name(), "is not added to a Scheduler: it would not run");

@@ -32,6 +32,19 @@ struct Timing {
 
 class ChannelBase;
 class Scheduler;
+class Unit;
+
+// The decoupled mode's units ready to run, first in first out, linked through the units.
+class RunQueue {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  inline void push(Unit& unit);
+  inline Unit& pop();
+
+ private:
+  Unit* head_ = nullptr;
+  Unit* tail_ = nullptr;
+};
 template <class T>
 class In;
 template <class T>
@@ -117,7 +130,12 @@ class Unit : public sc_core::sc_module {
   }
 
   // Called by a channel this unit is blocked on once the operation can proceed.
-  void wake();
+  void wake() {
+    if (run_queue_ != nullptr)
+      run_queue_->push(*this);
+    else
+      woken_.notify();
+  }
   void end_of_elaboration() override;
 
   Timing timing_;
@@ -140,8 +158,23 @@ class Unit : public sc_core::sc_module {
   bool stopped_by_watchdog_ = false;
 
   Scheduler* scheduler_ = nullptr;
+  RunQueue* run_queue_ = nullptr;  // decoupled mode
+  Unit* next_runnable_ = nullptr;
   sc_core::sc_event woken_;  // synchronized mode
+  friend class RunQueue;
 };
+
+void RunQueue::push(Unit& unit) {
+  unit.next_runnable_ = nullptr;
+  (head_ == nullptr ? head_ : tail_->next_runnable_) = &unit;
+  tail_ = &unit;
+}
+
+Unit& RunQueue::pop() {
+  Unit& unit = *head_;
+  head_ = unit.next_runnable_;
+  return unit;
+}
 
 // What a concrete unit derives from: U's read_inputs, compute and write_outputs (each optional;
 // private, with `friend UnitOf;`) become its firing, called directly rather than virtually.
