@@ -50,7 +50,7 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
   v_reader_.rows(v_rows_);
   dot_product_.operand(q_rows_);
   dot_product_.in(k_rows_);
-  add_units({&q_reader_, &k_reader_, &v_reader_, &dot_product_, &sink_});
+  add_units({&q_reader_, &k_reader_, &v_reader_, &dot_product_});
 }
 
 Timing AttentionDatapath::timing(const std::string& unit) const {

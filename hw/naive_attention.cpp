@@ -48,7 +48,7 @@ NaiveAttention::NaiveAttention(const sc_core::sc_module_name& name, const Datapa
   weighted_sum_.v_rows(v_rows_);
   weighted_sum_.out(out_rows);
   sink_.out_rows(out_rows);
-  add_units({&row_max_, &subtract_, &exp_, &row_sum_, &divide_, &weighted_sum_});
+  add_units({&row_max_, &subtract_, &exp_, &row_sum_, &divide_, &weighted_sum_, &sink_});
 }
 
 const std::vector<std::string>& NaiveAttention::unit_names() {

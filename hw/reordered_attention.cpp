@@ -31,7 +31,7 @@ ReorderedAttention::ReorderedAttention(const sc_core::sc_module_name& name,
   row_divide_.in(acc_rows);
   row_divide_.out(out_rows);
   sink_.out_rows(out_rows);
-  add_units({&running_max_, &running_sum_, &rescale_accumulate_, &row_divide_});
+  add_units({&running_max_, &running_sum_, &rescale_accumulate_, &row_divide_, &sink_});
 }
 
 const std::vector<std::string>& ReorderedAttention::unit_names() {

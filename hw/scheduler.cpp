@@ -18,21 +18,28 @@ void Scheduler::add(Unit& unit) {
 
 void Scheduler::before_end_of_elaboration() {
   if (clocking_.mode == Mode::decoupled) {
-    for (Unit* unit : units_) {
-      unit->run_queue_ = &runnable_;
-      runnable_.push(*unit);
-    }
     sc_core::sc_spawn_options options;
     options.spawn_method();
     sc_core::sc_spawn([this] { run_decoupled(); }, "run", &options);
     return;
   }
-  for (Unit* unit : units_)
+  for (Unit* unit : units_) {
+    unit->synchronized_ = true;
     sc_core::sc_spawn([this, unit] { run_synchronized(*unit); }, unit->basename());
+  }
 }
 
 void Scheduler::run_decoupled() {
-  while (!runnable_.empty()) runnable_.pop().run();
+  // Sweeps until one completes no port operation: then every unit is finished or blocked for
+  // good (a deadlock), since retrying from an unchanged state blocks the same way.
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (Unit* unit : units_) {
+      const Cycle before = unit->ops_done_;
+      unit->run();
+      progress |= unit->ops_done_ != before;
+    }
+  }
 }
 
 void Scheduler::run_synchronized(Unit& unit) {

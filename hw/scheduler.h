@@ -8,9 +8,10 @@
 
 namespace sdpa {
 
-// Decoupled: one SystemC method runs the units at time 0, each until it blocks, taking them from
-// a run queue that channels refill as they unblock units; it returns when the queue is empty
-// (every unit finished, or a deadlock). No thread switches: a blocked unit costs a return.
+// Decoupled: one SystemC method runs the units at time 0, sweeping them in the order added (add
+// them producers first) and running each until it blocks; it returns after a sweep in which no
+// unit moved (every unit finished, or a deadlock). No thread switches: a blocked unit costs a
+// return, and the fixed order keeps the host's branch predictor on track.
 //
 // Synchronized: one SystemC thread per unit, which waits for SystemC time to reach the unit's
 // cycle before each channel operation and on a channel while blocked on it (waveforms).
@@ -20,7 +21,8 @@ class Scheduler : public sc_core::sc_module {
  public:
   Scheduler(const sc_core::sc_module_name& name, const Clocking& clocking);
 
-  // Units this scheduler runs; add them during elaboration.
+  // Units this scheduler runs, producers before consumers where the graph allows (the order
+  // changes speed, never results); add them during elaboration.
   void add(Unit& unit);
   void add(std::initializer_list<Unit*> units) {
     for (Unit* u : units) add(*u);
@@ -33,7 +35,6 @@ class Scheduler : public sc_core::sc_module {
 
   Clocking clocking_;
   std::vector<Unit*> units_;
-  RunQueue runnable_;
 };
 
 }  // namespace sdpa

@@ -32,19 +32,7 @@ struct Timing {
 
 class ChannelBase;
 class Scheduler;
-class Unit;
 
-// The decoupled mode's units ready to run, first in first out, linked through the units.
-class RunQueue {
- public:
-  bool empty() const { return head_ == nullptr; }
-  inline void push(Unit& unit);
-  inline Unit& pop();
-
- private:
-  Unit* head_ = nullptr;
-  Unit* tail_ = nullptr;
-};
 template <class T>
 class In;
 template <class T>
@@ -109,7 +97,10 @@ class Unit : public sc_core::sc_module {
   // Whether the port operation reached now is the next one to do in this phase (not done by an
   // earlier entry, and no earlier one blocked in this entry).
   bool op_pending() { return !blocked_ && op_++ == done_; }
-  void op_done() { ++done_; }
+  void op_done() {
+    ++done_;
+    ++ops_done_;
+  }
   void op_blocked() { blocked_ = true; }
   // Synchronized mode: blocked until SystemC time reaches `cycle`, not on a channel.
   void block_until(Cycle cycle) {
@@ -129,12 +120,10 @@ class Unit : public sc_core::sc_module {
     }
   }
 
-  // Called by a channel this unit is blocked on once the operation can proceed.
+  // Called by a channel this unit is blocked on once the operation can proceed. The decoupled
+  // scheduler retries every unit in turn, so only a synchronized unit's thread needs waking.
   void wake() {
-    if (run_queue_ != nullptr)
-      run_queue_->push(*this);
-    else
-      woken_.notify();
+    if (synchronized_) woken_.notify();
   }
   void end_of_elaboration() override;
 
@@ -158,23 +147,10 @@ class Unit : public sc_core::sc_module {
   bool stopped_by_watchdog_ = false;
 
   Scheduler* scheduler_ = nullptr;
-  RunQueue* run_queue_ = nullptr;  // decoupled mode
-  Unit* next_runnable_ = nullptr;
+  Cycle ops_done_ = 0;  // port operations completed: the decoupled scheduler's progress test
+  bool synchronized_ = false;
   sc_core::sc_event woken_;  // synchronized mode
-  friend class RunQueue;
 };
-
-void RunQueue::push(Unit& unit) {
-  unit.next_runnable_ = nullptr;
-  (head_ == nullptr ? head_ : tail_->next_runnable_) = &unit;
-  tail_ = &unit;
-}
-
-Unit& RunQueue::pop() {
-  Unit& unit = *head_;
-  head_ = unit.next_runnable_;
-  return unit;
-}
 
 // What a concrete unit derives from: U's read_inputs, compute and write_outputs (each optional;
 // private, with `friend UnitOf;`) become its firing, called directly rather than virtually.
@@ -187,7 +163,7 @@ class UnitOf : public Unit {
   void write_outputs() {}
 
  private:
-  void run() final {
+  [[gnu::flatten]] void run() final {
     U& unit = *static_cast<U*>(this);
     while (fired_ != firings_) {
       if (!reading_done_) {
