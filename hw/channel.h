@@ -54,6 +54,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (!sync(writer)) return false;
     if (written_ - read_ == capacity_) {
       blocked_writer_ = &writer;
+      writer.blocked_on_channel_ = true;
       return false;
     }
     Slot& slot = slots_[write_slot_];
@@ -82,6 +83,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (!sync(reader)) return false;
     if (written_ == read_) {
       blocked_reader_ = &reader;
+      reader.blocked_on_channel_ = true;
       return false;
     }
     ready = slots_[read_slot_].ready;

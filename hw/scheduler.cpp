@@ -35,6 +35,7 @@ void Scheduler::run_decoupled() {
   for (bool progress = true; progress;) {
     progress = false;
     for (Unit* unit : units_) {
+      if (unit->blocked_on_channel_) continue;
       const Cycle before = unit->ops_done_;
       unit->run();
       progress |= unit->ops_done_ != before;

@@ -120,9 +120,9 @@ class Unit : public sc_core::sc_module {
     }
   }
 
-  // Called by a channel this unit is blocked on once the operation can proceed. The decoupled
-  // scheduler retries every unit in turn, so only a synchronized unit's thread needs waking.
+  // Called by a channel this unit is blocked on once the operation can proceed.
   void wake() {
+    blocked_on_channel_ = false;
     if (synchronized_) woken_.notify();
   }
   void end_of_elaboration() override;
@@ -148,6 +148,7 @@ class Unit : public sc_core::sc_module {
 
   Scheduler* scheduler_ = nullptr;
   Cycle ops_done_ = 0;  // port operations completed: the decoupled scheduler's progress test
+  bool blocked_on_channel_ = false;  // until the channel wakes it: the sweep passes it over
   bool synchronized_ = false;
   sc_core::sc_event woken_;  // synchronized mode
 };
