@@ -1,8 +1,5 @@
 #include "hw/units/stream_reader.h"
 
-#include <algorithm>
-#include <cstring>
-
 namespace sdpa {
 
 StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
@@ -21,24 +18,8 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
   trans_.set_byte_enable_ptr(nullptr);
 }
 
-void StreamReader::compute() {
-  // The row's storage circulates through the channel: make sure this one holds a row.
-  row_.resize(pattern_.head_dim);
-  // The link carries one beat per cycle: a request waits for the previous row's beats.
-  const Cycle request = std::max(cycle(), link_free_);
-  link_free_ = request + beats_;
-  arrival_ = read(block_base_ + index_in_row() * row_bytes_, request) + beats_ - 1;
-  // A head's block is read `passes` times, then the next head's block.
-  if (row_end() && (row() + 1) % pattern_.passes == 0) block_base_ += pattern_.rows * row_bytes_;
-}
-
-void StreamReader::write_outputs() { rows.write(std::move(row_), arrival_); }
-
-Cycle StreamReader::read(std::uint64_t address, Cycle request) {
-  if (dmi_ != nullptr && address >= dmi_start_ && address - dmi_start_ + row_bytes_ <= dmi_size_) {
-    std::memcpy(row_.data(), dmi_ + (address - dmi_start_), row_bytes_);
-    return request + dmi_latency_;
-  }
+// Through b_transport: the memory adds its latency to the annotated delay.
+Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
   trans_.set_address(address);
   trans_.set_data_ptr(reinterpret_cast<unsigned char*>(row_.data()));
   trans_.set_dmi_allowed(false);

@@ -3,6 +3,8 @@
 
 #include <tlm_utils/simple_initiator_socket.h>
 
+#include <algorithm>
+#include <cstring>
 #include <systemc>
 #include <tlm>
 
@@ -38,10 +40,28 @@ class StreamReader : public UnitOf<StreamReader> {
                sc_core::sc_time period, const MemoryTiming& memory);
 
  private:
-  void compute();
-  void write_outputs();
+  void compute() {
+    // The row's storage circulates through the channel: make sure this one holds a row.
+    row_.resize(pattern_.head_dim);
+    // The link carries one beat per cycle: a request waits for the previous row's beats.
+    const Cycle request = std::max(cycle(), link_free_);
+    link_free_ = request + beats_;
+    arrival_ = read(block_base_ + index_in_row() * row_bytes_, request) + beats_ - 1;
+    // A head's block is read `passes` times, then the next head's block.
+    if (row_end() && (row() + 1) % pattern_.passes == 0) block_base_ += pattern_.rows * row_bytes_;
+  }
+  void write_outputs() { rows.write(std::move(row_), arrival_); }
+
   // Copies the row at `address` into row_; returns the cycle its first beat arrives.
-  Cycle read(std::uint64_t address, Cycle request);
+  Cycle read(std::uint64_t address, Cycle request) {
+    if (dmi_ != nullptr && address >= dmi_start_ &&
+        address - dmi_start_ + row_bytes_ <= dmi_size_) {
+      std::memcpy(row_.data(), dmi_ + (address - dmi_start_), row_bytes_);
+      return request + dmi_latency_;
+    }
+    return transport(address, request);
+  }
+  Cycle transport(std::uint64_t address, Cycle request);
   void request_dmi();
   void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
 
