@@ -5,16 +5,10 @@
 //
 //   build/bin/sdpa-bench [--n 1024] [--d 64] [--repeat 3] [--sim build/bin/sdpa-sim]
 
-#include "hw/types.h"
-#include "hw/units/accumulate.h"
-#include "hw/units/map.h"
-#include "hw/units/reduce.h"
-#include "tb/reference.h"
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,7 +16,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include "hw/types.h"
+#include "hw/units/accumulate.h"
+#include "hw/units/map.h"
+#include "hw/units/reduce.h"
+#include "tb/reference.h"
 
 using namespace sdpa;
 namespace fs = std::filesystem;
@@ -50,7 +50,8 @@ void naive_floor(const AttentionInputs& in, std::vector<float>& out) {
     }
     std::fill(o.begin(), o.end(), 0.0f);
     for (std::size_t j = 0; j < n; ++j)
-      WeightedSumOp{}(o, DivideOp{}(s[j], l), Row(in.v.begin() + j * d, in.v.begin() + (j + 1) * d));
+      WeightedSumOp{}(o, DivideOp{}(s[j], l),
+                      Row(in.v.begin() + j * d, in.v.begin() + (j + 1) * d));
     std::copy(o.begin(), o.end(), out.begin() + i * d);
   }
 }
@@ -137,8 +138,8 @@ int sc_main(int argc, char* argv[]) {
   for (const std::string dp : {"naive", "reordered"}) {
     const double floor = median_seconds(
         repeat, [&] { return floor_seconds(dp == "naive" ? naive_floor : reordered_floor, in); });
-    const double synced = median_seconds(
-        repeat, [&] { return sim_seconds(sim, dp, "synchronized", n, d, dir); });
+    const double synced =
+        median_seconds(repeat, [&] { return sim_seconds(sim, dp, "synchronized", n, d, dir); });
     const double decoupled =
         median_seconds(repeat, [&] { return sim_seconds(sim, dp, "decoupled", n, d, dir); });
     fmt::print("{:<10} {:>10.1f} {:>13.1f} {:>13.1f} {:>15.2f} {:>15.2f}\n", dp,

@@ -153,8 +153,8 @@ class Unit : public sc_core::sc_module {
   sc_core::sc_event woken_;  // synchronized mode
 };
 
-// What a concrete unit derives from: U's read_inputs, compute and write_outputs (each optional;
-// private, with `friend UnitOf;`) become its firing, called directly rather than virtually.
+// What a concrete unit U derives from: U's read_inputs, compute and write_outputs (each optional;
+// private, with `friend UnitOf<U>;`) become its firing, called directly rather than virtually.
 template <class U>
 class UnitOf : public Unit {
  protected:
@@ -164,6 +164,8 @@ class UnitOf : public Unit {
   void write_outputs() {}
 
  private:
+  // Flattened: the phases and the channel operations they call inline into this loop, the
+  // decoupled mode's whole hot path (docs/performance.md).
   [[gnu::flatten]] void run() final {
     U& unit = *static_cast<U*>(this);
     while (fired_ != firings_) {

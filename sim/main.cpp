@@ -69,16 +69,20 @@ DatapathConfig datapath_config(const Params& p, Mode mode) {
   return c;
 }
 
+// Rows and the latest output's cycle per datapath, then the run's rate and time left. The
+// decoupled mode runs the datapaths one after the other, so only the run as a whole has a rate.
 void print_progress(const std::vector<Progress>& progress, double elapsed) {
   std::string line = fmt::format("[{:.0f} s]", elapsed);
+  double rows_done = 0, rows = 0, scores = 0;
   for (const Progress& p : progress) {
-    const double frac = p.rows == 0 ? 1.0 : double(p.rows_done) / double(p.rows);
-    const double left = frac > 0 ? elapsed * (1 - frac) / frac : 0;
-    const double scores_per_s = double(p.rows_done) * double(p.row_len) / elapsed;
-    line += fmt::format(" {}: rows {}/{}, cycle {}, {:.3g} scores/s, ~{:.0f} s left;", p.datapath,
-                        p.rows_done, p.rows, p.cycle, scores_per_s, left);
+    line += fmt::format(" {}: rows {}/{}, cycle {};", p.datapath, p.rows_done, p.rows, p.cycle);
+    rows_done += double(p.rows_done);
+    rows += double(p.rows);
+    scores += double(p.rows_done) * double(p.row_len);
   }
-  line.pop_back();
+  const double frac = rows == 0 ? 1.0 : rows_done / rows;
+  const double left = frac > 0 ? elapsed * (1 - frac) / frac : 0;
+  line += fmt::format(" {:.3g} scores/s, ~{:.0f} s left", scores / elapsed, left);
   std::cerr << line << std::endl;
 }
 

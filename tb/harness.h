@@ -1,13 +1,12 @@
 // Shared helpers for the datapath tests: configurations and closed-form cycle counts.
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sim/params.h"
 #include "sim/simulation.h"
 #include "tb/reference.h"
-
-#include <fmt/format.h>
 
 namespace sdpa::test {
 
