@@ -22,6 +22,7 @@
 #include "hw/units/accumulate.h"
 #include "hw/units/map.h"
 #include "hw/units/reduce.h"
+#include "hw/units/running_max.h"
 #include "tb/reference.h"
 
 using namespace sdpa;
@@ -68,15 +69,7 @@ void reordered_floor(const AttentionInputs& in, std::vector<float>& out) {
     for (std::size_t j = 0; j < n; ++j) {
       k.assign(in.k.begin() + j * d, in.k.begin() + (j + 1) * d);
       v.assign(in.v.begin() + j * d, in.v.begin() + (j + 1) * d);
-      const float s = dot(k, q);
-      Rescale r{0.0f, 1.0f};
-      if (j == 0) {
-        m = s;
-      } else {
-        const float m_new = std::max(m, s);
-        r = {std::exp(m - m_new), std::exp(s - m_new)};
-        m = m_new;
-      }
+      const Rescale r = RunningMaxOp{}(m, dot(k, q), j == 0);
       l = RescaleSumOp{}(l, r);
       RescaleAccumulateOp{}(o, r, v);
     }

@@ -1,4 +1,4 @@
-// RunningMax: a Scan over each row of scores keeping m, the maximum so far.
+// The running max of the reordered datapath: its arithmetic (RunningMaxOp) and its unit.
 #pragma once
 
 #include <algorithm>
@@ -9,8 +9,25 @@
 
 namespace sdpa {
 
-// For each score s emits δ = exp(m_old − m_new) and weight = exp(s − m_new). The first score of
-// a row has m_old = −∞, so δ = 0 exactly; it is set, not computed, so no −∞ arithmetic happens.
+// m ← max(m, s), emitting δ = exp(m_old − m_new) and weight = exp(s − m_new). One of the two
+// exponents is exactly 0 (whichever of m_old and s is the new max), and exp(0) = 1 exactly, so
+// it is not computed; the results are those of computing both. A row's first score has
+// m_old = −∞, so δ = 0 exactly; it is set, not computed, so no −∞ arithmetic happens.
+struct RunningMaxOp {
+  Rescale operator()(float& m, float s, bool row_start) const {
+    if (row_start) {
+      m = s;
+      return {0.0f, 1.0f};
+    }
+    const float m_new = std::max(m, s);
+    const Rescale r{scaled_exp(m - m_new), scaled_exp(s - m_new)};
+    m = m_new;
+    return r;
+  }
+  static float scaled_exp(float x) { return x == 0.0f ? 1.0f : std::exp(x); }
+};
+
+// RunningMax: a Scan over each row of scores keeping m, the maximum so far.
 class RunningMax : public UnitOf<RunningMax> {
   friend UnitOf<RunningMax>;
 
@@ -23,16 +40,7 @@ class RunningMax : public UnitOf<RunningMax> {
 
  private:
   void read_inputs() { scores.read(s_); }
-  void compute() {
-    if (row_start()) {
-      m_ = s_;
-      r_ = {0.0f, 1.0f};
-    } else {
-      const float m_new = std::max(m_, s_);
-      r_ = {std::exp(m_ - m_new), std::exp(s_ - m_new)};
-      m_ = m_new;
-    }
-  }
+  void compute() { r_ = RunningMaxOp{}(m_, s_, row_start()); }
   void write_outputs() { rescale.write(r_); }
 
   float s_ = 0;
