@@ -140,6 +140,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     Cycle high_water = 0;
   };
   void count_occupancy(Cycle element, std::size_t slot, Occupancy& o) const {
+    if (o.high_water == capacity_) return;  // full once: the mark cannot rise further
     const Cycle written_at = slots_[slot].written_at;
     const Cycle known = std::min(element, read_);
     Cycle frees = o.frees;
