@@ -1,6 +1,7 @@
 // The channel contract of docs/timing.md on small scripted graphs.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "hw/channel.h"
@@ -169,6 +170,38 @@ TEST(Channel, DecoupledModeGivesTheSameStamps) {
   EXPECT_EQ(recorder.taken, (std::vector<Cycle>{1, 4, 7, 10, 13, 16}));
   EXPECT_EQ(ch.stats().high_water, 4u);
   EXPECT_EQ(sc_core::sc_time_stamp(), sc_core::SC_ZERO_TIME);
+}
+
+// Elaboration errors with SystemC's own handler: the suite's handler fails any error.
+template <class Elaborate>
+std::string elaboration_error(Elaborate elaborate) {
+  sc_core::sc_report_handler::set_handler(sc_core::sc_report_handler::default_handler);
+  std::string message;
+  try {
+    elaborate();
+  } catch (const sc_core::sc_report& report) {
+    message = report.get_msg();
+  }
+  return message;
+}
+
+TEST(Scheduler, AUnitNoSchedulerRunsIsAnElaborationError) {
+  Source source("source", {1, 1}, 4);
+  Recorder recorder("recorder", {1, 1}, 4);
+  Channel<int> ch("ch", 2, 1, kClock);
+  Scheduler scheduler("scheduler", kClock);
+  scheduler.add(source);
+  source.out(ch);
+  recorder.in(ch);
+  EXPECT_NE(elaboration_error([] { sc_core::sc_start(); }).find("is not added to a Scheduler"),
+            std::string::npos);
+}
+
+TEST(Scheduler, AddingAUnitTwiceIsAnError) {
+  Source source("source", {1, 1}, 4);
+  Scheduler first("first", kClock), second("second", kClock);
+  first.add(source);
+  EXPECT_NE(elaboration_error([&] { second.add(source); }).find("added twice"), std::string::npos);
 }
 
 }  // namespace

@@ -23,10 +23,15 @@ class Scores : public UnitOf<Scores> {
   void write_outputs() { out.write(float(index_in_row() % 5)); }
 };
 
-TEST(Deadlock, ShortBypassIsReportedNamingTheFullChannel) {
+const char* name(Mode mode) { return mode == Mode::synchronized ? "synchronized" : "decoupled"; }
+
+class Deadlock : public testing::TestWithParam<Mode> {};
+
+TEST_P(Deadlock, ShortBypassIsReportedNamingTheFullChannel) {
   // scores -+-> reduce -> row_max -+
   //         +-> bypass (depth 2) ---+-> subtract -> sink: rows of 8 cannot fit the bypass.
-  const Clocking clock{Mode::synchronized, sc_core::sc_time(1, sc_core::SC_NS)};
+  // Both modes stop at once with the same wait-for report.
+  const Clocking clock{GetParam(), sc_core::sc_time(1, sc_core::SC_NS)};
   const RowShape shape{4, 8};
   Scores scores("scores", 32);
   RowMax row_max("row_max", {1, 1}, shape);
@@ -60,5 +65,11 @@ TEST(Deadlock, ShortBypassIsReportedNamingTheFullChannel) {
                                              "exp at cycle 0 waits to read shifted: empty 0/2"}));
 }
 
+INSTANTIATE_TEST_SUITE_P(Modes, Deadlock, testing::Values(Mode::synchronized, Mode::decoupled),
+                         [](const testing::TestParamInfo<Mode>& info) { return name(info.param); });
+
 }  // namespace
+
+void PrintTo(Mode mode, std::ostream* os) { *os << name(mode); }
+
 }  // namespace sdpa
