@@ -45,9 +45,10 @@ class ChannelBase : public sc_core::sc_prim_channel {
   const Unit* blocked_writer() const { return blocked_writer_; }
 
  protected:
-  // The hot path is inline; registering a blocked unit, synchronisation and tracing are not.
-  // An operation that cannot complete now returns false with its unit blocked (unit.h); it
-  // changes nothing the retry depends on, so the retry computes the same stamps.
+  // The hot path is inline; synchronisation with SystemC time, the watchdog and tracing are not.
+  // An operation that cannot complete now returns false with its unit blocked (unit.h). All it
+  // may have done is a stall (local cycle moved to a slot's free or an element's ready stamp),
+  // which the retry finds already done, so the retry computes the same stamps.
 
   // Takes a slot for element `written_` if one is free; returns the slot and its ready stamp.
   bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index, Cycle& ready) {
