@@ -94,9 +94,9 @@ class Unit : public sc_core::sc_module {
     blocked_ = false;
     waits_for_time_ = false;
   }
-  // Whether the port operation reached now is the next one to do in this phase (not done by an
-  // earlier entry, and no earlier one blocked in this entry).
-  bool op_pending() { return !blocked_ && op_++ == done_; }
+  // Whether the port operation reached now is the next one to do in this phase: those before it
+  // were done by an earlier entry, and once one blocks, done_ stops and no later one matches.
+  bool op_pending() { return op_++ == done_; }
   void op_done() {
     ++done_;
     ++ops_done_;
