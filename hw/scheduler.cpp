@@ -48,6 +48,7 @@ void Scheduler::run_synchronized(Unit& unit) {
     unit.run();
     if (unit.finished() || unit.stopped_by_watchdog()) return;
     if (unit.waits_for_time_) {
+      unit.waits_for_time_ = false;
       const auto at = sc_core::sc_time::from_value(unit.resume_at_ * clocking_.period.value());
       sc_core::wait(at - sc_core::sc_time_stamp());
     } else {

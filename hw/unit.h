@@ -59,15 +59,9 @@ class Unit : public sc_core::sc_module {
   // True when this unit passed the watchdog's cycle limit and stopped the simulation.
   bool stopped_by_watchdog() const { return stopped_by_watchdog_; }
 
-  // Issue cycle of the current firing: latched by its first write so fan-out writes share it.
-  Cycle issue_cycle() {
-    if (!issued_) {
-      issue_ = t_;
-      issued_ = true;
-    }
-    return issue_;
-  }
-  Cycle due() { return issue_cycle() + timing_.latency; }
+  // When the current firing's results are due: its issue cycle (the local cycle at its first
+  // write, latched as the write phase begins) plus the latency. Fan-out writes share it.
+  Cycle due() const { return issue_ + timing_.latency; }
 
  protected:
   // Position of the current firing.
@@ -92,7 +86,6 @@ class Unit : public sc_core::sc_module {
   void enter_phase() {
     op_ = 0;
     blocked_ = false;
-    waits_for_time_ = false;
   }
   // Whether the port operation reached now is the next one to do in this phase: those before it
   // were done by an earlier entry, and once one blocks, done_ stops and no later one matches.
@@ -110,7 +103,6 @@ class Unit : public sc_core::sc_module {
 
   void next_firing() {
     t_ += timing_.ii;
-    issued_ = false;
     reading_done_ = false;
     done_ = 0;
     ++fired_;
@@ -136,13 +128,12 @@ class Unit : public sc_core::sc_module {
 
   Cycle t_ = 0;
   Cycle issue_ = 0;
-  bool issued_ = false;
 
   bool reading_done_ = false;  // this firing is in its write phase
   unsigned op_ = 0;            // port operations reached in this entry of the phase
   unsigned done_ = 0;          // port operations done in this phase
   bool blocked_ = false;
-  bool waits_for_time_ = false;
+  bool waits_for_time_ = false;  // synchronized mode, until the scheduler's wait
   Cycle resume_at_ = 0;
   bool stopped_by_watchdog_ = false;
 
@@ -176,6 +167,7 @@ class UnitOf : public Unit {
         unit.compute();
         reading_done_ = true;
         done_ = 0;
+        issue_ = t_;  // nothing moves the local cycle between here and the first write
       }
       enter_phase();
       unit.write_outputs();
