@@ -12,7 +12,6 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
     : sc_prim_channel(name),
       capacity_(capacity),
       width_(width),
-      mode_(clocking.mode),
       max_cycles_(clocking.max_cycles),
       fast_limit_(clocking.mode == Mode::decoupled ? clocking.max_cycles : 0),
       period_(clocking.period.value()),
@@ -45,7 +44,8 @@ bool ChannelBase::sync_slow(Unit& unit) {
     stop_runaway(unit);
     return false;
   }
-  return mode_ == Mode::decoupled || reached(unit);
+  // Below the watchdog's limit only a synchronized channel gets here (fast_limit_ is 0).
+  return reached(unit);
 }
 
 bool ChannelBase::reached(Unit& unit) {

@@ -164,9 +164,9 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   std::size_t capacity_;
   std::size_t width_;
-  Mode mode_;
   Cycle max_cycles_;
-  Cycle fast_limit_;  // decoupled: the watchdog's limit; synchronized: 0, so every operation syncs
+  // Decoupled: the watchdog's limit; synchronized: 0, so every operation goes to sync_slow.
+  Cycle fast_limit_;
   sc_core::sc_time::value_type period_;
 
   Cycle written_ = 0;

@@ -55,6 +55,7 @@ class Unit : public sc_core::sc_module {
 
   Cycle cycle() const { return t_; }
   const Timing& timing() const { return timing_; }
+  Cycle firings() const { return firings_; }
   bool finished() const { return fired_ == firings_; }
   // True when this unit passed the watchdog's cycle limit and stopped the simulation.
   bool stopped_by_watchdog() const { return stopped_by_watchdog_; }

@@ -16,12 +16,12 @@ class Sink : public UnitOf<Sink> {
   In<Row> out_rows{"out_rows"};
 
   Sink(const sc_core::sc_module_name& name, std::size_t rows, std::size_t head_dim)
-      : UnitOf<Sink>(name, Timing{}, RowShape{rows, 1}), rows_(rows) {
+      : UnitOf<Sink>(name, Timing{}, RowShape{rows, 1}) {
     output_.reserve(rows * head_dim);
   }
 
-  std::size_t rows_expected() const { return rows_; }
-  bool done() const { return rows_taken() == rows_; }
+  std::size_t rows_expected() const { return firings(); }
+  bool done() const { return rows_taken() == rows_expected(); }
   // Safe to read from another OS thread (progress reports) while the simulation runs.
   std::size_t rows_taken() const { return taken_.load(std::memory_order_relaxed); }
   // The run's cycle count: the ready stamp of the last output row taken.
@@ -37,7 +37,6 @@ class Sink : public UnitOf<Sink> {
     taken_.store(row() + 1, std::memory_order_relaxed);
   }
 
-  std::size_t rows_;
   Row row_;
   std::atomic<std::size_t> taken_{0};
   std::atomic<Cycle> last_ready_{0};
