@@ -2,6 +2,8 @@
 // and of a plain C++ loop doing the same fp32 arithmetic with no simulation (the floor), for
 // both datapaths, and the ratios. Each simulation runs in its own process (one elaboration per
 // process); its time is report.json's sim.wall_seconds (sc_start only). Times are medians.
+// The floor's output must equal the simulated O bit for bit, or the bench fails: it is then
+// not the same arithmetic.
 //
 //   build/bin/sdpa-bench [--n 1024] [--d 64] [--repeat 3] [--sim build/bin/sdpa-sim]
 
@@ -23,6 +25,7 @@
 #include "hw/units/map.h"
 #include "hw/units/reduce.h"
 #include "hw/units/running_max.h"
+#include "sim/npy.h"
 #include "tb/reference.h"
 
 using namespace sdpa;
@@ -30,18 +33,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Row r of a row-major matrix with d columns, as the stream readers pass rows along.
+RowView row(const std::vector<float>& m, std::size_t r, std::size_t d) {
+  return RowView(m.data() + r * d, d);
+}
+
 // The naive datapath's arithmetic with the units' own operators, a row at a time.
 void naive_floor(const AttentionInputs& in, std::vector<float>& out) {
   const std::size_t n = in.seq_len, d = in.head_dim;
   const ScaledDotOp dot{1.0f / std::sqrt(float(d))};
   std::vector<float> s(n);
-  Row q(d), k(d), o(d);
+  Row o(d);
   for (std::size_t i = 0; i < n; ++i) {
-    q.assign(in.q.begin() + i * d, in.q.begin() + (i + 1) * d);
+    const RowView q = row(in.q, i, d);
     float m = -std::numeric_limits<float>::infinity();
     for (std::size_t j = 0; j < n; ++j) {
-      k.assign(in.k.begin() + j * d, in.k.begin() + (j + 1) * d);
-      s[j] = dot(k, q);
+      s[j] = dot(row(in.k, j, d), q);
       m = MaxOp{}(m, s[j]);
     }
     float l = 0;
@@ -50,9 +57,7 @@ void naive_floor(const AttentionInputs& in, std::vector<float>& out) {
       l = SumOp{}(l, s[j]);
     }
     std::fill(o.begin(), o.end(), 0.0f);
-    for (std::size_t j = 0; j < n; ++j)
-      WeightedSumOp{}(o, DivideOp{}(s[j], l),
-                      Row(in.v.begin() + j * d, in.v.begin() + (j + 1) * d));
+    for (std::size_t j = 0; j < n; ++j) WeightedSumOp{}(o, DivideOp{}(s[j], l), row(in.v, j, d));
     std::copy(o.begin(), o.end(), out.begin() + i * d);
   }
 }
@@ -61,17 +66,15 @@ void naive_floor(const AttentionInputs& in, std::vector<float>& out) {
 void reordered_floor(const AttentionInputs& in, std::vector<float>& out) {
   const std::size_t n = in.seq_len, d = in.head_dim;
   const ScaledDotOp dot{1.0f / std::sqrt(float(d))};
-  Row q(d), k(d), v(d), o(d);
+  Row o(d);
   for (std::size_t i = 0; i < n; ++i) {
-    q.assign(in.q.begin() + i * d, in.q.begin() + (i + 1) * d);
+    const RowView q = row(in.q, i, d);
     float m = 0, l = 0;
     std::fill(o.begin(), o.end(), 0.0f);
     for (std::size_t j = 0; j < n; ++j) {
-      k.assign(in.k.begin() + j * d, in.k.begin() + (j + 1) * d);
-      v.assign(in.v.begin() + j * d, in.v.begin() + (j + 1) * d);
-      const Rescale r = RunningMaxOp{}(m, dot(k, q), j == 0);
+      const Rescale r = RunningMaxOp{}(m, dot(row(in.k, j, d), q), j == 0);
       l = RescaleSumOp{}(l, r);
-      RescaleAccumulateOp{}(o, r, v);
+      RescaleAccumulateOp{}(o, r, row(in.v, j, d));
     }
     const Row row = RowDivideOp{}(o, l);
     std::copy(row.begin(), row.end(), out.begin() + i * d);
@@ -87,15 +90,11 @@ double median_seconds(int repeat, F f) {
 }
 
 double floor_seconds(void (*loop)(const AttentionInputs&, std::vector<float>&),
-                     const AttentionInputs& in) {
-  std::vector<float> out(in.seq_len * in.head_dim);
+                     const AttentionInputs& in, std::vector<float>& out) {
+  out.assign(in.seq_len * in.head_dim, 0.0f);
   const auto start = std::chrono::steady_clock::now();
   loop(in, out);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // Keep the result alive so the loop is not optimised away.
-  volatile float sink = out[0];
-  (void)sink;
-  return s;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 double sim_seconds(const std::string& sim, const std::string& datapath, const std::string& mode,
@@ -104,6 +103,7 @@ double sim_seconds(const std::string& sim, const std::string& datapath, const st
       "'{}' --set datapath={} --set sim.mode={} --set problem.seq_len={} --set problem.head_dim={} "
       "--out '{}' >/dev/null",
       sim, datapath, mode, n, d, dir.string());
+  fs::remove_all(dir);  // our own scratch folder: no note about replacing results
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
   std::ifstream report(dir / "report.json");
   return nlohmann::json::parse(report)["sim"]["wall_seconds"].get<double>();
@@ -129,12 +129,16 @@ int sc_main(int argc, char* argv[]) {
   fmt::print("{:<10} {:>10} {:>13} {:>13} {:>15} {:>15}\n", "datapath", "floor", "synchronized",
              "decoupled", "sync/decoupled", "decoupled/floor");
   for (const std::string dp : {"naive", "reordered"}) {
-    const double floor = median_seconds(
-        repeat, [&] { return floor_seconds(dp == "naive" ? naive_floor : reordered_floor, in); });
+    std::vector<float> floor_out;
+    const double floor = median_seconds(repeat, [&] {
+      return floor_seconds(dp == "naive" ? naive_floor : reordered_floor, in, floor_out);
+    });
     const double synced =
         median_seconds(repeat, [&] { return sim_seconds(sim, dp, "synchronized", n, d, dir); });
     const double decoupled =
         median_seconds(repeat, [&] { return sim_seconds(sim, dp, "decoupled", n, d, dir); });
+    if (read_npy((dir / fmt::format("o_{}.npy", dp)).string()).data != floor_out)
+      throw std::runtime_error("the " + dp + " floor's output differs from the simulated O");
     fmt::print("{:<10} {:>10.1f} {:>13.1f} {:>13.1f} {:>15.2f} {:>15.2f}\n", dp,
                floor * 1e9 / scores, synced * 1e9 / scores, decoupled * 1e9 / scores,
                synced / decoupled, decoupled / floor);

@@ -40,9 +40,9 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
       dot_product_("dot_product", timing("dot_product"), shape_,
                    ScaledDotOp{1.0f / std::sqrt(static_cast<float>(inputs.head_dim))}),
       sink_("sink", shape_.rows, inputs.head_dim),
-      q_rows_(channel<Row>("q_rows", reader_latency() + 1)),
-      k_rows_(channel<Row>("k_rows", reader_latency() + 1)),
-      v_rows_(channel<Row>("v_rows", reader_latency() + 1)) {
+      q_rows_(channel<RowView>("q_rows", reader_latency() + 1)),
+      k_rows_(channel<RowView>("k_rows", reader_latency() + 1)),
+      v_rows_(channel<RowView>("v_rows", reader_latency() + 1)) {
   for (StreamReader* reader : {&q_reader_, &k_reader_, &v_reader_})
     reader->socket.bind(memory_.socket);
   q_reader_.rows(q_rows_);

@@ -79,9 +79,9 @@ class AttentionDatapath : public sc_core::sc_module {
   StreamReader v_reader_;
   DotProduct dot_product_;
   Sink sink_;
-  Channel<Row>& q_rows_;
-  Channel<Row>& k_rows_;
-  Channel<Row>& v_rows_;
+  Channel<RowView>& q_rows_;
+  Channel<RowView>& k_rows_;
+  Channel<RowView>& v_rows_;
 
  private:
   std::size_t depth(const std::string& channel, std::size_t automatic_depth) const;

@@ -216,12 +216,12 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
 
   const char* kind() const override { return "sdpa::Channel"; }
 
-  // Swaps the element into `value`: a row's storage circulates instead of being copied.
+  // Moves the element into `value`; one that owns storage (a Row) is swapped, so the storage
+  // circulates instead of being allocated and copied.
   bool try_read(T& value, Unit& reader, Cycle& ready) final {
     std::size_t slot = 0;
     if (!begin_read(reader, slot, ready)) return false;
-    using std::swap;
-    swap(value, values_[slot]);
+    take(values_[slot], value);
     end_read(reader);
     return true;
   }
@@ -235,18 +235,26 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
     return true;
   }
 
-  // Leaves `value` with the slot's former contents.
+  // Leaves `value` unspecified: a Row gets the slot's former storage.
   bool try_write(T&& value, Cycle due, Unit& writer) final {
     std::size_t slot = 0;
     Cycle ready = 0;
     if (!begin_write(writer, due, slot, ready)) return false;
-    using std::swap;
-    swap(value, values_[slot]);
+    take(value, values_[slot]);
     end_write(ready);
     return true;
   }
 
  private:
+  static void take(T& from, T& to) {
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      to = from;
+    } else {
+      using std::swap;
+      swap(from, to);
+    }
+  }
+
   std::vector<T> values_;
 };
 
@@ -303,6 +311,7 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
   // The same, leaving `value` unspecified: the last channel takes its storage.
   void write(T&& value) { put(value, nullptr); }
   // Writes with an explicit due cycle, for producers whose latency varies (memory reads).
+  void write(const T& value, Cycle due) { put(value, &due); }
   void write(T&& value, Cycle due) { put(value, &due); }
 
  private:

@@ -6,8 +6,24 @@
 
 namespace sdpa {
 
-// A d-wide vector: a row of Q, K, V or of the output.
+// A d-wide vector computed by a unit: an accumulator or output row.
 using Row = std::vector<float>;
+
+// A row of Q, K or V as a stream reader delivers it: a view of the row where the reader found
+// it (the memory, which no one writes during a run), so a row streams as a pointer, not d floats.
+class RowView {
+ public:
+  RowView() = default;
+  RowView(const float* data, std::size_t size) : data_(data), size_(size) {}
+  std::size_t size() const { return size_; }
+  const float& operator[](std::size_t c) const { return data_[c]; }
+  const float* begin() const { return data_; }
+  const float* end() const { return data_ + size_; }
+
+ private:
+  const float* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 // What the running max emits per score: δ = exp(m_old − m_new) rescales the accumulators,
 // weight = exp(s − m_new) is the score's own contribution.
@@ -27,6 +43,11 @@ inline std::size_t element_width<Rescale>(std::size_t /*head_dim*/) {
 }
 template <>
 inline std::size_t element_width<Row>(std::size_t head_dim) {
+  return head_dim;
+}
+// The hardware's stream buffer holds the row's d values, whatever the model passes along.
+template <>
+inline std::size_t element_width<RowView>(std::size_t head_dim) {
   return head_dim;
 }
 

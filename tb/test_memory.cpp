@@ -17,7 +17,7 @@ class RowRecorder : public UnitOf<RowRecorder> {
   friend UnitOf<RowRecorder>;
 
  public:
-  In<Row> rows{"rows"};
+  In<RowView> rows{"rows"};
   std::vector<Cycle> ready;
   std::vector<Row> taken;
   RowRecorder(const sc_core::sc_module_name& name, std::size_t count)
@@ -27,9 +27,9 @@ class RowRecorder : public UnitOf<RowRecorder> {
   void read_inputs() { rows.read(row_); }
   void compute() {
     ready.push_back(rows.ready());
-    taken.push_back(row_);
+    taken.emplace_back(row_.begin(), row_.end());
   }
-  Row row_;
+  RowView row_;
 };
 
 constexpr std::size_t kHeads = 2, kRows = 3, kPasses = 2, kDim = 8;
@@ -66,7 +66,7 @@ struct Stream {
   Memory memory;
   StreamReader reader;
   RowRecorder recorder;
-  Channel<Row> rows;
+  Channel<RowView> rows;
   Scheduler scheduler;
 };
 

@@ -12,7 +12,7 @@ class VectorAccumulate : public UnitOf<VectorAccumulate<WeightT, F>> {
 
  public:
   In<WeightT> weights{"weights"};
-  In<Row> v_rows{"v_rows"};
+  In<RowView> v_rows{"v_rows"};
   Out<Row> out{"out"};
 
   VectorAccumulate(const sc_core::sc_module_name& name, Timing timing, RowShape shape,
@@ -35,20 +35,20 @@ class VectorAccumulate : public UnitOf<VectorAccumulate<WeightT, F>> {
 
   std::size_t head_dim_;
   WeightT w_{};
-  Row v_;
+  RowView v_;
   Row acc_;
 };
 
 // o ← o + p·v: the naive datapath's Σ_j p_ij·v_j.
 struct WeightedSumOp {
-  void operator()(Row& o, float p, const Row& v) const {
+  void operator()(Row& o, float p, const RowView& v) const {
     for (std::size_t c = 0; c < o.size(); ++c) o[c] += p * v[c];
   }
 };
 
 // o ← o·δ + c·v: the reordered datapath's accumulator, rescaled whenever the max moves.
 struct RescaleAccumulateOp {
-  void operator()(Row& o, const Rescale& r, const Row& v) const {
+  void operator()(Row& o, const Rescale& r, const RowView& v) const {
     for (std::size_t c = 0; c < o.size(); ++c) o[c] = o[c] * r.delta + r.weight * v[c];
   }
 };

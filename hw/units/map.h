@@ -77,7 +77,7 @@ struct RowDivideOp {
 // q·k/√d with the query row broadcast over the N keys of its row.
 struct ScaledDotOp {
   float scale;
-  float operator()(const Row& k, const Row& q) const {
+  float operator()(const RowView& k, const RowView& q) const {
     float acc = 0;
     for (std::size_t c = 0; c < q.size(); ++c) acc += q[c] * k[c];
     return acc * scale;
@@ -91,6 +91,6 @@ using Subtract = RowBroadcastMap<float, float, float, SubtractOp>;
 using Divide = RowBroadcastMap<float, float, float, DivideOp>;
 // o / l once per row: the reordered datapath's only division (row_len = 1).
 using RowDivide = RowBroadcastMap<Row, float, Row, RowDivideOp>;
-using DotProduct = RowBroadcastMap<Row, Row, float, ScaledDotOp>;
+using DotProduct = RowBroadcastMap<RowView, RowView, float, ScaledDotOp>;
 
 }  // namespace sdpa

@@ -1,5 +1,7 @@
 #include "hw/units/stream_reader.h"
 
+#include <cstdint>
+
 namespace sdpa {
 
 StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
@@ -18,10 +20,14 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
   trans_.set_byte_enable_ptr(nullptr);
 }
 
-// Through b_transport: the memory adds its latency to the annotated delay.
+// Through b_transport: the memory adds its latency to the annotated delay. The row lands in the
+// reader's copy of its address range, so views of it stay valid (a row read again is rewritten
+// with the same values).
 Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
+  if (copies_.empty()) copies_.resize(pattern_.heads * pattern_.rows * pattern_.head_dim);
+  float* row = copies_.data() + (address - pattern_.base) / sizeof(float);
   trans_.set_address(address);
-  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(row_.data()));
+  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(row));
   trans_.set_dmi_allowed(false);
   trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   // Loosely timed: the request's cycle rides ahead of SystemC time as an annotated delay.
@@ -30,12 +36,15 @@ Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
   socket->b_transport(trans_, delay);
   if (trans_.is_response_error()) SC_REPORT_FATAL(name(), trans_.get_response_string().c_str());
   if (trans_.is_dmi_allowed()) request_dmi();
+  row_ = RowView(row, pattern_.head_dim);
   return (now + delay).value() / period_.value();
 }
 
 void StreamReader::request_dmi() {
   tlm::tlm_dmi dmi;
   if (!socket->get_direct_mem_ptr(trans_, dmi) || !dmi.is_read_allowed()) return;
+  // Rows are viewed as floats in place: the region must be aligned for them.
+  if (reinterpret_cast<std::uintptr_t>(dmi.get_dmi_ptr()) % alignof(float) != 0) return;
   dmi_ = dmi.get_dmi_ptr();
   dmi_start_ = dmi.get_start_address();
   dmi_size_ = dmi.get_end_address() - dmi.get_start_address() + 1;

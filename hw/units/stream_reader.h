@@ -1,12 +1,12 @@
-// StreamReader: a DMA-like TLM-2.0 initiator turning memory rows into a stream of Row elements.
+// StreamReader: a DMA-like TLM-2.0 initiator turning memory rows into a stream of rows.
 #pragma once
 
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <algorithm>
-#include <cstring>
 #include <systemc>
 #include <tlm>
+#include <vector>
 
 #include "hw/channel.h"
 #include "hw/memory.h"
@@ -29,20 +29,21 @@ struct StreamPattern {
 // ready when its last beat arrives: request + read latency + beats − 1. Reads use the memory's
 // direct memory interface once granted and b_transport otherwise, with the same timing.
 // Outstanding reads are bounded by the output channel's capacity, as a DMA engine's buffer.
+//
+// Rows stream as views: through DMI, of the row in the memory (read-only during a run); through
+// b_transport, of the reader's own copy of the rows it streams, which lives as long as the reader.
 class StreamReader : public UnitOf<StreamReader> {
   friend UnitOf<StreamReader>;
 
  public:
   tlm_utils::simple_initiator_socket<StreamReader> socket{"socket"};
-  Out<Row> rows{"rows"};
+  Out<RowView> rows{"rows"};
 
   StreamReader(const sc_core::sc_module_name& name, Timing timing, StreamPattern pattern,
                sc_core::sc_time period, const MemoryTiming& memory);
 
  private:
   void compute() {
-    // The row's storage circulates through the channel: make sure this one holds a row.
-    row_.resize(pattern_.head_dim);
     // The link carries one beat per cycle: a request waits for the previous row's beats.
     const Cycle request = std::max(cycle(), link_free_);
     link_free_ = request + beats_;
@@ -50,13 +51,14 @@ class StreamReader : public UnitOf<StreamReader> {
     // A head's block is read `passes` times, then the next head's block.
     if (row_end() && (row() + 1) % pattern_.passes == 0) block_base_ += pattern_.rows * row_bytes_;
   }
-  void write_outputs() { rows.write(std::move(row_), arrival_); }
+  void write_outputs() { rows.write(row_, arrival_); }
 
-  // Copies the row at `address` into row_; returns the cycle its first beat arrives.
+  // Points row_ at the row at `address`; returns the cycle its first beat arrives.
   Cycle read(std::uint64_t address, Cycle request) {
     if (dmi_ != nullptr && address >= dmi_start_ &&
         address - dmi_start_ + row_bytes_ <= dmi_size_) {
-      std::memcpy(row_.data(), dmi_ + (address - dmi_start_), row_bytes_);
+      row_ =
+          RowView(reinterpret_cast<const float*>(dmi_ + (address - dmi_start_)), pattern_.head_dim);
       return request + dmi_latency_;
     }
     return transport(address, request);
@@ -72,7 +74,8 @@ class StreamReader : public UnitOf<StreamReader> {
   std::uint64_t block_base_;  // address of the current head's first row
   Cycle link_free_ = 0;
   tlm::tlm_generic_payload trans_;
-  Row row_;
+  std::vector<float> copies_;  // b_transport's destination: the streamed rows, in address order
+  RowView row_;
   Cycle arrival_ = 0;
 
   const unsigned char* dmi_ = nullptr;
