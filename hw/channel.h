@@ -318,31 +318,36 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
   // V is const T (copy into every channel) or T (copy, then move into the last channel).
   template <class V>
   void put(V& value, const Cycle* due) {
-    const std::size_t n = channels_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!unit_.op_pending()) continue;
-      const Cycle at = due != nullptr ? *due : unit_.due();
-      bool written = false;
-      if constexpr (std::is_const_v<V>)
-        written = channels_[i]->try_write(value, at, unit_);
-      else
-        written = i + 1 == n ? channels_[i]->try_write(std::move(value), at, unit_)
-                             : channels_[i]->try_write(std::as_const(value), at, unit_);
-      if (!written) {
-        unit_.op_blocked();
-        return;
-      }
-      unit_.op_done();
+    const Cycle at = due != nullptr ? *due : unit_.due();
+    for (Channel<T>* channel : copies_)
+      if (!put_into(*channel, std::as_const(value), at)) return;
+    if constexpr (std::is_const_v<V>)
+      put_into(*last_, value, at);
+    else
+      put_into(*last_, std::move(value), at);
+  }
+
+  // False if the write blocked, which ends the phase's operations for this entry.
+  template <class V>
+  bool put_into(Channel<T>& channel, V&& value, Cycle at) {
+    if (!unit_.op_pending()) return true;
+    if (!channel.try_write(std::forward<V>(value), at, unit_)) {
+      unit_.op_blocked();
+      return false;
     }
+    unit_.op_done();
+    return true;
   }
 
   void end_of_elaboration() override {
-    for (int i = 0; i < this->size(); ++i)
-      channels_.push_back(&concrete<T>(this->get_interface(i), this));
+    for (int i = 0; i + 1 < this->size(); ++i)
+      copies_.push_back(&concrete<T>(this->get_interface(i), this));
+    last_ = &concrete<T>(this->get_interface(this->size() - 1), this);
   }
 
   Unit& unit_;
-  std::vector<Channel<T>*> channels_;
+  std::vector<Channel<T>*> copies_;  // all but the last channel bound, in binding order
+  Channel<T>* last_ = nullptr;
 };
 
 }  // namespace sdpa

@@ -36,9 +36,9 @@ void Scheduler::run_decoupled() {
     progress = false;
     for (Unit* unit : units_) {
       if (unit->blocked_on_channel_) continue;
-      const Cycle before = unit->ops_done_;
+      unit->progressed_ = false;
       unit->run();
-      progress |= unit->ops_done_ != before;
+      progress |= unit->progressed_;
     }
   }
 }

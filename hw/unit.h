@@ -84,18 +84,23 @@ class Unit : public sc_core::sc_module {
   // Fires until a port operation blocks, the watchdog stops the unit, or the last firing is done.
   virtual void run() = 0;
 
-  void enter_phase() {
-    op_ = 0;
-    blocked_ = false;
+  // Entering a phase passes over the port operations an earlier entry did.
+  void enter_phase() { skip_ = done_; }
+  // Whether the port operation reached now is still to do; once one blocks, the rest of the
+  // phase waits for the next entry.
+  bool op_pending() {
+    if (skip_ == 0) return true;
+    --skip_;
+    return false;
   }
-  // Whether the port operation reached now is the next one to do in this phase: those before it
-  // were done by an earlier entry, and once one blocks, done_ stops and no later one matches.
-  bool op_pending() { return op_++ == done_; }
   void op_done() {
     ++done_;
-    ++ops_done_;
+    progressed_ = true;
   }
-  void op_blocked() { blocked_ = true; }
+  void op_blocked() { skip_ = kBlocked; }
+  // After a phase: all its operations were done or passed over, unless one blocked.
+  bool phase_blocked() const { return skip_ != 0; }
+  static constexpr unsigned kBlocked = ~0u;
   // Synchronized mode: blocked until SystemC time reaches `cycle`, not on a channel.
   void block_until(Cycle cycle) {
     waits_for_time_ = true;
@@ -130,16 +135,17 @@ class Unit : public sc_core::sc_module {
   Cycle t_ = 0;
   Cycle issue_ = 0;
 
-  bool reading_done_ = false;  // this firing is in its write phase
-  unsigned op_ = 0;            // port operations reached in this entry of the phase
-  unsigned done_ = 0;          // port operations done in this phase
-  bool blocked_ = false;
+  bool reading_done_ = false;    // this firing is in its write phase
+  unsigned skip_ = 0;            // port operations of this entry of the phase still to pass over
+  unsigned done_ = 0;            // port operations done in this phase
   bool waits_for_time_ = false;  // synchronized mode, until the scheduler's wait
   Cycle resume_at_ = 0;
   bool stopped_by_watchdog_ = false;
 
   Scheduler* scheduler_ = nullptr;
-  Cycle ops_done_ = 0;  // port operations completed: the decoupled scheduler's progress test
+  // A port operation completed since the decoupled scheduler cleared it: its progress test. A
+  // flag, not a counter: a counter's increments would chain every operation through memory.
+  bool progressed_ = false;
   bool blocked_on_channel_ = false;  // until the channel wakes it: the sweep passes it over
   bool synchronized_ = false;
   sc_core::sc_event woken_;  // synchronized mode
@@ -164,7 +170,7 @@ class UnitOf : public Unit {
       if (!reading_done_) {
         enter_phase();
         unit.read_inputs();
-        if (blocked_) return;
+        if (phase_blocked()) return;
         unit.compute();
         reading_done_ = true;
         done_ = 0;
@@ -172,7 +178,7 @@ class UnitOf : public Unit {
       }
       enter_phase();
       unit.write_outputs();
-      if (blocked_) return;
+      if (phase_blocked()) return;
       next_firing();
     }
   }
