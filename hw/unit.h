@@ -84,8 +84,6 @@ class Unit : public sc_core::sc_module {
   // Fires until a port operation blocks, the watchdog stops the unit, or the last firing is done.
   virtual void run() = 0;
 
-  // Entering a phase passes over the port operations an earlier entry did.
-  void enter_phase() { skip_ = done_; }
   // Whether the port operation reached now is still to do; once one blocks, the rest of the
   // phase waits for the next entry.
   bool op_pending() {
@@ -100,6 +98,12 @@ class Unit : public sc_core::sc_module {
   void op_blocked() { skip_ = kBlocked; }
   // After a phase: all its operations were done or passed over, unless one blocked.
   bool phase_blocked() const { return skip_ != 0; }
+  // Before re-entering a blocked phase: pass over the operations done. Only here, at the start
+  // of a run: a read of done_ right after a port has incremented it through its own reference
+  // to the unit can cost a pipeline flush (docs/performance.md).
+  void resume_phase() {
+    if (skip_ != 0) skip_ = done_;
+  }
   static constexpr unsigned kBlocked = ~0u;
   // Synchronized mode: blocked until SystemC time reaches `cycle`, not on a channel.
   void block_until(Cycle cycle) {
@@ -166,9 +170,9 @@ class UnitOf : public Unit {
   // decoupled mode's whole hot path (docs/performance.md).
   [[gnu::flatten]] void run() final {
     U& unit = *static_cast<U*>(this);
+    resume_phase();
     while (fired_ != firings_) {
       if (!reading_done_) {
-        enter_phase();
         unit.read_inputs();
         if (phase_blocked()) return;
         unit.compute();
@@ -176,7 +180,6 @@ class UnitOf : public Unit {
         done_ = 0;
         issue_ = t_;  // nothing moves the local cycle between here and the first write
       }
-      enter_phase();
       unit.write_outputs();
       if (phase_blocked()) return;
       next_firing();
