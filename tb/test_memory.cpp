@@ -20,6 +20,7 @@ class RowRecorder : public UnitOf<RowRecorder> {
   In<RowView> rows{"rows"};
   std::vector<Cycle> ready;
   std::vector<Row> taken;
+  std::vector<RowView> views;  // as received, to check after the run that they still hold
   RowRecorder(const sc_core::sc_module_name& name, std::size_t count)
       : UnitOf<RowRecorder>(name, Timing{}, RowShape{1, count}) {}
 
@@ -28,6 +29,7 @@ class RowRecorder : public UnitOf<RowRecorder> {
   void compute() {
     ready.push_back(rows.ready());
     taken.emplace_back(row_.begin(), row_.end());
+    views.push_back(row_);
   }
   RowView row_;
 };
@@ -78,6 +80,9 @@ void expect_rows_and_timing(const Stream& s) {
     // last beat arrives latency + 1 cycles after it.
     const std::size_t h = k / (kPasses * kRows), r = k % kRows;
     EXPECT_EQ(s.recorder.taken[k][3], float(h * 100 + r * 10 + 3)) << k;
+    // A consumer may keep a row it read (the dot product keeps its query row for N firings).
+    EXPECT_EQ(Row(s.recorder.views[k].begin(), s.recorder.views[k].end()), s.recorder.taken[k])
+        << k;
     EXPECT_EQ(s.recorder.ready[k], Cycle(2 * k + kLatency + 1)) << k;
   }
 }

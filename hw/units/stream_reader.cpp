@@ -1,5 +1,6 @@
 #include "hw/units/stream_reader.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace sdpa {
@@ -20,14 +21,14 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
   trans_.set_byte_enable_ptr(nullptr);
 }
 
-// Through b_transport: the memory adds its latency to the annotated delay. The row lands in the
-// reader's copy of its address range, so views of it stay valid (a row read again is rewritten
+// Through b_transport: the memory adds its latency to the annotated delay. The row is then viewed
+// where it stays valid: in the memory if the transaction brought DMI (the same bytes), otherwise
+// in the reader's copy of its address range, allocated only then (a row read again is rewritten
 // with the same values).
 Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
-  if (copies_.empty()) copies_.resize(pattern_.heads * pattern_.rows * pattern_.head_dim);
-  float* row = copies_.data() + (address - pattern_.base) / sizeof(float);
+  landing_.resize(pattern_.head_dim);
   trans_.set_address(address);
-  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(row));
+  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(landing_.data()));
   trans_.set_dmi_allowed(false);
   trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   // Loosely timed: the request's cycle rides ahead of SystemC time as an annotated delay.
@@ -36,7 +37,12 @@ Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
   socket->b_transport(trans_, delay);
   if (trans_.is_response_error()) SC_REPORT_FATAL(name(), trans_.get_response_string().c_str());
   if (trans_.is_dmi_allowed()) request_dmi();
-  row_ = RowView(row, pattern_.head_dim);
+  if (!view_in_memory(address)) {
+    if (copies_.empty()) copies_.resize(pattern_.heads * pattern_.rows * pattern_.head_dim);
+    float* row = copies_.data() + (address - pattern_.base) / sizeof(float);
+    std::copy(landing_.begin(), landing_.end(), row);
+    row_ = RowView(row, pattern_.head_dim);
+  }
   return (now + delay).value() / period_.value();
 }
 

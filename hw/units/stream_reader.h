@@ -55,13 +55,16 @@ class StreamReader : public UnitOf<StreamReader> {
 
   // Points row_ at the row at `address`; returns the cycle its first beat arrives.
   Cycle read(std::uint64_t address, Cycle request) {
-    if (dmi_ != nullptr && address >= dmi_start_ &&
-        address - dmi_start_ + row_bytes_ <= dmi_size_) {
-      row_ =
-          RowView(reinterpret_cast<const float*>(dmi_ + (address - dmi_start_)), pattern_.head_dim);
-      return request + dmi_latency_;
-    }
+    if (view_in_memory(address)) return request + dmi_latency_;
     return transport(address, request);
+  }
+  // Through the direct memory interface, if granted for `address`.
+  bool view_in_memory(std::uint64_t address) {
+    if (dmi_ == nullptr || address < dmi_start_ || address - dmi_start_ + row_bytes_ > dmi_size_)
+      return false;
+    row_ =
+        RowView(reinterpret_cast<const float*>(dmi_ + (address - dmi_start_)), pattern_.head_dim);
+    return true;
   }
   Cycle transport(std::uint64_t address, Cycle request);
   void request_dmi();
@@ -74,7 +77,8 @@ class StreamReader : public UnitOf<StreamReader> {
   std::uint64_t block_base_;  // address of the current head's first row
   Cycle link_free_ = 0;
   tlm::tlm_generic_payload trans_;
-  std::vector<float> copies_;  // b_transport's destination: the streamed rows, in address order
+  std::vector<float> landing_;  // b_transport's destination: one row
+  std::vector<float> copies_;   // without DMI, the rows read so far, in address order
   RowView row_;
   Cycle arrival_ = 0;
 
