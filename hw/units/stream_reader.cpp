@@ -41,7 +41,7 @@ Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
     if (copies_.empty()) copies_.resize(pattern_.heads * pattern_.rows * pattern_.head_dim);
     float* row = copies_.data() + (address - pattern_.base) / sizeof(float);
     std::copy(landing_.begin(), landing_.end(), row);
-    row_ = RowView(row, pattern_.head_dim);
+    row_ = row;
   }
   return (now + delay).value() / period_.value();
 }

@@ -51,7 +51,9 @@ class StreamReader : public UnitOf<StreamReader> {
     // A head's block is read `passes` times, then the next head's block.
     if (row_end() && (row() + 1) % pattern_.passes == 0) block_base_ += pattern_.rows * row_bytes_;
   }
-  void write_outputs() { rows.write(row_, arrival_); }
+  // The view is made here: copying a whole RowView member just written as two halves would stall
+  // store-to-load forwarding (docs/performance.md).
+  void write_outputs() { rows.write(RowView(row_, pattern_.head_dim), arrival_); }
 
   // Points row_ at the row at `address`; returns the cycle its first beat arrives.
   Cycle read(std::uint64_t address, Cycle request) {
@@ -62,8 +64,7 @@ class StreamReader : public UnitOf<StreamReader> {
   bool view_in_memory(std::uint64_t address) {
     if (dmi_ == nullptr || address < dmi_start_ || address - dmi_start_ + row_bytes_ > dmi_size_)
       return false;
-    row_ =
-        RowView(reinterpret_cast<const float*>(dmi_ + (address - dmi_start_)), pattern_.head_dim);
+    row_ = reinterpret_cast<const float*>(dmi_ + (address - dmi_start_));
     return true;
   }
   Cycle transport(std::uint64_t address, Cycle request);
@@ -79,7 +80,7 @@ class StreamReader : public UnitOf<StreamReader> {
   tlm::tlm_generic_payload trans_;
   std::vector<float> landing_;  // b_transport's destination: one row
   std::vector<float> copies_;   // without DMI, the rows read so far, in address order
-  RowView row_;
+  const float* row_ = nullptr;  // the row read last
   Cycle arrival_ = 0;
 
   const unsigned char* dmi_ = nullptr;
