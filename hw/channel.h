@@ -258,9 +258,6 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
   std::vector<T> values_;
 };
 
-// The unit that owns a port: its parent object, constructed before its ports.
-inline Unit& owner(sc_core::sc_object* parent) { return dynamic_cast<Unit&>(*parent); }
-
 template <class T>
 Channel<T>& concrete(sc_core::sc_interface* bound, const sc_core::sc_object* port) {
   auto* channel = dynamic_cast<Channel<T>*>(bound);
@@ -270,30 +267,32 @@ Channel<T>& concrete(sc_core::sc_interface* bound, const sc_core::sc_object* por
   return *channel;
 }
 
-// Ports: bound to a channel, owned by the unit whose local cycle they advance. Used in a unit's
-// read_inputs and write_outputs phases; an operation that must wait blocks the unit (unit.h).
+// Ports: bound to a channel, members of the unit whose local cycle they advance; the unit
+// operates them (Unit::read, Unit::write) in its read_inputs and write_outputs phases. An
+// operation that must wait blocks the unit (unit.h).
 template <class T>
 class In : public sc_core::sc_port<ReadIf<T>> {
  public:
-  explicit In(const char* name)
-      : sc_core::sc_port<ReadIf<T>>(name), unit_(owner(this->get_parent_object())) {}
+  using sc_core::sc_port<ReadIf<T>>::sc_port;
 
-  // Reads the next element into `value` (swapping storage with it).
-  void read(T& value) {
-    if (!unit_.op_pending()) return;
-    if (channel_->try_read(value, unit_, ready_))
-      unit_.op_done();
-    else
-      unit_.op_blocked();
-  }
   // The ready stamp of the element read last.
   Cycle ready() const { return ready_; }
 
  private:
+  friend class Unit;
+
+  // Reads the next element into `value` (swapping storage with it).
+  void read(Unit& unit, T& value) {
+    if (!unit.op_pending()) return;
+    if (channel_->try_read(value, unit, ready_))
+      unit.op_done();
+    else
+      unit.op_blocked();
+  }
+
   // The concrete channel, so that reads are direct calls the compiler can inline.
   void end_of_elaboration() override { channel_ = &concrete<T>(this->get_interface(), this); }
 
-  Unit& unit_;
   Channel<T>* channel_ = nullptr;
   Cycle ready_ = 0;
 };
@@ -303,39 +302,34 @@ class In : public sc_core::sc_port<ReadIf<T>> {
 template <class T>
 class Out : public sc_core::sc_port<WriteIf<T>, 0> {
  public:
-  explicit Out(const char* name)
-      : sc_core::sc_port<WriteIf<T>, 0>(name), unit_(owner(this->get_parent_object())) {}
-
-  // Writes a result of the current firing, due `latency` cycles after its issue.
-  void write(const T& value) { put(value, nullptr); }
-  // The same, leaving `value` unspecified: the last channel takes its storage.
-  void write(T&& value) { put(value, nullptr); }
-  // Writes with an explicit due cycle, for producers whose latency varies (memory reads).
-  void write(const T& value, Cycle due) { put(value, &due); }
-  void write(T&& value, Cycle due) { put(value, &due); }
+  using sc_core::sc_port<WriteIf<T>, 0>::sc_port;
 
  private:
+  friend class Unit;
+
+  void write(Unit& unit, const T& value, Cycle due) { put(unit, value, due); }
+  void write(Unit& unit, T&& value, Cycle due) { put(unit, value, due); }
+
   // V is const T (copy into every channel) or T (copy, then move into the last channel).
   template <class V>
-  void put(V& value, const Cycle* due) {
-    const Cycle at = due != nullptr ? *due : unit_.due();
+  void put(Unit& unit, V& value, Cycle due) {
     for (Channel<T>* channel : copies_)
-      if (!put_into(*channel, std::as_const(value), at)) return;
+      if (!put_into(unit, *channel, std::as_const(value), due)) return;
     if constexpr (std::is_const_v<V>)
-      put_into(*last_, value, at);
+      put_into(unit, *last_, value, due);
     else
-      put_into(*last_, std::move(value), at);
+      put_into(unit, *last_, std::move(value), due);
   }
 
   // False if the write blocked, which ends the phase's operations for this entry.
   template <class V>
-  bool put_into(Channel<T>& channel, V&& value, Cycle at) {
-    if (!unit_.op_pending()) return true;
-    if (!channel.try_write(std::forward<V>(value), at, unit_)) {
-      unit_.op_blocked();
+  bool put_into(Unit& unit, Channel<T>& channel, V&& value, Cycle due) {
+    if (!unit.op_pending()) return true;
+    if (!channel.try_write(std::forward<V>(value), due, unit)) {
+      unit.op_blocked();
       return false;
     }
-    unit_.op_done();
+    unit.op_done();
     return true;
   }
 
@@ -345,7 +339,6 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
     last_ = &concrete<T>(this->get_interface(this->size() - 1), this);
   }
 
-  Unit& unit_;
   std::vector<Channel<T>*> copies_;  // all but the last channel bound, in binding order
   Channel<T>* last_ = nullptr;
 };

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <systemc>
+#include <utility>
 
 #include "hw/types.h"
 
@@ -65,6 +66,27 @@ class Unit : public sc_core::sc_module {
   Cycle due() const { return issue_ + timing_.latency; }
 
  protected:
+  // Port operations, for the read_inputs and write_outputs phases. The unit performs them on
+  // its own ports: they advance its local cycle. (Through the unit rather than the port, every
+  // access to the unit's state in the flattened firing loop goes through `this`, one pointer the
+  // compiler and the core both see: docs/performance.md.)
+  template <class T>
+  void read(In<T>& port, T& value) {
+    port.read(*this, value);
+  }
+  // Writes a result of the current firing, due `latency` cycles after its issue, to every
+  // channel the port is bound to; an rvalue leaves `value` unspecified (the last channel takes
+  // its storage).
+  template <class T, class V>
+  void write(Out<T>& port, V&& value) {
+    port.write(*this, std::forward<V>(value), due());
+  }
+  // The same with an explicit due cycle, for producers whose latency varies (memory reads).
+  template <class T, class V>
+  void write(Out<T>& port, V&& value, Cycle due) {
+    port.write(*this, std::forward<V>(value), due);
+  }
+
   // Position of the current firing.
   std::size_t row() const { return row_; }
   std::size_t index_in_row() const { return n_; }

@@ -21,7 +21,7 @@ class Source : public UnitOf<Source> {
       : UnitOf<Source>(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void write_outputs() { out.write(int(index_in_row())); }
+  void write_outputs() { write(out, int(index_in_row())); }
 };
 
 // Reads `count` elements, recording each ready stamp and the cycle it was taken.
@@ -36,7 +36,7 @@ class Recorder : public UnitOf<Recorder> {
       : UnitOf<Recorder>(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void read_inputs() { in.read(value_); }
+  void read_inputs() { read(in, value_); }
   void compute() {
     ready.push_back(in.ready());
     taken.push_back(cycle());

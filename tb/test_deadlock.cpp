@@ -20,7 +20,7 @@ class Scores : public UnitOf<Scores> {
       : UnitOf<Scores>(name, {1, 1}, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void write_outputs() { out.write(float(index_in_row() % 5)); }
+  void write_outputs() { write(out, float(index_in_row() % 5)); }
 };
 
 const char* name(Mode mode) { return mode == Mode::synchronized ? "synchronized" : "decoupled"; }

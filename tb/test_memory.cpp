@@ -25,7 +25,7 @@ class RowRecorder : public UnitOf<RowRecorder> {
       : UnitOf<RowRecorder>(name, Timing{}, RowShape{1, count}) {}
 
  private:
-  void read_inputs() { rows.read(row_); }
+  void read_inputs() { read(rows, row_); }
   void compute() {
     ready.push_back(rows.ready());
     taken.emplace_back(row_.begin(), row_.end());

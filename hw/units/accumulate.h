@@ -21,8 +21,8 @@ class VectorAccumulate : public UnitOf<VectorAccumulate<WeightT, F>> {
 
  private:
   void read_inputs() {
-    weights.read(w_);
-    v_rows.read(v_);
+    this->read(weights, w_);
+    this->read(v_rows, v_);
   }
   void compute() {
     if (this->row_start()) acc_.assign(head_dim_, 0.0f);
@@ -30,7 +30,7 @@ class VectorAccumulate : public UnitOf<VectorAccumulate<WeightT, F>> {
   }
   // The accumulator is reset at the next row's start, so its storage can go with the result.
   void write_outputs() {
-    if (this->row_end()) out.write(std::move(acc_));
+    if (this->row_end()) this->write(out, std::move(acc_));
   }
 
   std::size_t head_dim_;

@@ -21,9 +21,9 @@ class Map : public UnitOf<Map<InT, OutT, F>> {
       : UnitOf<Map>(name, timing, shape), f_(f) {}
 
  private:
-  void read_inputs() { in.read(x_); }
+  void read_inputs() { this->read(in, x_); }
   void compute() { y_ = f_(x_); }
-  void write_outputs() { out.write(std::move(y_)); }
+  void write_outputs() { this->write(out, std::move(y_)); }
 
   F f_;
   InT x_{};
@@ -45,11 +45,11 @@ class RowBroadcastMap : public UnitOf<RowBroadcastMap<ElemT, OperandT, OutT, F>>
 
  private:
   void read_inputs() {
-    if (this->row_start()) operand.read(a_);
-    in.read(x_);
+    if (this->row_start()) this->read(operand, a_);
+    this->read(in, x_);
   }
   void compute() { y_ = f_(x_, a_); }
-  void write_outputs() { out.write(std::move(y_)); }
+  void write_outputs() { this->write(out, std::move(y_)); }
 
   F f_;
   OperandT a_{};

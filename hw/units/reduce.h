@@ -22,10 +22,10 @@ class RowReduce : public UnitOf<RowReduce<InT, AccT, F>> {
       : UnitOf<RowReduce>(name, timing, shape), init_(init), f_(f) {}
 
  private:
-  void read_inputs() { in.read(x_); }
+  void read_inputs() { this->read(in, x_); }
   void compute() { acc_ = f_(this->row_start() ? init_ : acc_, x_); }
   void write_outputs() {
-    if (this->row_end()) out.write(acc_);
+    if (this->row_end()) this->write(out, acc_);
   }
 
   AccT init_;

@@ -39,9 +39,9 @@ class RunningMax : public UnitOf<RunningMax> {
       : UnitOf<RunningMax>(name, timing, shape) {}
 
  private:
-  void read_inputs() { scores.read(s_); }
+  void read_inputs() { read(scores, s_); }
   void compute() { r_ = RunningMaxOp{}(m_, s_, row_start()); }
-  void write_outputs() { rescale.write(r_); }
+  void write_outputs() { write(rescale, r_); }
 
   float s_ = 0;
   float m_ = 0;

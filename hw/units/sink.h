@@ -30,7 +30,7 @@ class Sink : public UnitOf<Sink> {
   const std::vector<float>& output() const { return output_; }
 
  private:
-  void read_inputs() { out_rows.read(row_); }
+  void read_inputs() { read(out_rows, row_); }
   void compute() {
     output_.insert(output_.end(), row_.begin(), row_.end());
     last_ready_.store(out_rows.ready(), std::memory_order_relaxed);

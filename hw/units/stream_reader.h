@@ -47,16 +47,16 @@ class StreamReader : public UnitOf<StreamReader> {
     // The link carries one beat per cycle: a request waits for the previous row's beats.
     const Cycle request = std::max(cycle(), link_free_);
     link_free_ = request + beats_;
-    arrival_ = read(block_base_ + index_in_row() * row_bytes_, request) + beats_ - 1;
+    arrival_ = fetch(block_base_ + index_in_row() * row_bytes_, request) + beats_ - 1;
     // A head's block is read `passes` times, then the next head's block.
     if (row_end() && (row() + 1) % pattern_.passes == 0) block_base_ += pattern_.rows * row_bytes_;
   }
   // The view is made here: copying a whole RowView member just written as two halves would stall
   // store-to-load forwarding (docs/performance.md).
-  void write_outputs() { rows.write(RowView(row_, pattern_.head_dim), arrival_); }
+  void write_outputs() { write(rows, RowView(row_, pattern_.head_dim), arrival_); }
 
   // Points row_ at the row at `address`; returns the cycle its first beat arrives.
-  Cycle read(std::uint64_t address, Cycle request) {
+  Cycle fetch(std::uint64_t address, Cycle request) {
     if (view_in_memory(address)) return request + dmi_latency_;
     return transport(address, request);
   }
