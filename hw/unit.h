@@ -120,9 +120,8 @@ class Unit : public sc_core::sc_module {
   void op_blocked() { skip_ = kBlocked; }
   // After a phase: all its operations were done or passed over, unless one blocked.
   bool phase_blocked() const { return skip_ != 0; }
-  // Before re-entering a blocked phase: pass over the operations done. Only here, at the start
-  // of a run: a read of done_ right after a port has incremented it through its own reference
-  // to the unit can cost a pipeline flush (docs/performance.md).
+  // Before re-entering a blocked phase: pass over the operations done. Only at the start of a
+  // run: a phase entered afresh has none done and none to pass over.
   void resume_phase() {
     if (skip_ != 0) skip_ = done_;
   }
