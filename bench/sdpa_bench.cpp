@@ -76,8 +76,8 @@ void reordered_floor(const AttentionInputs& in, std::vector<float>& out) {
       l = RescaleSumOp{}(l, r);
       RescaleAccumulateOp{}(o, r, row(in.v, j, d));
     }
-    const Row row = RowDivideOp{}(o, l);
-    std::copy(row.begin(), row.end(), out.begin() + i * d);
+    const Row result = RowDivideOp{}(o, l);
+    std::copy(result.begin(), result.end(), out.begin() + i * d);
   }
 }
 
