@@ -83,8 +83,8 @@ class Unit : public sc_core::sc_module {
   }
   // The same with an explicit due cycle, for producers whose latency varies (memory reads).
   template <class T, class V>
-  void write(Out<T>& port, V&& value, Cycle due) {
-    port.write(*this, std::forward<V>(value), due);
+  void write(Out<T>& port, V&& value, Cycle due_at) {
+    port.write(*this, std::forward<V>(value), due_at);
   }
 
   // Position of the current firing.
