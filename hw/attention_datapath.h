@@ -42,6 +42,10 @@ class AttentionDatapath : public sc_core::sc_module {
   bool is_input_stream(const ChannelBase* ch) const {
     return ch == &q_rows_ || ch == &k_rows_ || ch == &v_rows_;
   }
+  // The same by channel name, before any datapath is built.
+  static bool is_input_stream(const std::string& channel) {
+    return channel == "q_rows" || channel == "k_rows" || channel == "v_rows";
+  }
 
  protected:
   AttentionDatapath(const sc_core::sc_module_name& name, const DatapathConfig& config,

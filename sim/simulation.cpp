@@ -118,7 +118,7 @@ std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std:
                                   : config.default_depth != 0 ? config.default_depth
                                                               : seq_len + latencies + 1;
       const bool row = ch.size() > 5 && ch.compare(ch.size() - 5, 5, "_rows") == 0;
-      const bool stream = ch == "q_rows" || ch == "k_rows" || ch == "v_rows";
+      const bool stream = AttentionDatapath::is_input_stream(ch);
       // A slot's stamps plus its element: a view of a Q/K/V row in memory, a computed d-wide
       // row's vector header and floats, or a scalar.
       const std::uint64_t element = stream ? sizeof(RowView)
