@@ -39,6 +39,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
   std::size_t capacity() const { return capacity_; }
   std::size_t fill() const { return static_cast<std::size_t>(written_ - read_); }
   ChannelStats stats() const;
+  // Replaces the watchdog's limit from the clocking; before the simulation starts.
+  void set_cycle_limit(Cycle max_cycles);
 
   // Who is blocked on this channel right now (for the deadlock wait-for report).
   const Unit* blocked_reader() const { return blocked_reader_; }
@@ -65,7 +67,9 @@ class ChannelBase : public sc_core::sc_prim_channel {
       writer.t_ = slot.freed_at;
       if (!sync(writer)) return false;
     }
-    ready = std::max(due, slot.freed_at + 1);
+    // Never ready before the cycle after the write, which an earlier write of the same firing
+    // (fan-out) may have stalled past both `due` and this slot's free.
+    ready = std::max(due, writer.t_ + 1);
     slot.written_at = writer.t_;
     slot_index = write_slot_;
     return true;
@@ -164,6 +168,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   std::size_t capacity_;
   std::size_t width_;
+  bool synchronized_;
   Cycle max_cycles_;
   // Decoupled: the watchdog's limit; synchronized: 0, so every operation goes to sync_slow.
   Cycle fast_limit_;

@@ -134,6 +134,36 @@ TEST(Channel, FanOutWritesInBindingOrder) {
   EXPECT_EQ(second.blocked_reader(), &takes_all);
 }
 
+class FanOutStall : public testing::TestWithParam<Mode> {};
+
+TEST_P(FanOutStall, ALaterCopyIsNeverReadyBeforeItsWrite) {
+  // The source (L = 1) writes `slow` then `fast`, both of capacity 1. `slow`'s reader has
+  // II = 10: it takes elements at 1, 11, 21, freeing the slot at 2, 12, 22. The source issues
+  // element 1 at 1, stalls on `slow` until 2 (ready max(2, 3) = 3) and writes `fast` at 2;
+  // element 2 issues at 3 and stalls on `slow` until 12: written there, both copies are ready
+  // at 13, although `fast`'s slot was free since 4 and the element was due at 4.
+  const Clocking clocking{GetParam(), sc_core::sc_time(1, sc_core::SC_NS)};
+  Source source("source", {1, 1}, 3);
+  Recorder slow_reader("slow_reader", {1, 10}, 3);
+  Recorder fast_reader("fast_reader", {1, 1}, 3);
+  Channel<int> slow("slow", 1, 1, clocking), fast("fast", 1, 1, clocking);
+  Scheduler scheduler("scheduler", clocking);
+  scheduler.add({&source, &slow_reader, &fast_reader});
+  source.out(slow);
+  source.out(fast);
+  slow_reader.in(slow);
+  fast_reader.in(fast);
+  sc_core::sc_start();
+  EXPECT_EQ(slow_reader.ready, (std::vector<Cycle>{1, 3, 13}));
+  EXPECT_EQ(fast_reader.ready, (std::vector<Cycle>{1, 3, 13}));
+  EXPECT_EQ(fast_reader.taken, (std::vector<Cycle>{1, 3, 13}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, FanOutStall, testing::Values(Mode::synchronized, Mode::decoupled),
+                         [](const auto& info) {
+                           return info.param == Mode::synchronized ? "synchronized" : "decoupled";
+                         });
+
 TEST(Channel, HighWaterAndStallsOnAScriptedScenario) {
   // Source L = 1, II = 1 writes 6 elements at cycles 0..5 into capacity 8; the recorder has
   // II = 3 and takes them at cycles 1, 4, 7, 10, 13, 16, freeing slots at 2, 5, 8, 11, 14, 17.
