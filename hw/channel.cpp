@@ -12,8 +12,9 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
     : sc_prim_channel(name),
       capacity_(capacity),
       width_(width),
+      synchronized_(clocking.mode == Mode::synchronized),
       max_cycles_(clocking.max_cycles),
-      fast_limit_(clocking.mode == Mode::decoupled ? clocking.max_cycles : 0),
+      fast_limit_(synchronized_ ? 0 : clocking.max_cycles),
       period_(clocking.period.value()),
       slots_(capacity) {
   if (capacity_ < 1)
@@ -39,6 +40,11 @@ ChannelStats ChannelBase::stats() const {
   return {name(), capacity_, width_, o.high_water, written_, producer_stall_, consumer_stall_};
 }
 
+void ChannelBase::set_cycle_limit(Cycle max_cycles) {
+  max_cycles_ = max_cycles;
+  fast_limit_ = synchronized_ ? 0 : max_cycles;
+}
+
 bool ChannelBase::sync_slow(Unit& unit) {
   if (unit.t_ > max_cycles_) {
     stop_runaway(unit);
@@ -55,11 +61,8 @@ bool ChannelBase::reached(Unit& unit) {
 }
 
 void ChannelBase::stop_runaway(Unit& unit) {
-  // Other units may pass the limit in the same run; SystemC warns on a second stop.
-  static bool stopped = false;
-  if (!stopped) sc_core::sc_stop();
-  stopped = true;
-  // The unit stays blocked: its scheduler never runs it again.
+  // No sc_stop: the other datapaths of the simulation run on. The unit stays blocked (its
+  // scheduler never runs it again), and its datapath's other units stop at the limit or block.
   unit.stopped_by_watchdog_ = true;
 }
 

@@ -35,7 +35,7 @@ void Scheduler::run_decoupled() {
   for (bool progress = true; progress;) {
     progress = false;
     for (Unit* unit : units_) {
-      if (unit->blocked_on_channel_) continue;
+      if (unit->blocked_on_channel_ || unit->stopped_by_watchdog_) continue;
       unit->progressed_ = false;
       unit->run();
       progress |= unit->progressed_;

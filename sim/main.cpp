@@ -65,7 +65,7 @@ DatapathConfig datapath_config(const Params& p, Mode mode) {
   c.units = p.units;
   c.default_depth = p.default_depth;
   c.depths = p.depths;
-  c.clocking.max_cycles = p.cycle_limit();
+  c.clocking.max_cycles = p.max_cycles;
   return c;
 }
 

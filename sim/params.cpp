@@ -175,15 +175,6 @@ const std::map<std::string, Timing>& default_unit_timings() {
   return timings;
 }
 
-std::uint64_t Params::cycle_limit() const {
-  if (max_cycles != 0) return max_cycles;
-  std::uint64_t slowest = memory.beats(head_dim * sizeof(float));
-  for (const auto& [unit, timing] : units) slowest = std::max<std::uint64_t>(slowest, timing.ii);
-  // Saturates rather than wrapping for extreme sizes.
-  const long double limit = 64.0L * heads * seq_len * seq_len * slowest + 1000000;
-  return limit >= 1.8e19L ? ~std::uint64_t{0} : static_cast<std::uint64_t>(limit);
-}
-
 std::vector<std::string> Params::datapaths() const {
   if (datapath == "both") return datapath_names();
   return {datapath};

@@ -32,10 +32,7 @@ struct Params {
   std::size_t default_depth = 0;        // 0: automatic (docs/timing.md)
   std::map<std::string, std::size_t> depths;
   std::string mode;  // synchronized | decoupled; empty: decoupled, or synchronized with --vcd
-  std::uint64_t max_cycles = 0;  // watchdog; 0: automatic, generous for the problem size
-
-  // The watchdog's limit: max_cycles, or 64·H·N²·(slowest II or row beats) + 10⁶.
-  std::uint64_t cycle_limit() const;
+  std::uint64_t max_cycles = 0;  // watchdog; 0: auto, above any run that completes
 
   std::vector<std::string> datapaths() const;
   bool has_inputs() const { return !input_q.empty(); }

@@ -57,6 +57,26 @@ void with_progress(const ProgressReporter& progress, std::size_t row_len,
   reporter.join();
 }
 
+// The automatic watchdog limit: above the cycle count of any run of `dp` that completes. Every
+// stamp is the maximum of earlier stamps plus at most `step` (a latency, an II, a free's one
+// cycle, a memory read's latency and beats), so it is at most `step` times the length of the
+// longest chain of events before it; a firing is at most one issue plus, per channel, a stall
+// and a stamp for each of a write and a read (docs/timing.md, "Watchdog").
+Cycle automatic_cycle_limit(const AttentionDatapath& dp, const DatapathConfig& config,
+                            std::size_t head_dim) {
+  const Cycle beats = config.memory.beats(head_dim * sizeof(float));
+  long double step = config.memory.read_latency + 2 * beats;
+  long double firings = 0;
+  for (const Unit* u : dp.units()) {
+    step = std::max<long double>(step, std::max(u->timing().latency, u->timing().ii));
+    firings += u->firings();
+  }
+  const long double events = firings * (1 + 4 * dp.channels().size());
+  const long double limit = events * step + 1;
+  // Saturates rather than wrapping for extreme sizes.
+  return limit >= 1.8e19L ? ~Cycle{0} : static_cast<Cycle>(limit);
+}
+
 // After the watchdog: every unit's cycle and whether it finished, waits, or was running.
 std::vector<std::string> where_units_stand(const AttentionDatapath& dp) {
   const std::vector<std::string> waits = wait_for_report(dp.channels());
@@ -133,7 +153,12 @@ std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std:
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress) {
   std::vector<std::unique_ptr<AttentionDatapath>> dps;
-  for (const std::string& name : datapaths) dps.push_back(build(name, config, inputs));
+  for (const std::string& name : datapaths) {
+    dps.push_back(build(name, config, inputs));
+    if (config.clocking.max_cycles != 0) continue;
+    const Cycle limit = automatic_cycle_limit(*dps.back(), config, inputs.head_dim);
+    for (ChannelBase* ch : dps.back()->channels()) ch->set_cycle_limit(limit);
+  }
 
   SimulationResult result;
   const auto start = std::chrono::steady_clock::now();
@@ -144,10 +169,9 @@ SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::
   // The trace samples channel members: close it while the datapaths still exist.
   if (config.trace != nullptr) sc_core::sc_close_vcd_trace_file(config.trace);
 
-  bool stopped_by_watchdog = false;
-  for (const auto& dp : dps)
-    for (const Unit* u : dp->units()) stopped_by_watchdog |= u->stopped_by_watchdog();
   for (const auto& dp : dps) {
+    bool stopped_by_watchdog = false;
+    for (const Unit* u : dp->units()) stopped_by_watchdog |= u->stopped_by_watchdog();
     DatapathResult r;
     r.datapath = dp->basename();
     r.scores = static_cast<std::uint64_t>(inputs.heads) * inputs.seq_len * inputs.seq_len;

@@ -221,6 +221,41 @@ TEST(Exit, WatchdogStopsARunawayRunWithExitFourAndWhereUnitsStand) {
   EXPECT_EQ(report["runs"][0]["waits"].size(), 11u);
 }
 
+TEST(Exit, OneDatapathsWatchdogLeavesTheOtherAsItIsAlone) {
+  // Reordered needs N² + 27 = 4123 cycles at N = 64, naive N² + 2N + 26 = 4250: a limit of 4200
+  // stops naive only; in both modes reordered reports exactly what it reports alone.
+  const fs::path d = scratch();
+  const std::string common =
+      "--set problem.seq_len=64 --set problem.head_dim=8 --set sim.max_cycles=4200 ";
+  const SimRun alone =
+      sim(common + "--set datapath=reordered --out '" + (d / "alone").string() + "'", d);
+  ASSERT_EQ(alone.status, 0) << alone.err;
+  const auto expected = nlohmann::json::parse(slurp(d / "alone" / "report.json"))["runs"][0];
+  EXPECT_EQ(expected["cycles"], 4123);
+  for (const char* mode : {"decoupled", "synchronized"}) {
+    const fs::path o = d / mode;
+    const SimRun both = sim(common + "--set sim.mode=" + mode + " --out '" + o.string() + "'", d);
+    EXPECT_EQ(both.status, 4) << mode << both.err;
+    const auto report = nlohmann::json::parse(slurp(o / "report.json"));
+    EXPECT_EQ(report["runs"][0]["status"], "timeout") << mode;
+    EXPECT_EQ(report["runs"][1], expected) << mode;
+    EXPECT_EQ(slurp(o / "o_reordered.npy"), slurp(d / "alone" / "o_reordered.npy")) << mode;
+  }
+}
+
+TEST(Exit, AutomaticWatchdogNeverStopsARunThatCompletes) {
+  // A memory latency of 2^20 cycles puts every run beyond a limit that ignores latencies.
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set memory.read_latency=1048576 --set problem.seq_len=16 --set problem.head_dim=4 "
+          "--out '" +
+              (d / "o").string() + "'",
+          d);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  EXPECT_GT(report["runs"][0]["cycles"].get<Cycle>(), 1048576u);
+}
+
 TEST(Determinism, SameParamsGiveByteIdenticalOutputs) {
   const fs::path d = scratch();
   for (const char* run : {"a", "b"}) {
