@@ -35,7 +35,6 @@ struct Options {
 };
 
 AttentionInputs load_inputs(const Params& p) {
-  if (!p.has_inputs()) return random_inputs(p.heads, p.seq_len, p.head_dim, p.seed);
   AttentionInputs in;
   std::vector<std::size_t> shape;
   for (auto [file, dest] :
@@ -62,7 +61,7 @@ DatapathConfig datapath_config(const Params& p, Mode mode) {
   c.clocking.mode = mode;
   c.clocking.period = sc_core::sc_time(p.clock_period_ns, sc_core::SC_NS);
   c.memory = p.memory;
-  c.units = p.units;
+  c.timings = p.units;
   c.default_depth = p.default_depth;
   c.depths = p.depths;
   c.clocking.max_cycles = p.max_cycles;
@@ -87,25 +86,20 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
 }
 
 // Refuses, before allocating anything large, a run the machine cannot hold, naming the key to
-// change: the problem size, or the channel depths when those alone make it too large.
-void refuse_if_too_large(const Params& params, Mode mode) {
+// change: the problem size, or the channel depths when those take most of it.
+void refuse_if_too_large(const Params& params, const Simulation& simulation) {
   const std::uint64_t have = std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
-  DatapathConfig config = datapath_config(params, mode);
-  auto need = [&] {
-    return estimate_memory_bytes(params.heads, params.seq_len, params.head_dim, params.datapaths(),
-                                 config);
-  };
-  const std::uint64_t with_depths = need();
-  if (with_depths <= have / 10 * 9) return;
-  config.depths.clear();
-  config.default_depth = 0;
-  const char* key = need() > have / 10 * 9      ? "problem.seq_len"
+  const std::uint64_t need = simulation.memory_bytes();
+  if (need <= have / 10 * 9) return;
+  std::uint64_t channels = 0;
+  for (const auto& dp : simulation.datapaths()) channels += dp->channel_storage_bytes();
+  const char* key = channels < need / 2         ? "problem.seq_len"
                     : params.default_depth != 0 ? "channels.default_depth"
                                                 : "channels.depths";
   throw ParamError(fmt::format(
       "{}: this run needs about {:.1f} GiB of memory, more than the {:.1f} GiB of this machine "
       "(reduce problem.seq_len, problem.head_dim, problem.heads or the channel depths)",
-      key, with_depths / 1073741824.0, have / 1073741824.0));
+      key, need / 1073741824.0, have / 1073741824.0));
 }
 
 int run(const Options& opt) {
@@ -116,13 +110,14 @@ int run(const Options& opt) {
   if (params.mode.empty() || opt.vcd) params.mode = opt.vcd ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
-  // Random inputs are checked before they are made; files define N and d once read.
-  if (!params.has_inputs()) refuse_if_too_large(params, mode);
-  AttentionInputs inputs = load_inputs(params);
-  params.seq_len = inputs.seq_len;
-  params.head_dim = inputs.head_dim;
-  params.heads = inputs.heads;
-  if (params.has_inputs()) refuse_if_too_large(params, mode);
+  // Files define N and d once read; random inputs are made once the run is known to fit.
+  AttentionInputs inputs;
+  if (params.has_inputs()) {
+    inputs = load_inputs(params);
+    params.seq_len = inputs.seq_len;
+    params.head_dim = inputs.head_dim;
+    params.heads = inputs.heads;
+  }
 
   const fs::path out =
       opt.out.empty() ? fs::path("out") / fs::path(opt.params).stem() : fs::path(opt.out);
@@ -142,8 +137,16 @@ int run(const Options& opt) {
     config.trace->set_time_unit(1, sc_core::SC_PS);
   }
   const std::vector<std::string> datapaths = params.datapaths();
+  std::map<std::string, DatapathConfig> configs;
+  for (const std::string& dp : datapaths) configs[dp] = config;
+  Simulation simulation({params.heads, params.seq_len, params.head_dim}, configs, datapaths);
+  refuse_if_too_large(params, simulation);
+  if (!params.has_inputs())
+    inputs = random_inputs(params.heads, params.seq_len, params.head_dim, params.seed);
+  std::vector<DatapathStages> stages;
+  for (const auto& dp : simulation.datapaths()) stages.push_back(stages_of(*dp));
   ProgressReporter progress{2.0, print_progress};
-  SimulationResult result = simulate(inputs, datapaths, config, progress);
+  SimulationResult result = simulation.run(inputs, progress);
 
   const Reference ref = reference_attention(inputs);
   std::vector<Check> checks;
@@ -177,8 +180,7 @@ int run(const Options& opt) {
     Cycle end = 0;
     for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
-    write_file_atomic((out / "trace.gtkw").string(),
-                      gtkw_save_file("trace.vcd", datapaths, end_ps));
+    write_file_atomic((out / "trace.gtkw").string(), gtkw_save_file("trace.vcd", stages, end_ps));
   }
 
   std::cout << fmt::format("N = {}, d = {}, heads = {}, mode {}, {:.2f} s simulated wall time\n\n",

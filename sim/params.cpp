@@ -171,12 +171,30 @@ const std::map<std::string, Timing>& default_unit_timings() {
       {"row_sum", {1, 1}},      {"divide", {4, 1}},
       {"weighted_sum", {4, 1}}, {"running_max", {6, 1}},
       {"running_sum", {2, 1}},  {"rescale_accumulate", {4, 1}},
-      {"row_divide", {4, 1}}};
+      {"row_divide", {4, 1}},   {"online_normalizer", {6, 1}},
+      {"normalize", {9, 1}},    {"q_reader", {1, 1}},
+      {"k_reader", {1, 1}},     {"v_reader", {1, 1}},
+      {"sink", {1, 1}}};
   return timings;
 }
 
+// Until the parameters are checked against the built graphs.
+const std::vector<std::string>& channel_names(const std::string& datapath) {
+  static const std::map<std::string, std::vector<std::string>> names{
+      {"naive",
+       {"q_rows", "k_rows", "v_rows", "scores", "score_bypass", "maxima", "shifted", "exps",
+        "exp_bypass", "sums", "probs", "out_rows"}},
+      {"reordered",
+       {"q_rows", "k_rows", "v_rows", "scores", "sum_rescale", "acc_rescale", "sums", "acc_rows",
+        "out_rows"}},
+      {"two_pass",
+       {"q_rows", "k_rows", "v_rows", "scores", "score_bypass", "row_stats", "probs", "out_rows"}}};
+  return names.at(datapath);
+}
+
 std::vector<std::string> Params::datapaths() const {
-  if (datapath == "both") return datapath_names();
+  if (datapath == "all") return datapath_names();
+  if (datapath == "both") return {"naive", "reordered"};
   return {datapath};
 }
 
@@ -192,7 +210,8 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
   r.keys(root, "",
          {"datapath", "problem", "inputs", "clock", "memory", "units", "channels", "sim"});
   if (root["datapath"])
-    p.datapath = r.choice(root["datapath"], "datapath", {"naive", "reordered", "both"});
+    p.datapath =
+        r.choice(root["datapath"], "datapath", {"naive", "two_pass", "reordered", "both", "all"});
 
   if (const YAML::Node n = root["problem"]) {
     r.keys(n, "problem", {"seq_len", "head_dim", "heads", "seed"});

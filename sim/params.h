@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hw/attention_datapath.h"
+#include "hw/attention.h"
 
 namespace sdpa {
 
@@ -40,6 +40,7 @@ struct Params {
 
 // Every configurable unit name with its default timing.
 const std::map<std::string, Timing>& default_unit_timings();
+const std::vector<std::string>& channel_names(const std::string& datapath);
 
 // `sets` are "key.path=value" strings; a value is parsed as YAML (so 16 is a number).
 // A relative input path resolves against the file's folder (or the working folder for --set).

@@ -5,24 +5,14 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
-#include "hw/naive_attention.h"
-#include "hw/reordered_attention.h"
+#include "hw/datapaths/datapaths.h"
 
 namespace sdpa {
 namespace {
-
-std::unique_ptr<AttentionDatapath> build(const std::string& datapath, const DatapathConfig& config,
-                                         const AttentionInputs& inputs) {
-  if (datapath == "naive") return std::make_unique<NaiveAttention>("naive", config, inputs);
-  if (datapath == "reordered")
-    return std::make_unique<ReorderedAttention>("reordered", config, inputs);
-  throw std::invalid_argument("unknown datapath " + datapath);
-}
 
 // Runs `work` while a side thread reports progress; the side thread only reads atomics.
 template <class Work>
@@ -62,16 +52,16 @@ void with_progress(const ProgressReporter& progress, std::size_t row_len,
 // cycle, a memory read's latency and beats), so it is at most `step` times the length of the
 // longest chain of events before it; a firing is at most one issue plus, per channel, a stall
 // and a stamp for each of a write and a read (docs/timing.md, "Watchdog").
-Cycle automatic_cycle_limit(const AttentionDatapath& dp, const DatapathConfig& config,
-                            std::size_t head_dim) {
-  const Cycle beats = config.memory.beats(head_dim * sizeof(float));
-  long double step = config.memory.read_latency + 2 * beats;
+Cycle automatic_cycle_limit(const AttentionDatapath& dp) {
+  const MemoryTiming& memory = dp.memory_timing();
+  const Cycle beats = memory.beats(dp.shape().head_dim * sizeof(float));
+  long double step = memory.read_latency + 2 * beats;
   long double firings = 0;
   for (const Unit* u : dp.units()) {
-    step = std::max<long double>(step, std::max(u->timing().latency, u->timing().ii));
-    firings += u->firings();
+    step = std::max<long double>(step, std::max<Cycle>(u->result_latency(), u->timing().ii));
+    firings += u->planned_firings();
   }
-  const long double events = firings * (1 + 4 * dp.channels().size());
+  const long double events = firings * (1 + 4 * dp.edges().size());
   const long double limit = events * step + 1;
   // Saturates rather than wrapping for extreme sizes.
   return limit >= 1.8e19L ? ~Cycle{0} : static_cast<Cycle>(limit);
@@ -92,6 +82,33 @@ std::vector<std::string> where_units_stand(const AttentionDatapath& dp) {
   return lines;
 }
 
+DatapathResult result_of(const AttentionDatapath& dp) {
+  DatapathResult r;
+  r.datapath = dp.basename();
+  r.scores = dp.shape().scores();
+  r.rows = dp.sink().rows_expected();
+  r.rows_done = dp.sink().rows_taken();
+  r.cycles = dp.sink().last_ready();
+  r.output = dp.sink().output();
+  for (const Graph::Edge& e : dp.edges()) {
+    r.channels.push_back(e.channel->stats());
+    r.channels.back().input_stream = dp.is_input_stream(e);
+  }
+  bool stopped_by_watchdog = false;
+  for (const Unit* u : dp.units()) {
+    r.units.push_back({u->name(), u->timing(), u->firings_done()});
+    stopped_by_watchdog |= u->stopped_by_watchdog();
+  }
+  if (stopped_by_watchdog) {
+    r.status = Status::timeout;
+    r.waits = where_units_stand(dp);
+  } else if (!dp.sink().done()) {
+    r.status = Status::deadlock;
+    r.waits = wait_for_report(dp.channels());
+  }
+  return r;
+}
+
 }  // namespace
 
 const char* to_string(Status status) {
@@ -108,91 +125,61 @@ const char* to_string(Status status) {
   return "?";
 }
 
-const std::vector<std::string>& datapath_names() {
-  static const std::vector<std::string> names{"naive", "reordered"};
+std::vector<std::string> datapath_names() {
+  std::vector<std::string> names;
+  for (const DatapathKind& kind : datapath_kinds()) names.push_back(kind.name);
   return names;
 }
 
-const std::vector<std::string>& unit_names(const std::string& datapath) {
-  return datapath == "naive" ? NaiveAttention::unit_names() : ReorderedAttention::unit_names();
-}
-
-const std::vector<std::string>& channel_names(const std::string& datapath) {
-  return datapath == "naive" ? NaiveAttention::channel_names()
-                             : ReorderedAttention::channel_names();
-}
-
-std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
-                                    const std::vector<std::string>& datapaths,
-                                    const DatapathConfig& config) {
-  const std::uint64_t matrix = std::uint64_t(heads) * seq_len * head_dim * sizeof(float);
-  // Q, K, V on the host and in the reference's fp64 output, then per datapath its memory image
-  // and output O.
-  std::uint64_t bytes = 3 * matrix + 2 * matrix + datapaths.size() * 4 * matrix;
-  std::uint64_t latencies = config.memory.read_latency + head_dim;
-  for (const auto& [unit, timing] : config.units) latencies += timing.latency;
-  for (const std::string& dp : datapaths) {
-    for (const std::string& ch : channel_names(dp)) {
-      const auto it = config.depths.find(ch);
-      const std::uint64_t depth = it != config.depths.end()   ? it->second
-                                  : config.default_depth != 0 ? config.default_depth
-                                                              : seq_len + latencies + 1;
-      const bool row = ch.size() > 5 && ch.compare(ch.size() - 5, 5, "_rows") == 0;
-      const bool stream = AttentionDatapath::is_input_stream(ch);
-      // A slot's stamps plus its element: a view of a Q/K/V row in memory, a computed d-wide
-      // row's vector header and floats, or a scalar.
-      const std::uint64_t element = stream ? sizeof(RowView)
-                                    : row  ? sizeof(Row) + head_dim * sizeof(float)
-                                           : 8;
-      bytes += depth * (3 * sizeof(Cycle) + element);
-    }
+Simulation::Simulation(const AttentionShape& shape,
+                       const std::map<std::string, DatapathConfig>& configs,
+                       const std::vector<std::string>& datapaths)
+    : shape_(shape) {
+  for (const std::string& name : datapaths) {
+    const DatapathKind* kind = find_datapath(name);
+    if (kind == nullptr) throw std::invalid_argument("unknown datapath " + name);
+    const DatapathConfig& config = configs.at(name);
+    trace_ = config.trace;
+    datapaths_.push_back(
+        std::make_unique<AttentionDatapath>(name.c_str(), config, shape, kind->build));
+    if (config.clocking.max_cycles == 0)
+      datapaths_.back()->set_cycle_limit(automatic_cycle_limit(*datapaths_.back()));
   }
+}
+
+Simulation::~Simulation() = default;
+
+std::uint64_t Simulation::memory_bytes() const {
+  const std::uint64_t matrix = shape_.matrix_elements() * sizeof(float);
+  // Q, K, V on the host, the reference's fp64 output, the memory image all datapaths share,
+  // then per datapath its output O and its channels.
+  std::uint64_t bytes = 3 * matrix + 2 * matrix + 3 * matrix;
+  for (const auto& dp : datapaths_) bytes += matrix + dp->channel_storage_bytes();
   return bytes;
 }
 
-SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
-                          const DatapathConfig& config, const ProgressReporter& progress) {
-  std::vector<std::unique_ptr<AttentionDatapath>> dps;
-  for (const std::string& name : datapaths) {
-    dps.push_back(build(name, config, inputs));
-    if (config.clocking.max_cycles != 0) continue;
-    const Cycle limit = automatic_cycle_limit(*dps.back(), config, inputs.head_dim);
-    for (ChannelBase* ch : dps.back()->channels()) ch->set_cycle_limit(limit);
-  }
+SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressReporter& progress) {
+  const auto image = std::make_shared<const std::vector<std::uint8_t>>(memory_image(inputs));
+  for (const auto& dp : datapaths_) dp->load(image);
 
   SimulationResult result;
   const auto start = std::chrono::steady_clock::now();
   // Runs until no process can move: every sink done, or a deadlock (starvation, never a hang).
-  with_progress(progress, inputs.seq_len, dps, [] { sc_core::sc_start(); });
+  with_progress(progress, inputs.seq_len, datapaths_, [] { sc_core::sc_start(); });
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The trace samples channel members: close it while the datapaths still exist.
-  if (config.trace != nullptr) sc_core::sc_close_vcd_trace_file(config.trace);
-
-  for (const auto& dp : dps) {
-    bool stopped_by_watchdog = false;
-    for (const Unit* u : dp->units()) stopped_by_watchdog |= u->stopped_by_watchdog();
-    DatapathResult r;
-    r.datapath = dp->basename();
-    r.scores = static_cast<std::uint64_t>(inputs.heads) * inputs.seq_len * inputs.seq_len;
-    r.rows = dp->sink().rows_expected();
-    r.rows_done = dp->sink().rows_taken();
-    r.cycles = dp->sink().last_ready();
-    r.output = dp->sink().output();
-    for (const ChannelBase* ch : dp->channels()) {
-      r.channels.push_back(ch->stats());
-      r.channels.back().input_stream = dp->is_input_stream(ch);
-    }
-    if (stopped_by_watchdog) {
-      r.status = Status::timeout;
-      r.waits = where_units_stand(*dp);
-    } else if (!dp->sink().done()) {
-      r.status = Status::deadlock;
-      r.waits = wait_for_report(dp->channels());
-    }
-    result.runs.push_back(std::move(r));
-  }
+  if (trace_ != nullptr) sc_core::sc_close_vcd_trace_file(trace_);
+  for (const auto& dp : datapaths_) result.runs.push_back(result_of(*dp));
   return result;
+}
+
+SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
+                          const DatapathConfig& config, const ProgressReporter& progress) {
+  std::map<std::string, DatapathConfig> configs;
+  for (const std::string& name : datapaths) configs[name] = config;
+  Simulation simulation(inputs.shape(), configs, datapaths);
+  return simulation.run(inputs, progress);
 }
 
 }  // namespace sdpa

@@ -2,15 +2,24 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "hw/attention_datapath.h"
+#include "hw/attention.h"
 
 namespace sdpa {
 
 enum class Status { ok, deadlock, mismatch, timeout };
 const char* to_string(Status status);
+
+// A unit as the run left it.
+struct UnitStats {
+  std::string name;
+  Timing timing;
+  Cycle firings = 0;
+};
 
 struct DatapathResult {
   std::string datapath;
@@ -21,6 +30,7 @@ struct DatapathResult {
   std::size_t rows_done = 0;
   std::vector<float> output;  // [heads * N, d], row-major
   std::vector<ChannelStats> channels;
+  std::vector<UnitStats> units;
   // Deadlock: the wait-for report, one line per blocked unit. Timeout: where every unit stands.
   std::vector<std::string> waits;
 };
@@ -44,17 +54,32 @@ struct ProgressReporter {
   std::function<void(const std::vector<Progress>&, double elapsed_seconds)> report;
 };
 
-const std::vector<std::string>& datapath_names();  // naive, reordered
-const std::vector<std::string>& unit_names(const std::string& datapath);
-const std::vector<std::string>& channel_names(const std::string& datapath);
+// Every registered datapath's name, in the order `datapath: all` runs them.
+std::vector<std::string> datapath_names();
 
-// Host memory a simulation of `datapaths` will need, from the problem size and channel depths
-// (`config.depths`, `config.default_depth`, or a generous bound on the automatic depths).
-std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
-                                    const std::vector<std::string>& datapaths,
-                                    const DatapathConfig& config);
+// The requested datapaths, built (elaborated) for one problem: nothing large is allocated until
+// run(), so a caller can check parameters against the graphs and estimate the memory first.
+// One elaboration per process (SystemC): build at most one Simulation and run it once.
+class Simulation {
+ public:
+  // `configs` has each requested datapath's parameters.
+  Simulation(const AttentionShape& shape, const std::map<std::string, DatapathConfig>& configs,
+             const std::vector<std::string>& datapaths);
+  ~Simulation();
 
-// One elaboration per process (SystemC): call at most once. Closes config.trace when done.
+  const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths() const { return datapaths_; }
+  // Host memory the run will need: inputs, reference, memory image, outputs, channel storage.
+  std::uint64_t memory_bytes() const;
+  // Closes the trace file of the configs when done.
+  SimulationResult run(const AttentionInputs& inputs, const ProgressReporter& progress = {});
+
+ private:
+  AttentionShape shape_;
+  std::vector<std::unique_ptr<AttentionDatapath>> datapaths_;
+  sc_core::sc_trace_file* trace_ = nullptr;
+};
+
+// Builds and runs `datapaths` with one config for all (the tests' shortcut).
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress = {});
 

@@ -13,28 +13,39 @@ namespace sdpa::test {
 inline DatapathConfig default_config(Mode mode = Mode::decoupled) {
   DatapathConfig c;
   c.clocking.mode = mode;
-  c.units = default_unit_timings();
   return c;
 }
 
-inline unsigned L(const DatapathConfig& c, const std::string& unit) {
-  return c.units.at(unit).latency;
+// The latency a run's unit had (its default unless configured).
+inline unsigned L(const DatapathResult& r, const std::string& unit) {
+  for (const UnitStats& u : r.units)
+    if (u.name == r.datapath + "." + unit) return u.timing.latency;
+  throw std::out_of_range("no unit " + unit);
 }
 
 // Latency of a memory row read when a row fits one beat (docs/timing.md).
 inline unsigned reader_latency(const DatapathConfig& c) { return c.memory.read_latency; }
 
 // docs/timing.md, "Naive datapath": H·N² + 2N − 3 + Lmem + the latencies along the path.
-inline Cycle naive_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
-  return heads * n * n + 2 * n - 3 + reader_latency(c) + L(c, "dot_product") + L(c, "row_max") +
-         L(c, "subtract") + L(c, "exp") + L(c, "row_sum") + L(c, "divide") + L(c, "weighted_sum");
+inline Cycle naive_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c,
+                          const DatapathResult& r) {
+  return heads * n * n + 2 * n - 3 + reader_latency(c) + L(r, "dot_product") + L(r, "row_max") +
+         L(r, "subtract") + L(r, "exp") + L(r, "row_sum") + L(r, "divide") + L(r, "weighted_sum");
+}
+
+// docs/timing.md, "Two-pass datapath": H·N² + N − 2 + Lmem + the latencies along the path.
+inline Cycle two_pass_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c,
+                             const DatapathResult& r) {
+  return heads * n * n + n - 2 + reader_latency(c) + L(r, "dot_product") +
+         L(r, "online_normalizer") + L(r, "normalize") + L(r, "weighted_sum");
 }
 
 // docs/timing.md, "Reordered datapath": H·N² − 1 + Lmem + path latencies, the two row results
 // joining at the divide after the slower of running_sum and rescale_accumulate.
-inline Cycle reordered_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
-  return heads * n * n - 1 + reader_latency(c) + L(c, "dot_product") + L(c, "running_max") +
-         std::max(L(c, "running_sum"), L(c, "rescale_accumulate")) + L(c, "row_divide");
+inline Cycle reordered_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c,
+                              const DatapathResult& r) {
+  return heads * n * n - 1 + reader_latency(c) + L(r, "dot_product") + L(r, "running_max") +
+         std::max(L(r, "running_sum"), L(r, "rescale_accumulate")) + L(r, "row_divide");
 }
 
 inline const ChannelStats& channel(const DatapathResult& r, const std::string& local) {

@@ -70,7 +70,8 @@ TEST(Params, OutOfRangeNamesKeyAndLine) {
 TEST(Params, BadChoiceListsTheChoices) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml", "datapath: fastest\n");
-  expect_error(sim(params_arg(p, d), d), {"datapath", "p.yaml:1:11", "naive, reordered, both"});
+  expect_error(sim(params_arg(p, d), d),
+               {"datapath", "p.yaml:1:11", "naive, two_pass, reordered, both, all"});
 }
 
 TEST(Params, UnknownChannelNameInDepths) {

@@ -23,7 +23,8 @@ std::string random_config(unsigned seed) {
   };
   const unsigned n = pick(1, 24);
   std::string args = fmt::format(
-      "--set problem.seq_len={} --set problem.head_dim={} --set problem.heads={} "
+      "--set datapath=all --set problem.seq_len={} --set problem.head_dim={} --set "
+      "problem.heads={} "
       "--set problem.seed={} --set memory.read_latency={} --set memory.bytes_per_cycle={} ",
       n, pick(1, 12), pick(1, 2), seed, pick(1, 12), std::vector<unsigned>{4, 16, 256}[pick(0, 2)]);
   for (const auto& [unit, timing] : default_unit_timings())
