@@ -89,7 +89,8 @@ TEST_P(BypassStalls, AShortBypassIsNamedWithItsStalls) {
                                            {"stall_cycles", 189}}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Naive, BypassStalls, testing::Values("score_bypass", "exp_bypass"));
+INSTANTIATE_TEST_SUITE_P(Naive, BypassStalls, testing::Values("score_bypass", "exp_bypass"),
+                         [](const auto& info) { return std::string(info.param); });
 
 TEST(Limiting, AShallowStreamBufferIsNamedByItsReadersWaits) {
   // Four slots cannot cover the memory latency of 10: the dot product waits for K rows.
