@@ -19,7 +19,7 @@ const char* to_string(LimitReason reason);
 // The channel that limited a run, chosen in this order (channels are in dataflow order):
 // - deadlock: the last full channel whose writer waits on it. Its reader waits to read (a full
 //   channel it waited to write would come later): there the cycle of waits turns from full to
-//   empty. Every full channel before it fills because of it.
+//   empty, while full channels before it may just be backed up behind it.
 // - producer_stalls / consumer_stalls: the channel with the most stall cycles, counting for an
 //   intermediate channel the cycles its writer waited for a free slot, and for a Q/K/V stream
 //   buffer the cycles its reader waited for a row beyond the first row's memory latency (a stream
