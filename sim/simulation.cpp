@@ -108,6 +108,49 @@ const char* to_string(Status status) {
   return "?";
 }
 
+const char* to_string(LimitReason reason) {
+  switch (reason) {
+    case LimitReason::deadlock:
+      return "deadlock";
+    case LimitReason::producer_stalls:
+      return "producer_stalls";
+    case LimitReason::consumer_stalls:
+      return "consumer_stalls";
+    case LimitReason::high_water:
+      return "high_water";
+  }
+  return "?";
+}
+
+LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
+                                 const std::vector<bool>& writer_blocked, bool deadlocked,
+                                 Cycle stream_latency) {
+  LimitingChannel limit;
+  if (deadlocked)
+    for (std::size_t i = channels.size(); i-- > 0;)
+      if (writer_blocked[i]) return {i, LimitReason::deadlock, 0};
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const ChannelStats& c = channels[i];
+    Cycle stalls = c.producer_stall_cycles;
+    if (c.input_stream)
+      stalls = c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, stream_latency);
+    if (stalls != 0 && stalls >= limit.stall_cycles)
+      limit = {i, c.input_stream ? LimitReason::consumer_stalls : LimitReason::producer_stalls,
+               stalls};
+  }
+  if (limit.stall_cycles != 0) return limit;
+  Cycle most = 0;
+  bool found = false;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const ChannelStats& c = channels[i];
+    if (c.input_stream || (found && c.high_water * c.width <= most)) continue;
+    limit.channel = i;
+    most = c.high_water * c.width;
+    found = true;
+  }
+  return limit;
+}
+
 const std::vector<std::string>& datapath_names() {
   static const std::vector<std::string> names{"naive", "reordered"};
   return names;
@@ -179,9 +222,11 @@ SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::
     r.rows_done = dp->sink().rows_taken();
     r.cycles = dp->sink().last_ready();
     r.output = dp->sink().output();
+    std::vector<bool> writer_blocked;
     for (const ChannelBase* ch : dp->channels()) {
       r.channels.push_back(ch->stats());
       r.channels.back().input_stream = dp->is_input_stream(ch);
+      writer_blocked.push_back(ch->blocked_writer() != nullptr && ch->fill() == ch->capacity());
     }
     if (stopped_by_watchdog) {
       r.status = Status::timeout;
@@ -190,6 +235,11 @@ SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::
       r.status = Status::deadlock;
       r.waits = wait_for_report(dp->channels());
     }
+    // As AttentionDatapath::reader_latency.
+    const Cycle stream_latency =
+        config.memory.read_latency + config.memory.beats(inputs.head_dim * sizeof(float)) - 1;
+    r.limiting =
+        limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, stream_latency);
     result.runs.push_back(std::move(r));
   }
   return result;

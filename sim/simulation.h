@@ -12,6 +12,27 @@ namespace sdpa {
 enum class Status { ok, deadlock, mismatch, timeout };
 const char* to_string(Status status);
 
+// Why a channel is the one that limited a run (LimitingChannel).
+enum class LimitReason { deadlock, producer_stalls, consumer_stalls, high_water };
+const char* to_string(LimitReason reason);
+
+// The channel that limited a run, chosen in this order (channels are in dataflow order):
+// - deadlock: the last full channel whose writer waits on it. Its reader waits to read (a full
+//   channel it waited to write would come later): there the cycle of waits turns from full to
+//   empty, while full channels before it may just be backed up behind it.
+// - producer_stalls / consumer_stalls: the channel with the most stall cycles, counting for an
+//   intermediate channel the cycles its writer waited for a free slot, and for a Q/K/V stream
+//   buffer the cycles its reader waited for a row beyond the first row's memory latency (a stream
+//   reader fetching ahead and waiting for slots is by design). A stall spreads upstream, no larger,
+//   so a tie goes to the later channel, where it started.
+// - high_water: with no stalls, the intermediate channel with the largest high water in elements
+//   (a tie to the earlier).
+struct LimitingChannel {
+  std::size_t channel = 0;  // index into DatapathResult::channels
+  LimitReason reason = LimitReason::high_water;
+  Cycle stall_cycles = 0;  // the stalls counted, for the two stall reasons
+};
+
 struct DatapathResult {
   std::string datapath;
   Status status = Status::ok;
@@ -21,6 +42,7 @@ struct DatapathResult {
   std::size_t rows_done = 0;
   std::vector<float> output;  // [heads * N, d], row-major
   std::vector<ChannelStats> channels;
+  LimitingChannel limiting;
   // Deadlock: the wait-for report, one line per blocked unit. Timeout: where every unit stands.
   std::vector<std::string> waits;
 };
@@ -43,6 +65,12 @@ struct ProgressReporter {
   double interval_seconds = 2.0;
   std::function<void(const std::vector<Progress>&, double elapsed_seconds)> report;
 };
+
+// `writer_blocked[i]`: channels[i] is full and its writer waits on it. `stream_latency`: the
+// cycles a Q/K/V stream's first row takes from memory (read latency + beats − 1).
+LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
+                                 const std::vector<bool>& writer_blocked, bool deadlocked,
+                                 Cycle stream_latency);
 
 const std::vector<std::string>& datapath_names();  // naive, reordered
 const std::vector<std::string>& unit_names(const std::string& datapath);
