@@ -34,21 +34,59 @@ struct Options {
   bool size_buffers = false;
 };
 
-AttentionInputs load_inputs(const Params& p) {
-  if (!p.has_inputs()) return random_inputs(p.heads, p.seq_len, p.head_dim, p.seed);
+void refuse_if_too_large(const Params& params);
+
+// Random Q, K, V from the seed, or the .npy files, which set N and d (and one head): a
+// problem.* key given with them must agree. Either way the run is checked against the machine's
+// memory before the arrays are made or read.
+AttentionInputs load_inputs(Params& p) {
+  if (!p.has_inputs()) {
+    refuse_if_too_large(p);
+    return random_inputs(p.heads, p.seq_len, p.head_dim, p.seed);
+  }
   AttentionInputs in;
-  std::vector<std::size_t> shape;
-  for (auto [file, dest] :
+  std::vector<std::size_t> shape;  // of inputs.q
+  // Q's header sets the problem; K's and V's must match it. Each before its data is read.
+  auto check = [&](const std::string& file, const std::vector<std::size_t>& s) {
+    if (s.size() != 2 || s[0] == 0 || s[1] == 0)
+      throw InputError(fmt::format("{}: expected a 2-D array [N, d] with N, d >= 1", file));
+    if (!shape.empty()) {
+      if (s != shape)
+        throw InputError(fmt::format("{}: shape [{}, {}] differs from inputs.q's [{}, {}]", file,
+                                     s[0], s[1], shape[0], shape[1]));
+      return;
+    }
+    struct Agree {
+      const char* key;
+      std::size_t given, from_inputs, max;
+      const char* what;
+    };
+    for (const Agree& a : {Agree{"problem.seq_len", p.seq_len, s[0], 1 << 20, "N"},
+                           Agree{"problem.head_dim", p.head_dim, s[1], 1 << 16, "d"},
+                           Agree{"problem.heads", p.heads, 1, 1 << 16, "heads"}}) {
+      const std::string where = p.origin(a.key);
+      if (!where.empty() && a.given != a.from_inputs)
+        throw ParamError(fmt::format(
+            "{}: {}: {} disagrees with inputs.q ({} has shape [{}, {}], so {} = {}): remove {} "
+            "or set it to {}",
+            where, a.key, a.given, file, s[0], s[1], a.what, a.from_inputs, a.key, a.from_inputs));
+      if (a.from_inputs > a.max)
+        throw InputError(
+            fmt::format("{}: shape [{}, {}]: {} = {} is more than {}, the most {} allows", file,
+                        s[0], s[1], a.what, a.from_inputs, a.max, a.key));
+    }
+    shape = s;
+    p.seq_len = s[0];
+    p.head_dim = s[1];
+    p.heads = 1;
+    refuse_if_too_large(p);
+  };
+  for (auto [path, dest] :
        {std::pair{&p.input_q, &in.q}, {&p.input_k, &in.k}, {&p.input_v, &in.v}}) {
-    NpyArray a = read_npy(*file);
-    if (a.shape.size() != 2 || a.shape[0] == 0 || a.shape[1] == 0)
-      throw InputError(fmt::format("{}: expected a 2-D array [N, d] with N, d >= 1", *file));
-    if (!shape.empty() && a.shape != shape)
-      throw InputError(fmt::format("{}: shape [{}, {}] differs from inputs.q's [{}, {}]", *file,
-                                   a.shape[0], a.shape[1], shape[0], shape[1]));
+    const std::string& file = *path;
+    NpyArray a = read_npy(file, [&](const std::vector<std::size_t>& s) { check(file, s); });
     for (float x : a.data)
-      if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
-    shape = a.shape;
+      if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", file));
     *dest = std::move(a.data);
   }
   in.heads = 1;
@@ -57,16 +95,14 @@ AttentionInputs load_inputs(const Params& p) {
   return in;
 }
 
-DatapathConfig datapath_config(const Params& p, Mode mode) {
-  DatapathConfig c;
-  c.clocking.mode = mode;
-  c.clocking.period = sc_core::sc_time(p.clock_period_ns, sc_core::SC_NS);
-  c.memory = p.memory;
-  c.units = p.units;
-  c.default_depth = p.default_depth;
-  c.depths = p.depths;
-  c.clocking.max_cycles = p.max_cycles;
-  return c;
+// Each selected datapath's hardware, with its own unit timings and channel depths.
+std::map<std::string, DatapathConfig> datapath_configs(const Params& p, Mode mode) {
+  std::map<std::string, DatapathConfig> configs;
+  for (const std::string& dp : p.datapaths()) {
+    configs[dp] = p.config_for(dp);
+    configs[dp].clocking.mode = mode;
+  }
+  return configs;
 }
 
 // Rows and the latest output's cycle per datapath, then the run's rate and time left. The
@@ -86,26 +122,55 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
   std::cerr << line << std::endl;
 }
 
-// Refuses, before allocating anything large, a run the machine cannot hold, naming the key to
-// change: the problem size, or the channel depths when those alone make it too large.
-void refuse_if_too_large(const Params& params, Mode mode) {
-  const std::uint64_t have = std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
-  DatapathConfig config = datapath_config(params, mode);
-  auto need = [&] {
-    return estimate_memory_bytes(params.heads, params.seq_len, params.head_dim, params.datapaths(),
-                                 config);
+// Refuses, before allocating anything large, a run that would not fit in nine tenths of the
+// machine's memory, naming the key whose part of the estimate is the largest: a channel depth,
+// or what sets the problem size.
+void refuse_if_too_large(const Params& params) {
+  const std::uint64_t usable =
+      std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 10 * 9;
+  std::map<std::string, DatapathConfig> configs;
+  std::map<std::string, std::map<std::string, std::string>> depth_keys;
+  for (const std::string& dp : params.datapaths())
+    configs[dp] = params.config_for(dp, &depth_keys[dp]);
+  const MemoryEstimate estimate =
+      estimate_memory(params.heads, params.seq_len, params.head_dim, configs);
+  if (estimate.total() <= usable) return;
+  // The arrays grow with heads × N × d: the factor furthest above its default drives them.
+  auto problem_key = [&](const char* key) -> std::string {
+    if (params.has_inputs()) return "inputs.q";
+    if (key != nullptr) return key;
+    const Params defaults;
+    const double n = double(params.seq_len) / double(defaults.seq_len);
+    const double d = double(params.head_dim) / double(defaults.head_dim);
+    const double h = double(params.heads) / double(defaults.heads);
+    return h > n && h > d ? "problem.heads" : d > n ? "problem.head_dim" : "problem.seq_len";
   };
-  const std::uint64_t with_depths = need();
-  if (with_depths <= have / 10 * 9) return;
-  config.depths.clear();
-  config.default_depth = 0;
-  const char* key = need() > have / 10 * 9      ? "problem.seq_len"
-                    : params.default_depth != 0 ? "channels.default_depth"
-                                                : "channels.depths";
+  std::map<std::string, std::uint64_t> by_key;
+  by_key[problem_key(nullptr)] += estimate.arrays;
+  for (const MemoryEstimate::Part& part : estimate.channels) {
+    const auto& keys = depth_keys[part.datapath];
+    std::string key;
+    if (const auto it = keys.find(part.channel); it != keys.end())
+      key = it->second;
+    else if (AttentionDatapath::is_input_stream(part.channel))
+      key = "memory.read_latency";
+    else if (part.channel.size() > 5 &&
+             part.channel.compare(part.channel.size() - 5, 5, "_rows") == 0)
+      key = problem_key("problem.head_dim");  // automatic: a few rows of d
+    else
+      key = problem_key("problem.seq_len");  // automatic: up to N + latencies
+    by_key[key] += part.bytes;
+  }
+  const auto driver =
+      std::max_element(by_key.begin(), by_key.end(),
+                       [](const auto& a, const auto& b) { return a.second < b.second; });
+  const std::string where = params.origin(driver->first);
+  constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
   throw ParamError(fmt::format(
-      "{}: this run needs about {:.1f} GiB of memory, more than the {:.1f} GiB of this machine "
-      "(reduce problem.seq_len, problem.head_dim, problem.heads or the channel depths)",
-      key, with_depths / 1073741824.0, have / 1073741824.0));
+      "{}{}: this run needs about {:.1f} GiB of memory, more than the {:.1f} GiB of this machine "
+      "a run may use; {:.1f} GiB of it is for {} (reduce it)",
+      where.empty() ? "" : where + ": ", driver->first, double(estimate.total()) / GiB,
+      double(usable) / GiB, double(driver->second) / GiB, driver->first));
 }
 
 int run(const Options& opt) {
@@ -116,13 +181,7 @@ int run(const Options& opt) {
   if (params.mode.empty() || opt.vcd) params.mode = opt.vcd ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
-  // Random inputs are checked before they are made; files define N and d once read.
-  if (!params.has_inputs()) refuse_if_too_large(params, mode);
   AttentionInputs inputs = load_inputs(params);
-  params.seq_len = inputs.seq_len;
-  params.head_dim = inputs.head_dim;
-  params.heads = inputs.heads;
-  if (params.has_inputs()) refuse_if_too_large(params, mode);
 
   const fs::path out =
       opt.out.empty() ? fs::path("out") / fs::path(opt.params).stem() : fs::path(opt.out);
@@ -136,14 +195,15 @@ int run(const Options& opt) {
 
   if (opt.size_buffers) return size_buffers(params, out);
 
-  DatapathConfig config = datapath_config(params, mode);
+  std::map<std::string, DatapathConfig> configs = datapath_configs(params, mode);
   if (opt.vcd) {
-    config.trace = sc_core::sc_create_vcd_trace_file((out / "trace").c_str());
-    config.trace->set_time_unit(1, sc_core::SC_PS);
+    sc_core::sc_trace_file* trace = sc_core::sc_create_vcd_trace_file((out / "trace").c_str());
+    trace->set_time_unit(1, sc_core::SC_PS);
+    for (auto& [dp, config] : configs) config.trace = trace;
   }
   const std::vector<std::string> datapaths = params.datapaths();
   ProgressReporter progress{2.0, print_progress};
-  SimulationResult result = simulate(inputs, datapaths, config, progress);
+  SimulationResult result = simulate(inputs, configs, progress);
 
   const Reference ref = reference_attention(inputs);
   std::vector<Check> checks;

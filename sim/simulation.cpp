@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -165,43 +166,73 @@ const std::vector<std::string>& channel_names(const std::string& datapath) {
                              : ReorderedAttention::channel_names();
 }
 
-std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
-                                    const std::vector<std::string>& datapaths,
-                                    const DatapathConfig& config) {
-  const std::uint64_t matrix = std::uint64_t(heads) * seq_len * head_dim * sizeof(float);
-  // Q, K, V on the host and in the reference's fp64 output, then per datapath its memory image
-  // and output O.
-  std::uint64_t bytes = 3 * matrix + 2 * matrix + datapaths.size() * 4 * matrix;
-  std::uint64_t latencies = config.memory.read_latency + head_dim;
-  for (const auto& [unit, timing] : config.units) latencies += timing.latency;
-  for (const std::string& dp : datapaths) {
+std::uint64_t MemoryEstimate::total() const {
+  std::uint64_t bytes = arrays;
+  for (const Part& part : channels) bytes += part.bytes;
+  return bytes;
+}
+
+MemoryEstimate estimate_memory(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
+                               const std::map<std::string, DatapathConfig>& configs) {
+  const std::uint64_t rows = std::uint64_t(heads) * seq_len;
+  const std::uint64_t matrix = rows * head_dim * sizeof(float);
+  MemoryEstimate e;
+  // Q, K, V and the reference's fp64 output on the host; per datapath its memory image (Q, K,
+  // V), the sink's output and the results' copy of it.
+  e.arrays = 3 * matrix + 2 * matrix + configs.size() * 5 * matrix;
+  for (const auto& [dp, config] : configs) {
+    std::uint64_t latency = 1;
+    for (const auto& [unit, timing] : config.units)
+      latency = std::max<std::uint64_t>(latency, timing.latency);
+    const std::uint64_t stream_depth =
+        config.memory.read_latency + config.memory.beats(head_dim * sizeof(float));
     for (const std::string& ch : channel_names(dp)) {
+      const bool stream = AttentionDatapath::is_input_stream(ch);
+      const bool row = ch.size() > 5 && ch.compare(ch.size() - 5, 5, "_rows") == 0;
+      // The automatic depths (hw/naive_attention.cpp, hw/reordered_attention.cpp): a stream's
+      // is its reader's latency + 1; a computed row's its producer's latency + 1 (it carries one
+      // row per output row); a scalar's its producer's latency + 1, or N + two latencies for a
+      // bypass.
+      const std::uint64_t automatic = stream ? stream_depth
+                                      : row  ? latency + 1
+                                             : seq_len + 2 * latency;
       const auto it = config.depths.find(ch);
       const std::uint64_t depth = it != config.depths.end()   ? it->second
                                   : config.default_depth != 0 ? config.default_depth
-                                                              : seq_len + latencies + 1;
-      const bool row = ch.size() > 5 && ch.compare(ch.size() - 5, 5, "_rows") == 0;
-      const bool stream = AttentionDatapath::is_input_stream(ch);
-      // A slot's stamps plus its element: a view of a Q/K/V row in memory, a computed d-wide
-      // row's vector header and floats, or a scalar.
-      const std::uint64_t element = stream ? sizeof(RowView)
-                                    : row  ? sizeof(Row) + head_dim * sizeof(float)
-                                           : 8;
-      bytes += depth * (3 * sizeof(Cycle) + element);
+                                                              : automatic;
+      // A slot's stamps plus its element: a view of a Q/K/V row in memory, a computed row's
+      // vector header, or a scalar; and a computed row's floats in each slot it reached (every
+      // row of the run at most, plus the producer's and the consumer's).
+      const std::uint64_t element = stream ? sizeof(RowView) : row ? sizeof(Row) : 8;
+      std::uint64_t bytes = depth * (3 * sizeof(Cycle) + element);
+      if (row && !stream) bytes += std::min(depth, rows + 2) * head_dim * sizeof(float);
+      e.channels.push_back({dp, ch, bytes});
     }
   }
-  return bytes;
+  return e;
 }
 
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress) {
+  std::map<std::string, DatapathConfig> configs;
+  for (const std::string& dp : datapaths) configs[dp] = config;
+  return simulate(inputs, configs, progress);
+}
+
+SimulationResult simulate(const AttentionInputs& inputs,
+                          const std::map<std::string, DatapathConfig>& configs,
+                          const ProgressReporter& progress) {
   std::vector<std::unique_ptr<AttentionDatapath>> dps;
-  for (const std::string& name : datapaths) {
+  for (const std::string& name : datapath_names()) {
+    const auto it = configs.find(name);
+    if (it == configs.end()) continue;
+    const DatapathConfig& config = it->second;
     dps.push_back(build(name, config, inputs));
     if (config.clocking.max_cycles != 0) continue;
     const Cycle limit = automatic_cycle_limit(*dps.back(), config, inputs.head_dim);
     for (ChannelBase* ch : dps.back()->channels()) ch->set_cycle_limit(limit);
   }
+  if (dps.size() != configs.size()) throw std::invalid_argument("unknown datapath in simulate");
 
   SimulationResult result;
   const auto start = std::chrono::steady_clock::now();
@@ -210,7 +241,10 @@ SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The trace samples channel members: close it while the datapaths still exist.
-  if (config.trace != nullptr) sc_core::sc_close_vcd_trace_file(config.trace);
+  std::set<sc_core::sc_trace_file*> traces;
+  for (const auto& [name, config] : configs)
+    if (config.trace != nullptr && traces.insert(config.trace).second)
+      sc_core::sc_close_vcd_trace_file(config.trace);
 
   for (const auto& dp : dps) {
     bool stopped_by_watchdog = false;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -76,13 +77,29 @@ const std::vector<std::string>& datapath_names();  // naive, reordered
 const std::vector<std::string>& unit_names(const std::string& datapath);
 const std::vector<std::string>& channel_names(const std::string& datapath);
 
-// Host memory a simulation of `datapaths` will need, from the problem size and channel depths
-// (`config.depths`, `config.default_depth`, or a generous bound on the automatic depths).
-std::uint64_t estimate_memory_bytes(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
-                                    const std::vector<std::string>& datapaths,
-                                    const DatapathConfig& config);
+// Host memory a simulation will need, in parts: the arrays of heads × N × d elements (Q, K, V,
+// the fp64 reference's output, and per datapath its memory image, its output and the results'
+// copy of it), and each channel's slots with the rows they may hold, at its configured depth or
+// a bound on its automatic one.
+struct MemoryEstimate {
+  struct Part {
+    std::string datapath, channel;
+    std::uint64_t bytes = 0;
+  };
+  std::uint64_t arrays = 0;
+  std::vector<Part> channels;
+  std::uint64_t total() const;
+};
+MemoryEstimate estimate_memory(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
+                               const std::map<std::string, DatapathConfig>& configs);
 
-// One elaboration per process (SystemC): call at most once. Closes config.trace when done.
+// One elaboration per process (SystemC): call at most once. Builds each datapath of `configs`
+// (by name) with its own configuration, in the order of datapath_names(); they share the
+// clocking mode and the trace, which is closed when done.
+SimulationResult simulate(const AttentionInputs& inputs,
+                          const std::map<std::string, DatapathConfig>& configs,
+                          const ProgressReporter& progress = {});
+// The same with one configuration for every datapath.
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress = {});
 

@@ -27,8 +27,9 @@ struct Outcome {
   std::map<std::string, Cycle> high_water;  // by local channel name
 };
 
-// Runs this simulator on `params` in a child process and reads its report.
-Outcome simulate_child(const Params& params, const std::string& datapath, const fs::path& dir) {
+// Runs this simulator on `params` in a child process and reads its report: each datapath's
+// outcome.
+std::map<std::string, Outcome> simulate_child(const Params& params, const fs::path& dir) {
   fs::create_directories(dir);
   const std::string file = (dir / "params.in.yaml").string();
   write_file_atomic(file, to_yaml(params));
@@ -58,28 +59,23 @@ Outcome simulate_child(const Params& params, const std::string& datapath, const 
         fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line));
   }
 
-  Outcome o;
+  std::map<std::string, Outcome> outcomes;
   std::ifstream in(fs::path(out) / "report.json");
   const nlohmann::json report = nlohmann::json::parse(in);
   for (const auto& run : report["runs"]) {
-    if (run["datapath"] != datapath) continue;
+    Outcome& o = outcomes[run["datapath"].get<std::string>()];
     if (run["status"] == "ok") o.cycles = run["cycles"].get<Cycle>();
     for (const auto& ch : run["channels"]) {
       const std::string name = ch["name"];
       o.high_water[name.substr(name.find('.') + 1)] = ch["high_water"].get<Cycle>();
     }
   }
-  return o;
+  return outcomes;
 }
 
 }  // namespace
 
 int size_buffers(const Params& params, const fs::path& out) {
-  // Ample: more than any element can spend in a channel at full rate (a row, plus every
-  // latency on the way, twice over).
-  std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
-  for (const auto& [unit, timing] : params.units) latencies += timing.latency * timing.ii;
-  const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
   // Child runs go to a private temporary folder, removed at the end: never into the user's.
   const fs::path work = fs::temp_directory_path() / fmt::format("sdpa-sizing-{}", ::getpid());
   struct RemoveAtEnd {
@@ -90,17 +86,33 @@ int size_buffers(const Params& params, const fs::path& out) {
     }
   } remove_at_end{work};
   int children = 0;
+  auto child = [&](const Params& p) {
+    return simulate_child(p, work / fmt::format("{}", children++));
+  };
 
-  std::map<std::string, std::size_t> sized;  // a name shared by both datapaths: the larger
+  // Each datapath is sized alone, and its depths go under datapaths.NAME: a channel name both
+  // datapaths have (scores, sums, out_rows, the streams) is a different channel in each.
+  std::map<std::string, std::map<std::string, std::size_t>> sized;
   std::map<std::string, Cycle> target;
   std::string table = fmt::format("{:<10} {:<14} {:>11} {:>22}\n", "datapath", "channel",
                                   "sized depth", "high water (ample)");
   for (const std::string& dp : params.datapaths()) {
+    // Ample: more than any element can spend in a channel at full rate (a row, plus every
+    // latency on the way, twice over).
+    std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
+    for (const auto& [unit, timing] : params.config_for(dp).units)
+      latencies += timing.latency * timing.ii;
+    const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
     Params p = params;
     p.datapath = dp;
-    p.default_depth = ample;
-    p.depths.clear();
-    const Outcome reference = simulate_child(p, dp, work / fmt::format("{}", children++));
+    p.shared.default_depth = ample;
+    p.shared.depths.clear();
+    for (auto& [name, keys] : p.per_datapath) {
+      keys.default_depth.reset();
+      keys.depths.clear();
+    }
+    std::map<std::string, std::size_t>& depths = p.per_datapath[dp].depths;
+    const Outcome reference = child(p)[dp];
     if (!reference.cycles) {
       std::cerr << fmt::format("sdpa-sim: {} does not complete even with depth {} everywhere\n", dp,
                                ample);
@@ -114,33 +126,47 @@ int size_buffers(const Params& params, const fs::path& out) {
       std::size_t lo = 1, hi = ample;
       while (lo < hi) {
         const std::size_t mid = lo + (hi - lo) / 2;
-        p.depths[ch] = mid;
-        const Outcome o = simulate_child(p, dp, work / fmt::format("{}", children++));
+        depths[ch] = mid;
+        const Outcome o = child(p)[dp];
         if (o.cycles && *o.cycles == target[dp])
           hi = mid;
         else
           lo = mid + 1;
       }
       std::cerr << fmt::format("sized {}.{}: {}\n", dp, ch, lo);
-      p.depths[ch] = lo;
-      sized[ch] = std::max(sized[ch], lo);
+      depths[ch] = lo;
       table +=
           fmt::format("{:<10} {:<14} {:>11} {:>22}\n", dp, ch, lo, reference.high_water.at(ch));
     }
+    sized[dp] = depths;
   }
   Params result = params;
-  result.depths = sized;
+  result.shared.depths.clear();
+  for (const auto& [dp, depths] : sized) result.per_datapath[dp].depths = depths;
   if (fs::exists(out / "sized.yaml"))
     std::cerr << fmt::format("sdpa-sim: note: replacing {}\n", (out / "sized.yaml").string());
   write_file_atomic((out / "sized.yaml").string(), to_yaml(result));
-  // The proof: sized.yaml as written reproduces every datapath's cycle count.
+  // The proof: sized.yaml as written reproduces every datapath's cycle count, each datapath
+  // alone and, if both were sized, both together.
   bool reproduced = true;
   std::string check;
+  std::map<std::string, Outcome> together;
+  if (params.datapaths().size() > 1) together = child(result);
+  auto cycles = [](const Outcome& o) {
+    return o.cycles ? fmt::format("{}", *o.cycles) : std::string("a deadlock");
+  };
   for (const std::string& dp : params.datapaths()) {
-    const Outcome o = simulate_child(result, dp, work / "check");
+    Params alone = result;
+    alone.datapath = dp;
+    const Outcome o = child(alone)[dp];
     reproduced &= o.cycles == target[dp];
-    check += fmt::format("{}: {} cycles with ample buffering, {} with sized.yaml\n", dp, target[dp],
-                         o.cycles ? fmt::format("{}", *o.cycles) : "a deadlock");
+    check += fmt::format("{}: {} cycles with ample buffering, {} with sized.yaml", dp, target[dp],
+                         cycles(o));
+    if (!together.empty()) {
+      reproduced &= together[dp].cycles == target[dp];
+      check += fmt::format(" alone and {} with datapath: both", cycles(together[dp]));
+    }
+    check += "\n";
   }
   std::cout << table << "\n"
             << check
