@@ -270,8 +270,9 @@ SimulationResult simulate(const AttentionInputs& inputs,
       r.waits = wait_for_report(dp->channels());
     }
     // As AttentionDatapath::reader_latency.
+    const MemoryTiming& memory = configs.at(r.datapath).memory;
     const Cycle stream_latency =
-        config.memory.read_latency + config.memory.beats(inputs.head_dim * sizeof(float)) - 1;
+        memory.read_latency + memory.beats(inputs.head_dim * sizeof(float)) - 1;
     r.limiting =
         limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, stream_latency);
     result.runs.push_back(std::move(r));
