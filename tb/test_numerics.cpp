@@ -1,0 +1,236 @@
+// The numerical check (docs/timing.md, "Numerics"): its tolerance is a rigorous bound on the fp32
+// error that stays a fraction of max|v|; a run that fp32 cannot certify to 1% of max|v| is
+// `unverified` (exit 6), never `ok`; an output 1% of max|v| off is a mismatch.
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <tuple>
+
+#include "hw/units/map.h"
+#include "sim/npy.h"
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// The tolerance this check replaces: u·max|v|·(4(d + 2)·S + 4N + 16), unbounded in S.
+double old_tolerance(const Reference& ref, std::size_t n, std::size_t d) {
+  return 0x1p-24 * ref.v_bound * (4.0 * (d + 2.0) * ref.score_bound + 4.0 * n + 16.0);
+}
+
+// Sorts the keys (and their values) by their score with query 0, so that in row 0 every key
+// moves the running max: the reordered datapath's most roundings.
+void sort_keys_by_score(AttentionInputs& in) {
+  const std::size_t n = in.seq_len, d = in.head_dim;
+  std::vector<double> score(n);
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t c = 0; c < d; ++c) score[j] += double(in.q[c]) * in.k[j * d + c];
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return score[a] < score[b]; });
+  const AttentionInputs copy = in;
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t c = 0; c < d; ++c) {
+      in.k[j * d + c] = copy.k[order[j] * d + c];
+      in.v[j * d + c] = copy.v[order[j] * d + c];
+    }
+}
+
+// The fp32 value nearest reference + off that is at least |off| from the reference.
+float off_by(double reference, double off) {
+  float x = float(reference + off);
+  while (std::fabs(double(x) - reference) < std::fabs(off))
+    x = std::nextafter(x, off > 0 ? INFINITY : -INFINITY);
+  return x;
+}
+
+// N, d, the Q scale, and whether the keys are sorted by score with V ≥ 0 (the worst case for
+// the reordered datapath's rescalings, and sums of one sign).
+using Case = std::tuple<std::size_t, std::size_t, float, bool>;
+
+class Certified : public testing::TestWithParam<Case> {};
+
+TEST_P(Certified, BothDatapathsAreOkAndOnePercentOfMaxVOffIsAMismatch) {
+  const auto [n, d, q_scale, worst] = GetParam();
+  AttentionInputs in = random_inputs(1, n, d, 300 + n + d, q_scale);
+  if (worst) {
+    sort_keys_by_score(in);
+    for (float& v : in.v) v = std::fabs(v);
+  }
+  const Reference ref = reference_attention(in);
+  if (worst) {
+    EXPECT_EQ(ref.max_updates, n - 1);
+  }
+  const SimulationResult r = simulate(in, {"naive", "reordered"}, default_config());
+  for (const DatapathResult& run : r.runs) {
+    ASSERT_EQ(run.status, Status::ok) << run.datapath;
+    Check c = check_output(ref, run.output, n, d);
+    // The bound holds, and is below 1% of max|v|.
+    EXPECT_LE(c.max_abs_error, c.tolerance) << run.datapath;
+    EXPECT_LT(c.tolerance, 0.01 * ref.v_bound) << run.datapath;
+    EXPECT_EQ(c.verdict(), Verdict::ok) << run.datapath;
+    // One element, either side, 1% of max|v| from the fp64 reference.
+    for (double sign : {1.0, -1.0}) {
+      std::vector<float> out = run.output;
+      const std::size_t e = out.size() / 2;
+      out[e] = off_by(ref.output[e], sign * 0.01 * ref.v_bound);
+      c = check_output(ref, out, n, d);
+      EXPECT_EQ(c.verdict(), Verdict::mismatch) << run.datapath << " " << sign;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Certified,
+    testing::Values(Case{1, 1, 1.0f, false}, Case{16, 8, 1.0f, false}, Case{33, 3, 1.0f, false},
+                    Case{64, 64, 1.0f, false},
+                    Case{48, 16, 60.0f, false},  // test_reordered's scores near 100
+                    // Scores up to ~3000: the old tolerance was 1.3% of max|v| here.
+                    Case{64, 16, 400.0f, false}, Case{64, 32, 1.0f, true},
+                    Case{64, 16, 60.0f, true}));
+
+TEST(Certified, OldToleranceLetOnePercentPassAtLargeScores) {
+  // The premise of the q_scale 400 case above: the old check called this output ok.
+  const AttentionInputs in = random_inputs(1, 64, 16, 300 + 64 + 16, 400.0f);
+  const Reference ref = reference_attention(in);
+  EXPECT_GT(old_tolerance(ref, 64, 16), 0.01 * ref.v_bound);
+  EXPECT_LT(error_tolerance(ref, 64, 16), 0.01 * ref.v_bound);
+}
+
+TEST(Tolerance, CertifiesEveryInputInTwoByTwoUpTo16KBy256) {
+  // The tolerance grows with N, d, S and C. With entries in [-2, 2], S ≤ 4√d and C ≤ N − 1:
+  // this corner bounds every run with N ≤ 16384 and d ≤ 256.
+  Reference ref;
+  ref.v_bound = 2;
+  ref.score_bound = 4 * std::sqrt(256.0);
+  ref.max_updates = 16383;
+  EXPECT_LT(error_tolerance(ref, 16384, 256), 0.01 * ref.v_bound);
+}
+
+TEST(Tolerance, NeverExceedsTwiceMaxV) {
+  for (double s : {1e4, 1e10, 1e30, 1e300}) {
+    Reference ref;
+    ref.v_bound = 3;
+    ref.score_bound = s;
+    ref.max_updates = 63;
+    const double tol = error_tolerance(ref, 64, 16);
+    EXPECT_LE(tol, 2.0001 * ref.v_bound) << s;
+    EXPECT_GE(tol, 0.01 * ref.v_bound) << s;
+  }
+}
+
+TEST(Tolerance, ZeroVMakesAnExactlyZeroOutput) {
+  AttentionInputs in = random_inputs(1, 8, 4, 5);
+  std::fill(in.v.begin(), in.v.end(), 0.0f);
+  const Reference ref = reference_attention(in);
+  EXPECT_EQ(check_output(ref, std::vector<float>(32, 0.0f), 8, 4).verdict(), Verdict::ok);
+  std::vector<float> out(32, 0.0f);
+  out[7] = 1e-30f;
+  EXPECT_EQ(check_output(ref, out, 8, 4).verdict(), Verdict::mismatch);
+}
+
+TEST(Tolerance, MaxUpdatesBoundsTheFp32RunningMaxMoves) {
+  // Near-ties: every key also appears nudged by one ulp, in rows where fp32 and fp64 may order
+  // the two differently.
+  const std::size_t n = 40, d = 8;
+  AttentionInputs in = random_inputs(1, n, d, 9, 5.0f);
+  for (std::size_t j = 1; j < n; j += 2)
+    for (std::size_t c = 0; c < d; ++c)
+      in.k[j * d + c] = std::nextafter(in.k[(j - 1) * d + c], INFINITY);
+  const Reference ref = reference_attention(in);
+  const ScaledDotOp dot{1.0f / std::sqrt(float(d))};
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const RowView q(in.q.data() + i * d, d);
+    float m = dot(RowView(in.k.data(), d), q);
+    std::size_t moves = 0;
+    for (std::size_t j = 1; j < n; ++j) {
+      const float s = dot(RowView(in.k.data() + j * d, d), q);
+      if (s > m) ++moves;
+      m = std::max(m, s);
+    }
+    most = std::max(most, moves);
+  }
+  EXPECT_GE(ref.max_updates, most);
+  EXPECT_LT(ref.max_updates, n - 1);  // far from the worst case on random keys
+}
+
+TEST(Unverified, HugeScoresAreUnverifiedNotOk) {
+  const AttentionInputs in = random_inputs(1, 16, 8, 17, 1e30f);
+  const Reference ref = reference_attention(in);
+  // The old tolerance let any output with |O| ≤ max|v| pass: every wrong one too.
+  ASSERT_GT(old_tolerance(ref, 16, 8), 1e20 * ref.v_bound);
+  const SimulationResult r = simulate(in, {"naive", "reordered"}, default_config());
+  for (const DatapathResult& run : r.runs) {
+    ASSERT_EQ(run.status, Status::ok) << run.datapath;
+    const Check c = check_output(ref, run.output, 16, 8);
+    EXPECT_TRUE(c.finite) << run.datapath;
+    EXPECT_FALSE(c.may_overflow) << run.datapath;
+    EXPECT_LE(c.max_abs_error, c.tolerance) << run.datapath;
+    EXPECT_LE(c.tolerance, 2.0001 * ref.v_bound) << run.datapath;
+    EXPECT_EQ(c.verdict(), Verdict::unverified) << run.datapath;
+    EXPECT_FALSE(c.pass()) << run.datapath;
+    // Still a check: an output no correct fp32 arithmetic gives (|O| ≤ max|v|) is a mismatch.
+    std::vector<float> out = run.output;
+    out[5] = float(4 * ref.v_bound);
+    EXPECT_EQ(check_output(ref, out, 16, 8).verdict(), Verdict::mismatch) << run.datapath;
+  }
+}
+
+TEST(Unverified, ScoresThatOverflowFp32AreUnverifiedNotAMismatch) {
+  // Q entries up to 3e38 (finite) times K entries up to 2: products overflow fp32.
+  const AttentionInputs in = random_inputs(1, 16, 8, 23, 1.5e38f);
+  const Reference ref = reference_attention(in);
+  const SimulationResult r = simulate(in, {"naive", "reordered"}, default_config());
+  for (const DatapathResult& run : r.runs) {
+    ASSERT_EQ(run.status, Status::ok) << run.datapath;
+    const Check c = check_output(ref, run.output, 16, 8);
+    EXPECT_FALSE(c.finite) << run.datapath;
+    EXPECT_TRUE(c.may_overflow) << run.datapath;
+    EXPECT_EQ(c.verdict(), Verdict::unverified) << run.datapath;
+  }
+  // Without overflow a non-finite output is a fault.
+  const AttentionInputs small = random_inputs(1, 16, 8, 23);
+  std::vector<float> out(16 * 8, 0.0f);
+  out[3] = NAN;
+  EXPECT_EQ(check_output(reference_attention(small), out, 16, 8).verdict(), Verdict::mismatch);
+}
+
+TEST(Unverified, BinaryExitsSixAndReportsTheStatus) {
+  const fs::path d = scratch();
+  const AttentionInputs in = random_inputs(1, 12, 5, 77, 1e30f);
+  write_npy((d / "q.npy").string(), in.q, {12, 5});
+  write_npy((d / "k.npy").string(), in.k, {12, 5});
+  write_npy((d / "v.npy").string(), in.v, {12, 5});
+  const auto p = write(d / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+  const SimRun r = sim("'" + p.string() + "' --out '" + (d / "out").string() + "'", d);
+  EXPECT_EQ(r.status, 6) << r.out << r.err;
+  const json report = json::parse(slurp(d / "out" / "report.json"));
+  double v_bound = 0;
+  for (float v : in.v) v_bound = std::max(v_bound, double(std::fabs(v)));
+  ASSERT_EQ(report["runs"].size(), 2u);
+  for (const json& run : report["runs"]) {
+    EXPECT_EQ(run["status"], "unverified") << run["datapath"];
+    EXPECT_EQ(run["finite"], true);
+    EXPECT_GT(run["tolerance"].get<double>(), 0.01 * v_bound);
+    EXPECT_LE(run["tolerance"].get<double>(), 2.0001 * v_bound);
+    EXPECT_LE(run["max_abs_error"].get<double>(), run["tolerance"].get<double>());
+  }
+  EXPECT_NE(r.out.find("naive: UNVERIFIED: for these inputs fp32 only promises the output within"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("reordered: UNVERIFIED"), std::string::npos) << r.out;
+  // The status row.
+  const std::size_t row = r.out.find("\nstatus ");
+  ASSERT_NE(row, std::string::npos) << r.out;
+  const std::string line = r.out.substr(row + 1, r.out.find('\n', row + 1) - row - 1);
+  EXPECT_NE(line.find("unverified"), line.rfind("unverified")) << line;  // both columns
+}
+
+}  // namespace
+}  // namespace sdpa::test
