@@ -93,13 +93,13 @@ Reference reference_attention(const AttentionInputs& in) {
         m = std::max(m, s[j]);
       }
       ref.score_bound = std::max(ref.score_bound, row_bound);
-      // fp32 can move its running max at j only if s_j comes within both score errors (fp32's
-      // and this fp64's, each at most γ·S of the row) of every earlier score.
+      // fp32 moves its running max at j only if ŝ_j exceeds every earlier ŝ_k: only if s_j is
+      // above their maximum less twice the score error of fp32 and twice that of these scores.
       const double bound = row_bound * (1 + 2 * gamma(d + 3.0, kU64));
       const double margin = 2 * (score_error(bound, d, kU32) + score_error(bound, d, kU64));
       std::size_t updates = 0;
       for (std::size_t j = 1, k = 0; j < N; ++j) {
-        if (s[j] >= s[k] - margin) ++updates;
+        if (s[j] > s[k] - margin) ++updates;
         if (s[j] > s[k]) k = j;
       }
       ref.max_updates = std::max(ref.max_updates, updates);

@@ -160,6 +160,12 @@ TEST(Tolerance, MaxUpdatesBoundsTheFp32RunningMaxMoves) {
   EXPECT_LT(ref.max_updates, n - 1);  // far from the worst case on random keys
 }
 
+TEST(Tolerance, EqualScoresNeverMoveTheRunningMax) {
+  // Q = 0: every score is exactly 0 in fp32 too, and a tie keeps the max (δ = 1 exactly).
+  const AttentionInputs in = random_inputs(1, 32, 4, 3, 0.0f);
+  EXPECT_EQ(reference_attention(in).max_updates, 0u);
+}
+
 TEST(Unverified, HugeScoresAreUnverifiedNotOk) {
   const AttentionInputs in = random_inputs(1, 16, 8, 17, 1e30f);
   const Reference ref = reference_attention(in);
@@ -201,13 +207,19 @@ TEST(Unverified, ScoresThatOverflowFp32AreUnverifiedNotAMismatch) {
   EXPECT_EQ(check_output(reference_attention(small), out, 16, 8).verdict(), Verdict::mismatch);
 }
 
-TEST(Unverified, BinaryExitsSixAndReportsTheStatus) {
-  const fs::path d = scratch();
-  const AttentionInputs in = random_inputs(1, 12, 5, 77, 1e30f);
+// Q ×1e30, N = 12, d = 5 as .npy files in `d`, and a params file naming them.
+fs::path huge_score_inputs(const fs::path& d, AttentionInputs& in) {
+  in = random_inputs(1, 12, 5, 77, 1e30f);
   write_npy((d / "q.npy").string(), in.q, {12, 5});
   write_npy((d / "k.npy").string(), in.k, {12, 5});
   write_npy((d / "v.npy").string(), in.v, {12, 5});
-  const auto p = write(d / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+  return write(d / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+}
+
+TEST(Unverified, BinaryExitsSixAndReportsTheStatus) {
+  const fs::path d = scratch();
+  AttentionInputs in;
+  const fs::path p = huge_score_inputs(d, in);
   const SimRun r = sim("'" + p.string() + "' --out '" + (d / "out").string() + "'", d);
   EXPECT_EQ(r.status, 6) << r.out << r.err;
   const json report = json::parse(slurp(d / "out" / "report.json"));
@@ -230,6 +242,42 @@ TEST(Unverified, BinaryExitsSixAndReportsTheStatus) {
   ASSERT_NE(row, std::string::npos) << r.out;
   const std::string line = r.out.substr(row + 1, r.out.find('\n', row + 1) - row - 1);
   EXPECT_NE(line.find("unverified"), line.rfind("unverified")) << line;  // both columns
+}
+
+TEST(Unverified, SizeBuffersSizesAnUnverifiedRun) {
+  // Its cycle count is as valid as any: only its numerics are uncertified.
+  const fs::path d = scratch();
+  AttentionInputs in;
+  const fs::path p = huge_score_inputs(d, in);
+  const SimRun r = sim("'" + p.string() + "' --set datapath=reordered --size-buffers --out '" +
+                           (d / "out").string() + "'",
+                       d);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(d / "out" / "sized.yaml"));
+}
+
+TEST(Unverified, SweepRecordsUnverifiedRunsAsResults) {
+  const fs::path d = scratch();
+  AttentionInputs in;
+  huge_score_inputs(d, in);
+  std::string sets;
+  for (const char* m : {"q", "k", "v"})
+    sets += fmt::format(" --set inputs.{0}='{1}/{0}.npy'", m, d.string());
+  const std::string cmd = "timeout 120 '" SDPA_SOURCE_DIR "/scripts/sweep' --sim '" SDPA_SIM
+                          "' --out '" +
+                          (d / "sweep").string() + "' --grid datapath=naive,reordered" + sets +
+                          " >'" + (d / "stdout").string() + "' 2>'" + (d / "stderr").string() + "'";
+  const int raw = std::system(cmd.c_str());
+  EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << slurp(d / "stderr");
+  const std::string csv = slurp(d / "sweep" / "results.csv");
+  // Both rows: status unverified, exit code 6, and a cycle count.
+  std::size_t rows = 0;
+  for (std::size_t at = csv.find("unverified"); at != std::string::npos;
+       at = csv.find("unverified", at + 1))
+    ++rows;
+  EXPECT_EQ(rows, 2u) << csv;
+  EXPECT_EQ(csv.find(",error,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",6,"), std::string::npos) << csv;
 }
 
 }  // namespace
