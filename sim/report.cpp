@@ -153,11 +153,12 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
       out += c.may_overflow
                  ? fmt::format(
                        "\n{}: UNVERIFIED: scores can overflow fp32 for these inputs, so "
-                       "fp32 promises nothing about the output.\n",
+                       "fp32 guarantees nothing about the output.\n",
                        r.datapath)
                  : fmt::format(
-                       "\n{}: UNVERIFIED: for these inputs fp32 only promises the output "
-                       "within {:.2g}, {:.3g}% of max|v| (a check needs less than {:g}%).\n",
+                       "\n{}: UNVERIFIED: for these inputs fp32 only guarantees an error "
+                       "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "
+                       "the output is neither certified nor shown wrong.\n",
                        r.datapath, c.tolerance, 100 * c.tolerance / c.v_bound,
                        100 * kCertifiedFraction);
       continue;
