@@ -1,6 +1,6 @@
 // sdpa-sim: runs the naive and/or reordered SDPA datapaths on one set of Q, K, V and reports.
 // Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog,
-// 5 internal error.
+// 5 internal error, 6 numerically unverified (docs/errors.md).
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -25,6 +25,8 @@ using namespace sdpa;
 namespace {
 
 enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4, kInternal = 5 };
+// Finished within the tolerance, but fp32 cannot promise 1% of max|v| for these inputs.
+constexpr int kUnverified = 6;
 
 struct Options {
   std::string params = "params/default.yaml";
@@ -219,9 +221,13 @@ int run(const Options& opt) {
       continue;
     }
     checks.back() = check_output(ref, r.output, inputs.seq_len, inputs.head_dim);
-    if (!checks.back().pass()) {
+    const Verdict verdict = checks.back().verdict();
+    if (verdict == Verdict::mismatch) {
       r.status = Status::mismatch;
-      if (status == kOk) status = kMismatch;
+      if (status == kOk || status == kUnverified) status = kMismatch;
+    } else if (verdict == Verdict::unverified) {
+      r.status = Status::unverified;
+      if (status == kOk) status = kUnverified;
     }
     const std::string npy = (out / fmt::format("o_{}.npy", r.datapath)).string();
     replace_atomically(npy, [&](const std::string& tmp) {

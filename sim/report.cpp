@@ -166,7 +166,23 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
       out += fmt::format(c == 0 ? "{:<{}}" : "  {:>{}}", row[c], width[c]);
     out += '\n';
   }
-  for (const DatapathResult& r : result.runs) {
+  for (std::size_t i = 0; i < result.runs.size(); ++i) {
+    const DatapathResult& r = result.runs[i];
+    if (r.status == Status::unverified) {
+      const Check& c = checks[i];
+      out += c.may_overflow
+                 ? fmt::format(
+                       "\n{}: UNVERIFIED: scores can overflow fp32 for these inputs, so "
+                       "fp32 guarantees nothing about the output.\n",
+                       r.datapath)
+                 : fmt::format(
+                       "\n{}: UNVERIFIED: for these inputs fp32 only guarantees an error "
+                       "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "
+                       "the output is neither certified nor shown wrong.\n",
+                       r.datapath, c.tolerance, 100 * c.tolerance / c.v_bound,
+                       100 * kCertifiedFraction);
+      continue;
+    }
     if (r.status == Status::deadlock)
       out += fmt::format("\n{}: DEADLOCK after {} of {} output rows. Wait-for report:\n",
                          r.datapath, r.rows_done, r.rows);

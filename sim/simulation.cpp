@@ -105,6 +105,8 @@ const char* to_string(Status status) {
       return "mismatch";
     case Status::timeout:
       return "timeout";
+    case Status::unverified:
+      return "unverified";
   }
   return "?";
 }

@@ -10,7 +10,9 @@
 
 namespace sdpa {
 
-enum class Status { ok, deadlock, mismatch, timeout };
+// unverified: finished within the tolerance, but fp32 cannot promise 1% of max|v| for these
+// inputs (tb/reference.h, Verdict).
+enum class Status { ok, deadlock, mismatch, timeout, unverified };
 const char* to_string(Status status);
 
 // Why a channel is the one that limited a run (LimitingChannel).

@@ -48,6 +48,8 @@ inline void expect_accurate(const AttentionInputs& in, const DatapathResult& r) 
   const Check c = check_output(reference_attention(in), r.output, in.seq_len, in.head_dim);
   EXPECT_TRUE(c.finite) << r.datapath;
   EXPECT_LE(c.max_abs_error, c.tolerance) << r.datapath;
+  // Within a tolerance small enough to certify (not merely `unverified`).
+  EXPECT_TRUE(c.verdict() == Verdict::ok) << r.datapath;
 }
 
 }  // namespace sdpa::test

@@ -262,10 +262,13 @@ TEST(Inputs, AProblemKeyThatDisagreesWithTheInputsIsRefusedNamingBoth) {
   const fs::path d = scratch();
   const std::string inputs = input_sets(d, 8, 4);
   const std::string q = (d / "q.npy").string();
-  // params/default.yaml gives problem.seq_len: 1024 on its line 7.
-  expect_error(sim(inputs + out_arg(d / "o"), d),
-               {"params/default.yaml:7:12: problem.seq_len: 1024 disagrees with inputs.q",
+  const auto n1024 = write(d / "n1024.yaml", "problem:\n  seq_len: 1024\n");
+  expect_error(sim(file_arg(n1024) + " " + inputs + out_arg(d / "o"), d),
+               {"n1024.yaml:2:12: problem.seq_len: 1024 disagrees with inputs.q",
                 q + " has shape [8, 4]", "N = 8"});
+  // The shipped params leave the problem's size to its defaults, which files replace.
+  const SimRun shipped = sim(inputs + out_arg(d / "s"), d);
+  EXPECT_EQ(shipped.status, 0) << shipped.err;
   expect_error(
       sim(inputs + "--set problem.seq_len=8 --set problem.head_dim=5" + out_arg(d / "o"), d),
       {"--set problem.head_dim=5: problem.head_dim: 5 disagrees", "d = 4"});
@@ -340,7 +343,8 @@ TEST(Memory, AWideButShortRunIsNotRefused) {
   const fs::path d = scratch();
   const SimRun r =
       sim("--set problem.seq_len=4 --set problem.head_dim=65536" + out_arg(d / "o"), d);
-  EXPECT_EQ(r.status, 0) << r.err;
+  // It runs; d = 65536 is beyond what fp32 can certify to 1% of max|v| (docs/timing.md).
+  EXPECT_TRUE(r.status == 0 || r.status == 6) << r.status << r.err;
   // The estimate bounds what the run holds: its arrays and channels at their real depths.
   std::map<std::string, DatapathConfig> configs;
   Params p;
