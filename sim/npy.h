@@ -22,6 +22,9 @@ struct NpyArray {
 // Accepts dtype <f4 or <f8; anything else is an InputError naming the file.
 NpyArray read_npy(const std::string& path);
 
+// The bytes before a float32 array's data: magic, version, header length, header (padded).
+std::string npy_header(const std::vector<std::size_t>& shape);
+
 // Writes a float32 array; the caller handles atomic placement.
 void write_npy(const std::string& path, const std::vector<float>& data,
                const std::vector<std::size_t>& shape);

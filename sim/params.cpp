@@ -180,8 +180,9 @@ std::vector<std::string> Params::datapaths() const {
   return {datapath};
 }
 
-Params load_params(const std::string& path, const std::vector<std::string>& sets) {
-  YAML::Node root = load_file(path);
+namespace {
+
+Params from_tree(YAML::Node root, const std::string& path, const std::vector<std::string>& sets) {
   if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
   std::map<std::string, std::string> origins;
   for (const std::string& set : sets) origins[apply_set(root, set)] = "--set " + set;
@@ -261,6 +262,24 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
       p.max_cycles = r.integer(m, "sim.max_cycles", 1, std::numeric_limits<std::int64_t>::max());
   }
   return p;
+}
+
+}  // namespace
+
+Params load_params(const std::string& path, const std::vector<std::string>& sets) {
+  return from_tree(load_file(path), path, sets);
+}
+
+Params load_params_text(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& sets) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
+                                 e.mark.column + 1, e.msg));
+  }
+  return from_tree(root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root, name, sets);
 }
 
 std::string to_yaml(const Params& p) {

@@ -45,6 +45,11 @@ const std::map<std::string, Timing>& default_unit_timings();
 // A relative input path resolves against the file's folder (or the working folder for --set).
 Params load_params(const std::string& path, const std::vector<std::string>& sets);
 
+// The same for parameters given as text (the built-in defaults); `name` stands for the file in
+// messages.
+Params load_params_text(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& sets);
+
 // The effective parameters as YAML, in the input format.
 std::string to_yaml(const Params& params);
 
