@@ -52,10 +52,15 @@ Outcome simulate_child(const Params& params, const std::string& datapath, const 
   // A mismatch, deadlock or watchdog stop is an outcome (not the target); anything else is not.
   if (code != 0 && code != 1 && code != 3 && code != 4) {
     std::ifstream err(errors);
+    // The error is the last line (a note may come first).
     std::string line;
-    std::getline(err, line);
-    throw ParamError(
-        fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line));
+    for (std::string next; std::getline(err, next);)
+      if (!next.empty()) line = next;
+    const std::string message =
+        fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line);
+    // Exit 5: the system refused (a full disk for the child's files), not the parameters.
+    if (code == 5) throw WriteError(message);
+    throw ParamError(message);
   }
 
   Outcome o;
@@ -74,7 +79,7 @@ Outcome simulate_child(const Params& params, const std::string& datapath, const 
 
 }  // namespace
 
-int size_buffers(const Params& params, const fs::path& out) {
+int size_buffers(const Params& params, OutputFolder& out) {
   // Ample: more than any element can spend in a channel at full rate (a row, plus every
   // latency on the way, twice over).
   std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
@@ -130,9 +135,8 @@ int size_buffers(const Params& params, const fs::path& out) {
   }
   Params result = params;
   result.depths = sized;
-  if (fs::exists(out / "sized.yaml"))
-    std::cerr << fmt::format("sdpa-sim: note: replacing {}\n", (out / "sized.yaml").string());
-  write_file_atomic((out / "sized.yaml").string(), to_yaml(result));
+  out.write("sized.yaml", to_yaml(result));
+  out.check();
   // The proof: sized.yaml as written reproduces every datapath's cycle count.
   bool reproduced = true;
   std::string check;
@@ -145,7 +149,7 @@ int size_buffers(const Params& params, const fs::path& out) {
   std::cout << table << "\n"
             << check
             << fmt::format("{} simulations; sized parameters in {}\n", children,
-                           (out / "sized.yaml").string());
+                           (out.dir() / "sized.yaml").string());
   return reproduced ? 0 : 1;
 }
 
