@@ -1,16 +1,19 @@
 // sdpa-sim: runs the naive and/or reordered SDPA datapaths on one set of Q, K, V and reports.
 // Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog,
-// 5 internal error, 6 numerically unverified (docs/errors.md).
+// 5 internal error or a failed write, 6 numerically unverified (docs/errors.md).
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <systemc>
 
+#include "sim/build_info.h"
 #include "sim/npy.h"
 #include "sim/output.h"
 #include "sim/params.h"
@@ -29,9 +32,10 @@ enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4, 
 constexpr int kUnverified = 6;
 
 struct Options {
-  std::string params = "params/default.yaml";
+  std::string params;  // empty: the built-in params/default.yaml
   std::vector<std::string> sets;
   std::string out;
+  bool out_given = false;
   bool vcd = false;
   bool size_buffers = false;
 };
@@ -175,8 +179,28 @@ void refuse_if_too_large(const Params& params) {
       double(usable) / GiB, double(driver->second) / GiB, driver->first));
 }
 
+// The files a run may write into its --out folder.
+std::set<std::string> output_names(const Params& params, const Options& opt) {
+  if (opt.size_buffers) return {"report.json", "sized.yaml"};
+  std::set<std::string> names{"report.json", "params.yaml"};
+  for (const std::string& dp : params.datapaths()) names.insert(fmt::format("o_{}.npy", dp));
+  if (opt.vcd) names.insert({"trace.vcd", "trace.gtkw"});
+  return names;
+}
+
+// report.json, written last: the version, the effective parameters and the run's files.
+void write_report(OutputFolder& out, const Params& params, nlohmann::json report) {
+  report["version"] = kVersion;
+  report["params"] = yaml_to_json(to_yaml(params));
+  out.add("report.json");
+  report["files"] = out.files();
+  out.write("report.json", report.dump(2) + "\n");
+}
+
 int run(const Options& opt) {
-  Params params = load_params(opt.params, opt.sets);
+  Params params = opt.params.empty() ? load_params_text(kDefaultParamsYaml,
+                                                        "params/default.yaml (built in)", opt.sets)
+                                     : load_params(opt.params, opt.sets);
   // Both modes give identical results; only synchronized time makes a true waveform.
   if (opt.vcd && params.mode == "decoupled")
     std::cerr << "sdpa-sim: note: --vcd runs in synchronized mode (sim.mode was decoupled)\n";
@@ -185,27 +209,31 @@ int run(const Options& opt) {
 
   AttentionInputs inputs = load_inputs(params);
 
-  const fs::path out =
-      opt.out.empty() ? fs::path("out") / fs::path(opt.params).stem() : fs::path(opt.out);
-  std::error_code ec;
-  if (fs::exists(out / "report.json"))
-    std::cerr << fmt::format("sdpa-sim: note: replacing the results in {}\n", out.string());
-  fs::create_directories(out, ec);
-  if (ec)
-    throw InputError(
-        fmt::format("--out {}: cannot create the folder: {}", out.string(), ec.message()));
+  // Before simulating: a folder that cannot be written is found now, not after the run.
+  const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
+  OutputFolder out(output_folder(opt.out, opt.out_given, stem), output_names(params, opt));
 
-  if (opt.size_buffers) return size_buffers(params, out);
+  if (opt.size_buffers) {
+    const int status = size_buffers(params, out);
+    write_report(out, params, nlohmann::json::object());
+    out.check();
+    if (!out.commit()) throw WriteError(out.error());
+    return status;
+  }
 
   std::map<std::string, DatapathConfig> configs = datapath_configs(params, mode);
+  std::optional<VcdStream> vcd;
   if (opt.vcd) {
-    sc_core::sc_trace_file* trace = sc_core::sc_create_vcd_trace_file((out / "trace").c_str());
+    vcd.emplace(out, "trace.vcd");
+    sc_core::sc_trace_file* trace =
+        sc_core::sc_create_vcd_trace_file(vcd->systemc_name().c_str());
     trace->set_time_unit(1, sc_core::SC_PS);
     for (auto& [dp, config] : configs) config.trace = trace;
   }
   const std::vector<std::string> datapaths = params.datapaths();
   ProgressReporter progress{2.0, print_progress};
   SimulationResult result = simulate(inputs, configs, progress);
+  if (vcd) vcd->finish();
 
   const Reference ref = reference_attention(inputs);
   std::vector<Check> checks;
@@ -229,28 +257,28 @@ int run(const Options& opt) {
       r.status = Status::unverified;
       if (status == kOk) status = kUnverified;
     }
-    const std::string npy = (out / fmt::format("o_{}.npy", r.datapath)).string();
-    replace_atomically(npy, [&](const std::string& tmp) {
-      write_npy(tmp, r.output, {inputs.heads * inputs.seq_len, inputs.head_dim});
-    });
+    out.write_npy(fmt::format("o_{}.npy", r.datapath), r.output,
+                  {inputs.heads * inputs.seq_len, inputs.head_dim});
   }
 
-  write_file_atomic((out / "params.yaml").string(), to_yaml(params));
-  write_file_atomic((out / "report.json").string(),
-                    report_json(params, params.mode, result, checks).dump(2) + "\n");
+  out.write("params.yaml", to_yaml(params));
   if (opt.vcd) {
-    make_vcd_reproducible((out / "trace.vcd").string());
     Cycle end = 0;
     for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
-    write_file_atomic((out / "trace.gtkw").string(),
-                      gtkw_save_file("trace.vcd", datapaths, end_ps));
+    out.write("trace.gtkw", gtkw_save_file("trace.vcd", "trace.gtkw", datapaths, end_ps));
+  }
+  write_report(out, params, report_json(params, params.mode, result, checks));
+  // Not thrown: see OutputFolder.
+  if (!out.commit()) {
+    std::cerr << "sdpa-sim: error: " << out.error() << "\n";
+    return kInternal;
   }
 
   std::cout << fmt::format("N = {}, d = {}, heads = {}, mode {}, {:.2f} s simulated wall time\n\n",
                            inputs.seq_len, inputs.head_dim, inputs.heads, params.mode,
                            result.wall_seconds)
-            << summary(result, checks) << fmt::format("\nresults in {}\n", out.string());
+            << summary(result, checks) << fmt::format("\nresults in {}\n", out.dir().string());
   return status;
 }
 
@@ -260,17 +288,23 @@ int sc_main(int argc, char* argv[]) {
   CLI::App app{"Cycle-level SystemC model of streaming SDPA datapaths (naive and reordered)",
                "sdpa-sim"};
   Options opt;
-  app.add_option("params", opt.params, "hardware parameter file (YAML)");
+  app.add_option("params", opt.params,
+                 "hardware parameter file (YAML; default: params/default.yaml, built in)");
   // One value per --set, so that a params file may follow it on the command line.
   app.add_option("--set", opt.sets, "override a parameter: key.path=value (repeatable)")
       ->allow_extra_args(false);
   app.add_option("--out", opt.out, "output folder (default: out/<params file stem>)");
-  app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
+  CLI::Option* vcd =
+      app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
+  // Sizing runs only child simulations, none of which would be traced.
   app.add_flag("--size-buffers", opt.size_buffers,
-               "find each channel's least depth that keeps the cycle count; writes sized.yaml");
+               "find each channel's least depth that keeps the cycle count; writes sized.yaml")
+      ->excludes(vcd);
+  app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+    opt.out_given = app.count("--out") > 0;
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "sdpa-sim: error: " << e.what() << " (see --help)\n";
@@ -280,6 +314,9 @@ int sc_main(int argc, char* argv[]) {
   // The watchdog's sc_stop: the summary says what happened.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO,
                                           sc_core::SC_DO_NOTHING);
+  // The VCD's time unit, set on every --vcd run: it would name the staging folder's pipe.
+  sc_core::sc_report_handler::set_actions("tracing timescale unit set", sc_core::SC_INFO,
+                                          sc_core::SC_DO_NOTHING);
   try {
     return run(opt);
   } catch (const ParamError& e) {
@@ -288,6 +325,10 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "sdpa-sim: error: " << e.what() << "\n";
   } catch (const fs::filesystem_error& e) {
     std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+  } catch (const WriteError& e) {
+    // Not a bug, but the system refused: disk full, file too large, I/O error.
+    std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+    return kInternal;
   } catch (const std::exception& e) {
     // Not the user's input: a bug, or the system refused a resource.
     std::cerr << "sdpa-sim: internal error: " << e.what() << "\n";
@@ -299,5 +340,8 @@ int sc_main(int argc, char* argv[]) {
 // The process entry: SystemC's banner would otherwise precede every message on stderr.
 int main(int argc, char* argv[]) {
   ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG, reported as exit 5,
+  // instead of the signal killing the run.
+  ::signal(SIGXFSZ, SIG_IGN);
   return sc_core::sc_elab_and_sim(argc, argv);
 }

@@ -164,8 +164,7 @@ NpyArray read_npy(const std::string& path,
   return a;
 }
 
-void write_npy(const std::string& path, const std::vector<float>& data,
-               const std::vector<std::size_t>& shape) {
+std::string npy_header(const std::vector<std::size_t>& shape) {
   std::string dims;
   for (std::size_t n : shape) dims += std::to_string(n) + ",";
   if (shape.size() > 1) dims.pop_back();
@@ -174,14 +173,16 @@ void write_npy(const std::string& path, const std::vector<float>& data,
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
+  const char version[2] = {1, 0};
+  const char len[2] = {static_cast<char>(header.size() & 0xff),
+                       static_cast<char>(header.size() >> 8)};
+  return std::string(kMagic, 6) + std::string(version, 2) + std::string(len, 2) + header;
+}
+
+void write_npy(const std::string& path, const std::vector<float>& data,
+               const std::vector<std::size_t>& shape) {
   std::ofstream out(path, std::ios::binary);
-  out.write(kMagic, 6);
-  const unsigned char version[2] = {1, 0};
-  out.write(reinterpret_cast<const char*>(version), 2);
-  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                static_cast<unsigned char>(header.size() >> 8)};
-  out.write(reinterpret_cast<const char*>(len), 2);
-  out << header;
+  out << npy_header(shape);
   out.write(reinterpret_cast<const char*>(data.data()),
             static_cast<std::streamsize>(data.size() * sizeof(float)));
   if (!out) throw InputError(fmt::format("{}: cannot write the file", path));

@@ -25,6 +25,9 @@ struct NpyArray {
 NpyArray read_npy(const std::string& path,
                   const std::function<void(const std::vector<std::size_t>&)>& check_shape = {});
 
+// The bytes before a float32 array's data: magic, version, header length, header (padded).
+std::string npy_header(const std::vector<std::size_t>& shape);
+
 // Writes a float32 array; the caller handles atomic placement.
 void write_npy(const std::string& path, const std::vector<float>& data,
                const std::vector<std::size_t>& shape);

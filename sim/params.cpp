@@ -396,8 +396,9 @@ DatapathConfig Params::config_for(const std::string& dp,
   return c;
 }
 
-Params load_params(const std::string& path, const std::vector<std::string>& sets) {
-  YAML::Node root = load_file(path);
+namespace {
+
+Params from_tree(YAML::Node root, const std::string& path, const std::vector<std::string>& sets) {
   if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
   std::map<std::string, std::string> set_origins;
   for (const std::string& set : sets) set_origins[apply_set(root, set)] = "--set " + set;
@@ -500,6 +501,24 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
           r.integer_or_auto(m, "sim.max_cycles", std::numeric_limits<std::int64_t>::max());
   }
   return p;
+}
+
+}  // namespace
+
+Params load_params(const std::string& path, const std::vector<std::string>& sets) {
+  return from_tree(load_file(path), path, sets);
+}
+
+Params load_params_text(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& sets) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
+                                 e.mark.column + 1, e.msg));
+  }
+  return from_tree(root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root, name, sets);
 }
 
 std::string to_yaml(const Params& p) {

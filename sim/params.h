@@ -74,6 +74,11 @@ bool is_stream_reader(const std::string& unit);
 // A relative input path resolves against the file's folder (or the working folder for --set).
 Params load_params(const std::string& path, const std::vector<std::string>& sets);
 
+// The same for parameters given as text (the built-in defaults); `name` stands for the file in
+// messages.
+Params load_params_text(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& sets);
+
 // The effective parameters as YAML, in the input format, for the selected datapaths: a unit
 // both datapaths have goes under `units` if its timing is the same in every selected datapath,
 // every other unit and every channel depth under `datapaths.NAME`; so the file can be passed

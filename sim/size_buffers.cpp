@@ -53,10 +53,15 @@ std::map<std::string, Outcome> simulate_child(const Params& params, const fs::pa
   // A mismatch, deadlock or watchdog stop is an outcome (not the target); anything else is not.
   if (code != 0 && code != 1 && code != 3 && code != 4 && code != 6) {
     std::ifstream err(errors);
+    // The error is the last line (a note may come first).
     std::string line;
-    std::getline(err, line);
-    throw ParamError(
-        fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line));
+    for (std::string next; std::getline(err, next);)
+      if (!next.empty()) line = next;
+    const std::string message =
+        fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line);
+    // Exit 5: the system refused (a full disk for the child's files), not the parameters.
+    if (code == 5) throw WriteError(message);
+    throw ParamError(message);
   }
 
   std::map<std::string, Outcome> outcomes;
@@ -77,7 +82,7 @@ std::map<std::string, Outcome> simulate_child(const Params& params, const fs::pa
 
 }  // namespace
 
-int size_buffers(const Params& params, const fs::path& out) {
+int size_buffers(const Params& params, OutputFolder& out) {
   // Child runs go to a private temporary folder, removed at the end: never into the user's.
   const fs::path work = fs::temp_directory_path() / fmt::format("sdpa-sizing-{}", ::getpid());
   struct RemoveAtEnd {
@@ -145,9 +150,8 @@ int size_buffers(const Params& params, const fs::path& out) {
   Params result = params;
   result.shared.depths.clear();
   for (const auto& [dp, depths] : sized) result.per_datapath[dp].depths = depths;
-  if (fs::exists(out / "sized.yaml"))
-    std::cerr << fmt::format("sdpa-sim: note: replacing {}\n", (out / "sized.yaml").string());
-  write_file_atomic((out / "sized.yaml").string(), to_yaml(result));
+  out.write("sized.yaml", to_yaml(result));
+  out.check();
   // The proof: sized.yaml as written reproduces every datapath's cycle count, each datapath
   // alone and, if both were sized, both together.
   bool reproduced = true;
@@ -173,7 +177,7 @@ int size_buffers(const Params& params, const fs::path& out) {
   std::cout << table << "\n"
             << check
             << fmt::format("{} simulations; sized parameters in {}\n", children,
-                           (out / "sized.yaml").string());
+                           (out.dir() / "sized.yaml").string());
   return reproduced ? 0 : 1;
 }
 

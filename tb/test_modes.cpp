@@ -38,6 +38,7 @@ std::string random_config(unsigned seed) {
 json without_wall_time(json report) {
   report["sim"].erase("wall_seconds");
   report["sim"].erase("mode");
+  report["params"]["sim"].erase("mode");  // the effective parameters record it too
   return report;
 }
 
