@@ -26,7 +26,7 @@
 #include "hw/units/reduce.h"
 #include "hw/units/running_max.h"
 #include "sim/npy.h"
-#include "tb/reference.h"
+#include "sim/reference.h"
 
 using namespace sdpa;
 namespace fs = std::filesystem;

@@ -1,23 +1,26 @@
 // sdpa-sim: runs the naive and/or reordered SDPA datapaths on one set of Q, K, V and reports.
 // Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog,
-// 5 internal error.
+// 5 internal error or a failed write, 6 numerically unverified (docs/errors.md).
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <systemc>
 
+#include "sim/build_info.h"
 #include "sim/npy.h"
 #include "sim/output.h"
 #include "sim/params.h"
+#include "sim/reference.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 #include "sim/size_buffers.h"
-#include "tb/reference.h"
 
 namespace fs = std::filesystem;
 using namespace sdpa;
@@ -25,47 +28,86 @@ using namespace sdpa;
 namespace {
 
 enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4, kInternal = 5 };
+// Finished within the tolerance, but fp32 cannot promise 1% of max|v| for these inputs.
+constexpr int kUnverified = 6;
 
 struct Options {
-  std::string params = "params/default.yaml";
+  std::string params;  // empty: the built-in params/default.yaml
   std::vector<std::string> sets;
   std::string out;
+  bool out_given = false;
   bool vcd = false;
   bool size_buffers = false;
 };
 
+// The problem's shape: the params', or the .npy files', which set N and d (and one head). Q's
+// header sets it and K's and V's must match; a problem.* key given with files must agree. Only
+// the headers are read, so that the run is checked against the machine's memory first.
+AttentionShape problem_shape(Params& p) {
+  if (!p.has_inputs()) return {p.heads, p.seq_len, p.head_dim};
+  std::vector<std::size_t> shape;  // of inputs.q
+  for (const std::string* file : {&p.input_q, &p.input_k, &p.input_v}) {
+    const std::vector<std::size_t> s = read_npy_shape(*file);
+    if (s.size() != 2 || s[0] == 0 || s[1] == 0)
+      throw InputError(fmt::format("{}: expected a 2-D array [N, d] with N, d >= 1", *file));
+    if (!shape.empty()) {
+      if (s != shape)
+        throw InputError(fmt::format("{}: shape [{}, {}] differs from inputs.q's [{}, {}]", *file,
+                                     s[0], s[1], shape[0], shape[1]));
+      continue;
+    }
+    struct Agree {
+      const char* key;
+      std::size_t given, from_inputs, max;
+      const char* what;
+    };
+    for (const Agree& a : {Agree{"problem.seq_len", p.seq_len, s[0], 1 << 20, "N"},
+                           Agree{"problem.head_dim", p.head_dim, s[1], 1 << 16, "d"},
+                           Agree{"problem.heads", p.heads, 1, 1 << 16, "heads"}}) {
+      const std::string where = p.origin(a.key);
+      if (!where.empty() && a.given != a.from_inputs)
+        throw ParamError(fmt::format(
+            "{}: {}: {} disagrees with inputs.q ({} has shape [{}, {}], so {} = {}): remove {} "
+            "or set it to {}",
+            where, a.key, a.given, *file, s[0], s[1], a.what, a.from_inputs, a.key, a.from_inputs));
+      if (a.from_inputs > a.max)
+        throw InputError(
+            fmt::format("{}: shape [{}, {}]: {} = {} is more than {}, the most {} allows", *file,
+                        s[0], s[1], a.what, a.from_inputs, a.max, a.key));
+    }
+    shape = s;
+  }
+  p.seq_len = shape[0];
+  p.head_dim = shape[1];
+  p.heads = 1;
+  return {p.heads, p.seq_len, p.head_dim};
+}
+
+// Random Q, K, V from the seed, or the .npy files of the shape problem_shape found.
 AttentionInputs load_inputs(const Params& p) {
-  AttentionInputs in;
-  std::vector<std::size_t> shape;
+  if (!p.has_inputs()) return random_inputs(p.heads, p.seq_len, p.head_dim, p.seed);
+  AttentionInputs in{p.heads, p.seq_len, p.head_dim, {}, {}, {}};
+  const std::vector<std::size_t> shape{p.seq_len, p.head_dim};
   for (auto [file, dest] :
        {std::pair{&p.input_q, &in.q}, {&p.input_k, &in.k}, {&p.input_v, &in.v}}) {
-    NpyArray a = read_npy(*file);
-    if (a.shape.size() != 2 || a.shape[0] == 0 || a.shape[1] == 0)
-      throw InputError(fmt::format("{}: expected a 2-D array [N, d] with N, d >= 1", *file));
-    if (!shape.empty() && a.shape != shape)
-      throw InputError(fmt::format("{}: shape [{}, {}] differs from inputs.q's [{}, {}]", *file,
-                                   a.shape[0], a.shape[1], shape[0], shape[1]));
+    NpyArray a = read_npy(*file, [&](const std::vector<std::size_t>& s) {
+      if (s != shape) throw InputError(fmt::format("{}: changed while being read", *file));
+    });
     for (float x : a.data)
       if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
-    shape = a.shape;
     *dest = std::move(a.data);
   }
-  in.heads = 1;
-  in.seq_len = shape[0];
-  in.head_dim = shape[1];
   return in;
 }
 
-DatapathConfig datapath_config(const Params& p, Mode mode) {
-  DatapathConfig c;
-  c.clocking.mode = mode;
-  c.clocking.period = sc_core::sc_time(p.clock_period_ns, sc_core::SC_NS);
-  c.memory = p.memory;
-  c.timings = p.units;
-  c.default_depth = p.default_depth;
-  c.depths = p.depths;
-  c.clocking.max_cycles = p.max_cycles;
-  return c;
+// Each selected datapath's hardware, with its own unit timings and channel depths.
+std::map<std::string, DatapathConfig> datapath_configs(const Params& p, Mode mode) {
+  std::map<std::string, DatapathConfig> configs;
+  for (const std::string& dp : p.datapaths()) {
+    configs[dp] = p.config_for(dp);
+    configs[dp].clocking.mode = mode;
+  }
+  return configs;
 }
 
 // Rows and the latest output's cycle per datapath, then the run's rate and time left. The
@@ -85,68 +127,112 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
   std::cerr << line << std::endl;
 }
 
-// Refuses, before allocating anything large, a run the machine cannot hold, naming the key to
-// change: the problem size, or the channel depths when those take most of it.
+// Refuses, before allocating anything large, a run that would not fit in nine tenths of the
+// machine's memory, naming the key whose part of the estimate is the largest: a channel depth,
+// or what sets the problem size.
 void refuse_if_too_large(const Params& params, const Simulation& simulation) {
-  const std::uint64_t have = std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
-  const std::uint64_t need = simulation.memory_bytes();
-  if (need <= have / 10 * 9) return;
-  std::uint64_t channels = 0;
-  for (const auto& dp : simulation.datapaths()) channels += dp->channel_storage_bytes();
-  const char* key = channels < need / 2         ? "problem.seq_len"
-                    : params.default_depth != 0 ? "channels.default_depth"
-                                                : "channels.depths";
+  const std::uint64_t usable =
+      std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 10 * 9;
+  const MemoryEstimate estimate = simulation.memory_estimate();
+  if (estimate.total() <= usable) return;
+  std::map<std::string, std::map<std::string, std::string>> depth_keys;
+  for (const std::string& dp : params.datapaths()) params.config_for(dp, &depth_keys[dp]);
+  // The arrays grow with heads × N × d: the factor furthest above its default drives them.
+  auto problem_key = [&](const char* key) -> std::string {
+    if (params.has_inputs()) return "inputs.q";
+    if (key != nullptr) return key;
+    const Params defaults;
+    const double n = double(params.seq_len) / double(defaults.seq_len);
+    const double d = double(params.head_dim) / double(defaults.head_dim);
+    const double h = double(params.heads) / double(defaults.heads);
+    return h > n && h > d ? "problem.heads" : d > n ? "problem.head_dim" : "problem.seq_len";
+  };
+  std::map<std::string, std::uint64_t> by_key;
+  by_key[problem_key(nullptr)] += estimate.arrays;
+  for (const MemoryEstimate::Part& part : estimate.channels) {
+    const auto& keys = depth_keys[part.datapath];
+    std::string key;
+    if (const auto it = keys.find(part.channel); it != keys.end())
+      key = it->second;
+    else if (part.stream)
+      key = "memory.read_latency";
+    else if (part.vector)
+      key = problem_key("problem.head_dim");  // automatic: a few rows of d
+    else
+      key = problem_key("problem.seq_len");  // automatic: up to N + latencies
+    by_key[key] += part.bytes;
+  }
+  const auto driver =
+      std::max_element(by_key.begin(), by_key.end(),
+                       [](const auto& a, const auto& b) { return a.second < b.second; });
+  const std::string where = params.origin(driver->first);
+  constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
   throw ParamError(fmt::format(
-      "{}: this run needs about {:.1f} GiB of memory, more than the {:.1f} GiB of this machine "
-      "(reduce problem.seq_len, problem.head_dim, problem.heads or the channel depths)",
-      key, need / 1073741824.0, have / 1073741824.0));
+      "{}{}: this run needs about {:.1f} GiB of memory, more than the {:.1f} GiB of this machine "
+      "a run may use; {:.1f} GiB of it is for {} (reduce it)",
+      where.empty() ? "" : where + ": ", driver->first, double(estimate.total()) / GiB,
+      double(usable) / GiB, double(driver->second) / GiB, driver->first));
+}
+
+// The files a run may write into its --out folder.
+std::set<std::string> output_names(const Params& params, const Options& opt) {
+  if (opt.size_buffers) return {"report.json", "sized.yaml"};
+  std::set<std::string> names{"report.json", "params.yaml"};
+  for (const std::string& dp : params.datapaths()) names.insert(fmt::format("o_{}.npy", dp));
+  if (opt.vcd) names.insert({"trace.vcd", "trace.gtkw"});
+  return names;
+}
+
+// report.json, written last: the version, the effective parameters and the run's files.
+void write_report(OutputFolder& out, const Params& params, nlohmann::json report) {
+  report["version"] = kVersion;
+  report["params"] = yaml_to_json(to_yaml(params));
+  out.add("report.json");
+  report["files"] = out.files();
+  out.write("report.json", report.dump(2) + "\n");
 }
 
 int run(const Options& opt) {
-  Params params = load_params(opt.params, opt.sets);
+  Params params = opt.params.empty() ? load_params_text(kDefaultParamsYaml,
+                                                        "params/default.yaml (built in)", opt.sets)
+                                     : load_params(opt.params, opt.sets);
   // Both modes give identical results; only synchronized time makes a true waveform.
   if (opt.vcd && params.mode == "decoupled")
     std::cerr << "sdpa-sim: note: --vcd runs in synchronized mode (sim.mode was decoupled)\n";
   if (params.mode.empty() || opt.vcd) params.mode = opt.vcd ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
-  // Files define N and d once read; random inputs are made once the run is known to fit.
-  AttentionInputs inputs;
-  if (params.has_inputs()) {
-    inputs = load_inputs(params);
-    params.seq_len = inputs.seq_len;
-    params.head_dim = inputs.head_dim;
-    params.heads = inputs.heads;
+  const AttentionShape shape = problem_shape(params);
+
+  // Before simulating: a folder that cannot be written is found now, not after the run.
+  const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
+  OutputFolder out(output_folder(opt.out, opt.out_given, stem), output_names(params, opt));
+
+  if (opt.size_buffers) {
+    const int status = size_buffers(params, out);
+    write_report(out, params, nlohmann::json::object());
+    out.check();
+    if (!out.commit()) throw WriteError(out.error());
+    return status;
   }
 
-  const fs::path out =
-      opt.out.empty() ? fs::path("out") / fs::path(opt.params).stem() : fs::path(opt.out);
-  std::error_code ec;
-  if (fs::exists(out / "report.json"))
-    std::cerr << fmt::format("sdpa-sim: note: replacing the results in {}\n", out.string());
-  fs::create_directories(out, ec);
-  if (ec)
-    throw InputError(
-        fmt::format("--out {}: cannot create the folder: {}", out.string(), ec.message()));
-
-  if (opt.size_buffers) return size_buffers(params, out);
-
-  DatapathConfig config = datapath_config(params, mode);
+  std::map<std::string, DatapathConfig> configs = datapath_configs(params, mode);
+  std::optional<VcdStream> vcd;
   if (opt.vcd) {
-    config.trace = sc_core::sc_create_vcd_trace_file((out / "trace").c_str());
-    config.trace->set_time_unit(1, sc_core::SC_PS);
+    vcd.emplace(out, "trace.vcd");
+    sc_core::sc_trace_file* trace = sc_core::sc_create_vcd_trace_file(vcd->systemc_name().c_str());
+    trace->set_time_unit(1, sc_core::SC_PS);
+    for (auto& [dp, config] : configs) config.trace = trace;
   }
   const std::vector<std::string> datapaths = params.datapaths();
-  std::map<std::string, DatapathConfig> configs;
-  for (const std::string& dp : datapaths) configs[dp] = config;
-  Simulation simulation({params.heads, params.seq_len, params.head_dim}, configs, datapaths);
+  Simulation simulation(shape, configs, datapaths);
   refuse_if_too_large(params, simulation);
-  if (!params.has_inputs())
-    inputs = random_inputs(params.heads, params.seq_len, params.head_dim, params.seed);
+  const AttentionInputs inputs = load_inputs(params);
   std::vector<DatapathStages> stages;
   for (const auto& dp : simulation.datapaths()) stages.push_back(stages_of(*dp));
   ProgressReporter progress{2.0, print_progress};
   SimulationResult result = simulation.run(inputs, progress);
+  if (vcd) vcd->finish();
 
   const Reference ref = reference_attention(inputs);
   std::vector<Check> checks;
@@ -162,31 +248,36 @@ int run(const Options& opt) {
       continue;
     }
     checks.back() = check_output(ref, r.output, inputs.seq_len, inputs.head_dim);
-    if (!checks.back().pass()) {
+    const Verdict verdict = checks.back().verdict();
+    if (verdict == Verdict::mismatch) {
       r.status = Status::mismatch;
-      if (status == kOk) status = kMismatch;
+      if (status == kOk || status == kUnverified) status = kMismatch;
+    } else if (verdict == Verdict::unverified) {
+      r.status = Status::unverified;
+      if (status == kOk) status = kUnverified;
     }
-    const std::string npy = (out / fmt::format("o_{}.npy", r.datapath)).string();
-    replace_atomically(npy, [&](const std::string& tmp) {
-      write_npy(tmp, r.output, {inputs.heads * inputs.seq_len, inputs.head_dim});
-    });
+    out.write_npy(fmt::format("o_{}.npy", r.datapath), r.output,
+                  {inputs.heads * inputs.seq_len, inputs.head_dim});
   }
 
-  write_file_atomic((out / "params.yaml").string(), to_yaml(params));
-  write_file_atomic((out / "report.json").string(),
-                    report_json(params, params.mode, result, checks).dump(2) + "\n");
+  out.write("params.yaml", to_yaml(params));
   if (opt.vcd) {
-    make_vcd_reproducible((out / "trace.vcd").string());
     Cycle end = 0;
     for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
-    write_file_atomic((out / "trace.gtkw").string(), gtkw_save_file("trace.vcd", stages, end_ps));
+    out.write("trace.gtkw", gtkw_save_file("trace.vcd", "trace.gtkw", stages, end_ps));
+  }
+  write_report(out, params, report_json(params, params.mode, result, checks));
+  // Not thrown: see OutputFolder.
+  if (!out.commit()) {
+    std::cerr << "sdpa-sim: error: " << out.error() << "\n";
+    return kInternal;
   }
 
   std::cout << fmt::format("N = {}, d = {}, heads = {}, mode {}, {:.2f} s simulated wall time\n\n",
                            inputs.seq_len, inputs.head_dim, inputs.heads, params.mode,
                            result.wall_seconds)
-            << summary(result, checks) << fmt::format("\nresults in {}\n", out.string());
+            << summary(result, checks) << fmt::format("\nresults in {}\n", out.dir().string());
   return status;
 }
 
@@ -196,17 +287,23 @@ int sc_main(int argc, char* argv[]) {
   CLI::App app{"Cycle-level SystemC model of streaming SDPA datapaths (naive and reordered)",
                "sdpa-sim"};
   Options opt;
-  app.add_option("params", opt.params, "hardware parameter file (YAML)");
+  app.add_option("params", opt.params,
+                 "hardware parameter file (YAML; default: params/default.yaml, built in)");
   // One value per --set, so that a params file may follow it on the command line.
   app.add_option("--set", opt.sets, "override a parameter: key.path=value (repeatable)")
       ->allow_extra_args(false);
   app.add_option("--out", opt.out, "output folder (default: out/<params file stem>)");
-  app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
+  CLI::Option* vcd =
+      app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
+  // Sizing runs only child simulations, none of which would be traced.
   app.add_flag("--size-buffers", opt.size_buffers,
-               "find each channel's least depth that keeps the cycle count; writes sized.yaml");
+               "find each channel's least depth that keeps the cycle count; writes sized.yaml")
+      ->excludes(vcd);
+  app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+    opt.out_given = app.count("--out") > 0;
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "sdpa-sim: error: " << e.what() << " (see --help)\n";
@@ -216,6 +313,9 @@ int sc_main(int argc, char* argv[]) {
   // The watchdog's sc_stop: the summary says what happened.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO,
                                           sc_core::SC_DO_NOTHING);
+  // The VCD's time unit, set on every --vcd run: it would name the staging folder's pipe.
+  sc_core::sc_report_handler::set_actions("tracing timescale unit set", sc_core::SC_INFO,
+                                          sc_core::SC_DO_NOTHING);
   try {
     return run(opt);
   } catch (const ParamError& e) {
@@ -224,6 +324,10 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "sdpa-sim: error: " << e.what() << "\n";
   } catch (const fs::filesystem_error& e) {
     std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+  } catch (const WriteError& e) {
+    // Not a bug, but the system refused: disk full, file too large, I/O error.
+    std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+    return kInternal;
   } catch (const std::exception& e) {
     // Not the user's input: a bug, or the system refused a resource.
     std::cerr << "sdpa-sim: internal error: " << e.what() << "\n";
@@ -235,5 +339,8 @@ int sc_main(int argc, char* argv[]) {
 // The process entry: SystemC's banner would otherwise precede every message on stderr.
 int main(int argc, char* argv[]) {
   ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG, reported as exit 5,
+  // instead of the signal killing the run.
+  ::signal(SIGXFSZ, SIG_IGN);
   return sc_core::sc_elab_and_sim(argc, argv);
 }

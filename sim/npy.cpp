@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 namespace sdpa {
 namespace {
@@ -36,9 +37,52 @@ std::string header_field(const std::string& header, const std::string& key) {
   return {};
 }
 
+// The header's shape, a Python tuple of integers: "()", "(3,)", "(3, 4)" or "(3, 4,)"; anything
+// else is not `valid`. A dimension too large for size_t reads as SIZE_MAX.
+struct Shape {
+  std::vector<std::size_t> dims;
+  bool valid = false;
+  bool negative = false;
+};
+
+Shape parse_shape(const std::string& text) {
+  Shape shape;
+  std::size_t at = 1;  // past '(': header_field returns the text from '(' to ')'
+  auto skip_space = [&] {
+    while (at < text.size() && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) ++at;
+  };
+  for (;;) {
+    skip_space();
+    if (at >= text.size()) return shape;
+    if (text[at] == ')') break;
+    if (text[at] == '-') {
+      shape.negative = true;
+      ++at;
+    }
+    const std::size_t begin = at;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') ++at;
+    if (at == begin) return shape;
+    std::size_t n = 0;  // from_chars, unlike stoull, reports a number too large without throwing
+    if (std::from_chars(text.data() + begin, text.data() + at, n).ec != std::errc())
+      n = std::numeric_limits<std::size_t>::max();
+    shape.dims.push_back(n);
+    skip_space();
+    if (at < text.size() && text[at] == ',') {
+      ++at;
+      continue;
+    }
+    // One element needs its comma: "(3)" is not a tuple.
+    if (at >= text.size() || text[at] != ')' || shape.dims.size() == 1) return shape;
+    break;
+  }
+  shape.valid = at + 1 == text.size();
+  return shape;
+}
+
 }  // namespace
 
-NpyArray read_npy(const std::string& path) {
+NpyArray read_npy(const std::string& path,
+                  const std::function<void(const std::vector<std::size_t>&)>& check_shape) {
   auto fail = [&](const std::string& what) {
     return InputError(fmt::format("{}: {}", path, what));
   };
@@ -80,19 +124,20 @@ NpyArray read_npy(const std::string& path) {
                            descr.size() > 40 ? descr.substr(0, 40) + "..." : descr));
   if (order != "False") throw fail("Fortran-ordered arrays are not supported (expected C order)");
 
+  const Shape shape = parse_shape(shape_text);
+  const std::string shown = shape_text.size() > 60 ? shape_text.substr(0, 60) + "..." : shape_text;
+  if (shape.negative) throw fail(fmt::format("shape {} has a negative dimension", shown));
+  if (!shape.valid)
+    throw fail(fmt::format("malformed .npy header: shape {} is not a tuple of integers", shown));
   NpyArray a;
+  a.shape = shape.dims;
   std::size_t count = 1;
-  const char* const digits = "0123456789";
-  for (auto begin = shape_text.find_first_of(digits); begin != std::string::npos;) {
-    const auto end = std::min(shape_text.find_first_not_of(digits, begin), shape_text.size());
-    std::size_t n = 0;  // from_chars, unlike stoull, reports a number too large without throwing
-    const auto parsed = std::from_chars(shape_text.data() + begin, shape_text.data() + end, n);
-    if (parsed.ec != std::errc() || (n != 0 && count > (std::size_t(1) << 40) / n))
-      throw fail("array too large");
-    a.shape.push_back(n);
+  for (std::size_t n : a.shape) {
+    if (n != 0 && count > (std::size_t(1) << 40) / n)
+      throw fail(fmt::format("shape {} is too large (more than 2^40 elements)", shown));
     count *= n;
-    begin = shape_text.find_first_of(digits, end);
   }
+  if (check_shape) check_shape(a.shape);
   // The buffer grows with the data actually there, not with the header's claim (up to 8 TiB); the
   // file may be a pipe, so its size is not known up front.
   const std::size_t bytes = count * item;
@@ -119,8 +164,21 @@ NpyArray read_npy(const std::string& path) {
   return a;
 }
 
-void write_npy(const std::string& path, const std::vector<float>& data,
-               const std::vector<std::size_t>& shape) {
+std::vector<std::size_t> read_npy_shape(const std::string& path) {
+  // read_npy shows the shape before it reads any data: stop it there.
+  struct HeaderRead {};
+  std::vector<std::size_t> shape;
+  try {
+    read_npy(path, [&shape](const std::vector<std::size_t>& s) {
+      shape = s;
+      throw HeaderRead{};
+    });
+  } catch (const HeaderRead&) {
+  }
+  return shape;
+}
+
+std::string npy_header(const std::vector<std::size_t>& shape) {
   std::string dims;
   for (std::size_t n : shape) dims += std::to_string(n) + ",";
   if (shape.size() > 1) dims.pop_back();
@@ -129,14 +187,16 @@ void write_npy(const std::string& path, const std::vector<float>& data,
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
+  const char version[2] = {1, 0};
+  const char len[2] = {static_cast<char>(header.size() & 0xff),
+                       static_cast<char>(header.size() >> 8)};
+  return std::string(kMagic, 6) + std::string(version, 2) + std::string(len, 2) + header;
+}
+
+void write_npy(const std::string& path, const std::vector<float>& data,
+               const std::vector<std::size_t>& shape) {
   std::ofstream out(path, std::ios::binary);
-  out.write(kMagic, 6);
-  const unsigned char version[2] = {1, 0};
-  out.write(reinterpret_cast<const char*>(version), 2);
-  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                static_cast<unsigned char>(header.size() >> 8)};
-  out.write(reinterpret_cast<const char*>(len), 2);
-  out << header;
+  out << npy_header(shape);
   out.write(reinterpret_cast<const char*>(data.data()),
             static_cast<std::streamsize>(data.size() * sizeof(float)));
   if (!out) throw InputError(fmt::format("{}: cannot write the file", path));

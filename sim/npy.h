@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,8 +20,16 @@ struct NpyArray {
   std::vector<float> data;  // converted to fp32
 };
 
-// Accepts dtype <f4 or <f8; anything else is an InputError naming the file.
-NpyArray read_npy(const std::string& path);
+// Accepts dtype <f4 or <f8 and a shape of non-negative integers; anything else is an InputError
+// naming the file. `check_shape`, if given, sees the shape before any data is read, and may throw.
+NpyArray read_npy(const std::string& path,
+                  const std::function<void(const std::vector<std::size_t>&)>& check_shape = {});
+
+// The shape in the file's header, checked as read_npy checks it, without reading the data.
+std::vector<std::size_t> read_npy_shape(const std::string& path);
+
+// The bytes before a float32 array's data: magic, version, header length, header (padded).
+std::string npy_header(const std::vector<std::size_t>& shape);
 
 // Writes a float32 array; the caller handles atomic placement.
 void write_npy(const std::string& path, const std::vector<float>& data,

@@ -1,58 +1,365 @@
 #include "sim/output.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
-#include <stdexcept>
+#include <iostream>
+#include <string_view>
+#include <thread>
+
+#include "sim/npy.h"
 
 namespace sdpa {
 
-void replace_atomically(const std::string& path,
-                        const std::function<void(const std::string&)>& write) {
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  write(tmp);
-  std::filesystem::rename(tmp, path);
-}
+namespace fs = std::filesystem;
 
 namespace {
 
-void write_checked(const std::string& path, const std::function<void(std::ostream&)>& body) {
-  std::ofstream out(path, std::ios::binary);
-  body(out);
-  out.flush();
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot write the file", path));
+// Writes all of `data`; 0 or the errno of the failed write.
+int write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += n;
+    size -= std::size_t(n);
+  }
+  return 0;
+}
+
+// Creates `path` holding the `pieces` one after the other; 0 or the errno of the first failure,
+// in which case the file is removed.
+int write_new_file(const fs::path& path, std::initializer_list<std::string_view> pieces) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) return errno;
+  int err = 0;
+  for (std::string_view piece : pieces)
+    if (err == 0) err = write_all(fd, piece.data(), piece.size());
+  // Some file systems (NFS) report a failed write only on close.
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) ::unlink(path.c_str());
+  return err;
+}
+
+// The names the simulator writes into an output folder; only these are ever removed from it.
+bool is_output_name(const std::string& name) {
+  static const std::set<std::string> fixed{"report.json", "params.yaml", "trace.vcd", "trace.gtkw",
+                                           "sized.yaml"};
+  if (fixed.count(name)) return true;
+  const std::string_view pre = "o_", post = ".npy";
+  if (name.size() <= pre.size() + post.size() || name.rfind(pre, 0) != 0 ||
+      name.compare(name.size() - post.size(), post.size(), post) != 0)
+    return false;
+  return std::all_of(name.begin() + pre.size(), name.end() - post.size(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}
+
+// The files of the run whose report.json is in `dir`: its "files" list; for a report written
+// before the list existed, every file there with a name the simulator writes. Only regular
+// files count.
+std::set<std::string> previous_outputs(const fs::path& dir) {
+  std::ifstream in(dir / "report.json");
+  if (!in) return {};
+  const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+  if (!report.is_object()) return {};
+  std::set<std::string> names;
+  std::error_code ec;
+  if (report.contains("files") && report["files"].is_array()) {
+    for (const nlohmann::json& f : report["files"])
+      if (f.is_string() && is_output_name(f.get<std::string>())) names.insert(f.get<std::string>());
+  } else if (report.contains("runs")) {
+    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
+      if (is_output_name(e.path().filename().string())) names.insert(e.path().filename().string());
+  }
+  for (auto it = names.begin(); it != names.end();)
+    it = fs::is_regular_file(fs::symlink_status(dir / *it, ec)) ? std::next(it) : names.erase(it);
+  return names;
+}
+
+std::string host_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "host";
+  std::string h(host);
+  std::replace(h.begin(), h.end(), '/', '_');
+  return h;
+}
+
+// Staging folders of runs on this host whose process is gone (killed before it could clean up).
+void remove_stale_staging(const fs::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid = name.substr(prefix.size());
+    long value = 0;
+    const auto [end, err] = std::from_chars(pid.data(), pid.data() + pid.size(), value);
+    if (err != std::errc() || end != pid.data() + pid.size() || value <= 0) continue;
+    if (::kill(pid_t(value), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
 }
 
 }  // namespace
 
+fs::path output_folder(const std::string& out, bool given, const std::string& params_stem) {
+  if (!given) return fs::path("out") / params_stem;
+  if (out.empty()) throw InputError("--out '': expected a folder name, got an empty one");
+  return out;
+}
+
+OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
+    : dir_(std::move(dir)), names_(std::move(names)) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec)
+    throw InputError(
+        fmt::format("--out {}: cannot create the folder: {}", dir_.string(), ec.message()));
+  previous_ = previous_outputs(dir_);
+  for (const std::string& name : names_) {
+    if (!fs::exists(fs::symlink_status(dir_ / name, ec)) || previous_.count(name)) continue;
+    throw InputError(fmt::format(
+        "--out {}: {} is there but is not the output of an earlier run (its report.json does not "
+        "list it); move it away or choose another folder",
+        dir_.string(), name));
+  }
+  const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
+  remove_stale_staging(dir_, prefix);
+  staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());
+  // One left with this process's id (an earlier boot) cannot belong to a live run.
+  fs::remove_all(staging_, ec);
+  if (::mkdir(staging_.c_str(), 0777) != 0)
+    throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir_.string(),
+                                 std::strerror(errno)));
+  if (!previous_.empty())
+    std::cerr << fmt::format("sdpa-sim: note: replacing the results in {}\n", dir_.string());
+}
+
+OutputFolder::~OutputFolder() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove_all(staging_, ec);
+}
+
+fs::path OutputFolder::staged(const std::string& name) const { return staging_ / name; }
+
+void OutputFolder::add(const std::string& name) {
+  if (!names_.count(name))
+    throw std::logic_error(fmt::format("{}: not a file this run announced", name));
+  written_.insert(name);
+}
+
+void OutputFolder::fail(const std::string& name, int err) {
+  if (ok())
+    error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
+                         (dir_ / name).string(), std::strerror(err), dir_.string());
+}
+
+void OutputFolder::check() const {
+  if (!ok()) throw WriteError(error_);
+}
+
+void OutputFolder::write(const std::string& name, const std::string& content) {
+  add(name);
+  if (!ok()) return;
+  if (const int err = write_new_file(staged(name), {content})) fail(name, err);
+}
+
+void OutputFolder::write_npy(const std::string& name, const std::vector<float>& data,
+                             const std::vector<std::size_t>& shape) {
+  add(name);
+  if (!ok()) return;
+  const std::string header = npy_header(shape);
+  const std::string_view body(reinterpret_cast<const char*>(data.data()),
+                              data.size() * sizeof(float));
+  if (const int err = write_new_file(staged(name), {header, body})) fail(name, err);
+}
+
+bool OutputFolder::commit() {
+  // On failure the staging folder goes now, not at destruction: on a full disk its space is the
+  // error message's.
+  auto discard = [&] {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+    return false;
+  };
+  if (!ok()) return discard();
+  auto remove = [&](const std::string& name) {
+    std::error_code ec;
+    fs::remove(dir_ / name, ec);
+    if (ec && ok())
+      error_ = fmt::format("{}: cannot remove the earlier run's file: {}", (dir_ / name).string(),
+                           ec.message());
+    return !ec;
+  };
+  auto move_in = [&](const std::string& name) {
+    const bool moved = ::rename(staged(name).c_str(), (dir_ / name).c_str()) == 0;
+    if (!moved && ok())
+      error_ = fmt::format("{}: cannot move the file into place: {}", (dir_ / name).string(),
+                           std::strerror(errno));
+    return moved;
+  };
+  // report.json leaves first and comes back last: while the files change, no report describes
+  // the folder.
+  if (previous_.count("report.json") && !remove("report.json")) return discard();
+  for (const std::string& name : written_)
+    if (name != "report.json" && !move_in(name)) return discard();
+  for (const std::string& name : previous_)
+    if (!written_.count(name) && name != "report.json" && !remove(name)) return discard();
+  if (written_.count("report.json") && !move_in("report.json")) return discard();
+  discard();
+  committed_ = true;
+  return true;
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
-  replace_atomically(path, [&](const std::string& tmp) {
-    write_checked(tmp, [&](std::ostream& out) { out << content; });
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  int err = write_new_file(tmp, {content});
+  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp.c_str());
+  }
+  if (err != 0) throw WriteError(fmt::format("{}: cannot write: {}", path, std::strerror(err)));
+}
+
+// ---- VcdStream -----------------------------------------------------------------------------
+
+struct VcdStream::State {
+  std::thread thread;
+  std::atomic<bool> done{false};
+  int error = 0;  // the first failed write's errno; read after the thread has ended
+};
+
+namespace {
+
+// Copies the FIFO `fifo` to the new file `path` until the last writer closes it, replacing the
+// lines of the header's $date section. After a failed write it keeps reading (and dropping), so
+// that SystemC never blocks on a full pipe. Returns the errno of the first failure, or 0.
+int copy_vcd(const std::string& fifo, const std::string& path) {
+  int err = 0;
+  const int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (out < 0) err = errno;
+  auto put = [&](const char* data, std::size_t size) {
+    if (err == 0) err = write_all(out, data, size);
+  };
+  // Blocks until SystemC opens the trace (or finish() opens and closes it to end the wait).
+  const int in = ::open(fifo.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0 && err == 0) err = errno;
+  std::string header;  // header text not yet passed on
+  bool in_header = true, in_date = false;
+  std::vector<char> buf(1 << 16);
+  while (in >= 0) {
+    const ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && err == 0) err = errno;
+    if (n <= 0) break;
+    if (!in_header) {
+      put(buf.data(), std::size_t(n));
+      continue;
+    }
+    header.append(buf.data(), std::size_t(n));
+    std::string done;
+    std::size_t begin = 0, end;
+    // The header is a few lines; the $date section comes first.
+    while (in_header && (end = header.find('\n', begin)) != std::string::npos) {
+      std::string line = header.substr(begin, end - begin);
+      begin = end + 1;
+      if (in_date && line.rfind("$end", 0) != 0) line = "     (left out: reproducible output)";
+      in_date = line.rfind("$date", 0) == 0 || (in_date && line.rfind("$end", 0) != 0);
+      done += line + '\n';
+      if (line.rfind("$enddefinitions", 0) == 0) in_header = false;
+    }
+    header.erase(0, begin);
+    if (!in_header) {
+      done += header;
+      header.clear();
+    }
+    put(done.data(), done.size());
+  }
+  put(header.data(), header.size());
+  if (in >= 0) ::close(in);
+  if (out >= 0 && ::close(out) != 0 && err == 0) err = errno;
+  return err;
+}
+
+// Ends copy_vcd's wait for a writer, if it still waits (SystemC never opened the trace).
+void end_wait_for_writer(const std::string& fifo, const std::atomic<bool>& done) {
+  for (int tries = 0; tries < 5000 && !done; ++tries) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      return;
+    }
+    if (errno != ENXIO) return;
+    // No reader yet: the copy has not reached its open.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+VcdStream::VcdStream(OutputFolder& out, const std::string& name)
+    : out_(out), name_(name), state_(std::make_shared<State>()) {
+  systemc_name_ = out.staged(".systemc-trace").string();
+  fifo_ = systemc_name_ + ".vcd";
+  if (::mkfifo(fifo_.c_str(), 0600) != 0) {
+    // A file system without FIFOs (vfat, some network mounts): a private folder in TMPDIR.
+    std::string dir = (fs::temp_directory_path() / "sdpa-vcd-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr)
+      throw WriteError(fmt::format("{}: cannot make a pipe for SystemC's VCD: {}",
+                                   (out.dir() / name).string(), std::strerror(errno)));
+    fifo_dir_ = dir;
+    systemc_name_ = (fifo_dir_ / ".systemc-trace").string();
+    fifo_ = systemc_name_ + ".vcd";
+    if (::mkfifo(fifo_.c_str(), 0600) != 0) {
+      const int err = errno;
+      std::error_code ec;
+      fs::remove_all(fifo_dir_, ec);
+      throw WriteError(fmt::format("{}: cannot make a pipe for SystemC's VCD: {}",
+                                   (out.dir() / name).string(), std::strerror(err)));
+    }
+  }
+  state_->thread = std::thread([state = state_, fifo = fifo_, path = out.staged(name).string()] {
+    state->error = copy_vcd(fifo, path);
+    state->done = true;
   });
 }
 
-void make_vcd_reproducible(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  replace_atomically(path, [&](const std::string& tmp) {
-    write_checked(tmp, [&](std::ostream& out) {
-      std::string line;
-      bool in_date = false;
-      // The header is a few lines; the $date section comes first.
-      while (std::getline(in, line)) {
-        if (in_date && line.rfind("$end", 0) != 0) line = "     (left out: reproducible output)";
-        in_date = line.rfind("$date", 0) == 0 || (in_date && line.rfind("$end", 0) != 0);
-        out << line << '\n';
-        if (line.rfind("$enddefinitions", 0) == 0) break;
-      }
-      out << in.rdbuf();
-    });
-  });
+VcdStream::~VcdStream() {
+  if (!finished_) {
+    // A failed run: SystemC may still hold the pipe open, so the copy is left to end with the
+    // process.
+    end_wait_for_writer(fifo_, state_->done);
+    state_->thread.detach();
+  }
+  std::error_code ec;
+  if (!fifo_dir_.empty()) fs::remove_all(fifo_dir_, ec);
 }
+
+void VcdStream::finish() {
+  if (finished_) return;
+  end_wait_for_writer(fifo_, state_->done);
+  state_->thread.join();
+  finished_ = true;
+  out_.add(name_);
+  if (state_->error != 0) out_.fail(name_, state_->error);
+}
+
+// ---- GTKWave save file ---------------------------------------------------------------------
 
 DatapathStages stages_of(const AttentionDatapath& dp) {
   DatapathStages out{dp.basename(), {{"memory streams", {}}}};
@@ -66,8 +373,12 @@ DatapathStages stages_of(const AttentionDatapath& dp) {
   return out;
 }
 
-std::string gtkw_save_file(const std::string& vcd_path,
+std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
                            const std::vector<DatapathStages>& datapaths, double end_ps) {
+  // GTKWave opens a relative [dumpfile] from its working folder, unless [savefile] is also
+  // given: then it looks for the dump where it lies relative to the save file, so the folder
+  // opens from anywhere and may be moved (GTKWave's find_dumpfile).
+  //
   // Occupancies are shown as decimal numbers, one row per channel: GTKWave's analog display
   // scales each trace to its own range, so a bypass holding N + 5 scores and a channel holding 5
   // would look alike. The naive bypasses, the O(N) buffers, are drawn in red. The marker sits
@@ -76,9 +387,9 @@ std::string gtkw_save_file(const std::string& vcd_path,
   // unit, so 2.25 − log2(end) fits the run in the ~950 pixels left of a 1400-pixel window.
   const double end = std::max(end_ps, 1.0);
   std::string s = fmt::format(
-      "[dumpfile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
+      "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
       "[signals_width] 340\n*{:.6f} {:.0f}\n",
-      vcd_path, 2.25 - std::log2(end), std::floor(end / 2));
+      vcd_name, save_name, 2.25 - std::log2(end), std::floor(end / 2));
   for (const DatapathStages& dp : datapaths) {
     for (const Stage& stage : dp.stages) {
       s += fmt::format("@200\n-{}: {}\n", dp.datapath, stage.label);
@@ -92,5 +403,43 @@ std::string gtkw_save_file(const std::string& vcd_path,
   }
   return s;
 }
+
+// ---- YAML as JSON --------------------------------------------------------------------------
+
+namespace {
+
+nlohmann::json to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json j = nlohmann::json::object();
+      for (const auto& entry : node) j[entry.first.as<std::string>()] = to_json(entry.second);
+      return j;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& item : node) j.push_back(to_json(item));
+      return j;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      const char* first = s.data();
+      const char* last = s.data() + s.size();
+      std::uint64_t u = 0;
+      if (auto [p, e] = std::from_chars(first, last, u); e == std::errc() && p == last) return u;
+      std::int64_t i = 0;
+      if (auto [p, e] = std::from_chars(first, last, i); e == std::errc() && p == last) return i;
+      char* end = nullptr;
+      const double d = std::strtod(s.c_str(), &end);
+      if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d)) return d;
+      return s;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+nlohmann::json yaml_to_json(const std::string& yaml) { return to_json(YAML::Load(yaml)); }
 
 }  // namespace sdpa

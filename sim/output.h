@@ -1,24 +1,111 @@
-// Files a run writes: atomically, so an interrupted run never leaves a truncated file.
+// The files a run writes, and the --out folder that receives them (docs/errors.md, "Output
+// folder"): a reused folder shows exactly one run, and a failed write leaves it as it was.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
-#include "sim/params.h"
-#include "sim/simulation.h"
+#include "hw/attention.h"
 
 namespace sdpa {
 
-// Calls `write` with a temporary path in the same folder, then renames it to `path`.
-void replace_atomically(const std::string& path,
-                        const std::function<void(const std::string&)>& write);
+// The system refused to write an output (disk full, file too large, I/O error): exit 5. The
+// message names the file and the errno text.
+class WriteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
-// Writes `content` to `path` through a temporary file in the same folder and a rename.
+// A run's output folder. The run writes its files into a private staging folder inside it;
+// commit() then removes the files the previous run listed in its report.json and moves the
+// new ones in, report.json last. Files the simulator did not write are never touched. Until
+// commit(), the folder keeps its earlier contents: a run that fails to write leaves no trace.
+//
+// Writes do not throw: the first failure is kept, later writes are skipped, and commit()
+// reports it. (An exception thrown after a simulation trips AddressSanitizer, which loses track
+// of the stack after SystemC's coroutines: google/sanitizers#189.)
+class OutputFolder {
+ public:
+  // Creates `dir` if needed and the staging folder in it, so an unusable folder is found before
+  // any simulation; refuses to replace a file with one of `names` that no earlier run recorded
+  // as its own. Errors are InputError (exit 2) naming the folder and the OS error. Says on
+  // stderr when an earlier run's results will be replaced.
+  OutputFolder(std::filesystem::path dir, std::set<std::string> names);
+  ~OutputFolder();  // removes the staging folder unless committed
+  OutputFolder(const OutputFolder&) = delete;
+  OutputFolder& operator=(const OutputFolder&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  // Where the file `name` is written before commit().
+  std::filesystem::path staged(const std::string& name) const;
+  // Records `name` (one of `names`) as written by this run; write() and write_npy() do it.
+  void add(const std::string& name);
+  // The files written so far, sorted.
+  std::vector<std::string> files() const { return {written_.begin(), written_.end()}; }
+
+  void write(const std::string& name, const std::string& content);
+  void write_npy(const std::string& name, const std::vector<float>& data,
+                 const std::vector<std::size_t>& shape);
+  // Records a failed write of `name` with errno `err`, unless one is already recorded.
+  void fail(const std::string& name, int err);
+  bool ok() const { return error_.empty(); }
+  // The first failure: which file, the errno text, and that the folder is as it was.
+  const std::string& error() const { return error_; }
+  // Throws WriteError if a write failed (for code that ran no simulation).
+  void check() const;
+  // Moves the files in; false when a write or the move failed (error()), and then the staging
+  // folder is gone.
+  bool commit();
+
+ private:
+  std::filesystem::path dir_, staging_;
+  std::set<std::string> names_, previous_, written_;
+  std::string error_;
+  bool committed_ = false;
+};
+
+// The default --out folder, and checks of a given one: an empty --out is an InputError.
+std::filesystem::path output_folder(const std::string& out, bool given,
+                                    const std::string& params_stem);
+
+// Writes `content` to `path` through a temporary file in the same folder and a rename, so a
+// failed or interrupted write never leaves a truncated file; WriteError on failure.
 void write_file_atomic(const std::string& path, const std::string& content);
 
-// Replaces the wall-clock date SystemC writes into a VCD's header, so that the same parameters
-// give a byte-identical waveform; the rewrite goes through a temporary file and a rename.
-void make_vcd_reproducible(const std::string& path);
+// Receives SystemC's VCD through a pipe (a FIFO in the staging folder, or in TMPDIR where the
+// folder's file system has none) and writes it as `name`, checking every write (SystemC ignores
+// write errors) and replacing the wall-clock date in the header, so that the same parameters
+// give a byte-identical waveform. The constructor throws WriteError if no FIFO can be made.
+class VcdStream {
+ public:
+  VcdStream(OutputFolder& out, const std::string& name);
+  ~VcdStream();
+  VcdStream(const VcdStream&) = delete;
+  VcdStream& operator=(const VcdStream&) = delete;
+
+  // The name to pass to sc_create_vcd_trace_file (which appends ".vcd").
+  const std::string& systemc_name() const { return systemc_name_; }
+  // After SystemC has closed the trace: waits for the last byte; a failed write is recorded in
+  // the OutputFolder.
+  void finish();
+
+  struct State;
+
+ private:
+  OutputFolder& out_;
+  std::string name_, systemc_name_, fifo_;
+  std::filesystem::path fifo_dir_;  // a private folder in TMPDIR, when the FIFO is there
+  std::shared_ptr<State> state_;
+  bool finished_ = false;
+};
 
 // A datapath's channels by local name, grouped as its graph groups them: the memory streams
 // first, then each stage in the order it was built.
@@ -33,8 +120,12 @@ struct DatapathStages {
 DatapathStages stages_of(const AttentionDatapath& dp);
 
 // A GTKWave save file showing each datapath's channel occupancy, grouped by stage, zoomed to
-// fit `end_ps` picoseconds (the VCD's time unit) in the window.
-std::string gtkw_save_file(const std::string& vcd_path,
+// fit `end_ps` picoseconds (the VCD's time unit) in the window. `vcd_name` and `save_name` are
+// file names in the same folder.
+std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
                            const std::vector<DatapathStages>& datapaths, double end_ps);
+
+// A YAML document as JSON: scalars that read as numbers become numbers.
+nlohmann::json yaml_to_json(const std::string& yaml);
 
 }  // namespace sdpa

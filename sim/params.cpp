@@ -7,6 +7,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <set>
 
@@ -17,36 +18,83 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string join(const std::vector<std::string>& items) {
+std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
   std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
   return out;
 }
 
-// Walks the YAML tree and reports errors at the node's source position.
+// Every registered datapath, then both (naive and reordered, the paper's pair) and all.
+std::vector<std::string> datapath_choices() {
+  std::vector<std::string> choices = datapath_names();
+  choices.push_back("both");
+  choices.push_back("all");
+  return choices;
+}
+
+bool contains(const std::vector<std::string>& items, const std::string& item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+// The names of `list(dp)` over `datapaths`, each once, in datapath order.
+std::vector<std::string> names_over(
+    const std::vector<std::string>& datapaths,
+    const std::vector<std::string>& (*list)(const std::string& datapath)) {
+  std::vector<std::string> out;
+  for (const std::string& dp : datapaths)
+    for (const std::string& name : list(dp))
+      if (!contains(out, name)) out.push_back(name);
+  return out;
+}
+
+// The datapaths whose `list` has `name`.
+std::vector<std::string> datapaths_having(
+    const std::string& name, const std::vector<std::string>& (*list)(const std::string& datapath)) {
+  std::vector<std::string> in;
+  for (const std::string& dp : datapath_names())
+    if (contains(list(dp), name)) in.push_back(dp);
+  return in;
+}
+
+// Walks the YAML tree and reports errors at the node's source position, or at the --set that
+// put the node there. Records where every value it reads came from.
 class Reader {
  public:
-  Reader(std::string file, std::map<std::string, std::string> set_origins)
-      : file_(std::move(file)), set_origins_(std::move(set_origins)) {}
+  Reader(std::string file, std::map<std::string, std::string> set_origins,
+         std::map<std::string, std::string>& origins)
+      : file_(std::move(file)), set_origins_(std::move(set_origins)), origins_(origins) {}
 
   [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
                          const std::string& what) const {
-    throw ParamError(fmt::format("{}: {}: {}", where(node, key), key, what));
+    fail_at(where(node, key), key, what);
+  }
+  [[noreturn]] static void fail_at(const std::string& where, const std::string& key,
+                                   const std::string& what) {
+    throw ParamError(fmt::format("{}: {}: {}", where, key, what));
   }
 
+  // The --set that replaced `key` or a mapping above it, or made the mapping `key`, or the node's
+  // place in the file.
   std::string where(const YAML::Node& node, const std::string& key) const {
-    for (std::string k = key;; k = k.substr(0, k.rfind('.'))) {
+    for (std::string k = key; !k.empty(); k = k.substr(0, k.rfind('.'))) {
       if (auto it = set_origins_.find(k); it != set_origins_.end()) return it->second;
       if (k.find('.') == std::string::npos) break;
     }
     const YAML::Mark mark = node.Mark();
-    if (mark.is_null()) return file_;
+    if (mark.is_null()) {
+      // Not from the file: a mapping a --set of a key below it made.
+      const auto below = set_origins_.lower_bound(key + ".");
+      if (below != set_origins_.end() && below->first.rfind(key + ".", 0) == 0)
+        return below->second;
+      return file_;
+    }
     return fmt::format("{}:{}:{}", file_, mark.line + 1, mark.column + 1);
   }
 
-  // Checks that `node` is a map whose keys are all in `allowed`.
-  void keys(const YAML::Node& node, const std::string& key,
-            const std::vector<std::string>& allowed) const {
+  // Checks that `node` is a map whose keys are all in `allowed`; `explain` adds to the message
+  // for an unknown name.
+  void keys(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed,
+            const std::function<std::string(const std::string&)>& explain = {}) const {
     const std::string label = key.empty() ? "(top level)" : key;
     if (!node.IsMap()) fail(node, label, "expected a mapping");
     std::set<std::string> seen;
@@ -56,10 +104,13 @@ class Reader {
         fail(entry.first, label, fmt::format("expected a key name (one of: {})", join(allowed)));
       const std::string name = entry.first.Scalar();
       const std::string path = key.empty() ? name : key + "." + name;
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
-        fail(entry.first, path, fmt::format("unknown key (expected one of: {})", join(allowed)));
-      // yaml-cpp keeps the first of duplicate keys silently; a second value is a mistake.
-      if (!seen.insert(name).second) fail(entry.first, path, "duplicate key");
+      if (!contains(allowed, name))
+        fail(entry.first, path,
+             fmt::format("unknown key (expected one of: {}{})", join(allowed),
+                         explain ? explain(name) : ""));
+      // yaml-cpp keeps the first of duplicate keys silently; a second value is a mistake. It is
+      // where the mapping holding both came from: a --set of one of them replaced only the first.
+      if (!seen.insert(name).second) fail_at(where(entry.first, key), path, "duplicate key");
     }
   }
 
@@ -72,6 +123,7 @@ class Reader {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
       fail(node, key, fmt::format("{}, got '{}'", expected, text));
+    note(node, key);
     return value;
   }
 
@@ -86,6 +138,7 @@ class Reader {
     }
     if (!(value >= min && value <= max))
       fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+    note(node, key);
     return value;
   }
 
@@ -93,9 +146,20 @@ class Reader {
                      const std::vector<std::string>& allowed) const {
     const std::string expected = fmt::format("expected one of: {}", join(allowed));
     if (!node.IsScalar()) fail(node, key, expected);
-    if (std::find(allowed.begin(), allowed.end(), node.Scalar()) == allowed.end())
+    if (!contains(allowed, node.Scalar()))
       fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+    note(node, key);
     return node.Scalar();
+  }
+
+  // A depth or a watchdog limit: `auto` (0) or an integer.
+  std::uint64_t integer_or_auto(const YAML::Node& node, const std::string& key,
+                                std::uint64_t max) const {
+    if (node.IsScalar() && node.Scalar() == "auto") {
+      note(node, key);
+      return 0;
+    }
+    return integer(node, key, 1, max);
   }
 
   std::string path(const YAML::Node& node, const std::string& key) const {
@@ -104,12 +168,18 @@ class Reader {
     // A path from the file is relative to the file's folder; one from --set to the working one.
     if (p.is_relative() && where(node, key).rfind("--set", 0) != 0)
       p = fs::path(file_).parent_path() / p;
+    note(node, key);
     return p.lexically_normal().string();
   }
 
  private:
+  void note(const YAML::Node& node, const std::string& key) const {
+    origins_[key] = where(node, key);
+  }
+
   std::string file_;
   std::map<std::string, std::string> set_origins_;
+  std::map<std::string, std::string>& origins_;
 };
 
 YAML::Node load_file(const std::string& path) {
@@ -156,41 +226,135 @@ std::string apply_set(YAML::Node& root, const std::string& set) {
   }
 }
 
-std::vector<std::string> map_keys(const std::map<std::string, Timing>& m) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : m) out.push_back(k);
-  return out;
+// Reads a `units` mapping (`prefix` is "units" or "datapaths.NAME.units") whose names must be in
+// `allowed`.
+void read_units(Reader& r, const YAML::Node& n, const std::string& prefix,
+                const std::vector<std::string>& allowed,
+                const std::function<std::string(const std::string&)>& explain, HardwareKeys& out) {
+  r.keys(n, prefix, allowed, explain);
+  for (const auto& entry : n) {
+    const std::string name = entry.first.Scalar();
+    const std::string key = prefix + "." + name;
+    r.keys(entry.second, key, {"latency", "ii"});
+    HardwareKeys::TimingKeys& t = out.units[name];
+    if (entry.second["latency"])
+      t.latency = r.integer(entry.second["latency"], key + ".latency", 1, 1 << 20);
+    if (entry.second["ii"]) t.ii = r.integer(entry.second["ii"], key + ".ii", 1, 1 << 20);
+  }
+}
+
+// Reads a `channels` mapping (`prefix` is "channels" or "datapaths.NAME.channels").
+void read_channels(Reader& r, const YAML::Node& n, const std::string& prefix,
+                   const std::vector<std::string>& allowed,
+                   const std::function<std::string(const std::string&)>& explain,
+                   HardwareKeys& out) {
+  r.keys(n, prefix, {"default_depth", "depths"});
+  if (const YAML::Node d = n["default_depth"])
+    out.default_depth = r.integer_or_auto(d, prefix + ".default_depth", 1u << 30);
+  if (const YAML::Node d = n["depths"]) {
+    r.keys(d, prefix + ".depths", allowed, explain);
+    for (const auto& entry : d) {
+      const std::string name = entry.first.Scalar();
+      out.depths[name] = r.integer(entry.second, prefix + ".depths." + name, 1, 1u << 30);
+    }
+  }
+}
+
+// A shared key that every selected datapath having its unit or channel overrides has no effect.
+void refuse_overridden_keys(const Params& p) {
+  auto refuse = [&](const std::string& shared_key, const std::vector<std::string>& datapaths,
+                    const std::string& local_key) {
+    std::vector<std::string> overrides;
+    for (const std::string& dp : datapaths)
+      overrides.push_back(fmt::format("datapaths.{}.{} ({})", dp, local_key,
+                                      p.origin("datapaths." + dp + "." + local_key)));
+    Reader::fail_at(p.origin(shared_key), shared_key,
+                    fmt::format("has no effect: {} overrides it in every selected datapath it "
+                                "applies to (set that key instead, or remove one of them)",
+                                join(overrides, " and ")));
+  };
+  // The selected datapaths having `name` in `list`, if each of them overrides `local_key`.
+  auto all_override = [&](const std::string& name,
+                          const std::vector<std::string>& (*list)(const std::string&),
+                          const std::function<bool(const HardwareKeys&)>& sets) {
+    std::vector<std::string> having;
+    for (const std::string& dp : p.datapaths()) {
+      if (!contains(list(dp), name)) continue;
+      const auto it = p.per_datapath.find(dp);
+      if (it == p.per_datapath.end() || !sets(it->second)) return std::vector<std::string>{};
+      having.push_back(dp);
+    }
+    return having;
+  };
+  for (const auto& entry : p.shared.units) {
+    const std::string& unit = entry.first;
+    for (auto [field, shared] : {std::pair{"latency", entry.second.latency.has_value()},
+                                 {"ii", entry.second.ii.has_value()}}) {
+      if (!shared) continue;
+      const std::string f = field;
+      const auto dps = all_override(unit, unit_names, [&](const HardwareKeys& k) {
+        const auto u = k.units.find(unit);
+        return u != k.units.end() && (f == "latency" ? u->second.latency : u->second.ii);
+      });
+      if (!dps.empty()) refuse("units." + unit + "." + f, dps, "units." + unit + "." + f);
+    }
+  }
+  for (const auto& entry : p.shared.depths) {
+    const std::string& channel = entry.first;
+    const auto dps = all_override(channel, channel_names, [&](const HardwareKeys& k) {
+      return k.depths.count(channel) != 0;
+    });
+    if (!dps.empty()) refuse("channels.depths." + channel, dps, "channels.depths." + channel);
+  }
+  if (p.shared.default_depth) {
+    std::vector<std::string> dps;
+    for (const std::string& dp : p.datapaths()) {
+      const auto it = p.per_datapath.find(dp);
+      if (it == p.per_datapath.end() || !it->second.default_depth) return;
+      dps.push_back(dp);
+    }
+    refuse("channels.default_depth", dps, "channels.default_depth");
+  }
+}
+
+bool same(const Timing& a, const Timing& b) { return a.latency == b.latency && a.ii == b.ii; }
+
+// Units, default depth and depths of `datapath`; see Params::config_for.
+void resolve(const Params& p, const std::string& datapath, DatapathConfig& c,
+             std::map<std::string, std::string>* depth_keys) {
+  static const HardwareKeys none;
+  const auto found = p.per_datapath.find(datapath);
+  const HardwareKeys& own = found != p.per_datapath.end() ? found->second : none;
+  const std::string own_prefix = "datapaths." + datapath + ".";
+  for (const std::string& unit : unit_names(datapath)) {
+    Timing t = datapath_parts(datapath).default_timings.at(unit);
+    for (const HardwareKeys* keys : {&p.shared, &own}) {
+      const auto k = keys->units.find(unit);
+      if (k == keys->units.end()) continue;
+      if (k->second.latency) t.latency = *k->second.latency;
+      if (k->second.ii) t.ii = *k->second.ii;
+    }
+    c.timings[unit] = t;
+  }
+  c.default_depth = own.default_depth.value_or(p.shared.default_depth.value_or(0));
+  const std::string default_key =
+      own.default_depth ? own_prefix + "channels.default_depth" : "channels.default_depth";
+  for (const std::string& ch : channel_names(datapath)) {
+    std::string key;
+    if (const auto d = own.depths.find(ch); d != own.depths.end()) {
+      c.depths[ch] = d->second;
+      key = own_prefix + "channels.depths." + ch;
+    } else if (const auto s = p.shared.depths.find(ch); s != p.shared.depths.end()) {
+      c.depths[ch] = s->second;
+      key = "channels.depths." + ch;
+    } else if (c.default_depth != 0) {
+      key = default_key;
+    }
+    if (depth_keys != nullptr && !key.empty()) (*depth_keys)[ch] = key;
+  }
 }
 
 }  // namespace
-
-const std::map<std::string, Timing>& default_unit_timings() {
-  static const std::map<std::string, Timing> timings{
-      {"dot_product", {4, 1}},  {"row_max", {1, 1}},
-      {"subtract", {1, 1}},     {"exp", {4, 1}},
-      {"row_sum", {1, 1}},      {"divide", {4, 1}},
-      {"weighted_sum", {4, 1}}, {"running_max", {6, 1}},
-      {"running_sum", {2, 1}},  {"rescale_accumulate", {4, 1}},
-      {"row_divide", {4, 1}},   {"online_normalizer", {6, 1}},
-      {"normalize", {9, 1}},    {"q_reader", {1, 1}},
-      {"k_reader", {1, 1}},     {"v_reader", {1, 1}},
-      {"sink", {1, 1}}};
-  return timings;
-}
-
-// Until the parameters are checked against the built graphs.
-const std::vector<std::string>& channel_names(const std::string& datapath) {
-  static const std::map<std::string, std::vector<std::string>> names{
-      {"naive",
-       {"q_rows", "k_rows", "v_rows", "scores", "score_bypass", "maxima", "shifted", "exps",
-        "exp_bypass", "sums", "probs", "out_rows"}},
-      {"reordered",
-       {"q_rows", "k_rows", "v_rows", "scores", "sum_rescale", "acc_rescale", "sums", "acc_rows",
-        "out_rows"}},
-      {"two_pass",
-       {"q_rows", "k_rows", "v_rows", "scores", "score_bypass", "row_stats", "probs", "out_rows"}}};
-  return names.at(datapath);
-}
 
 std::vector<std::string> Params::datapaths() const {
   if (datapath == "all") return datapath_names();
@@ -198,20 +362,34 @@ std::vector<std::string> Params::datapaths() const {
   return {datapath};
 }
 
-Params load_params(const std::string& path, const std::vector<std::string>& sets) {
-  YAML::Node root = load_file(path);
-  if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
-  std::map<std::string, std::string> origins;
-  for (const std::string& set : sets) origins[apply_set(root, set)] = "--set " + set;
-  const Reader r(path, origins);
+std::string Params::origin(const std::string& key) const {
+  const auto it = origins.find(key);
+  return it == origins.end() ? std::string() : it->second;
+}
 
+DatapathConfig Params::config_for(const std::string& dp,
+                                  std::map<std::string, std::string>* depth_keys) const {
+  DatapathConfig c;
+  c.clocking.period = sc_core::sc_time(clock_period_ns, sc_core::SC_NS);
+  c.clocking.max_cycles = max_cycles;
+  c.memory = memory;
+  resolve(*this, dp, c, depth_keys);
+  return c;
+}
+
+namespace {
+
+Params from_tree(YAML::Node root, const std::string& path, const std::vector<std::string>& sets) {
+  if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
+  std::map<std::string, std::string> set_origins;
+  for (const std::string& set : sets) set_origins[apply_set(root, set)] = "--set " + set;
   Params p;
-  p.units = default_unit_timings();
+  Reader r(path, set_origins, p.origins);
+
   r.keys(root, "",
-         {"datapath", "problem", "inputs", "clock", "memory", "units", "channels", "sim"});
-  if (root["datapath"])
-    p.datapath =
-        r.choice(root["datapath"], "datapath", {"naive", "two_pass", "reordered", "both", "all"});
+         {"datapath", "problem", "inputs", "clock", "memory", "units", "channels", "datapaths",
+          "sim"});
+  if (root["datapath"]) p.datapath = r.choice(root["datapath"], "datapath", datapath_choices());
 
   if (const YAML::Node n = root["problem"]) {
     r.keys(n, "problem", {"seq_len", "head_dim", "heads", "seed"});
@@ -223,14 +401,20 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
   }
   if (const YAML::Node n = root["inputs"]) {
     r.keys(n, "inputs", {"q", "k", "v"});
-    int given = 0;
+    std::vector<std::string> given, missing;
     for (auto [key, dest] : {std::pair{"q", &p.input_q}, {"k", &p.input_k}, {"v", &p.input_v}}) {
       if (n[key] && !n[key].IsNull()) {
         *dest = r.path(n[key], std::string("inputs.") + key);
-        ++given;
+        given.push_back(key);
+      } else {
+        missing.push_back(key);
       }
     }
-    if (given != 0 && given != 3) r.fail(n, "inputs", "expected all of q, k and v, or none");
+    if (!given.empty() && !missing.empty())
+      Reader::fail_at(p.origin("inputs." + given[0]), "inputs." + missing[0],
+                      fmt::format("missing: inputs.{} is given, and the inputs are all of q, k "
+                                  "and v, or none",
+                                  given[0]));
   }
   if (const YAML::Node n = root["clock"]) {
     r.keys(n, "clock", {"period_ns"});
@@ -244,45 +428,110 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
       p.memory.bytes_per_cycle =
           r.integer(n["bytes_per_cycle"], "memory.bytes_per_cycle", 1, 1 << 20);
   }
-  if (const YAML::Node n = root["units"]) {
-    r.keys(n, "units", map_keys(p.units));
+
+  // Shared keys must name a unit or channel of a selected datapath; one datapath's, one of it.
+  auto not_selected = [&](const char* kind, const char* section,
+                          const std::vector<std::string>& (*list)(const std::string&)) {
+    return [=, &p](const std::string& name) -> std::string {
+      const std::vector<std::string> in = datapaths_having(name, list);
+      if (in.empty()) return {};
+      return fmt::format(
+          "; {} is a {} of {}, which datapath: {} does not select (select it, or "
+          "put the key under datapaths.{}.{})",
+          name, kind, join(in, " and "), p.datapath, in[0], section);
+    };
+  };
+  if (const YAML::Node n = root["units"])
+    read_units(r, n, "units", names_over(p.datapaths(), unit_names),
+               not_selected("unit", "units", unit_names), p.shared);
+  if (const YAML::Node n = root["channels"])
+    read_channels(r, n, "channels", names_over(p.datapaths(), channel_names),
+                  not_selected("channel", "channels.depths", channel_names), p.shared);
+  if (const YAML::Node n = root["datapaths"]) {
+    r.keys(n, "datapaths", datapath_names());
+    // A datapath that is not selected keeps its section checked but unused, so that one file
+    // serves every choice of `datapath`.
     for (const auto& entry : n) {
-      const std::string name = entry.first.as<std::string>();
-      const std::string key = "units." + name;
-      r.keys(entry.second, key, {"latency", "ii"});
-      Timing& t = p.units[name];
-      if (entry.second["latency"])
-        t.latency = r.integer(entry.second["latency"], key + ".latency", 1, 1 << 20);
-      if (entry.second["ii"]) t.ii = r.integer(entry.second["ii"], key + ".ii", 1, 1 << 20);
+      const std::string dp = entry.first.Scalar();
+      const std::string prefix = "datapaths." + dp;
+      r.keys(entry.second, prefix, {"units", "channels"});
+      HardwareKeys& keys = p.per_datapath[dp];
+      auto elsewhere = [&](const char* kind,
+                           const std::vector<std::string>& (*list)(const std::string&)) {
+        return [=](const std::string& name) -> std::string {
+          const std::vector<std::string> in = datapaths_having(name, list);
+          if (in.empty()) return {};
+          return fmt::format("; {} is a {} of {}, not of {}", name, kind, join(in, " and "), dp);
+        };
+      };
+      if (const YAML::Node u = entry.second["units"])
+        read_units(r, u, prefix + ".units", unit_names(dp), elsewhere("unit", unit_names), keys);
+      if (const YAML::Node c = entry.second["channels"])
+        read_channels(r, c, prefix + ".channels", channel_names(dp),
+                      elsewhere("channel", channel_names), keys);
     }
   }
-  if (const YAML::Node n = root["channels"]) {
-    r.keys(n, "channels", {"default_depth", "depths"});
-    if (const YAML::Node d = n["default_depth"]) {
-      if (!(d.IsScalar() && d.Scalar() == "auto"))
-        p.default_depth = r.integer(d, "channels.default_depth", 1, 1u << 30);
-    }
-    if (const YAML::Node d = n["depths"]) {
-      std::set<std::string> known;
-      for (const std::string& dp : p.datapaths())
-        known.insert(channel_names(dp).begin(), channel_names(dp).end());
-      r.keys(d, "channels.depths", {known.begin(), known.end()});
-      for (const auto& entry : d) {
-        const std::string name = entry.first.as<std::string>();
-        p.depths[name] = r.integer(entry.second, "channels.depths." + name, 1, 1u << 30);
-      }
-    }
-  }
+  refuse_overridden_keys(p);
+
   if (const YAML::Node n = root["sim"]) {
     r.keys(n, "sim", {"mode", "max_cycles"});
     if (n["mode"]) p.mode = r.choice(n["mode"], "sim.mode", {"synchronized", "decoupled"});
-    if (const YAML::Node m = n["max_cycles"]; m && !(m.IsScalar() && m.Scalar() == "auto"))
-      p.max_cycles = r.integer(m, "sim.max_cycles", 1, std::numeric_limits<std::int64_t>::max());
+    if (const YAML::Node m = n["max_cycles"])
+      p.max_cycles =
+          r.integer_or_auto(m, "sim.max_cycles", std::numeric_limits<std::int64_t>::max());
   }
   return p;
 }
 
+}  // namespace
+
+Params load_params(const std::string& path, const std::vector<std::string>& sets) {
+  return from_tree(load_file(path), path, sets);
+}
+
+Params load_params_text(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& sets) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
+                                 e.mark.column + 1, e.msg));
+  }
+  return from_tree(root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root, name, sets);
+}
+
 std::string to_yaml(const Params& p) {
+  const std::vector<std::string> selected = p.datapaths();
+  std::map<std::string, DatapathConfig> configs;
+  for (const std::string& dp : selected) resolve(p, dp, configs[dp], nullptr);
+  // Written under `units` (a unit every datapath has, the same in every selected one) or under
+  // `datapaths.NAME.units`.
+  auto shared_unit = [&](const std::string& unit) {
+    for (const std::string& dp : datapath_names())
+      if (!contains(unit_names(dp), unit)) return false;
+    for (const std::string& dp : selected)
+      if (!same(configs.at(dp).timings.at(unit), configs.at(selected[0]).timings.at(unit)))
+        return false;
+    return true;
+  };
+  auto shared_default_depth = [&] {
+    for (const std::string& dp : selected)
+      if (configs.at(dp).default_depth != configs.at(selected[0]).default_depth) return false;
+    return true;
+  };
+  auto timing = [](YAML::Emitter& out, const std::string& unit, const Timing& t) {
+    out << YAML::Key << unit << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "latency" << YAML::Value << t.latency;
+    out << YAML::Key << "ii" << YAML::Value << t.ii << YAML::EndMap;
+  };
+  auto depth = [](YAML::Emitter& out, std::size_t d) {
+    if (d == 0)
+      out << "auto";
+    else
+      out << d;
+  };
+
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "datapath" << YAML::Value << p.datapath;
@@ -306,21 +555,38 @@ std::string to_yaml(const Params& p) {
   out << YAML::Key << "bytes_per_cycle" << YAML::Value << p.memory.bytes_per_cycle;
   out << YAML::EndMap;
   out << YAML::Key << "units" << YAML::Value << YAML::BeginMap;
-  for (const auto& [name, t] : p.units) {
-    out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "latency" << YAML::Value << t.latency;
-    out << YAML::Key << "ii" << YAML::Value << t.ii << YAML::EndMap;
-  }
+  for (const std::string& unit : names_over(selected, unit_names))
+    if (shared_unit(unit)) timing(out, unit, configs.at(selected[0]).timings.at(unit));
   out << YAML::EndMap;
   out << YAML::Key << "channels" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "default_depth" << YAML::Value;
-  if (p.default_depth == 0)
-    out << "auto";
-  else
-    out << p.default_depth;
-  out << YAML::Key << "depths" << YAML::Value << YAML::BeginMap;
-  for (const auto& [name, depth] : p.depths) out << YAML::Key << name << YAML::Value << depth;
-  out << YAML::EndMap << YAML::EndMap;
+  if (shared_default_depth()) {
+    out << YAML::Key << "default_depth" << YAML::Value;
+    depth(out, configs.at(selected[0]).default_depth);
+  }
+  out << YAML::Key << "depths" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+  out << YAML::EndMap;
+  out << YAML::Key << "datapaths" << YAML::Value << YAML::BeginMap;
+  for (const std::string& dp : selected) {
+    const DatapathConfig& c = configs.at(dp);
+    out << YAML::Key << dp << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "units" << YAML::Value << YAML::BeginMap;
+    for (const std::string& unit : unit_names(dp))
+      if (!shared_unit(unit)) timing(out, unit, c.timings.at(unit));
+    out << YAML::EndMap;
+    out << YAML::Key << "channels" << YAML::Value << YAML::BeginMap;
+    if (!shared_default_depth()) {
+      out << YAML::Key << "default_depth" << YAML::Value;
+      depth(out, c.default_depth);
+    }
+    out << YAML::Key << "depths" << YAML::Value;
+    if (c.depths.empty()) out << YAML::Flow;
+    out << YAML::BeginMap;
+    for (const std::string& ch : channel_names(dp))
+      if (const auto it = c.depths.find(ch); it != c.depths.end())
+        out << YAML::Key << ch << YAML::Value << it->second;
+    out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  }
+  out << YAML::EndMap;
   out << YAML::Key << "sim" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "mode" << YAML::Value << p.mode;
   out << YAML::Key << "max_cycles" << YAML::Value;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,8 +20,21 @@ class ParamError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Unit timings and channel depths as given, either shared (`units.*`, `channels.*`: every
+// selected datapath that has the unit or channel) or for one datapath (`datapaths.NAME.units.*`,
+// `datapaths.NAME.channels.*`). What is left unset falls through: one datapath's keys, then the
+// shared ones, then the defaults (Params::config_for).
+struct HardwareKeys {
+  struct TimingKeys {
+    std::optional<unsigned> latency, ii;
+  };
+  std::map<std::string, TimingKeys> units;
+  std::optional<std::size_t> default_depth;  // 0: auto
+  std::map<std::string, std::size_t> depths;
+};
+
 struct Params {
-  std::string datapath = "both";  // naive | reordered | both
+  std::string datapath = "both";  // a registered datapath's name, both (naive, reordered) or all
   std::size_t seq_len = 1024;
   std::size_t head_dim = 64;
   std::size_t heads = 1;
@@ -28,25 +42,41 @@ struct Params {
   std::string input_q, input_k, input_v;  // .npy paths; empty: random data from the seed
   double clock_period_ns = 1.0;
   MemoryTiming memory;
-  std::map<std::string, Timing> units;  // every configurable unit, defaults filled in
-  std::size_t default_depth = 0;        // 0: automatic (docs/timing.md)
-  std::map<std::string, std::size_t> depths;
+  HardwareKeys shared;
+  std::map<std::string, HardwareKeys> per_datapath;  // by datapath name
   std::string mode;  // synchronized | decoupled; empty: decoupled, or synchronized with --vcd
   std::uint64_t max_cycles = 0;  // watchdog; 0: auto, above any run that completes
+  // Where each key that was given came from: "FILE:LINE:COLUMN" or "--set key=value".
+  std::map<std::string, std::string> origins;
 
   std::vector<std::string> datapaths() const;
   bool has_inputs() const { return !input_q.empty(); }
-};
+  // Where `key` was given, or empty if it takes its default.
+  std::string origin(const std::string& key) const;
 
-// Every configurable unit name with its default timing.
-const std::map<std::string, Timing>& default_unit_timings();
-const std::vector<std::string>& channel_names(const std::string& datapath);
+  // The one place where a datapath's hardware parameters are resolved: every unit of `datapath`
+  // with its timing (default, then `units.U`, then `datapaths.NAME.units.U`, field by field),
+  // its channel depths (`datapaths.NAME.channels.depths.C`, then `channels.depths.C`; channels
+  // listed in neither take `default_depth`, per datapath then shared, then auto), the memory,
+  // the clock period and the watchdog. The caller sets the mode and the trace. `depth_keys`, if
+  // given, receives for each channel whose depth a key sets that key's full name.
+  DatapathConfig config_for(const std::string& datapath,
+                            std::map<std::string, std::string>* depth_keys = nullptr) const;
+};
 
 // `sets` are "key.path=value" strings; a value is parsed as YAML (so 16 is a number).
 // A relative input path resolves against the file's folder (or the working folder for --set).
 Params load_params(const std::string& path, const std::vector<std::string>& sets);
 
-// The effective parameters as YAML, in the input format.
+// The same for parameters given as text (the built-in defaults); `name` stands for the file in
+// messages.
+Params load_params_text(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& sets);
+
+// The effective parameters as YAML, in the input format, for the selected datapaths: a unit
+// both datapaths have goes under `units` if its timing is the same in every selected datapath,
+// every other unit and every channel depth under `datapaths.NAME`; so the file can be passed
+// back in with any choice of `datapath`, and no key in it is overridden by another.
 std::string to_yaml(const Params& params);
 
 }  // namespace sdpa

@@ -22,15 +22,36 @@ std::string bytes(std::uint64_t b) {
   return fmt::format("{} B", b);
 }
 
-// The intermediate channel with the largest capacity in elements.
-const ChannelStats& largest(const std::vector<ChannelStats>& channels) {
-  return *std::max_element(channels.begin(), channels.end(), [](const auto& a, const auto& b) {
-    return std::pair{!a.input_stream, a.capacity * a.width} <
-           std::pair{!b.input_stream, b.capacity * b.width};
-  });
+std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
+
+// The summary's "limiting channel" cell: name (high water/capacity), and why.
+std::string limiting_cell(const DatapathResult& r) {
+  const ChannelStats& c = r.channels.at(r.limiting.channel);
+  std::string why;
+  switch (r.limiting.reason) {
+    case LimitReason::deadlock:
+      why = "full";
+      break;
+    case LimitReason::producer_stalls:
+      why = fmt::format("{} stalls", r.limiting.stall_cycles);
+      break;
+    case LimitReason::consumer_stalls:
+      why = fmt::format("{} waits", r.limiting.stall_cycles);
+      break;
+    case LimitReason::high_water:
+      why = "largest";
+      break;
+  }
+  return fmt::format("{} ({}/{}), {}", local_name(c.name), c.high_water, c.capacity, why);
 }
 
-std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
+nlohmann::json limiting_json(const DatapathResult& r) {
+  const bool stalls = r.limiting.reason == LimitReason::producer_stalls ||
+                      r.limiting.reason == LimitReason::consumer_stalls;
+  return {{"name", r.channels.at(r.limiting.channel).name},
+          {"reason", to_string(r.limiting.reason)},
+          {"stall_cycles", stalls ? nlohmann::json(r.limiting.stall_cycles) : nullptr}};
+}
 
 }  // namespace
 
@@ -79,7 +100,8 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                               {"high_water_elements", im.high_water_elements},
                               {"capacity_bytes", im.capacity_bytes()},
                               {"high_water_bytes", im.high_water_bytes()}}}}},
-                          {"channels", channels}};
+                          {"channels", channels},
+                          {"limiting_channel", limiting_json(r)}};
     if (incomplete(r)) {
       // No last output row, so no cycle count.
       run["cycles"] = nullptr;
@@ -109,14 +131,13 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
                                              {"scores per cycle"},
                                              {"intermediate memory, provisioned"},
                                              {"intermediate memory, used (high water)"},
-                                             {"largest channel (high water/capacity)"},
+                                             {"limiting channel (high water/capacity)"},
                                              {"Q/K/V stream buffers, provisioned"},
                                              {"max abs error (tolerance)"}};
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const DatapathResult& r = result.runs[i];
     const MemoryUse m = memory_use(r.channels, true);
     const MemoryUse streams{memory_use(r.channels).capacity_elements - m.capacity_elements, 0};
-    const ChannelStats& top = largest(r.channels);
     rows[0].push_back(r.datapath);
     rows[1].push_back(to_string(r.status));
     rows[2].push_back(incomplete(r) ? "-" : fmt::format("{}", r.cycles));
@@ -125,8 +146,7 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
         fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes())));
     rows[5].push_back(
         fmt::format("{} elements ({})", m.high_water_elements, bytes(m.high_water_bytes())));
-    rows[6].push_back(
-        fmt::format("{} ({}/{})", local_name(top.name), top.high_water, top.capacity));
+    rows[6].push_back(limiting_cell(r));
     rows[7].push_back(fmt::format("{} elements ({})", streams.capacity_elements,
                                   bytes(streams.capacity_bytes())));
     if (incomplete(r))
@@ -147,7 +167,23 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
                     : fmt::format("  {:>{}}", row[c], width[c]);
     out += '\n';
   }
-  for (const DatapathResult& r : result.runs) {
+  for (std::size_t i = 0; i < result.runs.size(); ++i) {
+    const DatapathResult& r = result.runs[i];
+    if (r.status == Status::unverified) {
+      const Check& c = checks[i];
+      out += c.may_overflow
+                 ? fmt::format(
+                       "\n{}: UNVERIFIED: scores can overflow fp32 for these inputs, so "
+                       "fp32 guarantees nothing about the output.\n",
+                       r.datapath)
+                 : fmt::format(
+                       "\n{}: UNVERIFIED: for these inputs fp32 only guarantees an error "
+                       "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "
+                       "the output is neither certified nor shown wrong.\n",
+                       r.datapath, c.tolerance, 100 * c.tolerance / c.v_bound,
+                       100 * kCertifiedFraction);
+      continue;
+    }
     if (r.status == Status::deadlock)
       out += fmt::format("\n{}: DEADLOCK after {} of {} output rows. Wait-for report:\n",
                          r.datapath, r.rows_done, r.rows);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -90,9 +91,12 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   r.rows_done = dp.sink().rows_taken();
   r.cycles = dp.sink().last_ready();
   r.output = dp.sink().output();
+  std::vector<bool> writer_blocked;
   for (const Graph::Edge& e : dp.edges()) {
-    r.channels.push_back(e.channel->stats());
+    const ChannelBase& ch = *e.channel;
+    r.channels.push_back(ch.stats());
     r.channels.back().input_stream = dp.is_input_stream(e);
+    writer_blocked.push_back(ch.blocked_writer() != nullptr && ch.fill() == ch.capacity());
   }
   bool stopped_by_watchdog = false;
   for (const Unit* u : dp.units()) {
@@ -106,6 +110,11 @@ DatapathResult result_of(const AttentionDatapath& dp) {
     r.status = Status::deadlock;
     r.waits = wait_for_report(dp.channels());
   }
+  const MemoryTiming& memory = dp.memory_timing();
+  const Cycle stream_latency =
+      memory.read_latency + memory.beats(dp.shape().head_dim * sizeof(float)) - 1;
+  r.limiting =
+      limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, stream_latency);
   return r;
 }
 
@@ -121,14 +130,77 @@ const char* to_string(Status status) {
       return "mismatch";
     case Status::timeout:
       return "timeout";
+    case Status::unverified:
+      return "unverified";
   }
   return "?";
+}
+
+const char* to_string(LimitReason reason) {
+  switch (reason) {
+    case LimitReason::deadlock:
+      return "deadlock";
+    case LimitReason::producer_stalls:
+      return "producer_stalls";
+    case LimitReason::consumer_stalls:
+      return "consumer_stalls";
+    case LimitReason::high_water:
+      return "high_water";
+  }
+  return "?";
+}
+
+LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
+                                 const std::vector<bool>& writer_blocked, bool deadlocked,
+                                 Cycle stream_latency) {
+  LimitingChannel limit;
+  if (deadlocked)
+    for (std::size_t i = channels.size(); i-- > 0;)
+      if (writer_blocked[i]) return {i, LimitReason::deadlock, 0};
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const ChannelStats& c = channels[i];
+    Cycle stalls = c.producer_stall_cycles;
+    if (c.input_stream)
+      stalls = c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, stream_latency);
+    if (stalls != 0 && stalls >= limit.stall_cycles)
+      limit = {i, c.input_stream ? LimitReason::consumer_stalls : LimitReason::producer_stalls,
+               stalls};
+  }
+  if (limit.stall_cycles != 0) return limit;
+  Cycle most = 0;
+  bool found = false;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const ChannelStats& c = channels[i];
+    if (c.input_stream || (found && c.high_water * c.width <= most)) continue;
+    limit.channel = i;
+    most = c.high_water * c.width;
+    found = true;
+  }
+  return limit;
 }
 
 std::vector<std::string> datapath_names() {
   std::vector<std::string> names;
   for (const DatapathKind& kind : datapath_kinds()) names.push_back(kind.name);
   return names;
+}
+
+const DatapathParts& datapath_parts(const std::string& datapath) {
+  static const std::map<std::string, DatapathParts> parts = [] {
+    std::map<std::string, DatapathParts> all;
+    for (const DatapathKind& kind : datapath_kinds()) {
+      const AttentionDatapath probe(("parts_of_" + kind.name).c_str(), DatapathConfig{},
+                                    AttentionShape{1, 1, 1}, kind.build);
+      DatapathParts& p = all[kind.name];
+      for (const Unit* u : probe.units()) p.units.push_back(u->basename());
+      p.default_timings = probe.default_timings();
+      for (const Graph::Edge& e : probe.edges()) p.channels.push_back(e.channel->basename());
+    }
+    return all;
+  }();
+  const auto it = parts.find(datapath);
+  if (it == parts.end()) throw std::invalid_argument("unknown datapath " + datapath);
+  return it->second;
 }
 
 Simulation::Simulation(const AttentionShape& shape,
@@ -149,13 +221,23 @@ Simulation::Simulation(const AttentionShape& shape,
 
 Simulation::~Simulation() = default;
 
-std::uint64_t Simulation::memory_bytes() const {
-  const std::uint64_t matrix = shape_.matrix_elements() * sizeof(float);
-  // Q, K, V on the host, the reference's fp64 output, the memory image all datapaths share,
-  // then per datapath its output O and its channels.
-  std::uint64_t bytes = 3 * matrix + 2 * matrix + 3 * matrix;
-  for (const auto& dp : datapaths_) bytes += matrix + dp->channel_storage_bytes();
+std::uint64_t MemoryEstimate::total() const {
+  std::uint64_t bytes = arrays;
+  for (const Part& part : channels) bytes += part.bytes;
   return bytes;
+}
+
+MemoryEstimate Simulation::memory_estimate() const {
+  const std::uint64_t matrix = shape_.matrix_elements() * sizeof(float);
+  MemoryEstimate e;
+  // Q, K, V and the reference's fp64 output on the host, the memory image the datapaths share;
+  // per datapath the sink's output and the results' copy of it.
+  e.arrays = 3 * matrix + 2 * matrix + 3 * matrix + datapaths_.size() * 2 * matrix;
+  for (const auto& dp : datapaths_)
+    for (const Graph::Edge& edge : dp->edges())
+      e.channels.push_back({dp->basename(), edge.channel->basename(), edge.channel->storage_bytes(),
+                            edge.channel->width() > 1, dp->is_input_stream(edge)});
+  return e;
 }
 
 SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressReporter& progress) {
@@ -174,12 +256,22 @@ SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressRe
   return result;
 }
 
+SimulationResult simulate(const AttentionInputs& inputs,
+                          const std::map<std::string, DatapathConfig>& configs,
+                          const ProgressReporter& progress) {
+  std::vector<std::string> datapaths;
+  for (const std::string& name : datapath_names())
+    if (configs.count(name) != 0) datapaths.push_back(name);
+  if (datapaths.size() != configs.size()) throw std::invalid_argument("unknown datapath");
+  Simulation simulation(inputs.shape(), configs, datapaths);
+  return simulation.run(inputs, progress);
+}
+
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress) {
   std::map<std::string, DatapathConfig> configs;
   for (const std::string& name : datapaths) configs[name] = config;
-  Simulation simulation(inputs.shape(), configs, datapaths);
-  return simulation.run(inputs, progress);
+  return simulate(inputs, configs, progress);
 }
 
 }  // namespace sdpa

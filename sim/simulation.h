@@ -11,8 +11,31 @@
 
 namespace sdpa {
 
-enum class Status { ok, deadlock, mismatch, timeout };
+// unverified: finished within the tolerance, but fp32 cannot promise 1% of max|v| for these
+// inputs (tb/reference.h, Verdict).
+enum class Status { ok, deadlock, mismatch, timeout, unverified };
 const char* to_string(Status status);
+
+// Why a channel is the one that limited a run (LimitingChannel).
+enum class LimitReason { deadlock, producer_stalls, consumer_stalls, high_water };
+const char* to_string(LimitReason reason);
+
+// The channel that limited a run, chosen in this order (channels are in dataflow order):
+// - deadlock: the last full channel whose writer waits on it. Its reader waits to read (a full
+//   channel it waited to write would come later): there the cycle of waits turns from full to
+//   empty, while full channels before it may just be backed up behind it.
+// - producer_stalls / consumer_stalls: the channel with the most stall cycles, counting for an
+//   intermediate channel the cycles its writer waited for a free slot, and for a Q/K/V stream
+//   buffer the cycles its reader waited for a row beyond the first row's memory latency (a stream
+//   reader fetching ahead and waiting for slots is by design). A stall spreads upstream, no larger,
+//   so a tie goes to the later channel, where it started.
+// - high_water: with no stalls, the intermediate channel with the largest high water in elements
+//   (a tie to the earlier).
+struct LimitingChannel {
+  std::size_t channel = 0;  // index into DatapathResult::channels
+  LimitReason reason = LimitReason::high_water;
+  Cycle stall_cycles = 0;  // the stalls counted, for the two stall reasons
+};
 
 // A unit as the run left it.
 struct UnitStats {
@@ -31,6 +54,7 @@ struct DatapathResult {
   std::vector<float> output;  // [heads * N, d], row-major
   std::vector<ChannelStats> channels;
   std::vector<UnitStats> units;
+  LimitingChannel limiting;
   // Deadlock: the wait-for report, one line per blocked unit. Timeout: where every unit stands.
   std::vector<std::string> waits;
 };
@@ -54,23 +78,59 @@ struct ProgressReporter {
   std::function<void(const std::vector<Progress>&, double elapsed_seconds)> report;
 };
 
+// `writer_blocked[i]`: channels[i] is full and its writer waits on it. `stream_latency`: the
+// cycles a Q/K/V stream's first row takes from memory (read latency + beats − 1).
+LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
+                                 const std::vector<bool>& writer_blocked, bool deadlocked,
+                                 Cycle stream_latency);
+
 // Every registered datapath's name, in the order `datapath: all` runs them.
 std::vector<std::string> datapath_names();
 
+// What a registered datapath is made of, read off its graph: built once per process for a
+// one-score problem and deleted again, before any simulation is built (names and default
+// timings do not depend on the problem's size). Call during elaboration, before sc_start.
+struct DatapathParts {
+  std::vector<std::string> units;  // in creation order
+  std::map<std::string, Timing> default_timings;
+  std::vector<std::string> channels;  // in creation order
+};
+const DatapathParts& datapath_parts(const std::string& datapath);
+inline const std::vector<std::string>& unit_names(const std::string& datapath) {
+  return datapath_parts(datapath).units;
+}
+inline const std::vector<std::string>& channel_names(const std::string& datapath) {
+  return datapath_parts(datapath).channels;
+}
+
+// Host memory a simulation will need, in parts: the arrays of heads × N × d elements (Q, K, V,
+// the fp64 reference's output, the memory image the datapaths share, and per datapath its
+// output and the results' copy of it), and each channel's storage at its depth.
+struct MemoryEstimate {
+  struct Part {
+    std::string datapath, channel;
+    std::uint64_t bytes = 0;
+    bool vector = false;  // its elements are d-wide rows
+    bool stream = false;  // a Q/K/V stream buffer
+  };
+  std::uint64_t arrays = 0;
+  std::vector<Part> channels;
+  std::uint64_t total() const;
+};
+
 // The requested datapaths, built (elaborated) for one problem: nothing large is allocated until
-// run(), so a caller can check parameters against the graphs and estimate the memory first.
-// One elaboration per process (SystemC): build at most one Simulation and run it once.
+// run(), so a caller can check the graphs and estimate the memory first. One elaboration per
+// process (SystemC): build at most one Simulation and run it once.
 class Simulation {
  public:
-  // `configs` has each requested datapath's parameters.
+  // Builds each of `datapaths` with its config from `configs`; they share the clocking mode
+  // and the trace, which run() closes when done.
   Simulation(const AttentionShape& shape, const std::map<std::string, DatapathConfig>& configs,
              const std::vector<std::string>& datapaths);
   ~Simulation();
 
   const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths() const { return datapaths_; }
-  // Host memory the run will need: inputs, reference, memory image, outputs, channel storage.
-  std::uint64_t memory_bytes() const;
-  // Closes the trace file of the configs when done.
+  MemoryEstimate memory_estimate() const;
   SimulationResult run(const AttentionInputs& inputs, const ProgressReporter& progress = {});
 
  private:
@@ -79,7 +139,11 @@ class Simulation {
   sc_core::sc_trace_file* trace_ = nullptr;
 };
 
-// Builds and runs `datapaths` with one config for all (the tests' shortcut).
+// Builds and runs each datapath of `configs` (by name) in the order of datapath_names().
+SimulationResult simulate(const AttentionInputs& inputs,
+                          const std::map<std::string, DatapathConfig>& configs,
+                          const ProgressReporter& progress = {});
+// The same with one configuration for every datapath (the tests' shortcut).
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress = {});
 

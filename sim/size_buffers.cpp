@@ -27,8 +27,9 @@ struct Outcome {
   std::map<std::string, Cycle> high_water;  // by local channel name
 };
 
-// Runs this simulator on `params` in a child process and reads its report.
-Outcome simulate_child(const Params& params, const std::string& datapath, const fs::path& dir) {
+// Runs this simulator on `params` in a child process and reads its report: each datapath's
+// outcome.
+std::map<std::string, Outcome> simulate_child(const Params& params, const fs::path& dir) {
   fs::create_directories(dir);
   const std::string file = (dir / "params.in.yaml").string();
   write_file_atomic(file, to_yaml(params));
@@ -50,36 +51,38 @@ Outcome simulate_child(const Params& params, const std::string& datapath, const 
   waitpid(pid, &status, 0);
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   // A mismatch, deadlock or watchdog stop is an outcome (not the target); anything else is not.
-  if (code != 0 && code != 1 && code != 3 && code != 4) {
+  if (code != 0 && code != 1 && code != 3 && code != 4 && code != 6) {
     std::ifstream err(errors);
+    // The error is the last line (a note may come first).
     std::string line;
-    std::getline(err, line);
-    throw ParamError(
-        fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line));
+    for (std::string next; std::getline(err, next);)
+      if (!next.empty()) line = next;
+    const std::string message =
+        fmt::format("--size-buffers: a child simulation failed (exit {}): {}", code, line);
+    // Exit 5: the system refused (a full disk for the child's files), not the parameters.
+    if (code == 5) throw WriteError(message);
+    throw ParamError(message);
   }
 
-  Outcome o;
+  std::map<std::string, Outcome> outcomes;
   std::ifstream in(fs::path(out) / "report.json");
   const nlohmann::json report = nlohmann::json::parse(in);
   for (const auto& run : report["runs"]) {
-    if (run["datapath"] != datapath) continue;
-    if (run["status"] == "ok") o.cycles = run["cycles"].get<Cycle>();
+    Outcome& o = outcomes[run["datapath"].get<std::string>()];
+    // An unverified run's timing is as valid as any: only its numerics could not be certified.
+    if (run["status"] == "ok" || run["status"] == "unverified")
+      o.cycles = run["cycles"].get<Cycle>();
     for (const auto& ch : run["channels"]) {
       const std::string name = ch["name"];
       o.high_water[name.substr(name.find('.') + 1)] = ch["high_water"].get<Cycle>();
     }
   }
-  return o;
+  return outcomes;
 }
 
 }  // namespace
 
-int size_buffers(const Params& params, const fs::path& out) {
-  // Ample: more than any element can spend in a channel at full rate (a row, plus every
-  // latency on the way, twice over).
-  std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
-  for (const auto& [unit, timing] : params.units) latencies += timing.latency * timing.ii;
-  const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
+int size_buffers(const Params& params, OutputFolder& out) {
   // Child runs go to a private temporary folder, removed at the end: never into the user's.
   const fs::path work = fs::temp_directory_path() / fmt::format("sdpa-sizing-{}", ::getpid());
   struct RemoveAtEnd {
@@ -90,17 +93,33 @@ int size_buffers(const Params& params, const fs::path& out) {
     }
   } remove_at_end{work};
   int children = 0;
+  auto child = [&](const Params& p) {
+    return simulate_child(p, work / fmt::format("{}", children++));
+  };
 
-  std::map<std::string, std::size_t> sized;  // a name shared by both datapaths: the larger
+  // Each datapath is sized alone, and its depths go under datapaths.NAME: a channel name both
+  // datapaths have (scores, sums, out_rows, the streams) is a different channel in each.
+  std::map<std::string, std::map<std::string, std::size_t>> sized;
   std::map<std::string, Cycle> target;
   std::string table = fmt::format("{:<10} {:<14} {:>11} {:>22}\n", "datapath", "channel",
                                   "sized depth", "high water (ample)");
   for (const std::string& dp : params.datapaths()) {
+    // Ample: more than any element can spend in a channel at full rate (a row, plus every
+    // latency on the way, twice over).
+    std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
+    for (const auto& [unit, timing] : params.config_for(dp).timings)
+      latencies += timing.latency * timing.ii;
+    const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
     Params p = params;
     p.datapath = dp;
-    p.default_depth = ample;
-    p.depths.clear();
-    const Outcome reference = simulate_child(p, dp, work / fmt::format("{}", children++));
+    p.shared.default_depth = ample;
+    p.shared.depths.clear();
+    for (auto& [name, keys] : p.per_datapath) {
+      keys.default_depth.reset();
+      keys.depths.clear();
+    }
+    std::map<std::string, std::size_t>& depths = p.per_datapath[dp].depths;
+    const Outcome reference = child(p)[dp];
     if (!reference.cycles) {
       std::cerr << fmt::format("sdpa-sim: {} does not complete even with depth {} everywhere\n", dp,
                                ample);
@@ -114,38 +133,51 @@ int size_buffers(const Params& params, const fs::path& out) {
       std::size_t lo = 1, hi = ample;
       while (lo < hi) {
         const std::size_t mid = lo + (hi - lo) / 2;
-        p.depths[ch] = mid;
-        const Outcome o = simulate_child(p, dp, work / fmt::format("{}", children++));
+        depths[ch] = mid;
+        const Outcome o = child(p)[dp];
         if (o.cycles && *o.cycles == target[dp])
           hi = mid;
         else
           lo = mid + 1;
       }
       std::cerr << fmt::format("sized {}.{}: {}\n", dp, ch, lo);
-      p.depths[ch] = lo;
-      sized[ch] = std::max(sized[ch], lo);
+      depths[ch] = lo;
       table +=
           fmt::format("{:<10} {:<14} {:>11} {:>22}\n", dp, ch, lo, reference.high_water.at(ch));
     }
+    sized[dp] = depths;
   }
   Params result = params;
-  result.depths = sized;
-  if (fs::exists(out / "sized.yaml"))
-    std::cerr << fmt::format("sdpa-sim: note: replacing {}\n", (out / "sized.yaml").string());
-  write_file_atomic((out / "sized.yaml").string(), to_yaml(result));
-  // The proof: sized.yaml as written reproduces every datapath's cycle count.
+  result.shared.depths.clear();
+  for (const auto& [dp, depths] : sized) result.per_datapath[dp].depths = depths;
+  out.write("sized.yaml", to_yaml(result));
+  out.check();
+  // The proof: sized.yaml as written reproduces every datapath's cycle count, each datapath
+  // alone and, if both were sized, both together.
   bool reproduced = true;
   std::string check;
+  std::map<std::string, Outcome> together;
+  if (params.datapaths().size() > 1) together = child(result);
+  auto cycles = [](const Outcome& o) {
+    return o.cycles ? fmt::format("{}", *o.cycles) : std::string("a deadlock");
+  };
   for (const std::string& dp : params.datapaths()) {
-    const Outcome o = simulate_child(result, dp, work / "check");
+    Params alone = result;
+    alone.datapath = dp;
+    const Outcome o = child(alone)[dp];
     reproduced &= o.cycles == target[dp];
-    check += fmt::format("{}: {} cycles with ample buffering, {} with sized.yaml\n", dp, target[dp],
-                         o.cycles ? fmt::format("{}", *o.cycles) : "a deadlock");
+    check += fmt::format("{}: {} cycles with ample buffering, {} with sized.yaml", dp, target[dp],
+                         cycles(o));
+    if (!together.empty()) {
+      reproduced &= together[dp].cycles == target[dp];
+      check += fmt::format(" alone and {} with datapath: both", cycles(together[dp]));
+    }
+    check += "\n";
   }
   std::cout << table << "\n"
             << check
             << fmt::format("{} simulations; sized parameters in {}\n", children,
-                           (out / "sized.yaml").string());
+                           (out.dir() / "sized.yaml").string());
   return reproduced ? 0 : 1;
 }
 

@@ -2,14 +2,13 @@
 // ample buffering, found by binary search over child simulations (one elaboration per process).
 #pragma once
 
-#include <filesystem>
-
+#include "sim/output.h"
 #include "sim/params.h"
 
 namespace sdpa {
 
-// Writes `out`/sized.yaml (the params with every channel's depth) and prints the table.
+// Writes sized.yaml (the params with every channel's depth) into `out` and prints the table.
 // Returns the exit status: 0 when sized.yaml reproduces the cycle counts.
-int size_buffers(const Params& params, const std::filesystem::path& out);
+int size_buffers(const Params& params, OutputFolder& out);
 
 }  // namespace sdpa

@@ -1,14 +1,13 @@
 // The simulator binary: bad input gets exit 2 and a one-line error naming key and line;
 // outputs, exit statuses and the waveform.
-#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "sim/npy.h"
 #include "sim/params.h"
+#include "sim/reference.h"
 #include "tb/cli.h"
-#include "tb/reference.h"
 
 namespace sdpa::test {
 namespace {
@@ -303,33 +302,6 @@ TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
   const std::string back = (d / "o" / "back.vcd").string();
   ASSERT_EQ(std::system(("fst2vcd '" + fst + "' > '" + back + "' 2>/dev/null").c_str()), 0);
   EXPECT_NE(slurp(back).find("occupancy"), std::string::npos);
-}
-
-TEST(SizeBuffers, FindsARowPerBypassAndLatencyPlusOneElsewhere) {
-  const fs::path d = scratch();
-  const std::size_t n = 32;
-  const SimRun r = sim("--set problem.seq_len=32 --set problem.head_dim=4 --size-buffers --out '" +
-                           (d / "o").string() + "'",
-                       d);
-  ASSERT_EQ(r.status, 0) << r.err;
-  const YAML::Node sized = YAML::LoadFile((d / "o" / "sized.yaml").string());
-  const auto depth = [&](const char* ch) {
-    return sized["channels"]["depths"][ch].as<std::size_t>();
-  };
-  const auto L = [&](const char* unit) { return default_unit_timings().at(unit).latency; };
-  // docs/timing.md: the least full-rate bypass is N + producer latency + reduction latency.
-  EXPECT_EQ(depth("score_bypass"), n + L("dot_product") + L("row_max"));
-  EXPECT_EQ(depth("exp_bypass"), n + L("exp") + L("row_sum"));
-  EXPECT_EQ(depth("sum_rescale"), L("running_max") + 1u);
-  EXPECT_EQ(depth("acc_rescale"), L("running_max") + 1u);
-  EXPECT_EQ(depth("k_rows"), sized["memory"]["read_latency"].as<std::size_t>() + 1);
-  // Passed back in, sized.yaml reproduces the cycle counts.
-  const SimRun again =
-      sim("'" + (d / "o" / "sized.yaml").string() + "' --out '" + (d / "again").string() + "'", d);
-  ASSERT_EQ(again.status, 0) << again.err;
-  const auto report = nlohmann::json::parse(slurp(d / "again" / "report.json"));
-  EXPECT_EQ(report["runs"][0]["cycles"], n * n + 2 * n + 26);
-  EXPECT_EQ(report["runs"][1]["cycles"], n * n + 27);
 }
 
 }  // namespace

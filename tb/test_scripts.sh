@@ -102,5 +102,91 @@ check "plot: the error names the column" grep -q "missing column(s) memory.bytes
 plot --kind memory --out "$tmp/memory2.png"
 check "plot: a second varying key asks for --where (exit 2)" grep -q -- "--where channels.depths.score_bypass" <<<"$err"
 
+# figure NAME CSV CONDITIONS... -- PLOT ARGS...: a check that scripts/plot's main() draws, from
+# (a copy of) CSV, a figure on which each Python condition holds. The checks run together at the
+# end, in one Python process (matplotlib takes a while to load). In the conditions: axes (left to
+# right), lines(ax, label part), ticks(ax, "x" or "y") (the ticks within the limits),
+# legend_clear (a legend, and it overlaps no axes), label (the first axes' y label), and
+# stderr (what main() printed there).
+figures=0
+figure() {
+  figures=$((figures + 1))
+  cp "$2" "$tmp/figure-$figures.csv"
+  /usr/bin/python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
+    "$1" "$tmp/figure-$figures.csv" "${@:3}" >>"$tmp/figures.jsonl"
+}
+run_figures() {
+  timeout 120 /usr/bin/python3 - "$repo/scripts/plot" "$tmp/figures.jsonl" >"$tmp/figures.out" <<'EOF' ||
+import contextlib, importlib.machinery, importlib.util, io, json, sys, traceback
+loader = importlib.machinery.SourceFileLoader("plot", sys.argv[1])
+plot = importlib.util.module_from_spec(importlib.util.spec_from_loader("plot", loader))
+loader.exec_module(plot)
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+for spec in map(json.loads, open(sys.argv[2])):
+    name, csv, rest = spec[0], spec[1], spec[2:]
+    conditions, args = rest[: rest.index("--")], rest[rest.index("--") + 1:]
+    try:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert plot.main(["--csv", csv] + args) == 0
+        stderr = err.getvalue()
+        fig = plt.gcf()
+        fig.canvas.draw()
+        axes = sorted(fig.get_axes(), key=lambda a: a.get_position().x0)
+        def lines(ax, part):
+            return [l for l in ax.get_lines() if part in l.get_label()]
+        def ticks(ax, which):
+            lo, hi = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
+            locs = ax.get_xticks() if which == "x" else ax.get_yticks()
+            return [t for t in locs if lo - 1e-9 <= t <= hi + 1e-9]
+        legends = [a.get_legend() for a in axes if a.get_legend()]
+        legend_clear = bool(legends) and all(
+            not l.get_window_extent().overlaps(a.get_window_extent()) for l in legends for a in axes)
+        label = axes[0].get_ylabel()
+        for c in conditions:
+            assert eval(c), f"not true: {c}"
+        print(f"PASS {name}")
+    except Exception as e:
+        print(f"FAIL {name}: {type(e).__name__}: {e}")
+    plt.close("all")
+EOF
+    echo "FAIL plot: the figure checks stopped (exit $?)" >>"$tmp/figures.out"
+  local line
+  while IFS= read -r line; do
+    echo "$line"
+    case $line in PASS*) passed=$((passed + 1)) ;; FAIL*) failed=$((failed + 1)) ;; esac
+  done <"$tmp/figures.out"
+}
+
+# The 2 x 2 grid: at score_bypass = 32 the N = 64 point deadlocked.
+figure "plot: a deadlocked row is a cross on the x axis, not a line that ends" "$csv" \
+  '"marked 1 deadlocked row(s) on the x axis" in stderr' \
+  'list(lines(axes[0], "naive: deadlocked")[0].get_xdata()) == [64]' \
+  'list(lines(axes[0], "naive")[0].get_xdata()) == [16]' -- \
+  --kind cycles --where channels.depths.score_bypass=32 --out "$tmp/dead.png"
+figure "plot: memory figure has a labelled tick below the lowest curve, legend clear" "$csv" \
+  'min(ticks(axes[0], "y")) < min(min(l.get_ydata()) for l in axes[0].get_lines())' \
+  'legend_clear' -- --kind memory --where channels.depths.score_bypass=128 --out "$tmp/m.png"
+figure "plot: cycles per score is cycles / N² for one head" "$csv" \
+  'label.startswith("cycles / N²")' 'legend_clear' -- \
+  --kind cycles --where channels.depths.score_bypass=128 --out "$tmp/c.png"
+
+sweep --grid problem.seq_len=8,16 --set problem.heads=2 --set problem.head_dim=4
+figure "plot: cycles per score is cycles / (H·N²) with two heads" "$csv" \
+  'label.startswith("cycles / (H·N²)")' -- --kind cycles --out "$tmp/h.png"
+
+# Dense around N = 16: deadlock below 15 = N - 1, stalls to 20, full rate from 21 = N + 5.
+sweep --grid "channels.depths.score_bypass=4,8,$(seq -s, 10 1 26),32,40,48" \
+  --set problem.seq_len=16 --set problem.head_dim=4 --set datapath=naive --jobs 2
+figure "plot: bypass figure has a close-up from N - 1 to N + 5 with a tick at each depth" "$csv" \
+  'len(axes) == 2' \
+  'all(t in ticks(axes[1], "x") for t in range(15, 22))' \
+  'all(t == int(t) for a in axes for t in ticks(a, "x"))' \
+  'sorted(lines(axes[1], "deadlocked")[0].get_xdata()) == [11, 12, 13, 14]' \
+  'legend_clear' -- --kind bypass --out "$tmp/b.png"
+run_figures
+
 echo "$passed passed, $failed failed"
 ((failed == 0))

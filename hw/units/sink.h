@@ -15,9 +15,7 @@ class Sink : public Unit {
   In<Row> out_rows{"out_rows"};
 
   Sink(const sc_core::sc_module_name& name, Timing timing, std::size_t rows, std::size_t head_dim)
-      : Unit(name, timing, RowShape{rows, 1}) {
-    output_.reserve(rows * head_dim);
-  }
+      : Unit(name, timing, RowShape{rows, 1}), head_dim_(head_dim) {}
 
   std::size_t rows_expected() const { return shape().rows; }
   bool done() const { return rows_taken() == rows_expected(); }
@@ -30,6 +28,8 @@ class Sink : public Unit {
 
  private:
   [[gnu::flatten]] Task body() override {
+    // Allocated when the run starts, not when the graph is built (its size is estimated first).
+    output_.reserve(shape().rows * head_dim_);
     Row row;
     for (const Firing& f : firings()) {
       co_await read(out_rows, row);
@@ -39,6 +39,7 @@ class Sink : public Unit {
     }
   }
 
+  std::size_t head_dim_;
   std::atomic<std::size_t> taken_{0};
   std::atomic<Cycle> last_ready_{0};
   std::vector<float> output_;

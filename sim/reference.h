@@ -1,0 +1,59 @@
+// Stimulus, the fp64 reference, and the numerical check of a datapath's output.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hw/attention.h"
+
+namespace sdpa {
+
+// Q, K, V with entries uniform in [-2, 2) from a 64-bit Mersenne Twister (the same on every
+// platform); Q is multiplied by `q_scale` to reach large score magnitudes.
+AttentionInputs random_inputs(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
+                              std::uint64_t seed, float q_scale = 1.0f);
+
+struct Reference {
+  std::vector<double> output;  // softmax(QKᵀ/√d)V in fp64, [heads * N, d]
+  double score_bound = 0;      // S: max over i, j of Σ_c |q_ic·k_jc| / √d
+  double v_bound = 0;          // max |v|
+  // C: the most running-max updates after a row's first score that fp32 scores can make in
+  // any row (the scores within the score error of a new maximum, counted in fp64).
+  std::size_t max_updates = 0;
+};
+
+Reference reference_attention(const AttentionInputs& inputs);
+
+// A run is certified only if its tolerance is below this fraction of max|v|: then every output
+// element of an `ok` run is within 1% of max|v| of the fp64 reference.
+inline constexpr double kCertifiedFraction = 0.01;
+
+// A rigorous bound on |O_fp32 − O_fp64| for both datapaths (docs/timing.md, "Numerics"):
+// max|v|·(2δs + 2N·u + ...) to first order, with δs = (d + 3)·u·S the score error, and never
+// above max|v|·(2 + 2N·u + ...) (|O| ≤ max|v| whatever the scores). u = 2^-24.
+double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim);
+
+// Whether a dot product, a score or a score difference can overflow fp32 for these inputs: then
+// Inf or NaN outputs are what correct fp32 arithmetic may give.
+bool scores_may_overflow(const Reference& ref, std::size_t head_dim);
+
+enum class Verdict {
+  ok,          // within a tolerance below kCertifiedFraction·max|v|
+  mismatch,    // outside the tolerance, or not finite when fp32 cannot overflow: a wrong result
+  unverified,  // within the tolerance, but fp32 cannot promise kCertifiedFraction·max|v| here
+};
+
+struct Check {
+  double max_abs_error = 0;  // over all elements; infinite if one is not finite
+  double tolerance = 0;
+  double v_bound = 0;  // max |v|
+  bool finite = true;
+  bool may_overflow = false;
+  Verdict verdict() const;
+  bool pass() const { return verdict() == Verdict::ok; }
+};
+
+Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
+                   std::size_t head_dim);
+
+}  // namespace sdpa

@@ -1,0 +1,514 @@
+// The --out folder with the real binary: a reused folder shows exactly one run, an unusable one
+// is refused before simulating, a failed write (disk full, file too large) is exit 5 and leaves
+// the folder as it was; the built-in defaults, --version, and GTKWave opening trace.gtkw.
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tb/cli.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+int shell(const std::string& cmd) {
+  const int raw = std::system(cmd.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// Runs the simulator from the folder `cwd` through `prefix` (a command that runs it, or none);
+// its output in `dir`/stdout and stderr.
+SimRun sim_in(const fs::path& cwd, const std::string& args, const fs::path& dir,
+              const std::string& prefix = "") {
+  SimRun r;
+  r.status = shell("cd " + q(cwd) + " && " + prefix + "timeout 60 '" SDPA_SIM "' " + args + " >" +
+                   q(dir / "stdout") + " 2>" + q(dir / "stderr"));
+  r.out = slurp(dir / "stdout");
+  r.err = slurp(dir / "stderr");
+  return r;
+}
+
+// Every entry under `dir` (hidden ones too) with its content; a folder as "<folder>", anything
+// else but a file (a FIFO left behind) as "<other>", never opened.
+std::map<std::string, std::string> contents(const fs::path& dir) {
+  std::map<std::string, std::string> m;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const fs::file_status st = e.symlink_status();
+    m[fs::relative(e.path(), dir).string()] = fs::is_directory(st)      ? "<folder>"
+                                              : fs::is_regular_file(st) ? slurp(e.path())
+                                                                        : "<other>";
+  }
+  return m;
+}
+
+std::vector<std::string> names(const std::map<std::string, std::string>& m) {
+  std::vector<std::string> v;
+  for (const auto& [k, _] : m) v.push_back(k);
+  return v;
+}
+
+json report(const fs::path& dir) { return json::parse(slurp(dir / "report.json")); }
+
+const std::string kSmall = "--set problem.seq_len=8 --set problem.head_dim=4 ";
+
+TEST(ReusedFolder, ANaiveRunAfterAVcdRunOfBothLeavesOnlyItsFilesAndTheUsers) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  ASSERT_EQ(sim(kSmall + "--vcd --out " + q(o), d).status, 0);
+  ASSERT_TRUE(fs::exists(o / "trace.vcd") && fs::exists(o / "o_reordered.npy"));
+  write(o / "notes.txt", "the user's own file\n");
+  const SimRun r = sim(kSmall + "--set datapath=naive --out " + q(o), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("replacing the results in " + o.string()), std::string::npos) << r.err;
+  const auto after = contents(o);
+  EXPECT_EQ(names(after),
+            (std::vector<std::string>{"notes.txt", "o_naive.npy", "params.yaml", "report.json"}));
+  EXPECT_EQ(after.at("notes.txt"), "the user's own file\n");
+  EXPECT_EQ(report(o)["files"], json({"o_naive.npy", "params.yaml", "report.json"}));
+}
+
+TEST(ReusedFolder, ADeadlockedRunLeavesNoEarlierOutputBesideItsReport) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  const std::string common =
+      "--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=4 ";
+  ASSERT_EQ(sim(common + "--out " + q(o), d).status, 0);
+  ASSERT_TRUE(fs::exists(o / "o_naive.npy"));
+  const SimRun r = sim(common + "--set channels.depths.score_bypass=16 --out " + q(o), d);
+  ASSERT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(names(contents(o)), (std::vector<std::string>{"params.yaml", "report.json"}));
+  EXPECT_EQ(report(o)["runs"][0]["status"], "deadlock");
+  EXPECT_EQ(report(o)["files"], json({"params.yaml", "report.json"}));
+}
+
+TEST(ReusedFolder, SizingReplacesAnEarlierRunAndARunReplacesSizing) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  const std::string tiny =
+      "--set datapath=reordered --set problem.seq_len=1 --set problem.head_dim=1 ";
+  ASSERT_EQ(sim(tiny + "--out " + q(o), d).status, 0);
+  SimRun r = sim(tiny + "--size-buffers --out " + q(o), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(names(contents(o)), (std::vector<std::string>{"report.json", "sized.yaml"}));
+  EXPECT_EQ(report(o)["files"], json({"report.json", "sized.yaml"}));
+  r = sim(tiny + "--out " + q(o), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(names(contents(o)),
+            (std::vector<std::string>{"o_reordered.npy", "params.yaml", "report.json"}));
+}
+
+TEST(ReusedFolder, AFileNoEarlierRunRecordedIsNeverReplaced) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  fs::create_directories(o);
+  write(o / "params.yaml", "my own parameters\n");
+  const SimRun r = sim(kSmall + "--out " + q(o), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("--out " + o.string() + ": params.yaml is there"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(contents(o),
+            (std::map<std::string, std::string>{{"params.yaml", "my own parameters\n"}}));
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  fs::create_directories(o);
+  write(o / "report.json", R"({"runs": []})");
+  write(o / "trace.vcd", "old\n");
+  write(o / "sized.yaml", "old\n");
+  write(o / "notes.txt", "mine\n");
+  const SimRun r = sim(kSmall + "--set datapath=naive --out " + q(o), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(names(contents(o)),
+            (std::vector<std::string>{"notes.txt", "o_naive.npy", "params.yaml", "report.json"}));
+}
+
+TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // a process that is gone
+  const std::string dead = fmt::format(".sdpa-run.{}.{}", host, child);
+  const std::string alive = fmt::format(".sdpa-run.{}.{}", host, ::getpid());
+  for (const std::string& s : {dead, alive}) {
+    fs::create_directories(o / s);
+    write(o / s / "o_naive.npy", "partial");
+  }
+  ASSERT_EQ(sim(kSmall + "--set datapath=naive --out " + q(o), d).status, 0);
+  EXPECT_FALSE(fs::exists(o / dead));
+  EXPECT_TRUE(fs::exists(o / alive / "o_naive.npy"));
+}
+
+TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
+  const fs::path d = scratch();
+  write(d / "afile", "");
+  fs::create_directories(d / "locked");
+  fs::permissions(d / "locked", fs::perms::owner_read | fs::perms::owner_exec |
+                                    fs::perms::group_read | fs::perms::group_exec |
+                                    fs::perms::others_read | fs::perms::others_exec);
+  // Root may write anywhere: the locked folder is tried as an unprivileged user.
+  const std::string as_user =
+      ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+  struct Case {
+    std::string out, prefix;
+    std::vector<std::string> needles;
+  };
+  const std::vector<Case> cases{
+      {q(d / "afile" / "x"), "", {(d / "afile" / "x").string(), "Not a directory"}},
+      {q(d / "afile"), "", {(d / "afile").string(), "Not a directory"}},
+      {"''", "", {"--out ''"}},
+      {q(d / "locked"), as_user, {(d / "locked").string(), "Permission denied"}},
+      {q(d / "locked" / "sub"), as_user, {(d / "locked" / "sub").string(), "Permission denied"}}};
+  for (const Case& c : cases) {
+    // A run of minutes, were the folder checked only at the end.
+    const auto start = std::chrono::steady_clock::now();
+    const SimRun r =
+        sim_in(SDPA_SOURCE_DIR,
+               "--set problem.seq_len=65536 --set problem.head_dim=16 --out " + c.out, d, c.prefix);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(r.status, 2) << c.out << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    for (const std::string& n : c.needles) EXPECT_NE(r.err.find(n), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_LT(seconds, 10) << c.out;
+  }
+  EXPECT_TRUE(fs::is_empty(d / "locked"));
+}
+
+TEST(Options, VcdWithSizeBuffersExitsTwo) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + "--vcd --size-buffers --out " + q(d / "o"), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("--vcd excludes --size-buffers"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d / "o"));
+}
+
+TEST(Options, VersionIsPrintedAndRecordedWithTheEffectiveParameters) {
+  const fs::path d = scratch();
+  const SimRun v = sim("--version", d);
+  EXPECT_EQ(v.status, 0) << v.err;
+  EXPECT_EQ(v.out, "sdpa-sim " SDPA_VERSION "\n");
+  const SimRun r =
+      sim("--set problem.seq_len=16 --set problem.head_dim=4 --set "
+          "units.exp.latency=7 --out " +
+              q(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json rep = report(d / "o");
+  EXPECT_EQ(rep["version"], SDPA_VERSION);
+  const json& p = rep["params"];
+  EXPECT_EQ(p["problem"]["seq_len"], 16);
+  EXPECT_EQ(p["problem"]["head_dim"], 4);
+  // A unit of one datapath is recorded under it (docs/params.md).
+  EXPECT_EQ(p["datapaths"]["naive"]["units"]["exp"]["latency"], 7);
+  EXPECT_EQ(p["datapaths"]["reordered"]["units"]["row_divide"]["latency"], 4);  // a default
+  EXPECT_EQ(p["memory"]["read_latency"], 10);
+  EXPECT_EQ(p["sim"]["mode"], "decoupled");
+  EXPECT_EQ(p["channels"]["default_depth"], "auto");
+  // Every key of params.yaml, the effective parameters.
+  const YAML::Node yaml = YAML::LoadFile((d / "o" / "params.yaml").string());
+  std::vector<std::string> keys, recorded;
+  for (const auto& e : yaml) keys.push_back(e.first.as<std::string>());
+  for (const auto& [k, _] : p.items()) recorded.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(recorded, keys);
+}
+
+TEST(DefaultParams, RunFromAnyFolderWithTheShippedDefaults) {
+  const fs::path d = scratch();
+  fs::create_directories(d / "elsewhere");
+  const SimRun r = sim_in(d / "elsewhere", kSmall, d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const fs::path out = d / "elsewhere" / "out" / "default";
+  ASSERT_TRUE(fs::exists(out / "report.json"));
+  // The built-in parameters are the shipped file's.
+  const SimRun shipped = sim(q(fs::path(SDPA_SOURCE_DIR) / "params" / "default.yaml") + " " +
+                                 kSmall + "--out " + q(d / "shipped"),
+                             d);
+  ASSERT_EQ(shipped.status, 0) << shipped.err;
+  EXPECT_EQ(slurp(out / "params.yaml"), slurp(d / "shipped" / "params.yaml"));
+  EXPECT_EQ(report(out)["runs"], report(d / "shipped")["runs"]);
+}
+
+// GTKWave on a virtual X server opens trace.gtkw as the README says, from the folder above
+// out/ and from anywhere else, also after the folder was moved: its window names the VCD.
+TEST(Waveform, GtkwaveOpensTraceGtkwFromAnyFolder) {
+  const fs::path d = scratch();
+  const fs::path root = d / "root";
+  const fs::path out = root / "out" / "default";
+  ASSERT_EQ(sim(kSmall + "--vcd --out " + q(out), d).status, 0);
+  fs::create_directories(d / "elsewhere");
+  fs::copy(out, d / "moved");
+  write(d / "open.sh", R"(# open.sh CWD SAVEFILE LOG: the GTKWave window's title, or how it failed
+cd "$1" || exit 1
+gtkwave "$2" >"$3" 2>&1 &
+pid=$!
+title=
+for i in $(seq 120); do
+  kill -0 $pid 2>/dev/null || break
+  title=$(xwininfo -root -tree 2>/dev/null | grep -o '"GTKWave - [^"]*"' | head -n 1)
+  [[ -n $title ]] && break
+  sleep 0.25
+done
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+echo "${title:-no window}"
+)");
+  struct Case {
+    fs::path cwd;
+    std::string savefile;
+    fs::path vcd;
+  };
+  const std::vector<Case> cases{
+      {root, "out/default/trace.gtkw", out / "trace.vcd"},
+      {d / "elsewhere", (out / "trace.gtkw").string(), out / "trace.vcd"},
+      {d / "elsewhere", "../root/out/default/trace.gtkw", out / "trace.vcd"},
+      {d / "elsewhere", "../moved/trace.gtkw", d / "moved" / "trace.vcd"}};
+  // A virtual X server on a display it picks itself (-displayfd), free of xvfb-run -a's race
+  // with other X servers starting at the same time.
+  std::string script = fmt::format(R"(set -u
+Xvfb -displayfd 3 -screen 0 1400x900x24 -nolisten tcp 3>{0}/display 2>{0}/xvfb.log &
+xvfb=$!
+trap 'kill $xvfb 2>/dev/null; wait $xvfb 2>/dev/null' EXIT
+for i in $(seq 200); do
+  [[ -s {0}/display ]] && break
+  kill -0 $xvfb 2>/dev/null || {{ echo "Xvfb exited"; cat {0}/xvfb.log; exit 1; }}
+  sleep 0.1
+done
+export DISPLAY=:$(cat {0}/display)
+)",
+                                   q(d));
+  for (std::size_t i = 0; i < cases.size(); ++i)
+    script += fmt::format("bash {} {} {} {} >{}\n", q(d / "open.sh"), q(cases[i].cwd),
+                          q(cases[i].savefile), q(d / fmt::format("log{}", i)),
+                          q(d / fmt::format("title{}", i)));
+  write(d / "all.sh", script);
+  ASSERT_EQ(shell("command -v Xvfb gtkwave xwininfo >/dev/null"), 0)
+      << "needs xvfb, gtkwave and x11-utils (scripts/setup installs them)";
+  ASSERT_EQ(shell("timeout 120 bash " + q(d / "all.sh") + " >" + q(d / "all.log") + " 2>&1"), 0)
+      << slurp(d / "all.log");
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string title = slurp(d / fmt::format("title{}", i));
+    EXPECT_EQ(title, "\"GTKWave - " + fs::canonical(cases[i].vcd).string() + "\"\n")
+        << "from " << cases[i].cwd << ": gtkwave " << cases[i].savefile << "\n"
+        << slurp(d / fmt::format("log{}", i));
+  }
+}
+
+// ---- Failed writes ---------------------------------------------------------------------------
+
+// One file kind that cannot be written: the run exits 5 naming the file and the errno text, and
+// the folder keeps an earlier run's results and the user's file, with no temporary files.
+struct WriteFailure {
+  std::string kind;                // the file that fails
+  std::string args;                // the run
+  std::vector<std::string> order;  // the files the run writes, in order
+};
+
+void PrintTo(const WriteFailure& c, std::ostream* os) { *os << c.kind; }
+
+const std::string kVcdRun = kSmall + "--set datapath=naive --vcd ";
+const std::vector<std::string> kVcdOrder{"trace.vcd", "o_naive.npy", "params.yaml", "trace.gtkw",
+                                         "report.json"};
+const std::string kSizingRun =
+    "--set datapath=reordered --set problem.seq_len=1 --set problem.head_dim=1 --size-buffers ";
+
+std::string case_name(const testing::TestParamInfo<WriteFailure>& info) {
+  std::string s = info.param.kind;
+  for (char& c : s)
+    if (c == '.') c = '_';
+  return s;
+}
+
+// Earlier results in `dir` (another run) and a file of the user's.
+void earlier_results(const fs::path& dir, const fs::path& d) {
+  ASSERT_EQ(sim(kSmall + "--set datapath=reordered --out " + q(dir), d).status, 0);
+  write(dir / "notes.txt", "mine\n");
+}
+
+std::size_t size_of(const fs::path& p) { return fs::file_size(p); }
+
+void expect_failed_write(const SimRun& r, const fs::path& out, const std::string& kind,
+                         const std::string& errno_text, const fs::path& earlier,
+                         const std::map<std::string, std::string>& after) {
+  EXPECT_EQ(r.status, 5) << r.err;
+  // One error, the last line (after the note that earlier results will be replaced).
+  std::vector<std::string> errors;
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("sdpa-sim: error: ", 0) == 0) errors.push_back(line);
+  ASSERT_EQ(errors.size(), 1u) << r.err;
+  EXPECT_EQ(
+      errors[0].rfind(
+          "sdpa-sim: error: " + (out / kind).string() + ": cannot write: " + errno_text + " (", 0),
+      0u)
+      << r.err;
+  EXPECT_EQ(r.err.size() - r.err.rfind(errors[0]), errors[0].size() + 1) << r.err;
+  EXPECT_EQ(after, contents(earlier)) << r.err;
+}
+
+// Runs the bash `script` in a private mount namespace, its stderr in `d`/mount.err; 99 when
+// mounts are not allowed there (the script exits 99 when its mount fails).
+int in_mount_namespace(const fs::path& d, const std::string& script) {
+  if (shell("unshare -m true 2>/dev/null") != 0) return 99;
+  write(d / "namespace.sh", script);
+  return shell("unshare -m bash " + q(d / "namespace.sh") + " 2>" + q(d / "mount.err"));
+}
+
+const char* const kNoMount = "cannot mount a tmpfs in a private mount namespace (unshare -m): ";
+
+// A small tmpfs in a private mount namespace, filled with a user's file so that exactly the
+// files written before `kind` fit: the write of `kind` meets a full disk (ENOSPC).
+class DiskFull : public testing::TestWithParam<WriteFailure> {};
+
+TEST_P(DiskFull, ExitsFiveNamingTheErrnoAndLeavesTheFolderAsItWas) {
+  const WriteFailure& c = GetParam();
+  const fs::path d = scratch();
+  // The same run on an ample disk gives each file's size; tmpfs holds a file in 4 KiB pages.
+  if (c.kind != c.order.front()) {
+    ASSERT_EQ(sim(c.args + "--out " + q(d / "ref"), d).status, 0);
+  }
+  std::size_t pages = 0;
+  for (const std::string& f : c.order) {
+    if (f == c.kind) break;
+    pages += (size_of(d / "ref" / f) + 4095) / 4096;
+  }
+  earlier_results(d / "earlier", d);
+  const fs::path out = d / "disk";
+  fs::create_directories(out);
+  fs::create_directories(d / "after");
+  const std::string script = fmt::format(
+      R"(set -e
+mount -t tmpfs -o size=512k tmpfs {out} || exit 99
+cp -a {earlier}/. {out}/
+avail=$(df -B4096 --output=avail {out} | tail -n 1)
+head -c $(( (avail - {pages}) * 4096 )) /dev/zero >{out}/filler
+status=0
+(cd '{src}' && timeout 60 '{sim}' {args} --out {out} >{d}/stdout 2>{d}/stderr) || status=$?
+echo $status >{d}/status
+rm {out}/filler
+cp -a {out}/. {d}/after/
+)",
+      fmt::arg("out", q(out)), fmt::arg("earlier", q(d / "earlier")), fmt::arg("pages", pages),
+      fmt::arg("src", SDPA_SOURCE_DIR), fmt::arg("sim", SDPA_SIM), fmt::arg("args", c.args),
+      fmt::arg("d", q(d)));
+  const int rc = in_mount_namespace(d, script);
+  if (rc == 99) GTEST_SKIP() << kNoMount << slurp(d / "mount.err");
+  ASSERT_EQ(rc, 0) << slurp(d / "mount.err");
+  SimRun r;
+  r.status = std::stoi(slurp(d / "status"));
+  r.err = slurp(d / "stderr");
+  expect_failed_write(r, out, c.kind, "No space left on device", d / "earlier",
+                      contents(d / "after"));
+}
+
+// --size-buffers runs child simulations in a folder under TMPDIR: a full one is exit 5 (the
+// system's refusal), not exit 2 (bad parameters), and the --out folder stays as it was.
+TEST(SizingDiskFull, AChildsFailedWriteIsExitFive) {
+  const fs::path d = scratch();
+  const fs::path tmp = d / "tmp";
+  fs::create_directories(tmp);
+  earlier_results(d / "out", d);
+  const auto before = contents(d / "out");
+  // Two free pages: the child's parameter file and o_reordered.npy fit, its params.yaml does
+  // not; its staging folder then goes, which frees the page for its error on stderr (a file in
+  // TMPDIR too).
+  const int rc =
+      in_mount_namespace(d, fmt::format(R"(set -e
+mount -t tmpfs -o size=64k tmpfs {tmp} || exit 99
+avail=$(df -B4096 --output=avail {tmp} | tail -n 1)
+head -c $(( (avail - 2) * 4096 )) /dev/zero >{tmp}/filler
+status=0
+(cd '{src}' && TMPDIR={tmp} timeout 60 '{sim}' {args} --out {out} >{d}/stdout 2>{d}/stderr) || status=$?
+echo $status >{d}/status
+)",
+                                        fmt::arg("tmp", q(tmp)), fmt::arg("src", SDPA_SOURCE_DIR),
+                                        fmt::arg("sim", SDPA_SIM), fmt::arg("args", kSizingRun),
+                                        fmt::arg("out", q(d / "out")), fmt::arg("d", q(d))));
+  if (rc == 99) GTEST_SKIP() << kNoMount << slurp(d / "mount.err");
+  ASSERT_EQ(rc, 0) << slurp(d / "mount.err");
+  const std::string err = slurp(d / "stderr");
+  EXPECT_EQ(slurp(d / "status"), "5\n") << err;
+  EXPECT_NE(err.find("sdpa-sim: error: --size-buffers: a child simulation failed (exit 5): "
+                     "sdpa-sim: error: "),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+  EXPECT_EQ(contents(d / "out"), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kind, DiskFull,
+    testing::Values(WriteFailure{"trace.vcd", kVcdRun, kVcdOrder},
+                    WriteFailure{"o_naive.npy", kVcdRun, kVcdOrder},
+                    WriteFailure{"params.yaml", kVcdRun, kVcdOrder},
+                    WriteFailure{"trace.gtkw", kVcdRun, kVcdOrder},
+                    WriteFailure{"report.json", kVcdRun, kVcdOrder},
+                    WriteFailure{"sized.yaml", kSizingRun, {"sized.yaml", "report.json"}}),
+    case_name);
+
+// A file size limit (ulimit -f) just below `kind`'s size and above every earlier file's: the
+// write of `kind` fails with EFBIG (SIGXFSZ would otherwise kill the run). Needs no privileges.
+class FileSizeLimit : public testing::TestWithParam<WriteFailure> {};
+
+TEST_P(FileSizeLimit, ExitsFiveNamingTheErrnoAndLeavesTheFolderAsItWas) {
+  const WriteFailure& c = GetParam();
+  const fs::path d = scratch();
+  ASSERT_EQ(sim(c.args + "--out " + q(d / "ref"), d).status, 0);
+  std::size_t limit = 1;
+  for (const std::string& f : c.order) {
+    if (f == c.kind) break;
+    limit = std::max(limit, size_of(d / "ref" / f));
+  }
+  ASSERT_GT(size_of(d / "ref" / c.kind), limit) << "the run writes a larger file before " << c.kind;
+  const fs::path out = d / "out";
+  earlier_results(out, d);
+  const fs::path earlier = d / "earlier";
+  fs::copy(out, earlier);
+  // Through pipes: the limit applies to every file the simulator writes, stderr too.
+  write(d / "limited.sh",
+        fmt::format("set -o pipefail\ncd '{}'\n{{ prlimit --fsize={} '{}' {} --out {} 2>&1 1>&3 | "
+                    "cat >{}; }} 3>&1 | cat >{}\n",
+                    SDPA_SOURCE_DIR, limit, SDPA_SIM, c.args, q(out), q(d / "stderr"),
+                    q(d / "stdout")));
+  SimRun r;
+  r.status = shell("timeout 60 bash " + q(d / "limited.sh"));
+  r.err = slurp(d / "stderr");
+  expect_failed_write(r, out, c.kind, "File too large", earlier, contents(out));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kind, FileSizeLimit,
+    testing::Values(WriteFailure{"trace.vcd", kVcdRun, kVcdOrder},
+                    WriteFailure{"o_naive.npy",
+                                 "--set datapath=naive --set problem.seq_len=16 --set "
+                                 "problem.head_dim=16 ",
+                                 {"o_naive.npy", "params.yaml", "report.json"}},
+                    WriteFailure{"params.yaml",
+                                 kSmall + "--set datapath=naive ",
+                                 {"o_naive.npy", "params.yaml", "report.json"}},
+                    WriteFailure{"report.json",
+                                 kSmall + "--set datapath=naive ",
+                                 {"o_naive.npy", "params.yaml", "report.json"}}),
+    case_name);
+
+}  // namespace
+}  // namespace sdpa::test

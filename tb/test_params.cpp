@@ -1,0 +1,485 @@
+// Parameters that agree or fail: per-datapath keys and their precedence, every unit's timing,
+// errors that name their real source, inputs against problem.*, .npy shapes, the memory
+// estimate, sized.yaml per datapath, and the shipped files' comments.
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "sim/npy.h"
+#include "sim/params.h"
+#include "sim/simulation.h"
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void expect_error(const SimRun& r, const std::vector<std::string>& needles,
+                  const std::vector<std::string>& absent = {}) {
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
+  for (const std::string& n : absent)
+    EXPECT_EQ(r.err.find(n), std::string::npos) << n << " in " << r.err;
+}
+
+std::string out_arg(const fs::path& dir) { return " --out '" + dir.string() + "'"; }
+std::string file_arg(const fs::path& p) { return "'" + p.string() + "'"; }
+
+json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
+
+Cycle cycles(const json& r, const std::string& datapath) {
+  for (const json& run : r["runs"])
+    if (run["datapath"] == datapath) return run["cycles"].get<Cycle>();
+  ADD_FAILURE() << "no run of " << datapath;
+  return 0;
+}
+
+std::size_t capacity(const json& r, const std::string& channel) {
+  for (const json& run : r["runs"])
+    for (const json& ch : run["channels"])
+      if (ch["name"] == channel) return ch["capacity"].get<std::size_t>();
+  ADD_FAILURE() << "no channel " << channel;
+  return 0;
+}
+
+const char* kSmall = "--set problem.seq_len=16 --set problem.head_dim=4 ";
+
+// --- Parameters per datapath ----------------------------------------------------------------
+
+TEST(PerDatapath, KeysUnderADatapathOverrideTheSharedOnesForItAlone) {
+  const fs::path d = scratch();
+  const SimRun r = sim(std::string(kSmall) +
+                           "--set units.dot_product.latency=6 "
+                           "--set datapaths.naive.units.dot_product.latency=9 "
+                           "--set datapaths.reordered.units.running_max.latency=3 "
+                           "--set channels.depths.sums=3 "
+                           "--set datapaths.naive.channels.depths.scores=12" +
+                           out_arg(d / "o"),
+                       d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json rep = report(d / "o");
+  DatapathConfig naive = default_config(), reordered = default_config();
+  naive.timings["dot_product"].latency = 9;
+  reordered.timings["dot_product"].latency = 6;
+  reordered.timings["running_max"].latency = 3;
+  EXPECT_EQ(cycles(rep, "naive"), naive_cycles(1, 16, naive));
+  EXPECT_EQ(cycles(rep, "reordered"), reordered_cycles(1, 16, reordered));
+  EXPECT_EQ(capacity(rep, "naive.scores"), 12u);
+  EXPECT_EQ(capacity(rep, "reordered.scores"), 6 + 1u);  // auto: producer latency + 1
+  EXPECT_EQ(capacity(rep, "naive.sums"), 3u);
+  EXPECT_EQ(capacity(rep, "reordered.sums"), 3u);
+}
+
+TEST(PerDatapath, AKeyMatchingNoUnitOrChannelOfASelectedDatapathIsRefused) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml",
+                       "datapath: naive\n"
+                       "units:\n"
+                       "  running_max: {latency: 3}\n");
+  expect_error(sim(file_arg(p) + out_arg(d / "o"), d),
+               {"p.yaml:3:3: units.running_max: unknown key", "running_max is a unit of reordered",
+                "datapaths.reordered.units"});
+  expect_error(
+      sim("--set datapath=reordered --set channels.depths.score_bypass=4" + out_arg(d / "o"), d),
+      {"--set channels.depths.score_bypass=4: channels.depths.score_bypass: unknown key",
+       "score_bypass is a channel of naive"});
+  const auto q = write(d / "q.yaml",
+                       "datapaths:\n"
+                       "  naive:\n"
+                       "    channels:\n"
+                       "      depths: {acc_rows: 2}\n");
+  expect_error(sim(file_arg(q) + out_arg(d / "o"), d),
+               {"q.yaml:4:16: datapaths.naive.channels.depths.acc_rows: unknown key",
+                "acc_rows is a channel of reordered, not of naive"});
+  expect_error(sim("--set datapaths.fast.units.exp.latency=2" + out_arg(d / "o"), d),
+               {"--set datapaths.fast.units.exp.latency=2: datapaths.fast: unknown key",
+                "naive, two_pass, reordered"});
+}
+
+TEST(PerDatapath, TheSectionOfADatapathNotSelectedIsCheckedButUnused) {
+  const fs::path d = scratch();
+  const SimRun r = sim(std::string(kSmall) +
+                           "--set datapath=naive "
+                           "--set datapaths.reordered.units.running_max.latency=3" +
+                           out_arg(d / "o"),
+                       d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(cycles(report(d / "o"), "naive"), naive_cycles(1, 16, default_config()));
+  expect_error(
+      sim("--set datapath=naive --set datapaths.reordered.units.exp.latency=3" + out_arg(d / "o"),
+          d),
+      {"datapaths.reordered.units.exp: unknown key", "exp is a unit of naive"});
+}
+
+TEST(PerDatapath, ASharedKeyThatEverySelectedDatapathOverridesIsRefused) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml",
+                       "datapath: naive\n"
+                       "units:\n"
+                       "  exp: {latency: 8}\n"
+                       "datapaths:\n"
+                       "  naive:\n"
+                       "    units:\n"
+                       "      exp: {latency: 4}\n");
+  expect_error(sim(file_arg(p) + out_arg(d / "o"), d),
+               {"p.yaml:3:18: units.exp.latency: has no effect",
+                "datapaths.naive.units.exp.latency (" + p.string() + ":7:22)"});
+  expect_error(sim(file_arg(p) + " --set units.exp.latency=5" + out_arg(d / "o"), d),
+               {"--set units.exp.latency=5: units.exp.latency: has no effect"});
+  // The other field, or a datapath that does not override it, keeps the shared key useful.
+  const auto other_field = write(d / "f.yaml",
+                                 "datapath: naive\n"
+                                 "units:\n"
+                                 "  exp: {ii: 2}\n"
+                                 "datapaths:\n"
+                                 "  naive:\n"
+                                 "    units:\n"
+                                 "      exp: {latency: 4}\n");
+  const SimRun field = sim(file_arg(other_field) + " " + kSmall + out_arg(d / "a"), d);
+  EXPECT_EQ(field.status, 0) << field.err;
+  const SimRun both = sim(std::string(kSmall) +
+                              "--set channels.depths.scores=3 "
+                              "--set datapaths.naive.channels.depths.scores=4" +
+                              out_arg(d / "b"),
+                          d);
+  ASSERT_EQ(both.status, 0) << both.err;
+  EXPECT_EQ(capacity(report(d / "b"), "naive.scores"), 4u);
+  EXPECT_EQ(capacity(report(d / "b"), "reordered.scores"), 3u);
+  expect_error(sim("--set datapath=reordered --set channels.default_depth=9 "
+                   "--set datapaths.reordered.channels.default_depth=8" +
+                       out_arg(d / "o"),
+                   d),
+               {"--set channels.default_depth=9: channels.default_depth: has no effect"});
+}
+
+TEST(PerDatapath, EveryUnitOfEveryDatapathHasItsOwnTiming) {
+  for (const std::string& dp : datapath_names()) {
+    const DatapathConfig c = Params{}.config_for(dp);
+    std::set<std::string> units;
+    for (const auto& [unit, timing] : c.timings) units.insert(unit);
+    EXPECT_EQ(units, std::set<std::string>(unit_names(dp).begin(), unit_names(dp).end())) << dp;
+    for (const std::string& unit : unit_names(dp))
+      EXPECT_EQ(c.timings.at(unit), datapath_parts(dp).default_timings.at(unit)) << unit;
+  }
+}
+
+TEST(PerDatapath, AStreamReadersTimingIsConfigurable) {
+  // K rows issued every other cycle: the last score comes H·N² − 1 cycles later. A reader's own
+  // latency adds to the memory's (L − 1 beyond it, docs/timing.md): latency 3, two cycles.
+  const fs::path d = scratch();
+  const SimRun r = sim(std::string(kSmall) + "--set units.k_reader.ii=2" + out_arg(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json rep = report(d / "o");
+  EXPECT_EQ(cycles(rep, "naive"), naive_cycles(1, 16, default_config()) + 16 * 16 - 1);
+  EXPECT_EQ(cycles(rep, "reordered"), reordered_cycles(1, 16, default_config()) + 16 * 16 - 1);
+  const SimRun l =
+      sim(std::string(kSmall) + "--set units.k_reader.latency=3" + out_arg(d / "l"), d);
+  ASSERT_EQ(l.status, 0) << l.err;
+  const json rep_l = report(d / "l");
+  EXPECT_EQ(cycles(rep_l, "naive"), naive_cycles(1, 16, default_config()) + 2);
+  EXPECT_EQ(cycles(rep_l, "reordered"), reordered_cycles(1, 16, default_config()) + 2);
+  EXPECT_EQ(capacity(rep_l, "naive.k_rows"), 10 + 2 + 1u);  // its latency + 1
+}
+
+TEST(PerDatapath, ParamsYamlRoundTripsAndServesEitherDatapath) {
+  const fs::path d = scratch();
+  const std::string sets = std::string(kSmall) +
+                           "--set units.dot_product.latency=6 "
+                           "--set datapaths.naive.units.dot_product.latency=9 "
+                           "--set units.exp.ii=2 --set channels.depths.scores=7 "
+                           "--set datapaths.reordered.channels.default_depth=12";
+  ASSERT_EQ(sim(sets + out_arg(d / "a"), d).status, 0);
+  const fs::path written = d / "a" / "params.yaml";
+  const SimRun again = sim(file_arg(written) + out_arg(d / "b"), d);
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(slurp(written), slurp(d / "b" / "params.yaml"));
+  auto without_wall_time = [](json r) {
+    r["sim"].erase("wall_seconds");
+    return r;
+  };
+  EXPECT_EQ(without_wall_time(report(d / "a")), without_wall_time(report(d / "b")));
+  // Per-datapath values are written under their datapath, so either one alone is the same.
+  for (const char* dp : {"naive", "reordered"}) {
+    const fs::path o = d / dp;
+    const SimRun alone = sim(file_arg(written) + " --set datapath=" + dp + out_arg(o), d);
+    ASSERT_EQ(alone.status, 0) << alone.err;
+    EXPECT_EQ(report(o)["runs"][0], report(d / "a")["runs"][dp == std::string("naive") ? 0 : 1]);
+  }
+  const YAML::Node y = YAML::LoadFile(written.string());
+  EXPECT_EQ(y["datapaths"]["naive"]["units"]["dot_product"]["latency"].as<int>(), 9);
+  EXPECT_EQ(y["datapaths"]["reordered"]["units"]["dot_product"]["latency"].as<int>(), 6);
+  EXPECT_FALSE(y["units"]["dot_product"]);
+  EXPECT_EQ(y["units"]["k_reader"]["ii"].as<int>(), 1);
+  EXPECT_EQ(y["datapaths"]["naive"]["units"]["exp"]["ii"].as<int>(), 2);
+  EXPECT_EQ(y["datapaths"]["reordered"]["channels"]["depths"]["scores"].as<int>(), 7);
+  EXPECT_EQ(y["datapaths"]["reordered"]["channels"]["default_depth"].as<int>(), 12);
+  EXPECT_EQ(y["datapaths"]["naive"]["channels"]["default_depth"].as<std::string>(), "auto");
+}
+
+// --- Errors name their real source ---------------------------------------------------------
+
+TEST(Sources, ADuplicateKeyIsBlamedOnTheFileNotOnASetOfTheSameKey) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "problem:\n  seq_len: 16\n  seq_len: 32\n");
+  expect_error(sim(file_arg(p) + " --set problem.seq_len=8" + out_arg(d / "o"), d),
+               {"p.yaml:3:3: problem.seq_len: duplicate key"}, {"--set"});
+  // A duplicate inside a --set's own value is the --set's.
+  expect_error(sim("--set 'problem={seq_len: 8, seq_len: 9}'" + out_arg(d / "o"), d),
+               {"--set problem={seq_len: 8, seq_len: 9}: problem.seq_len: duplicate key"});
+}
+
+TEST(Sources, OneInputAloneBlamesTheMissingInputWhereTheGivenOneIs) {
+  const fs::path d = scratch();
+  expect_error(sim("--set inputs.q=q.npy" + out_arg(d / "o"), d),
+               {"--set inputs.q=q.npy: inputs.k: missing", "all of q, k and v"}, {"default.yaml"});
+  const auto p = write(d / "p.yaml", "inputs:\n  q: q.npy\n  v: v.npy\n");
+  expect_error(sim(file_arg(p) + out_arg(d / "o"), d), {"p.yaml:2:6: inputs.k: missing"});
+}
+
+TEST(Sources, AnUnknownKeyMadeByASetIsBlamedOnTheSet) {
+  const fs::path d = scratch();
+  expect_error(sim("--set units.no_such_unit.latency=3" + out_arg(d / "o"), d),
+               {"--set units.no_such_unit.latency=3: units.no_such_unit: unknown key"});
+}
+
+// --- Inputs against problem.* ------------------------------------------------------------
+
+// q, k, v .npy files of shape [n, d] in `dir`; returns the --set options that name them.
+std::string input_sets(const fs::path& dir, std::size_t n, std::size_t d) {
+  const AttentionInputs in = random_inputs(1, n, d, 5);
+  std::string sets;
+  for (auto [name, data] : {std::pair{"q", &in.q}, {"k", &in.k}, {"v", &in.v}}) {
+    write_npy((dir / (std::string(name) + ".npy")).string(), *data, {n, d});
+    sets +=
+        fmt::format("--set inputs.{}='{}' ", name, (dir / (std::string(name) + ".npy")).string());
+  }
+  return sets;
+}
+
+TEST(Inputs, AProblemKeyThatDisagreesWithTheInputsIsRefusedNamingBoth) {
+  const fs::path d = scratch();
+  const std::string inputs = input_sets(d, 8, 4);
+  const std::string q = (d / "q.npy").string();
+  const auto n1024 = write(d / "n1024.yaml", "problem:\n  seq_len: 1024\n");
+  expect_error(sim(file_arg(n1024) + " " + inputs + out_arg(d / "o"), d),
+               {"n1024.yaml:2:12: problem.seq_len: 1024 disagrees with inputs.q",
+                q + " has shape [8, 4]", "N = 8"});
+  // The shipped params leave the problem's size to its defaults, which files replace.
+  const SimRun shipped = sim(inputs + out_arg(d / "s"), d);
+  EXPECT_EQ(shipped.status, 0) << shipped.err;
+  expect_error(
+      sim(inputs + "--set problem.seq_len=8 --set problem.head_dim=5" + out_arg(d / "o"), d),
+      {"--set problem.head_dim=5: problem.head_dim: 5 disagrees", "d = 4"});
+  expect_error(sim(inputs +
+                       "--set problem.seq_len=8 --set problem.head_dim=4 --set "
+                       "problem.heads=2" +
+                       out_arg(d / "o"),
+                   d),
+               {"--set problem.heads=2: problem.heads: 2 disagrees", "heads = 1"});
+  const SimRun agree =
+      sim(inputs + "--set problem.seq_len=8 --set problem.head_dim=4" + out_arg(d / "a"), d);
+  EXPECT_EQ(agree.status, 0) << agree.err;
+  // Without problem keys the files alone define the problem.
+  const auto p = write(d / "p.yaml", "datapath: naive\n");
+  const SimRun alone = sim(file_arg(p) + " " + inputs + out_arg(d / "b"), d);
+  EXPECT_EQ(alone.status, 0) << alone.err;
+}
+
+// q.npy with the given header shape text and `bytes` of data; k and v valid [4, 3].
+fs::path npy_with_shape(const fs::path& d, const std::string& shape, std::size_t bytes) {
+  const AttentionInputs in = random_inputs(1, 4, 3, 1);
+  write_npy((d / "k.npy").string(), in.k, {4, 3});
+  write_npy((d / "v.npy").string(), in.v, {4, 3});
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string file = "\x93NUMPY";
+  file += '\x01';
+  file += '\x00';
+  file += static_cast<char>(header.size() & 0xff);
+  file += static_cast<char>(header.size() >> 8);
+  file += header + std::string(bytes, '\0');
+  write(d / "q.npy", file);
+  return write(d / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+}
+
+TEST(Inputs, ANegativeMalformedOrAbsurdShapeIsRefused) {
+  const fs::path d = scratch();
+  struct Case {
+    std::string shape;
+    std::size_t bytes;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {"(-4, 3)", 48, "shape (-4, 3) has a negative dimension"},
+      {"(4, -3)", 48, "has a negative dimension"},
+      {"(4.5, 3)", 48, "is not a tuple of integers"},
+      {"(4 3)", 48, "is not a tuple of integers"},
+      {"(4,, 3)", 48, "is not a tuple of integers"},
+      {"(12)", 48, "is not a tuple of integers"},
+      {"(1099511627776, 1099511627776)", 0, "is too large"},
+      {"(99999999999999999999999, 3)", 0, "is too large"},
+      // More rows or columns than the simulator allows: refused from the header alone.
+      {"(1048577, 1)", 0, "N = 1048577 is more than 1048576, the most problem.seq_len allows"},
+      {"(1, 65537)", 0, "d = 65537 is more than 65536, the most problem.head_dim allows"},
+  };
+  for (const Case& c : cases) {
+    const fs::path p = npy_with_shape(d, c.shape, c.bytes);
+    expect_error(sim(file_arg(p) + out_arg(d / "o"), d), {(d / "q.npy").string(), c.message});
+  }
+  // Python's other spellings of a 2-D shape are fine.
+  for (const std::string shape : {"(4, 3,)", "( 4 ,3 )"}) {
+    const fs::path p = npy_with_shape(d, shape, 48);
+    const SimRun r = sim(file_arg(p) + out_arg(d / "ok"), d);
+    EXPECT_EQ(r.status, 0) << shape << r.err;
+  }
+}
+
+// --- Memory estimate ---------------------------------------------------------------------
+
+TEST(Memory, AWideButShortRunIsNotRefused) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=4 --set problem.head_dim=65536" + out_arg(d / "o"), d);
+  // It runs; d = 65536 is beyond what fp32 can certify to 1% of max|v| (docs/timing.md).
+  EXPECT_TRUE(r.status == 0 || r.status == 6) << r.status << r.err;
+  // The estimate bounds what the run holds: its arrays and channels at their real depths.
+  std::map<std::string, DatapathConfig> configs;
+  Params p;
+  for (const std::string& dp : datapath_names()) configs[dp] = p.config_for(dp);
+  const Simulation simulation({1, 4, 65536}, configs, datapath_names());
+  const MemoryEstimate e = simulation.memory_estimate();
+  EXPECT_LT(e.total(), std::uint64_t(64) << 20);
+  // Q, K, V, the reference's fp64 output, the shared memory image, and two per datapath.
+  EXPECT_GE(e.arrays, std::uint64_t(3 + 2 + 3 + 2 * 3) * 4 * 65536 * 4);
+}
+
+TEST(Memory, ARefusalNamesTheKeyThatDrivesTheSize) {
+  const fs::path d = scratch();
+  expect_error(
+      sim("--set datapaths.naive.channels.depths.score_bypass=1000000000" + out_arg(d / "o"), d),
+      {"--set datapaths.naive.channels.depths.score_bypass=1000000000: "
+       "datapaths.naive.channels.depths.score_bypass: this run needs about",
+       "GiB of memory, more than the"});
+  expect_error(sim("--set problem.heads=65536 --set problem.seq_len=4096" + out_arg(d / "o"), d),
+               {"--set problem.heads=65536: problem.heads: this run needs about"});
+  expect_error(
+      sim("--set problem.seq_len=65536 --set problem.head_dim=65536" + out_arg(d / "o"), d),
+      {"--set problem.head_dim=65536: problem.head_dim: this run needs about"});
+}
+
+// --- sized.yaml per datapath ---------------------------------------------------------------
+
+TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
+  // The reordered dot product at latency 1 makes its `scores` need less than the naive one's.
+  const fs::path d = scratch();
+  const std::size_t n = 32;
+  const SimRun r =
+      sim("--set problem.seq_len=32 --set problem.head_dim=4 "
+          "--set datapaths.reordered.units.dot_product.latency=1 --size-buffers" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const fs::path sized = d / "o" / "sized.yaml";
+  const YAML::Node y = YAML::LoadFile(sized.string());
+  EXPECT_TRUE(y["channels"]["depths"].IsMap() && y["channels"]["depths"].size() == 0);
+  for (const std::string dp : {"naive", "reordered"})  // datapath: both, the default
+    EXPECT_EQ(y["datapaths"][dp]["channels"]["depths"].size(), channel_names(dp).size()) << dp;
+  const auto depth = [&](const char* dp, const char* ch) {
+    return y["datapaths"][dp]["channels"]["depths"][ch].as<std::size_t>();
+  };
+  const auto L = [&](const char* unit) {
+    for (const std::string& dp : datapath_names())
+      if (datapath_parts(dp).default_timings.count(unit) != 0)
+        return datapath_parts(dp).default_timings.at(unit).latency;
+    throw std::out_of_range(unit);
+  };
+  // docs/timing.md: the least full-rate bypass is N + producer latency + reduction latency;
+  // a per-score channel needs its producer's latency + 1.
+  EXPECT_EQ(depth("naive", "score_bypass"), n + L("dot_product") + L("row_max"));
+  EXPECT_EQ(depth("naive", "exp_bypass"), n + L("exp") + L("row_sum"));
+  EXPECT_EQ(depth("naive", "scores"), L("dot_product") + 1u);
+  EXPECT_EQ(depth("reordered", "scores"), 1 + 1u);
+  EXPECT_EQ(depth("reordered", "sum_rescale"), L("running_max") + 1u);
+  EXPECT_EQ(depth("reordered", "acc_rescale"), L("running_max") + 1u);
+  for (const char* dp : {"naive", "reordered"})
+    EXPECT_EQ(depth(dp, "k_rows"), y["memory"]["read_latency"].as<std::size_t>() + 1) << dp;
+  // Passed back in, for either datapath alone or both, sized.yaml reproduces the full-rate
+  // cycle counts (docs/timing.md, "Closed forms").
+  DatapathConfig reordered = default_config();
+  reordered.timings["dot_product"].latency = 1;
+  const std::map<std::string, Cycle> full_rate{{"naive", naive_cycles(1, n, default_config())},
+                                               {"reordered", reordered_cycles(1, n, reordered)}};
+  for (const char* choice : {"naive", "reordered", "both"}) {
+    const fs::path o = d / choice;
+    const SimRun again = sim(file_arg(sized) + " --set datapath=" + choice + out_arg(o), d);
+    ASSERT_EQ(again.status, 0) << choice << again.err;
+    const json again_report = report(o);
+    for (const json& run : again_report["runs"])
+      EXPECT_EQ(run["cycles"], full_rate.at(run["datapath"])) << choice;
+  }
+}
+
+// --- The shipped files say what happens -------------------------------------------------
+
+TEST(ShippedFiles, NaiveYamlsBypassHintIsWhatHappens) {
+  // Each hint of params/naive.yaml: "score_bypass: DEPTH runs|stalls|deadlocks", maybe followed
+  // on its line by ": CYCLES cycles".
+  struct Hint {
+    std::string depth, kind;
+    std::optional<Cycle> cycles;
+  };
+  std::vector<Hint> hints;
+  std::istringstream text(slurp(fs::path(SDPA_SOURCE_DIR) / "params" / "naive.yaml"));
+  for (std::string line; std::getline(text, line);) {
+    const auto at = line.find("score_bypass: ");
+    if (at == std::string::npos) continue;
+    std::istringstream words(line.substr(at + 14));
+    Hint h;
+    words >> h.depth >> h.kind;
+    if (!h.kind.empty() && h.kind.back() == ':') h.kind.pop_back();
+    if (h.depth.find_first_not_of("0123456789") != std::string::npos ||
+        (h.kind != "runs" && h.kind != "stalls" && h.kind != "deadlocks"))
+      continue;
+    if (const auto c = line.find(" cycles"); c != std::string::npos) {
+      const auto begin = line.rfind(' ', c - 1) + 1;
+      h.cycles = std::stoull(line.substr(begin, c - begin));
+    }
+    hints.push_back(h);
+  }
+  const fs::path d = scratch();
+  const Cycle full_rate = naive_cycles(1, 1024, default_config());
+  std::set<std::string> kinds;
+  for (const Hint& h : hints) {
+    kinds.insert(h.kind);
+    const fs::path o = d / h.depth;
+    const SimRun r =
+        sim("params/naive.yaml --set channels.depths.score_bypass=" + h.depth + out_arg(o), d);
+    if (h.kind == "deadlocks") {
+      EXPECT_EQ(r.status, 3) << h.depth;
+      continue;
+    }
+    ASSERT_EQ(r.status, 0) << h.depth << r.err;
+    const Cycle c = cycles(report(o), "naive");
+    if (h.kind == "runs") {
+      EXPECT_EQ(c, full_rate) << h.depth;
+    } else {
+      EXPECT_GT(c, full_rate) << h.depth;
+    }
+    if (h.cycles) {
+      EXPECT_EQ(c, *h.cycles) << h.depth;
+    }
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"runs", "stalls", "deadlocks"}));
+}
+
+}  // namespace
+}  // namespace sdpa::test

@@ -1,0 +1,133 @@
+// The summary's and report.json's limiting channel: the channel that limited the run, and why.
+#include <string>
+
+#include "sim/report.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+constexpr std::size_t kN = 64;
+
+DatapathResult run(const std::string& datapath, const DatapathConfig& config,
+                   std::size_t head_dim = 8) {
+  return simulate(random_inputs(1, kN, head_dim, 7), {datapath}, config).runs.at(0);
+}
+
+const ChannelStats& limiting(const DatapathResult& r) { return r.channels.at(r.limiting.channel); }
+
+// The summary's "limiting channel" row, cells separated by runs of spaces.
+std::string summary_row(const DatapathResult& r) {
+  SimulationResult result;
+  result.runs.push_back(r);
+  const std::string text = summary(result, {Check{}});
+  const std::string label = "limiting channel (high water/capacity)";
+  const std::size_t at = text.find(label);
+  if (at == std::string::npos) return "no row: " + text;
+  const std::size_t begin = text.find_first_not_of(' ', at + label.size());
+  return text.substr(begin, text.find('\n', begin) - begin);
+}
+
+nlohmann::json json_entry(const DatapathResult& r) {
+  SimulationResult result;
+  result.runs.push_back(r);
+  Params params;
+  return report_json(params, "decoupled", result, {Check{}})["runs"][0]["limiting_channel"];
+}
+
+bool waits_to_write_full(const DatapathResult& r, const std::string& channel) {
+  for (const std::string& w : r.waits)
+    if (w.find("waits to write " + r.datapath + "." + channel + ": full") != std::string::npos)
+      return true;
+  return false;
+}
+
+TEST(Limiting, ADeadlockNamesTheFullBypassNotTheLargestChannel) {
+  // exp_bypass (69 slots, empty) is larger than the 40-slot score_bypass the deadlock is on.
+  DatapathConfig c = default_config();
+  c.depths["score_bypass"] = 40;
+  const DatapathResult r = run("naive", c);
+  ASSERT_EQ(r.status, Status::deadlock);
+  EXPECT_EQ(limiting(r).name, "naive.score_bypass");
+  EXPECT_EQ(r.limiting.reason, LimitReason::deadlock);
+  EXPECT_EQ(summary_row(r), "score_bypass (40/40), full");
+  EXPECT_EQ(json_entry(r), (nlohmann::json{{"name", "naive.score_bypass"},
+                                           {"reason", "deadlock"},
+                                           {"stall_cycles", nullptr}}));
+}
+
+TEST(Limiting, ADeadlockNamesTheFullChannelWhereTheWaitsTurn) {
+  // A short exp_bypass: exp waits on it, and the full shifted and score_bypass behind it wait
+  // because of it.
+  DatapathConfig c = default_config();
+  c.depths["exp_bypass"] = 40;
+  const DatapathResult r = run("naive", c);
+  ASSERT_EQ(r.status, Status::deadlock);
+  ASSERT_TRUE(waits_to_write_full(r, "score_bypass"));
+  ASSERT_TRUE(waits_to_write_full(r, "shifted"));
+  EXPECT_EQ(limiting(r).name, "naive.exp_bypass");
+  EXPECT_EQ(summary_row(r), "exp_bypass (40/40), full");
+}
+
+class BypassStalls : public testing::TestWithParam<const char*> {};
+
+TEST_P(BypassStalls, AShortBypassIsNamedWithItsStalls) {
+  // Three slots short of N + 5: each missing slot costs one cycle per row boundary
+  // (docs/results.md), stalls that spread upstream to the channels before it.
+  const std::string bypass = GetParam();
+  DatapathConfig c = default_config();
+  c.depths[bypass] = kN + 2;
+  const DatapathResult r = run("naive", c);
+  ASSERT_EQ(r.status, Status::ok);
+  EXPECT_EQ(limiting(r).name, "naive." + bypass);
+  EXPECT_EQ(r.limiting.reason, LimitReason::producer_stalls);
+  EXPECT_EQ(r.limiting.stall_cycles, 3 * (kN - 1));
+  EXPECT_EQ(r.cycles, naive_cycles(1, kN, c) + 3 * (kN - 1));
+  EXPECT_EQ(summary_row(r), bypass + " (66/66), 189 stalls");
+  EXPECT_EQ(json_entry(r), (nlohmann::json{{"name", "naive." + bypass},
+                                           {"reason", "producer_stalls"},
+                                           {"stall_cycles", 189}}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Naive, BypassStalls, testing::Values("score_bypass", "exp_bypass"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST(Limiting, AShallowStreamBufferIsNamedByItsReadersWaits) {
+  // Four slots cannot cover the memory latency of 10: the dot product waits for K rows.
+  DatapathConfig c = default_config();
+  c.depths["k_rows"] = 4;
+  const DatapathResult r = run("reordered", c);
+  ASSERT_EQ(r.status, Status::ok);
+  ASSERT_GT(r.cycles, 2 * reordered_cycles(1, kN, c));
+  EXPECT_EQ(limiting(r).name, "reordered.k_rows");
+  EXPECT_EQ(r.limiting.reason, LimitReason::consumer_stalls);
+  // All of the reader's waits but the first row's memory latency.
+  EXPECT_EQ(r.limiting.stall_cycles,
+            channel(r, "k_rows").consumer_stall_cycles - c.memory.read_latency);
+  EXPECT_EQ(json_entry(r)["reason"], "consumer_stalls");
+}
+
+TEST(Limiting, AtFullRateTheLargestIntermediateChannelByHighWater) {
+  // The Q stream reader waits for slots most of the run (a Q row is held for a whole row of
+  // scores): by design, not a limit.
+  const DatapathResult naive = run("naive", default_config(), 64);
+  ASSERT_EQ(naive.cycles, naive_cycles(1, kN, default_config()));
+  ASSERT_GT(channel(naive, "q_rows").producer_stall_cycles, 0u);
+  EXPECT_EQ(limiting(naive).name, "naive.score_bypass");
+  EXPECT_EQ(naive.limiting.reason, LimitReason::high_water);
+  EXPECT_EQ(summary_row(naive), "score_bypass (69/69), largest");
+  EXPECT_EQ(json_entry(naive), (nlohmann::json{{"name", "naive.score_bypass"},
+                                               {"reason", "high_water"},
+                                               {"stall_cycles", nullptr}}));
+}
+
+TEST(Limiting, AtFullRateTheReorderedDatapathsLargestIsARow) {
+  // acc_rows and out_rows each hold one row of d = 64; the earlier is named.
+  const DatapathResult r = run("reordered", default_config(), 64);
+  ASSERT_EQ(r.cycles, reordered_cycles(1, kN, default_config()));
+  EXPECT_EQ(limiting(r).name, "reordered.acc_rows");
+  EXPECT_EQ(summary_row(r), "acc_rows (1/5), largest");
+}
+
+}  // namespace
+}  // namespace sdpa::test

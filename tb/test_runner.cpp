@@ -1,0 +1,62 @@
+// Cases for tb/test_runner.sh, which runs this binary as a user would and checks how the test
+// main (tb/test_main.cpp) runs them: each case elaborates, so two in one process would fail with
+// E529; some fail on purpose. Without SDPA_RUNNER_SELFTEST in the environment every case skips,
+// so a stray run of the binary passes.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <systemc>
+
+namespace {
+
+void skip_unless_selftest() {
+  if (std::getenv("SDPA_RUNNER_SELFTEST") == nullptr) GTEST_SKIP() << "run by tb/test_runner.sh";
+}
+
+// A module with one thread that waits a nanosecond: a real elaboration and simulation.
+struct Waiter : sc_core::sc_module {
+  bool ran = false;
+  SC_HAS_PROCESS(Waiter);
+  explicit Waiter(const sc_core::sc_module_name& name) : sc_core::sc_module(name) {
+    SC_THREAD(body);
+  }
+  void body() {
+    sc_core::wait(1, sc_core::SC_NS);
+    ran = true;
+  }
+};
+
+void elaborate_and_run() {
+  Waiter waiter("waiter");
+  sc_core::sc_start();
+  EXPECT_TRUE(waiter.ran);
+}
+
+TEST(Runner, ElaboratesOnce) {
+  skip_unless_selftest();
+  elaborate_and_run();
+}
+
+TEST(Runner, ElaboratesAgainInAnotherProcess) {
+  skip_unless_selftest();
+  elaborate_and_run();
+}
+
+TEST(Runner, FailsAnExpectation) {
+  skip_unless_selftest();
+  EXPECT_EQ(1 + 1, 3) << "on purpose";
+}
+
+TEST(Runner, FailsOnASystemCWarning) {
+  skip_unless_selftest();
+  SC_REPORT_WARNING("sdpa/selftest", "a warning on purpose");
+}
+
+TEST(Runner, Crashes) {
+  skip_unless_selftest();
+  std::abort();
+}
+
+TEST(Runner, Skips) { GTEST_SKIP() << "on purpose"; }
+
+}  // namespace
