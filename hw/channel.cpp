@@ -15,8 +15,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
       synchronized_(clocking.mode == Mode::synchronized),
       max_cycles_(clocking.max_cycles),
       fast_limit_(synchronized_ ? 0 : clocking.max_cycles),
-      period_(clocking.period.value()),
-      slots_(capacity) {
+      period_(clocking.period.value()) {
   if (capacity_ < 1)
     throw std::invalid_argument(std::string(this->name()) + ": capacity must be >= 1");
   if (trace != nullptr) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <systemc>
@@ -37,7 +38,11 @@ class ChannelBase : public sc_core::sc_prim_channel {
               sc_core::sc_trace_file* trace);
 
   std::size_t capacity() const { return capacity_; }
+  std::size_t width() const { return width_; }
   std::size_t fill() const { return static_cast<std::size_t>(written_ - read_); }
+  // Host memory the channel's storage takes once allocated (at the end of elaboration, so that a
+  // graph can be built and its size estimated before any of it is allocated).
+  virtual std::uint64_t storage_bytes() const = 0;
   ChannelStats stats() const;
   // Replaces the watchdog's limit from the clocking; before the simulation starts.
   void set_cycle_limit(Cycle max_cycles);
@@ -47,10 +52,19 @@ class ChannelBase : public sc_core::sc_prim_channel {
   const Unit* blocked_writer() const { return blocked_writer_; }
 
  protected:
+  struct Slot {
+    Cycle ready = 0;       // ready stamp of the element in the slot
+    Cycle written_at = 0;  // cycle that element was written
+    Cycle freed_at = 0;    // cycle the slot's last element read freed it
+  };
+
+  void end_of_elaboration() override { slots_.resize(capacity_); }
+
   // The hot path is inline; synchronisation with SystemC time, the watchdog and tracing are not.
   // An operation that cannot complete now returns false with its unit blocked (unit.h). All it
   // may have done is a stall (local cycle moved to a slot's free or an element's ready stamp),
-  // which the retry finds already done, so the retry computes the same stamps.
+  // which the retry finds already done, so the retry computes the same stamps. A completed one
+  // marks its unit as having progressed (the decoupled scheduler's deadlock test).
 
   // Takes a slot for element `written_` if one is free; returns the slot and its ready stamp.
   bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index, Cycle& ready) {
@@ -75,10 +89,11 @@ class ChannelBase : public sc_core::sc_prim_channel {
     return true;
   }
 
-  void end_write(Cycle ready) {
+  void end_write(Unit& writer, Cycle ready) {
     slots_[write_slot_].ready = ready;
     advance(write_slot_);
     ++written_;
+    writer.progressed_ = true;
     if (traced_) ++trace_occupancy_;
     if (blocked_reader_ != nullptr) wake(blocked_reader_);
   }
@@ -108,17 +123,12 @@ class ChannelBase : public sc_core::sc_prim_channel {
     slots_[read_slot_].freed_at = freed;
     advance(read_slot_);
     ++read_;
+    reader.progressed_ = true;
     if (traced_) trace_free(freed);
     if (blocked_writer_ != nullptr) wake(blocked_writer_);
   }
 
  private:
-  struct Slot {
-    Cycle ready = 0;       // ready stamp of the element in the slot
-    Cycle written_at = 0;  // cycle that element was written
-    Cycle freed_at = 0;    // cycle the slot's last element read freed it
-  };
-
   // Slot indices advance with a wrap instead of a modulo: this is the hot path.
   void advance(std::size_t& slot) const {
     if (++slot == capacity_) slot = 0;
@@ -217,9 +227,15 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
  public:
   Channel(const char* name, std::size_t capacity, std::size_t width, const Clocking& clocking,
           sc_core::sc_trace_file* trace = nullptr)
-      : ChannelBase(name, capacity, width, clocking, trace), values_(capacity) {}
+      : ChannelBase(name, capacity, width, clocking, trace) {}
 
   const char* kind() const override { return "sdpa::Channel"; }
+
+  std::uint64_t storage_bytes() const override {
+    // A computed row owns its d floats; a RowView points into memory.
+    const std::uint64_t heap = std::is_same_v<T, Row> ? width() * sizeof(float) : 0;
+    return std::uint64_t(capacity()) * (sizeof(Slot) + sizeof(T) + heap);
+  }
 
   // Moves the element into `value`; one that owns storage (a Row) is swapped, so the storage
   // circulates instead of being allocated and copied.
@@ -236,7 +252,7 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
     Cycle ready = 0;
     if (!begin_write(writer, due, slot, ready)) return false;
     values_[slot] = value;
-    end_write(ready);
+    end_write(writer, ready);
     return true;
   }
 
@@ -246,11 +262,16 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
     Cycle ready = 0;
     if (!begin_write(writer, due, slot, ready)) return false;
     take(value, values_[slot]);
-    end_write(ready);
+    end_write(writer, ready);
     return true;
   }
 
  private:
+  void end_of_elaboration() override {
+    ChannelBase::end_of_elaboration();
+    values_.resize(capacity());
+  }
+
   static void take(T& from, T& to) {
     if constexpr (std::is_trivially_copyable_v<T>) {
       to = from;
@@ -272,9 +293,8 @@ Channel<T>& concrete(sc_core::sc_interface* bound, const sc_core::sc_object* por
   return *channel;
 }
 
-// Ports: bound to a channel, members of the unit whose local cycle they advance; the unit
-// operates them (Unit::read, Unit::write) in its read_inputs and write_outputs phases. An
-// operation that must wait blocks the unit (unit.h).
+// Ports: bound to a channel, members of the unit whose local cycle they advance; the unit's
+// body operates them with co_await read(port) and co_await write(port, value) (unit.h).
 template <class T>
 class In : public sc_core::sc_port<ReadIf<T>> {
  public:
@@ -284,16 +304,8 @@ class In : public sc_core::sc_port<ReadIf<T>> {
   Cycle ready() const { return ready_; }
 
  private:
-  friend class Unit;
-
-  // Reads the next element into `value` (swapping storage with it).
-  void read(Unit& unit, T& value) {
-    if (!unit.op_pending()) return;
-    if (channel_->try_read(value, unit, ready_))
-      unit.op_done();
-    else
-      unit.op_blocked();
-  }
+  friend class ReadOp<T>;
+  friend class ReadIntoOp<T>;
 
   // The concrete channel, so that reads are direct calls the compiler can inline.
   void end_of_elaboration() override { channel_ = &concrete<T>(this->get_interface(), this); }
@@ -303,40 +315,14 @@ class In : public sc_core::sc_port<ReadIf<T>> {
 };
 
 // A multiport: bound to several channels it fans out, writing them in binding order, each
-// write stalling independently (the unit's issue cycle and due stamp are shared).
+// write stalling on its own (the firing's issue cycle and due stamp are shared).
 template <class T>
 class Out : public sc_core::sc_port<WriteIf<T>, 0> {
  public:
   using sc_core::sc_port<WriteIf<T>, 0>::sc_port;
 
  private:
-  friend class Unit;
-
-  void write(Unit& unit, const T& value, Cycle due) { put(unit, value, due); }
-  void write(Unit& unit, T&& value, Cycle due) { put(unit, value, due); }
-
-  // V is const T (copy into every channel) or T (copy, then move into the last channel).
-  template <class V>
-  void put(Unit& unit, V& value, Cycle due) {
-    for (Channel<T>* channel : copies_)
-      if (!put_into(unit, *channel, std::as_const(value), due)) return;
-    if constexpr (std::is_const_v<V>)
-      put_into(unit, *last_, value, due);
-    else
-      put_into(unit, *last_, std::move(value), due);
-  }
-
-  // False if the write blocked, which ends the phase's operations for this entry.
-  template <class V>
-  bool put_into(Unit& unit, Channel<T>& channel, V&& value, Cycle due) {
-    if (!unit.op_pending()) return true;
-    if (!channel.try_write(std::forward<V>(value), due, unit)) {
-      unit.op_blocked();
-      return false;
-    }
-    unit.op_done();
-    return true;
-  }
+  friend class WriteOp<T>;
 
   void end_of_elaboration() override {
     for (int i = 0; i + 1 < this->size(); ++i)
@@ -347,5 +333,80 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
   std::vector<Channel<T>*> copies_;  // all but the last channel bound, in binding order
   Channel<T>* last_ = nullptr;
 };
+
+// The awaitables of Unit::read and Unit::write. Each tries its operation in await_ready, the
+// hot path, inline; if the operation cannot complete, the body suspends with the awaiter as the
+// unit's pending operation, which the scheduler completes (attempt) before resuming the body.
+
+template <class T>
+class ReadOp {
+ public:
+  ReadOp(Unit& unit, In<T>& port) : unit_(unit), port_(port) {}
+  bool await_ready() { return attempt(); }
+  void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
+  T await_resume() { return std::move(value_); }
+  bool attempt() { return port_.channel_->try_read(value_, unit_, port_.ready_); }
+
+ private:
+  Unit& unit_;
+  In<T>& port_;
+  T value_{};
+};
+
+template <class T>
+class ReadIntoOp {
+ public:
+  ReadIntoOp(Unit& unit, In<T>& port, T& into) : unit_(unit), port_(port), into_(into) {}
+  bool await_ready() { return attempt(); }
+  void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
+  void await_resume() const noexcept {}
+  bool attempt() { return port_.channel_->try_read(into_, unit_, port_.ready_); }
+
+ private:
+  Unit& unit_;
+  In<T>& port_;
+  T& into_;
+};
+
+// Holds the value until every channel of the port has it: copies into all but the last channel
+// in binding order, then moves into the last (a Row's storage goes with it).
+template <class T>
+class WriteOp {
+ public:
+  WriteOp(Unit& unit, Out<T>& port, T value, Cycle due)
+      : unit_(unit), port_(port), value_(std::move(value)), due_(due) {}
+  bool await_ready() { return attempt(); }
+  void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
+  void await_resume() const noexcept {}
+  bool attempt() {
+    for (; next_ < port_.copies_.size(); ++next_)
+      if (!port_.copies_[next_]->try_write(std::as_const(value_), due_, unit_)) return false;
+    return port_.last_->try_write(std::move(value_), due_, unit_);
+  }
+
+ private:
+  Unit& unit_;
+  Out<T>& port_;
+  T value_;
+  Cycle due_;
+  std::size_t next_ = 0;  // copies written so far
+};
+
+template <class T>
+ReadOp<T> Unit::read(In<T>& port) {
+  return ReadOp<T>(*this, port);
+}
+template <class T>
+ReadIntoOp<T> Unit::read(In<T>& port, T& into) {
+  return ReadIntoOp<T>(*this, port, into);
+}
+template <class T, class V>
+WriteOp<T> Unit::write(Out<T>& port, V&& value) {
+  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due());
+}
+template <class T, class V>
+WriteOp<T> Unit::write(Out<T>& port, V&& value, Cycle due) {
+  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due);
+}
 
 }  // namespace sdpa

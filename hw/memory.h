@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <systemc>
 #include <tlm>
 #include <vector>
@@ -35,7 +36,12 @@ class Memory : public sc_core::sc_module {
 
   // `grant_dmi` false makes initiators use b_transport for every read (tests of both paths).
   Memory(const sc_core::sc_module_name& name, unsigned read_latency, sc_core::sc_time period,
-         std::vector<std::uint8_t> contents, bool grant_dmi = true);
+         bool grant_dmi = true);
+
+  // The contents, before the simulation starts; read-only during it, so memories may share them.
+  void load(std::shared_ptr<const std::vector<std::uint8_t>> contents) {
+    contents_ = std::move(contents);
+  }
 
   // Reads served through b_transport; the others went through the direct memory interface.
   std::uint64_t transports() const { return transports_; }
@@ -45,7 +51,7 @@ class Memory : public sc_core::sc_module {
   bool get_direct_mem_ptr(int port, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
 
   sc_core::sc_time latency_;
-  std::vector<std::uint8_t> contents_;
+  std::shared_ptr<const std::vector<std::uint8_t>> contents_;
   bool grant_dmi_;
   std::uint64_t transports_ = 0;
 };

@@ -1,4 +1,4 @@
-// sc_spawn: the synchronized mode's thread per unit.
+// sc_spawn: the decoupled mode's method, the synchronized mode's method per unit.
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include "hw/scheduler.h"
 
@@ -17,15 +17,15 @@ void Scheduler::add(Unit& unit) {
 }
 
 void Scheduler::before_end_of_elaboration() {
+  sc_core::sc_spawn_options options;
+  options.spawn_method();
   if (clocking_.mode == Mode::decoupled) {
-    sc_core::sc_spawn_options options;
-    options.spawn_method();
     sc_core::sc_spawn([this] { run_decoupled(); }, "run", &options);
     return;
   }
   for (Unit* unit : units_) {
     unit->synchronized_ = true;
-    sc_core::sc_spawn([this, unit] { run_synchronized(*unit); }, unit->basename());
+    sc_core::sc_spawn([this, unit] { run_synchronized(*unit); }, unit->basename(), &options);
   }
 }
 
@@ -35,25 +35,23 @@ void Scheduler::run_decoupled() {
   for (bool progress = true; progress;) {
     progress = false;
     for (Unit* unit : units_) {
-      if (unit->blocked_on_channel_ || unit->stopped_by_watchdog_) continue;
+      if (unit->idle()) continue;
       unit->progressed_ = false;
-      unit->run();
+      unit->step();
       progress |= unit->progressed_;
     }
   }
 }
 
 void Scheduler::run_synchronized(Unit& unit) {
-  for (;;) {
-    unit.run();
-    if (unit.finished() || unit.stopped_by_watchdog()) return;
-    if (unit.waits_for_time_) {
-      unit.waits_for_time_ = false;
-      const auto at = sc_core::sc_time::from_value(unit.resume_at_ * clocking_.period.value());
-      sc_core::wait(at - sc_core::sc_time_stamp());
-    } else {
-      sc_core::wait(unit.woken_);
-    }
+  unit.step();
+  if (unit.finished() || unit.stopped_by_watchdog()) return;  // never triggered again
+  if (unit.waits_for_time_) {
+    unit.waits_for_time_ = false;
+    const auto at = sc_core::sc_time::from_value(unit.resume_at_ * clocking_.period.value());
+    sc_core::next_trigger(at - sc_core::sc_time_stamp());
+  } else {
+    sc_core::next_trigger(unit.woken_);
   }
 }
 

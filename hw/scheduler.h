@@ -8,13 +8,15 @@
 
 namespace sdpa {
 
-// Decoupled: one SystemC method runs the units at time 0, sweeping them in the order added (add
-// them producers first) and running each until it blocks; it returns after a sweep in which no
-// unit moved (every unit finished, or a deadlock). No thread switches: a blocked unit costs a
-// return, and the fixed order keeps the host's branch predictor on track.
+// Decoupled: one SystemC method runs the units' bodies at time 0, sweeping them in the order
+// added (add them producers first) and resuming each until it suspends on a channel; it returns
+// after a sweep in which no unit moved (every unit finished, or a deadlock). No thread
+// switches: a suspended body costs a return, and the fixed order keeps the host's branch
+// predictor on track.
 //
-// Synchronized: one SystemC thread per unit, which waits for SystemC time to reach the unit's
-// cycle before each channel operation and on a channel while blocked on it (waveforms).
+// Synchronized: one SystemC method per unit resumes its body when SystemC time reaches the
+// unit's cycle at each channel operation, or when the channel it is blocked on wakes it
+// (waveforms).
 //
 // Results depend only on stamps, so both give the same cycles, values and statistics.
 class Scheduler : public sc_core::sc_module {

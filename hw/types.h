@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace sdpa {
@@ -32,6 +33,13 @@ struct Rescale {
   float weight = 0;
 };
 
+// What a two-pass softmax's first pass emits per row: the row's max m and its sum
+// l = Σ exp(s − m), computed online (Milakov and Gimelshein 2018).
+struct RowStats {
+  float max = 0;
+  float sum = 0;
+};
+
 // Scalars per channel element, for counting intermediate memory in elements and bytes.
 template <class T>
 inline std::size_t element_width(std::size_t /*head_dim*/) {
@@ -39,6 +47,10 @@ inline std::size_t element_width(std::size_t /*head_dim*/) {
 }
 template <>
 inline std::size_t element_width<Rescale>(std::size_t /*head_dim*/) {
+  return 2;
+}
+template <>
+inline std::size_t element_width<RowStats>(std::size_t /*head_dim*/) {
   return 2;
 }
 template <>
@@ -51,11 +63,13 @@ inline std::size_t element_width<RowView>(std::size_t head_dim) {
   return head_dim;
 }
 
-// The problem every unit iterates over: `rows` output rows (heads × N), each reducing over
-// `row_len` keys (N).
+// What a unit iterates over: `rows` rows of `row_len` elements each (for a score stream, the
+// output rows heads × N, each over N keys; for a per-row unit, `row_len` 1).
 struct RowShape {
   std::size_t rows = 0;
   std::size_t row_len = 0;
+  std::size_t row_length(std::size_t /*row*/) const { return row_len; }
+  std::uint64_t elements() const { return std::uint64_t(rows) * row_len; }
 };
 
 }  // namespace sdpa

@@ -6,11 +6,8 @@
 
 namespace sdpa {
 
-Unit::Unit(const sc_core::sc_module_name& name, Timing timing, RowShape firings)
-    : sc_module(name),
-      timing_(timing),
-      shape_(firings),
-      firings_(static_cast<Cycle>(firings.rows) * firings.row_len) {
+Unit::Unit(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
+    : sc_module(name), timing_(timing), shape_(shape) {
   if (timing_.latency < 1 || timing_.ii < 1)
     throw std::invalid_argument(std::string(this->name()) + ": latency and II must be >= 1");
 }
@@ -18,6 +15,8 @@ Unit::Unit(const sc_core::sc_module_name& name, Timing timing, RowShape firings)
 void Unit::end_of_elaboration() {
   if (scheduler_ == nullptr)
     SC_REPORT_ERROR(name(), "is not added to a Scheduler: it would not run");
+  // The body starts suspended: creating it runs nothing until the scheduler resumes it.
+  task_ = body();
 }
 
 }  // namespace sdpa

@@ -1,7 +1,9 @@
-// Base of every abstract-hardware unit: a sequence of firings with its own cycle counter.
+// Base of every abstract-hardware unit: one coroutine of straight-line code with its own cycle.
 #pragma once
 
+#include <coroutine>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <systemc>
 #include <utility>
@@ -14,7 +16,7 @@ using Cycle = std::uint64_t;
 
 // How units relate to SystemC time; both give bit-identical results (docs/timing.md).
 enum class Mode {
-  synchronized,  // one thread per unit; SystemC time is hardware time at every channel operation
+  synchronized,  // each unit resumed at the SystemC time of each channel operation (waveforms)
   decoupled,     // one method runs every unit ahead of SystemC time until it blocks (fast)
 };
 
@@ -31,120 +33,223 @@ struct Clocking {
 struct Timing {
   unsigned latency = 1;
   unsigned ii = 1;
+  friend bool operator==(const Timing& a, const Timing& b) {
+    return a.latency == b.latency && a.ii == b.ii;
+  }
 };
 
 class ChannelBase;
 class Scheduler;
+class Unit;
 
 template <class T>
 class In;
 template <class T>
 class Out;
+template <class T>
+class ReadOp;
+template <class T>
+class ReadIntoOp;
+template <class T>
+class WriteOp;
 
-// A unit fires `row_len` times per row for `rows` rows. A firing has three phases, as a
-// pipeline stage: read_inputs (each read advances the local cycle to the element's ready stamp),
-// compute, write_outputs (each result due at the issue cycle + latency); the next firing issues
-// II cycles later.
+// The coroutine type of a unit's behaviour. It starts suspended; the unit's scheduler resumes
+// it. An exception escaping the body is kept and rethrown from the resume.
+class Task {
+ public:
+  struct promise_type {
+    Task get_return_object() {
+      return Task(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { error = std::current_exception(); }
+    std::exception_ptr error;
+  };
+
+  Task() = default;
+  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+  Task& operator=(Task&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
+  }
+  ~Task() {
+    if (handle_) handle_.destroy();
+  }
+
+  explicit operator bool() const { return bool(handle_); }
+  bool done() const { return handle_.done(); }
+  void resume() {
+    handle_.resume();
+    if (handle_.done() && handle_.promise().error) std::rethrow_exception(handle_.promise().error);
+  }
+
+ private:
+  explicit Task(std::coroutine_handle<promise_type> handle) : handle_(handle) {}
+  std::coroutine_handle<promise_type> handle_;
+};
+
+// One firing of a unit, as a range over its shape yields them (Unit::firings).
+struct Firing {
+  std::size_t row = 0;
+  std::size_t index = 0;    // position in the row
+  std::size_t row_len = 0;  // elements in this row
+  bool row_start() const { return index == 0; }
+  bool row_end() const { return index + 1 == row_len; }
+};
+
+// A unit is a sequence of firings. Its behaviour, `body()`, is one coroutine of straight-line
+// code, the way the paper's dataflow diagrams read: `co_await read(port)` takes the next element
+// (advancing the local cycle to its ready stamp), computation happens in locals, and
+// `co_await write(port, value)` sends a result due at the firing's issue cycle plus the latency.
+// The issue cycle is the local cycle at the firing's first write; the next firing issues II
+// cycles after the firing ends. `for (const Firing& f : firings())` iterates the unit's shape,
+// ending each firing at the loop's increment; a unit whose loop is its own calls next_firing().
 //
-// Port operations never block the host: one that cannot complete yet (empty or full channel, or
-// SystemC time behind the unit in synchronized mode) leaves the unit blocked, and the scheduler
-// re-enters the phase later. Re-entry skips the operations already done, so every port operation
-// of a phase happens once, in program order, exactly as a blocking thread would do them; compute
-// runs once per firing. Phases therefore keep values in member variables (the unit's registers),
-// and state changes belong in compute, not after a port operation that may be re-entered.
+// Port operations never block the host: one that cannot complete yet (empty or full channel,
+// or SystemC time behind the unit in synchronized mode) suspends the coroutine, and the
+// scheduler completes the operation and resumes the body later. Locals live across suspension
+// in the coroutine's frame, so a body is just the unit's algorithm.
 class Unit : public sc_core::sc_module {
  public:
-  Unit(const sc_core::sc_module_name& name, Timing timing, RowShape firings);
+  Unit(const sc_core::sc_module_name& name, Timing timing, RowShape shape);
 
   Cycle cycle() const { return t_; }
   const Timing& timing() const { return timing_; }
-  Cycle firings() const { return firings_; }
-  bool finished() const { return fired_ == firings_; }
-  // True when this unit passed the watchdog's cycle limit and stopped the simulation.
+  // Cycles from an issue to its result, as the depth rules see them (a stream reader adds the
+  // memory's latency to its own).
+  virtual Cycle result_latency() const { return timing_.latency; }
+  const RowShape& shape() const { return shape_; }
+  // Firings the shape plans (some units loop on their own count: then 0); and those done.
+  Cycle planned_firings() const { return shape_.elements(); }
+  Cycle firings_done() const { return fired_; }
+  bool finished() const { return finished_; }
+  // True when this unit passed the watchdog's cycle limit and stopped.
   bool stopped_by_watchdog() const { return stopped_by_watchdog_; }
 
-  // When the current firing's results are due: its issue cycle (the local cycle at its first
-  // write, latched as the write phase begins) plus the latency. Fan-out writes share it.
-  Cycle due() const { return issue_ + timing_.latency; }
-
  protected:
-  // Port operations, for the read_inputs and write_outputs phases. The unit performs them on
-  // its own ports: they advance its local cycle. (Through the unit rather than the port, every
-  // access to the unit's state in the flattened firing loop goes through `this`, one pointer the
-  // compiler and the core both see: docs/performance.md.)
+  // The unit's behaviour. Called once, at the end of elaboration.
+  virtual Task body() = 0;
+
+  // Awaitables for the body (defined in hw/channel.h, with the ports).
+  //   const T x = co_await read(port);    the next element
+  //   co_await read(port, x);             the same into x, swapping storage (rows circulate)
+  //   co_await write(port, value);        to every channel of the port, in binding order
+  //   co_await write(port, value, due);   with an explicit due cycle (memory reads)
   template <class T>
-  void read(In<T>& port, T& value) {
-    port.read(*this, value);
-  }
-  // Writes a result of the current firing, due `latency` cycles after its issue, to every
-  // channel the port is bound to; an rvalue leaves `value` unspecified (the last channel takes
-  // its storage).
+  ReadOp<T> read(In<T>& port);
+  template <class T>
+  ReadIntoOp<T> read(In<T>& port, T& into);
   template <class T, class V>
-  void write(Out<T>& port, V&& value) {
-    port.write(*this, std::forward<V>(value), due());
-  }
-  // The same with an explicit due cycle, for producers whose latency varies (memory reads).
+  WriteOp<T> write(Out<T>& port, V&& value);
   template <class T, class V>
-  void write(Out<T>& port, V&& value, Cycle due_at) {
-    port.write(*this, std::forward<V>(value), due_at);
+  WriteOp<T> write(Out<T>& port, V&& value, Cycle due);
+
+  // When the current firing's results are due: its issue cycle (the local cycle at its first
+  // write) plus the latency. Fan-out writes and every write of the firing share it.
+  Cycle due() {
+    if (!issued_) {
+      issue_ = t_;
+      issued_ = true;
+    }
+    return issue_ + timing_.latency;
   }
 
-  // Position of the current firing.
-  std::size_t row() const { return row_; }
-  std::size_t index_in_row() const { return n_; }
-  bool row_start() const { return n_ == 0; }
-  bool row_end() const { return n_ + 1 == shape_.row_len; }
+  // Ends the current firing: the next one issues II cycles later.
+  void next_firing() {
+    t_ += timing_.ii;
+    issued_ = false;
+    ++fired_;
+  }
+
+  // The firings of the unit's shape, row by row; the loop's increment ends each firing.
+  class Firings {
+   public:
+    class iterator {
+     public:
+      const Firing& operator*() const { return f_; }
+      iterator& operator++() {
+        unit_->next_firing();
+        if (++f_.index == f_.row_len) {
+          f_.index = 0;
+          f_.row_len = next_row();
+        }
+        return *this;
+      }
+      bool operator!=(const iterator& end) const { return f_.row != end.f_.row; }
+
+     private:
+      friend class Firings;
+      iterator(Unit* unit, std::size_t row) : unit_(unit), f_{row, 0, 0} {
+        f_.row_len = skip_empty_rows();
+      }
+      std::size_t next_row() {
+        ++f_.row;
+        return skip_empty_rows();
+      }
+      std::size_t skip_empty_rows() {
+        const RowShape& s = unit_->shape_;
+        for (; f_.row < s.rows; ++f_.row)
+          if (const std::size_t len = s.row_length(f_.row); len != 0) return len;
+        return 0;
+      }
+      Unit* unit_;
+      Firing f_;
+    };
+    iterator begin() const { return iterator(unit_, 0); }
+    iterator end() const { return iterator(unit_, unit_->shape_.rows); }
+
+   private:
+    friend class Unit;
+    explicit Firings(Unit* unit) : unit_(unit) {}
+    Unit* unit_;
+  };
+  Firings firings() { return Firings(this); }
 
  private:
   friend class ChannelBase;
   friend class Scheduler;
-  template <class U>
-  friend class UnitOf;
   template <class T>
   friend class In;
   template <class T>
   friend class Out;
+  template <class T>
+  friend class ReadOp;
+  template <class T>
+  friend class ReadIntoOp;
+  template <class T>
+  friend class WriteOp;
 
-  // Fires until a port operation blocks, the watchdog stops the unit, or the last firing is done.
-  virtual void run() = 0;
+  // The operation the body is suspended on, completed by the scheduler before it resumes the
+  // body: a type-erased pointer to the awaiter in the coroutine's frame.
+  struct PendingOp {
+    bool (*attempt)(void*) = nullptr;
+    void* op = nullptr;
+  };
+  template <class Op>
+  void suspend_on(Op* op) {
+    pending_ = {[](void* p) { return static_cast<Op*>(p)->attempt(); }, op};
+  }
 
-  // Whether the port operation reached now is still to do; once one blocks, the rest of the
-  // phase waits for the next entry.
-  bool op_pending() {
-    if (skip_ == 0) return true;
-    --skip_;
-    return false;
+  // Completes the pending operation if it can, then runs the body until it suspends again or
+  // ends. Returns without resuming if the operation still cannot complete.
+  void step() {
+    if (pending_.op != nullptr) {
+      if (!pending_.attempt(pending_.op)) return;
+      pending_.op = nullptr;
+    }
+    task_.resume();
+    finished_ = task_.done();
   }
-  void op_done() {
-    ++done_;
-    progressed_ = true;
-  }
-  void op_blocked() { skip_ = kBlocked; }
-  // After a phase: all its operations were done or passed over, unless one blocked.
-  bool phase_blocked() const { return skip_ != 0; }
-  // Before re-entering a blocked phase: pass over the operations done. Only at the start of a
-  // run: a phase entered afresh has none done and none to pass over.
-  void resume_phase() {
-    if (skip_ != 0) skip_ = done_;
-  }
-  static constexpr unsigned kBlocked = ~0u;
+  // Decoupled mode's test: a unit the sweep need not visit.
+  bool idle() const { return blocked_on_channel_ || finished_ || stopped_by_watchdog_; }
+
   // Synchronized mode: blocked until SystemC time reaches `cycle`, not on a channel.
   void block_until(Cycle cycle) {
     waits_for_time_ = true;
     resume_at_ = cycle;
   }
-
-  void next_firing() {
-    t_ += timing_.ii;
-    reading_done_ = false;
-    done_ = 0;
-    ++fired_;
-    if (++n_ == shape_.row_len) {
-      n_ = 0;
-      ++row_;
-    }
-  }
-
   // Called by a channel this unit is blocked on once the operation can proceed.
   void wake() {
     blocked_on_channel_ = false;
@@ -154,60 +259,25 @@ class Unit : public sc_core::sc_module {
 
   Timing timing_;
   RowShape shape_;
-  Cycle firings_;
-  Cycle fired_ = 0;
-  std::size_t row_ = 0;
-  std::size_t n_ = 0;
+  Task task_;
+  PendingOp pending_;
 
   Cycle t_ = 0;
   Cycle issue_ = 0;
+  bool issued_ = false;
+  Cycle fired_ = 0;
+  bool finished_ = false;
 
-  bool reading_done_ = false;    // this firing is in its write phase
-  unsigned skip_ = 0;            // port operations of this entry of the phase still to pass over
-  unsigned done_ = 0;            // port operations done in this phase
   bool waits_for_time_ = false;  // synchronized mode, until the scheduler's wait
   Cycle resume_at_ = 0;
   bool stopped_by_watchdog_ = false;
 
   Scheduler* scheduler_ = nullptr;
-  // A port operation completed since the decoupled scheduler cleared it: its progress test. A
-  // flag, not a counter: a counter's increments would chain every operation through memory.
+  // A port operation completed since the decoupled scheduler cleared it: its progress test.
   bool progressed_ = false;
   bool blocked_on_channel_ = false;  // until the channel wakes it: the sweep passes it over
   bool synchronized_ = false;
   sc_core::sc_event woken_;  // synchronized mode
-};
-
-// What a concrete unit U derives from: U's read_inputs, compute and write_outputs (each optional;
-// private, with `friend UnitOf<U>;`) become its firing, called directly rather than virtually.
-template <class U>
-class UnitOf : public Unit {
- protected:
-  using Unit::Unit;
-  void read_inputs() {}
-  void compute() {}
-  void write_outputs() {}
-
- private:
-  // Flattened: the phases and the channel operations they call inline into this loop, the
-  // decoupled mode's whole hot path (docs/performance.md).
-  [[gnu::flatten]] void run() final {
-    U& unit = *static_cast<U*>(this);
-    resume_phase();
-    while (fired_ != firings_) {
-      if (!reading_done_) {
-        unit.read_inputs();
-        if (phase_blocked()) return;
-        unit.compute();
-        reading_done_ = true;
-        done_ = 0;
-        issue_ = t_;  // nothing moves the local cycle between here and the first write
-      }
-      unit.write_outputs();
-      if (phase_blocked()) return;
-      next_firing();
-    }
-  }
 };
 
 }  // namespace sdpa

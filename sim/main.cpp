@@ -17,10 +17,10 @@
 #include "sim/npy.h"
 #include "sim/output.h"
 #include "sim/params.h"
+#include "sim/reference.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 #include "sim/size_buffers.h"
-#include "tb/reference.h"
 
 namespace fs = std::filesystem;
 using namespace sdpa;
@@ -40,27 +40,21 @@ struct Options {
   bool size_buffers = false;
 };
 
-void refuse_if_too_large(const Params& params);
-
-// Random Q, K, V from the seed, or the .npy files, which set N and d (and one head): a
-// problem.* key given with them must agree. Either way the run is checked against the machine's
-// memory before the arrays are made or read.
-AttentionInputs load_inputs(Params& p) {
-  if (!p.has_inputs()) {
-    refuse_if_too_large(p);
-    return random_inputs(p.heads, p.seq_len, p.head_dim, p.seed);
-  }
-  AttentionInputs in;
+// The problem's shape: the params', or the .npy files', which set N and d (and one head). Q's
+// header sets it and K's and V's must match; a problem.* key given with files must agree. Only
+// the headers are read, so that the run is checked against the machine's memory first.
+AttentionShape problem_shape(Params& p) {
+  if (!p.has_inputs()) return {p.heads, p.seq_len, p.head_dim};
   std::vector<std::size_t> shape;  // of inputs.q
-  // Q's header sets the problem; K's and V's must match it. Each before its data is read.
-  auto check = [&](const std::string& file, const std::vector<std::size_t>& s) {
+  for (const std::string* file : {&p.input_q, &p.input_k, &p.input_v}) {
+    const std::vector<std::size_t> s = read_npy_shape(*file);
     if (s.size() != 2 || s[0] == 0 || s[1] == 0)
-      throw InputError(fmt::format("{}: expected a 2-D array [N, d] with N, d >= 1", file));
+      throw InputError(fmt::format("{}: expected a 2-D array [N, d] with N, d >= 1", *file));
     if (!shape.empty()) {
       if (s != shape)
-        throw InputError(fmt::format("{}: shape [{}, {}] differs from inputs.q's [{}, {}]", file,
+        throw InputError(fmt::format("{}: shape [{}, {}] differs from inputs.q's [{}, {}]", *file,
                                      s[0], s[1], shape[0], shape[1]));
-      return;
+      continue;
     }
     struct Agree {
       const char* key;
@@ -75,29 +69,34 @@ AttentionInputs load_inputs(Params& p) {
         throw ParamError(fmt::format(
             "{}: {}: {} disagrees with inputs.q ({} has shape [{}, {}], so {} = {}): remove {} "
             "or set it to {}",
-            where, a.key, a.given, file, s[0], s[1], a.what, a.from_inputs, a.key, a.from_inputs));
+            where, a.key, a.given, *file, s[0], s[1], a.what, a.from_inputs, a.key, a.from_inputs));
       if (a.from_inputs > a.max)
         throw InputError(
-            fmt::format("{}: shape [{}, {}]: {} = {} is more than {}, the most {} allows", file,
+            fmt::format("{}: shape [{}, {}]: {} = {} is more than {}, the most {} allows", *file,
                         s[0], s[1], a.what, a.from_inputs, a.max, a.key));
     }
     shape = s;
-    p.seq_len = s[0];
-    p.head_dim = s[1];
-    p.heads = 1;
-    refuse_if_too_large(p);
-  };
-  for (auto [path, dest] :
+  }
+  p.seq_len = shape[0];
+  p.head_dim = shape[1];
+  p.heads = 1;
+  return {p.heads, p.seq_len, p.head_dim};
+}
+
+// Random Q, K, V from the seed, or the .npy files of the shape problem_shape found.
+AttentionInputs load_inputs(const Params& p) {
+  if (!p.has_inputs()) return random_inputs(p.heads, p.seq_len, p.head_dim, p.seed);
+  AttentionInputs in{p.heads, p.seq_len, p.head_dim, {}, {}, {}};
+  const std::vector<std::size_t> shape{p.seq_len, p.head_dim};
+  for (auto [file, dest] :
        {std::pair{&p.input_q, &in.q}, {&p.input_k, &in.k}, {&p.input_v, &in.v}}) {
-    const std::string& file = *path;
-    NpyArray a = read_npy(file, [&](const std::vector<std::size_t>& s) { check(file, s); });
+    NpyArray a = read_npy(*file, [&](const std::vector<std::size_t>& s) {
+      if (s != shape) throw InputError(fmt::format("{}: changed while being read", *file));
+    });
     for (float x : a.data)
-      if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", file));
+      if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
     *dest = std::move(a.data);
   }
-  in.heads = 1;
-  in.seq_len = shape[0];
-  in.head_dim = shape[1];
   return in;
 }
 
@@ -131,16 +130,13 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
 // Refuses, before allocating anything large, a run that would not fit in nine tenths of the
 // machine's memory, naming the key whose part of the estimate is the largest: a channel depth,
 // or what sets the problem size.
-void refuse_if_too_large(const Params& params) {
+void refuse_if_too_large(const Params& params, const Simulation& simulation) {
   const std::uint64_t usable =
       std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 10 * 9;
-  std::map<std::string, DatapathConfig> configs;
-  std::map<std::string, std::map<std::string, std::string>> depth_keys;
-  for (const std::string& dp : params.datapaths())
-    configs[dp] = params.config_for(dp, &depth_keys[dp]);
-  const MemoryEstimate estimate =
-      estimate_memory(params.heads, params.seq_len, params.head_dim, configs);
+  const MemoryEstimate estimate = simulation.memory_estimate();
   if (estimate.total() <= usable) return;
+  std::map<std::string, std::map<std::string, std::string>> depth_keys;
+  for (const std::string& dp : params.datapaths()) params.config_for(dp, &depth_keys[dp]);
   // The arrays grow with heads × N × d: the factor furthest above its default drives them.
   auto problem_key = [&](const char* key) -> std::string {
     if (params.has_inputs()) return "inputs.q";
@@ -158,10 +154,9 @@ void refuse_if_too_large(const Params& params) {
     std::string key;
     if (const auto it = keys.find(part.channel); it != keys.end())
       key = it->second;
-    else if (AttentionDatapath::is_input_stream(part.channel))
+    else if (part.stream)
       key = "memory.read_latency";
-    else if (part.channel.size() > 5 &&
-             part.channel.compare(part.channel.size() - 5, 5, "_rows") == 0)
+    else if (part.vector)
       key = problem_key("problem.head_dim");  // automatic: a few rows of d
     else
       key = problem_key("problem.seq_len");  // automatic: up to N + latencies
@@ -207,7 +202,7 @@ int run(const Options& opt) {
   if (params.mode.empty() || opt.vcd) params.mode = opt.vcd ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
-  AttentionInputs inputs = load_inputs(params);
+  const AttentionShape shape = problem_shape(params);
 
   // Before simulating: a folder that cannot be written is found now, not after the run.
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
@@ -225,14 +220,18 @@ int run(const Options& opt) {
   std::optional<VcdStream> vcd;
   if (opt.vcd) {
     vcd.emplace(out, "trace.vcd");
-    sc_core::sc_trace_file* trace =
-        sc_core::sc_create_vcd_trace_file(vcd->systemc_name().c_str());
+    sc_core::sc_trace_file* trace = sc_core::sc_create_vcd_trace_file(vcd->systemc_name().c_str());
     trace->set_time_unit(1, sc_core::SC_PS);
     for (auto& [dp, config] : configs) config.trace = trace;
   }
   const std::vector<std::string> datapaths = params.datapaths();
+  Simulation simulation(shape, configs, datapaths);
+  refuse_if_too_large(params, simulation);
+  const AttentionInputs inputs = load_inputs(params);
+  std::vector<DatapathStages> stages;
+  for (const auto& dp : simulation.datapaths()) stages.push_back(stages_of(*dp));
   ProgressReporter progress{2.0, print_progress};
-  SimulationResult result = simulate(inputs, configs, progress);
+  SimulationResult result = simulation.run(inputs, progress);
   if (vcd) vcd->finish();
 
   const Reference ref = reference_attention(inputs);
@@ -266,7 +265,7 @@ int run(const Options& opt) {
     Cycle end = 0;
     for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
-    out.write("trace.gtkw", gtkw_save_file("trace.vcd", "trace.gtkw", datapaths, end_ps));
+    out.write("trace.gtkw", gtkw_save_file("trace.vcd", "trace.gtkw", stages, end_ps));
   }
   write_report(out, params, report_json(params, params.mode, result, checks));
   // Not thrown: see OutputFolder.

@@ -164,6 +164,20 @@ NpyArray read_npy(const std::string& path,
   return a;
 }
 
+std::vector<std::size_t> read_npy_shape(const std::string& path) {
+  // read_npy shows the shape before it reads any data: stop it there.
+  struct HeaderRead {};
+  std::vector<std::size_t> shape;
+  try {
+    read_npy(path, [&shape](const std::vector<std::size_t>& s) {
+      shape = s;
+      throw HeaderRead{};
+    });
+  } catch (const HeaderRead&) {
+  }
+  return shape;
+}
+
 std::string npy_header(const std::vector<std::size_t>& shape) {
   std::string dims;
   for (std::size_t n : shape) dims += std::to_string(n) + ",";

@@ -25,6 +25,9 @@ struct NpyArray {
 NpyArray read_npy(const std::string& path,
                   const std::function<void(const std::vector<std::size_t>&)>& check_shape = {});
 
+// The shape in the file's header, checked as read_npy checks it, without reading the data.
+std::vector<std::size_t> read_npy_shape(const std::string& path);
+
 // The bytes before a float32 array's data: magic, version, header length, header (padded).
 std::string npy_header(const std::vector<std::size_t>& shape);
 

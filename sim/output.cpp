@@ -361,30 +361,20 @@ void VcdStream::finish() {
 
 // ---- GTKWave save file ---------------------------------------------------------------------
 
-namespace {
-
-struct Stage {
-  const char* label;
-  std::vector<const char*> channels;
-};
-
-const std::vector<Stage>& stages(const std::string& datapath) {
-  static const std::vector<Stage> naive{
-      {"memory streams", {"q_rows", "k_rows", "v_rows"}},
-      {"scores and row max", {"scores", "score_bypass", "maxima"}},
-      {"exp and row sum", {"shifted", "exps", "exp_bypass", "sums"}},
-      {"normalise and weighted sum", {"probs", "out_rows"}}};
-  static const std::vector<Stage> reordered{
-      {"memory streams", {"q_rows", "k_rows", "v_rows"}},
-      {"scores and running max", {"scores", "sum_rescale", "acc_rescale"}},
-      {"running sums and divide", {"sums", "acc_rows", "out_rows"}}};
-  return datapath == "naive" ? naive : reordered;
+DatapathStages stages_of(const AttentionDatapath& dp) {
+  DatapathStages out{dp.basename(), {{"memory streams", {}}}};
+  for (const Graph::Edge& e : dp.edges()) {
+    const std::string label = dp.is_input_stream(e) ? "memory streams" : e.stage;
+    auto stage = std::find_if(out.stages.begin(), out.stages.end(),
+                              [&](const Stage& s) { return s.label == label; });
+    if (stage == out.stages.end()) stage = out.stages.insert(out.stages.end(), {label, {}});
+    stage->channels.push_back(e.channel->basename());
+  }
+  return out;
 }
 
-}  // namespace
-
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
-                           const std::vector<std::string>& datapaths, double end_ps) {
+                           const std::vector<DatapathStages>& datapaths, double end_ps) {
   // GTKWave opens a relative [dumpfile] from its working folder, unless [savefile] is also
   // given: then it looks for the dump where it lies relative to the save file, so the folder
   // opens from anywhere and may be moved (GTKWave's find_dumpfile).
@@ -400,14 +390,14 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
       "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
       "[signals_width] 340\n*{:.6f} {:.0f}\n",
       vcd_name, save_name, 2.25 - std::log2(end), std::floor(end / 2));
-  for (const std::string& dp : datapaths) {
-    for (const Stage& stage : stages(dp)) {
-      s += fmt::format("@200\n-{}: {}\n", dp, stage.label);
-      for (const char* ch : stage.channels) {
-        const bool bypass = std::string(ch).find("bypass") != std::string::npos;
+  for (const DatapathStages& dp : datapaths) {
+    for (const Stage& stage : dp.stages) {
+      s += fmt::format("@200\n-{}: {}\n", dp.datapath, stage.label);
+      for (const std::string& ch : stage.channels) {
+        const bool bypass = ch.find("bypass") != std::string::npos;
         // Decimal (0x4), right-justified (0x20); colour 1 is red, 0 the default.
-        s += fmt::format("[color] {2}\n@24\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n", dp, ch,
-                         bypass ? 1 : 0);
+        s += fmt::format("[color] {2}\n@24\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n",
+                         dp.datapath, ch, bypass ? 1 : 0);
       }
     }
   }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "hw/attention.h"
+
 namespace sdpa {
 
 // The system refused to write an output (disk full, file too large, I/O error): exit 5. The
@@ -105,11 +107,23 @@ class VcdStream {
   bool finished_ = false;
 };
 
+// A datapath's channels by local name, grouped as its graph groups them: the memory streams
+// first, then each stage in the order it was built.
+struct Stage {
+  std::string label;
+  std::vector<std::string> channels;
+};
+struct DatapathStages {
+  std::string datapath;
+  std::vector<Stage> stages;
+};
+DatapathStages stages_of(const AttentionDatapath& dp);
+
 // A GTKWave save file showing each datapath's channel occupancy, grouped by stage, zoomed to
 // fit `end_ps` picoseconds (the VCD's time unit) in the window. `vcd_name` and `save_name` are
 // file names in the same folder.
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
-                           const std::vector<std::string>& datapaths, double end_ps);
+                           const std::vector<DatapathStages>& datapaths, double end_ps);
 
 // A YAML document as JSON: scalars that read as numbers become numbers.
 nlohmann::json yaml_to_json(const std::string& yaml);

@@ -24,6 +24,14 @@ std::string join(const std::vector<std::string>& items, const char* separator = 
   return out;
 }
 
+// Every registered datapath, then both (naive and reordered, the paper's pair) and all.
+std::vector<std::string> datapath_choices() {
+  std::vector<std::string> choices = datapath_names();
+  choices.push_back("both");
+  choices.push_back("all");
+  return choices;
+}
+
 bool contains(const std::vector<std::string>& items, const std::string& item) {
   return std::find(items.begin(), items.end(), item) != items.end();
 }
@@ -227,13 +235,7 @@ void read_units(Reader& r, const YAML::Node& n, const std::string& prefix,
   for (const auto& entry : n) {
     const std::string name = entry.first.Scalar();
     const std::string key = prefix + "." + name;
-    if (is_stream_reader(name))
-      r.keys(entry.second, key, {"ii"}, [](const std::string&) {
-        return "; a stream reader's latency is the memory's: memory.read_latency plus a row's "
-               "beats − 1";
-      });
-    else
-      r.keys(entry.second, key, {"latency", "ii"});
+    r.keys(entry.second, key, {"latency", "ii"});
     HardwareKeys::TimingKeys& t = out.units[name];
     if (entry.second["latency"])
       t.latency = r.integer(entry.second["latency"], key + ".latency", 1, 1 << 20);
@@ -325,21 +327,14 @@ void resolve(const Params& p, const std::string& datapath, DatapathConfig& c,
   const HardwareKeys& own = found != p.per_datapath.end() ? found->second : none;
   const std::string own_prefix = "datapaths." + datapath + ".";
   for (const std::string& unit : unit_names(datapath)) {
-    Timing t;  // a stream reader's latency is unused: its rows are due when their beats arrive
-    if (!is_stream_reader(unit)) {
-      const auto d = default_unit_timings().find(unit);
-      if (d == default_unit_timings().end())
-        throw std::logic_error(
-            fmt::format("unit {} of the {} datapath has no default timing", unit, datapath));
-      t = d->second;
-    }
+    Timing t = datapath_parts(datapath).default_timings.at(unit);
     for (const HardwareKeys* keys : {&p.shared, &own}) {
       const auto k = keys->units.find(unit);
       if (k == keys->units.end()) continue;
       if (k->second.latency) t.latency = *k->second.latency;
       if (k->second.ii) t.ii = *k->second.ii;
     }
-    c.units[unit] = t;
+    c.timings[unit] = t;
   }
   c.default_depth = own.default_depth.value_or(p.shared.default_depth.value_or(0));
   const std::string default_key =
@@ -361,23 +356,9 @@ void resolve(const Params& p, const std::string& datapath, DatapathConfig& c,
 
 }  // namespace
 
-const std::map<std::string, Timing>& default_unit_timings() {
-  static const std::map<std::string, Timing> timings{
-      {"dot_product", {4, 1}},  {"row_max", {1, 1}},
-      {"subtract", {1, 1}},     {"exp", {4, 1}},
-      {"row_sum", {1, 1}},      {"divide", {4, 1}},
-      {"weighted_sum", {4, 1}}, {"running_max", {6, 1}},
-      {"running_sum", {2, 1}},  {"rescale_accumulate", {4, 1}},
-      {"row_divide", {4, 1}}};
-  return timings;
-}
-
-bool is_stream_reader(const std::string& unit) {
-  return unit == "q_reader" || unit == "k_reader" || unit == "v_reader";
-}
-
 std::vector<std::string> Params::datapaths() const {
-  if (datapath == "both") return datapath_names();
+  if (datapath == "all") return datapath_names();
+  if (datapath == "both") return {"naive", "reordered"};
   return {datapath};
 }
 
@@ -408,8 +389,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   r.keys(root, "",
          {"datapath", "problem", "inputs", "clock", "memory", "units", "channels", "datapaths",
           "sim"});
-  if (root["datapath"])
-    p.datapath = r.choice(root["datapath"], "datapath", {"naive", "reordered", "both"});
+  if (root["datapath"]) p.datapath = r.choice(root["datapath"], "datapath", datapath_choices());
 
   if (const YAML::Node n = root["problem"]) {
     r.keys(n, "problem", {"seq_len", "head_dim", "heads", "seed"});
@@ -531,7 +511,7 @@ std::string to_yaml(const Params& p) {
     for (const std::string& dp : datapath_names())
       if (!contains(unit_names(dp), unit)) return false;
     for (const std::string& dp : selected)
-      if (!same(configs.at(dp).units.at(unit), configs.at(selected[0]).units.at(unit)))
+      if (!same(configs.at(dp).timings.at(unit), configs.at(selected[0]).timings.at(unit)))
         return false;
     return true;
   };
@@ -542,7 +522,7 @@ std::string to_yaml(const Params& p) {
   };
   auto timing = [](YAML::Emitter& out, const std::string& unit, const Timing& t) {
     out << YAML::Key << unit << YAML::Value << YAML::Flow << YAML::BeginMap;
-    if (!is_stream_reader(unit)) out << YAML::Key << "latency" << YAML::Value << t.latency;
+    out << YAML::Key << "latency" << YAML::Value << t.latency;
     out << YAML::Key << "ii" << YAML::Value << t.ii << YAML::EndMap;
   };
   auto depth = [](YAML::Emitter& out, std::size_t d) {
@@ -576,7 +556,7 @@ std::string to_yaml(const Params& p) {
   out << YAML::EndMap;
   out << YAML::Key << "units" << YAML::Value << YAML::BeginMap;
   for (const std::string& unit : names_over(selected, unit_names))
-    if (shared_unit(unit)) timing(out, unit, configs.at(selected[0]).units.at(unit));
+    if (shared_unit(unit)) timing(out, unit, configs.at(selected[0]).timings.at(unit));
   out << YAML::EndMap;
   out << YAML::Key << "channels" << YAML::Value << YAML::BeginMap;
   if (shared_default_depth()) {
@@ -591,7 +571,7 @@ std::string to_yaml(const Params& p) {
     out << YAML::Key << dp << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "units" << YAML::Value << YAML::BeginMap;
     for (const std::string& unit : unit_names(dp))
-      if (!shared_unit(unit)) timing(out, unit, c.units.at(unit));
+      if (!shared_unit(unit)) timing(out, unit, c.timings.at(unit));
     out << YAML::EndMap;
     out << YAML::Key << "channels" << YAML::Value << YAML::BeginMap;
     if (!shared_default_depth()) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "hw/attention_datapath.h"
+#include "hw/attention.h"
 
 namespace sdpa {
 
@@ -34,7 +34,7 @@ struct HardwareKeys {
 };
 
 struct Params {
-  std::string datapath = "both";  // naive | reordered | both
+  std::string datapath = "both";  // a registered datapath's name, both (naive, reordered) or all
   std::size_t seq_len = 1024;
   std::size_t head_dim = 64;
   std::size_t heads = 1;
@@ -63,12 +63,6 @@ struct Params {
   DatapathConfig config_for(const std::string& datapath,
                             std::map<std::string, std::string>* depth_keys = nullptr) const;
 };
-
-// Every unit with a latency and an II, with its default timing.
-const std::map<std::string, Timing>& default_unit_timings();
-// The stream readers q_reader, k_reader and v_reader: only their II is configurable (default
-// 1); a row's latency is the memory's, memory.read_latency plus the row's beats − 1.
-bool is_stream_reader(const std::string& unit);
 
 // `sets` are "key.path=value" strings; a value is parsed as YAML (so 16 is a number).
 // A relative input path resolves against the file's folder (or the working folder for --set).

@@ -163,7 +163,8 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
   std::string out;
   for (const auto& row : rows) {
     for (std::size_t c = 0; c < row.size(); ++c)
-      out += fmt::format(c == 0 ? "{:<{}}" : "  {:>{}}", row[c], width[c]);
+      out += c == 0 ? fmt::format("{:<{}}", row[c], width[c])
+                    : fmt::format("  {:>{}}", row[c], width[c]);
     out += '\n';
   }
   for (std::size_t i = 0; i < result.runs.size(); ++i) {

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "sim/params.h"
+#include "sim/reference.h"
 #include "sim/simulation.h"
-#include "tb/reference.h"
 
 namespace sdpa {
 

@@ -3,10 +3,11 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "hw/attention_datapath.h"
+#include "hw/attention.h"
 
 namespace sdpa {
 
@@ -36,6 +37,13 @@ struct LimitingChannel {
   Cycle stall_cycles = 0;  // the stalls counted, for the two stall reasons
 };
 
+// A unit as the run left it.
+struct UnitStats {
+  std::string name;
+  Timing timing;
+  Cycle firings = 0;
+};
+
 struct DatapathResult {
   std::string datapath;
   Status status = Status::ok;
@@ -45,6 +53,7 @@ struct DatapathResult {
   std::size_t rows_done = 0;
   std::vector<float> output;  // [heads * N, d], row-major
   std::vector<ChannelStats> channels;
+  std::vector<UnitStats> units;
   LimitingChannel limiting;
   // Deadlock: the wait-for report, one line per blocked unit. Timeout: where every unit stands.
   std::vector<std::string> waits;
@@ -75,33 +84,66 @@ LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
                                  const std::vector<bool>& writer_blocked, bool deadlocked,
                                  Cycle stream_latency);
 
-const std::vector<std::string>& datapath_names();  // naive, reordered
-const std::vector<std::string>& unit_names(const std::string& datapath);
-const std::vector<std::string>& channel_names(const std::string& datapath);
+// Every registered datapath's name, in the order `datapath: all` runs them.
+std::vector<std::string> datapath_names();
+
+// What a registered datapath is made of, read off its graph: built once per process for a
+// one-score problem and deleted again, before any simulation is built (names and default
+// timings do not depend on the problem's size). Call during elaboration, before sc_start.
+struct DatapathParts {
+  std::vector<std::string> units;  // in creation order
+  std::map<std::string, Timing> default_timings;
+  std::vector<std::string> channels;  // in creation order
+};
+const DatapathParts& datapath_parts(const std::string& datapath);
+inline const std::vector<std::string>& unit_names(const std::string& datapath) {
+  return datapath_parts(datapath).units;
+}
+inline const std::vector<std::string>& channel_names(const std::string& datapath) {
+  return datapath_parts(datapath).channels;
+}
 
 // Host memory a simulation will need, in parts: the arrays of heads × N × d elements (Q, K, V,
-// the fp64 reference's output, and per datapath its memory image, its output and the results'
-// copy of it), and each channel's slots with the rows they may hold, at its configured depth or
-// a bound on its automatic one.
+// the fp64 reference's output, the memory image the datapaths share, and per datapath its
+// output and the results' copy of it), and each channel's storage at its depth.
 struct MemoryEstimate {
   struct Part {
     std::string datapath, channel;
     std::uint64_t bytes = 0;
+    bool vector = false;  // its elements are d-wide rows
+    bool stream = false;  // a Q/K/V stream buffer
   };
   std::uint64_t arrays = 0;
   std::vector<Part> channels;
   std::uint64_t total() const;
 };
-MemoryEstimate estimate_memory(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
-                               const std::map<std::string, DatapathConfig>& configs);
 
-// One elaboration per process (SystemC): call at most once. Builds each datapath of `configs`
-// (by name) with its own configuration, in the order of datapath_names(); they share the
-// clocking mode and the trace, which is closed when done.
+// The requested datapaths, built (elaborated) for one problem: nothing large is allocated until
+// run(), so a caller can check the graphs and estimate the memory first. One elaboration per
+// process (SystemC): build at most one Simulation and run it once.
+class Simulation {
+ public:
+  // Builds each of `datapaths` with its config from `configs`; they share the clocking mode
+  // and the trace, which run() closes when done.
+  Simulation(const AttentionShape& shape, const std::map<std::string, DatapathConfig>& configs,
+             const std::vector<std::string>& datapaths);
+  ~Simulation();
+
+  const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths() const { return datapaths_; }
+  MemoryEstimate memory_estimate() const;
+  SimulationResult run(const AttentionInputs& inputs, const ProgressReporter& progress = {});
+
+ private:
+  AttentionShape shape_;
+  std::vector<std::unique_ptr<AttentionDatapath>> datapaths_;
+  sc_core::sc_trace_file* trace_ = nullptr;
+};
+
+// Builds and runs each datapath of `configs` (by name) in the order of datapath_names().
 SimulationResult simulate(const AttentionInputs& inputs,
                           const std::map<std::string, DatapathConfig>& configs,
                           const ProgressReporter& progress = {});
-// The same with one configuration for every datapath.
+// The same with one configuration for every datapath (the tests' shortcut).
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress = {});
 

@@ -107,7 +107,7 @@ int size_buffers(const Params& params, OutputFolder& out) {
     // Ample: more than any element can spend in a channel at full rate (a row, plus every
     // latency on the way, twice over).
     std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
-    for (const auto& [unit, timing] : params.config_for(dp).units)
+    for (const auto& [unit, timing] : params.config_for(dp).timings)
       latencies += timing.latency * timing.ii;
     const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
     Params p = params;

@@ -12,40 +12,39 @@ namespace sdpa {
 namespace {
 
 // Emits 0, 1, 2, ... one per firing.
-class Source : public UnitOf<Source> {
-  friend UnitOf<Source>;
-
+class Source : public Unit {
  public:
   Out<int> out{"out"};
   Source(const sc_core::sc_module_name& name, Timing timing, int count)
-      : UnitOf<Source>(name, timing, RowShape{1, std::size_t(count)}) {}
+      : Unit(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void write_outputs() { write(out, int(index_in_row())); }
+  Task body() override {
+    for (const Firing& f : firings()) co_await write(out, int(f.index));
+  }
 };
 
 // Reads `count` elements, recording each ready stamp and the cycle it was taken.
-class Recorder : public UnitOf<Recorder> {
-  friend UnitOf<Recorder>;
-
+class Recorder : public Unit {
  public:
   In<int> in{"in"};
   std::vector<int> values;
   std::vector<Cycle> ready, taken;
   Recorder(const sc_core::sc_module_name& name, Timing timing, int count)
-      : UnitOf<Recorder>(name, timing, RowShape{1, std::size_t(count)}) {}
+      : Unit(name, timing, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void read_inputs() { read(in, value_); }
-  void compute() {
-    ready.push_back(in.ready());
-    taken.push_back(cycle());
-    values.push_back(value_);
+  Task body() override {
+    for ([[maybe_unused]] const Firing& f : firings()) {
+      values.push_back(co_await read(in));
+      ready.push_back(in.ready());
+      taken.push_back(cycle());
+    }
   }
-  int value_ = 0;
 };
 
 struct Identity {
+  static constexpr Timing timing{1, 1};
   int operator()(int x) const { return x; }
 };
 using Relay = Map<int, int, Identity>;

@@ -6,8 +6,8 @@
 
 #include "sim/npy.h"
 #include "sim/params.h"
+#include "sim/reference.h"
 #include "tb/cli.h"
-#include "tb/reference.h"
 
 namespace sdpa::test {
 namespace {
@@ -69,7 +69,8 @@ TEST(Params, OutOfRangeNamesKeyAndLine) {
 TEST(Params, BadChoiceListsTheChoices) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml", "datapath: fastest\n");
-  expect_error(sim(params_arg(p, d), d), {"datapath", "p.yaml:1:11", "naive, reordered, both"});
+  expect_error(sim(params_arg(p, d), d),
+               {"datapath", "p.yaml:1:11", "naive, two_pass, reordered, both, all"});
 }
 
 TEST(Params, UnknownChannelNameInDepths) {

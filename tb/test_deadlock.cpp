@@ -11,16 +11,16 @@
 namespace sdpa {
 namespace {
 
-class Scores : public UnitOf<Scores> {
-  friend UnitOf<Scores>;
-
+class Scores : public Unit {
  public:
   Out<float> out{"out"};
   Scores(const sc_core::sc_module_name& name, int count)
-      : UnitOf<Scores>(name, {1, 1}, RowShape{1, std::size_t(count)}) {}
+      : Unit(name, {1, 1}, RowShape{1, std::size_t(count)}) {}
 
  private:
-  void write_outputs() { write(out, float(index_in_row() % 5)); }
+  Task body() override {
+    for (const Firing& f : firings()) co_await write(out, float(f.index % 5));
+  }
 };
 
 const char* name(Mode mode) { return mode == Mode::synchronized ? "synchronized" : "decoupled"; }

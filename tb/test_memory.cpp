@@ -13,25 +13,24 @@ namespace sdpa {
 namespace {
 
 // Takes every row of a stream, recording its ready stamp and contents.
-class RowRecorder : public UnitOf<RowRecorder> {
-  friend UnitOf<RowRecorder>;
-
+class RowRecorder : public Unit {
  public:
   In<RowView> rows{"rows"};
   std::vector<Cycle> ready;
   std::vector<Row> taken;
   std::vector<RowView> views;  // as received, to check after the run that they still hold
   RowRecorder(const sc_core::sc_module_name& name, std::size_t count)
-      : UnitOf<RowRecorder>(name, Timing{}, RowShape{1, count}) {}
+      : Unit(name, Timing{}, RowShape{1, count}) {}
 
  private:
-  void read_inputs() { read(rows, row_); }
-  void compute() {
-    ready.push_back(rows.ready());
-    taken.emplace_back(row_.begin(), row_.end());
-    views.push_back(row_);
+  Task body() override {
+    for ([[maybe_unused]] const Firing& f : firings()) {
+      const RowView row = co_await read(rows);
+      ready.push_back(rows.ready());
+      taken.emplace_back(row.begin(), row.end());
+      views.push_back(row);
+    }
   }
-  RowView row_;
 };
 
 constexpr std::size_t kHeads = 2, kRows = 3, kPasses = 2, kDim = 8;
@@ -41,25 +40,26 @@ constexpr MemoryTiming kMemory{kLatency, 16};
 const sc_core::sc_time kPeriod(1, sc_core::SC_NS);
 
 // Row r of head h holds h·100 + r·10 + c in column c.
-std::vector<std::uint8_t> image() {
+std::shared_ptr<const std::vector<std::uint8_t>> image() {
   std::vector<float> values;
   for (std::size_t h = 0; h < kHeads; ++h)
     for (std::size_t r = 0; r < kRows; ++r)
       for (std::size_t c = 0; c < kDim; ++c) values.push_back(float(h * 100 + r * 10 + c));
-  std::vector<std::uint8_t> bytes(values.size() * sizeof(float));
-  std::memcpy(bytes.data(), values.data(), bytes.size());
+  auto bytes = std::make_shared<std::vector<std::uint8_t>>(values.size() * sizeof(float));
+  std::memcpy(bytes->data(), values.data(), bytes->size());
   return bytes;
 }
 
 // A memory, a reader with a deep output channel (no backpressure), and a recorder.
 struct Stream {
   Stream(const char* name, bool dmi, const Clocking& clocking)
-      : memory((std::string(name) + "_memory").c_str(), kLatency, kPeriod, image(), dmi),
+      : memory((std::string(name) + "_memory").c_str(), kLatency, kPeriod, dmi),
         reader((std::string(name) + "_reader").c_str(), Timing{},
                StreamPattern{0, kHeads, kRows, kPasses, kDim}, kPeriod, kMemory),
         recorder((std::string(name) + "_recorder").c_str(), kHeads * kPasses * kRows),
         rows((std::string(name) + "_rows").c_str(), 64, kDim, clocking),
         scheduler((std::string(name) + "_scheduler").c_str(), clocking) {
+    memory.load(image());
     reader.socket.bind(memory.socket);
     reader.rows(rows);
     recorder.rows(rows);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "sim/params.h"
 #include "sim/simulation.h"
@@ -23,15 +24,21 @@ std::string random_config(unsigned seed) {
   };
   const unsigned n = pick(1, 24);
   std::string args = fmt::format(
-      "--set problem.seq_len={} --set problem.head_dim={} --set problem.heads={} "
+      "--set datapath=all --set problem.seq_len={} --set problem.head_dim={} --set "
+      "problem.heads={} "
       "--set problem.seed={} --set memory.read_latency={} --set memory.bytes_per_cycle={} ",
       n, pick(1, 12), pick(1, 2), seed, pick(1, 12), std::vector<unsigned>{4, 16, 256}[pick(0, 2)]);
-  for (const auto& [unit, timing] : default_unit_timings())
+  // Every unit and channel name of every datapath, each once (a shared key sets all that have it).
+  std::set<std::string> units, channels;
+  for (const std::string& dp : datapath_names()) {
+    units.insert(unit_names(dp).begin(), unit_names(dp).end());
+    channels.insert(channel_names(dp).begin(), channel_names(dp).end());
+  }
+  for (const std::string& unit : units)
     args += fmt::format("--set units.{}.latency={} --set units.{}.ii={} ", unit, pick(1, 8), unit,
                         pick(1, 4) == 1 ? 2 : 1);
-  for (const std::string& dp : datapath_names())
-    for (const std::string& ch : channel_names(dp))
-      if (pick(0, 2) == 0) args += fmt::format("--set channels.depths.{}={} ", ch, pick(1, 2 * n));
+  for (const std::string& ch : channels)
+    if (pick(0, 2) == 0) args += fmt::format("--set channels.depths.{}={} ", ch, pick(1, 2 * n));
   return args;
 }
 

@@ -39,9 +39,9 @@ TEST_P(NaiveTiming, CyclesEqualTheClosedFormAndBypassesHoldARow) {
   // At full rate a bypass element waits from its issue until its row's reduction is done, and
   // one is written per cycle; a tiny problem has fewer scores than that in all.
   EXPECT_EQ(channel(run, "score_bypass").high_water,
-            std::min(n * n, n + L(c, "dot_product") + L(c, "row_max")));
+            std::min(n * n, n + L(c, "naive", "dot_product") + L(c, "naive", "row_max")));
   EXPECT_EQ(channel(run, "exp_bypass").high_water,
-            std::min(n * n, n + L(c, "exp") + L(c, "row_sum")));
+            std::min(n * n, n + L(c, "naive", "exp") + L(c, "naive", "row_sum")));
   EXPECT_EQ(channel(run, "score_bypass").producer_stall_cycles, 0u);
 }
 

@@ -67,9 +67,9 @@ TEST(PerDatapath, KeysUnderADatapathOverrideTheSharedOnesForItAlone) {
   ASSERT_EQ(r.status, 0) << r.err;
   const json rep = report(d / "o");
   DatapathConfig naive = default_config(), reordered = default_config();
-  naive.units["dot_product"].latency = 9;
-  reordered.units["dot_product"].latency = 6;
-  reordered.units["running_max"].latency = 3;
+  naive.timings["dot_product"].latency = 9;
+  reordered.timings["dot_product"].latency = 6;
+  reordered.timings["running_max"].latency = 3;
   EXPECT_EQ(cycles(rep, "naive"), naive_cycles(1, 16, naive));
   EXPECT_EQ(cycles(rep, "reordered"), reordered_cycles(1, 16, reordered));
   EXPECT_EQ(capacity(rep, "naive.scores"), 12u);
@@ -101,7 +101,7 @@ TEST(PerDatapath, AKeyMatchingNoUnitOrChannelOfASelectedDatapathIsRefused) {
                 "acc_rows is a channel of reordered, not of naive"});
   expect_error(sim("--set datapaths.fast.units.exp.latency=2" + out_arg(d / "o"), d),
                {"--set datapaths.fast.units.exp.latency=2: datapaths.fast: unknown key",
-                "naive, reordered"});
+                "naive, two_pass, reordered"});
 }
 
 TEST(PerDatapath, TheSectionOfADatapathNotSelectedIsCheckedButUnused) {
@@ -164,23 +164,29 @@ TEST(PerDatapath, EveryUnitOfEveryDatapathHasItsOwnTiming) {
   for (const std::string& dp : datapath_names()) {
     const DatapathConfig c = Params{}.config_for(dp);
     std::set<std::string> units;
-    for (const auto& [unit, timing] : c.units) units.insert(unit);
+    for (const auto& [unit, timing] : c.timings) units.insert(unit);
     EXPECT_EQ(units, std::set<std::string>(unit_names(dp).begin(), unit_names(dp).end())) << dp;
     for (const std::string& unit : unit_names(dp))
-      EXPECT_TRUE(is_stream_reader(unit) || default_unit_timings().count(unit) == 1) << unit;
+      EXPECT_EQ(c.timings.at(unit), datapath_parts(dp).default_timings.at(unit)) << unit;
   }
 }
 
-TEST(PerDatapath, AStreamReadersIssueIntervalIsConfigurableAndItsLatencyIsTheMemorys) {
-  // K rows issued every other cycle: the last score comes H·N² − 1 cycles later.
+TEST(PerDatapath, AStreamReadersTimingIsConfigurable) {
+  // K rows issued every other cycle: the last score comes H·N² − 1 cycles later. A reader's own
+  // latency adds to the memory's (L − 1 beyond it, docs/timing.md): latency 3, two cycles.
   const fs::path d = scratch();
   const SimRun r = sim(std::string(kSmall) + "--set units.k_reader.ii=2" + out_arg(d / "o"), d);
   ASSERT_EQ(r.status, 0) << r.err;
   const json rep = report(d / "o");
   EXPECT_EQ(cycles(rep, "naive"), naive_cycles(1, 16, default_config()) + 16 * 16 - 1);
   EXPECT_EQ(cycles(rep, "reordered"), reordered_cycles(1, 16, default_config()) + 16 * 16 - 1);
-  expect_error(sim("--set units.q_reader.latency=3" + out_arg(d / "o"), d),
-               {"units.q_reader.latency: unknown key (expected one of: ii", "memory.read_latency"});
+  const SimRun l =
+      sim(std::string(kSmall) + "--set units.k_reader.latency=3" + out_arg(d / "l"), d);
+  ASSERT_EQ(l.status, 0) << l.err;
+  const json rep_l = report(d / "l");
+  EXPECT_EQ(cycles(rep_l, "naive"), naive_cycles(1, 16, default_config()) + 2);
+  EXPECT_EQ(cycles(rep_l, "reordered"), reordered_cycles(1, 16, default_config()) + 2);
+  EXPECT_EQ(capacity(rep_l, "naive.k_rows"), 10 + 2 + 1u);  // its latency + 1
 }
 
 TEST(PerDatapath, ParamsYamlRoundTripsAndServesEitherDatapath) {
@@ -349,9 +355,11 @@ TEST(Memory, AWideButShortRunIsNotRefused) {
   std::map<std::string, DatapathConfig> configs;
   Params p;
   for (const std::string& dp : datapath_names()) configs[dp] = p.config_for(dp);
-  const MemoryEstimate e = estimate_memory(1, 4, 65536, configs);
+  const Simulation simulation({1, 4, 65536}, configs, datapath_names());
+  const MemoryEstimate e = simulation.memory_estimate();
   EXPECT_LT(e.total(), std::uint64_t(64) << 20);
-  EXPECT_GE(e.arrays, std::uint64_t(15) * 4 * 65536 * 4);
+  // Q, K, V, the reference's fp64 output, the shared memory image, and two per datapath.
+  EXPECT_GE(e.arrays, std::uint64_t(3 + 2 + 3 + 2 * 3) * 4 * 65536 * 4);
 }
 
 TEST(Memory, ARefusalNamesTheKeyThatDrivesTheSize) {
@@ -383,12 +391,17 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
   const fs::path sized = d / "o" / "sized.yaml";
   const YAML::Node y = YAML::LoadFile(sized.string());
   EXPECT_TRUE(y["channels"]["depths"].IsMap() && y["channels"]["depths"].size() == 0);
-  for (const std::string& dp : datapath_names())
+  for (const std::string dp : {"naive", "reordered"})  // datapath: both, the default
     EXPECT_EQ(y["datapaths"][dp]["channels"]["depths"].size(), channel_names(dp).size()) << dp;
   const auto depth = [&](const char* dp, const char* ch) {
     return y["datapaths"][dp]["channels"]["depths"][ch].as<std::size_t>();
   };
-  const auto L = [&](const char* unit) { return default_unit_timings().at(unit).latency; };
+  const auto L = [&](const char* unit) {
+    for (const std::string& dp : datapath_names())
+      if (datapath_parts(dp).default_timings.count(unit) != 0)
+        return datapath_parts(dp).default_timings.at(unit).latency;
+    throw std::out_of_range(unit);
+  };
   // docs/timing.md: the least full-rate bypass is N + producer latency + reduction latency;
   // a per-score channel needs its producer's latency + 1.
   EXPECT_EQ(depth("naive", "score_bypass"), n + L("dot_product") + L("row_max"));
@@ -402,7 +415,7 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
   // Passed back in, for either datapath alone or both, sized.yaml reproduces the full-rate
   // cycle counts (docs/timing.md, "Closed forms").
   DatapathConfig reordered = default_config();
-  reordered.units["dot_product"].latency = 1;
+  reordered.timings["dot_product"].latency = 1;
   const std::map<std::string, Cycle> full_rate{{"naive", naive_cycles(1, n, default_config())},
                                                {"reordered", reordered_cycles(1, n, reordered)}};
   for (const char* choice : {"naive", "reordered", "both"}) {

@@ -10,63 +10,67 @@
 namespace sdpa {
 
 template <class InT, class OutT, class F>
-class Map : public UnitOf<Map<InT, OutT, F>> {
-  friend UnitOf<Map>;
-
+class Map : public Unit {
  public:
+  static constexpr Timing default_timing = F::timing;
   In<InT> in{"in"};
   Out<OutT> out{"out"};
 
   Map(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
-      : UnitOf<Map>(name, timing, shape), f_(f) {}
+      : Unit(name, timing, shape), f_(f) {}
 
  private:
-  void read_inputs() { this->read(in, x_); }
-  void compute() { y_ = f_(x_); }
-  void write_outputs() { this->write(out, std::move(y_)); }
+  [[gnu::flatten]] Task body() override {
+    for ([[maybe_unused]] const Firing& f : firings()) {
+      const InT x = co_await read(in);
+      co_await write(out, f_(x));
+    }
+  }
 
   F f_;
-  InT x_{};
-  OutT y_{};
 };
 
 // The operand is read together with the row's first element: no extra cycle per row.
 template <class ElemT, class OperandT, class OutT, class F>
-class RowBroadcastMap : public UnitOf<RowBroadcastMap<ElemT, OperandT, OutT, F>> {
-  friend UnitOf<RowBroadcastMap>;
-
+class RowBroadcastMap : public Unit {
  public:
+  static constexpr Timing default_timing = F::timing;
   In<OperandT> operand{"operand"};
   In<ElemT> in{"in"};
   Out<OutT> out{"out"};
 
   RowBroadcastMap(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
-      : UnitOf<RowBroadcastMap>(name, timing, shape), f_(f) {}
+      : Unit(name, timing, shape), f_(f) {}
 
  private:
-  void read_inputs() {
-    if (this->row_start()) this->read(operand, a_);
-    this->read(in, x_);
+  [[gnu::flatten]] Task body() override {
+    OperandT a{};
+    ElemT x{};
+    for (const Firing& f : firings()) {
+      if (f.row_start()) co_await read(operand, a);
+      co_await read(in, x);
+      co_await write(out, f_(x, a));
+    }
   }
-  void compute() { y_ = f_(x_, a_); }
-  void write_outputs() { this->write(out, std::move(y_)); }
 
   F f_;
-  OperandT a_{};
-  ElemT x_{};
-  OutT y_{};
 };
 
+// Each operator's default timing is its unit's (params/default.yaml lists them all).
 struct ExpOp {
+  static constexpr Timing timing{4, 1};
   float operator()(float x) const { return std::exp(x); }
 };
 struct SubtractOp {
+  static constexpr Timing timing{1, 1};
   float operator()(float x, float a) const { return x - a; }
 };
 struct DivideOp {
+  static constexpr Timing timing{4, 1};
   float operator()(float x, float a) const { return x / a; }
 };
 struct RowDivideOp {
+  static constexpr Timing timing{4, 1};
   Row operator()(const Row& o, float l) const {
     Row r(o.size());
     for (std::size_t c = 0; c < o.size(); ++c) r[c] = o[c] / l;
@@ -75,7 +79,9 @@ struct RowDivideOp {
 };
 
 // q·k/√d with the query row broadcast over the N keys of its row.
+// An adder tree over d.
 struct ScaledDotOp {
+  static constexpr Timing timing{4, 1};
   float scale;
   float operator()(const RowView& k, const RowView& q) const {
     float acc = 0;

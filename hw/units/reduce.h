@@ -10,38 +10,41 @@
 namespace sdpa {
 
 template <class InT, class AccT, class F>
-class RowReduce : public UnitOf<RowReduce<InT, AccT, F>> {
-  friend UnitOf<RowReduce>;
-
+class RowReduce : public Unit {
  public:
+  static constexpr Timing default_timing = F::timing;
   In<InT> in{"in"};
   Out<AccT> out{"out"};
 
   RowReduce(const sc_core::sc_module_name& name, Timing timing, RowShape shape, AccT init,
             F f = F{})
-      : UnitOf<RowReduce>(name, timing, shape), init_(init), f_(f) {}
+      : Unit(name, timing, shape), init_(init), f_(f) {}
 
  private:
-  void read_inputs() { this->read(in, x_); }
-  void compute() { acc_ = f_(this->row_start() ? init_ : acc_, x_); }
-  void write_outputs() {
-    if (this->row_end()) this->write(out, acc_);
+  [[gnu::flatten]] Task body() override {
+    AccT acc = init_;
+    for (const Firing& f : firings()) {
+      const InT x = co_await read(in);
+      acc = f_(f.row_start() ? init_ : acc, x);
+      if (f.row_end()) co_await write(out, acc);
+    }
   }
 
   AccT init_;
   F f_;
-  InT x_{};
-  AccT acc_{};
 };
 
 struct MaxOp {
+  static constexpr Timing timing{1, 1};
   float operator()(float acc, float x) const { return std::max(acc, x); }
 };
 struct SumOp {
+  static constexpr Timing timing{1, 1};
   float operator()(float acc, float x) const { return acc + x; }
 };
 // l ← l·δ + c: the running sum of the reordered datapath, rescaled whenever the max moves.
 struct RescaleSumOp {
+  static constexpr Timing timing{2, 1};
   float operator()(float l, const Rescale& r) const { return l * r.delta + r.weight; }
 };
 

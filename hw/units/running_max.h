@@ -28,24 +28,23 @@ struct RunningMaxOp {
 };
 
 // RunningMax: a Scan over each row of scores keeping m, the maximum so far.
-class RunningMax : public UnitOf<RunningMax> {
-  friend UnitOf<RunningMax>;
-
+// Max, two subtracts and two exps: latency 6.
+class RunningMax : public Unit {
  public:
+  static constexpr Timing default_timing{6, 1};
   In<float> scores{"scores"};
   Out<Rescale> rescale{"rescale"};
 
-  RunningMax(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
-      : UnitOf<RunningMax>(name, timing, shape) {}
+  using Unit::Unit;
 
  private:
-  void read_inputs() { read(scores, s_); }
-  void compute() { r_ = RunningMaxOp{}(m_, s_, row_start()); }
-  void write_outputs() { write(rescale, r_); }
-
-  float s_ = 0;
-  float m_ = 0;
-  Rescale r_;
+  [[gnu::flatten]] Task body() override {
+    float m = 0;
+    for (const Firing& f : firings()) {
+      const float s = co_await read(scores);
+      co_await write(rescale, RunningMaxOp{}(m, s, f.row_start()));
+    }
+  }
 };
 
 }  // namespace sdpa

@@ -9,18 +9,15 @@
 
 namespace sdpa {
 
-class Sink : public UnitOf<Sink> {
-  friend UnitOf<Sink>;
-
+class Sink : public Unit {
  public:
+  static constexpr Timing default_timing{1, 1};
   In<Row> out_rows{"out_rows"};
 
-  Sink(const sc_core::sc_module_name& name, std::size_t rows, std::size_t head_dim)
-      : UnitOf<Sink>(name, Timing{}, RowShape{rows, 1}) {
-    output_.reserve(rows * head_dim);
-  }
+  Sink(const sc_core::sc_module_name& name, Timing timing, std::size_t rows, std::size_t head_dim)
+      : Unit(name, timing, RowShape{rows, 1}), head_dim_(head_dim) {}
 
-  std::size_t rows_expected() const { return firings(); }
+  std::size_t rows_expected() const { return shape().rows; }
   bool done() const { return rows_taken() == rows_expected(); }
   // Safe to read from another OS thread (progress reports) while the simulation runs.
   std::size_t rows_taken() const { return taken_.load(std::memory_order_relaxed); }
@@ -30,14 +27,19 @@ class Sink : public UnitOf<Sink> {
   const std::vector<float>& output() const { return output_; }
 
  private:
-  void read_inputs() { read(out_rows, row_); }
-  void compute() {
-    output_.insert(output_.end(), row_.begin(), row_.end());
-    last_ready_.store(out_rows.ready(), std::memory_order_relaxed);
-    taken_.store(row() + 1, std::memory_order_relaxed);
+  [[gnu::flatten]] Task body() override {
+    // Allocated when the run starts, not when the graph is built (its size is estimated first).
+    output_.reserve(shape().rows * head_dim_);
+    Row row;
+    for (const Firing& f : firings()) {
+      co_await read(out_rows, row);
+      output_.insert(output_.end(), row.begin(), row.end());
+      last_ready_.store(out_rows.ready(), std::memory_order_relaxed);
+      taken_.store(f.row + 1, std::memory_order_relaxed);
+    }
   }
 
-  Row row_;
+  std::size_t head_dim_;
   std::atomic<std::size_t> taken_{0};
   std::atomic<Cycle> last_ready_{0};
   std::vector<float> output_;

@@ -8,12 +8,12 @@ namespace sdpa {
 StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
                            StreamPattern pattern, sc_core::sc_time period,
                            const MemoryTiming& memory)
-    : UnitOf<StreamReader>(name, timing, RowShape{pattern.heads * pattern.passes, pattern.rows}),
+    : Unit(name, timing, RowShape{pattern.heads * pattern.passes, pattern.rows}),
       pattern_(pattern),
       row_bytes_(pattern.head_dim * sizeof(float)),
       beats_(memory.beats(row_bytes_)),
-      period_(period),
-      block_base_(pattern.base) {
+      read_latency_(memory.read_latency),
+      period_(period) {
   socket.register_invalidate_direct_mem_ptr(this, &StreamReader::invalidate_direct_mem_ptr);
   trans_.set_command(tlm::TLM_READ_COMMAND);
   trans_.set_data_length(row_bytes_);

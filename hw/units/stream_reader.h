@@ -26,34 +26,42 @@ struct StreamPattern {
 
 // A DMA engine: issues one row read per firing (II) over its own link to memory, which carries
 // `bytes_per_cycle` per cycle, so a row's request waits for the previous row's beats. The row is
-// ready when its last beat arrives: request + read latency + beats − 1. Reads use the memory's
+// ready when its last beat arrives, request + read latency + beats − 1, plus the reader's own
+// latency L − 1 (L = 1, the default: none). Reads use the memory's
 // direct memory interface once granted and b_transport otherwise, with the same timing.
 // Outstanding reads are bounded by the output channel's capacity, as a DMA engine's buffer.
 //
 // Rows stream as views: through DMI, of the row in the memory (read-only during a run); through
 // b_transport, of the reader's own copy of the rows it streams, which lives as long as the reader.
-class StreamReader : public UnitOf<StreamReader> {
-  friend UnitOf<StreamReader>;
-
+class StreamReader : public Unit {
  public:
+  static constexpr Timing default_timing{1, 1};
   tlm_utils::simple_initiator_socket<StreamReader> socket{"socket"};
   Out<RowView> rows{"rows"};
 
   StreamReader(const sc_core::sc_module_name& name, Timing timing, StreamPattern pattern,
                sc_core::sc_time period, const MemoryTiming& memory);
 
- private:
-  void compute() {
-    // The link carries one beat per cycle: a request waits for the previous row's beats.
-    const Cycle request = std::max(cycle(), link_free_);
-    link_free_ = request + beats_;
-    arrival_ = fetch(block_base_ + index_in_row() * row_bytes_, request) + beats_ - 1;
-    // A head's block is read `passes` times, then the next head's block.
-    if (row_end() && (row() + 1) % pattern_.passes == 0) block_base_ += pattern_.rows * row_bytes_;
+  // The memory's latency and the row's beats, then the reader's own latency.
+  Cycle result_latency() const override {
+    return read_latency_ + beats_ - 1 + timing().latency - 1;
   }
-  // The view is made here: copying a whole RowView member just written as two halves would stall
-  // store-to-load forwarding (docs/performance.md).
-  void write_outputs() { write(rows, RowView(row_, pattern_.head_dim), arrival_); }
+
+ private:
+  [[gnu::flatten]] Task body() override {
+    std::uint64_t block_base = pattern_.base;  // address of the current head's first row
+    Cycle link_free = 0;
+    for (const Firing& f : firings()) {
+      // The link carries one beat per cycle: a request waits for the previous row's beats.
+      const Cycle request = std::max(cycle(), link_free);
+      link_free = request + beats_;
+      const Cycle arrival = fetch(block_base + f.index * row_bytes_, request) + beats_ - 1;
+      // A head's block is read `passes` times, then the next head's block.
+      if (f.row_end() && (f.row + 1) % pattern_.passes == 0)
+        block_base += pattern_.rows * row_bytes_;
+      co_await write(rows, RowView(row_, pattern_.head_dim), arrival + timing().latency - 1);
+    }
+  }
 
   // Points row_ at the row at `address`; returns the cycle its first beat arrives.
   Cycle fetch(std::uint64_t address, Cycle request) {
@@ -74,14 +82,12 @@ class StreamReader : public UnitOf<StreamReader> {
   StreamPattern pattern_;
   std::size_t row_bytes_;
   Cycle beats_;
+  Cycle read_latency_;
   sc_core::sc_time period_;
-  std::uint64_t block_base_;  // address of the current head's first row
-  Cycle link_free_ = 0;
   tlm::tlm_generic_payload trans_;
   std::vector<float> landing_;  // b_transport's destination: one row
   std::vector<float> copies_;   // without DMI, the rows read so far, in address order
   const float* row_ = nullptr;  // the row read last
-  Cycle arrival_ = 0;
 
   const unsigned char* dmi_ = nullptr;
   std::uint64_t dmi_start_ = 0;

@@ -1,4 +1,4 @@
-#include "tb/reference.h"
+#include "sim/reference.h"
 
 #include <algorithm>
 #include <cfloat>

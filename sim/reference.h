@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "hw/attention_datapath.h"
+#include "hw/attention.h"
 
 namespace sdpa {
 

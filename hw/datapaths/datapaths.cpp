@@ -1,0 +1,29 @@
+#include "hw/datapaths/datapaths.h"
+
+namespace sdpa {
+
+// A datapath is its file under hw/datapaths/ and one line here.
+Out<Row>& build_naive(AttentionDatapath& dp);
+Out<Row>& build_two_pass(AttentionDatapath& dp);
+Out<Row>& build_reordered(AttentionDatapath& dp);
+
+const std::vector<DatapathKind>& datapath_kinds() {
+  static const std::vector<DatapathKind> kinds{
+      {"naive",
+       "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",
+       build_naive},
+      {"two_pass", "two passes: online max and sum, then normalise and weighted sum; one bypass",
+       build_two_pass},
+      {"reordered", "one pass: running max, rescaled sum and accumulator (online softmax); O(1)",
+       build_reordered},
+  };
+  return kinds;
+}
+
+const DatapathKind* find_datapath(const std::string& name) {
+  for (const DatapathKind& kind : datapath_kinds())
+    if (kind.name == name) return &kind;
+  return nullptr;
+}
+
+}  // namespace sdpa

@@ -1,0 +1,22 @@
+// The registered SDPA datapaths: each is a function building its graph (hw/datapaths/<name>.cpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hw/attention.h"
+
+namespace sdpa {
+
+struct DatapathKind {
+  std::string name;
+  std::string summary;  // one line: what it computes and what it costs
+  AttentionDatapath::Build build;
+};
+
+// In the order `datapath: all` runs them.
+const std::vector<DatapathKind>& datapath_kinds();
+// The kind named `name`, or nullptr.
+const DatapathKind* find_datapath(const std::string& name);
+
+}  // namespace sdpa

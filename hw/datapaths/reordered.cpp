@@ -1,0 +1,39 @@
+// The reordered (online-softmax) SDPA datapath: multiply by V before dividing, with a running
+// max and running sums.
+//
+//  scores -> running_max -+-> sum_rescale -> running_sum -> sums -------------+
+//                         +-> acc_rescale -+                                  |
+//  v_rows --------------------------------> rescale_accumulate -> acc_rows -> row_divide
+//
+// Every unit consumes one score per cycle as it arrives and only the per-row results wait for a
+// row to finish, so every channel stays latency + 1 deep whatever N is: O(1) intermediate
+// memory, one pass over each row's scores.
+#include "hw/datapaths/datapaths.h"
+#include "hw/units/accumulate.h"
+#include "hw/units/reduce.h"
+#include "hw/units/running_max.h"
+
+namespace sdpa {
+
+Out<Row>& build_reordered(AttentionDatapath& dp) {
+  const RowShape scores = dp.per_score();
+  auto& running_max = dp.unit<RunningMax>("running_max", scores);
+  auto& running_sum = dp.unit<RunningSum>("running_sum", scores);
+  auto& rescale_accumulate =
+      dp.unit<RescaleAccumulate>("rescale_accumulate", scores, dp.shape().head_dim);
+  auto& row_divide = dp.unit<RowDivide>("row_divide", dp.per_row());
+
+  dp.connect(dp.v_rows(), rescale_accumulate.v_rows, "v_rows");  // still among the memory streams
+
+  dp.stage("scores and running max");
+  dp.connect(dp.scores(), running_max.scores, "scores");
+  // Fan-out order: the running sum first, then the accumulator.
+  dp.fan_out(running_max.rescale,
+             {{running_sum.in, "sum_rescale"}, {rescale_accumulate.weights, "acc_rescale"}});
+  dp.stage("running sums and divide");
+  dp.connect(running_sum.out, row_divide.operand, "sums");
+  dp.connect(rescale_accumulate.out, row_divide.in, "acc_rows");
+  return row_divide.out;
+}
+
+}  // namespace sdpa

@@ -1,0 +1,83 @@
+#include "hw/graph.h"
+
+#include <algorithm>
+
+namespace sdpa {
+
+std::size_t Depth::of(const Unit& producer) const {
+  if (exact_) return base_;
+  if (units_.empty()) return producer.result_latency() + 1;
+  std::size_t depth = base_;
+  for (const Unit* u : units_) depth += u->result_latency();
+  return depth;
+}
+
+Graph::Graph(const sc_core::sc_module_name& name, const GraphConfig& config,
+             std::size_t vector_width)
+    : sc_module(name),
+      config_(config),
+      vector_width_(vector_width),
+      scheduler_("scheduler", config.clocking) {}
+
+Graph::~Graph() = default;
+
+Timing Graph::timing(const std::string& unit, Timing default_timing) {
+  default_timings_.emplace(unit, default_timing);
+  const auto it = config_.timings.find(unit);
+  if (it == config_.timings.end()) return default_timing;
+  used_timings_.insert(unit);
+  return it->second;
+}
+
+std::size_t Graph::depth(const std::string& channel, const Depth& rule, const Unit& producer) {
+  if (const auto it = config_.depths.find(channel); it != config_.depths.end()) {
+    used_depths_.insert(channel);
+    return it->second;
+  }
+  return config_.default_depth != 0 ? config_.default_depth : rule.of(producer);
+}
+
+const Unit& Graph::owner(const sc_core::sc_object& port) const {
+  const auto* unit = dynamic_cast<const Unit*>(port.get_parent_object());
+  if (unit == nullptr)
+    SC_REPORT_FATAL(name(), (std::string(port.name()) + " is not a port of a unit").c_str());
+  return *unit;
+}
+
+void Graph::adopt(std::unique_ptr<Unit> unit) {
+  // SystemC makes a module the child of the module under construction, which is this graph only
+  // while the sc_module_name given to its constructor lives: a derived graph takes it as a
+  // parameter, as every SystemC module does, and builds in its constructor.
+  if (unit->get_parent_object() != this)
+    SC_REPORT_ERROR(name(), (std::string(unit->name()) +
+                             " is not this graph's child: build a graph in its constructor, "
+                             "taking its sc_module_name as a parameter")
+                                .c_str());
+  units_.push_back(unit.get());
+  scheduler_.add(*unit);
+  owned_units_.push_back(std::move(unit));
+}
+
+void Graph::add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer,
+                     const Unit& consumer) {
+  edges_.push_back({channel.get(), stage_, &producer, &consumer});
+  owned_channels_.push_back(std::move(channel));
+}
+
+std::vector<ChannelBase*> Graph::channels() const {
+  std::vector<ChannelBase*> out;
+  for (const Edge& e : edges_) out.push_back(e.channel);
+  return out;
+}
+
+std::uint64_t Graph::channel_storage_bytes() const {
+  std::uint64_t bytes = 0;
+  for (const Edge& e : edges_) bytes += e.channel->storage_bytes();
+  return bytes;
+}
+
+void Graph::set_cycle_limit(Cycle max_cycles) {
+  for (const Edge& e : edges_) e.channel->set_cycle_limit(max_cycles);
+}
+
+}  // namespace sdpa

@@ -1,0 +1,147 @@
+// A dataflow graph built in one place: it owns its units and channels, gives each unit its
+// timing and each channel its depth, and runs them with one scheduler.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hw/channel.h"
+#include "hw/scheduler.h"
+
+namespace sdpa {
+
+// Parameters of a graph, by the local names of its units and channels.
+struct GraphConfig {
+  Clocking clocking;
+  sc_core::sc_trace_file* trace = nullptr;    // traces channel occupancy (synchronized mode)
+  std::map<std::string, Timing> timings;      // by unit name, over each unit's default
+  std::size_t default_depth = 0;              // 0: every channel gets its rule's depth
+  std::map<std::string, std::size_t> depths;  // by channel name, over both of the above
+};
+
+// How deep a channel is unless configured: the timing contract's rules (docs/timing.md).
+class Depth {
+ public:
+  // The producer's latency + 1: one element per cycle on a plain edge.
+  static Depth latency_plus_one() { return Depth(0, {}); }
+  // A row of `row_len` plus the latencies of `units`: a bypass around a row reduction holds a
+  // row while the reduction finishes (the producer's and the reduction's latencies).
+  static Depth row_plus(std::size_t row_len, std::initializer_list<const Unit*> units) {
+    return Depth(row_len, units);
+  }
+  static Depth exactly(std::size_t depth) { return Depth(depth, {}, true); }
+
+  std::size_t of(const Unit& producer) const;
+
+ private:
+  Depth(std::size_t base, std::vector<const Unit*> units, bool exact = false)
+      : base_(base), units_(std::move(units)), exact_(exact) {}
+  std::size_t base_;
+  std::vector<const Unit*> units_;
+  bool exact_;
+};
+
+class Graph : public sc_core::sc_module {
+ public:
+  // One edge of a fan-out: the consumer's port, the channel's name and its depth rule.
+  template <class T>
+  struct Branch {
+    In<T>& to;
+    std::string name;
+    Depth depth = Depth::latency_plus_one();
+  };
+
+  // A channel and what the graph knows about it.
+  struct Edge {
+    ChannelBase* channel;
+    std::string stage;  // the group it is shown in (waveforms)
+    const Unit* producer;
+    const Unit* consumer;
+  };
+
+  Graph(const sc_core::sc_module_name& name, const GraphConfig& config, std::size_t vector_width);
+  ~Graph() override;
+
+  // Creates a unit named `name`, a child of this graph, with its timing: the configured one, or
+  // U::default_timing. The scheduler runs units in creation order: create producers first.
+  template <class U, class... Args>
+  U& unit(const std::string& name, Args&&... args) {
+    auto owned = std::make_unique<U>(name.c_str(), timing(name, U::default_timing),
+                                     std::forward<Args>(args)...);
+    U& ref = *owned;
+    adopt(std::move(owned));  // checks it is this graph's child
+    return ref;
+  }
+
+  // Connects `from` to `to` through a new channel named `name`.
+  template <class T>
+  Channel<T>& connect(Out<T>& from, In<T>& to, const std::string& name,
+                      Depth depth = Depth::latency_plus_one()) {
+    return fan_out(from, {Branch<T>{to, name, depth}}).front();
+  }
+  // Connects `from` to several consumers, one channel each, which the producer writes in the
+  // order given (the order decides when a bounded bypass deadlocks: docs/timing.md).
+  template <class T>
+  std::vector<std::reference_wrapper<Channel<T>>> fan_out(Out<T>& from,
+                                                          std::vector<Branch<T>> branches) {
+    const Unit& producer = owner(from);
+    if (!connected_.insert(&from).second)
+      SC_REPORT_ERROR(name(), (std::string(from.name()) +
+                               " is connected twice: give a fan-out's branches in one call")
+                                  .c_str());
+    std::vector<std::reference_wrapper<Channel<T>>> made;
+    for (Branch<T>& b : branches) {
+      auto owned = std::make_unique<Channel<T>>(b.name.c_str(), depth(b.name, b.depth, producer),
+                                                element_width<T>(vector_width_), config_.clocking,
+                                                config_.trace);
+      Channel<T>& ch = *owned;
+      from(ch);
+      b.to(ch);
+      add_edge(std::move(owned), producer, owner(b.to));
+      made.push_back(ch);
+    }
+    return made;
+  }
+
+  // Channels made from here on are shown under `label`.
+  void stage(std::string label) { stage_ = std::move(label); }
+
+  const std::vector<Unit*>& units() const { return units_; }
+  const std::vector<Edge>& edges() const { return edges_; }
+  std::vector<ChannelBase*> channels() const;
+  // The units' default timings by name, and the configured names the graph used.
+  const std::map<std::string, Timing>& default_timings() const { return default_timings_; }
+  const std::set<std::string>& used_timing_keys() const { return used_timings_; }
+  const std::set<std::string>& used_depth_keys() const { return used_depths_; }
+  const GraphConfig& config() const { return config_; }
+  // Host memory of every channel's storage.
+  std::uint64_t channel_storage_bytes() const;
+
+  // Replaces the watchdog's limit on every channel; before the simulation starts.
+  void set_cycle_limit(Cycle max_cycles);
+
+ private:
+  Timing timing(const std::string& unit, Timing default_timing);
+  std::size_t depth(const std::string& channel, const Depth& rule, const Unit& producer);
+  const Unit& owner(const sc_core::sc_object& port) const;
+  void adopt(std::unique_ptr<Unit> unit);
+  void add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer, const Unit& consumer);
+
+  GraphConfig config_;
+  std::size_t vector_width_;
+  Scheduler scheduler_;
+  std::vector<std::unique_ptr<Unit>> owned_units_;
+  std::vector<Unit*> units_;
+  std::vector<std::unique_ptr<ChannelBase>> owned_channels_;
+  std::vector<Edge> edges_;
+  std::map<std::string, Timing> default_timings_;
+  std::set<std::string> used_timings_, used_depths_;
+  std::set<const sc_core::sc_object*> connected_;  // output ports
+  std::string stage_;
+};
+
+}  // namespace sdpa

@@ -1,0 +1,47 @@
+// The two-pass softmax's units: the first pass's online normalizer (row max and row sum in one
+// pass over a row's scores) and the second pass's normalisation of each score.
+#pragma once
+
+#include <cmath>
+
+#include "hw/channel.h"
+#include "hw/types.h"
+#include "hw/units/map.h"
+#include "hw/units/reduce.h"
+#include "hw/units/running_max.h"
+
+namespace sdpa {
+
+// m ← max(m, s), l ← l·exp(m_old − m_new) + exp(s − m_new) over a row, emitting (m, l) at its
+// end: the reordered datapath's running max and running sum fused, with their operators.
+class OnlineNormalizer : public Unit {
+ public:
+  // The running max's latency: max, two subtracts, two exps, then the multiply-add.
+  static constexpr Timing default_timing{6, 1};
+  In<float> scores{"scores"};
+  Out<RowStats> stats{"stats"};
+
+  using Unit::Unit;
+
+ private:
+  [[gnu::flatten]] Task body() override {
+    float m = 0, l = 0;
+    for (const Firing& f : firings()) {
+      const float s = co_await read(scores);
+      const Rescale r = RunningMaxOp{}(m, s, f.row_start());
+      l = RescaleSumOp{}(f.row_start() ? 0.0f : l, r);
+      if (f.row_end()) co_await write(stats, RowStats{m, l});
+    }
+  }
+};
+
+// p = exp(s − m) / l with the row's (m, l) broadcast over its scores.
+struct NormalizeOp {
+  // A subtract, an exp and a divide: the naive datapath's 1 + 4 + 4.
+  static constexpr Timing timing{9, 1};
+  float operator()(float s, const RowStats& row) const { return std::exp(s - row.max) / row.sum; }
+};
+
+using Normalize = RowBroadcastMap<float, RowStats, float, NormalizeOp>;
+
+}  // namespace sdpa

@@ -1,0 +1,229 @@
+// Units as straight-line coroutines: locals survive a blocked operation, a unit may loop on its
+// own count, and a graph's wiring mistakes are elaboration errors.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "hw/graph.h"
+#include "hw/units/map.h"
+
+namespace sdpa {
+namespace {
+
+// Writes `values`, one per firing.
+class Feed : public Unit {
+ public:
+  static constexpr Timing default_timing{1, 1};
+  Out<int> out{"out"};
+  Feed(const sc_core::sc_module_name& name, Timing timing, std::vector<int> values)
+      : Unit(name, timing, RowShape{1, values.size()}), values_(std::move(values)) {}
+
+ private:
+  Task body() override {
+    for (const Firing& f : firings()) co_await write(out, values_[f.index]);
+  }
+  std::vector<int> values_;
+};
+
+// Takes `count` elements.
+class Collect : public Unit {
+ public:
+  static constexpr Timing default_timing{1, 1};
+  In<int> in{"in"};
+  std::vector<int> values;
+  Collect(const sc_core::sc_module_name& name, Timing timing, std::size_t count)
+      : Unit(name, timing, RowShape{1, count}) {}
+
+ private:
+  Task body() override {
+    for ([[maybe_unused]] const Firing& f : firings()) values.push_back(co_await read(in));
+  }
+};
+
+// Per firing: a header h into a local, then a payload x; emits x + h. The payload read blocks
+// after the header was taken (the payload's feed is slow), so h must survive the suspension.
+class AddHeader : public Unit {
+ public:
+  static constexpr Timing default_timing{1, 1};
+  In<int> headers{"headers"};
+  In<int> payloads{"payloads"};
+  Out<int> out{"out"};
+  AddHeader(const sc_core::sc_module_name& name, Timing timing, std::size_t count)
+      : Unit(name, timing, RowShape{1, count}) {}
+
+ private:
+  Task body() override {
+    for ([[maybe_unused]] const Firing& f : firings()) {
+      const int h = co_await read(headers);
+      const int x = co_await read(payloads);
+      co_await write(out, x + h);
+    }
+  }
+};
+
+// Reads a count n, then passes n elements on, one firing each: a loop of its own, not a shape.
+class CountedRelay : public Unit {
+ public:
+  static constexpr Timing default_timing{2, 1};
+  In<int> counts{"counts"};
+  In<int> in{"in"};
+  Out<int> out{"out"};
+  using Unit::Unit;
+
+ private:
+  Task body() override {
+    const int n = co_await read(counts);
+    for (int i = 0; i < n; ++i) {
+      const int x = co_await read(in);
+      co_await write(out, x);
+      next_firing();
+    }
+  }
+};
+
+class Coroutines : public testing::TestWithParam<Mode> {
+ protected:
+  GraphConfig config() const {
+    GraphConfig c;
+    c.clocking.mode = GetParam();
+    return c;
+  }
+};
+
+const char* name(Mode mode) { return mode == Mode::synchronized ? "synchronized" : "decoupled"; }
+
+// A graph built in its constructor, as every datapath is.
+// (The module name is a parameter: it must live until the constructor ends, or the units made
+// in it would not be the graph's children.)
+struct HeaderGraph : Graph {
+  explicit HeaderGraph(const GraphConfig& config, const sc_core::sc_module_name& name = "g")
+      : Graph(name, config, 1),
+        headers(unit<Feed>("header_feed", std::vector<int>{0, 1, 2})),
+        payloads(unit<Feed>("payload_feed", std::vector<int>{10, 20, 30})),
+        add(unit<AddHeader>("add", 3)),
+        collect(unit<Collect>("collect", 3)) {
+    connect(headers.out, add.headers, "headers");
+    connect(payloads.out, add.payloads, "payloads", Depth::exactly(1));
+    connect(add.out, collect.in, "sums");
+  }
+  Feed& headers;
+  Feed& payloads;
+  AddHeader& add;
+  Collect& collect;
+};
+
+TEST_P(Coroutines, ALocalReadBeforeABlockedReadSurvivesIt) {
+  GraphConfig c = config();
+  c.timings["payload_feed"] = {1, 7};  // the payloads arrive slowly: the unit blocks on them
+  HeaderGraph g(c);
+  sc_core::sc_start();
+  EXPECT_EQ(g.collect.values, (std::vector<int>{10, 21, 32}));
+  // Firing k reads the payload ready at 7k + 1 and writes it due one cycle later.
+  EXPECT_EQ(g.collect.cycle(), Cycle(7 * 2 + 2 + 1));
+}
+
+struct CountedGraph : Graph {
+  explicit CountedGraph(const GraphConfig& config, const sc_core::sc_module_name& name = "g")
+      : Graph(name, config, 1),
+        count(unit<Feed>("count", std::vector<int>{4})),
+        feed(unit<Feed>("feed", std::vector<int>{5, 6, 7, 8})),
+        relay(unit<CountedRelay>("relay", RowShape{})),
+        collect(unit<Collect>("collect", 4)) {
+    connect(count.out, relay.counts, "counts");
+    connect(feed.out, relay.in, "elements", Depth::exactly(1));
+    connect(relay.out, collect.in, "relayed");
+  }
+  Feed& count;
+  Feed& feed;
+  CountedRelay& relay;
+  Collect& collect;
+};
+
+TEST_P(Coroutines, AUnitLoopingOnItsOwnCountFinishes) {
+  CountedGraph g(config());
+  sc_core::sc_start();
+  EXPECT_EQ(g.collect.values, (std::vector<int>{5, 6, 7, 8}));
+  EXPECT_TRUE(g.relay.finished());
+  EXPECT_EQ(g.relay.firings_done(), 4u);
+  // Depth 1 and the feed's latency 1: one element every 2 cycles; the relay adds 2.
+  EXPECT_EQ(g.collect.cycle(), Cycle(1 + 2 * 3 + 2 + 1));
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Coroutines, testing::Values(Mode::synchronized, Mode::decoupled),
+                         [](const testing::TestParamInfo<Mode>& info) { return name(info.param); });
+
+// Elaboration errors with SystemC's own handler: the suite's handler fails any error.
+template <class Elaborate>
+std::string elaboration_error(Elaborate elaborate) {
+  sc_core::sc_report_handler::set_handler(sc_core::sc_report_handler::default_handler);
+  std::string message;
+  try {
+    elaborate();
+  } catch (const sc_core::sc_report& report) {
+    message = report.get_msg();
+  }
+  return message;
+}
+
+TEST(Graph, AnUnboundPortIsAnElaborationError) {
+  struct Unbound : Graph {
+    explicit Unbound(const sc_core::sc_module_name& name = "unbound")
+        : Graph(name, GraphConfig{}, 1) {
+      auto& feed = unit<Feed>("feed", std::vector<int>{1});
+      unit<Collect>("collect", 1);  // its input is never connected
+      auto& other = unit<Collect>("other", 1);
+      connect(feed.out, other.in, "ok");
+    }
+  } g;
+  EXPECT_NE(elaboration_error([] { sc_core::sc_start(); }).find("port not bound"),
+            std::string::npos);
+}
+
+TEST(Graph, ConnectingAnOutputTwiceIsAnError) {
+  const std::string error = elaboration_error([] {
+    struct Twice : Graph {
+      explicit Twice(const sc_core::sc_module_name& name = "twice")
+          : Graph(name, GraphConfig{}, 1) {
+        auto& feed = unit<Feed>("feed", std::vector<int>{1});
+        auto& a = unit<Collect>("a", 1);
+        auto& b = unit<Collect>("b", 1);
+        connect(feed.out, a.in, "to_a");
+        connect(feed.out, b.in, "to_b");
+      }
+    } g;
+  });
+  EXPECT_NE(error.find("twice.feed.out is connected twice"), std::string::npos) << error;
+}
+
+TEST(Graph, DepthRulesAndConfiguredDepths) {
+  struct Chain : Graph {
+    explicit Chain(const GraphConfig& config, const sc_core::sc_module_name& name = "chain")
+        : Graph(name, config, 1) {
+      auto& feed = unit<Feed>("feed", std::vector<int>{1, 2});
+      auto& relay = unit<CountedRelay>("relay", RowShape{});
+      auto& counts = unit<Feed>("counts", std::vector<int>{2});
+      auto& collect = unit<Collect>("collect", 2);
+      plain = &connect(feed.out, relay.in, "plain");
+      bypass = &connect(counts.out, relay.counts, "bypass", Depth::row_plus(10, {&feed, &relay}));
+      configured = &connect(relay.out, collect.in, "configured");
+    }
+    ChannelBase* plain = nullptr;
+    ChannelBase* bypass = nullptr;
+    ChannelBase* configured = nullptr;
+  };
+  GraphConfig c;
+  c.timings["feed"] = {3, 1};
+  c.depths["configured"] = 7;
+  Chain g(c);
+  EXPECT_EQ(g.plain->capacity(), 4u);            // the feed's latency + 1
+  EXPECT_EQ(g.bypass->capacity(), 10u + 3 + 2);  // a row + the feed's and the relay's latencies
+  EXPECT_EQ(g.configured->capacity(), 7u);
+  EXPECT_EQ(g.used_depth_keys(), (std::set<std::string>{"configured"}));
+  EXPECT_EQ(g.used_timing_keys(), (std::set<std::string>{"feed"}));
+  EXPECT_EQ(g.default_timings().at("relay"), (Timing{2, 1}));
+  sc_core::sc_start();
+}
+
+}  // namespace
+}  // namespace sdpa
