@@ -177,15 +177,45 @@ sweep --grid problem.seq_len=8,16 --set problem.heads=2 --set problem.head_dim=4
 figure "plot: cycles per score is cycles / (H·N²) with two heads" "$csv" \
   'label.startswith("cycles / (H·N²)")' -- --kind cycles --out "$tmp/h.png"
 
-# Dense around N = 16: deadlock below 15 = N - 1, stalls to 20, full rate from 21 = N + 5.
-sweep --grid "channels.depths.score_bypass=4,8,$(seq -s, 10 1 26),32,40,48" \
-  --set problem.seq_len=16 --set problem.head_dim=4 --set datapath=naive --jobs 2
+# All three datapaths, N = 8, 16, 32: each datapath has its own colour, the same in every figure
+# (scripts/plot's STYLES), and the legend lists them by passes over the data.
+sweep --grid problem.seq_len=8,16,32 --set datapath=all --set problem.head_dim=4 --jobs 2
+styled='(all(l.get_color() == plot.STYLES[dp]["color"] for dp in ("naive", "two_pass", "reordered")
+              for l in lines(axes[0], dp + ":")) and
+          all(lines(axes[0], dp + ": used")[0].get_marker() == plot.STYLES[dp]["marker"]
+              for dp in ("naive", "two_pass", "reordered")))'
+figure "plot: memory figure of three datapaths, one colour each, in pass order" "$csv" \
+  '[l.get_label() for l in axes[0].get_lines()][:3] == [dp + ": used (high water)"
+    for dp in ("naive", "two_pass", "reordered")]' \
+  'all(len(lines(axes[0], dp + ":")) == 2 for dp in ("naive", "two_pass", "reordered"))' \
+  "$styled" 'legend_clear' -- --kind memory --out "$tmp/m3.png"
+figure "plot: cycles figure of three datapaths; two_pass at (N² + N + 31) / N²" "$csv" \
+  '[l.get_label() for l in axes[0].get_lines()][:3] == ["naive", "two_pass", "reordered"]' \
+  'list(lines(axes[0], "two_pass")[0].get_ydata()) == [(n * n + n + 31) / n / n for n in (8, 16, 32)]' \
+  'all(l.get_color() == plot.STYLES[l.get_label()]["color"] for l in axes[0].get_lines()[:3])' \
+  'legend_clear' -- --kind cycles --out "$tmp/c3.png"
+
+# Dense around N = 16, naive and two_pass: deadlock below 15 = N - 1, then stalls; full rate from
+# 21 = N + L_dot + L_max (naive) and from 26 = N + L_dot + L_norm (two_pass).
+sweep --grid "channels.depths.score_bypass=4,8,$(seq -s, 10 1 30),40,48,56,64" \
+  --grid datapath=naive,two_pass --set problem.seq_len=16 --set problem.head_dim=4 --jobs 2
 figure "plot: bypass figure has a close-up from N - 1 to N + 5 with a tick at each depth" "$csv" \
   'len(axes) == 2' \
   'all(t in ticks(axes[1], "x") for t in range(15, 22))' \
   'all(t == int(t) for a in axes for t in ticks(a, "x"))' \
   'sorted(lines(axes[1], "deadlocked")[0].get_xdata()) == [11, 12, 13, 14]' \
-  'legend_clear' -- --kind bypass --out "$tmp/b.png"
+  'len(lines(axes[1], "naive: full rate from depth 21")) == 1' \
+  'legend_clear' -- --kind bypass --where datapath=naive --out "$tmp/b.png"
+figure "plot: bypass figure of naive and two_pass: both deadlock below N - 1, full rate from 21 and 26" "$csv" \
+  'len(axes) == 2' \
+  'all(t in ticks(axes[1], "x") for t in range(15, 27))' \
+  'all(sorted(lines(axes[1], dp + ": deadlocked")[0].get_xdata()) == [11, 12, 13, 14]
+       for dp in ("naive", "two_pass"))' \
+  'len(lines(axes[1], "naive: full rate from depth 21")) == 1' \
+  'len(lines(axes[1], "two_pass: full rate from depth 26")) == 1' \
+  'all(l.get_color() == plot.STYLES[dp]["color"] for a in axes for dp in ("naive", "two_pass")
+       for l in lines(a, dp + ":"))' \
+  'legend_clear' -- --kind bypass --out "$tmp/b2.png"
 run_figures
 
 echo "$passed passed, $failed failed"
