@@ -42,7 +42,7 @@ RowView row(const std::vector<float>& m, std::size_t r, std::size_t d) {
 
 // The naive datapath's arithmetic with the units' own operators, a row at a time.
 void naive_floor(const AttentionInputs& in, std::vector<float>& out) {
-  const std::size_t n = in.seq_len, d = in.head_dim;
+  const std::size_t n = in.shape.seq_len, d = in.shape.head_dim;
   const ScaledDotOp dot{1.0f / std::sqrt(float(d))};
   std::vector<float> s(n);
   Row o(d);
@@ -67,7 +67,7 @@ void naive_floor(const AttentionInputs& in, std::vector<float>& out) {
 // The two-pass datapath's arithmetic: the online normalizer's max and sum, then each score
 // normalised and accumulated with its V row.
 void two_pass_floor(const AttentionInputs& in, std::vector<float>& out) {
-  const std::size_t n = in.seq_len, d = in.head_dim;
+  const std::size_t n = in.shape.seq_len, d = in.shape.head_dim;
   const ScaledDotOp dot{1.0f / std::sqrt(float(d))};
   std::vector<float> s(n);
   Row o(d);
@@ -87,7 +87,7 @@ void two_pass_floor(const AttentionInputs& in, std::vector<float>& out) {
 
 // The reordered datapath's arithmetic: one pass per row with a running max.
 void reordered_floor(const AttentionInputs& in, std::vector<float>& out) {
-  const std::size_t n = in.seq_len, d = in.head_dim;
+  const std::size_t n = in.shape.seq_len, d = in.shape.head_dim;
   const ScaledDotOp dot{1.0f / std::sqrt(float(d))};
   Row o(d);
   for (std::size_t i = 0; i < n; ++i) {
@@ -114,7 +114,7 @@ double median_seconds(int repeat, F f) {
 
 double floor_seconds(void (*loop)(const AttentionInputs&, std::vector<float>&),
                      const AttentionInputs& in, std::vector<float>& out) {
-  out.assign(in.seq_len * in.head_dim, 0.0f);
+  out.assign(in.shape.seq_len * in.shape.head_dim, 0.0f);
   const auto start = std::chrono::steady_clock::now();
   loop(in, out);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

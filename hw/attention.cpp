@@ -6,9 +6,22 @@
 namespace sdpa {
 namespace {
 
-// Which rows a reader streams: Q once, K and V once per query (`passes` = N).
-StreamPattern pattern(const AttentionShape& s, int matrix, std::size_t passes) {
-  return {matrix * s.matrix_elements() * sizeof(float), s.heads, s.seq_len, passes, s.head_dim};
+// Q's rows once, a head's queries after another; memory holds Q, then K, then V.
+StreamPattern q_pattern(const AttentionShape& s) {
+  return {0,
+          RowShape{s.batch * s.heads, s.seq_len},
+          s.batch * s.heads,
+          s.seq_len,
+          s.head_dim,
+          1,
+          s.heads,
+          1};
+}
+// For each query, the K (or V) rows it sees, from its K/V head's block.
+StreamPattern kv_pattern(const AttentionShape& s, int matrix) {
+  const std::uint64_t base = (s.q_elements() + (matrix - 1) * s.kv_elements()) * sizeof(float);
+  return {base,    s.score_rows(), s.batch * s.kv_heads, s.kv_len, s.head_dim, s.seq_len,
+          s.heads, s.group()};
 }
 
 }  // namespace
@@ -30,12 +43,12 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
       shape_(shape),
       memory_timing_(config.memory),
       memory_("memory", config.memory.read_latency, config.clocking.period),
-      q_reader_(unit<StreamReader>("q_reader", pattern(shape, 0, 1), config.clocking.period,
+      q_reader_(
+          unit<StreamReader>("q_reader", q_pattern(shape), config.clocking.period, config.memory)),
+      k_reader_(unit<StreamReader>("k_reader", kv_pattern(shape, 1), config.clocking.period,
                                    config.memory)),
-      k_reader_(unit<StreamReader>("k_reader", pattern(shape, 1, shape.seq_len),
-                                   config.clocking.period, config.memory)),
-      v_reader_(unit<StreamReader>("v_reader", pattern(shape, 2, shape.seq_len),
-                                   config.clocking.period, config.memory)),
+      v_reader_(unit<StreamReader>("v_reader", kv_pattern(shape, 2), config.clocking.period,
+                                   config.memory)),
       dot_product_(
           unit<DotProduct>("dot_product", per_score(),
                            ScaledDotOp{1.0f / std::sqrt(static_cast<float>(shape.head_dim))})) {

@@ -4,8 +4,37 @@
 
 namespace sdpa {
 
+namespace {
+
+// The most results of `rows` that can wait in a per-row channel (docs/timing.md, "Causal
+// shapes"): the consumer reaches row k's elements δ_k ≤ N − ℓ_k cycles after its result is
+// ready (N the longest row, ℓ_k its own), and results come ℓ cycles apart, one per row; so result
+// i waits beside those of the rows k before it with ℓ_{k+1} + … + ℓ_i ≤ L + N − ℓ_k. Lengths repeat
+// from block to block, so two blocks hold every case.
+std::size_t waiting_row_results(const RowShape& rows, std::size_t latency) {
+  if (rows.causal_block == 0) return 1 + latency / std::max<std::size_t>(rows.row_len, 1);
+  const std::size_t span = std::min(rows.rows, 2 * rows.causal_block);
+  std::size_t most = 1;
+  for (std::size_t k = 0; k < span; ++k) {
+    const std::size_t window = latency + rows.row_len - rows.row_length(k);
+    std::size_t sum = 0, count = 1;
+    for (std::size_t i = k + 1; i < rows.rows; ++i) {
+      sum += rows.row_length(i);
+      if (sum > window) break;
+      ++count;
+    }
+    most = std::max(most, count);
+  }
+  return most;
+}
+
+}  // namespace
+
 std::size_t Depth::of(const Unit& producer) const {
   if (exact_) return base_;
+  if (rows_.rows != 0)
+    return std::max<std::size_t>(producer.result_latency() + 1,
+                                 waiting_row_results(rows_, producer.result_latency()));
   if (units_.empty()) return producer.result_latency() + 1;
   std::size_t depth = base_;
   for (const Unit* u : units_) depth += u->result_latency();

@@ -34,6 +34,14 @@ class Depth {
     return Depth(row_len, units);
   }
   static Depth exactly(std::size_t depth) { return Depth(depth, {}, true); }
+  // A result per row of `rows`, which the consumer takes at the start of the row's elements
+  // (a broadcast operand): the producer's latency + 1, or more where short rows follow long
+  // ones (causal): the consumer, still on a long row, falls behind the short rows' results.
+  static Depth per_row_result(const RowShape& rows) {
+    Depth d(0, {});
+    d.rows_ = rows;
+    return d;
+  }
 
   std::size_t of(const Unit& producer) const;
 
@@ -43,6 +51,7 @@ class Depth {
   std::size_t base_;
   std::vector<const Unit*> units_;
   bool exact_;
+  RowShape rows_;  // per_row_result: the rows whose results the channel carries
 };
 
 class Graph : public sc_core::sc_module {

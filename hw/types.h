@@ -63,13 +63,24 @@ inline std::size_t element_width<RowView>(std::size_t head_dim) {
   return head_dim;
 }
 
-// What a unit iterates over: `rows` rows of `row_len` elements each (for a score stream, the
-// output rows heads × N, each over N keys; for a per-row unit, `row_len` 1).
+// What a unit iterates over: `rows` rows of up to `row_len` elements (for a score stream, one
+// row per query of every batch and head, each over the keys it sees; for a per-row unit,
+// `row_len` 1). Causal rows come in blocks of `causal_block` queries: query i of a block sees
+// i + row_len − causal_block + 1 keys (bottom-right aligned, as FlashAttention's mask); with
+// `causal_block` 0 every row is full.
 struct RowShape {
   std::size_t rows = 0;
   std::size_t row_len = 0;
-  std::size_t row_length(std::size_t /*row*/) const { return row_len; }
-  std::uint64_t elements() const { return std::uint64_t(rows) * row_len; }
+  std::size_t causal_block = 0;
+
+  std::size_t row_length(std::size_t row) const {
+    return causal_block == 0 ? row_len : row % causal_block + row_len - causal_block + 1;
+  }
+  std::uint64_t elements() const {
+    if (causal_block == 0) return std::uint64_t(rows) * row_len;
+    const std::uint64_t q = causal_block, blocks = rows / causal_block;
+    return blocks * (q * (row_len - q) + q * (q + 1) / 2);
+  }
 };
 
 }  // namespace sdpa

@@ -3,6 +3,7 @@
 // 5 internal error or a failed write, 6 numerically unverified (docs/errors.md).
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,64 +41,115 @@ struct Options {
   bool size_buffers = false;
 };
 
-// The problem's shape: the params', or the .npy files', which set N and d (and one head). Q's
-// header sets it and K's and V's must match; a problem.* key given with files must agree. Only
-// the headers are read, so that the run is checked against the machine's memory first.
+// An input file's shape as [B, heads, rows, d]: leading dimensions of size 1 may be left out.
+std::vector<std::size_t> as_4d(const std::string& file, std::vector<std::size_t> s) {
+  if (s.size() < 2 || s.size() > 4)
+    throw InputError(fmt::format(
+        "{}: expected an array [B, heads, rows, d] (leading dimensions of 1 may be left out), got "
+        "{} dimensions",
+        file, s.size()));
+  for (std::size_t n : s)
+    if (n == 0) throw InputError(fmt::format("{}: a dimension is 0", file));
+  s.insert(s.begin(), 4 - s.size(), 1);
+  return s;
+}
+
+// The problem's shape: the params', or the .npy files', which set it: Q is [B, H, N_q, d], K and
+// V [B, H_kv, N_kv, d]. A problem.* key given with files must agree with them. Only the headers
+// are read, so that the run is checked against the machine's memory before the data is.
 AttentionShape problem_shape(Params& p) {
-  if (!p.has_inputs()) return {p.heads, p.seq_len, p.head_dim};
-  std::vector<std::size_t> shape;  // of inputs.q
-  for (const std::string* file : {&p.input_q, &p.input_k, &p.input_v}) {
-    const std::vector<std::size_t> s = read_npy_shape(*file);
-    if (s.size() != 2 || s[0] == 0 || s[1] == 0)
-      throw InputError(fmt::format("{}: expected a 2-D array [N, d] with N, d >= 1", *file));
-    if (!shape.empty()) {
-      if (s != shape)
-        throw InputError(fmt::format("{}: shape [{}, {}] differs from inputs.q's [{}, {}]", *file,
-                                     s[0], s[1], shape[0], shape[1]));
-      continue;
-    }
-    struct Agree {
-      const char* key;
-      std::size_t given, from_inputs, max;
-      const char* what;
-    };
-    for (const Agree& a : {Agree{"problem.seq_len", p.seq_len, s[0], 1 << 20, "N"},
-                           Agree{"problem.head_dim", p.head_dim, s[1], 1 << 16, "d"},
-                           Agree{"problem.heads", p.heads, 1, 1 << 16, "heads"}}) {
-      const std::string where = p.origin(a.key);
-      if (!where.empty() && a.given != a.from_inputs)
-        throw ParamError(fmt::format(
-            "{}: {}: {} disagrees with inputs.q ({} has shape [{}, {}], so {} = {}): remove {} "
-            "or set it to {}",
-            where, a.key, a.given, *file, s[0], s[1], a.what, a.from_inputs, a.key, a.from_inputs));
-      if (a.from_inputs > a.max)
-        throw InputError(
-            fmt::format("{}: shape [{}, {}]: {} = {} is more than {}, the most {} allows", *file,
-                        s[0], s[1], a.what, a.from_inputs, a.max, a.key));
-    }
-    shape = s;
+  if (!p.has_inputs()) return p.shape();
+  struct File {
+    const std::string& path;
+    std::vector<std::size_t> given, shape;  // as in the header, and as [B, heads, rows, d]
+  };
+  auto read = [](const std::string& path) {
+    std::vector<std::size_t> given = read_npy_shape(path);
+    return File{path, given, as_4d(path, given)};
+  };
+  const File q = read(p.input_q), k = read(p.input_k), v = read(p.input_v);
+  auto shown = [](const std::vector<std::size_t>& s) {
+    return fmt::format("[{}]", fmt::join(s, ", "));
+  };
+  struct Dimension {
+    const char* key;
+    const char* what;
+    const File& file;
+    std::size_t index, max, given;
+  };
+  const AttentionShape given = p.shape();
+  const Dimension dims[] = {{"problem.batch", "batch", q, 0, 1 << 16, given.batch},
+                            {"problem.heads", "heads", q, 1, 1 << 16, given.heads},
+                            {"problem.seq_len", "N", q, 2, 1 << 20, given.seq_len},
+                            {"problem.head_dim", "d", q, 3, 1 << 16, given.head_dim},
+                            {"problem.kv_heads", "kv_heads", k, 1, 1 << 16, given.kv_heads},
+                            {"problem.kv_len", "N_kv", k, 2, 1 << 20, given.kv_len}};
+  for (const Dimension& dim : dims)
+    if (dim.file.shape[dim.index] > dim.max)
+      throw InputError(fmt::format("{}: shape {}: {} = {} is more than {}, the most {} allows",
+                                   dim.file.path, shown(dim.file.given), dim.what,
+                                   dim.file.shape[dim.index], dim.max, dim.key));
+  if (v.shape != k.shape)
+    throw InputError(fmt::format("{}: shape {} differs from inputs.k's {} ({})", v.path,
+                                 shown(v.given), shown(k.given), k.path));
+  if (k.shape[0] != q.shape[0] || k.shape[3] != q.shape[3])
+    throw InputError(
+        fmt::format("{}: shape {} does not fit inputs.q's {} ({}): expected the same batch and d",
+                    k.path, shown(k.given), shown(q.given), q.path));
+  if (q.shape[1] % k.shape[1] != 0)
+    throw InputError(fmt::format("{}: {} K/V heads do not divide inputs.q's {} query heads ({})",
+                                 k.path, k.shape[1], q.shape[1], q.path));
+  for (const Dimension& dim : dims) {
+    const std::string where = p.origin(dim.key);
+    const std::size_t from_file = dim.file.shape[dim.index];
+    if (!where.empty() && dim.given != from_file)
+      throw ParamError(fmt::format(
+          "{}: {}: {} disagrees with {} ({} has shape {}, so {} = {}): remove {} or set it to {}",
+          where, dim.key, dim.given, dim.file.path == q.path ? "inputs.q" : "inputs.k",
+          dim.file.path, shown(dim.file.given), dim.what, from_file, dim.key, from_file));
   }
-  p.seq_len = shape[0];
-  p.head_dim = shape[1];
-  p.heads = 1;
-  return {p.heads, p.seq_len, p.head_dim};
+  p.batch = q.shape[0];
+  p.heads = q.shape[1];
+  p.seq_len = q.shape[2];
+  p.head_dim = q.shape[3];
+  p.kv_heads = k.shape[1];
+  p.kv_len = k.shape[2];
+  if (p.causal && p.seq_len > p.kv_len)
+    throw InputError(fmt::format(
+        "{}: N = {} queries are more than inputs.k's N_kv = {} keys: problem.causal needs "
+        "N <= N_kv (the mask is bottom-right aligned)",
+        q.path, p.seq_len, p.kv_len));
+  return p.shape();
 }
 
 // Random Q, K, V from the seed, or the .npy files of the shape problem_shape found.
 AttentionInputs load_inputs(const Params& p) {
-  if (!p.has_inputs()) return random_inputs(p.heads, p.seq_len, p.head_dim, p.seed);
-  AttentionInputs in{p.heads, p.seq_len, p.head_dim, {}, {}, {}};
-  const std::vector<std::size_t> shape{p.seq_len, p.head_dim};
-  for (auto [file, dest] :
-       {std::pair{&p.input_q, &in.q}, {&p.input_k, &in.k}, {&p.input_v, &in.v}}) {
-    NpyArray a = read_npy(*file, [&](const std::vector<std::size_t>& s) {
-      if (s != shape) throw InputError(fmt::format("{}: changed while being read", *file));
-    });
+  const AttentionShape shape = p.shape();
+  if (!p.has_inputs()) return random_inputs(shape, p.seed);
+  AttentionInputs in{shape, {}, {}, {}};
+  for (auto [file, dest, elements] : {std::tuple{&p.input_q, &in.q, shape.q_elements()},
+                                      {&p.input_k, &in.k, shape.kv_elements()},
+                                      {&p.input_v, &in.v, shape.kv_elements()}}) {
+    NpyArray a = read_npy(*file);
+    if (a.data.size() != elements)
+      throw InputError(fmt::format("{}: changed while being read", *file));
     for (float x : a.data)
       if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
     *dest = std::move(a.data);
   }
   return in;
+}
+
+// The problem in a line: N and d first, as the square attention of the paper has them.
+std::string describe(const AttentionShape& s) {
+  std::string line = s.kv_len == s.seq_len
+                         ? fmt::format("N = {}", s.seq_len)
+                         : fmt::format("N_q = {}, N_kv = {}", s.seq_len, s.kv_len);
+  line += fmt::format(", d = {}, heads = {}", s.head_dim, s.heads);
+  if (s.kv_heads != s.heads) line += fmt::format(" (kv_heads = {})", s.kv_heads);
+  if (s.batch != 1) line += fmt::format(", batch = {}", s.batch);
+  if (s.causal) line += ", causal";
+  return line;
 }
 
 // Each selected datapath's hardware, with its own unit timings and channel depths.
@@ -119,7 +171,7 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
     line += fmt::format(" {}: rows {}/{}, cycle {};", p.datapath, p.rows_done, p.rows, p.cycle);
     rows_done += double(p.rows_done);
     rows += double(p.rows);
-    scores += double(p.rows_done) * double(p.row_len);
+    scores += p.rows == 0 ? 0.0 : double(p.scores) * double(p.rows_done) / double(p.rows);
   }
   const double frac = rows == 0 ? 1.0 : rows_done / rows;
   const double left = frac > 0 ? elapsed * (1 - frac) / frac : 0;
@@ -247,7 +299,7 @@ int run(const Options& opt) {
       if (status != kTimeout) status = kDeadlock;
       continue;
     }
-    checks.back() = check_output(ref, r.output, inputs.seq_len, inputs.head_dim);
+    checks.back() = check_output(ref, r.output, shape.kv_len, shape.head_dim);
     const Verdict verdict = checks.back().verdict();
     if (verdict == Verdict::mismatch) {
       r.status = Status::mismatch;
@@ -257,7 +309,7 @@ int run(const Options& opt) {
       if (status == kOk) status = kUnverified;
     }
     out.write_npy(fmt::format("o_{}.npy", r.datapath), r.output,
-                  {inputs.heads * inputs.seq_len, inputs.head_dim});
+                  {shape.batch, shape.heads, shape.seq_len, shape.head_dim});
   }
 
   out.write("params.yaml", to_yaml(params));
@@ -274,9 +326,8 @@ int run(const Options& opt) {
     return kInternal;
   }
 
-  std::cout << fmt::format("N = {}, d = {}, heads = {}, mode {}, {:.2f} s simulated wall time\n\n",
-                           inputs.seq_len, inputs.head_dim, inputs.heads, params.mode,
-                           result.wall_seconds)
+  std::cout << fmt::format("{}, mode {}, {:.2f} s simulated wall time\n\n", describe(shape),
+                           params.mode, result.wall_seconds)
             << summary(result, checks) << fmt::format("\nresults in {}\n", out.dir().string());
   return status;
 }

@@ -142,6 +142,14 @@ class Reader {
     return value;
   }
 
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    const std::string text = node.IsScalar() ? node.Scalar() : "";
+    if (text != "true" && text != "false")
+      fail(node, key, fmt::format("expected true or false, got '{}'", text));
+    note(node, key);
+    return text == "true";
+  }
+
   std::string choice(const YAML::Node& node, const std::string& key,
                      const std::vector<std::string>& allowed) const {
     const std::string expected = fmt::format("expected one of: {}", join(allowed));
@@ -258,6 +266,25 @@ void read_channels(Reader& r, const YAML::Node& n, const std::string& prefix,
       out.depths[name] = r.integer(entry.second, prefix + ".depths." + name, 1, 1u << 30);
     }
   }
+}
+
+// The problem's keys that must agree with each other (docs/params.md).
+void check_shape(const Params& p) {
+  const AttentionShape s = p.shape();
+  auto where = [&](const char* key, const char* other) {
+    const std::string at = p.origin(key);
+    return at.empty() ? p.origin(other) : at;
+  };
+  if (s.heads % s.kv_heads != 0)
+    Reader::fail_at(where("problem.kv_heads", "problem.heads"), "problem.kv_heads",
+                    fmt::format("{} does not divide problem.heads ({}): each K/V head serves the "
+                                "same number of query heads",
+                                s.kv_heads, s.heads));
+  if (s.causal && s.seq_len > s.kv_len)
+    Reader::fail_at(where("problem.seq_len", "problem.causal"), "problem.seq_len",
+                    fmt::format("{} queries are more than problem.kv_len ({}) keys: a causal mask "
+                                "is bottom-right aligned and needs N_q <= N_kv",
+                                s.seq_len, s.kv_len));
 }
 
 // A shared key that every selected datapath having its unit or channel overrides has no effect.
@@ -392,10 +419,15 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   if (root["datapath"]) p.datapath = r.choice(root["datapath"], "datapath", datapath_choices());
 
   if (const YAML::Node n = root["problem"]) {
-    r.keys(n, "problem", {"seq_len", "head_dim", "heads", "seed"});
-    if (n["seq_len"]) p.seq_len = r.integer(n["seq_len"], "problem.seq_len", 1, 1 << 20);
-    if (n["head_dim"]) p.head_dim = r.integer(n["head_dim"], "problem.head_dim", 1, 1 << 16);
+    r.keys(n, "problem",
+           {"batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim", "causal", "seed"});
+    if (n["batch"]) p.batch = r.integer(n["batch"], "problem.batch", 1, 1 << 16);
     if (n["heads"]) p.heads = r.integer(n["heads"], "problem.heads", 1, 1 << 16);
+    if (n["kv_heads"]) p.kv_heads = r.integer(n["kv_heads"], "problem.kv_heads", 1, 1 << 16);
+    if (n["seq_len"]) p.seq_len = r.integer(n["seq_len"], "problem.seq_len", 1, 1 << 20);
+    if (n["kv_len"]) p.kv_len = r.integer(n["kv_len"], "problem.kv_len", 1, 1 << 20);
+    if (n["head_dim"]) p.head_dim = r.integer(n["head_dim"], "problem.head_dim", 1, 1 << 16);
+    if (n["causal"]) p.causal = r.boolean(n["causal"], "problem.causal");
     if (n["seed"])
       p.seed = r.integer(n["seed"], "problem.seed", 0, std::numeric_limits<std::uint64_t>::max());
   }
@@ -471,6 +503,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
                       elsewhere("channel", channel_names), keys);
     }
   }
+  check_shape(p);
   refuse_overridden_keys(p);
 
   if (const YAML::Node n = root["sim"]) {
@@ -536,9 +569,14 @@ std::string to_yaml(const Params& p) {
   out << YAML::BeginMap;
   out << YAML::Key << "datapath" << YAML::Value << p.datapath;
   out << YAML::Key << "problem" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "seq_len" << YAML::Value << p.seq_len;
-  out << YAML::Key << "head_dim" << YAML::Value << p.head_dim;
-  out << YAML::Key << "heads" << YAML::Value << p.heads;
+  const AttentionShape shape = p.shape();
+  out << YAML::Key << "batch" << YAML::Value << shape.batch;
+  out << YAML::Key << "heads" << YAML::Value << shape.heads;
+  out << YAML::Key << "kv_heads" << YAML::Value << shape.kv_heads;
+  out << YAML::Key << "seq_len" << YAML::Value << shape.seq_len;
+  out << YAML::Key << "kv_len" << YAML::Value << shape.kv_len;
+  out << YAML::Key << "head_dim" << YAML::Value << shape.head_dim;
+  out << YAML::Key << "causal" << YAML::Value << shape.causal;
   out << YAML::Key << "seed" << YAML::Value << p.seed;
   out << YAML::EndMap;
   if (p.has_inputs()) {

@@ -35,9 +35,13 @@ struct HardwareKeys {
 
 struct Params {
   std::string datapath = "both";  // a registered datapath's name, both (naive, reordered) or all
-  std::size_t seq_len = 1024;
-  std::size_t head_dim = 64;
+  std::size_t batch = 1;
   std::size_t heads = 1;
+  std::size_t kv_heads = 0;  // 0: heads
+  std::size_t seq_len = 1024;
+  std::size_t kv_len = 0;  // 0: seq_len
+  std::size_t head_dim = 64;
+  bool causal = false;
   std::uint64_t seed = 1;
   std::string input_q, input_k, input_v;  // .npy paths; empty: random data from the seed
   double clock_period_ns = 1.0;
@@ -50,6 +54,12 @@ struct Params {
   std::map<std::string, std::string> origins;
 
   std::vector<std::string> datapaths() const;
+  // The problem, kv_heads and kv_len defaulting to heads and seq_len.
+  AttentionShape shape() const {
+    return {
+        batch,    heads, kv_heads == 0 ? heads : kv_heads, seq_len, kv_len == 0 ? seq_len : kv_len,
+        head_dim, causal};
+  }
   bool has_inputs() const { return !input_q.empty(); }
   // Where `key` was given, or empty if it takes its default.
   std::string origin(const std::string& key) const;

@@ -10,11 +10,14 @@ namespace sdpa {
 
 // Q, K, V with entries uniform in [-2, 2) from a 64-bit Mersenne Twister (the same on every
 // platform); Q is multiplied by `q_scale` to reach large score magnitudes.
+AttentionInputs random_inputs(const AttentionShape& shape, std::uint64_t seed,
+                              float q_scale = 1.0f);
+// The same for H heads of N queries and N keys.
 AttentionInputs random_inputs(std::size_t heads, std::size_t seq_len, std::size_t head_dim,
                               std::uint64_t seed, float q_scale = 1.0f);
 
 struct Reference {
-  std::vector<double> output;  // softmax(QKᵀ/√d)V in fp64, [heads * N, d]
+  std::vector<double> output;  // softmax(QKᵀ/√d)V in fp64, masked if causal, [B·H·N_q, d]
   double score_bound = 0;      // S: max over i, j of Σ_c |q_ic·k_jc| / √d
   double v_bound = 0;          // max |v|
   // C: the most running-max updates after a row's first score that fp32 scores can make in
@@ -53,6 +56,7 @@ struct Check {
   bool pass() const { return verdict() == Verdict::ok; }
 };
 
+// `seq_len`: the longest row of keys (N_kv).
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
                    std::size_t head_dim);
 

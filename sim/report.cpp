@@ -17,6 +17,7 @@ double per_cycle(const DatapathResult& r) {
 }
 
 std::string bytes(std::uint64_t b) {
+  if (b >= (std::uint64_t(1) << 30)) return fmt::format("{:.1f} GiB", b / 1073741824.0);
   if (b >= (1u << 20)) return fmt::format("{:.1f} MiB", b / 1048576.0);
   if (b >= (1u << 10)) return fmt::format("{:.1f} KiB", b / 1024.0);
   return fmt::format("{} B", b);
@@ -86,6 +87,7 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                           {"status", to_string(r.status)},
                           {"cycles", r.cycles},
                           {"scores", r.scores},
+                          {"scores_skipped", r.scores_skipped},
                           {"scores_per_cycle", per_cycle(r)},
                           {"rows_done", r.rows_done},
                           {"max_abs_error", nullptr},
@@ -100,12 +102,24 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                               {"high_water_elements", im.high_water_elements},
                               {"capacity_bytes", im.capacity_bytes()},
                               {"high_water_bytes", im.high_water_bytes()}}}}},
+                          {"memory_traffic",
+                           {{"footprint_bytes", r.footprint_bytes},
+                            {"bytes_read",
+                             {{"q", r.q_bytes_read},
+                              {"k", r.k_bytes_read},
+                              {"v", r.v_bytes_read},
+                              {"total", r.bytes_read()}}}}},
+                          {"per_token",
+                           {{"tokens", r.tokens},
+                            {"cycles", double(r.cycles) / double(r.tokens)},
+                            {"bytes_read", double(r.bytes_read()) / double(r.tokens)}}},
                           {"channels", channels},
                           {"limiting_channel", limiting_json(r)}};
     if (incomplete(r)) {
       // No last output row, so no cycle count.
       run["cycles"] = nullptr;
       run["scores_per_cycle"] = nullptr;
+      run["per_token"]["cycles"] = nullptr;
       run["waits"] = r.waits;
     } else {
       // JSON has no infinity: a non-finite output reports null with finite = false.
@@ -117,9 +131,13 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
   }
   return {{"runs", runs},
           {"problem",
-           {{"seq_len", params.seq_len},
-            {"head_dim", params.head_dim},
+           {{"batch", params.batch},
             {"heads", params.heads},
+            {"kv_heads", params.shape().kv_heads},
+            {"seq_len", params.seq_len},
+            {"kv_len", params.shape().kv_len},
+            {"head_dim", params.head_dim},
+            {"causal", params.causal},
             {"seed", params.seed}}},
           {"sim", {{"mode", mode}, {"wall_seconds", result.wall_seconds}}}};
 }
@@ -128,7 +146,9 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
   std::vector<std::vector<std::string>> rows{{""},
                                              {"status"},
                                              {"cycles"},
+                                             {"scores computed (masked)"},
                                              {"scores per cycle"},
+                                             {"memory read"},
                                              {"intermediate memory, provisioned"},
                                              {"intermediate memory, used (high water)"},
                                              {"limiting channel (high water/capacity)"},
@@ -141,20 +161,22 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     rows[0].push_back(r.datapath);
     rows[1].push_back(to_string(r.status));
     rows[2].push_back(incomplete(r) ? "-" : fmt::format("{}", r.cycles));
-    rows[3].push_back(incomplete(r) ? "-" : fmt::format("{:.4f}", per_cycle(r)));
-    rows[4].push_back(
+    rows[3].push_back(fmt::format("{} ({})", r.scores, r.scores_skipped));
+    rows[4].push_back(incomplete(r) ? "-" : fmt::format("{:.4f}", per_cycle(r)));
+    rows[5].push_back(bytes(r.bytes_read()));
+    rows[6].push_back(
         fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes())));
-    rows[5].push_back(
+    rows[7].push_back(
         fmt::format("{} elements ({})", m.high_water_elements, bytes(m.high_water_bytes())));
-    rows[6].push_back(limiting_cell(r));
-    rows[7].push_back(fmt::format("{} elements ({})", streams.capacity_elements,
+    rows[8].push_back(limiting_cell(r));
+    rows[9].push_back(fmt::format("{} elements ({})", streams.capacity_elements,
                                   bytes(streams.capacity_bytes())));
     if (incomplete(r))
-      rows[8].push_back("-");
+      rows[10].push_back("-");
     else if (!checks[i].finite)
-      rows[8].push_back(fmt::format("non-finite ({:.2g})", checks[i].tolerance));
+      rows[10].push_back(fmt::format("non-finite ({:.2g})", checks[i].tolerance));
     else
-      rows[8].push_back(
+      rows[10].push_back(
           fmt::format("{:.2g} ({:.2g})", checks[i].max_abs_error, checks[i].tolerance));
   }
   std::vector<std::size_t> width(rows[0].size(), 0);

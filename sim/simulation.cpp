@@ -17,7 +17,7 @@ namespace {
 
 // Runs `work` while a side thread reports progress; the side thread only reads atomics.
 template <class Work>
-void with_progress(const ProgressReporter& progress, std::size_t row_len,
+void with_progress(const ProgressReporter& progress,
                    const std::vector<std::unique_ptr<AttentionDatapath>>& dps, Work work) {
   if (!progress.report) {
     work();
@@ -33,8 +33,8 @@ void with_progress(const ProgressReporter& progress, std::size_t row_len,
     while (!cv.wait_for(lock, interval, [&] { return stop; })) {
       std::vector<Progress> now;
       for (const auto& dp : dps)
-        now.push_back({dp->basename(), dp->sink().rows_taken(), dp->sink().rows_expected(), row_len,
-                       dp->sink().last_ready()});
+        now.push_back({dp->basename(), dp->sink().rows_taken(), dp->sink().rows_expected(),
+                       dp->shape().scores(), dp->sink().last_ready()});
       progress.report(
           now, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
@@ -86,7 +86,15 @@ std::vector<std::string> where_units_stand(const AttentionDatapath& dp) {
 DatapathResult result_of(const AttentionDatapath& dp) {
   DatapathResult r;
   r.datapath = dp.basename();
-  r.scores = dp.shape().scores();
+  const AttentionShape& shape = dp.shape();
+  r.scores = shape.scores();
+  r.scores_skipped = shape.scores_skipped();
+  r.tokens = shape.batch * shape.seq_len;
+  const std::uint64_t row_bytes = shape.head_dim * sizeof(float);
+  r.footprint_bytes = (shape.q_elements() + 2 * shape.kv_elements()) * sizeof(float);
+  // A Q row per output row, a K and a V row per score computed.
+  r.q_bytes_read = shape.rows() * row_bytes;
+  r.k_bytes_read = r.v_bytes_read = shape.scores() * row_bytes;
   r.rows = dp.sink().rows_expected();
   r.rows_done = dp.sink().rows_taken();
   r.cycles = dp.sink().last_ready();
@@ -190,7 +198,7 @@ const DatapathParts& datapath_parts(const std::string& datapath) {
     std::map<std::string, DatapathParts> all;
     for (const DatapathKind& kind : datapath_kinds()) {
       const AttentionDatapath probe(("parts_of_" + kind.name).c_str(), DatapathConfig{},
-                                    AttentionShape{1, 1, 1}, kind.build);
+                                    AttentionShape::square(1, 1, 1), kind.build);
       DatapathParts& p = all[kind.name];
       for (const Unit* u : probe.units()) p.units.push_back(u->basename());
       p.default_timings = probe.default_timings();
@@ -228,11 +236,12 @@ std::uint64_t MemoryEstimate::total() const {
 }
 
 MemoryEstimate Simulation::memory_estimate() const {
-  const std::uint64_t matrix = shape_.matrix_elements() * sizeof(float);
+  const std::uint64_t q = shape_.q_elements() * sizeof(float);
+  const std::uint64_t kv = shape_.kv_elements() * sizeof(float);
   MemoryEstimate e;
-  // Q, K, V and the reference's fp64 output on the host, the memory image the datapaths share;
-  // per datapath the sink's output and the results' copy of it.
-  e.arrays = 3 * matrix + 2 * matrix + 3 * matrix + datapaths_.size() * 2 * matrix;
+  // Q, K, V and the reference's fp64 output (as large as Q, twice over) on the host, the memory
+  // image the datapaths share; per datapath the sink's output and the results' copy of it.
+  e.arrays = (q + 2 * kv) + 2 * q + (q + 2 * kv) + datapaths_.size() * 2 * q;
   for (const auto& dp : datapaths_)
     for (const Graph::Edge& edge : dp->edges())
       e.channels.push_back({dp->basename(), edge.channel->basename(), edge.channel->storage_bytes(),
@@ -247,7 +256,7 @@ SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressRe
   SimulationResult result;
   const auto start = std::chrono::steady_clock::now();
   // Runs until no process can move: every sink done, or a deadlock (starvation, never a hang).
-  with_progress(progress, inputs.seq_len, datapaths_, [] { sc_core::sc_start(); });
+  with_progress(progress, datapaths_, [] { sc_core::sc_start(); });
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The trace samples channel members: close it while the datapaths still exist.
@@ -263,7 +272,7 @@ SimulationResult simulate(const AttentionInputs& inputs,
   for (const std::string& name : datapath_names())
     if (configs.count(name) != 0) datapaths.push_back(name);
   if (datapaths.size() != configs.size()) throw std::invalid_argument("unknown datapath");
-  Simulation simulation(inputs.shape(), configs, datapaths);
+  Simulation simulation(inputs.shape, configs, datapaths);
   return simulation.run(inputs, progress);
 }
 

@@ -47,11 +47,17 @@ struct UnitStats {
 struct DatapathResult {
   std::string datapath;
   Status status = Status::ok;
-  Cycle cycles = 0;  // ready stamp of the last output row taken by the sink
-  std::uint64_t scores = 0;
-  std::size_t rows = 0;  // output rows expected: heads × N
+  Cycle cycles = 0;                  // ready stamp of the last output row taken by the sink
+  std::uint64_t scores = 0;          // computed
+  std::uint64_t scores_skipped = 0;  // masked (causal): not computed
+  std::size_t rows = 0;              // output rows expected: B·H·N_q
   std::size_t rows_done = 0;
-  std::vector<float> output;  // [heads * N, d], row-major
+  std::size_t tokens = 0;  // query positions of all sequences: B·N_q
+  // Memory: what Q, K and V occupy, and the bytes each reader streamed from it.
+  std::uint64_t footprint_bytes = 0;
+  std::uint64_t q_bytes_read = 0, k_bytes_read = 0, v_bytes_read = 0;
+  std::uint64_t bytes_read() const { return q_bytes_read + k_bytes_read + v_bytes_read; }
+  std::vector<float> output;  // [B·H·N_q, d], row-major
   std::vector<ChannelStats> channels;
   std::vector<UnitStats> units;
   LimitingChannel limiting;
@@ -68,8 +74,8 @@ struct Progress {
   std::string datapath;
   std::size_t rows_done = 0;
   std::size_t rows = 0;
-  std::size_t row_len = 0;  // scores per row: N
-  Cycle cycle = 0;          // ready stamp of the latest output row
+  std::uint64_t scores = 0;  // in the whole run of the datapath
+  Cycle cycle = 0;           // ready stamp of the latest output row
 };
 
 // Called from a separate OS thread about once per `interval_seconds` while sc_start runs.

@@ -109,7 +109,7 @@ int size_buffers(const Params& params, OutputFolder& out) {
     std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
     for (const auto& [unit, timing] : params.config_for(dp).timings)
       latencies += timing.latency * timing.ii;
-    const std::size_t ample = 2 * (params.seq_len + latencies) + 16;
+    const std::size_t ample = 2 * (params.shape().kv_len + latencies) + 16;
     Params p = params;
     p.datapath = dp;
     p.shared.default_depth = ample;

@@ -29,26 +29,45 @@ inline unsigned L(const DatapathConfig& c, const std::string& datapath, const st
 // Latency of a memory row read when a row fits one beat (docs/timing.md).
 inline unsigned reader_latency(const DatapathConfig& c) { return c.memory.read_latency; }
 
-// docs/timing.md, "Naive datapath": H·N² + 2N − 3 + Lmem + the latencies along the path.
-inline Cycle naive_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
+// docs/timing.md, "Closed forms", for any shape: S scores computed, rows of at most N_kv keys.
+// Naive: S + 2·N_kv − 3 + Lmem + the latencies along the path.
+inline Cycle naive_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "naive", unit); };
-  return heads * n * n + 2 * n - 3 + reader_latency(c) + l("dot_product") + l("row_max") +
+  return s.scores() + 2 * s.kv_len - 3 + reader_latency(c) + l("dot_product") + l("row_max") +
          l("subtract") + l("exp") + l("row_sum") + l("divide") + l("weighted_sum");
 }
 
-// docs/timing.md, "Two-pass datapath": H·N² + N − 2 + Lmem + the latencies along the path.
-inline Cycle two_pass_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
+// Two-pass: S + N_kv − 2 + Lmem + the latencies along the path.
+inline Cycle two_pass_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "two_pass", unit); };
-  return heads * n * n + n - 2 + reader_latency(c) + l("dot_product") + l("online_normalizer") +
+  return s.scores() + s.kv_len - 2 + reader_latency(c) + l("dot_product") + l("online_normalizer") +
          l("normalize") + l("weighted_sum");
 }
 
-// docs/timing.md, "Reordered datapath": H·N² − 1 + Lmem + path latencies, the two row results
-// joining at the divide after the slower of running_sum and rescale_accumulate.
-inline Cycle reordered_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
+// Reordered: S − 1 + Lmem + path latencies, the two row results joining at the divide after
+// the slower of running_sum and rescale_accumulate.
+inline Cycle reordered_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "reordered", unit); };
-  return heads * n * n - 1 + reader_latency(c) + l("dot_product") + l("running_max") +
+  return s.scores() - 1 + reader_latency(c) + l("dot_product") + l("running_max") +
          std::max(l("running_sum"), l("rescale_accumulate")) + l("row_divide");
+}
+
+inline Cycle closed_form_cycles(const std::string& datapath, const AttentionShape& s,
+                                const DatapathConfig& c) {
+  if (datapath == "naive") return naive_cycles(s, c);
+  if (datapath == "two_pass") return two_pass_cycles(s, c);
+  return reordered_cycles(s, c);
+}
+
+// H heads of N queries over N keys: H·N² scores.
+inline Cycle naive_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
+  return naive_cycles(AttentionShape::square(heads, n, 1), c);
+}
+inline Cycle two_pass_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
+  return two_pass_cycles(AttentionShape::square(heads, n, 1), c);
+}
+inline Cycle reordered_cycles(std::size_t heads, std::size_t n, const DatapathConfig& c) {
+  return reordered_cycles(AttentionShape::square(heads, n, 1), c);
 }
 
 inline const UnitStats& unit(const DatapathResult& r, const std::string& local) {
@@ -65,7 +84,8 @@ inline const ChannelStats& channel(const DatapathResult& r, const std::string& l
 
 inline void expect_accurate(const AttentionInputs& in, const DatapathResult& r) {
   ASSERT_EQ(r.status, Status::ok);
-  const Check c = check_output(reference_attention(in), r.output, in.seq_len, in.head_dim);
+  const Check c =
+      check_output(reference_attention(in), r.output, in.shape.kv_len, in.shape.head_dim);
   EXPECT_TRUE(c.finite) << r.datapath;
   EXPECT_LE(c.max_abs_error, c.tolerance) << r.datapath;
   // Within a tolerance small enough to certify (not merely `unverified`).

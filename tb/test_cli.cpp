@@ -29,7 +29,9 @@ std::string params_arg(const fs::path& p, const fs::path& dir) {
 TEST(Params, ShippedParameterFilesRun) {
   const fs::path d = scratch();
   for (const auto& entry : fs::directory_iterator(fs::path(SDPA_SOURCE_DIR) / "params")) {
-    const SimRun r = sim("'" + entry.path().string() + "' --set problem.seq_len=24 --out '" +
+    // Small sizes: the model shapes' heads and d as shipped, their sequences cut short.
+    const SimRun r = sim("'" + entry.path().string() +
+                             "' --set problem.seq_len=24 --set problem.kv_len=48 --out '" +
                              (d / entry.path().stem()).string() + "'",
                          d);
     EXPECT_EQ(r.status, 0) << entry.path() << r.err;
@@ -160,10 +162,10 @@ TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
       {int32, "q.npy", "dtype '<i4' not supported"},
       {valid.substr(0, valid.size() - 5), "q.npy", "truncated data"},
       {valid.substr(0, 20), "q.npy", "truncated"},
-      {npy_bytes(good, {12}, d / "tmp.npy"), "q.npy", "expected a 2-D array"},
-      // Q is read first: K is the one whose shape differs.
-      {npy_bytes(good, {3, 4}, d / "tmp.npy"), "k.npy", "differs from inputs.q's [3, 4]"},
-      {npy_bytes({}, {0, 3}, d / "tmp.npy"), "q.npy", "N, d >= 1"},
+      {npy_bytes(good, {12}, d / "tmp.npy"), "q.npy", "expected an array [B, heads, rows, d]"},
+      // Q sets the problem: K is the one that does not fit.
+      {npy_bytes(good, {3, 4}, d / "tmp.npy"), "k.npy", "does not fit inputs.q's [3, 4]"},
+      {npy_bytes({}, {0, 3}, d / "tmp.npy"), "q.npy", "a dimension is 0"},
   };
   for (const Case& c : cases) {
     const fs::path p = inputs_with_q(d, c.bytes);
@@ -181,7 +183,7 @@ TEST(Inputs, NpyFilesDefineTheProblemAndOutputsRoundTrip) {
   const SimRun r = sim(params_arg(p, d), d);
   ASSERT_EQ(r.status, 0) << r.err;
   const NpyArray o = read_npy((d / "out" / "o_naive.npy").string());
-  EXPECT_EQ(o.shape, (std::vector<std::size_t>{12, 5}));
+  EXPECT_EQ(o.shape, (std::vector<std::size_t>{1, 1, 12, 5}));  // [B, H, N, d]
   const Check c = check_output(reference_attention(in), o.data, 12, 5);
   EXPECT_LE(c.max_abs_error, c.tolerance);
   const auto report = nlohmann::json::parse(slurp(d / "out" / "report.json"));

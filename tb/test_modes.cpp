@@ -16,18 +16,22 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Random problem, latencies, IIs, memory and channel depths; small depths make some deadlock.
+// Random problem (batches, grouped heads, rectangular and causal shapes), latencies, IIs, memory
+// and channel depths; small depths make some deadlock.
 std::string random_config(unsigned seed) {
   std::mt19937 gen(seed);
   auto pick = [&gen](unsigned lo, unsigned hi) {
     return std::uniform_int_distribution<unsigned>(lo, hi)(gen);
   };
-  const unsigned n = pick(1, 24);
+  const unsigned n = pick(1, 24), kv_len = n + pick(0, 1) * pick(0, 12);
+  const unsigned kv_heads = pick(1, 2), heads = kv_heads * pick(1, 2);
   std::string args = fmt::format(
-      "--set datapath=all --set problem.seq_len={} --set problem.head_dim={} --set "
-      "problem.heads={} "
+      "--set datapath=all --set problem.seq_len={} --set problem.kv_len={} "
+      "--set problem.head_dim={} --set problem.heads={} --set problem.kv_heads={} "
+      "--set problem.batch={} --set problem.causal={} "
       "--set problem.seed={} --set memory.read_latency={} --set memory.bytes_per_cycle={} ",
-      n, pick(1, 12), pick(1, 2), seed, pick(1, 12), std::vector<unsigned>{4, 16, 256}[pick(0, 2)]);
+      n, kv_len, pick(1, 12), heads, kv_heads, pick(1, 2), pick(0, 1) == 1 ? "true" : "false", seed,
+      pick(1, 12), std::vector<unsigned>{4, 16, 256}[pick(0, 2)]);
   // Every unit and channel name of every datapath, each once (a shared key sets all that have it).
   std::set<std::string> units, channels;
   for (const std::string& dp : datapath_names()) {

@@ -26,7 +26,7 @@ double old_tolerance(const Reference& ref, std::size_t n, std::size_t d) {
 // Sorts the keys (and their values) by their score with query 0, so that in row 0 every key
 // moves the running max: the reordered datapath's most roundings.
 void sort_keys_by_score(AttentionInputs& in) {
-  const std::size_t n = in.seq_len, d = in.head_dim;
+  const std::size_t n = in.shape.seq_len, d = in.shape.head_dim;
   std::vector<double> score(n);
   for (std::size_t j = 0; j < n; ++j)
     for (std::size_t c = 0; c < d; ++c) score[j] += double(in.q[c]) * in.k[j * d + c];
@@ -136,7 +136,7 @@ TEST(Tolerance, ZeroVMakesAnExactlyZeroOutput) {
 
 // The running-max moves of fp32 and fp64 in row i, the reordered datapath's way.
 std::pair<std::size_t, std::size_t> max_moves(const AttentionInputs& in, std::size_t i) {
-  const std::size_t n = in.seq_len, d = in.head_dim;
+  const std::size_t n = in.shape.seq_len, d = in.shape.head_dim;
   const ScaledDotOp dot{1.0f / std::sqrt(float(d))};
   const RowView q(in.q.data() + i * d, d);
   float m = 0;

@@ -17,7 +17,7 @@ namespace sdpa {
 
 Out<Row>& build_naive(AttentionDatapath& dp) {
   const RowShape scores = dp.per_score();
-  const std::size_t n = dp.shape().seq_len;
+  const std::size_t n = dp.longest_row();
   auto& row_max = dp.unit<RowMax>("row_max", scores);
   auto& subtract = dp.unit<Subtract>("subtract", scores);
   auto& exp = dp.unit<Exp>("exp", scores);
@@ -33,12 +33,12 @@ Out<Row>& build_naive(AttentionDatapath& dp) {
   dp.fan_out(dp.scores(),
              {{row_max.in, "scores"},
               {subtract.in, "score_bypass", Depth::row_plus(n, {&dp.dot_product(), &row_max})}});
-  dp.connect(row_max.out, subtract.operand, "maxima");
+  dp.connect(row_max.out, subtract.operand, "maxima", Depth::per_row_result(scores));
   dp.stage("exp and row sum");
   dp.connect(subtract.out, exp.in, "shifted");
   dp.fan_out(exp.out, {{row_sum.in, "exps"},
                        {divide.in, "exp_bypass", Depth::row_plus(n, {&exp, &row_sum})}});
-  dp.connect(row_sum.out, divide.operand, "sums");
+  dp.connect(row_sum.out, divide.operand, "sums", Depth::per_row_result(scores));
   dp.stage("normalise and weighted sum");
   dp.connect(divide.out, weighted_sum.weights, "probs");
   return weighted_sum.out;

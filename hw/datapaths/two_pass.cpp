@@ -16,7 +16,7 @@ namespace sdpa {
 
 Out<Row>& build_two_pass(AttentionDatapath& dp) {
   const RowShape scores = dp.per_score();
-  const std::size_t n = dp.shape().seq_len;
+  const std::size_t n = dp.longest_row();
   auto& normalizer = dp.unit<OnlineNormalizer>("online_normalizer", scores);
   auto& normalize = dp.unit<Normalize>("normalize", scores);
   auto& weighted_sum = dp.unit<WeightedSum>("weighted_sum", scores, dp.shape().head_dim);
@@ -28,7 +28,7 @@ Out<Row>& build_two_pass(AttentionDatapath& dp) {
   dp.fan_out(dp.scores(), {{normalizer.scores, "scores"},
                            {normalize.in, "score_bypass",
                             Depth::row_plus(n, {&dp.dot_product(), &normalizer})}});
-  dp.connect(normalizer.stats, normalize.operand, "row_stats");
+  dp.connect(normalizer.stats, normalize.operand, "row_stats", Depth::per_row_result(scores));
   dp.stage("second pass and weighted sum");
   dp.connect(normalize.out, weighted_sum.weights, "probs");
   return weighted_sum.out;

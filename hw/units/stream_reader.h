@@ -14,14 +14,25 @@
 
 namespace sdpa {
 
-// Which rows to read, in order: for each of `heads` blocks of `rows` rows starting at `base`,
-// `passes` passes over the block (K and V: one pass per query; Q: one pass).
+// Which rows a reader streams, in order: one per firing of `shape`. Memory holds `blocks` blocks
+// of `block_rows` rows of `head_dim` floats from `base` (one block per batch and head); firing
+// (r, j) reads row j of block block(r). Row r of the shape belongs to query head
+// r / rows_per_head (counting over batches), and `group` query heads share a block (GQA).
+// Q: one row of the shape per head, its queries; K and V: one per query, the keys it sees.
 struct StreamPattern {
   std::uint64_t base = 0;
-  std::size_t heads = 1;
-  std::size_t rows = 0;
-  std::size_t passes = 1;
+  RowShape shape;
+  std::size_t blocks = 1;
+  std::size_t block_rows = 0;
   std::size_t head_dim = 0;
+  std::size_t rows_per_head = 1;
+  std::size_t heads = 1;  // query heads per batch
+  std::size_t group = 1;  // query heads per block
+
+  std::size_t block(std::size_t row) const {
+    const std::size_t head = row / rows_per_head;
+    return head / heads * (heads / group) + head % heads / group;
+  }
 };
 
 // A DMA engine: issues one row read per firing (II) over its own link to memory, which carries
@@ -49,16 +60,15 @@ class StreamReader : public Unit {
 
  private:
   [[gnu::flatten]] Task body() override {
-    std::uint64_t block_base = pattern_.base;  // address of the current head's first row
+    std::uint64_t block_base = 0;  // address of the current row's block
     Cycle link_free = 0;
     for (const Firing& f : firings()) {
+      if (f.row_start())
+        block_base = pattern_.base + pattern_.block(f.row) * pattern_.block_rows * row_bytes_;
       // The link carries one beat per cycle: a request waits for the previous row's beats.
       const Cycle request = std::max(cycle(), link_free);
       link_free = request + beats_;
       const Cycle arrival = fetch(block_base + f.index * row_bytes_, request) + beats_ - 1;
-      // A head's block is read `passes` times, then the next head's block.
-      if (f.row_end() && (f.row + 1) % pattern_.passes == 0)
-        block_base += pattern_.rows * row_bytes_;
       co_await write(rows, RowView(row_, pattern_.head_dim), arrival + timing().latency - 1);
     }
   }

@@ -1,0 +1,192 @@
+// The shapes models run: rectangular, batched, grouped-query (GQA, MQA), causal and decode; each
+// datapath against the masked fp64 reference and the closed forms of docs/timing.md.
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "sim/npy.h"
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Case {
+  const char* name;
+  AttentionShape shape;  // batch, heads, kv_heads, seq_len, kv_len, head_dim, causal
+};
+
+const Case kCases[] = {
+    {"rectangular_more_keys", {1, 1, 1, 12, 40, 8, false}},
+    {"rectangular_more_queries", {1, 1, 1, 40, 12, 8, false}},
+    {"batched", {3, 2, 2, 16, 16, 4, false}},
+    {"gqa", {1, 4, 2, 16, 24, 8, false}},
+    {"mqa", {2, 4, 1, 8, 8, 4, false}},
+    {"causal_square", {1, 1, 1, 32, 32, 8, true}},
+    {"causal_heads", {1, 3, 3, 24, 24, 4, true}},
+    {"causal_rectangular", {1, 2, 2, 16, 40, 4, true}},
+    {"causal_batched_gqa", {2, 4, 2, 20, 28, 4, true}},
+    {"decode", {1, 2, 2, 1, 96, 8, false}},
+    {"decode_gqa_batched", {3, 4, 1, 2, 64, 8, true}},
+};
+
+class Workloads : public testing::TestWithParam<std::tuple<Case, const char*>> {};
+
+TEST_P(Workloads, MatchTheMaskedReferenceAndTheClosedForm) {
+  const auto& [c, datapath] = GetParam();
+  const AttentionInputs in = random_inputs(c.shape, 7);
+  const DatapathConfig config = default_config();
+  const SimulationResult r = simulate(in, {datapath}, config);
+  const DatapathResult& run = r.runs.at(0);
+  expect_accurate(in, run);
+  EXPECT_EQ(run.scores, c.shape.scores());
+  EXPECT_EQ(run.cycles, closed_form_cycles(datapath, c.shape, config));
+  // At full rate only the memory streams wait for slots.
+  for (const ChannelStats& s : run.channels)
+    if (!s.input_stream) {
+      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Workloads,
+                         testing::Combine(testing::ValuesIn(kCases),
+                                          testing::Values("naive", "two_pass", "reordered")),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param).name) + "_" +
+                                  std::get<1>(info.param);
+                         });
+
+TEST(Causal, ScoresComputedAreTheMaskedTriangle) {
+  // Bottom-right aligned: query i of N_q sees i + N_kv − N_q + 1 of N_kv keys.
+  const AttentionShape square{1, 1, 1, 32, 32, 8, true};
+  EXPECT_EQ(square.scores(), 32u * 33 / 2);
+  EXPECT_EQ(square.scores_skipped(), 32u * 31 / 2);
+  const AttentionShape rect{2, 3, 1, 4, 10, 8, true};
+  EXPECT_EQ(rect.scores(), 6u * (7 + 8 + 9 + 10));
+  const RowShape rows = rect.score_rows();
+  EXPECT_EQ(rows.row_length(0), 7u);
+  EXPECT_EQ(rows.row_length(3), 10u);
+  EXPECT_EQ(rows.row_length(4), 7u);  // the next head starts over
+}
+
+TEST(Causal, BypassesHoldTheLongestRow) {
+  // Decode: a naive bypass holds a whole row of N_kv scores; the reordered datapath holds none.
+  const AttentionShape decode{1, 2, 2, 1, 200, 4, false};  // two heads: two rows
+  const DatapathConfig c = default_config();
+  const SimulationResult r = simulate(random_inputs(decode, 3), {"naive", "reordered"}, c);
+  EXPECT_EQ(channel(r.runs.at(0), "score_bypass").high_water,
+            200 + L(c, "naive", "dot_product") + L(c, "naive", "row_max"));
+  Cycle reordered = 0;
+  for (const ChannelStats& s : r.runs.at(1).channels)
+    if (!s.input_stream) reordered = std::max(reordered, s.high_water);
+  EXPECT_LE(reordered, L(c, "reordered", "running_max") + 1);
+}
+
+json run_report(const std::string& args, const fs::path& out) {
+  const SimRun r = sim(args + " --out '" + out.string() + "'", out.parent_path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  return json::parse(slurp(out / "report.json"));
+}
+
+TEST(Decode, ReorderedMemoryIsFlatInTheCacheLengthNaiveGrowsWithIt) {
+  const fs::path d = scratch();
+  std::vector<json> runs;
+  for (const int kv_len : {256, 1024})
+    runs.push_back(
+        run_report("--set datapath=all --set problem.seq_len=1 --set problem.head_dim=8 "
+                   "--set problem.kv_len=" +
+                       std::to_string(kv_len),
+                   d / std::to_string(kv_len)));
+  auto memory = [](const json& report, int i) {
+    return report["runs"][i]["memory"]["intermediate"]["high_water_elements"].get<Cycle>();
+  };
+  EXPECT_EQ(memory(runs[1], 2), memory(runs[0], 2));             // reordered
+  EXPECT_EQ(memory(runs[1], 0) - memory(runs[0], 0), 2 * 768u);  // naive: two bypasses
+  EXPECT_EQ(memory(runs[1], 1) - memory(runs[0], 1), 768u);      // two_pass: one
+  // Per token (one query per sequence): every score's K and V row, and Q's row.
+  const json& token = runs[1]["runs"][2]["per_token"];
+  EXPECT_EQ(token["tokens"], 1);
+  EXPECT_EQ(token["bytes_read"], (2 * 1024 + 1) * 8 * 4);
+  EXPECT_EQ(token["cycles"], runs[1]["runs"][2]["cycles"]);
+}
+
+TEST(Gqa, MemoryHoldsTheKvHeadsAndQueryHeadsRereadThem) {
+  const fs::path d = scratch();
+  const json r = run_report(
+      "--set datapath=reordered --set problem.heads=8 --set problem.kv_heads=2 "
+      "--set problem.seq_len=16 --set problem.head_dim=4 --set problem.batch=2",
+      d / "o");
+  const json& run = r["runs"][0];
+  const std::uint64_t row = 4 * 4, scores = 2 * 8 * 16 * 16;
+  EXPECT_EQ(run["memory_traffic"]["footprint_bytes"], (2 * 8 * 16 + 2 * 2 * 2 * 16) * row);
+  EXPECT_EQ(run["memory_traffic"]["bytes_read"]["k"], scores * row);
+  EXPECT_EQ(run["memory_traffic"]["bytes_read"]["q"], 2 * 8 * 16 * row);
+  EXPECT_EQ(r["problem"]["kv_heads"], 2);
+  EXPECT_EQ(read_npy((d / "o" / "o_reordered.npy").string()).shape,
+            (std::vector<std::size_t>{2, 8, 16, 4}));
+}
+
+void expect_error(const SimRun& r, const std::vector<std::string>& needles) {
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
+}
+
+TEST(BadShapes, AreRefusedNamingWhatDisagrees) {
+  const fs::path d = scratch();
+  const std::string o = " --out '" + (d / "o").string() + "'";
+  expect_error(sim("--set problem.heads=6 --set problem.kv_heads=4" + o, d),
+               {"--set problem.kv_heads=4: problem.kv_heads: 4 does not divide problem.heads (6)"});
+  expect_error(
+      sim("--set problem.causal=true --set problem.seq_len=8 --set problem.kv_len=4" + o, d),
+      {"problem.seq_len: 8 queries are more than problem.kv_len (4)"});
+  expect_error(sim("--set problem.causal=yes" + o, d),
+               {"problem.causal: expected true or false, got 'yes'"});
+}
+
+TEST(InputFiles, SetTheShapeWithLeadingOnesLeftOut) {
+  // Q [B, H, N_q, d] = [2, 4, 3, 5] and K, V [2, 2, 6, 5] given as 4-D arrays; the run takes
+  // the shape from them and the output is [B, H, N_q, d].
+  const fs::path d = scratch();
+  const AttentionShape shape{2, 4, 2, 3, 6, 5, false};
+  const AttentionInputs in = random_inputs(shape, 4);
+  write_npy((d / "q.npy").string(), in.q, {2, 4, 3, 5});
+  write_npy((d / "k.npy").string(), in.k, {2, 2, 6, 5});
+  write_npy((d / "v.npy").string(), in.v, {2, 2, 6, 5});
+  auto inputs = [&](const char* q, const char* k, const char* v) {
+    return "--set inputs.q='" + (d / q).string() + "' --set inputs.k='" + (d / k).string() +
+           "' --set inputs.v='" + (d / v).string() + "' ";
+  };
+  const std::string files = inputs("q.npy", "k.npy", "v.npy");
+  const SimRun r = sim("--set datapath=naive " + files + "--out '" + (d / "o").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const NpyArray out = read_npy((d / "o" / "o_naive.npy").string());
+  EXPECT_EQ(out.shape, (std::vector<std::size_t>{2, 4, 3, 5}));
+  const Check c = check_output(reference_attention(in), out.data, 6, 5);
+  EXPECT_TRUE(c.verdict() == Verdict::ok) << c.max_abs_error;
+  // Three K/V heads cannot serve four query heads; a key given with files must agree.
+  write_npy((d / "k3.npy").string(), std::vector<float>(2 * 3 * 6 * 5, 0.5f), {2, 3, 6, 5});
+  write_npy((d / "v3.npy").string(), std::vector<float>(2 * 3 * 6 * 5, 0.5f), {2, 3, 6, 5});
+  expect_error(sim(inputs("q.npy", "k3.npy", "v3.npy") + "--out '" + (d / "x").string() + "'", d),
+               {"k3.npy: 3 K/V heads do not divide inputs.q's 4 query heads"});
+  expect_error(
+      sim(files + "--set problem.kv_len=7 --out '" + (d / "y").string() + "'", d),
+      {"--set problem.kv_len=7: problem.kv_len: 7 disagrees with inputs.k", "so N_kv = 6"});
+  // Leading dimensions of 1 may be left out: [N, d] is one sequence of one head.
+  const AttentionInputs small = random_inputs(AttentionShape::square(1, 4, 3), 5);
+  write_npy((d / "q2.npy").string(), small.q, {4, 3});
+  write_npy((d / "k2.npy").string(), small.k, {1, 4, 3});
+  write_npy((d / "v2.npy").string(), small.v, {1, 1, 4, 3});
+  const SimRun two_d = sim(inputs("q2.npy", "k2.npy", "v2.npy") +
+                               "--set datapath=reordered --out '" + (d / "z").string() + "'",
+                           d);
+  ASSERT_EQ(two_d.status, 0) << two_d.err;
+  EXPECT_EQ(read_npy((d / "z" / "o_reordered.npy").string()).shape,
+            (std::vector<std::size_t>{1, 1, 4, 3}));
+}
+
+}  // namespace
+}  // namespace sdpa::test
