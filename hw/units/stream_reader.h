@@ -16,9 +16,10 @@ namespace sdpa {
 
 // Which rows a reader streams, in order: one per firing of `shape`. Memory holds `blocks` blocks
 // of `block_rows` rows of `head_dim` floats from `base` (one block per batch and head); firing
-// (r, j) reads row j of block block(r). Row r of the shape belongs to query head
-// r / rows_per_head (counting over batches), and `group` query heads share a block (GQA).
-// Q: one row of the shape per head, its queries; K and V: one per query, the keys it sees.
+// (r, j) reads row first_row + j·row_step of block block(r). Row r of the shape belongs to
+// query head r / rows_per_head (counting over batches), and `group` query heads share a block
+// (GQA). Q: one row of the shape per head, its queries (a lane's: every `lanes`-th); K and V:
+// one per query (or group of `lanes` queries), the keys it sees.
 struct StreamPattern {
   std::uint64_t base = 0;
   RowShape shape;
@@ -28,6 +29,14 @@ struct StreamPattern {
   std::size_t rows_per_head = 1;
   std::size_t heads = 1;  // query heads per batch
   std::size_t group = 1;  // query heads per block
+  std::size_t first_row = 0;
+  std::size_t row_step = 1;
+  // K and V for `lanes` lanes: row r of the shape is the group of queries r mod rows_per_head of
+  // `queries`, one per lane, and key j goes to the lanes whose query sees it: with a causal mask,
+  // query i sees the first i + first_key keys.
+  std::size_t lanes = 1;
+  std::size_t queries = 0;
+  std::size_t first_key = 0;  // 0: no mask, every lane sees every key of its group
 
   std::size_t block(std::size_t row) const {
     const std::size_t head = row / rows_per_head;
@@ -62,14 +71,30 @@ class StreamReader : public Unit {
   [[gnu::flatten]] Task body() override {
     std::uint64_t block_base = 0;  // address of the current row's block
     Cycle link_free = 0;
+    std::size_t group_start = 0, lanes_in_group = 1;  // the group's first query, its lanes
     for (const Firing& f : firings()) {
-      if (f.row_start())
+      if (f.row_start()) {
         block_base = pattern_.base + pattern_.block(f.row) * pattern_.block_rows * row_bytes_;
+        if (pattern_.lanes > 1) {
+          group_start = f.row % pattern_.rows_per_head * pattern_.lanes;
+          lanes_in_group = std::min(pattern_.lanes, pattern_.queries - group_start);
+        }
+      }
       // The link carries one beat per cycle: a request waits for the previous row's beats.
       const Cycle request = std::max(cycle(), link_free);
       link_free = request + beats_;
-      const Cycle arrival = fetch(block_base + f.index * row_bytes_, request) + beats_ - 1;
-      co_await write(rows, RowView(row_, pattern_.head_dim), arrival + timing().latency - 1);
+      const std::size_t row = pattern_.first_row + f.index * pattern_.row_step;
+      const Cycle arrival = fetch(block_base + row * row_bytes_, request) + beats_ - 1;
+      const Cycle due = arrival + timing().latency - 1;
+      if (pattern_.lanes == 1) {
+        co_await write(rows, RowView(row_, pattern_.head_dim), due);
+      } else {
+        // Lane p's query sees key j if j < group_start + p + first_key (causal).
+        const std::size_t seen = group_start + pattern_.first_key;
+        const std::size_t first =
+            pattern_.first_key == 0 || f.index < seen ? 0 : f.index + 1 - seen;
+        co_await write(rows, RowView(row_, pattern_.head_dim), due, first, lanes_in_group - first);
+      }
     }
   }
 
