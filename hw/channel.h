@@ -67,7 +67,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
   // marks its unit as having progressed (the decoupled scheduler's deadlock test).
 
   // Takes a slot for element `written_` if one is free; returns the slot and its ready stamp.
-  bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index, Cycle& ready) {
+  [[gnu::always_inline]] bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index,
+                                          Cycle& ready) {
     if (!sync(writer)) return false;
     if (written_ - read_ == capacity_) {
       blocked_writer_ = &writer;
@@ -89,7 +90,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     return true;
   }
 
-  void end_write(Unit& writer, Cycle ready) {
+  [[gnu::always_inline]] void end_write(Unit& writer, Cycle ready) {
     slots_[write_slot_].ready = ready;
     advance(write_slot_);
     ++written_;
@@ -99,7 +100,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   }
 
   // Finds the next element if there is one, advancing the reader to its ready stamp.
-  bool begin_read(Unit& reader, std::size_t& slot_index, Cycle& ready) {
+  [[gnu::always_inline]] bool begin_read(Unit& reader, std::size_t& slot_index, Cycle& ready) {
     if (!sync(reader)) return false;
     if (written_ == read_) {
       blocked_reader_ = &reader;
@@ -116,7 +117,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     return true;
   }
 
-  void end_read(Unit& reader) {
+  [[gnu::always_inline]] void end_read(Unit& reader) {
     // Before the free overwrites element read_ - C's free in the slot: it may still count.
     count_occupancy(read_, read_slot_, occupancy_);
     const Cycle freed = reader.t_ + 1;
