@@ -6,23 +6,38 @@
 namespace sdpa {
 namespace {
 
-// Q's rows once, a head's queries after another; memory holds Q, then K, then V.
-StreamPattern q_pattern(const AttentionShape& s) {
-  return {0,
-          RowShape{s.batch * s.heads, s.seq_len},
-          s.batch * s.heads,
-          s.seq_len,
-          s.head_dim,
-          1,
-          s.heads,
-          1};
+// Lane p's queries of every head, every `lanes`-th from the p-th; memory holds Q, then K, then V.
+StreamPattern q_pattern(const AttentionShape& s, std::size_t lane, std::size_t lanes) {
+  StreamPattern p;
+  p.shape = RowShape(s.batch * s.heads, (s.seq_len + lanes - 1 - lane) / lanes);
+  p.blocks = s.batch * s.heads;
+  p.block_rows = s.seq_len;
+  p.head_dim = s.head_dim;
+  p.heads = s.heads;
+  p.first_row = lane;
+  p.row_step = lanes;
+  return p;
 }
-// For each query, the K (or V) rows it sees, from its K/V head's block.
-StreamPattern kv_pattern(const AttentionShape& s, int matrix) {
-  const std::uint64_t base = (s.q_elements() + (matrix - 1) * s.kv_elements()) * sizeof(float);
-  return {base,    s.score_rows(), s.batch * s.kv_heads, s.kv_len, s.head_dim, s.seq_len,
-          s.heads, s.group()};
+
+// For each group of `lanes` queries (one query without lanes), the K (or V) rows its queries
+// see, from their K/V head's block, for the lanes whose query sees each.
+StreamPattern kv_pattern(const AttentionShape& s, int matrix, std::size_t lanes) {
+  StreamPattern p;
+  p.base = (s.q_elements() + (matrix - 1) * s.kv_elements()) * sizeof(float);
+  p.shape = s.group_rows(lanes);
+  p.blocks = s.batch * s.kv_heads;
+  p.block_rows = s.kv_len;
+  p.head_dim = s.head_dim;
+  p.rows_per_head = (s.seq_len + lanes - 1) / lanes;
+  p.heads = s.heads;
+  p.group = s.group();
+  p.lanes = lanes;
+  p.queries = s.seq_len;
+  p.first_key = s.causal ? s.keys(0) : 0;
+  return p;
 }
+
+std::string lane_name(std::size_t lane) { return "lane" + std::to_string(lane); }
 
 }  // namespace
 
@@ -42,28 +57,92 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
     : Graph(name, config, shape.head_dim),
       shape_(shape),
       memory_timing_(config.memory),
+      period_(config.clocking.period),
       memory_("memory", config.memory.read_latency, config.clocking.period),
-      q_reader_(
-          unit<StreamReader>("q_reader", q_pattern(shape), config.clocking.period, config.memory)),
-      k_reader_(unit<StreamReader>("k_reader", kv_pattern(shape, 1), config.clocking.period,
+      k_reader_(unit<StreamReader>("k_reader", kv_pattern(shape, 1, config.lanes), period_,
                                    config.memory)),
-      v_reader_(unit<StreamReader>("v_reader", kv_pattern(shape, 2), config.clocking.period,
+      v_reader_(unit<StreamReader>("v_reader", kv_pattern(shape, 2, config.lanes), period_,
                                    config.memory)),
-      dot_product_(
-          unit<DotProduct>("dot_product", per_score(),
-                           ScaledDotOp{1.0f / std::sqrt(static_cast<float>(shape.head_dim))})) {
-  for (StreamReader* reader : {&q_reader_, &k_reader_, &v_reader_})
-    reader->socket.bind(memory_.socket);
+      lanes_(config.lanes) {
+  for (StreamReader* reader : {&k_reader_, &v_reader_}) reader->socket.bind(memory_.socket);
+  // One lane is the paper's datapath, named as it is; lanes get a scope each (lane3.row_max).
+  for (std::size_t p = 0; p < lanes_.size(); ++p) {
+    if (lanes_.size() == 1)
+      build_lane(p, build);
+    else
+      scope(lane_name(p), [&] { build_lane(p, build); });
+  }
+  building_ = nullptr;
+}
+
+void AttentionDatapath::build_lane(std::size_t index, Build build) {
+  Lane& lane = lanes_[index];
+  building_ = &lane;
+  const std::size_t n = lanes_.size();
+  lane.scores = shape_.query_rows(index, n);
+  lane.q_reader =
+      &unit<StreamReader>("q_reader", q_pattern(shape_, index, n), period_, memory_timing_);
+  lane.q_reader->socket.bind(memory_.socket);
+  lane.dot_product =
+      &unit<DotProduct>("dot_product", lane.scores,
+                        ScaledDotOp{1.0f / std::sqrt(static_cast<float>(shape_.head_dim))});
   stage("memory streams");
-  connect(q_reader_.rows, dot_product_.operand, "q_rows");
-  connect(k_reader_.rows, dot_product_.in, "k_rows");
+  connect(lane.q_reader->rows, lane.dot_product->operand, "q_rows");
+  add_branch(k_reader_.rows, lane.dot_product->in, "k_rows");
   Out<Row>& out_rows = build(*this);
-  sink_ = &unit<Sink>("sink", shape.rows(), shape.head_dim);
-  connect(out_rows, sink_->out_rows, "out_rows");
+  lane.sink = &unit<Sink>("sink", lane.scores.rows, shape_.head_dim);
+  connect(out_rows, lane.sink->out_rows, "out_rows");
+}
+
+void AttentionDatapath::connect_v_rows(In<RowView>& consumer) {
+  add_branch(v_reader_.rows, consumer, "v_rows");
 }
 
 bool AttentionDatapath::is_input_stream(const Edge& edge) const {
-  return edge.producer == &q_reader_ || edge.producer == &k_reader_ || edge.producer == &v_reader_;
+  if (edge.producer == &k_reader_ || edge.producer == &v_reader_) return true;
+  for (const Lane& lane : lanes_)
+    if (edge.producer == lane.q_reader) return true;
+  return false;
+}
+
+std::size_t AttentionDatapath::rows_expected() const {
+  std::size_t rows = 0;
+  for (const Lane& lane : lanes_) rows += lane.sink->rows_expected();
+  return rows;
+}
+
+std::size_t AttentionDatapath::rows_taken() const {
+  std::size_t rows = 0;
+  for (const Lane& lane : lanes_) rows += lane.sink->rows_taken();
+  return rows;
+}
+
+Cycle AttentionDatapath::last_ready() const {
+  Cycle last = 0;
+  for (const Lane& lane : lanes_) last = std::max(last, lane.sink->last_ready());
+  return last;
+}
+
+std::vector<float> AttentionDatapath::output() const {
+  if (lanes_.size() == 1) return lanes_[0].sink->output();
+  // Lane p's rows are the queries p, p + P, … of each head in turn.
+  const std::size_t d = shape_.head_dim, n = lanes_.size(), q = shape_.seq_len;
+  std::vector<float> out(shape_.q_elements());
+  for (std::size_t p = 0; p < n; ++p) {
+    const std::vector<float>& rows = lanes_[p].sink->output();
+    const std::size_t per_head = (q + n - 1 - p) / n;
+    for (std::size_t r = 0; r * d < rows.size(); ++r) {
+      const std::size_t row = r / per_head * q + p + r % per_head * n;
+      std::copy_n(rows.begin() + r * d, d, out.begin() + row * d);
+    }
+  }
+  return out;
+}
+
+std::uint64_t AttentionDatapath::q_bytes_read() const {
+  std::uint64_t rows = 0;
+  for (const Lane& lane : lanes_) rows += lane.q_reader->planned_firings();
+  return rows * row_bytes();
 }
 
 }  // namespace sdpa

@@ -37,8 +37,25 @@ struct AttentionShape {
   std::size_t group() const { return heads / kv_heads; }
   // Output rows: one per query of every batch and head.
   std::size_t rows() const { return batch * heads * seq_len; }
+  // The keys query i of a head sees.
+  std::size_t keys(std::size_t i) const { return causal ? i + kv_len - seq_len + 1 : kv_len; }
+  // The queries i ≡ lane (mod lanes) of each head: one score row each, of the keys it sees.
+  RowShape query_rows(std::size_t lane, std::size_t lanes) const {
+    std::vector<std::size_t> period;
+    for (std::size_t i = lane; i < seq_len; i += lanes) period.push_back(keys(i));
+    const std::size_t rows = batch * heads * period.size();
+    return causal ? RowShape(rows, std::move(period)) : RowShape(rows, kv_len);
+  }
+  // Groups of `lanes` queries of a head, one row each, of the keys its queries see (its last's).
+  RowShape group_rows(std::size_t lanes) const {
+    std::vector<std::size_t> period;
+    for (std::size_t i = 0; i < seq_len; i += lanes)
+      period.push_back(keys(std::min(i + lanes, seq_len) - 1));
+    const std::size_t rows = batch * heads * period.size();
+    return causal ? RowShape(rows, std::move(period)) : RowShape(rows, kv_len);
+  }
   // One row per output row, of the keys each query sees.
-  RowShape score_rows() const { return {rows(), kv_len, causal ? seq_len : 0}; }
+  RowShape score_rows() const { return query_rows(0, 1); }
   std::uint64_t scores() const { return score_rows().elements(); }
   // Scores a full (unmasked) attention would compute beyond these.
   std::uint64_t scores_skipped() const { return std::uint64_t(rows()) * kv_len - scores(); }
@@ -58,43 +75,68 @@ std::vector<std::uint8_t> memory_image(const AttentionInputs& inputs);
 
 struct DatapathConfig : GraphConfig {
   MemoryTiming memory;
+  // Query rows of a head processed at once, each by a lane with its own copy of the per-row
+  // units; the lanes share one K and one V stream (parallel.lanes).
+  std::size_t lanes = 1;
 };
 
 class AttentionDatapath : public Graph {
  public:
-  // Builds a datapath's own units and channels on `dp` and returns the port of its output rows.
+  // Builds one lane of a datapath's own units and channels on `dp`, from the lane's scores and V
+  // rows, and returns the port of its output rows.
   using Build = Out<Row>& (*)(AttentionDatapath& dp);
 
   AttentionDatapath(const sc_core::sc_module_name& name, const DatapathConfig& config,
                     const AttentionShape& shape, Build build);
 
-  // For the build function: the problem, the shape of a unit firing once per score or once per
-  // output row, the scaled dot product's scores, and the V row of each score, in score order.
+  // For the build function, of the lane being built: the problem, the shape of a unit firing
+  // once per score or once per output row, the scaled dot product and its scores; and a consumer
+  // of the V row of each score, in score order.
   const AttentionShape& shape() const { return shape_; }
   const MemoryTiming& memory_timing() const { return memory_timing_; }
-  RowShape per_score() const { return shape_.score_rows(); }
-  RowShape per_row() const { return {shape_.rows(), 1}; }
+  std::size_t lanes() const { return lanes_.size(); }
+  RowShape per_score() const { return building_->scores; }
+  RowShape per_row() const { return {building_->scores.rows, 1}; }
   // The longest row of scores: what a bypass around a row reduction must hold.
   std::size_t longest_row() const { return shape_.kv_len; }
-  const Unit& dot_product() const { return dot_product_; }
-  Out<float>& scores() { return dot_product_.out; }
-  Out<RowView>& v_rows() { return v_reader_.rows; }
+  const Unit& dot_product() const { return *building_->dot_product; }
+  Out<float>& scores() { return building_->dot_product->out; }
+  void connect_v_rows(In<RowView>& consumer);
 
   // Before the simulation: Q, K and V (the same image may serve several datapaths).
   void load(std::shared_ptr<const std::vector<std::uint8_t>> image) { memory_.load(image); }
-  const Sink& sink() const { return *sink_; }
   // A stream buffer filled from memory rather than an intermediate result.
   bool is_input_stream(const Edge& edge) const;
 
+  // The output, as the lanes' sinks took it.
+  std::size_t rows_expected() const;
+  std::size_t rows_taken() const;  // safe from another OS thread (progress reports)
+  Cycle last_ready() const;        // the run's cycle count: the latest of the lanes' last rows
+  bool done() const { return rows_taken() == rows_expected(); }
+  std::vector<float> output() const;  // [B·H·N_q, d], row-major
+  // Bytes the Q, K and V readers streamed from memory.
+  std::uint64_t q_bytes_read() const;
+  std::uint64_t k_bytes_read() const { return k_reader_.planned_firings() * row_bytes(); }
+  std::uint64_t v_bytes_read() const { return v_reader_.planned_firings() * row_bytes(); }
+
  private:
+  struct Lane {
+    RowShape scores;
+    StreamReader* q_reader = nullptr;
+    DotProduct* dot_product = nullptr;
+    Sink* sink = nullptr;
+  };
+  void build_lane(std::size_t index, Build build);
+  std::uint64_t row_bytes() const { return shape_.head_dim * sizeof(float); }
+
   const AttentionShape shape_;
   const MemoryTiming memory_timing_;
+  const sc_core::sc_time period_;
   Memory memory_;
-  StreamReader& q_reader_;
   StreamReader& k_reader_;
   StreamReader& v_reader_;
-  DotProduct& dot_product_;
-  Sink* sink_ = nullptr;
+  std::vector<Lane> lanes_;
+  Lane* building_ = nullptr;
 };
 
 }  // namespace sdpa

@@ -67,7 +67,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
   // marks its unit as having progressed (the decoupled scheduler's deadlock test).
 
   // Takes a slot for element `written_` if one is free; returns the slot and its ready stamp.
-  bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index, Cycle& ready) {
+  [[gnu::always_inline]] bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index,
+                                          Cycle& ready) {
     if (!sync(writer)) return false;
     if (written_ - read_ == capacity_) {
       blocked_writer_ = &writer;
@@ -89,7 +90,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     return true;
   }
 
-  void end_write(Unit& writer, Cycle ready) {
+  [[gnu::always_inline]] void end_write(Unit& writer, Cycle ready) {
     slots_[write_slot_].ready = ready;
     advance(write_slot_);
     ++written_;
@@ -99,7 +100,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   }
 
   // Finds the next element if there is one, advancing the reader to its ready stamp.
-  bool begin_read(Unit& reader, std::size_t& slot_index, Cycle& ready) {
+  [[gnu::always_inline]] bool begin_read(Unit& reader, std::size_t& slot_index, Cycle& ready) {
     if (!sync(reader)) return false;
     if (written_ == read_) {
       blocked_reader_ = &reader;
@@ -116,7 +117,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     return true;
   }
 
-  void end_read(Unit& reader) {
+  [[gnu::always_inline]] void end_read(Unit& reader) {
     // Before the free overwrites element read_ - C's free in the slot: it may still count.
     count_occupancy(read_, read_slot_, occupancy_);
     const Cycle freed = reader.t_ + 1;
@@ -321,17 +322,18 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
  public:
   using sc_core::sc_port<WriteIf<T>, 0>::sc_port;
 
+  // The channels it writes (after elaboration).
+  std::size_t channel_count() const { return channels_.size(); }
+
  private:
   friend class WriteOp<T>;
 
   void end_of_elaboration() override {
-    for (int i = 0; i + 1 < this->size(); ++i)
-      copies_.push_back(&concrete<T>(this->get_interface(i), this));
-    last_ = &concrete<T>(this->get_interface(this->size() - 1), this);
+    for (int i = 0; i < this->size(); ++i)
+      channels_.push_back(&concrete<T>(this->get_interface(i), this));
   }
 
-  std::vector<Channel<T>*> copies_;  // all but the last channel bound, in binding order
-  Channel<T>* last_ = nullptr;
+  std::vector<Channel<T>*> channels_;  // in binding order
 };
 
 // The awaitables of Unit::read and Unit::write. Each tries its operation in await_ready, the
@@ -368,20 +370,20 @@ class ReadIntoOp {
   T& into_;
 };
 
-// Holds the value until every channel of the port has it: copies into all but the last channel
-// in binding order, then moves into the last (a Row's storage goes with it).
+// Holds the value until each channel of the port from `first` to `end` has it, in binding order:
+// copies into all but the last, then moves into the last (a Row's storage goes with it).
 template <class T>
 class WriteOp {
  public:
-  WriteOp(Unit& unit, Out<T>& port, T value, Cycle due)
-      : unit_(unit), port_(port), value_(std::move(value)), due_(due) {}
+  WriteOp(Unit& unit, Out<T>& port, T value, Cycle due, std::size_t first, std::size_t end)
+      : unit_(unit), port_(port), value_(std::move(value)), due_(due), next_(first), end_(end) {}
   bool await_ready() { return attempt(); }
   void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
   void await_resume() const noexcept {}
   bool attempt() {
-    for (; next_ < port_.copies_.size(); ++next_)
-      if (!port_.copies_[next_]->try_write(std::as_const(value_), due_, unit_)) return false;
-    return port_.last_->try_write(std::move(value_), due_, unit_);
+    for (; next_ + 1 < end_; ++next_)
+      if (!port_.channels_[next_]->try_write(std::as_const(value_), due_, unit_)) return false;
+    return port_.channels_[next_]->try_write(std::move(value_), due_, unit_);
   }
 
  private:
@@ -389,7 +391,8 @@ class WriteOp {
   Out<T>& port_;
   T value_;
   Cycle due_;
-  std::size_t next_ = 0;  // copies written so far
+  std::size_t next_;  // the next channel to write
+  std::size_t end_;
 };
 
 template <class T>
@@ -402,11 +405,15 @@ ReadIntoOp<T> Unit::read(In<T>& port, T& into) {
 }
 template <class T, class V>
 WriteOp<T> Unit::write(Out<T>& port, V&& value) {
-  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due());
+  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due(), 0, port.channel_count());
 }
 template <class T, class V>
 WriteOp<T> Unit::write(Out<T>& port, V&& value, Cycle due) {
-  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due);
+  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due, 0, port.channel_count());
+}
+template <class T, class V>
+WriteOp<T> Unit::write(Out<T>& port, V&& value, Cycle due, std::size_t first, std::size_t count) {
+  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due, first, first + count);
 }
 
 }  // namespace sdpa

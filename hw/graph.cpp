@@ -12,8 +12,8 @@ namespace {
 // i waits beside those of the rows k before it with ℓ_{k+1} + … + ℓ_i ≤ L + N − ℓ_k. Lengths repeat
 // from block to block, so two blocks hold every case.
 std::size_t waiting_row_results(const RowShape& rows, std::size_t latency) {
-  if (rows.causal_block == 0) return 1 + latency / std::max<std::size_t>(rows.row_len, 1);
-  const std::size_t span = std::min(rows.rows, 2 * rows.causal_block);
+  if (rows.period() == nullptr) return 1 + latency / std::max<std::size_t>(rows.row_len, 1);
+  const std::size_t span = std::min(rows.rows, 2 * rows.period()->size());
   std::size_t most = 1;
   for (std::size_t k = 0; k < span; ++k) {
     const std::size_t window = latency + rows.row_len - rows.row_length(k);
@@ -73,11 +73,32 @@ const Unit& Graph::owner(const sc_core::sc_object& port) const {
   return *unit;
 }
 
+namespace {
+
+// A module whose constructor runs a function: what it makes is the module's children.
+struct Scope : sc_core::sc_module {
+  Scope(const sc_core::sc_module_name& name, const std::function<void()>& build) : sc_module(name) {
+    build();
+  }
+};
+
+bool descends_from(const sc_core::sc_object* object, const sc_core::sc_object* ancestor) {
+  for (; object != nullptr; object = object->get_parent_object())
+    if (object == ancestor) return true;
+  return false;
+}
+
+}  // namespace
+
+void Graph::scope(const std::string& name, const std::function<void()>& build) {
+  scopes_.push_back(std::make_unique<Scope>(name.c_str(), build));
+}
+
 void Graph::adopt(std::unique_ptr<Unit> unit) {
-  // SystemC makes a module the child of the module under construction, which is this graph only
-  // while the sc_module_name given to its constructor lives: a derived graph takes it as a
-  // parameter, as every SystemC module does, and builds in its constructor.
-  if (unit->get_parent_object() != this)
+  // SystemC makes a module the child of the module under construction, which is this graph (or
+  // a scope in it) only while the sc_module_name given to its constructor lives: a derived graph
+  // takes it as a parameter, as every SystemC module does, and builds in its constructor.
+  if (!descends_from(unit->get_parent_object(), this))
     SC_REPORT_ERROR(name(), (std::string(unit->name()) +
                              " is not this graph's child: build a graph in its constructor, "
                              "taking its sc_module_name as a parameter")

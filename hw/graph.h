@@ -2,6 +2,7 @@
 // timing and each channel its depth, and runs them with one scheduler.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -98,23 +99,31 @@ class Graph : public sc_core::sc_module {
   std::vector<std::reference_wrapper<Channel<T>>> fan_out(Out<T>& from,
                                                           std::vector<Branch<T>> branches) {
     const Unit& producer = owner(from);
-    if (!connected_.insert(&from).second)
+    if (!connected_.insert(&from).second || broadcast_.count(&from) != 0)
       SC_REPORT_ERROR(name(), (std::string(from.name()) +
                                " is connected twice: give a fan-out's branches in one call")
                                   .c_str());
     std::vector<std::reference_wrapper<Channel<T>>> made;
-    for (Branch<T>& b : branches) {
-      auto owned = std::make_unique<Channel<T>>(b.name.c_str(), depth(b.name, b.depth, producer),
-                                                element_width<T>(vector_width_), config_.clocking,
-                                                config_.trace);
-      Channel<T>& ch = *owned;
-      from(ch);
-      b.to(ch);
-      add_edge(std::move(owned), producer, owner(b.to));
-      made.push_back(ch);
-    }
+    for (Branch<T>& b : branches)
+      made.push_back(make_channel(from, b.to, b.name, b.depth, producer));
     return made;
   }
+
+  // One branch of a broadcast built one consumer at a time (lane by lane): the producer writes
+  // the branches in the order they are added. An output is broadcast or connected, not both.
+  template <class T>
+  Channel<T>& add_branch(Out<T>& from, In<T>& to, const std::string& name,
+                         Depth depth = Depth::latency_plus_one()) {
+    if (connected_.count(&from) != 0)
+      SC_REPORT_ERROR(this->name(),
+                      (std::string(from.name()) + " is connected, not broadcast").c_str());
+    broadcast_.insert(&from);
+    return make_channel(from, to, name, depth, owner(from));
+  }
+
+  // Builds what `build` makes as the children of a module `name` inside this graph (a lane:
+  // `lane2.row_max`); it runs at once.
+  void scope(const std::string& name, const std::function<void()>& build);
 
   // Channels made from here on are shown under `label`.
   void stage(std::string label) { stage_ = std::move(label); }
@@ -134,6 +143,18 @@ class Graph : public sc_core::sc_module {
   void set_cycle_limit(Cycle max_cycles);
 
  private:
+  template <class T>
+  Channel<T>& make_channel(Out<T>& from, In<T>& to, const std::string& name, const Depth& rule,
+                           const Unit& producer) {
+    auto owned = std::make_unique<Channel<T>>(name.c_str(), depth(name, rule, producer),
+                                              element_width<T>(vector_width_), config_.clocking,
+                                              config_.trace);
+    Channel<T>& ch = *owned;
+    from(ch);
+    to(ch);
+    add_edge(std::move(owned), producer, owner(to));
+    return ch;
+  }
   Timing timing(const std::string& unit, Timing default_timing);
   std::size_t depth(const std::string& channel, const Depth& rule, const Unit& producer);
   const Unit& owner(const sc_core::sc_object& port) const;
@@ -143,13 +164,15 @@ class Graph : public sc_core::sc_module {
   GraphConfig config_;
   std::size_t vector_width_;
   Scheduler scheduler_;
+  // Before the units and channels, so that they go first: scopes are their parents.
+  std::vector<std::unique_ptr<sc_core::sc_module>> scopes_;
   std::vector<std::unique_ptr<Unit>> owned_units_;
   std::vector<Unit*> units_;
   std::vector<std::unique_ptr<ChannelBase>> owned_channels_;
   std::vector<Edge> edges_;
   std::map<std::string, Timing> default_timings_;
   std::set<std::string> used_timings_, used_depths_;
-  std::set<const sc_core::sc_object*> connected_;  // output ports
+  std::set<const sc_core::sc_object*> connected_, broadcast_;  // output ports
   std::string stage_;
 };
 

@@ -1,8 +1,10 @@
 // Data carried on channels.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace sdpa {
@@ -65,22 +67,37 @@ inline std::size_t element_width<RowView>(std::size_t head_dim) {
 
 // What a unit iterates over: `rows` rows of up to `row_len` elements (for a score stream, one
 // row per query of every batch and head, each over the keys it sees; for a per-row unit,
-// `row_len` 1). Causal rows come in blocks of `causal_block` queries: query i of a block sees
-// i + row_len − causal_block + 1 keys (bottom-right aligned, as FlashAttention's mask); with
-// `causal_block` 0 every row is full.
+// `row_len` 1). Rows are all `row_len` long, or their lengths repeat a period: one length per
+// row of a block (a batch and head), as a causal mask makes them.
 struct RowShape {
   std::size_t rows = 0;
-  std::size_t row_len = 0;
-  std::size_t causal_block = 0;
+  std::size_t row_len = 0;  // the longest row
+
+  RowShape() = default;
+  RowShape(std::size_t rows, std::size_t row_len) : rows(rows), row_len(row_len) {}
+  RowShape(std::size_t rows, std::vector<std::size_t> period)
+      : rows(rows),
+        row_len(period.empty() ? 0 : *std::max_element(period.begin(), period.end())),
+        period_(std::make_shared<const std::vector<std::size_t>>(std::move(period))) {}
 
   std::size_t row_length(std::size_t row) const {
-    return causal_block == 0 ? row_len : row % causal_block + row_len - causal_block + 1;
+    return period_ ? (*period_)[row % period_->size()] : row_len;
   }
+  // The lengths of a block's rows, or nullptr if every row is full.
+  const std::vector<std::size_t>* period() const { return period_.get(); }
   std::uint64_t elements() const {
-    if (causal_block == 0) return std::uint64_t(rows) * row_len;
-    const std::uint64_t q = causal_block, blocks = rows / causal_block;
-    return blocks * (q * (row_len - q) + q * (q + 1) / 2);
+    if (!period_) return std::uint64_t(rows) * row_len;
+    const std::size_t p = period_->size();
+    std::uint64_t block = 0, rest = 0;
+    for (std::size_t i = 0; i < p; ++i) {
+      block += (*period_)[i];
+      if (i < rows % p) rest += (*period_)[i];
+    }
+    return block * (rows / p) + rest;
   }
+
+ private:
+  std::shared_ptr<const std::vector<std::size_t>> period_;
 };
 
 }  // namespace sdpa

@@ -145,6 +145,9 @@ class Unit : public sc_core::sc_module {
   WriteOp<T> write(Out<T>& port, V&& value);
   template <class T, class V>
   WriteOp<T> write(Out<T>& port, V&& value, Cycle due);
+  //   co_await write(port, value, due, first, count);   to `count` of its channels from `first`
+  template <class T, class V>
+  WriteOp<T> write(Out<T>& port, V&& value, Cycle due, std::size_t first, std::size_t count);
 
   // When the current firing's results are due: its issue cycle (the local cycle at its first
   // write) plus the latency. Fan-out writes and every write of the firing share it.

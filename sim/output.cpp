@@ -368,7 +368,8 @@ DatapathStages stages_of(const AttentionDatapath& dp) {
     auto stage = std::find_if(out.stages.begin(), out.stages.end(),
                               [&](const Stage& s) { return s.label == label; });
     if (stage == out.stages.end()) stage = out.stages.insert(out.stages.end(), {label, {}});
-    stage->channels.push_back(e.channel->basename());
+    // Named within the datapath: `lane2.scores` with lanes.
+    stage->channels.push_back(std::string(e.channel->name()).substr(out.datapath.size() + 1));
   }
   return out;
 }

@@ -400,6 +400,7 @@ DatapathConfig Params::config_for(const std::string& dp,
   c.clocking.period = sc_core::sc_time(clock_period_ns, sc_core::SC_NS);
   c.clocking.max_cycles = max_cycles;
   c.memory = memory;
+  c.lanes = lanes;
   resolve(*this, dp, c, depth_keys);
   return c;
 }
@@ -414,8 +415,8 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   Reader r(path, set_origins, p.origins);
 
   r.keys(root, "",
-         {"datapath", "problem", "inputs", "clock", "memory", "units", "channels", "datapaths",
-          "sim"});
+         {"datapath", "problem", "inputs", "parallel", "clock", "memory", "units", "channels",
+          "datapaths", "sim"});
   if (root["datapath"]) p.datapath = r.choice(root["datapath"], "datapath", datapath_choices());
 
   if (const YAML::Node n = root["problem"]) {
@@ -447,6 +448,10 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
                       fmt::format("missing: inputs.{} is given, and the inputs are all of q, k "
                                   "and v, or none",
                                   given[0]));
+  }
+  if (const YAML::Node n = root["parallel"]) {
+    r.keys(n, "parallel", {"lanes"});
+    if (n["lanes"]) p.lanes = r.integer(n["lanes"], "parallel.lanes", 1, 256);
   }
   if (const YAML::Node n = root["clock"]) {
     r.keys(n, "clock", {"period_ns"});
@@ -586,6 +591,8 @@ std::string to_yaml(const Params& p) {
     out << YAML::Key << "v" << YAML::Value << fs::absolute(p.input_v).string();
     out << YAML::EndMap;
   }
+  out << YAML::Key << "parallel" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "lanes" << YAML::Value << p.lanes << YAML::EndMap;
   out << YAML::Key << "clock" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "period_ns" << YAML::Value << p.clock_period_ns << YAML::EndMap;
   out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;

@@ -44,6 +44,7 @@ struct Params {
   bool causal = false;
   std::uint64_t seed = 1;
   std::string input_q, input_k, input_v;  // .npy paths; empty: random data from the seed
+  std::size_t lanes = 1;                  // parallel.lanes
   double clock_period_ns = 1.0;
   MemoryTiming memory;
   HardwareKeys shared;

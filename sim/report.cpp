@@ -83,38 +83,48 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                           {"producer_stall_cycles", c.producer_stall_cycles},
                           {"consumer_stall_cycles", c.consumer_stall_cycles},
                           {"input_stream", c.input_stream}});
-    nlohmann::json run = {{"datapath", r.datapath},
-                          {"status", to_string(r.status)},
-                          {"cycles", r.cycles},
-                          {"scores", r.scores},
-                          {"scores_skipped", r.scores_skipped},
-                          {"scores_per_cycle", per_cycle(r)},
-                          {"rows_done", r.rows_done},
-                          {"max_abs_error", nullptr},
-                          {"tolerance", nullptr},
-                          {"memory",
-                           {{"capacity_elements", m.capacity_elements},
-                            {"high_water_elements", m.high_water_elements},
-                            {"capacity_bytes", m.capacity_bytes()},
-                            {"high_water_bytes", m.high_water_bytes()},
-                            {"intermediate",
-                             {{"capacity_elements", im.capacity_elements},
-                              {"high_water_elements", im.high_water_elements},
-                              {"capacity_bytes", im.capacity_bytes()},
-                              {"high_water_bytes", im.high_water_bytes()}}}}},
-                          {"memory_traffic",
-                           {{"footprint_bytes", r.footprint_bytes},
-                            {"bytes_read",
-                             {{"q", r.q_bytes_read},
-                              {"k", r.k_bytes_read},
-                              {"v", r.v_bytes_read},
-                              {"total", r.bytes_read()}}}}},
-                          {"per_token",
-                           {{"tokens", r.tokens},
-                            {"cycles", double(r.cycles) / double(r.tokens)},
-                            {"bytes_read", double(r.bytes_read()) / double(r.tokens)}}},
-                          {"channels", channels},
-                          {"limiting_channel", limiting_json(r)}};
+    nlohmann::json run = {
+        {"datapath", r.datapath},
+        {"status", to_string(r.status)},
+        {"cycles", r.cycles},
+        {"scores", r.scores},
+        {"scores_skipped", r.scores_skipped},
+        {"scores_per_cycle", per_cycle(r)},
+        {"rows_done", r.rows_done},
+        {"max_abs_error", nullptr},
+        {"tolerance", nullptr},
+        {"memory",
+         {{"capacity_elements", m.capacity_elements},
+          {"high_water_elements", m.high_water_elements},
+          {"capacity_bytes", m.capacity_bytes()},
+          {"high_water_bytes", m.high_water_bytes()},
+          {"intermediate",
+           {{"capacity_elements", im.capacity_elements},
+            {"high_water_elements", im.high_water_elements},
+            {"capacity_bytes", im.capacity_bytes()},
+            {"high_water_bytes", im.high_water_bytes()}}}}},
+        {"lanes", r.lanes},
+        {"memory_traffic",
+         {{"footprint_bytes", r.footprint_bytes},
+          {"bytes_read",
+           {{"q", r.q_bytes_read},
+            {"k", r.k_bytes_read},
+            {"v", r.v_bytes_read},
+            {"total", r.bytes_read()}}},
+          {"bytes_written", r.o_bytes_written},
+          {"minimum_bytes", r.minimum_bytes},
+          {"relative_to_minimum",
+           double(r.bytes_read() + r.o_bytes_written) / double(r.minimum_bytes)},
+          // Scores and flops (2d for q·k, 2d for p·v) per byte moved.
+          {"scores_per_byte", double(r.scores) / double(r.bytes_read() + r.o_bytes_written)},
+          {"flops_per_byte", 4.0 * double(r.head_dim) * double(r.scores) /
+                                 double(r.bytes_read() + r.o_bytes_written)}}},
+        {"per_token",
+         {{"tokens", r.tokens},
+          {"cycles", double(r.cycles) / double(r.tokens)},
+          {"bytes_read", double(r.bytes_read()) / double(r.tokens)}}},
+        {"channels", channels},
+        {"limiting_channel", limiting_json(r)}};
     if (incomplete(r)) {
       // No last output row, so no cycle count.
       run["cycles"] = nullptr;
@@ -162,7 +172,9 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     rows[1].push_back(to_string(r.status));
     rows[2].push_back(incomplete(r) ? "-" : fmt::format("{}", r.cycles));
     rows[3].push_back(fmt::format("{} ({})", r.scores, r.scores_skipped));
-    rows[4].push_back(incomplete(r) ? "-" : fmt::format("{:.4f}", per_cycle(r)));
+    rows[4].push_back(incomplete(r)  ? "-"
+                      : r.lanes == 1 ? fmt::format("{:.4f}", per_cycle(r))
+                                     : fmt::format("{:.4f} of {}", per_cycle(r), r.lanes));
     rows[5].push_back(bytes(r.bytes_read()));
     rows[6].push_back(
         fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes())));

@@ -33,8 +33,8 @@ void with_progress(const ProgressReporter& progress,
     while (!cv.wait_for(lock, interval, [&] { return stop; })) {
       std::vector<Progress> now;
       for (const auto& dp : dps)
-        now.push_back({dp->basename(), dp->sink().rows_taken(), dp->sink().rows_expected(),
-                       dp->shape().scores(), dp->sink().last_ready()});
+        now.push_back({dp->basename(), dp->rows_taken(), dp->rows_expected(), dp->shape().scores(),
+                       dp->last_ready()});
       progress.report(
           now, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
@@ -90,15 +90,19 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   r.scores = shape.scores();
   r.scores_skipped = shape.scores_skipped();
   r.tokens = shape.batch * shape.seq_len;
-  const std::uint64_t row_bytes = shape.head_dim * sizeof(float);
+  r.lanes = dp.lanes();
+  r.head_dim = shape.head_dim;
   r.footprint_bytes = (shape.q_elements() + 2 * shape.kv_elements()) * sizeof(float);
-  // A Q row per output row, a K and a V row per score computed.
-  r.q_bytes_read = shape.rows() * row_bytes;
-  r.k_bytes_read = r.v_bytes_read = shape.scores() * row_bytes;
-  r.rows = dp.sink().rows_expected();
-  r.rows_done = dp.sink().rows_taken();
-  r.cycles = dp.sink().last_ready();
-  r.output = dp.sink().output();
+  // A Q row per output row; a K and a V row per key of each group of queries the lanes share.
+  r.q_bytes_read = dp.q_bytes_read();
+  r.k_bytes_read = dp.k_bytes_read();
+  r.v_bytes_read = dp.v_bytes_read();
+  r.o_bytes_written = shape.q_elements() * sizeof(float);
+  r.minimum_bytes = r.footprint_bytes + r.o_bytes_written;
+  r.rows = dp.rows_expected();
+  r.rows_done = dp.rows_taken();
+  r.cycles = dp.last_ready();
+  r.output = dp.output();
   std::vector<bool> writer_blocked;
   for (const Graph::Edge& e : dp.edges()) {
     const ChannelBase& ch = *e.channel;
@@ -114,7 +118,7 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   if (stopped_by_watchdog) {
     r.status = Status::timeout;
     r.waits = where_units_stand(dp);
-  } else if (!dp.sink().done()) {
+  } else if (!dp.done()) {
     r.status = Status::deadlock;
     r.waits = wait_for_report(dp.channels());
   }

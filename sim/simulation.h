@@ -53,10 +53,15 @@ struct DatapathResult {
   std::size_t rows = 0;              // output rows expected: B·H·N_q
   std::size_t rows_done = 0;
   std::size_t tokens = 0;  // query positions of all sequences: B·N_q
+  std::size_t lanes = 1;
+  std::size_t head_dim = 0;
   // Memory: what Q, K and V occupy, and the bytes each reader streamed from it.
   std::uint64_t footprint_bytes = 0;
   std::uint64_t q_bytes_read = 0, k_bytes_read = 0, v_bytes_read = 0;
   std::uint64_t bytes_read() const { return q_bytes_read + k_bytes_read + v_bytes_read; }
+  std::uint64_t o_bytes_written = 0;  // the output rows, as the sink would store them
+  // The least any schedule moves: Q, K and V read once, O written once.
+  std::uint64_t minimum_bytes = 0;
   std::vector<float> output;  // [B·H·N_q, d], row-major
   std::vector<ChannelStats> channels;
   std::vector<UnitStats> units;

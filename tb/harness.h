@@ -29,26 +29,32 @@ inline unsigned L(const DatapathConfig& c, const std::string& datapath, const st
 // Latency of a memory row read when a row fits one beat (docs/timing.md).
 inline unsigned reader_latency(const DatapathConfig& c) { return c.memory.read_latency; }
 
-// docs/timing.md, "Closed forms", for any shape: S scores computed, rows of at most N_kv keys.
-// Naive: S + 2·N_kv − 3 + Lmem + the latencies along the path.
+// docs/timing.md, "Closed forms", for any shape and c.lanes lanes: S_g keys streamed (the
+// scores, one lane; with lanes, each group of queries' longest row), rows of at most N_kv keys.
+inline std::uint64_t keys_streamed(const AttentionShape& s, const DatapathConfig& c) {
+  return s.group_rows(c.lanes).elements();
+}
+
+// Naive: S_g + 2·N_kv − 3 + Lmem + the latencies along the path.
 inline Cycle naive_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "naive", unit); };
-  return s.scores() + 2 * s.kv_len - 3 + reader_latency(c) + l("dot_product") + l("row_max") +
-         l("subtract") + l("exp") + l("row_sum") + l("divide") + l("weighted_sum");
+  return keys_streamed(s, c) + 2 * s.kv_len - 3 + reader_latency(c) + l("dot_product") +
+         l("row_max") + l("subtract") + l("exp") + l("row_sum") + l("divide") +
+         l("weighted_sum");
 }
 
-// Two-pass: S + N_kv − 2 + Lmem + the latencies along the path.
+// Two-pass: S_g + N_kv − 2 + Lmem + the latencies along the path.
 inline Cycle two_pass_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "two_pass", unit); };
-  return s.scores() + s.kv_len - 2 + reader_latency(c) + l("dot_product") + l("online_normalizer") +
-         l("normalize") + l("weighted_sum");
+  return keys_streamed(s, c) + s.kv_len - 2 + reader_latency(c) + l("dot_product") +
+         l("online_normalizer") + l("normalize") + l("weighted_sum");
 }
 
-// Reordered: S − 1 + Lmem + path latencies, the two row results joining at the divide after
+// Reordered: S_g − 1 + Lmem + path latencies, the two row results joining at the divide after
 // the slower of running_sum and rescale_accumulate.
 inline Cycle reordered_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "reordered", unit); };
-  return s.scores() - 1 + reader_latency(c) + l("dot_product") + l("running_max") +
+  return keys_streamed(s, c) - 1 + reader_latency(c) + l("dot_product") + l("running_max") +
          std::max(l("running_sum"), l("rescale_accumulate")) + l("row_divide");
 }
 

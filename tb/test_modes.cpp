@@ -28,10 +28,10 @@ std::string random_config(unsigned seed) {
   std::string args = fmt::format(
       "--set datapath=all --set problem.seq_len={} --set problem.kv_len={} "
       "--set problem.head_dim={} --set problem.heads={} --set problem.kv_heads={} "
-      "--set problem.batch={} --set problem.causal={} "
+      "--set problem.batch={} --set problem.causal={} --set parallel.lanes={} "
       "--set problem.seed={} --set memory.read_latency={} --set memory.bytes_per_cycle={} ",
-      n, kv_len, pick(1, 12), heads, kv_heads, pick(1, 2), pick(0, 1) == 1 ? "true" : "false", seed,
-      pick(1, 12), std::vector<unsigned>{4, 16, 256}[pick(0, 2)]);
+      n, kv_len, pick(1, 12), heads, kv_heads, pick(1, 2), pick(0, 1) == 1 ? "true" : "false",
+      pick(1, 3), seed, pick(1, 12), std::vector<unsigned>{4, 16, 256}[pick(0, 2)]);
   // Every unit and channel name of every datapath, each once (a shared key sets all that have it).
   std::set<std::string> units, channels;
   for (const std::string& dp : datapath_names()) {

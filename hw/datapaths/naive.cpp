@@ -25,7 +25,7 @@ Out<Row>& build_naive(AttentionDatapath& dp) {
   auto& divide = dp.unit<Divide>("divide", scores);
   auto& weighted_sum = dp.unit<WeightedSum>("weighted_sum", scores, dp.shape().head_dim);
 
-  dp.connect(dp.v_rows(), weighted_sum.v_rows, "v_rows");  // still among the memory streams
+  dp.connect_v_rows(weighted_sum.v_rows);  // still among the memory streams
 
   // Fan-out order: the reduction first, then its bypass, which holds the row while the
   // reduction finishes: N + producer latency + reduction latency at full rate.

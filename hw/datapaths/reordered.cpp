@@ -23,7 +23,7 @@ Out<Row>& build_reordered(AttentionDatapath& dp) {
       dp.unit<RescaleAccumulate>("rescale_accumulate", scores, dp.shape().head_dim);
   auto& row_divide = dp.unit<RowDivide>("row_divide", dp.per_row());
 
-  dp.connect(dp.v_rows(), rescale_accumulate.v_rows, "v_rows");  // still among the memory streams
+  dp.connect_v_rows(rescale_accumulate.v_rows);  // still among the memory streams
 
   dp.stage("scores and running max");
   dp.connect(dp.scores(), running_max.scores, "scores");

@@ -20,7 +20,7 @@ Out<Row>& build_two_pass(AttentionDatapath& dp) {
   auto& normalizer = dp.unit<OnlineNormalizer>("online_normalizer", scores);
   auto& normalize = dp.unit<Normalize>("normalize", scores);
   auto& weighted_sum = dp.unit<WeightedSum>("weighted_sum", scores, dp.shape().head_dim);
-  dp.connect(dp.v_rows(), weighted_sum.v_rows, "v_rows");  // still among the memory streams
+  dp.connect_v_rows(weighted_sum.v_rows);  // still among the memory streams
 
   // Fan-out order: the first pass first, then the bypass, which holds the row until the first
   // pass has seen all of it: N + producer latency + normalizer latency at full rate.

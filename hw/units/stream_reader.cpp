@@ -11,6 +11,7 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
     : Unit(name, timing, pattern.shape),
       pattern_(pattern),
       row_bytes_(pattern.head_dim * sizeof(float)),
+      step_(pattern.row_step * row_bytes_),
       beats_(memory.beats(row_bytes_)),
       read_latency_(memory.read_latency),
       period_(period) {
@@ -38,8 +39,7 @@ Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
   if (trans_.is_response_error()) SC_REPORT_FATAL(name(), trans_.get_response_string().c_str());
   if (trans_.is_dmi_allowed()) request_dmi();
   if (!view_in_memory(address)) {
-    if (copies_.empty())
-      copies_.resize(pattern_.blocks * pattern_.block_rows * pattern_.head_dim);
+    if (copies_.empty()) copies_.resize(pattern_.blocks * pattern_.block_rows * pattern_.head_dim);
     float* row = copies_.data() + (address - pattern_.base) / sizeof(float);
     std::copy(landing_.begin(), landing_.end(), row);
     row_ = row;

@@ -16,9 +16,10 @@ namespace sdpa {
 
 // Which rows a reader streams, in order: one per firing of `shape`. Memory holds `blocks` blocks
 // of `block_rows` rows of `head_dim` floats from `base` (one block per batch and head); firing
-// (r, j) reads row j of block block(r). Row r of the shape belongs to query head
-// r / rows_per_head (counting over batches), and `group` query heads share a block (GQA).
-// Q: one row of the shape per head, its queries; K and V: one per query, the keys it sees.
+// (r, j) reads row first_row + j·row_step of block block(r). Row r of the shape belongs to
+// query head r / rows_per_head (counting over batches), and `group` query heads share a block
+// (GQA). Q: one row of the shape per head, its queries (a lane's: every `lanes`-th); K and V:
+// one per query (or group of `lanes` queries), the keys it sees.
 struct StreamPattern {
   std::uint64_t base = 0;
   RowShape shape;
@@ -28,6 +29,14 @@ struct StreamPattern {
   std::size_t rows_per_head = 1;
   std::size_t heads = 1;  // query heads per batch
   std::size_t group = 1;  // query heads per block
+  std::size_t first_row = 0;
+  std::size_t row_step = 1;
+  // K and V for `lanes` lanes: row r of the shape is the group of queries r mod rows_per_head of
+  // `queries`, one per lane, and key j goes to the lanes whose query sees it: with a causal mask,
+  // query i sees the first i + first_key keys.
+  std::size_t lanes = 1;
+  std::size_t queries = 0;
+  std::size_t first_key = 0;  // 0: no mask, every lane sees every key of its group
 
   std::size_t block(std::size_t row) const {
     const std::size_t head = row / rows_per_head;
@@ -59,18 +68,40 @@ class StreamReader : public Unit {
   }
 
  private:
+  // Without lanes every row goes to the one channel; with lanes, to the lanes whose query sees
+  // it. Two loops, so that the first pays nothing for the second.
   [[gnu::flatten]] Task body() override {
-    std::uint64_t block_base = 0;  // address of the current row's block
-    Cycle link_free = 0;
-    for (const Firing& f : firings()) {
-      if (f.row_start())
-        block_base = pattern_.base + pattern_.block(f.row) * pattern_.block_rows * row_bytes_;
-      // The link carries one beat per cycle: a request waits for the previous row's beats.
-      const Cycle request = std::max(cycle(), link_free);
-      link_free = request + beats_;
-      const Cycle arrival = fetch(block_base + f.index * row_bytes_, request) + beats_ - 1;
-      co_await write(rows, RowView(row_, pattern_.head_dim), arrival + timing().latency - 1);
+    if (pattern_.lanes == 1) {
+      for (const Firing& f : firings()) {
+        const Cycle due = fetch_row(f);  // before the view: it points row_ at the row
+        co_await write(rows, RowView(row_, pattern_.head_dim), due);
+      }
+      co_return;
     }
+    std::size_t group_start = 0, lanes_in_group = 0;  // the group's first query, its lanes
+    for (const Firing& f : firings()) {
+      if (f.row_start()) {
+        group_start = f.row % pattern_.rows_per_head * pattern_.lanes;
+        lanes_in_group = std::min(pattern_.lanes, pattern_.queries - group_start);
+      }
+      const Cycle due = fetch_row(f);
+      // Lane p's query sees key j if j < group_start + p + first_key (causal).
+      const std::size_t seen = group_start + pattern_.first_key;
+      const std::size_t first = pattern_.first_key == 0 || f.index < seen ? 0 : f.index + 1 - seen;
+      co_await write(rows, RowView(row_, pattern_.head_dim), due, first, lanes_in_group - first);
+    }
+  }
+
+  // Reads firing f's row over the link; returns when it is due. The link carries one beat per
+  // cycle: a request waits for the previous row's beats.
+  Cycle fetch_row(const Firing& f) {
+    if (f.row_start())
+      row_base_ = pattern_.base +
+                  (pattern_.block(f.row) * pattern_.block_rows + pattern_.first_row) * row_bytes_;
+    const Cycle request = std::max(cycle(), link_free_);
+    link_free_ = request + beats_;
+    const Cycle arrival = fetch(row_base_ + f.index * step_, request) + beats_ - 1;
+    return arrival + timing().latency - 1;
   }
 
   // Points row_ at the row at `address`; returns the cycle its first beat arrives.
@@ -98,6 +129,9 @@ class StreamReader : public Unit {
   std::vector<float> landing_;  // b_transport's destination: one row
   std::vector<float> copies_;   // without DMI, the rows read so far, in address order
   const float* row_ = nullptr;  // the row read last
+  std::uint64_t row_base_ = 0;  // address of the current row's first element
+  std::uint64_t step_;          // bytes between the elements of a row
+  Cycle link_free_ = 0;
 
   const unsigned char* dmi_ = nullptr;
   std::uint64_t dmi_start_ = 0;

@@ -1,0 +1,100 @@
+// Parallel lanes: P query rows of a head at once, sharing the K and V streams. The closed forms
+// with the keys streamed per group, the traffic divided by P, lane names, and the output.
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Case {
+  const char* name;
+  AttentionShape shape;  // batch, heads, kv_heads, seq_len, kv_len, head_dim, causal
+  std::size_t lanes;
+};
+
+const Case kCases[] = {
+    {"square_2", {1, 1, 1, 32, 32, 8, false}, 2},
+    {"square_4_two_heads", {1, 2, 2, 24, 24, 4, false}, 4},
+    {"queries_not_a_multiple_5", {1, 2, 2, 23, 40, 4, false}, 5},
+    {"causal_4", {1, 1, 1, 32, 32, 8, true}, 4},
+    {"causal_3_heads", {1, 2, 2, 32, 32, 4, true}, 3},
+    {"causal_rectangular_gqa_4", {2, 2, 1, 22, 40, 4, true}, 4},
+    {"decode_batched_2", {4, 2, 2, 1, 64, 8, false}, 2},
+};
+
+class Lanes : public testing::TestWithParam<std::tuple<Case, const char*>> {};
+
+TEST_P(Lanes, MatchTheReferenceAndTheClosedFormWithTheKeysStreamedPerGroup) {
+  const auto& [c, datapath] = GetParam();
+  const AttentionInputs in = random_inputs(c.shape, 11);
+  DatapathConfig config = default_config();
+  config.lanes = c.lanes;
+  const SimulationResult r = simulate(in, {datapath}, config);
+  const DatapathResult& run = r.runs.at(0);
+  expect_accurate(in, run);
+  EXPECT_EQ(run.cycles, closed_form_cycles(datapath, c.shape, config));
+  // K and V: each group's keys once, for all its lanes; Q: each query row once.
+  const std::uint64_t row = c.shape.head_dim * sizeof(float);
+  EXPECT_EQ(run.k_bytes_read, keys_streamed(c.shape, config) * row);
+  EXPECT_EQ(run.v_bytes_read, run.k_bytes_read);
+  EXPECT_EQ(run.q_bytes_read, c.shape.rows() * row);
+  EXPECT_EQ(run.lanes, c.lanes);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Lanes,
+                         testing::Combine(testing::ValuesIn(kCases),
+                                          testing::Values("naive", "two_pass", "reordered")),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param).name) + "_" +
+                                  std::get<1>(info.param);
+                         });
+
+TEST(Lanes, FullAttentionReadsKAndVOncePerGroupOfPQueries) {
+  // N = 64, P = 4: the K/V traffic is that of one lane divided by 4, and the rate nearly 4.
+  const AttentionShape s = AttentionShape::square(1, 64, 8);
+  DatapathConfig c = default_config();
+  c.lanes = 4;
+  const SimulationResult r = simulate(random_inputs(s, 2), {"reordered"}, c);
+  const DatapathResult& run = r.runs.at(0);
+  EXPECT_EQ(run.k_bytes_read * 4, s.scores() * s.head_dim * sizeof(float));
+  EXPECT_GT(double(run.scores) / double(run.cycles), 3.8);
+}
+
+json run_report(const std::string& args, const fs::path& out) {
+  const SimRun r = sim(args + " --out '" + out.string() + "'", out.parent_path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  return json::parse(slurp(out / "report.json"));
+}
+
+TEST(Lanes, EachLaneHasItsOwnNamedUnitsWhichSharedKeysConfigure) {
+  const fs::path d = scratch();
+  const json report = run_report(
+      "--set datapath=naive --set problem.seq_len=16 --set problem.head_dim=4 "
+      "--set parallel.lanes=3 --set units.row_max.latency=3 "
+      "--set channels.depths.score_bypass=30",
+      d / "o");
+  const json& run = report["runs"][0];
+  std::set<std::string> channels;
+  for (const json& ch : run["channels"]) channels.insert(ch["name"]);
+  for (const char* name : {"naive.lane0.score_bypass", "naive.lane2.score_bypass",
+                           "naive.lane1.q_rows", "naive.lane1.k_rows", "naive.lane2.v_rows"})
+    EXPECT_EQ(channels.count(name), 1u) << name;
+  for (const json& ch : run["channels"])
+    if (ch["name"].get<std::string>().find("score_bypass") != std::string::npos) {
+      EXPECT_EQ(ch["capacity"], 30);
+    }
+  // The traffic against the minimum: K and V once per group of 3 (6 groups of 16 keys).
+  const json& traffic = run["memory_traffic"];
+  EXPECT_EQ(traffic["bytes_read"]["k"], 6 * 16 * 4 * 4);
+  EXPECT_EQ(traffic["minimum_bytes"], 4 * 16 * 4 * 4);  // Q, K, V, O
+  EXPECT_EQ(report["params"]["parallel"]["lanes"], 3);
+}
+
+}  // namespace
+}  // namespace sdpa::test
