@@ -216,7 +216,80 @@ figure "plot: bypass figure of naive and two_pass: both deadlock below N - 1, fu
   'all(l.get_color() == plot.STYLES[dp]["color"] for a in axes for dp in ("naive", "two_pass")
        for l in lines(a, dp + ":"))' \
   'legend_clear' -- --kind bypass --out "$tmp/b2.png"
+# Shapes: two query heads on one K/V head, N_q = 8, N_kv = 12, full and causal. The causal mask
+# leaves S = 2·(8·4 + 8·9/2) = 136 of the 192 scores; cycles are S + 2·N_kv + 26 (naive),
+# S + N_kv + 31 (two_pass), S + 27 (reordered); K and V are read once per score and Q once per
+# row (16 rows), 4d = 16 bytes each.
+sweep --grid problem.causal=false,true --set problem.seq_len=8 --set problem.kv_len=12 \
+  --set problem.heads=2 --set problem.kv_heads=1 --set problem.head_dim=4 --set datapath=all --jobs 2
+check "sweep: the shape, score, per-token, bypass and traffic columns" rows "$csv" 6 \
+  'all((x["batch"], x["heads"], x["kv_heads"], x["seq_len"], x["kv_len"], x["head_dim"])
+       == ("1", "2", "1", "8", "12", "4") for x in rows)' \
+  'all(x["causal"] == x["problem.causal"] for x in rows)' \
+  'all((int(x["scores"]), int(x["scores_skipped"])) == ((136, 56) if x["causal"] == "true" else (192, 0)) for x in rows)' \
+  'all(int(x["cycles"]) == int(x["scores"]) + {"naive": 24 + 26, "two_pass": 12 + 31, "reordered": 27}[x["datapath"]] for x in rows)' \
+  'all(x["tokens"] == "8" and float(x["cycles_per_token"]) == int(x["cycles"]) / 8 for x in rows)' \
+  'all(int(x["bytes_read"]) == 16 * (16 + 2 * int(x["scores"])) and float(x["bytes_read_per_token"]) == int(x["bytes_read"]) / 8 for x in rows)' \
+  'all(x["footprint_bytes"] == "640" for x in rows)' \
+  'r(datapath="naive", causal="false")["bypass_high_water_elements"] == "34"' \
+  'r(datapath="two_pass", causal="false")["bypass_high_water_elements"] == "22"' \
+  'all(x["bypass_high_water_elements"] == x["bypass_capacity_elements"] == "0" for x in rows if x["datapath"] == "reordered")'
+figure "plot: causal figure, full and causal in each datapath's colour and marker, causal hollow" "$csv" \
+  'len(axes) == 3' \
+  '[l.get_label() for l in axes[0].get_lines()][:6] == [f"{dp}, {m}" for dp in ("naive", "two_pass", "reordered") for m in ("full", "causal")]' \
+  'all(l.get_color() == plot.STYLES[dp]["color"] and l.get_marker() == plot.STYLES[dp]["marker"]
+       for a in axes for dp in plot.STYLES for l in lines(a, dp + ","))' \
+  'all(l.get_markerfacecolor() == "white" for a in axes for l in lines(a, ", causal"))' \
+  'list(lines(axes[0], "naive, causal")[0].get_ydata()) == [136 / 192]' \
+  'list(lines(axes[1], "reordered, causal")[0].get_ydata()) == [163 / 192]' \
+  'list(lines(axes[2], "naive, full")[0].get_ydata()) == [34 / 12]' \
+  'len(fig.legends) == 1 and fig.legends[0].get_window_extent().fully_overlaps(fig.bbox)' \
+  'not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
+  --kind causal --out "$tmp/causal.png"
+
+# Decode: one query row per head (2 heads on 1 K/V head) against N_kv = 16, 64 and 131072; the
+# last is unverified (fp32 cannot promise 1 % beyond N of about 80 000) but has its timing.
+sweep --grid problem.kv_len=16,64,131072 --set problem.seq_len=1 --set problem.heads=2 \
+  --set problem.kv_heads=1 --set problem.head_dim=4 --set datapath=all --jobs 2
+check "sweep: decode rows, the longest unverified with its cycles" rows "$csv" 9 \
+  'all(x["status"] == ("unverified" if x["kv_len"] == "131072" else "ok") for x in rows)' \
+  'float(r(datapath="naive", kv_len=131072)["cycles_per_token"]) == 4 * 131072 + 26'
+figure "plot: decode figure, naive memory grows 2 per key, two_pass 1, reordered flat; unverified ringed" "$csv" \
+  'len(axes) == 3' \
+  'list(lines(axes[0], "naive")[0].get_xdata()) == [16, 64, 131072]' \
+  '(lambda y: y[1] - y[0] == 2 * 48 and y[2] - y[1] == 2 * (131072 - 64))(lines(axes[0], "naive")[0].get_ydata())' \
+  '(lambda y: y[1] - y[0] == 48 and y[2] - y[1] == 131072 - 64)(lines(axes[0], "two_pass")[0].get_ydata())' \
+  'len(set(lines(axes[0], "reordered")[0].get_ydata())) == 1' \
+  'list(lines(axes[1], "naive")[0].get_ydata()) == [4 * n + 26 for n in (16, 64, 131072)]' \
+  'list(lines(axes[1], "reordered")[0].get_ydata()) == [2 * n + 27 for n in (16, 64, 131072)]' \
+  'all(list(lines(a, "unverified")[0].get_xdata()) == [131072] * 3 for a in axes)' \
+  'all(min(ticks(a, "y")) < min(min(l.get_ydata()) for l in a.get_lines()) for a in axes[:2])' \
+  '"ringed 3 unverified row(s)" in stderr' \
+  'all(l.get_color() == plot.STYLES[dp]["color"] for a in axes for dp in plot.STYLES for l in lines(a, dp))' \
+  'len(fig.legends) == 1 and fig.legends[0].get_window_extent().fully_overlaps(fig.bbox)' \
+  'not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
+  --kind decode --out "$tmp/decode.png"
 run_figures
+
+# scripts/models: the shipped 8K decode, run for real, matches its closed forms; a report whose
+# cycles are one off is named as a mismatch (exit 1).
+models() { rc=0; timeout 60 "$repo/scripts/models" --sim "$sim" --out "$tmp/models" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?; err=$(<"$tmp/stderr"); }
+models --only llama3-8b-decode-8k
+check "models: the 8K decode runs and matches S + 2·N_kv + 26, S + N_kv + 31, S + 27 (exit 0)" \
+  test "$rc" = 0 -a -f "$tmp/models/llama3-8b-decode-8k/run.json"
+check "models: its rows in the table" grep -qF \
+  "| Llama-3-8B decode, 8K cache | naive | ok | 278554 | S + 2·N_kv + 26 | 262144 | 0 |" "$tmp/stdout"
+/usr/bin/python3 - "$tmp/models/llama3-8b-decode-8k/report.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["runs"][1]["cycles"] += 1
+json.dump(r, open(sys.argv[1], "w"))
+EOF
+models --only llama3-8b-decode-8k --no-run
+check "models: a cycle count off its closed form is named, exit 1" \
+  test "$rc" = 1 -a "$(grep -c 'mismatch: llama3-8b-decode-8k two_pass: 270368 cycles' <<<"$err")" = 1
+models --no-run --only bert-base
+check "models: no report is a one-line error, exit 2" test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1
 
 echo "$passed passed, $failed failed"
 ((failed == 0))
