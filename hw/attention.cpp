@@ -59,12 +59,16 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
       memory_timing_(config.memory),
       period_(config.clocking.period),
       memory_("memory", config.memory.read_latency, config.clocking.period),
+      link_(config.memory.shared
+                ? std::make_unique<SharedLink>("memory_link", config.memory, config.clocking)
+                : nullptr),
       k_reader_(unit<StreamReader>("k_reader", kv_pattern(shape, 1, config.lanes), period_,
                                    config.memory)),
       v_reader_(unit<StreamReader>("v_reader", kv_pattern(shape, 2, config.lanes), period_,
                                    config.memory)),
       lanes_(config.lanes) {
-  for (StreamReader* reader : {&k_reader_, &v_reader_}) reader->socket.bind(memory_.socket);
+  if (link_) add_arbiter(*link_);
+  for (StreamReader* reader : {&k_reader_, &v_reader_}) attach(*reader);
   // One lane is the paper's datapath, named as it is; lanes get a scope each (lane3.row_max).
   for (std::size_t p = 0; p < lanes_.size(); ++p) {
     if (lanes_.size() == 1)
@@ -82,7 +86,7 @@ void AttentionDatapath::build_lane(std::size_t index, Build build) {
   lane.scores = shape_.query_rows(index, n);
   lane.q_reader =
       &unit<StreamReader>("q_reader", q_pattern(shape_, index, n), period_, memory_timing_);
-  lane.q_reader->socket.bind(memory_.socket);
+  attach(*lane.q_reader);
   lane.dot_product =
       &unit<DotProduct>("dot_product", lane.scores,
                         ScaledDotOp{1.0f / std::sqrt(static_cast<float>(shape_.head_dim))});
@@ -92,6 +96,11 @@ void AttentionDatapath::build_lane(std::size_t index, Build build) {
   Out<Row>& out_rows = build(*this);
   lane.sink = &unit<Sink>("sink", lane.scores.rows, shape_.head_dim);
   connect(out_rows, lane.sink->out_rows, "out_rows");
+}
+
+void AttentionDatapath::attach(StreamReader& reader) {
+  reader.socket.bind(memory_.socket);
+  if (link_) reader.share(*link_);
 }
 
 void AttentionDatapath::connect_v_rows(In<RowView>& consumer) {

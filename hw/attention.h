@@ -10,6 +10,7 @@
 
 #include "hw/graph.h"
 #include "hw/memory.h"
+#include "hw/shared_link.h"
 #include "hw/units/map.h"
 #include "hw/units/sink.h"
 #include "hw/units/stream_reader.h"
@@ -118,6 +119,8 @@ class AttentionDatapath : public Graph {
   std::uint64_t q_bytes_read() const;
   std::uint64_t k_bytes_read() const { return k_reader_.planned_firings() * row_bytes(); }
   std::uint64_t v_bytes_read() const { return v_reader_.planned_firings() * row_bytes(); }
+  // The link the streams share, if they do.
+  const SharedLink* shared_link() const { return link_.get(); }
 
  private:
   struct Lane {
@@ -127,12 +130,14 @@ class AttentionDatapath : public Graph {
     Sink* sink = nullptr;
   };
   void build_lane(std::size_t index, Build build);
+  void attach(StreamReader& reader);
   std::uint64_t row_bytes() const { return shape_.head_dim * sizeof(float); }
 
   const AttentionShape shape_;
   const MemoryTiming memory_timing_;
   const sc_core::sc_time period_;
   Memory memory_;
+  std::unique_ptr<SharedLink> link_;  // memory.ports: shared
   StreamReader& k_reader_;
   StreamReader& v_reader_;
   std::vector<Lane> lanes_;

@@ -142,6 +142,10 @@ class Graph : public sc_core::sc_module {
   // Replaces the watchdog's limit on every channel; before the simulation starts.
   void set_cycle_limit(Cycle max_cycles);
 
+ protected:
+  // A resource whose grants the scheduler releases when every unit waits (SharedLink).
+  void add_arbiter(Arbiter& arbiter) { scheduler_.add(arbiter); }
+
  private:
   template <class T>
   Channel<T>& make_channel(Out<T>& from, In<T>& to, const std::string& name, const Depth& rule,

@@ -22,7 +22,8 @@ namespace sdpa {
 
 struct MemoryTiming {
   unsigned read_latency = 10;      // cycles from a request to its first beat
-  unsigned bytes_per_cycle = 256;  // of each initiator's link
+  unsigned bytes_per_cycle = 256;  // of each initiator's link, or of the one they share
+  bool shared = false;             // one link for all of a datapath's streams (SharedLink)
 
   // Cycles a read of `bytes` keeps a link busy.
   Cycle beats(std::size_t bytes) const {

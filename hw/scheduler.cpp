@@ -30,8 +30,9 @@ void Scheduler::before_end_of_elaboration() {
 }
 
 void Scheduler::run_decoupled() {
-  // Sweeps until one completes no port operation: then every unit is finished or blocked for
-  // good (a deadlock), since retrying from an unchanged state blocks the same way.
+  // Sweeps until one completes no port operation and no arbiter has a request to grant: then
+  // every unit is finished or blocked for good (a deadlock), since retrying from an unchanged
+  // state blocks the same way.
   for (bool progress = true; progress;) {
     progress = false;
     for (Unit* unit : units_) {
@@ -39,6 +40,10 @@ void Scheduler::run_decoupled() {
       unit->progressed_ = false;
       unit->step();
       progress |= unit->progressed_;
+    }
+    for (Arbiter* arbiter : arbiters_) {
+      if (progress) break;
+      progress = arbiter->grant_earliest();
     }
   }
 }

@@ -8,6 +8,18 @@
 
 namespace sdpa {
 
+// A resource shared by units that grants their requests in time order (SharedLink). In decoupled
+// mode it may hold a request back until no unit can still make an earlier one; when every unit
+// is blocked, the scheduler has it grant its earliest request instead of ending the run.
+class Arbiter {
+ public:
+  // Grants the earliest waiting request; false if none waits.
+  virtual bool grant_earliest() = 0;
+
+ protected:
+  ~Arbiter() = default;
+};
+
 // Decoupled: one SystemC method runs the units' bodies at time 0, sweeping them in the order
 // added (add them producers first) and resuming each until it suspends on a channel; it returns
 // after a sweep in which no unit moved (every unit finished, or a deadlock). No thread
@@ -29,6 +41,7 @@ class Scheduler : public sc_core::sc_module {
   void add(std::initializer_list<Unit*> units) {
     for (Unit* u : units) add(*u);
   }
+  void add(Arbiter& arbiter) { arbiters_.push_back(&arbiter); }
 
  private:
   void before_end_of_elaboration() override;
@@ -37,6 +50,7 @@ class Scheduler : public sc_core::sc_module {
 
   Clocking clocking_;
   std::vector<Unit*> units_;
+  std::vector<Arbiter*> arbiters_;
 };
 
 }  // namespace sdpa

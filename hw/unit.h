@@ -52,6 +52,8 @@ template <class T>
 class ReadIntoOp;
 template <class T>
 class WriteOp;
+class LinkRequestOp;
+class SharedLink;
 
 // The coroutine type of a unit's behaviour. It starts suspended; the unit's scheduler resumes
 // it. An exception escaping the body is kept and rethrown from the resume.
@@ -223,6 +225,8 @@ class Unit : public sc_core::sc_module {
   friend class ReadIntoOp;
   template <class T>
   friend class WriteOp;
+  friend class LinkRequestOp;
+  friend class SharedLink;
 
   // The operation the body is suspended on, completed by the scheduler before it resumes the
   // body: a type-erased pointer to the awaiter in the coroutine's frame.

@@ -458,12 +458,14 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
     if (n["period_ns"]) p.clock_period_ns = r.number(n["period_ns"], "clock.period_ns", 1e-3, 1e6);
   }
   if (const YAML::Node n = root["memory"]) {
-    r.keys(n, "memory", {"read_latency", "bytes_per_cycle"});
+    r.keys(n, "memory", {"read_latency", "bytes_per_cycle", "ports"});
     if (n["read_latency"])
       p.memory.read_latency = r.integer(n["read_latency"], "memory.read_latency", 1, 1 << 20);
     if (n["bytes_per_cycle"])
       p.memory.bytes_per_cycle =
           r.integer(n["bytes_per_cycle"], "memory.bytes_per_cycle", 1, 1 << 20);
+    if (n["ports"])
+      p.memory.shared = r.choice(n["ports"], "memory.ports", {"private", "shared"}) == "shared";
   }
 
   // Shared keys must name a unit or channel of a selected datapath; one datapath's, one of it.
@@ -598,6 +600,7 @@ std::string to_yaml(const Params& p) {
   out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "read_latency" << YAML::Value << p.memory.read_latency;
   out << YAML::Key << "bytes_per_cycle" << YAML::Value << p.memory.bytes_per_cycle;
+  out << YAML::Key << "ports" << YAML::Value << (p.memory.shared ? "shared" : "private");
   out << YAML::EndMap;
   out << YAML::Key << "units" << YAML::Value << YAML::BeginMap;
   for (const std::string& unit : names_over(selected, unit_names))

@@ -112,6 +112,9 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
             {"v", r.v_bytes_read},
             {"total", r.bytes_read()}}},
           {"bytes_written", r.o_bytes_written},
+          {"ports", r.shared_link ? "shared" : "private"},
+          {"link_bytes_per_cycle", r.link_bytes_per_cycle},
+          {"bytes_read_per_cycle", nullptr},
           {"minimum_bytes", r.minimum_bytes},
           {"relative_to_minimum",
            double(r.bytes_read() + r.o_bytes_written) / double(r.minimum_bytes)},
@@ -132,6 +135,8 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
       run["per_token"]["cycles"] = nullptr;
       run["waits"] = r.waits;
     } else {
+      // Achieved bandwidth: against link_bytes_per_cycle when shared, per stream when private.
+      run["memory_traffic"]["bytes_read_per_cycle"] = double(r.bytes_read()) / double(r.cycles);
       // JSON has no infinity: a non-finite output reports null with finite = false.
       run["finite"] = checks[i].finite;
       if (checks[i].finite) run["max_abs_error"] = checks[i].max_abs_error;
@@ -175,7 +180,13 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     rows[4].push_back(incomplete(r)  ? "-"
                       : r.lanes == 1 ? fmt::format("{:.4f}", per_cycle(r))
                                      : fmt::format("{:.4f} of {}", per_cycle(r), r.lanes));
-    rows[5].push_back(bytes(r.bytes_read()));
+    rows[5].push_back(incomplete(r) ? bytes(r.bytes_read())
+                      : r.shared_link
+                          ? fmt::format("{} ({:.1f} of {} B/cycle)", bytes(r.bytes_read()),
+                                        double(r.bytes_read()) / double(r.cycles),
+                                        r.link_bytes_per_cycle)
+                          : fmt::format("{} ({:.1f} B/cycle)", bytes(r.bytes_read()),
+                                        double(r.bytes_read()) / double(r.cycles)));
     rows[6].push_back(
         fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes())));
     rows[7].push_back(

@@ -98,6 +98,8 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   r.k_bytes_read = dp.k_bytes_read();
   r.v_bytes_read = dp.v_bytes_read();
   r.o_bytes_written = shape.q_elements() * sizeof(float);
+  r.shared_link = dp.shared_link() != nullptr;
+  r.link_bytes_per_cycle = dp.memory_timing().bytes_per_cycle;
   r.minimum_bytes = r.footprint_bytes + r.o_bytes_written;
   r.rows = dp.rows_expected();
   r.rows_done = dp.rows_taken();

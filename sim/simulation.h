@@ -60,6 +60,9 @@ struct DatapathResult {
   std::uint64_t q_bytes_read = 0, k_bytes_read = 0, v_bytes_read = 0;
   std::uint64_t bytes_read() const { return q_bytes_read + k_bytes_read + v_bytes_read; }
   std::uint64_t o_bytes_written = 0;  // the output rows, as the sink would store them
+  // memory.ports: one link of `link_bytes_per_cycle` for all streams, or one each.
+  bool shared_link = false;
+  unsigned link_bytes_per_cycle = 0;
   // The least any schedule moves: Q, K and V read once, O written once.
   std::uint64_t minimum_bytes = 0;
   std::vector<float> output;  // [B·H·N_q, d], row-major

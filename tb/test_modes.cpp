@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 // Random problem (batches, grouped heads, rectangular and causal shapes), latencies, IIs, memory
-// and channel depths; small depths make some deadlock.
+// (private or shared links) and channel depths; small depths make some deadlock.
 std::string random_config(unsigned seed) {
   std::mt19937 gen(seed);
   auto pick = [&gen](unsigned lo, unsigned hi) {
@@ -43,6 +43,8 @@ std::string random_config(unsigned seed) {
                         pick(1, 4) == 1 ? 2 : 1);
   for (const std::string& ch : channels)
     if (pick(0, 2) == 0) args += fmt::format("--set channels.depths.{}={} ", ch, pick(1, 2 * n));
+  // The streams of a datapath on one link (time-ordered grants) or a link each.
+  args += fmt::format("--set memory.ports={} ", pick(0, 1) == 1 ? "shared" : "private");
   return args;
 }
 

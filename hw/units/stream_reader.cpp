@@ -11,15 +11,39 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
     : Unit(name, timing, pattern.shape),
       pattern_(pattern),
       row_bytes_(pattern.head_dim * sizeof(float)),
-      step_(pattern.row_step * row_bytes_),
       beats_(memory.beats(row_bytes_)),
       read_latency_(memory.read_latency),
-      period_(period) {
+      period_(period),
+      step_(pattern.row_step * row_bytes_) {
   socket.register_invalidate_direct_mem_ptr(this, &StreamReader::invalidate_direct_mem_ptr);
   trans_.set_command(tlm::TLM_READ_COMMAND);
   trans_.set_data_length(row_bytes_);
   trans_.set_streaming_width(row_bytes_);
   trans_.set_byte_enable_ptr(nullptr);
+}
+
+[[gnu::flatten]] Task StreamReader::body() {
+  if (pattern_.lanes == 1) {
+    for (const Firing& f : firings()) {
+      const Cycle start = link_ ? co_await request_shared_link() : reserve_own_link();
+      const Cycle due = fetch_row(f, start);  // before the view: it points row_ at the row
+      co_await write(rows, RowView(row_, pattern_.head_dim), due);
+    }
+    co_return;
+  }
+  std::size_t group_start = 0, lanes_in_group = 0;  // the group's first query, its lanes
+  for (const Firing& f : firings()) {
+    if (f.row_start()) {
+      group_start = f.row % pattern_.rows_per_head * pattern_.lanes;
+      lanes_in_group = std::min(pattern_.lanes, pattern_.queries - group_start);
+    }
+    const Cycle start = link_ ? co_await request_shared_link() : reserve_own_link();
+    const Cycle due = fetch_row(f, start);
+    // Lane p's query sees key j if j < group_start + p + first_key (causal).
+    const std::size_t seen = group_start + pattern_.first_key;
+    const std::size_t first = pattern_.first_key == 0 || f.index < seen ? 0 : f.index + 1 - seen;
+    co_await write(rows, RowView(row_, pattern_.head_dim), due, first, lanes_in_group - first);
+  }
 }
 
 // Through b_transport: the memory adds its latency to the annotated delay. The row is then viewed

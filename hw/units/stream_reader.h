@@ -10,6 +10,7 @@
 
 #include "hw/channel.h"
 #include "hw/memory.h"
+#include "hw/shared_link.h"
 #include "hw/types.h"
 
 namespace sdpa {
@@ -45,7 +46,8 @@ struct StreamPattern {
 };
 
 // A DMA engine: issues one row read per firing (II) over its own link to memory, which carries
-// `bytes_per_cycle` per cycle, so a row's request waits for the previous row's beats. The row is
+// `bytes_per_cycle` per cycle, so a row's request waits for the previous row's beats; or over a
+// link it shares with the other readers (SharedLink), which grants it in time order. The row is
 // ready when its last beat arrives, request + read latency + beats − 1, plus the reader's own
 // latency L − 1 (L = 1, the default: none). Reads use the memory's
 // direct memory interface once granted and b_transport otherwise, with the same timing.
@@ -67,40 +69,34 @@ class StreamReader : public Unit {
     return read_latency_ + beats_ - 1 + timing().latency - 1;
   }
 
- private:
-  // Without lanes every row goes to the one channel; with lanes, to the lanes whose query sees
-  // it. Two loops, so that the first pays nothing for the second.
-  [[gnu::flatten]] Task body() override {
-    if (pattern_.lanes == 1) {
-      for (const Firing& f : firings()) {
-        const Cycle due = fetch_row(f);  // before the view: it points row_ at the row
-        co_await write(rows, RowView(row_, pattern_.head_dim), due);
-      }
-      co_return;
-    }
-    std::size_t group_start = 0, lanes_in_group = 0;  // the group's first query, its lanes
-    for (const Firing& f : firings()) {
-      if (f.row_start()) {
-        group_start = f.row % pattern_.rows_per_head * pattern_.lanes;
-        lanes_in_group = std::min(pattern_.lanes, pattern_.queries - group_start);
-      }
-      const Cycle due = fetch_row(f);
-      // Lane p's query sees key j if j < group_start + p + first_key (causal).
-      const std::size_t seen = group_start + pattern_.first_key;
-      const std::size_t first = pattern_.first_key == 0 || f.index < seen ? 0 : f.index + 1 - seen;
-      co_await write(rows, RowView(row_, pattern_.head_dim), due, first, lanes_in_group - first);
-    }
+  // Reads over `link`, shared with other readers, instead of a link of its own; before the
+  // simulation starts.
+  void share(SharedLink& link) {
+    link_ = &link;
+    stream_ = link.attach(*this);
   }
 
-  // Reads firing f's row over the link; returns when it is due. The link carries one beat per
-  // cycle: a request waits for the previous row's beats.
-  Cycle fetch_row(const Firing& f) {
+ private:
+  friend class LinkRequestOp;
+  // Without lanes every row goes to the one channel; with lanes, to the lanes whose query sees
+  // it. Two loops, so that the first pays nothing for the second.
+  Task body() override;
+
+  // The cycle in which the row's first beat may leave on its own link: the next free one.
+  Cycle reserve_own_link() {
+    const Cycle start = std::max(cycle(), link_free_);
+    link_free_ = start + beats_;
+    return start;
+  }
+  // The same on the shared link: when it grants the request.
+  LinkRequestOp request_shared_link();
+
+  // Reads firing f's row, its first beat leaving in cycle `start`; returns when it is due.
+  Cycle fetch_row(const Firing& f, Cycle start) {
     if (f.row_start())
       row_base_ = pattern_.base +
                   (pattern_.block(f.row) * pattern_.block_rows + pattern_.first_row) * row_bytes_;
-    const Cycle request = std::max(cycle(), link_free_);
-    link_free_ = request + beats_;
-    const Cycle arrival = fetch(row_base_ + f.index * step_, request) + beats_ - 1;
+    const Cycle arrival = fetch(row_base_ + f.index * step_, start) + beats_ - 1;
     return arrival + timing().latency - 1;
   }
 
@@ -131,12 +127,37 @@ class StreamReader : public Unit {
   const float* row_ = nullptr;  // the row read last
   std::uint64_t row_base_ = 0;  // address of the current row's first element
   std::uint64_t step_;          // bytes between the elements of a row
-  Cycle link_free_ = 0;
+  Cycle link_free_ = 0;         // its own link's
+  SharedLink* link_ = nullptr;  // or the one it shares
+  std::size_t stream_ = 0;      // its index there
 
   const unsigned char* dmi_ = nullptr;
   std::uint64_t dmi_start_ = 0;
   std::uint64_t dmi_size_ = 0;
   Cycle dmi_latency_ = 0;
 };
+
+// The awaitable of StreamReader::request_shared_link: the cycle its row's first beat may leave,
+// as if its beats were back to back after that (rows may share a beat on the shared link).
+class LinkRequestOp {
+ public:
+  explicit LinkRequestOp(StreamReader& reader) : reader_(reader) {}
+  bool await_ready() { return attempt(); }
+  void await_suspend(std::coroutine_handle<>) { reader_.suspend_on(this); }
+  Cycle await_resume() const { return start_; }
+  bool attempt() {
+    Cycle last_beat = 0;
+    if (!reader_.link_->try_grant(reader_.stream_, reader_.cycle(), reader_.row_bytes_, last_beat))
+      return false;
+    start_ = last_beat + 1 - reader_.beats_;
+    return true;
+  }
+
+ private:
+  StreamReader& reader_;
+  Cycle start_ = 0;
+};
+
+inline LinkRequestOp StreamReader::request_shared_link() { return LinkRequestOp(*this); }
 
 }  // namespace sdpa

@@ -1,0 +1,160 @@
+// memory.ports: shared. One link of B bytes per cycle for all of a datapath's streams, granted in
+// time order: at ample bandwidth the private links' closed forms, when bandwidth-bound the
+// roofline's (docs/timing.md, "A shared memory link"), the same output either way.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+DatapathConfig shared_link(unsigned bytes_per_cycle, std::size_t lanes = 1) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.memory.bytes_per_cycle = bytes_per_cycle;
+  c.lanes = lanes;
+  return c;
+}
+
+std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
+
+const char* const kDatapaths[] = {"naive", "two_pass", "reordered"};
+
+std::string name_of(const std::string& datapath, const std::string& rest) {
+  return datapath + "_" + rest;
+}
+
+// Ample bandwidth. d = 16: 64-byte rows; one lane requests at most a Q, a K and a V row in a
+// cycle, which a 256-byte link carries within the cycle, so no request waits for another's.
+class Ample : public testing::TestWithParam<std::tuple<const char*, bool>> {};
+
+TEST_P(Ample, RunsAsOnPrivateLinks) {
+  const auto& [datapath, causal] = GetParam();
+  const AttentionShape s =
+      causal ? AttentionShape{1, 2, 1, 20, 32, 16, true} : AttentionShape::square(2, 24, 16);
+  const AttentionInputs in = random_inputs(s, 5);
+  const DatapathConfig c = shared_link(256);
+  const DatapathResult run = simulate(in, {datapath}, c).runs.at(0);
+  expect_accurate(in, run);
+  EXPECT_EQ(run.cycles, closed_form_cycles(datapath, s, c));
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedMemory, Ample,
+                         testing::Combine(testing::ValuesIn(kDatapaths), testing::Bool()),
+                         [](const auto& info) {
+                           return name_of(std::get<0>(info.param),
+                                          std::get<1>(info.param) ? "causal_gqa" : "square");
+                         });
+
+// Bandwidth-bound: N, B, lanes.
+struct Bound {
+  std::size_t n;
+  unsigned bytes_per_cycle;
+  std::size_t lanes;
+};
+
+class Roofline : public testing::TestWithParam<std::tuple<const char*, Bound>> {};
+
+TEST_P(Roofline, ABandwidthBoundRunEndsAFixedLatencyAfterTheLinksLastByte) {
+  // A link never idle from cycle 0 carries its last byte in cycle ⌈bytes / B⌉ − 1; the row it
+  // belongs to is ready read_latency cycles later. For naive and two_pass that row is the last V
+  // row, whose weighted sum is then the last output; reordered's last V row meets the rescale of
+  // the last score, which its K row (granted a little earlier) feeds through the dot product and
+  // the running max.
+  const auto& [datapath, b] = GetParam();
+  const std::string dp = datapath;
+  const AttentionShape s = AttentionShape::square(1, b.n, 16);
+  const AttentionInputs in = random_inputs(s, 6);
+  const DatapathConfig c = shared_link(b.bytes_per_cycle, b.lanes);
+  const DatapathResult run = simulate(in, {dp}, c).runs.at(0);
+  expect_accurate(in, run);
+  const Cycle last_row = ceil_div(run.bytes_read(), b.bytes_per_cycle) - 1 + reader_latency(c);
+  auto l = [&](const char* unit) { return Cycle{L(c, dp, unit)}; };
+  if (dp == "reordered") {
+    EXPECT_GE(run.cycles, last_row + l("rescale_accumulate") + l("row_divide"));
+    EXPECT_LE(run.cycles, last_row + l("dot_product") + l("running_max") + l("rescale_accumulate") +
+                              l("row_divide"));
+  } else {
+    EXPECT_EQ(run.cycles, last_row + l("weighted_sum"));
+  }
+  // The roofline: B over the bytes a score needs, a K and a V row per P scores.
+  EXPECT_LE(double(run.scores) / double(run.cycles),
+            double(b.bytes_per_cycle) * double(b.lanes) / (2.0 * 16 * sizeof(float)));
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedMemory, Roofline,
+                         testing::Combine(testing::ValuesIn(kDatapaths),
+                                          testing::Values(Bound{32, 8, 1}, Bound{48, 16, 1},
+                                                          Bound{64, 32, 1}, Bound{64, 16, 4})),
+                         [](const auto& info) {
+                           const Bound& b = std::get<1>(info.param);
+                           return name_of(
+                               std::get<0>(info.param),
+                               fmt::format("N{}_B{}_P{}", b.n, b.bytes_per_cycle, b.lanes));
+                         });
+
+// Whatever the lanes and shape, the bytes read per cycle stay within B; with private links the
+// same runs read more than B per cycle (three or more streams, each at up to B).
+class Within : public testing::TestWithParam<std::tuple<const char*, std::size_t, bool>> {};
+
+TEST_P(Within, TheLinkNeverCarriesMoreThanItsBandwidth) {
+  const auto& [datapath, lanes, shared] = GetParam();
+  const AttentionShape s{2, 2, 1, 24, 40, 8, true};
+  const AttentionInputs in = random_inputs(s, 7);
+  DatapathConfig c = shared_link(32, lanes);
+  c.memory.shared = shared;
+  const DatapathResult run = simulate(in, {datapath}, c).runs.at(0);
+  expect_accurate(in, run);
+  const double per_cycle = double(run.bytes_read()) / double(run.cycles);
+  if (shared)
+    EXPECT_LE(per_cycle, 32.0);
+  else
+    EXPECT_GT(per_cycle, 32.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedMemory, Within,
+                         testing::Combine(testing::ValuesIn(kDatapaths), testing::Values(1, 3),
+                                          testing::Bool()),
+                         [](const auto& info) {
+                           return name_of(
+                               std::get<0>(info.param),
+                               fmt::format("P{}_{}", std::get<1>(info.param),
+                                           std::get<2>(info.param) ? "shared" : "private"));
+                         });
+
+TEST(SharedMemory, ReportsThePortsAndTheAchievedBandwidth) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=reordered --set problem.seq_len=32 --set problem.head_dim=16 "
+          "--set memory.ports=shared --set memory.bytes_per_cycle=16 --out '" +
+              (d / "out").string() + "'",
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json traffic = json::parse(slurp(d / "out" / "report.json"))["runs"][0]["memory_traffic"];
+  EXPECT_EQ(traffic["ports"], "shared");
+  EXPECT_EQ(traffic["link_bytes_per_cycle"], 16);
+  // Bandwidth-bound: the link is busy almost every cycle.
+  EXPECT_GT(traffic["bytes_read_per_cycle"].get<double>(), 15.9);
+  EXPECT_LE(traffic["bytes_read_per_cycle"].get<double>(), 16.0);
+  EXPECT_NE(r.out.find("of 16 B/cycle"), std::string::npos) << r.out;
+}
+
+TEST(SharedMemory, AnUnknownPortsValueIsExitTwoNamingTheKey) {
+  const fs::path d = scratch();
+  const SimRun r = sim("--set memory.ports=common --out '" + (d / "out").string() + "'", d);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("memory.ports"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("private, shared"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d / "out"));
+}
+
+}  // namespace
+}  // namespace sdpa::test
