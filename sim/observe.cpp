@@ -1,9 +1,16 @@
 #include "sim/observe.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <map>
+
+#include "sim/output.h"
 
 namespace sdpa {
 namespace {
@@ -167,6 +174,178 @@ std::string units_summary(const DatapathResult& r) {
                        u.firings, u.busy, u.starved, u.blocked, r.span - u.end,
                        100 * utilisation(r, u));
   return out;
+}
+
+}  // namespace sdpa
+
+namespace sdpa {
+
+std::string graph_dot(const std::vector<DatapathResult>& runs,
+                      const std::vector<DatapathStages>& stages) {
+  std::string s =
+      "// sdpa-sim --dot: units (latency/II, utilisation) and channels (depth, high water).\n"
+      "// Red: its writer waited for a slot; orange: full at some cycle; filled: the bottleneck.\n"
+      "digraph sdpa {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=Helvetica, "
+      "fontsize=10];\n  edge [fontname=Helvetica, fontsize=9];\n";
+  for (std::size_t d = 0; d < runs.size(); ++d) {
+    const DatapathResult& r = runs[d];
+    const std::string prefix = r.datapath + ".";
+    auto local = [&](const std::string& name) { return name.substr(prefix.size()); };
+    auto id = [](const std::string& name) { return "\"" + name + "\""; };
+    // Each unit in the stage of its first output channel (the sink in the last stage).
+    std::map<std::string, std::string> stage_of_channel;
+    std::vector<std::string> order;
+    if (d < stages.size())
+      for (const Stage& st : stages[d].stages) {
+        order.push_back(st.label);
+        for (const std::string& ch : st.channels) stage_of_channel[ch] = st.label;
+      }
+    std::vector<std::string> unit_stage(r.units.size());
+    for (std::size_t i = r.channels.size(); i-- > 0;)
+      unit_stage[r.channel_ends[i].first] = stage_of_channel[local(r.channels[i].name)];
+    for (std::size_t i = 0; i < r.channels.size(); ++i)
+      if (unit_stage[r.channel_ends[i].second].empty())
+        unit_stage[r.channel_ends[i].second] = stage_of_channel[local(r.channels[i].name)];
+    s += fmt::format(
+        "  subgraph \"cluster_{0}\" {{\n    label=\"{0}: {1}\";\n    fontname=Helvetica;\n",
+        r.datapath, r.bottleneck.reason);
+    for (std::size_t g = 0; g < order.size(); ++g) {
+      s += fmt::format(
+          "    subgraph \"cluster_{}_{}\" {{\n      label=\"{}\";\n      style=dashed;\n"
+          "      color=gray60;\n",
+          r.datapath, g, order[g]);
+      for (std::size_t i = 0; i < r.units.size(); ++i) {
+        if (unit_stage[i] != order[g]) continue;
+        const UnitStats& u = r.units[i];
+        const bool limit = r.bottleneck.kind != BottleneckKind::none && r.bottleneck.unit == i;
+        s += fmt::format("      {} [label=\"{}\\nL {}, II {}\\n{:.1f}% busy\"{}];\n", id(u.name),
+                         local(u.name), u.timing.latency, u.timing.ii,
+                         100.0 * double(u.busy) / double(std::max<Cycle>(1, r.cycles)),
+                         limit ? ", style=\"rounded,filled\", fillcolor=lightpink" : "");
+      }
+      s += "    }\n";
+    }
+    for (std::size_t i = 0; i < r.units.size(); ++i)
+      if (std::find(order.begin(), order.end(), unit_stage[i]) == order.end())
+        s += fmt::format("    {} [label=\"{}\\nL {}, II {}\"];\n", id(r.units[i].name),
+                         local(r.units[i].name), r.units[i].timing.latency, r.units[i].timing.ii);
+    for (std::size_t i = 0; i < r.channels.size(); ++i) {
+      const ChannelStats& c = r.channels[i];
+      const char* colour = c.producer_stall_cycles > 0  ? "red"
+                           : c.high_water == c.capacity ? "orange"
+                                                        : "black";
+      s += fmt::format("    {} -> {} [label=\"{}\\n{}/{}\", color={}, fontcolor={}];\n",
+                       id(r.units[r.channel_ends[i].first].name),
+                       id(r.units[r.channel_ends[i].second].name), local(c.name), c.high_water,
+                       c.capacity, colour, colour);
+    }
+    s += "  }\n";
+  }
+  return s + "}\n";
+}
+
+int run_tool(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int err = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err == ENOENT) return -1;
+  if (err != 0) return 127;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return 127;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+}  // namespace sdpa
+
+namespace sdpa {
+
+TraceWindow default_trace_window(const AttentionShape& shape) {
+  return {0, 4 * Cycle(shape.kv_len) + 64};
+}
+
+nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
+                            TraceWindow window) {
+  using nlohmann::json;
+  json events = json::array();
+  auto meta = [&](const char* what, int pid, int tid, const std::string& name) {
+    json e = {{"ph", "M"}, {"name", what}, {"pid", pid}, {"args", {{"name", name}}}};
+    if (tid >= 0) e["tid"] = tid;
+    events.push_back(e);
+  };
+  auto interval = [&](const char* name, int pid, int tid, Cycle from, Cycle to, json args) {
+    from = std::max(from, window.from);
+    to = std::min(to, window.to);
+    if (from >= to) return;
+    json e = {{"ph", "X"},  {"name", name}, {"cat", "unit"},   {"pid", pid},
+              {"tid", tid}, {"ts", from},   {"dur", to - from}};
+    if (!args.is_null()) e["args"] = std::move(args);
+    events.push_back(std::move(e));
+  };
+  for (std::size_t d = 0; d < datapaths.size(); ++d) {
+    const AttentionDatapath& dp = *datapaths[d];
+    const int pid = int(d) + 1;
+    const std::string prefix = std::string(dp.name()) + ".";
+    meta("process_name", pid, -1, dp.basename());
+    const std::vector<Unit*>& units = dp.units();
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const int tid = int(i) + 1;
+      const Unit& u = *units[i];
+      meta("thread_name", pid, tid, std::string(u.name()).substr(prefix.size()));
+      events.push_back({{"ph", "M"},
+                        {"name", "thread_sort_index"},
+                        {"pid", pid},
+                        {"tid", tid},
+                        {"args", {{"sort_index", tid}}}});
+      const UnitTrace* t = u.trace();
+      if (t == nullptr) continue;
+      // Busy between the stalls, up to the unit's end; idle after it.
+      Cycle at = 0;
+      for (const UnitTrace::Stall& s : t->stalls) {
+        interval("busy", pid, tid, at, s.from, nullptr);
+        interval(s.why == UnitTrace::starved ? "starved" : "blocked", pid, tid, s.from, s.to,
+                 {{"channel", std::string(s.channel->name()).substr(prefix.size())}});
+        at = s.to;
+      }
+      interval("busy", pid, tid, at, u.cycle(), nullptr);
+    }
+    for (const Graph::Edge& e : dp.edges()) {
+      const ChannelBase::OccupancyTrace* o = e.channel->occupancy_trace();
+      if (o == nullptr) continue;
+      const std::string name = std::string(e.channel->name()).substr(prefix.size());
+      // Writes and frees are each in time order, not with each other: merged here, a free
+      // before a write in the same cycle (as the high-water mark counts them).
+      std::vector<std::pair<Cycle, int>> changes = o->changes;
+      std::stable_sort(changes.begin(), changes.end());
+      std::int64_t level = o->before;
+      auto counter = [&](Cycle ts) {
+        events.push_back({{"ph", "C"},
+                          {"name", "occupancy " + name},
+                          {"cat", "channel"},
+                          {"pid", pid},
+                          {"ts", ts},
+                          {"args", {{name, level}}}});
+      };
+      counter(window.from);
+      for (std::size_t k = 0; k < changes.size();) {
+        const Cycle ts = changes[k].first;
+        for (; k < changes.size() && changes[k].first == ts; ++k) level += changes[k].second;
+        counter(ts);
+      }
+    }
+  }
+  return {{"traceEvents", events},
+          {"displayTimeUnit", "ns"},
+          {"otherData",
+           {{"generator", "sdpa-sim --trace-events"},
+            {"time_unit", "ts and dur are clock cycles (shown as microseconds)"},
+            {"window", {{"from", window.from}, {"to", window.to}}}}}};
 }
 
 }  // namespace sdpa

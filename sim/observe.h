@@ -30,4 +30,27 @@ nlohmann::json bottleneck_json(const DatapathResult& r);
 // The summary's lines for a run: its bottleneck and a table of its units.
 std::string units_summary(const DatapathResult& r);
 
+struct DatapathStages;
+
+// The elaborated graphs of `runs` in Graphviz's language: a cluster per datapath, units as
+// nodes (latency, II, utilisation; the bottleneck filled), channels as edges labelled with
+// depth and high water, stalling ones (writer waited for a slot) red, full ones orange.
+// `stages[i]` belongs to `runs[i]`: a unit is drawn in the stage of its first output channel.
+std::string graph_dot(const std::vector<DatapathResult>& runs,
+                      const std::vector<DatapathStages>& stages);
+
+// Runs a program on PATH with `args`, its standard output discarded; returns its exit status,
+// or -1 when it is not installed.
+int run_tool(const std::vector<std::string>& args);
+
+// The default --trace-window: the first rows, about four at one score per cycle.
+TraceWindow default_trace_window(const AttentionShape& shape);
+
+// Chrome/Perfetto trace events of the watched datapaths (GraphConfig::events) over `window`, ts
+// and dur in cycles: a process per datapath, a thread per unit with its busy, starved and
+// blocked intervals ("X" events, the stalls naming their channel), and a counter track per
+// channel with its occupancy ("C" events).
+nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
+                            TraceWindow window);
+
 }  // namespace sdpa

@@ -59,8 +59,9 @@ int write_new_file(const fs::path& path, std::initializer_list<std::string_view>
 
 // The names the simulator writes into an output folder; only these are ever removed from it.
 bool is_output_name(const std::string& name) {
-  static const std::set<std::string> fixed{"report.json", "params.yaml", "trace.vcd", "trace.gtkw",
-                                           "sized.yaml"};
+  static const std::set<std::string> fixed{"report.json", "params.yaml", "trace.vcd",
+                                           "trace.gtkw",  "sized.yaml",  "trace.fst",
+                                           "graph.dot",   "graph.svg"};
   if (fixed.count(name)) return true;
   const std::string_view pre = "o_", post = ".npy";
   if (name.size() <= pre.size() + post.size() || name.rfind(pre, 0) != 0 ||
@@ -69,6 +70,19 @@ bool is_output_name(const std::string& name) {
   return std::all_of(name.begin() + pre.size(), name.end() - post.size(),
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
+
+}  // namespace
+
+bool is_trace_events_name(const std::string& name) {
+  const std::string_view post = ".json";
+  return name.size() > post.size() && name != "report.json" &&
+         name.compare(name.size() - post.size(), post.size(), post) == 0 &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+         });
+}
+
+namespace {
 
 // The files of the run whose report.json is in `dir`: its "files" list; for a report written
 // before the list existed, every file there with a name the simulator writes. Only regular
@@ -81,8 +95,11 @@ std::set<std::string> previous_outputs(const fs::path& dir) {
   std::set<std::string> names;
   std::error_code ec;
   if (report.contains("files") && report["files"].is_array()) {
+    // A listed trace-event file (--trace-events NAME.json) was the run's own, whatever its name.
     for (const nlohmann::json& f : report["files"])
-      if (f.is_string() && is_output_name(f.get<std::string>())) names.insert(f.get<std::string>());
+      if (f.is_string() && (is_output_name(f.get<std::string>()) ||
+                            is_trace_events_name(f.get<std::string>())))
+        names.insert(f.get<std::string>());
   } else if (report.contains("runs")) {
     for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
       if (is_output_name(e.path().filename().string())) names.insert(e.path().filename().string());
@@ -167,6 +184,18 @@ void OutputFolder::fail(const std::string& name, int err) {
   if (ok())
     error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
                          (dir_ / name).string(), std::strerror(err), dir_.string());
+}
+
+void OutputFolder::fail(const std::string& name, const std::string& why) {
+  if (ok())
+    error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
+                         (dir_ / name).string(), why, dir_.string());
+}
+
+void OutputFolder::discard(const std::string& name) {
+  written_.erase(name);
+  std::error_code ec;
+  fs::remove(staged(name), ec);
 }
 
 void OutputFolder::check() const {

@@ -56,6 +56,10 @@ class OutputFolder {
                  const std::vector<std::size_t>& shape);
   // Records a failed write of `name` with errno `err`, unless one is already recorded.
   void fail(const std::string& name, int err);
+  // The same with the reason in words (a tool that failed).
+  void fail(const std::string& name, const std::string& why);
+  // Forgets a written file: it is deleted from the staging folder (a VCD converted to FST).
+  void discard(const std::string& name);
   bool ok() const { return error_.empty(); }
   // The first failure: which file, the errno text, and that the folder is as it was.
   const std::string& error() const { return error_; }
@@ -71,6 +75,9 @@ class OutputFolder {
   std::string error_;
   bool committed_ = false;
 };
+
+// A name --trace-events may write in the --out folder: NAME.json, letters, digits and _ - .
+bool is_trace_events_name(const std::string& name);
 
 // The default --out folder, and checks of a given one: an empty --out is an InputError.
 std::filesystem::path output_folder(const std::string& out, bool given,
