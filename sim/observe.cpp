@@ -184,7 +184,9 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
                       const std::vector<DatapathStages>& stages) {
   std::string s =
       "// sdpa-sim --dot: units (latency/II, utilisation) and channels (depth, high water).\n"
-      "// Red: its writer waited for a slot; orange: full at some cycle; filled: the bottleneck.\n"
+      "// Edges: high water/depth; red: stalling (its writer waited for a slot, or a stream's\n"
+      "// reader for rows beyond the first's latency); orange: full at some cycle. The\n"
+      "// bottleneck's unit is filled and its channel drawn thick.\n"
       "digraph sdpa {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=Helvetica, "
       "fontsize=10];\n  edge [fontname=Helvetica, fontsize=9];\n";
   for (std::size_t d = 0; d < runs.size(); ++d) {
@@ -231,13 +233,17 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
                          local(r.units[i].name), r.units[i].timing.latency, r.units[i].timing.ii);
     for (std::size_t i = 0; i < r.channels.size(); ++i) {
       const ChannelStats& c = r.channels[i];
-      const char* colour = c.producer_stall_cycles > 0  ? "red"
-                           : c.high_water == c.capacity ? "orange"
-                                                        : "black";
-      s += fmt::format("    {} -> {} [label=\"{}\\n{}/{}\", color={}, fontcolor={}];\n",
+      // A stream reader fetching ahead waits for slots by design: its buffer stalls when its
+      // reader waits beyond the first row's latency (as the limiting channel counts it).
+      const Cycle first_row = r.memory.read_latency + r.memory.beats(c.width * sizeof(float)) - 1;
+      const bool stalling =
+          c.input_stream ? c.consumer_stall_cycles > first_row : c.producer_stall_cycles > 0;
+      const char* colour = stalling ? "red" : c.high_water == c.capacity ? "orange" : "black";
+      const bool limit = r.bottleneck.channel == std::ptrdiff_t(i);
+      s += fmt::format("    {} -> {} [label=\"{}\\n{}/{}\", color={}, fontcolor={}{}];\n",
                        id(r.units[r.channel_ends[i].first].name),
                        id(r.units[r.channel_ends[i].second].name), local(c.name), c.high_water,
-                       c.capacity, colour, colour);
+                       c.capacity, colour, colour, limit ? ", penwidth=2.5" : "");
     }
     s += "  }\n";
   }

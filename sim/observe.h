@@ -33,8 +33,9 @@ std::string units_summary(const DatapathResult& r);
 struct DatapathStages;
 
 // The elaborated graphs of `runs` in Graphviz's language: a cluster per datapath, units as
-// nodes (latency, II, utilisation; the bottleneck filled), channels as edges labelled with
-// depth and high water, stalling ones (writer waited for a slot) red, full ones orange.
+// nodes (latency, II, utilisation; the bottleneck filled), channels as edges labelled with high
+// water and depth, stalling ones red (the writer waited for a slot; for a Q/K/V stream buffer,
+// its reader waited beyond the first row's latency), full ones orange, the bottleneck's thick.
 // `stages[i]` belongs to `runs[i]`: a unit is drawn in the stage of its first output channel.
 std::string graph_dot(const std::vector<DatapathResult>& runs,
                       const std::vector<DatapathStages>& stages);
