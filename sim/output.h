@@ -114,11 +114,13 @@ class VcdStream {
   bool finished_ = false;
 };
 
-// A datapath's channels by local name, grouped as its graph groups them: the memory streams
-// first, then each stage in the order it was built.
+// A datapath's channels and units by local name, grouped as its graph groups channels: the
+// memory streams first, then each stage in the order it was built. A unit is in the stage of its
+// first output channel (the sink, with none, in that of its input).
 struct Stage {
   std::string label;
   std::vector<std::string> channels;
+  std::vector<std::string> units;
 };
 struct DatapathStages {
   std::string datapath;
@@ -126,9 +128,9 @@ struct DatapathStages {
 };
 DatapathStages stages_of(const AttentionDatapath& dp);
 
-// A GTKWave save file showing each datapath's channel occupancy, grouped by stage, zoomed to
-// fit `end_ps` picoseconds (the VCD's time unit) in the window. `vcd_name` and `save_name` are
-// file names in the same folder.
+// A GTKWave save file showing each datapath's channel occupancy (analog steps) and its units'
+// states, a group per stage, zoomed to fit `end_ps` picoseconds (the VCD's time unit) in the
+// window. `vcd_name` (a VCD or FST) and `save_name` are file names in the same folder.
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
                            const std::vector<DatapathStages>& datapaths, double end_ps);
 

@@ -1,5 +1,8 @@
 // Where the cycles go: per-unit accounting (busy + starved + blocked + idle = span), its closed
 // forms on small configurations, and the bottleneck for each kind of limit.
+#include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 
 #include "sim/observe.h"
@@ -184,6 +187,181 @@ TEST(Observe, SummaryShowsTheBottleneckAndTheUnits) {
       << text;
   EXPECT_NE(text.find("starved"), std::string::npos) << text;
   EXPECT_NE(text.find("weighted_sum"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace sdpa::test
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kSmall =
+    "--set datapath=all --set problem.seq_len=16 --set problem.head_dim=4 "
+    "--set channels.depths.k_rows=4 ";
+
+// The trace-event format (Chrome's JSON, as Perfetto reads it): every event has ph, name and
+// pid; complete events ("X") a tid, ts and dur; counters ("C") ts and numeric args; metadata
+// ("M") args.name or args.sort_index.
+void expect_trace_event_format(const json& trace) {
+  ASSERT_TRUE(trace.is_object());
+  ASSERT_TRUE(trace["traceEvents"].is_array());
+  for (const json& e : trace["traceEvents"]) {
+    ASSERT_TRUE(e["ph"].is_string()) << e;
+    ASSERT_TRUE(e["name"].is_string()) << e;
+    ASSERT_TRUE(e["pid"].is_number_integer()) << e;
+    const std::string ph = e["ph"];
+    if (ph == "X") {
+      EXPECT_TRUE(e["tid"].is_number_integer()) << e;
+      EXPECT_TRUE(e["ts"].is_number_unsigned()) << e;
+      EXPECT_TRUE(e["dur"].is_number_unsigned() && e["dur"].get<Cycle>() > 0) << e;
+    } else if (ph == "C") {
+      EXPECT_TRUE(e["ts"].is_number_unsigned()) << e;
+      ASSERT_TRUE(e["args"].is_object() && e["args"].size() == 1) << e;
+      EXPECT_TRUE(e["args"].begin()->is_number()) << e;
+    } else {
+      ASSERT_EQ(ph, "M") << e;
+      EXPECT_TRUE(e["args"].contains("name") || e["args"].contains("sort_index")) << e;
+    }
+  }
+}
+
+TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim(kSmall + "--trace-events --trace-window 20:300 --out '" + (d / "o").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  EXPECT_NE(std::find(report["files"].begin(), report["files"].end(), "trace.json"),
+            report["files"].end());
+  const json trace = json::parse(slurp(d / "o" / "trace.json"));
+  expect_trace_event_format(trace);
+  // Per unit, its intervals tile the window up to its end, without overlap.
+  std::map<std::pair<int, int>, std::vector<std::pair<Cycle, Cycle>>> tracks;
+  std::map<std::pair<int, int>, std::string> names;
+  std::map<int, std::string> processes;
+  std::set<std::string> kinds, counters;
+  for (const json& e : trace["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "process_name") processes[e["pid"]] = e["args"]["name"];
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      names[std::make_pair(e["pid"].get<int>(), e["tid"].get<int>())] = e["args"]["name"];
+    if (e["ph"] == "C") counters.insert(e["name"].get<std::string>());
+    if (e["ph"] != "X") continue;
+    kinds.insert(e["name"].get<std::string>());
+    const Cycle ts = e["ts"], dur = e["dur"];
+    EXPECT_GE(ts, 20u);
+    EXPECT_LE(ts + dur, 300u);
+    tracks[std::make_pair(e["pid"].get<int>(), e["tid"].get<int>())].emplace_back(ts, ts + dur);
+  }
+  EXPECT_EQ(processes.size(), 3u);
+  EXPECT_EQ(kinds, (std::set<std::string>{"busy", "starved", "blocked"}));
+  EXPECT_TRUE(counters.count("occupancy k_rows")) << counters.size();
+  for (const json& run : report["runs"]) {
+    const int pid = int(std::find_if(processes.begin(), processes.end(), [&](const auto& p) {
+                          return p.second == run["datapath"];
+                        })->first);
+    for (std::size_t i = 0; i < run["units"].size(); ++i) {
+      const json& u = run["units"][i];
+      const Cycle end = u["busy_cycles"].get<Cycle>() + u["starved_cycles"].get<Cycle>() +
+                        u["blocked_cycles"].get<Cycle>();
+      auto& t = tracks[std::make_pair(pid, int(i) + 1)];
+      std::sort(t.begin(), t.end());
+      Cycle at = 20;
+      for (const auto& [from, to] : t) {
+        EXPECT_EQ(from, at) << u["name"];
+        at = to;
+      }
+      EXPECT_EQ(at, std::max<Cycle>(20, std::min<Cycle>(end, 300))) << u["name"];
+      const std::string local =
+          u["name"].get<std::string>().substr(run["datapath"].get<std::string>().size() + 1);
+      EXPECT_EQ(names[std::make_pair(pid, int(i) + 1)], local);
+    }
+  }
+}
+
+TEST(ObserveCli, TraceEventsAndGraphAreTheSameInBothModes) {
+  const fs::path d = scratch();
+  for (const char* mode : {"synchronized", "decoupled"}) {
+    const SimRun r = sim(kSmall + "--dot --trace-events --set sim.mode=" + mode + " --out '" +
+                             (d / mode).string() + "'",
+                         d);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  EXPECT_EQ(slurp(d / "synchronized" / "trace.json"), slurp(d / "decoupled" / "trace.json"));
+  EXPECT_EQ(slurp(d / "synchronized" / "graph.dot"), slurp(d / "decoupled" / "graph.dot"));
+}
+
+TEST(ObserveCli, BadTraceOptionsExit2WithOneLine) {
+  const fs::path d = scratch();
+  for (const std::string& args :
+       {"--trace-events --trace-window 10:5", "--trace-events --trace-window 5",
+        "--trace-events --trace-window a:9", "--trace-window 0:10", "--trace-events report.json",
+        "--trace-events ../x.json", "--trace-events x.txt", "--size-buffers --dot"}) {
+    const SimRun r = sim(kSmall + args + " --out '" + (d / "o").string() + "'", d);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("sdpa-sim: error: ", 0), 0u) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(d / "o" / "report.json"));
+}
+
+TEST(ObserveCli, DotDrawsEveryUnitAndChannel) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + "--dot --out '" + (d / "o").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string dot = slurp(d / "o" / "graph.dot");
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  for (const json& run : report["runs"]) {
+    for (const json& u : run["units"])
+      EXPECT_NE(dot.find("\"" + u["name"].get<std::string>() + "\" ["), std::string::npos)
+          << u["name"];
+    for (const json& c : run["channels"]) {
+      const std::string name = c["name"];
+      const std::string label =
+          fmt::format("{}\\n{}/{}", name.substr(name.find('.') + 1), c["high_water"].get<Cycle>(),
+                      c["capacity"].get<Cycle>());
+      EXPECT_NE(dot.find(label), std::string::npos) << label;
+    }
+  }
+  // k_rows 4 deep limits every datapath: drawn thick and red.
+  EXPECT_NE(dot.find("k_rows\\n4/4\", color=red, fontcolor=red, penwidth=2.5"), std::string::npos)
+      << dot;
+  if (std::system("command -v dot >/dev/null") == 0) {
+    EXPECT_NE(slurp(d / "o" / "graph.svg").find("<svg"), std::string::npos);
+    EXPECT_NE(std::find(report["files"].begin(), report["files"].end(), "graph.svg"),
+              report["files"].end());
+  }
+}
+
+TEST(ObserveCli, FstReplacesTheVcdAndTheWaveformHasUnitStates) {
+  const fs::path d = scratch();
+  ASSERT_EQ(std::system("command -v vcd2fst >/dev/null"), 0) << "needs gtkwave (scripts/setup)";
+  SimRun r = sim(kSmall + "--vcd --out '" + (d / "vcd").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string vcd = slurp(d / "vcd" / "trace.vcd");
+  const json report = json::parse(slurp(d / "vcd" / "report.json"));
+  for (const json& run : report["runs"])
+    for (const json& u : run["units"]) {
+      const std::string name = u["name"];
+      // SystemC's VCD names the scope, then the variable.
+      EXPECT_NE(vcd.find("$scope module " + name.substr(name.rfind('.') + 1) + " $end"),
+                std::string::npos)
+          << name;
+      EXPECT_NE(slurp(d / "vcd" / "trace.gtkw").find("SystemC." + name + ".state[31:0]"),
+                std::string::npos)
+          << name;
+    }
+  r = sim(kSmall + "--fst --out '" + (d / "fst").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(d / "fst" / "trace.fst"));
+  EXPECT_FALSE(fs::exists(d / "fst" / "trace.vcd"));
+  EXPECT_NE(slurp(d / "fst" / "trace.gtkw").find("[dumpfile] \"trace.fst\""), std::string::npos);
+  const json fst = json::parse(slurp(d / "fst" / "report.json"));
+  EXPECT_EQ(fst["files"], json({"o_naive.npy", "o_reordered.npy", "o_two_pass.npy", "params.yaml",
+                                "report.json", "trace.fst", "trace.gtkw"}));
+  EXPECT_LT(fs::file_size(d / "fst" / "trace.fst"), fs::file_size(d / "vcd" / "trace.vcd"));
 }
 
 }  // namespace
