@@ -309,9 +309,10 @@ class Unit : public sc_core::sc_module {
   bool progressed_ = false;
   bool blocked_on_channel_ = false;  // until the channel wakes it: the sweep passes it over
   bool synchronized_ = false;
-  sc_core::sc_event woken_;  // synchronized mode
-  // Null unless watched: the hot path tests it only where a unit stalls or blocks.
+  // Null unless watched: the hot path tests it only where a unit stalls or blocks. Beside the
+  // flags that path touches anyway (same cache line).
   std::unique_ptr<UnitTrace> trace_;
+  sc_core::sc_event woken_;  // synchronized mode
 };
 
 }  // namespace sdpa
