@@ -49,7 +49,7 @@ void Scheduler::run_synchronized(Unit& unit) {
     return sc_core::sc_time::from_value(c * clocking_.period.value());
   };
   if (unit.finished()) {  // triggered once more, at its end, by a waveform
-    unit.trace_->state = UnitTrace::idle;
+    if (unit.trace_) unit.trace_->state = UnitTrace::idle;
     return;
   }
   unit.step();

@@ -364,5 +364,26 @@ TEST(ObserveCli, FstReplacesTheVcdAndTheWaveformHasUnitStates) {
   EXPECT_LT(fs::file_size(d / "fst" / "trace.fst"), fs::file_size(d / "vcd" / "trace.vcd"));
 }
 
+// Without Graphviz and vcd2fst on PATH the run says so and writes what it can: graph.dot and
+// trace.vcd (the .gtkw then opens the VCD).
+TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
+  const fs::path d = scratch();
+  const std::string cmd = "env PATH=/nonexistent '" SDPA_SIM "' " + kSmall + "--dot --fst --out '" +
+                          (d / "o").string() + "' >/dev/null 2>'" + (d / "stderr").string() + "'";
+  const int raw = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 0);
+  const std::string err = slurp(d / "stderr");
+  EXPECT_NE(err.find("graph.svg not written: Graphviz's dot is not installed"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("trace.fst not written, trace.vcd kept: vcd2fst is not installed"),
+            std::string::npos)
+      << err;
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  EXPECT_EQ(report["files"], json({"graph.dot", "o_naive.npy", "o_reordered.npy", "o_two_pass.npy",
+                                   "params.yaml", "report.json", "trace.gtkw", "trace.vcd"}));
+  EXPECT_NE(slurp(d / "o" / "trace.gtkw").find("[dumpfile] \"trace.vcd\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sdpa::test
