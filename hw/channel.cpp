@@ -19,7 +19,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
   if (capacity_ < 1)
     throw std::invalid_argument(std::string(this->name()) + ": capacity must be >= 1");
   if (trace != nullptr) {
-    traced_ = true;
+    traced_ = watched_ = true;
     sc_core::sc_trace(trace, trace_occupancy_, std::string(this->name()) + ".occupancy");
     sc_core::sc_spawn_options options;
     options.spawn_method();
@@ -65,9 +65,43 @@ void ChannelBase::stop_runaway(Unit& unit) {
   unit.stopped_by_watchdog_ = true;
 }
 
-void ChannelBase::trace_free(Cycle freed) {
-  pending_frees_.push_back(freed);
-  free_due_.notify(at(freed) - sc_core::sc_time_stamp());
+void ChannelBase::watch(TraceWindow window) {
+  watched_ = true;
+  window_ = window;
+  events_.emplace();
+}
+
+void ChannelBase::note_wait(Unit& unit, UnitTrace::State why) {
+  if (unit.trace_->waveform) unit.trace_->state = why;
+}
+
+void ChannelBase::note_stall(Unit& unit, Cycle until, UnitTrace::State why) {
+  UnitTrace& t = *unit.trace_;
+  if (t.waveform) t.state = why;
+  if (unit.t_ < t.window.to && until > t.window.from)
+    t.stalls.push_back({unit.t_, until, why, this});
+}
+
+void ChannelBase::on_write(Unit& writer) {
+  if (writer.trace_ && writer.trace_->waveform) writer.trace_->state = UnitTrace::busy;
+  if (traced_) ++trace_occupancy_;
+  if (events_) record(writer.t_, +1);
+}
+
+void ChannelBase::on_free(Unit& reader, Cycle freed) {
+  if (reader.trace_ && reader.trace_->waveform) reader.trace_->state = UnitTrace::busy;
+  if (traced_) {
+    pending_frees_.push_back(freed);
+    free_due_.notify(at(freed) - sc_core::sc_time_stamp());
+  }
+  if (events_) record(freed, -1);
+}
+
+void ChannelBase::record(Cycle at, int change) {
+  if (at < window_.from)
+    events_->before += change;
+  else if (at < window_.to)
+    events_->changes.emplace_back(at, change);
 }
 
 void ChannelBase::apply_frees() {

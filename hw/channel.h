@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <systemc>
 #include <type_traits>
@@ -47,6 +48,16 @@ class ChannelBase : public sc_core::sc_prim_channel {
   // Replaces the watchdog's limit from the clocking; before the simulation starts.
   void set_cycle_limit(Cycle max_cycles);
 
+  // Records occupancy changes in `window` for trace events (during elaboration).
+  void watch(TraceWindow window);
+  // The occupancy before the window, and each change in it (cycle, +1 at a write or −1 at a
+  // free), in the order recorded: writes and frees each in time order.
+  struct OccupancyTrace {
+    std::int64_t before = 0;
+    std::vector<std::pair<Cycle, int>> changes;
+  };
+  const OccupancyTrace* occupancy_trace() const { return events_ ? &*events_ : nullptr; }
+
   // Who is blocked on this channel right now (for the deadlock wait-for report).
   const Unit* blocked_reader() const { return blocked_reader_; }
   const Unit* blocked_writer() const { return blocked_writer_; }
@@ -73,12 +84,14 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (written_ - read_ == capacity_) {
       blocked_writer_ = &writer;
       writer.blocked_on_channel_ = true;
+      if (writer.trace_) note_wait(writer, UnitTrace::blocked);
       return false;
     }
     Slot& slot = slots_[write_slot_];
     // The slot is the one element written_ - capacity_ left; it frees the cycle after its read.
     if (slot.freed_at > writer.t_) {
       producer_stall_ += slot.freed_at - writer.t_;
+      if (writer.trace_) note_stall(writer, slot.freed_at, UnitTrace::blocked);
       writer.t_ = slot.freed_at;
       if (!sync(writer)) return false;
     }
@@ -95,7 +108,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     advance(write_slot_);
     ++written_;
     writer.progressed_ = true;
-    if (traced_) ++trace_occupancy_;
+    if (watched_) on_write(writer);
     if (blocked_reader_ != nullptr) wake(blocked_reader_);
   }
 
@@ -105,11 +118,13 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (written_ == read_) {
       blocked_reader_ = &reader;
       reader.blocked_on_channel_ = true;
+      if (reader.trace_) note_wait(reader, UnitTrace::starved);
       return false;
     }
     ready = slots_[read_slot_].ready;
     if (ready > reader.t_) {
       consumer_stall_ += ready - reader.t_;
+      if (reader.trace_) note_stall(reader, ready, UnitTrace::starved);
       reader.t_ = ready;
       if (!sync(reader)) return false;
     }
@@ -125,7 +140,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     advance(read_slot_);
     ++read_;
     reader.progressed_ = true;
-    if (traced_) trace_free(freed);
+    if (watched_) on_free(reader, freed);
     if (blocked_writer_ != nullptr) wake(blocked_writer_);
   }
 
@@ -170,6 +185,13 @@ class ChannelBase : public sc_core::sc_prim_channel {
     o.high_water = std::max(o.high_water, element + 1 - frees);
   }
 
+  // Watched units and channels only (waveforms, trace events): out of line.
+  void note_wait(Unit& unit, UnitTrace::State why);
+  void note_stall(Unit& unit, Cycle until, UnitTrace::State why);
+  void on_write(Unit& writer);
+  void on_free(Unit& reader, Cycle freed);
+  void record(Cycle at, int change);
+
   bool sync_slow(Unit& unit);
   bool reached(Unit& unit);
   void stop_runaway(Unit& unit);
@@ -199,6 +221,9 @@ class ChannelBase : public sc_core::sc_prim_channel {
   Unit* blocked_reader_ = nullptr;
   Unit* blocked_writer_ = nullptr;
 
+  bool watched_ = false;  // traced or recording trace events
+  TraceWindow window_;
+  std::optional<OccupancyTrace> events_;
   // Waveform only: occupancy as SystemC time passes (synchronized mode).
   bool traced_ = false;
   int trace_occupancy_ = 0;

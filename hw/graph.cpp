@@ -103,6 +103,8 @@ void Graph::adopt(std::unique_ptr<Unit> unit) {
                              " is not this graph's child: build a graph in its constructor, "
                              "taking its sc_module_name as a parameter")
                                 .c_str());
+  if (config_.trace != nullptr || !config_.events.empty())
+    unit->watch(config_.trace, config_.events);
   units_.push_back(unit.get());
   scheduler_.add(*unit);
   owned_units_.push_back(std::move(unit));
@@ -110,6 +112,7 @@ void Graph::adopt(std::unique_ptr<Unit> unit) {
 
 void Graph::add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer,
                      const Unit& consumer) {
+  if (!config_.events.empty()) channel->watch(config_.events);
   edges_.push_back({channel.get(), stage_, &producer, &consumer});
   owned_channels_.push_back(std::move(channel));
 }

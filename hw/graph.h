@@ -18,7 +18,8 @@ namespace sdpa {
 // Parameters of a graph, by the local names of its units and channels.
 struct GraphConfig {
   Clocking clocking;
-  sc_core::sc_trace_file* trace = nullptr;    // traces channel occupancy (synchronized mode)
+  sc_core::sc_trace_file* trace = nullptr;    // traces occupancy and unit states (synchronized)
+  TraceWindow events;                         // records stalls and occupancy for trace events
   std::map<std::string, Timing> timings;      // by unit name, over each unit's default
   std::size_t default_depth = 0;              // 0: every channel gets its rule's depth
   std::map<std::string, std::size_t> depths;  // by channel name, over both of the above

@@ -2,6 +2,7 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include "hw/scheduler.h"
 
+#include <algorithm>
 #include <string>
 
 namespace sdpa {
@@ -49,12 +50,25 @@ void Scheduler::run_decoupled() {
 }
 
 void Scheduler::run_synchronized(Unit& unit) {
+  const auto at = [this](Cycle c) {
+    return sc_core::sc_time::from_value(c * clocking_.period.value());
+  };
+  if (unit.finished()) {  // triggered once more, at its end, by a waveform
+    if (unit.trace_) unit.trace_->state = UnitTrace::idle;
+    return;
+  }
   unit.step();
-  if (unit.finished() || unit.stopped_by_watchdog()) return;  // never triggered again
+  if (unit.stopped_by_watchdog()) return;  // never triggered again
+  if (unit.finished()) {
+    // The waveform shows it idle from its end: its last firing's II after its last operation.
+    if (unit.trace_ && unit.trace_->waveform)
+      sc_core::next_trigger(std::max(at(unit.t_), sc_core::sc_time_stamp()) -
+                            sc_core::sc_time_stamp());
+    return;
+  }
   if (unit.waits_for_time_) {
     unit.waits_for_time_ = false;
-    const auto at = sc_core::sc_time::from_value(unit.resume_at_ * clocking_.period.value());
-    sc_core::next_trigger(at - sc_core::sc_time_stamp());
+    sc_core::next_trigger(at(unit.resume_at_) - sc_core::sc_time_stamp());
   } else {
     sc_core::next_trigger(unit.woken_);
   }

@@ -12,6 +12,15 @@ Unit::Unit(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
     throw std::invalid_argument(std::string(this->name()) + ": latency and II must be >= 1");
 }
 
+void Unit::watch(sc_core::sc_trace_file* waveform, TraceWindow window) {
+  trace_ = std::make_unique<UnitTrace>();
+  trace_->window = window;
+  if (waveform != nullptr) {
+    trace_->waveform = true;
+    sc_core::sc_trace(waveform, trace_->state, std::string(name()) + ".state");
+  }
+}
+
 void Unit::end_of_elaboration() {
   if (scheduler_ == nullptr)
     SC_REPORT_ERROR(name(), "is not added to a Scheduler: it would not run");

@@ -4,9 +4,11 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <systemc>
 #include <utility>
+#include <vector>
 
 #include "hw/types.h"
 
@@ -41,6 +43,29 @@ struct Timing {
 class ChannelBase;
 class Scheduler;
 class Unit;
+
+// The cycles trace events cover: from ≤ cycle < to; empty: none asked for.
+struct TraceWindow {
+  Cycle from = 0;
+  Cycle to = 0;
+  bool empty() const { return to <= from; }
+};
+
+// A watched unit's timeline, for waveforms and trace events (docs/timing.md, "Where the cycles
+// go"). Its local cycle moves only by II per firing (busy) and by stalls, each recorded here, so
+// the busy intervals are the rest of [0, end).
+struct UnitTrace {
+  enum State : int { idle = 0, busy = 1, starved = 2, blocked = 3 };
+  int state = busy;  // the waveform's signal (synchronized mode): as of SystemC time
+  bool waveform = false;
+  TraceWindow window;
+  struct Stall {
+    Cycle from, to;
+    State why;
+    const ChannelBase* channel;
+  };
+  std::vector<Stall> stalls;  // those overlapping the window, in time order
+};
 
 template <class T>
 class In;
@@ -129,6 +154,10 @@ class Unit : public sc_core::sc_module {
   bool finished() const { return finished_; }
   // True when this unit passed the watchdog's cycle limit and stopped.
   bool stopped_by_watchdog() const { return stopped_by_watchdog_; }
+  // Records its states: traced as `<name>.state` in `waveform` (if given), stalls in `window`.
+  // During elaboration.
+  void watch(sc_core::sc_trace_file* waveform, TraceWindow window);
+  const UnitTrace* trace() const { return trace_.get(); }
 
  protected:
   // The unit's behaviour. Called once, at the end of elaboration.
@@ -284,6 +313,9 @@ class Unit : public sc_core::sc_module {
   bool progressed_ = false;
   bool blocked_on_channel_ = false;  // until the channel wakes it: the sweep passes it over
   bool synchronized_ = false;
+  // Null unless watched: the hot path tests it only where a unit stalls or blocks. Beside the
+  // flags that path touches anyway (same cache line).
+  std::unique_ptr<UnitTrace> trace_;
   sc_core::sc_event woken_;  // synchronized mode
 };
 

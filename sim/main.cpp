@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -16,6 +17,7 @@
 
 #include "sim/build_info.h"
 #include "sim/npy.h"
+#include "sim/observe.h"
 #include "sim/output.h"
 #include "sim/params.h"
 #include "sim/reference.h"
@@ -38,8 +40,31 @@ struct Options {
   std::string out;
   bool out_given = false;
   bool vcd = false;
+  bool fst = false;  // the waveform as trace.fst (vcd2fst), not trace.vcd
+  bool dot = false;
+  std::string trace_events;  // a file name in the --out folder, or empty
+  std::string trace_window;  // FROM:TO in cycles, or empty: the first rows
   bool size_buffers = false;
+  bool waveform() const { return vcd || fst; }
 };
+
+// --trace-window FROM:TO: cycles FROM ≤ c < TO.
+TraceWindow parse_trace_window(const std::string& text) {
+  const std::size_t colon = text.find(':');
+  auto number = [&](std::string_view part, Cycle& value) {
+    const auto [end, err] = std::from_chars(part.data(), part.data() + part.size(), value);
+    return !part.empty() && err == std::errc() && end == part.data() + part.size();
+  };
+  TraceWindow w;
+  if (colon == std::string::npos || !number(std::string_view(text).substr(0, colon), w.from) ||
+      !number(std::string_view(text).substr(colon + 1), w.to))
+    throw InputError(
+        fmt::format("--trace-window {}: expected FROM:TO, two cycle numbers (e.g. 0:5000)", text));
+  if (w.from >= w.to)
+    throw InputError(fmt::format(
+        "--trace-window {}: FROM must be less than TO (the window is FROM <= cycle < TO)", text));
+  return w;
+}
 
 // An input file's shape as [B, heads, rows, d]: leading dimensions of size 1 may be left out.
 std::vector<std::size_t> as_4d(const std::string& file, std::vector<std::size_t> s) {
@@ -231,8 +256,46 @@ std::set<std::string> output_names(const Params& params, const Options& opt) {
   if (opt.size_buffers) return {"report.json", "sized.yaml"};
   std::set<std::string> names{"report.json", "params.yaml"};
   for (const std::string& dp : params.datapaths()) names.insert(fmt::format("o_{}.npy", dp));
-  if (opt.vcd) names.insert({"trace.vcd", "trace.gtkw"});
+  if (opt.waveform()) names.insert({"trace.vcd", "trace.gtkw"});
+  if (opt.fst) names.insert("trace.fst");
+  if (opt.dot) names.insert({"graph.dot", "graph.svg"});
+  if (!opt.trace_events.empty()) names.insert(opt.trace_events);
   return names;
+}
+
+// trace.fst from the staged trace.vcd, which it replaces; false (the VCD kept) without vcd2fst.
+bool convert_to_fst(OutputFolder& out) {
+  if (!out.ok()) return false;
+  const int status =
+      run_tool({"vcd2fst", out.staged("trace.vcd").string(), out.staged("trace.fst").string()});
+  if (status == -1) {
+    std::cerr << "sdpa-sim: note: trace.fst not written, trace.vcd kept: vcd2fst is not "
+                 "installed (Debian package gtkwave)\n";
+    return false;
+  }
+  if (status != 0) {
+    out.fail("trace.fst", fmt::format("vcd2fst exited with status {}", status));
+    return false;
+  }
+  out.add("trace.fst");
+  out.discard("trace.vcd");
+  return true;
+}
+
+// graph.dot, and graph.svg drawn from it by Graphviz's dot where it is installed.
+void write_graph(OutputFolder& out, const std::vector<DatapathResult>& runs,
+                 const std::vector<DatapathStages>& stages) {
+  out.write("graph.dot", graph_dot(runs, stages));
+  if (!out.ok()) return;
+  const int status = run_tool(
+      {"dot", "-Tsvg", "-o", out.staged("graph.svg").string(), out.staged("graph.dot").string()});
+  if (status == -1)
+    std::cerr << "sdpa-sim: note: graph.svg not written: Graphviz's dot is not installed "
+                 "(Debian package graphviz); graph.dot is\n";
+  else if (status != 0)
+    out.fail("graph.svg", fmt::format("Graphviz's dot exited with status {}", status));
+  else
+    out.add("graph.svg");
 }
 
 // report.json, written last: the version, the effective parameters and the run's files.
@@ -249,12 +312,26 @@ int run(const Options& opt) {
                                                         "params/default.yaml (built in)", opt.sets)
                                      : load_params(opt.params, opt.sets);
   // Both modes give identical results; only synchronized time makes a true waveform.
-  if (opt.vcd && params.mode == "decoupled")
-    std::cerr << "sdpa-sim: note: --vcd runs in synchronized mode (sim.mode was decoupled)\n";
-  if (params.mode.empty() || opt.vcd) params.mode = opt.vcd ? "synchronized" : "decoupled";
+  if (opt.waveform() && params.mode == "decoupled")
+    std::cerr << fmt::format(
+        "sdpa-sim: note: {} runs in synchronized mode (sim.mode was "
+        "decoupled)\n",
+        opt.fst ? "--fst" : "--vcd");
+  if (params.mode.empty() || opt.waveform())
+    params.mode = opt.waveform() ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
   const AttentionShape shape = problem_shape(params);
+  TraceWindow events;
+  if (!opt.trace_events.empty()) {
+    if (!is_trace_events_name(opt.trace_events))
+      throw InputError(fmt::format(
+          "--trace-events {}: expected a file name ending in .json (letters, digits, _ - .), "
+          "written in the --out folder",
+          opt.trace_events));
+    events = opt.trace_window.empty() ? default_trace_window(shape)
+                                      : parse_trace_window(opt.trace_window);
+  }
 
   // Before simulating: a folder that cannot be written is found now, not after the run.
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
@@ -270,12 +347,13 @@ int run(const Options& opt) {
 
   std::map<std::string, DatapathConfig> configs = datapath_configs(params, mode);
   std::optional<VcdStream> vcd;
-  if (opt.vcd) {
+  if (opt.waveform()) {
     vcd.emplace(out, "trace.vcd");
     sc_core::sc_trace_file* trace = sc_core::sc_create_vcd_trace_file(vcd->systemc_name().c_str());
     trace->set_time_unit(1, sc_core::SC_PS);
     for (auto& [dp, config] : configs) config.trace = trace;
   }
+  for (auto& [dp, config] : configs) config.events = events;
   const std::vector<std::string> datapaths = params.datapaths();
   Simulation simulation(shape, configs, datapaths);
   refuse_if_too_large(params, simulation);
@@ -313,12 +391,16 @@ int run(const Options& opt) {
   }
 
   out.write("params.yaml", to_yaml(params));
-  if (opt.vcd) {
+  if (opt.waveform()) {
     Cycle end = 0;
     for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
-    out.write("trace.gtkw", gtkw_save_file("trace.vcd", "trace.gtkw", stages, end_ps));
+    const std::string dump = opt.fst && convert_to_fst(out) ? "trace.fst" : "trace.vcd";
+    out.write("trace.gtkw", gtkw_save_file(dump, "trace.gtkw", stages, end_ps));
   }
+  if (opt.dot) write_graph(out, result.runs, stages);
+  if (!events.empty())
+    out.write(opt.trace_events, trace_events(simulation.datapaths(), events).dump() + "\n");
   write_report(out, params, report_json(params, params.mode, result, checks));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
@@ -346,14 +428,32 @@ int sc_main(int argc, char* argv[]) {
   app.add_option("--out", opt.out, "output folder (default: out/<params file stem>)");
   CLI::Option* vcd =
       app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
+  CLI::Option* fst = app.add_flag(
+      "--fst", opt.fst, "the waveform as trace.fst (GTKWave's compressed format) and trace.gtkw");
+  CLI::Option* dot =
+      app.add_flag("--dot", opt.dot, "write the elaborated graph: graph.dot and graph.svg");
+  CLI::Option* events =
+      app.add_option("--trace-events", opt.trace_events,
+                     "write a Chrome/Perfetto trace (NAME.json in the --out folder): each unit's "
+                     "busy and stall intervals and channel occupancy over the trace window")
+          ->expected(0, 1)
+          ->default_str("trace.json");
+  CLI::Option* window = app.add_option(
+      "--trace-window", opt.trace_window,
+      "cycles FROM:TO the trace events cover (default: 0 to 4·N_kv + 64, the first rows)");
+  window->needs(events);
   // Sizing runs only child simulations, none of which would be traced.
   app.add_flag("--size-buffers", opt.size_buffers,
                "find each channel's least depth that keeps the cycle count; writes sized.yaml")
-      ->excludes(vcd);
+      ->excludes(vcd)
+      ->excludes(fst)
+      ->excludes(dot)
+      ->excludes(events);
   app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
   try {
     app.parse(argc, argv);
     opt.out_given = app.count("--out") > 0;
+    if (events->count() > 0 && opt.trace_events.empty()) opt.trace_events = "trace.json";
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

@@ -60,7 +60,7 @@ int write_new_file(const fs::path& path, std::initializer_list<std::string_view>
 // The names the simulator writes into an output folder; only these are ever removed from it.
 bool is_output_name(const std::string& name) {
   static const std::set<std::string> fixed{"report.json", "params.yaml", "trace.vcd", "trace.gtkw",
-                                           "sized.yaml"};
+                                           "sized.yaml",  "trace.fst",   "graph.dot", "graph.svg"};
   if (fixed.count(name)) return true;
   const std::string_view pre = "o_", post = ".npy";
   if (name.size() <= pre.size() + post.size() || name.rfind(pre, 0) != 0 ||
@@ -69,6 +69,19 @@ bool is_output_name(const std::string& name) {
   return std::all_of(name.begin() + pre.size(), name.end() - post.size(),
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
+
+}  // namespace
+
+bool is_trace_events_name(const std::string& name) {
+  const std::string_view post = ".json";
+  return name.size() > post.size() && name != "report.json" &&
+         name.compare(name.size() - post.size(), post.size(), post) == 0 &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+         });
+}
+
+namespace {
 
 // The files of the run whose report.json is in `dir`: its "files" list; for a report written
 // before the list existed, every file there with a name the simulator writes. Only regular
@@ -81,8 +94,11 @@ std::set<std::string> previous_outputs(const fs::path& dir) {
   std::set<std::string> names;
   std::error_code ec;
   if (report.contains("files") && report["files"].is_array()) {
+    // A listed trace-event file (--trace-events NAME.json) was the run's own, whatever its name.
     for (const nlohmann::json& f : report["files"])
-      if (f.is_string() && is_output_name(f.get<std::string>())) names.insert(f.get<std::string>());
+      if (f.is_string() &&
+          (is_output_name(f.get<std::string>()) || is_trace_events_name(f.get<std::string>())))
+        names.insert(f.get<std::string>());
   } else if (report.contains("runs")) {
     for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
       if (is_output_name(e.path().filename().string())) names.insert(e.path().filename().string());
@@ -167,6 +183,18 @@ void OutputFolder::fail(const std::string& name, int err) {
   if (ok())
     error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
                          (dir_ / name).string(), std::strerror(err), dir_.string());
+}
+
+void OutputFolder::fail(const std::string& name, const std::string& why) {
+  if (ok())
+    error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
+                         (dir_ / name).string(), why, dir_.string());
+}
+
+void OutputFolder::discard(const std::string& name) {
+  written_.erase(name);
+  std::error_code ec;
+  fs::remove(staged(name), ec);
 }
 
 void OutputFolder::check() const {
@@ -371,6 +399,17 @@ DatapathStages stages_of(const AttentionDatapath& dp) {
     // Named within the datapath: `lane2.scores` with lanes.
     stage->channels.push_back(std::string(e.channel->name()).substr(out.datapath.size() + 1));
   }
+  // Units in edge order: each where its first output goes, a unit with none where its input is.
+  std::set<const Unit*> placed;
+  auto place = [&](const Unit* u, const Graph::Edge& e) {
+    if (!placed.insert(u).second) return;
+    const std::string label = dp.is_input_stream(e) ? "memory streams" : e.stage;
+    for (Stage& st : out.stages)
+      if (st.label == label)
+        st.units.push_back(std::string(u->name()).substr(out.datapath.size() + 1));
+  };
+  for (const Graph::Edge& e : dp.edges()) place(e.producer, e);
+  for (const Graph::Edge& e : dp.edges()) place(e.consumer, e);
   return out;
 }
 
@@ -380,12 +419,15 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
   // given: then it looks for the dump where it lies relative to the save file, so the folder
   // opens from anywhere and may be moved (GTKWave's find_dumpfile).
   //
-  // Occupancies are shown as decimal numbers, one row per channel: GTKWave's analog display
-  // scales each trace to its own range, so a bypass holding N + 5 scores and a channel holding 5
-  // would look alike. The naive bypasses, the O(N) buffers, are drawn in red. The marker sits
-  // mid-run, so the Signals pane also lists every channel's occupancy there. The SST is
-  // collapsed to give the waves the width; GTKWave's zoom z shows about 2^z·194 pixels per time
-  // unit, so 2.25 − log2(end) fits the run in the ~950 pixels left of a 1400-pixel window.
+  //
+  // A group per stage holds its channels' occupancies, as analog steps two rows high (each
+  // scaled to its own range: the value at the marker, mid-run, gives the number), the naive
+  // bypasses, the O(N) buffers, in red; then its units' states, as numbers: 0 idle, 1 busy,
+  // 2 starved (waiting for input), 3 blocked (waiting for space). Flags are GTKWave's TR_* bits:
+  // decimal 0x4, right-justified 0x20, blank (a comment row) 0x200, analog step 0x8000, analog
+  // height extension 0x20000, group begin 0x800000 and end 0x1000000. The SST is collapsed to
+  // give the waves the width; GTKWave's zoom z shows about 2^z·194 pixels per time unit, so
+  // 2.25 − log2(end) fits the run in the ~950 pixels left of a 1400-pixel window.
   const double end = std::max(end_ps, 1.0);
   std::string s = fmt::format(
       "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
@@ -393,13 +435,19 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
       vcd_name, save_name, 2.25 - std::log2(end), std::floor(end / 2));
   for (const DatapathStages& dp : datapaths) {
     for (const Stage& stage : dp.stages) {
-      s += fmt::format("@200\n-{}: {}\n", dp.datapath, stage.label);
+      const std::string group = fmt::format("{}: {}", dp.datapath, stage.label);
+      s += fmt::format("@800200\n-{}\n", group);
       for (const std::string& ch : stage.channels) {
         const bool bypass = ch.find("bypass") != std::string::npos;
-        // Decimal (0x4), right-justified (0x20); colour 1 is red, 0 the default.
-        s += fmt::format("[color] {2}\n@24\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n",
-                         dp.datapath, ch, bypass ? 1 : 0);
+        s += fmt::format(
+            "[color] {2}\n@8024\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n-\n",
+            dp.datapath, ch, bypass ? 1 : 0);
       }
+      if (!stage.units.empty()) s += "[color] 0\n@200\n-state: 0 idle 1 busy 2 starved 3 blocked\n";
+      for (const std::string& unit : stage.units)
+        s += fmt::format("[color] 0\n@24\n+{{{0}.{1}}} SystemC.{0}.{1}.state[31:0]\n", dp.datapath,
+                         unit);
+      s += fmt::format("@1000200\n-{}\n", group);
     }
   }
   return s;

@@ -56,6 +56,10 @@ class OutputFolder {
                  const std::vector<std::size_t>& shape);
   // Records a failed write of `name` with errno `err`, unless one is already recorded.
   void fail(const std::string& name, int err);
+  // The same with the reason in words (a tool that failed).
+  void fail(const std::string& name, const std::string& why);
+  // Forgets a written file: it is deleted from the staging folder (a VCD converted to FST).
+  void discard(const std::string& name);
   bool ok() const { return error_.empty(); }
   // The first failure: which file, the errno text, and that the folder is as it was.
   const std::string& error() const { return error_; }
@@ -71,6 +75,9 @@ class OutputFolder {
   std::string error_;
   bool committed_ = false;
 };
+
+// A name --trace-events may write in the --out folder: NAME.json, letters, digits and _ - .
+bool is_trace_events_name(const std::string& name);
 
 // The default --out folder, and checks of a given one: an empty --out is an InputError.
 std::filesystem::path output_folder(const std::string& out, bool given,
@@ -107,11 +114,13 @@ class VcdStream {
   bool finished_ = false;
 };
 
-// A datapath's channels by local name, grouped as its graph groups them: the memory streams
-// first, then each stage in the order it was built.
+// A datapath's channels and units by local name, grouped as its graph groups channels: the
+// memory streams first, then each stage in the order it was built. A unit is in the stage of its
+// first output channel (the sink, with none, in that of its input).
 struct Stage {
   std::string label;
   std::vector<std::string> channels;
+  std::vector<std::string> units;
 };
 struct DatapathStages {
   std::string datapath;
@@ -119,9 +128,9 @@ struct DatapathStages {
 };
 DatapathStages stages_of(const AttentionDatapath& dp);
 
-// A GTKWave save file showing each datapath's channel occupancy, grouped by stage, zoomed to
-// fit `end_ps` picoseconds (the VCD's time unit) in the window. `vcd_name` and `save_name` are
-// file names in the same folder.
+// A GTKWave save file showing each datapath's channel occupancy (analog steps) and its units'
+// states, a group per stage, zoomed to fit `end_ps` picoseconds (the VCD's time unit) in the
+// window. `vcd_name` (a VCD or FST) and `save_name` are file names in the same folder.
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
                            const std::vector<DatapathStages>& datapaths, double end_ps);
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "sim/observe.h"
+
 namespace sdpa {
 namespace {
 
@@ -127,7 +129,10 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
           {"cycles", double(r.cycles) / double(r.tokens)},
           {"bytes_read", double(r.bytes_read()) / double(r.tokens)}}},
         {"channels", channels},
-        {"limiting_channel", limiting_json(r)}};
+        {"limiting_channel", limiting_json(r)},
+        {"span_cycles", r.span},
+        {"units", units_json(r)},
+        {"bottleneck", bottleneck_json(r)}};
     if (incomplete(r)) {
       // No last output row, so no cycle count.
       run["cycles"] = nullptr;
@@ -212,6 +217,7 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
                     : fmt::format("  {:>{}}", row[c], width[c]);
     out += '\n';
   }
+  for (const DatapathResult& r : result.runs) out += "\n" + units_summary(r);
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const DatapathResult& r = result.runs[i];
     if (r.status == Status::unverified) {

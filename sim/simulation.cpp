@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "hw/datapaths/datapaths.h"
+#include "sim/observe.h"
 
 namespace sdpa {
 namespace {
@@ -113,10 +114,8 @@ DatapathResult result_of(const AttentionDatapath& dp) {
     writer_blocked.push_back(ch.blocked_writer() != nullptr && ch.fill() == ch.capacity());
   }
   bool stopped_by_watchdog = false;
-  for (const Unit* u : dp.units()) {
-    r.units.push_back({u->name(), u->timing(), u->firings_done()});
-    stopped_by_watchdog |= u->stopped_by_watchdog();
-  }
+  account_units(dp, r);
+  for (const Unit* u : dp.units()) stopped_by_watchdog |= u->stopped_by_watchdog();
   if (stopped_by_watchdog) {
     r.status = Status::timeout;
     r.waits = where_units_stand(dp);
@@ -129,6 +128,7 @@ DatapathResult result_of(const AttentionDatapath& dp) {
       memory.read_latency + memory.beats(dp.shape().head_dim * sizeof(float)) - 1;
   r.limiting =
       limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, stream_latency);
+  r.bottleneck = find_bottleneck(r);
   return r;
 }
 

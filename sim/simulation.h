@@ -37,11 +37,28 @@ struct LimitingChannel {
   Cycle stall_cycles = 0;  // the stalls counted, for the two stall reasons
 };
 
-// A unit as the run left it.
+// A unit as the run left it, and where its cycles went (docs/timing.md, "Where the cycles go").
+// Its local cycle only moves by II per firing and by stalls, so end = busy + starved + blocked
+// exactly; the cycles from end to the datapath's span are idle.
 struct UnitStats {
   std::string name;
   Timing timing;
   Cycle firings = 0;
+  Cycle busy = 0;     // firings · II
+  Cycle starved = 0;  // its reads waited for an element's ready stamp (its input channels' waits)
+  Cycle blocked = 0;  // its writes waited for a free slot (its output channels' stalls)
+  Cycle end = 0;      // its local cycle when the run ended
+  bool memory_reader = false;  // a Q/K/V stream reader
+};
+
+// The unit (and channel) that limited a run's throughput, and why (sim/observe.cpp).
+enum class BottleneckKind { none, slow_ii, small_fifo, memory_latency, memory_bandwidth, stopped };
+const char* to_string(BottleneckKind kind);
+struct Bottleneck {
+  BottleneckKind kind = BottleneckKind::none;
+  std::size_t unit = 0;         // index into DatapathResult::units
+  std::ptrdiff_t channel = -1;  // index into DatapathResult::channels, or -1
+  std::string reason;           // one line, e.g. "memory latency 10 with k_rows depth 4"
 };
 
 struct DatapathResult {
@@ -68,7 +85,12 @@ struct DatapathResult {
   std::vector<float> output;  // [B·H·N_q, d], row-major
   std::vector<ChannelStats> channels;
   std::vector<UnitStats> units;
+  // channel_ends[i]: the producer's and the consumer's index in `units` of channels[i].
+  std::vector<std::pair<std::size_t, std::size_t>> channel_ends;
+  Cycle span = 0;       // the latest unit's end: every unit's cycles add up to it
+  MemoryTiming memory;  // of the stream readers' links
   LimitingChannel limiting;
+  Bottleneck bottleneck;
   // Deadlock: the wait-for report, one line per blocked unit. Timeout: where every unit stands.
   std::vector<std::string> waits;
 };

@@ -1,0 +1,369 @@
+#include "sim/observe.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+
+#include "sim/output.h"
+
+namespace sdpa {
+namespace {
+
+std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
+
+// The run's cycles as utilisation counts them: a stopped run has no cycle count, only a span.
+Cycle run_cycles(const DatapathResult& r) {
+  const bool stopped = r.status == Status::deadlock || r.status == Status::timeout;
+  return std::max<Cycle>(1, stopped ? r.span : r.cycles);
+}
+
+double utilisation(const DatapathResult& r, const UnitStats& u) {
+  return double(u.busy) / double(run_cycles(r));
+}
+
+// A share at least 95%: the rest is filling and draining the pipeline.
+bool saturated(Cycle part, Cycle whole) { return part * 100 >= whole * 95; }
+
+}  // namespace
+
+const char* to_string(BottleneckKind kind) {
+  switch (kind) {
+    case BottleneckKind::none:
+      return "none";
+    case BottleneckKind::slow_ii:
+      return "slow_ii";
+    case BottleneckKind::small_fifo:
+      return "small_fifo";
+    case BottleneckKind::memory_latency:
+      return "memory_latency";
+    case BottleneckKind::memory_bandwidth:
+      return "memory_bandwidth";
+    case BottleneckKind::stopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+void account_units(const AttentionDatapath& dp, DatapathResult& r) {
+  std::map<const Unit*, std::size_t> index;
+  for (const Unit* u : dp.units()) {
+    index[u] = r.units.size();
+    UnitStats s;
+    s.name = u->name();
+    s.timing = u->timing();
+    s.firings = u->firings_done();
+    s.busy = s.firings * s.timing.ii;
+    s.end = u->cycle();
+    r.units.push_back(s);
+  }
+  // A channel's waits belong to its one consumer, its stalls to its one producer: the only
+  // places a unit's local cycle moves besides II per firing.
+  for (std::size_t i = 0; i < dp.edges().size(); ++i) {
+    const Graph::Edge& e = dp.edges()[i];
+    const std::size_t p = index.at(e.producer), c = index.at(e.consumer);
+    r.channel_ends.emplace_back(p, c);
+    r.units[p].blocked += r.channels[i].producer_stall_cycles;
+    r.units[c].starved += r.channels[i].consumer_stall_cycles;
+    if (dp.is_input_stream(e)) r.units[p].memory_reader = true;
+  }
+  for (const UnitStats& u : r.units) r.span = std::max(r.span, u.end);
+  r.memory = dp.memory_timing();
+}
+
+Bottleneck find_bottleneck(const DatapathResult& r) {
+  Bottleneck b;
+  if (r.units.empty()) return b;
+  const Cycle cycles = run_cycles(r);
+  const double per_score = double(cycles) / double(std::max<std::uint64_t>(1, r.scores));
+  const std::string rate = fmt::format("{:.2f} cycles per score", per_score);
+  if (r.status == Status::deadlock || r.status == Status::timeout) {
+    b.kind = BottleneckKind::stopped;
+    b.channel = std::ptrdiff_t(r.limiting.channel);
+    b.unit = r.channel_ends.at(r.limiting.channel).first;
+    const ChannelStats& c = r.channels[r.limiting.channel];
+    b.reason = r.status == Status::deadlock
+                   ? fmt::format("{}: deadlock, {} full at depth {}",
+                                 local_name(r.units[b.unit].name), local_name(c.name), c.capacity)
+                   : "stopped by the watchdog (sim.max_cycles)";
+    return b;
+  }
+  // The busiest unit; a tie to the earlier, where the rate is set.
+  std::size_t busiest = 0;
+  for (std::size_t i = 1; i < r.units.size(); ++i)
+    if (r.units[i].busy > r.units[busiest].busy) busiest = i;
+  const UnitStats& top = r.units[busiest];
+  const bool stalls = r.limiting.reason == LimitReason::producer_stalls ||
+                      r.limiting.reason == LimitReason::consumer_stalls;
+  if (saturated(top.busy, cycles) || !stalls) {
+    b.unit = busiest;
+    b.kind = top.timing.ii > 1 ? BottleneckKind::slow_ii : BottleneckKind::none;
+    b.reason = top.timing.ii > 1
+                   ? fmt::format("{}: II {}, busy {:.1f}% of the cycles: {}", local_name(top.name),
+                                 top.timing.ii, 100 * utilisation(r, top), rate)
+                   : fmt::format("none: every unit keeps up, {} busy {:.1f}% of the cycles: {}",
+                                 local_name(top.name), 100 * utilisation(r, top), rate);
+    return b;
+  }
+  const std::size_t i = r.limiting.channel;
+  const ChannelStats& c = r.channels[i];
+  const auto [producer, consumer] = r.channel_ends[i];
+  b.channel = std::ptrdiff_t(i);
+  b.unit = producer;
+  const UnitStats& p = r.units[producer];
+  if (c.input_stream) {
+    // One link for every stream: busy nearly every cycle, it sets the rate, whoever waits.
+    const Cycle link_cycles =
+        (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
+    if (r.shared_link && saturated(link_cycles, cycles)) {
+      b.kind = BottleneckKind::memory_bandwidth;
+      b.reason = fmt::format(
+          "{}: shared memory link, {} bytes per cycle for all streams, busy {:.1f}% of the "
+          "cycles: {}",
+          local_name(p.name), r.memory.bytes_per_cycle,
+          100.0 * double(link_cycles) / double(cycles), rate);
+      return b;
+    }
+    const Cycle beats = r.memory.beats(c.width * sizeof(float));
+    if (saturated(beats * p.firings, cycles)) {
+      b.kind = BottleneckKind::memory_bandwidth;
+      b.reason = fmt::format("{}: memory bandwidth, {} bytes per cycle, {} cycles per row: {}",
+                             local_name(p.name), r.memory.bytes_per_cycle, beats, rate);
+    } else {
+      b.kind = BottleneckKind::memory_latency;
+      b.reason = fmt::format("{}: memory latency {} with {} depth {}: {}", local_name(p.name),
+                             r.memory.read_latency, local_name(c.name), c.capacity, rate);
+    }
+    return b;
+  }
+  b.kind = BottleneckKind::small_fifo;
+  b.reason = fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}: {}",
+                         local_name(p.name), local_name(c.name), c.capacity, p.blocked,
+                         local_name(r.units[consumer].name), r.units[consumer].starved, rate);
+  return b;
+}
+
+nlohmann::json units_json(const DatapathResult& r) {
+  nlohmann::json units = nlohmann::json::array();
+  for (const UnitStats& u : r.units)
+    units.push_back({{"name", u.name},
+                     {"latency", u.timing.latency},
+                     {"ii", u.timing.ii},
+                     {"firings", u.firings},
+                     {"busy_cycles", u.busy},
+                     {"starved_cycles", u.starved},
+                     {"blocked_cycles", u.blocked},
+                     {"idle_cycles", r.span - u.end},
+                     {"utilisation", utilisation(r, u)}});
+  return units;
+}
+
+nlohmann::json bottleneck_json(const DatapathResult& r) {
+  const Bottleneck& b = r.bottleneck;
+  if (r.units.empty()) return nullptr;
+  return {{"kind", to_string(b.kind)},
+          {"unit", r.units[b.unit].name},
+          {"channel", b.channel < 0 ? nlohmann::json(nullptr)
+                                    : nlohmann::json(r.channels[std::size_t(b.channel)].name)},
+          {"reason", b.reason}};
+}
+
+std::string units_summary(const DatapathResult& r) {
+  if (r.units.empty()) return {};
+  std::string out = fmt::format("{}: bottleneck: {}\n", r.datapath, r.bottleneck.reason);
+  std::size_t w = 4;
+  for (const UnitStats& u : r.units) w = std::max(w, local_name(u.name).size());
+  out += fmt::format("  {:<{}}  {:>4}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>6}\n", "unit", w,
+                     "L/II", "firings", "busy", "starved", "blocked", "idle", "util");
+  for (const UnitStats& u : r.units)
+    out += fmt::format("  {:<{}}  {:>4}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>5.1f}%\n",
+                       local_name(u.name), w, fmt::format("{}/{}", u.timing.latency, u.timing.ii),
+                       u.firings, u.busy, u.starved, u.blocked, r.span - u.end,
+                       100 * utilisation(r, u));
+  return out;
+}
+
+}  // namespace sdpa
+
+namespace sdpa {
+
+std::string graph_dot(const std::vector<DatapathResult>& runs,
+                      const std::vector<DatapathStages>& stages) {
+  std::string s =
+      "// sdpa-sim --dot: units (latency/II, utilisation) and channels (depth, high water).\n"
+      "// Edges: high water/depth; red: stalling (its writer waited for a slot, or a stream's\n"
+      "// reader for rows beyond the first's latency); orange: full at some cycle. The\n"
+      "// bottleneck's unit is filled and its channel drawn thick.\n"
+      "digraph sdpa {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=Helvetica, "
+      "fontsize=10];\n  edge [fontname=Helvetica, fontsize=9];\n";
+  for (std::size_t d = 0; d < runs.size(); ++d) {
+    const DatapathResult& r = runs[d];
+    const std::string prefix = r.datapath + ".";
+    auto local = [&](const std::string& name) { return name.substr(prefix.size()); };
+    auto id = [](const std::string& name) { return "\"" + name + "\""; };
+    // Each unit in the stage of its first output channel (the sink in the last stage).
+    std::map<std::string, std::string> stage_of_channel;
+    std::vector<std::string> order;
+    if (d < stages.size())
+      for (const Stage& st : stages[d].stages) {
+        order.push_back(st.label);
+        for (const std::string& ch : st.channels) stage_of_channel[ch] = st.label;
+      }
+    std::vector<std::string> unit_stage(r.units.size());
+    for (std::size_t i = r.channels.size(); i-- > 0;)
+      unit_stage[r.channel_ends[i].first] = stage_of_channel[local(r.channels[i].name)];
+    for (std::size_t i = 0; i < r.channels.size(); ++i)
+      if (unit_stage[r.channel_ends[i].second].empty())
+        unit_stage[r.channel_ends[i].second] = stage_of_channel[local(r.channels[i].name)];
+    s += fmt::format(
+        "  subgraph \"cluster_{0}\" {{\n    label=\"{0}: {1}\";\n    fontname=Helvetica;\n",
+        r.datapath, r.bottleneck.reason);
+    for (std::size_t g = 0; g < order.size(); ++g) {
+      s += fmt::format(
+          "    subgraph \"cluster_{}_{}\" {{\n      label=\"{}\";\n      style=dashed;\n"
+          "      color=gray60;\n",
+          r.datapath, g, order[g]);
+      for (std::size_t i = 0; i < r.units.size(); ++i) {
+        if (unit_stage[i] != order[g]) continue;
+        const UnitStats& u = r.units[i];
+        const bool limit = r.bottleneck.kind != BottleneckKind::none && r.bottleneck.unit == i;
+        s += fmt::format("      {} [label=\"{}\\nL {}, II {}\\n{:.1f}% busy\"{}];\n", id(u.name),
+                         local(u.name), u.timing.latency, u.timing.ii,
+                         100.0 * double(u.busy) / double(std::max<Cycle>(1, r.cycles)),
+                         limit ? ", style=\"rounded,filled\", fillcolor=lightpink" : "");
+      }
+      s += "    }\n";
+    }
+    for (std::size_t i = 0; i < r.units.size(); ++i)
+      if (std::find(order.begin(), order.end(), unit_stage[i]) == order.end())
+        s += fmt::format("    {} [label=\"{}\\nL {}, II {}\"];\n", id(r.units[i].name),
+                         local(r.units[i].name), r.units[i].timing.latency, r.units[i].timing.ii);
+    for (std::size_t i = 0; i < r.channels.size(); ++i) {
+      const ChannelStats& c = r.channels[i];
+      // A stream reader fetching ahead waits for slots by design: its buffer stalls when its
+      // reader waits beyond the first row's latency (as the limiting channel counts it).
+      const Cycle first_row = r.memory.read_latency + r.memory.beats(c.width * sizeof(float)) - 1;
+      const bool stalling =
+          c.input_stream ? c.consumer_stall_cycles > first_row : c.producer_stall_cycles > 0;
+      const char* colour = stalling ? "red" : c.high_water == c.capacity ? "orange" : "black";
+      const bool limit = r.bottleneck.channel == std::ptrdiff_t(i);
+      s += fmt::format("    {} -> {} [label=\"{}\\n{}/{}\", color={}, fontcolor={}{}];\n",
+                       id(r.units[r.channel_ends[i].first].name),
+                       id(r.units[r.channel_ends[i].second].name), local(c.name), c.high_water,
+                       c.capacity, colour, colour, limit ? ", penwidth=2.5" : "");
+    }
+    s += "  }\n";
+  }
+  return s + "}\n";
+}
+
+int run_tool(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int err = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err == ENOENT) return -1;
+  if (err != 0) return 127;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return 127;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+}  // namespace sdpa
+
+namespace sdpa {
+
+TraceWindow default_trace_window(const AttentionShape& shape) {
+  return {0, 4 * Cycle(shape.kv_len) + 64};
+}
+
+nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
+                            TraceWindow window) {
+  using nlohmann::json;
+  json events = json::array();
+  auto meta = [&](const char* what, int pid, int tid, const std::string& name) {
+    json e = {{"ph", "M"}, {"name", what}, {"pid", pid}, {"args", {{"name", name}}}};
+    if (tid >= 0) e["tid"] = tid;
+    events.push_back(e);
+  };
+  auto interval = [&](const char* name, int pid, int tid, Cycle from, Cycle to, json args) {
+    from = std::max(from, window.from);
+    to = std::min(to, window.to);
+    if (from >= to) return;
+    json e = {{"ph", "X"},  {"name", name}, {"cat", "unit"},   {"pid", pid},
+              {"tid", tid}, {"ts", from},   {"dur", to - from}};
+    if (!args.is_null()) e["args"] = std::move(args);
+    events.push_back(std::move(e));
+  };
+  for (std::size_t d = 0; d < datapaths.size(); ++d) {
+    const AttentionDatapath& dp = *datapaths[d];
+    const int pid = int(d) + 1;
+    const std::string prefix = std::string(dp.name()) + ".";
+    meta("process_name", pid, -1, dp.basename());
+    const std::vector<Unit*>& units = dp.units();
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const int tid = int(i) + 1;
+      const Unit& u = *units[i];
+      meta("thread_name", pid, tid, std::string(u.name()).substr(prefix.size()));
+      events.push_back({{"ph", "M"},
+                        {"name", "thread_sort_index"},
+                        {"pid", pid},
+                        {"tid", tid},
+                        {"args", {{"sort_index", tid}}}});
+      const UnitTrace* t = u.trace();
+      if (t == nullptr) continue;
+      // Busy between the stalls, up to the unit's end; idle after it.
+      Cycle at = 0;
+      for (const UnitTrace::Stall& s : t->stalls) {
+        interval("busy", pid, tid, at, s.from, nullptr);
+        interval(s.why == UnitTrace::starved ? "starved" : "blocked", pid, tid, s.from, s.to,
+                 {{"channel", std::string(s.channel->name()).substr(prefix.size())}});
+        at = s.to;
+      }
+      interval("busy", pid, tid, at, u.cycle(), nullptr);
+    }
+    for (const Graph::Edge& e : dp.edges()) {
+      const ChannelBase::OccupancyTrace* o = e.channel->occupancy_trace();
+      if (o == nullptr) continue;
+      const std::string name = std::string(e.channel->name()).substr(prefix.size());
+      // Writes and frees are each in time order, not with each other: merged here, a free
+      // before a write in the same cycle (as the high-water mark counts them).
+      std::vector<std::pair<Cycle, int>> changes = o->changes;
+      std::stable_sort(changes.begin(), changes.end());
+      std::int64_t level = o->before;
+      auto counter = [&](Cycle ts) {
+        events.push_back({{"ph", "C"},
+                          {"name", "occupancy " + name},
+                          {"cat", "channel"},
+                          {"pid", pid},
+                          {"ts", ts},
+                          {"args", {{name, level}}}});
+      };
+      counter(window.from);
+      for (std::size_t k = 0; k < changes.size();) {
+        const Cycle ts = changes[k].first;
+        for (; k < changes.size() && changes[k].first == ts; ++k) level += changes[k].second;
+        counter(ts);
+      }
+    }
+  }
+  return {{"traceEvents", events},
+          {"displayTimeUnit", "ns"},
+          {"otherData",
+           {{"generator", "sdpa-sim --trace-events"},
+            {"time_unit", "ts and dur are clock cycles (shown as microseconds)"},
+            {"window", {{"from", window.from}, {"to", window.to}}}}}};
+}
+
+}  // namespace sdpa

@@ -1,0 +1,57 @@
+// Where a run's cycles go: each unit's busy, starved, blocked and idle cycles, the unit and
+// channel that limited the run, and the pictures of it (graph, trace events).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "sim/simulation.h"
+
+namespace sdpa {
+
+// Fills `r.units`, `r.channel_ends`, `r.span` and `r.memory` from the datapath as the run left
+// it; `r.channels` must already hold its channels' statistics, in edge order.
+void account_units(const AttentionDatapath& dp, DatapathResult& r);
+
+// The unit (and channel) that limited `r`'s throughput, in this order (docs/timing.md):
+// - stopped: a deadlock or the watchdog; the limiting channel and its writer;
+// - slow_ii / none: a unit busy at least 95% of the run's cycles sets the rate: slow_ii if its
+//   II is above 1, none (every unit keeps up with one firing per cycle) otherwise;
+// - memory_bandwidth / memory_latency: the limiting channel is a Q/K/V stream buffer whose
+//   reader's link is busy at least 95% of the cycles, or else waits for the memory's latency
+//   with too few rows in flight (the channel's depth);
+// - small_fifo: the limiting channel is an intermediate one whose writer waited for slots.
+Bottleneck find_bottleneck(const DatapathResult& r);
+
+// report.json's "units" and "bottleneck" of a run.
+nlohmann::json units_json(const DatapathResult& r);
+nlohmann::json bottleneck_json(const DatapathResult& r);
+
+// The summary's lines for a run: its bottleneck and a table of its units.
+std::string units_summary(const DatapathResult& r);
+
+struct DatapathStages;
+
+// The elaborated graphs of `runs` in Graphviz's language: a cluster per datapath, units as
+// nodes (latency, II, utilisation; the bottleneck filled), channels as edges labelled with high
+// water and depth, stalling ones red (the writer waited for a slot; for a Q/K/V stream buffer,
+// its reader waited beyond the first row's latency), full ones orange, the bottleneck's thick.
+// `stages[i]` belongs to `runs[i]`: a unit is drawn in the stage of its first output channel.
+std::string graph_dot(const std::vector<DatapathResult>& runs,
+                      const std::vector<DatapathStages>& stages);
+
+// Runs a program on PATH with `args`, its standard output discarded; returns its exit status,
+// or -1 when it is not installed.
+int run_tool(const std::vector<std::string>& args);
+
+// The default --trace-window: the first rows, about four at one score per cycle.
+TraceWindow default_trace_window(const AttentionShape& shape);
+
+// Chrome/Perfetto trace events of the watched datapaths (GraphConfig::events) over `window`, ts
+// and dur in cycles: a process per datapath, a thread per unit with its busy, starved and
+// blocked intervals ("X" events, the stalls naming their channel), and a counter track per
+// channel with its occupancy ("C" events).
+nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
+                            TraceWindow window);
+
+}  // namespace sdpa

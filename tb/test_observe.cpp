@@ -1,0 +1,410 @@
+// Where the cycles go: per-unit accounting (busy + starved + blocked + idle = span), its closed
+// forms on small configurations, and the bottleneck for each kind of limit.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "sim/observe.h"
+#include "sim/report.h"
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+constexpr std::size_t kN = 32;
+
+DatapathResult run(const std::string& datapath, const DatapathConfig& config,
+                   std::size_t head_dim = 8) {
+  return simulate(random_inputs(1, kN, head_dim, 5), {datapath}, config).runs.at(0);
+}
+
+// The accounting's identities, whatever the run: each unit's local cycle is II per firing plus
+// its stalls, its channels' stalls are all of them, and the span is the latest unit's end.
+void expect_accounted(const DatapathResult& r) {
+  Cycle span = 0, starved = 0, blocked = 0, waits = 0, stalls = 0;
+  for (const UnitStats& u : r.units) {
+    EXPECT_EQ(u.busy, u.firings * u.timing.ii) << u.name;
+    EXPECT_EQ(u.busy + u.starved + u.blocked, u.end) << u.name;
+    span = std::max(span, u.end);
+    starved += u.starved;
+    blocked += u.blocked;
+  }
+  for (const ChannelStats& c : r.channels) {
+    waits += c.consumer_stall_cycles;
+    stalls += c.producer_stall_cycles;
+  }
+  EXPECT_EQ(r.span, span);
+  EXPECT_EQ(starved, waits);
+  EXPECT_EQ(blocked, stalls);
+  const nlohmann::json units = units_json(r);
+  ASSERT_EQ(units.size(), r.units.size());
+  for (const nlohmann::json& u : units)
+    EXPECT_EQ(u["busy_cycles"].get<Cycle>() + u["starved_cycles"].get<Cycle>() +
+                  u["blocked_cycles"].get<Cycle>() + u["idle_cycles"].get<Cycle>(),
+              r.span)
+        << u["name"];
+}
+
+std::string bottleneck_unit(const DatapathResult& r) {
+  return r.units.at(r.bottleneck.unit).name.substr(r.datapath.size() + 1);
+}
+std::string bottleneck_channel(const DatapathResult& r) {
+  if (r.bottleneck.channel < 0) return "-";
+  return r.channels.at(std::size_t(r.bottleneck.channel)).name.substr(r.datapath.size() + 1);
+}
+
+TEST(Observe, EveryUnitsCyclesAddUpToTheSpanInEveryDatapath) {
+  // One simulation per process: the three datapaths side by side.
+  const DatapathConfig c = default_config();
+  for (const DatapathResult& r : simulate(random_inputs(1, kN, 8, 5), datapath_names(), c).runs) {
+    expect_accounted(r);
+    // The sink takes the last row at the run's cycle count and fires once more.
+    EXPECT_EQ(r.span, r.cycles + 1) << r.datapath;
+  }
+}
+
+// Reordered at full rate: every per-score unit fires once per score, so each one's utilisation
+// is scores / cycles, and it is busy from its first input to the end (none: nothing limits).
+TEST(Observe, ReorderedAtFullRateEveryUnitsUtilisationIsScoresPerCycle) {
+  const DatapathConfig c = default_config();
+  const DatapathResult r = run("reordered", c);
+  expect_accounted(r);
+  const double rate = double(r.scores) / double(r.cycles);
+  const nlohmann::json units = units_json(r);
+  for (std::size_t i = 0; i < r.units.size(); ++i) {
+    const std::string name = r.units[i].name.substr(r.datapath.size() + 1);
+    if (name == "q_reader" || name == "row_divide" || name == "sink") continue;  // per row
+    EXPECT_EQ(r.units[i].firings, r.scores) << name;
+    EXPECT_DOUBLE_EQ(units[i]["utilisation"].get<double>(), rate) << name;
+    // Nothing waits for space; the stream readers fetch ahead, by design.
+    if (name != "k_reader" && name != "v_reader") EXPECT_EQ(r.units[i].blocked, 0u) << name;
+  }
+  // Each unit waits only for the pipeline to fill: the first K row (the memory's latency), then
+  // the latencies of the units before it.
+  const Cycle mem = reader_latency(c), dot = L(c, "reordered", "dot_product"),
+              rmax = L(c, "reordered", "running_max");
+  EXPECT_EQ(unit(r, "dot_product").starved, mem);
+  EXPECT_EQ(unit(r, "running_max").starved, mem + dot);
+  EXPECT_EQ(unit(r, "running_sum").starved, mem + dot + rmax);
+  EXPECT_EQ(unit(r, "rescale_accumulate").starved, mem + dot + rmax);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.channel, -1);
+}
+
+// A slow II on the running max: it sets the rate, and the dot product before it is blocked by
+// (II − 1) cycles per score, less the scores its channel (L + 1 deep) takes before the first
+// stall: (II − 1)·(F − L − 2) (docs/timing.md, "Where the cycles go").
+TEST(Observe, SlowIIBlocksTheUnitsUpstreamByTheDerivedAmount) {
+  DatapathConfig c = default_config();
+  const unsigned ii = 3;
+  c.timings["running_max"] = {6, ii};
+  const DatapathResult r = run("reordered", c);
+  expect_accounted(r);
+  const Cycle F = r.scores, l = L(c, "reordered", "dot_product");
+  EXPECT_EQ(unit(r, "running_max").busy, ii * F);
+  EXPECT_EQ(unit(r, "dot_product").blocked, (ii - 1) * (F - l - 2));
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "running_max");
+  EXPECT_NE(r.bottleneck.reason.find("II 3"), std::string::npos) << r.bottleneck.reason;
+}
+
+// A channel shallower than its producer's latency + 1: the producer waits for slots and its
+// consumer for elements, on that channel.
+TEST(Observe, SmallFifoNamesTheChannelAndItsProducer) {
+  DatapathConfig c = default_config();
+  c.depths["scores"] = 1;
+  const DatapathResult r = run("reordered", c);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::small_fifo) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "dot_product");
+  EXPECT_EQ(bottleneck_channel(r), "scores");
+  EXPECT_GT(unit(r, "dot_product").blocked, r.scores / 2);
+  EXPECT_GT(unit(r, "running_max").starved, r.scores / 2);
+}
+
+// k_rows 4 deep with a memory latency of 10: at most 4 rows in flight per 11 cycles.
+TEST(Observe, MemoryLatencyWithAShallowStreamBuffer) {
+  DatapathConfig c = default_config();
+  c.depths["k_rows"] = 4;
+  const DatapathResult r = run("naive", c);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "k_reader");
+  EXPECT_EQ(bottleneck_channel(r), "k_rows");
+  EXPECT_NE(r.bottleneck.reason.find("memory latency 10 with k_rows depth 4"), std::string::npos)
+      << r.bottleneck.reason;
+  EXPECT_GT(double(r.cycles) / double(r.scores), 2.0);
+}
+
+// A link of 8 bytes per cycle takes 4 cycles per row of d = 8 floats: 4 cycles per score.
+TEST(Observe, MemoryBandwidth) {
+  DatapathConfig c = default_config();
+  c.memory.bytes_per_cycle = 8;
+  const DatapathResult r = run("reordered", c);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
+  EXPECT_TRUE(bottleneck_unit(r) == "k_reader" || bottleneck_unit(r) == "v_reader")
+      << bottleneck_unit(r);
+  EXPECT_NEAR(double(r.cycles) / double(r.scores), 4.0, 0.1);
+}
+
+// One link of 16 bytes per cycle for Q, K and V: a score needs a K and a V row of 32 bytes each,
+// 4 cycles per score, though each stream alone would fit in 2.
+TEST(Observe, SharedMemoryLinkBandwidth) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.memory.bytes_per_cycle = 16;
+  const DatapathResult r = run("reordered", c);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
+  EXPECT_NE(r.bottleneck.reason.find("shared memory link, 16 bytes per cycle"), std::string::npos)
+      << r.bottleneck.reason;
+  EXPECT_NEAR(double(r.cycles) / double(r.scores), 4.0, 0.1);
+}
+
+TEST(Observe, DeadlockIsAStopAtTheFullChannel) {
+  DatapathConfig c = default_config();
+  c.depths["score_bypass"] = kN / 2;
+  const DatapathResult r = run("naive", c);
+  ASSERT_EQ(r.status, Status::deadlock);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::stopped);
+  EXPECT_EQ(bottleneck_channel(r), "score_bypass");
+}
+
+// The accounting reads only stamps, so both modes count the same, stalls included (each mode
+// in its own sdpa-sim process; tb/test_modes.cpp compares whole reports on random configs).
+TEST(Observe, BothModesCountTheSame) {
+  const std::filesystem::path d = scratch();
+  nlohmann::json reports[2];
+  const char* modes[2] = {"synchronized", "decoupled"};
+  for (int m = 0; m < 2; ++m) {
+    const SimRun r = sim(fmt::format("--set datapath=all --set problem.seq_len=24 "
+                                     "--set channels.depths.k_rows=3 "
+                                     "--set units.dot_product.ii=2 --set sim.mode={} --out '{}'",
+                                     modes[m], (d / modes[m]).string()),
+                         d);
+    ASSERT_EQ(r.status, 0) << r.err;
+    reports[m] = nlohmann::json::parse(slurp(d / modes[m] / "report.json"));
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    const nlohmann::json& run = reports[0]["runs"][i];
+    EXPECT_EQ(run["units"], reports[1]["runs"][i]["units"]) << run["datapath"];
+    EXPECT_EQ(run["bottleneck"], reports[1]["runs"][i]["bottleneck"]) << run["datapath"];
+    EXPECT_GT(run["units"][0]["blocked_cycles"].get<Cycle>(), 0u) << run["units"][0];
+  }
+}
+
+TEST(Observe, SummaryShowsTheBottleneckAndTheUnits) {
+  DatapathConfig c = default_config();
+  c.depths["k_rows"] = 4;
+  SimulationResult result;
+  result.runs.push_back(run("naive", c));
+  const std::string text = summary(result, {Check{}});
+  EXPECT_NE(text.find("naive: bottleneck: k_reader: memory latency 10 with k_rows depth 4"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("starved"), std::string::npos) << text;
+  EXPECT_NE(text.find("weighted_sum"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace sdpa::test
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kSmall =
+    "--set datapath=all --set problem.seq_len=16 --set problem.head_dim=4 "
+    "--set channels.depths.k_rows=4 ";
+
+// The trace-event format (Chrome's JSON, as Perfetto reads it): every event has ph, name and
+// pid; complete events ("X") a tid, ts and dur; counters ("C") ts and numeric args; metadata
+// ("M") args.name or args.sort_index.
+void expect_trace_event_format(const json& trace) {
+  ASSERT_TRUE(trace.is_object());
+  ASSERT_TRUE(trace["traceEvents"].is_array());
+  for (const json& e : trace["traceEvents"]) {
+    ASSERT_TRUE(e["ph"].is_string()) << e;
+    ASSERT_TRUE(e["name"].is_string()) << e;
+    ASSERT_TRUE(e["pid"].is_number_integer()) << e;
+    const std::string ph = e["ph"];
+    if (ph == "X") {
+      EXPECT_TRUE(e["tid"].is_number_integer()) << e;
+      EXPECT_TRUE(e["ts"].is_number_unsigned()) << e;
+      EXPECT_TRUE(e["dur"].is_number_unsigned() && e["dur"].get<Cycle>() > 0) << e;
+    } else if (ph == "C") {
+      EXPECT_TRUE(e["ts"].is_number_unsigned()) << e;
+      ASSERT_TRUE(e["args"].is_object() && e["args"].size() == 1) << e;
+      EXPECT_TRUE(e["args"].begin()->is_number()) << e;
+    } else {
+      ASSERT_EQ(ph, "M") << e;
+      EXPECT_TRUE(e["args"].contains("name") || e["args"].contains("sort_index")) << e;
+    }
+  }
+}
+
+TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim(kSmall + "--trace-events --trace-window 20:300 --out '" + (d / "o").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  EXPECT_NE(std::find(report["files"].begin(), report["files"].end(), "trace.json"),
+            report["files"].end());
+  const json trace = json::parse(slurp(d / "o" / "trace.json"));
+  expect_trace_event_format(trace);
+  // Per unit, its intervals tile the window up to its end, without overlap.
+  std::map<std::pair<int, int>, std::vector<std::pair<Cycle, Cycle>>> tracks;
+  std::map<std::pair<int, int>, std::string> names;
+  std::map<int, std::string> processes;
+  std::set<std::string> kinds, counters;
+  for (const json& e : trace["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "process_name") processes[e["pid"]] = e["args"]["name"];
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      names[std::make_pair(e["pid"].get<int>(), e["tid"].get<int>())] = e["args"]["name"];
+    if (e["ph"] == "C") counters.insert(e["name"].get<std::string>());
+    if (e["ph"] != "X") continue;
+    kinds.insert(e["name"].get<std::string>());
+    const Cycle ts = e["ts"], dur = e["dur"];
+    EXPECT_GE(ts, 20u);
+    EXPECT_LE(ts + dur, 300u);
+    tracks[std::make_pair(e["pid"].get<int>(), e["tid"].get<int>())].emplace_back(ts, ts + dur);
+  }
+  EXPECT_EQ(processes.size(), 3u);
+  EXPECT_EQ(kinds, (std::set<std::string>{"busy", "starved", "blocked"}));
+  EXPECT_TRUE(counters.count("occupancy k_rows")) << counters.size();
+  for (const json& run : report["runs"]) {
+    const int pid = int(std::find_if(processes.begin(), processes.end(), [&](const auto& p) {
+                          return p.second == run["datapath"];
+                        })->first);
+    for (std::size_t i = 0; i < run["units"].size(); ++i) {
+      const json& u = run["units"][i];
+      const Cycle end = u["busy_cycles"].get<Cycle>() + u["starved_cycles"].get<Cycle>() +
+                        u["blocked_cycles"].get<Cycle>();
+      auto& t = tracks[std::make_pair(pid, int(i) + 1)];
+      std::sort(t.begin(), t.end());
+      Cycle at = 20;
+      for (const auto& [from, to] : t) {
+        EXPECT_EQ(from, at) << u["name"];
+        at = to;
+      }
+      EXPECT_EQ(at, std::max<Cycle>(20, std::min<Cycle>(end, 300))) << u["name"];
+      const std::string local =
+          u["name"].get<std::string>().substr(run["datapath"].get<std::string>().size() + 1);
+      EXPECT_EQ(names[std::make_pair(pid, int(i) + 1)], local);
+    }
+  }
+}
+
+TEST(ObserveCli, TraceEventsAndGraphAreTheSameInBothModes) {
+  const fs::path d = scratch();
+  for (const char* mode : {"synchronized", "decoupled"}) {
+    const SimRun r = sim(kSmall + "--dot --trace-events --set sim.mode=" + mode + " --out '" +
+                             (d / mode).string() + "'",
+                         d);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  EXPECT_EQ(slurp(d / "synchronized" / "trace.json"), slurp(d / "decoupled" / "trace.json"));
+  EXPECT_EQ(slurp(d / "synchronized" / "graph.dot"), slurp(d / "decoupled" / "graph.dot"));
+}
+
+TEST(ObserveCli, BadTraceOptionsExit2WithOneLine) {
+  const fs::path d = scratch();
+  for (const std::string& args :
+       {"--trace-events --trace-window 10:5", "--trace-events --trace-window 5",
+        "--trace-events --trace-window a:9", "--trace-window 0:10", "--trace-events report.json",
+        "--trace-events ../x.json", "--trace-events x.txt", "--size-buffers --dot"}) {
+    const SimRun r = sim(kSmall + args + " --out '" + (d / "o").string() + "'", d);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("sdpa-sim: error: ", 0), 0u) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(d / "o" / "report.json"));
+}
+
+TEST(ObserveCli, DotDrawsEveryUnitAndChannel) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + "--dot --out '" + (d / "o").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string dot = slurp(d / "o" / "graph.dot");
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  for (const json& run : report["runs"]) {
+    for (const json& u : run["units"])
+      EXPECT_NE(dot.find("\"" + u["name"].get<std::string>() + "\" ["), std::string::npos)
+          << u["name"];
+    for (const json& c : run["channels"]) {
+      const std::string name = c["name"];
+      const std::string label =
+          fmt::format("{}\\n{}/{}", name.substr(name.find('.') + 1), c["high_water"].get<Cycle>(),
+                      c["capacity"].get<Cycle>());
+      EXPECT_NE(dot.find(label), std::string::npos) << label;
+    }
+  }
+  // k_rows 4 deep limits every datapath: drawn thick and red.
+  EXPECT_NE(dot.find("k_rows\\n4/4\", color=red, fontcolor=red, penwidth=2.5"), std::string::npos)
+      << dot;
+  if (std::system("command -v dot >/dev/null") == 0) {
+    EXPECT_NE(slurp(d / "o" / "graph.svg").find("<svg"), std::string::npos);
+    EXPECT_NE(std::find(report["files"].begin(), report["files"].end(), "graph.svg"),
+              report["files"].end());
+  }
+}
+
+TEST(ObserveCli, FstReplacesTheVcdAndTheWaveformHasUnitStates) {
+  const fs::path d = scratch();
+  ASSERT_EQ(std::system("command -v vcd2fst >/dev/null"), 0) << "needs gtkwave (scripts/setup)";
+  SimRun r = sim(kSmall + "--vcd --out '" + (d / "vcd").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string vcd = slurp(d / "vcd" / "trace.vcd");
+  const json report = json::parse(slurp(d / "vcd" / "report.json"));
+  for (const json& run : report["runs"])
+    for (const json& u : run["units"]) {
+      const std::string name = u["name"];
+      // SystemC's VCD names the scope, then the variable.
+      EXPECT_NE(vcd.find("$scope module " + name.substr(name.rfind('.') + 1) + " $end"),
+                std::string::npos)
+          << name;
+      EXPECT_NE(slurp(d / "vcd" / "trace.gtkw").find("SystemC." + name + ".state[31:0]"),
+                std::string::npos)
+          << name;
+    }
+  r = sim(kSmall + "--fst --out '" + (d / "fst").string() + "'", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(d / "fst" / "trace.fst"));
+  EXPECT_FALSE(fs::exists(d / "fst" / "trace.vcd"));
+  EXPECT_NE(slurp(d / "fst" / "trace.gtkw").find("[dumpfile] \"trace.fst\""), std::string::npos);
+  const json fst = json::parse(slurp(d / "fst" / "report.json"));
+  EXPECT_EQ(fst["files"], json({"o_naive.npy", "o_reordered.npy", "o_two_pass.npy", "params.yaml",
+                                "report.json", "trace.fst", "trace.gtkw"}));
+  EXPECT_LT(fs::file_size(d / "fst" / "trace.fst"), fs::file_size(d / "vcd" / "trace.vcd"));
+}
+
+// Without Graphviz and vcd2fst on PATH the run says so and writes what it can: graph.dot and
+// trace.vcd (the .gtkw then opens the VCD).
+TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
+  const fs::path d = scratch();
+  const std::string cmd = "env PATH=/nonexistent '" SDPA_SIM "' " + kSmall + "--dot --fst --out '" +
+                          (d / "o").string() + "' >/dev/null 2>'" + (d / "stderr").string() + "'";
+  const int raw = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 0);
+  const std::string err = slurp(d / "stderr");
+  EXPECT_NE(err.find("graph.svg not written: Graphviz's dot is not installed"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("trace.fst not written, trace.vcd kept: vcd2fst is not installed"),
+            std::string::npos)
+      << err;
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  EXPECT_EQ(report["files"], json({"graph.dot", "o_naive.npy", "o_reordered.npy", "o_two_pass.npy",
+                                   "params.yaml", "report.json", "trace.gtkw", "trace.vcd"}));
+  EXPECT_NE(slurp(d / "o" / "trace.gtkw").find("[dumpfile] \"trace.vcd\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sdpa::test
