@@ -112,7 +112,7 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   }
   bool stopped_by_watchdog = false;
   for (const Unit* u : dp.units()) {
-    r.units.push_back({u->name(), u->timing(), u->firings_done()});
+    r.units.push_back({u->name(), u->timing(), u->firings_done(), u->operators(), u->ops_done()});
     stopped_by_watchdog |= u->stopped_by_watchdog();
   }
   if (stopped_by_watchdog) {

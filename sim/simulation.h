@@ -42,6 +42,8 @@ struct UnitStats {
   std::string name;
   Timing timing;
   Cycle firings = 0;
+  OpCounts operators;  // what it instantiates (hw/cost.h)
+  OpCounts ops;        // what it computed
 };
 
 struct DatapathResult {
