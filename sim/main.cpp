@@ -10,11 +10,13 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <systemc>
 
 #include "sim/build_info.h"
+#include "sim/cost.h"
 #include "sim/npy.h"
 #include "sim/output.h"
 #include "sim/params.h"
@@ -226,6 +228,20 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
       double(usable) / GiB, double(driver->second) / GiB, driver->first));
 }
 
+// The cost table (`cost`, or the built-in default), checked before anything is simulated.
+CostTable cost_table(const Params& p) {
+  std::error_code error;
+  if (!p.cost.empty() && (!fs::is_regular_file(p.cost, error) || !std::ifstream(p.cost)))
+    throw ParamError(
+        fmt::format("{}: cost: cannot read the cost file {}", p.origin("cost"), p.cost));
+  CostTable table =
+      p.cost.empty()
+          ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
+          : load_cost_table(p.cost);
+  require_format(table, "fp32");  // every run computes in fp32 (sim/cost.h)
+  return table;
+}
+
 // The files a run may write into its --out folder.
 std::set<std::string> output_names(const Params& params, const Options& opt) {
   if (opt.size_buffers) return {"report.json", "sized.yaml"};
@@ -255,6 +271,7 @@ int run(const Options& opt) {
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
   const AttentionShape shape = problem_shape(params);
+  const CostTable cost = cost_table(params);
 
   // Before simulating: a folder that cannot be written is found now, not after the run.
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
@@ -319,7 +336,7 @@ int run(const Options& opt) {
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
     out.write("trace.gtkw", gtkw_save_file("trace.vcd", "trace.gtkw", stages, end_ps));
   }
-  write_report(out, params, report_json(params, params.mode, result, checks));
+  write_report(out, params, report_json(params, params.mode, result, checks, &cost));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
     std::cerr << "sdpa-sim: error: " << out.error() << "\n";
@@ -328,7 +345,8 @@ int run(const Options& opt) {
 
   std::cout << fmt::format("{}, mode {}, {:.2f} s simulated wall time\n\n", describe(shape),
                            params.mode, result.wall_seconds)
-            << summary(result, checks) << fmt::format("\nresults in {}\n", out.dir().string());
+            << summary(result, checks, &cost)
+            << fmt::format("\nresults in {}\n", out.dir().string());
   return status;
 }
 
