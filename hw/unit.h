@@ -128,8 +128,8 @@ class Unit : public sc_core::sc_module {
   bool finished() const { return finished_; }
   // Rows of the shape whose last firing is done (a unit with a loop of its own: 0).
   Cycle rows_done() const { return rows_done_; }
-  // The arithmetic operators the unit instantiates: what one firing computes, so that it can
-  // fire every cycle (hw/cost.h; docs/cost.md). Units without arithmetic: none.
+  // The arithmetic one firing computes (hw/cost.h; docs/cost.md): the operators the unit
+  // instantiates, shared over its II cycles. Units without arithmetic: none.
   virtual OpCounts operators() const { return {}; }
   // The arithmetic done: operators() per firing done, or less where the unit's code skips
   // operations (a row's first firing of the running max). Counted from the firings, so that

@@ -296,7 +296,10 @@ nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
           {"technology", table.technology},
           {"format", c.format},
           {"total_pj", c.total_pj()},
-          {"per_score_pj", c.per_score_pj()},
+          // A deadlocked or stopped run did not compute all its scores.
+          {"per_score_pj", r.status == Status::deadlock || r.status == Status::timeout
+                               ? nlohmann::json(nullptr)
+                               : nlohmann::json(c.per_score_pj())},
           {"compute_pj", c.compute_pj},
           {"buffering_pj",
            {{"intermediate", c.intermediate_pj},

@@ -210,10 +210,13 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
           fmt::format("{:.2g} ({:.2g})", checks[i].max_abs_error, checks[i].tolerance));
     if (cost != nullptr) {
       const CostReport c = cost_of(r, *cost);
-      const double s = r.scores == 0 ? 1.0 : double(r.scores);
-      rows[11].push_back(fmt::format("{} ({}, {}, {})", energy(c.per_score_pj()),
-                                     energy(c.compute_pj / s), energy(c.buffering_pj() / s),
-                                     energy(c.memory_pj / s)));
+      const double s = double(std::max<std::uint64_t>(r.scores, 1));
+      // A deadlocked or stopped run did not compute all its scores: no energy per score.
+      rows[11].push_back(incomplete(r)
+                             ? "-"
+                             : fmt::format("{} ({}, {}, {})", energy(c.per_score_pj()),
+                                           energy(c.compute_pj / s), energy(c.buffering_pj() / s),
+                                           energy(c.memory_pj / s)));
       rows[12].push_back(
           fmt::format("{:.3f} + {:.3f} mm²", c.compute_um2 * 1e-6, c.buffering_um2() * 1e-6));
     }

@@ -217,6 +217,25 @@ TEST(CostCli, TheReportAndSummaryHaveActionsEnergyAndArea) {
   }
 }
 
+// A deadlocked run reports the energy of what it did, but no energy per score.
+TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=64 --set problem.head_dim=4 --set datapath=naive "
+          "--set channels.depths.score_bypass=32" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 3) << r.err;
+  const json rep = report(d / "o");
+  const json& e = run_of(rep, "naive")["energy"];
+  EXPECT_TRUE(e["per_score_pj"].is_null());
+  EXPECT_GT(e["total_pj"].get<double>(), 0);
+  const auto line = r.out.find("energy per score");
+  ASSERT_NE(line, std::string::npos) << r.out;
+  const std::string row = r.out.substr(line, r.out.find('\n', line) - line);
+  EXPECT_EQ(row.substr(row.size() - 2), " -") << row;
+}
+
 // The shipped table is the built-in default: naming it gives the same energy.
 TEST(CostCli, TheShippedTableIsTheDefault) {
   const fs::path d = scratch();
