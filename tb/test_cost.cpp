@@ -252,6 +252,17 @@ TEST(CostCli, TheShippedTableIsTheDefault) {
               run_of(report(d / "b"), dp)["energy"]["total_pj"]);
   EXPECT_EQ(run_of(report(d / "b"), "naive")["energy"]["cost_table"],
             "params/cost/horowitz-45nm.yaml");
+  // The written parameters name the table by its absolute path and run again from anywhere.
+  const std::string written = slurp(d / "b" / "params.yaml");
+  EXPECT_NE(written.find("cost: " + (fs::path(SDPA_SOURCE_DIR) / "params/cost/horowitz-45nm.yaml")
+                                        .lexically_normal()
+                                        .string()),
+            std::string::npos)
+      << written;
+  const SimRun c = sim("'" + (d / "b" / "params.yaml").string() + "'" + out_arg(d / "c"), d);
+  ASSERT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(run_of(report(d / "b"), "naive")["energy"]["total_pj"],
+            run_of(report(d / "c"), "naive")["energy"]["total_pj"]);
 }
 
 // A bad cost file is exit 2 with one line naming the file, line and key.
