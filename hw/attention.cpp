@@ -87,9 +87,9 @@ void AttentionDatapath::build_lane(std::size_t index, Build build) {
   lane.q_reader =
       &unit<StreamReader>("q_reader", q_pattern(shape_, index, n), period_, memory_timing_);
   attach(*lane.q_reader);
-  lane.dot_product =
-      &unit<DotProduct>("dot_product", lane.scores,
-                        ScaledDotOp{1.0f / std::sqrt(static_cast<float>(shape_.head_dim))});
+  lane.dot_product = &unit<DotProduct>(
+      "dot_product", lane.scores,
+      ScaledDotOp{1.0f / std::sqrt(static_cast<float>(shape_.head_dim)), shape_.head_dim});
   stage("memory streams");
   connect(lane.q_reader->rows, lane.dot_product->operand, "q_rows");
   add_branch(k_reader_.rows, lane.dot_product->in, "k_rows");

@@ -30,6 +30,7 @@ struct ChannelStats {
   Cycle producer_stall_cycles = 0;  // producer waiting for a free slot
   Cycle consumer_stall_cycles = 0;  // consumer waiting for data to be ready
   bool input_stream = false;        // a memory stream buffer rather than an intermediate
+  Cycle reads = 0;                  // elements read (writes less those left in a deadlock)
 };
 
 // Type-independent half of the channel: stamps, blocking, statistics, tracing.

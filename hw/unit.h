@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "hw/cost.h"
 #include "hw/types.h"
 
 namespace sdpa {
@@ -152,6 +153,15 @@ class Unit : public sc_core::sc_module {
   Cycle planned_firings() const { return shape_.elements(); }
   Cycle firings_done() const { return fired_; }
   bool finished() const { return finished_; }
+  // Rows of the shape whose last firing is done (a unit with a loop of its own: 0).
+  Cycle rows_done() const { return rows_done_; }
+  // The arithmetic one firing computes (hw/cost.h; docs/cost.md): the operators the unit
+  // instantiates, shared over its II cycles. Units without arithmetic: none.
+  virtual OpCounts operators() const { return {}; }
+  // The arithmetic done: operators() per firing done, or less where the unit's code skips
+  // operations (a row's first firing of the running max). Counted from the firings, so that
+  // counting costs the simulation nothing.
+  virtual OpCounts ops_done() const { return operators() * fired_; }
   // True when this unit passed the watchdog's cycle limit and stopped.
   bool stopped_by_watchdog() const { return stopped_by_watchdog_; }
   // Records its states: traced as `<name>.state` in `waveform` (if given), stalls in `window`.
@@ -206,6 +216,7 @@ class Unit : public sc_core::sc_module {
       iterator& operator++() {
         unit_->next_firing();
         if (++f_.index == f_.row_len) {
+          ++unit_->rows_done_;
           f_.index = 0;
           f_.row_len = next_row();
         }
@@ -302,6 +313,7 @@ class Unit : public sc_core::sc_module {
   Cycle issue_ = 0;
   bool issued_ = false;
   Cycle fired_ = 0;
+  Cycle rows_done_ = 0;
   bool finished_ = false;
 
   bool waits_for_time_ = false;  // synchronized mode, until the scheduler's wait

@@ -11,11 +11,13 @@
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <systemc>
 
 #include "sim/build_info.h"
+#include "sim/cost.h"
 #include "sim/npy.h"
 #include "sim/observe.h"
 #include "sim/output.h"
@@ -251,6 +253,20 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
       double(usable) / GiB, double(driver->second) / GiB, driver->first));
 }
 
+// The cost table (`cost`, or the built-in default), checked before anything is simulated.
+CostTable cost_table(const Params& p) {
+  std::error_code error;
+  if (!p.cost.empty() && (!fs::is_regular_file(p.cost, error) || !std::ifstream(p.cost)))
+    throw ParamError(
+        fmt::format("{}: cost: cannot read the cost file {}", p.origin("cost"), p.cost));
+  CostTable table =
+      p.cost.empty()
+          ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
+          : load_cost_table(p.cost);
+  require_format(table, "fp32");  // every run computes in fp32 (sim/cost.h)
+  return table;
+}
+
 // The files a run may write into its --out folder.
 std::set<std::string> output_names(const Params& params, const Options& opt) {
   if (opt.size_buffers) return {"report.json", "sized.yaml"};
@@ -332,6 +348,7 @@ int run(const Options& opt) {
     events = opt.trace_window.empty() ? default_trace_window(shape)
                                       : parse_trace_window(opt.trace_window);
   }
+  const CostTable cost = cost_table(params);
 
   // Before simulating: a folder that cannot be written is found now, not after the run.
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
@@ -401,7 +418,7 @@ int run(const Options& opt) {
   if (opt.dot) write_graph(out, result.runs, stages);
   if (!events.empty())
     out.write(opt.trace_events, trace_events(simulation.datapaths(), events).dump() + "\n");
-  write_report(out, params, report_json(params, params.mode, result, checks));
+  write_report(out, params, report_json(params, params.mode, result, checks, &cost));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
     std::cerr << "sdpa-sim: error: " << out.error() << "\n";
@@ -410,7 +427,8 @@ int run(const Options& opt) {
 
   std::cout << fmt::format("{}, mode {}, {:.2f} s simulated wall time\n\n", describe(shape),
                            params.mode, result.wall_seconds)
-            << summary(result, checks) << fmt::format("\nresults in {}\n", out.dir().string());
+            << summary(result, checks, &cost)
+            << fmt::format("\nresults in {}\n", out.dir().string());
   return status;
 }
 

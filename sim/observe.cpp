@@ -60,6 +60,8 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r) {
     s.firings = u->firings_done();
     s.busy = s.firings * s.timing.ii;
     s.end = u->cycle();
+    s.operators = u->operators();
+    s.ops = u->ops_done();
     r.units.push_back(s);
   }
   // A channel's waits belong to its one consumer, its stalls to its one producer: the only

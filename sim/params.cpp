@@ -416,7 +416,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
 
   r.keys(root, "",
          {"datapath", "problem", "inputs", "parallel", "clock", "memory", "units", "channels",
-          "datapaths", "sim"});
+          "datapaths", "sim", "cost"});
   if (root["datapath"]) p.datapath = r.choice(root["datapath"], "datapath", datapath_choices());
 
   if (const YAML::Node n = root["problem"]) {
@@ -512,6 +512,8 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   }
   check_shape(p);
   refuse_overridden_keys(p);
+
+  if (root["cost"]) p.cost = r.path(root["cost"], "cost");
 
   if (const YAML::Node n = root["sim"]) {
     r.keys(n, "sim", {"mode", "max_cycles"});
@@ -643,6 +645,7 @@ std::string to_yaml(const Params& p) {
   else
     out << p.max_cycles;
   out << YAML::EndMap;
+  if (!p.cost.empty()) out << YAML::Key << "cost" << YAML::Value << fs::absolute(p.cost).string();
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

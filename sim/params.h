@@ -51,6 +51,7 @@ struct Params {
   std::map<std::string, HardwareKeys> per_datapath;  // by datapath name
   std::string mode;  // synchronized | decoupled; empty: decoupled, or synchronized with --vcd
   std::uint64_t max_cycles = 0;  // watchdog; 0: auto, above any run that completes
+  std::string cost;  // the cost table (sim/cost.h); empty: params/cost/horowitz-45nm.yaml, built in
   // Where each key that was given came from: "FILE:LINE:COLUMN" or "--set key=value".
   std::map<std::string, std::string> origins;
 

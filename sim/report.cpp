@@ -25,6 +25,13 @@ std::string bytes(std::uint64_t b) {
   return fmt::format("{} B", b);
 }
 
+// Energy, from pJ: three significant digits in pJ, nJ or µJ.
+std::string energy(double pj) {
+  if (pj >= 1e6) return fmt::format("{:.3g} µJ", pj * 1e-6);
+  if (pj >= 1e3) return fmt::format("{:.3g} nJ", pj * 1e-3);
+  return fmt::format("{:.3g} pJ", pj);
+}
+
 std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
 
 // The summary's "limiting channel" cell: name (high water/capacity), and why.
@@ -69,7 +76,8 @@ MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediat
 }
 
 nlohmann::json report_json(const Params& params, const std::string& mode,
-                           const SimulationResult& result, const std::vector<Check>& checks) {
+                           const SimulationResult& result, const std::vector<Check>& checks,
+                           const CostTable* cost) {
   nlohmann::json runs = nlohmann::json::array();
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const DatapathResult& r = result.runs[i];
@@ -132,7 +140,12 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
         {"limiting_channel", limiting_json(r)},
         {"span_cycles", r.span},
         {"units", units_json(r)},
-        {"bottleneck", bottleneck_json(r)}};
+        {"bottleneck", bottleneck_json(r)},
+        {"actions", actions_json(r)}};
+    if (cost != nullptr) {
+      run["energy"] = energy_json(r, *cost);
+      run["area"] = area_json(r, *cost);
+    }
     if (incomplete(r)) {
       // No last output row, so no cycle count.
       run["cycles"] = nullptr;
@@ -162,7 +175,8 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
           {"sim", {{"mode", mode}, {"wall_seconds", result.wall_seconds}}}};
 }
 
-std::string summary(const SimulationResult& result, const std::vector<Check>& checks) {
+std::string summary(const SimulationResult& result, const std::vector<Check>& checks,
+                    const CostTable* cost) {
   std::vector<std::vector<std::string>> rows{{""},
                                              {"status"},
                                              {"cycles"},
@@ -174,6 +188,10 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
                                              {"limiting channel (high water/capacity)"},
                                              {"Q/K/V stream buffers, provisioned"},
                                              {"max abs error (tolerance)"}};
+  if (cost != nullptr) {
+    rows.push_back({"energy per score (compute, buffers, memory)"});
+    rows.push_back({"area, compute + buffering"});
+  }
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const DatapathResult& r = result.runs[i];
     const MemoryUse m = memory_use(r.channels, true);
@@ -206,6 +224,18 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     else
       rows[10].push_back(
           fmt::format("{:.2g} ({:.2g})", checks[i].max_abs_error, checks[i].tolerance));
+    if (cost != nullptr) {
+      const CostReport c = cost_of(r, *cost);
+      const double s = double(std::max<std::uint64_t>(r.scores, 1));
+      // A deadlocked or stopped run did not compute all its scores: no energy per score.
+      rows[11].push_back(incomplete(r)
+                             ? "-"
+                             : fmt::format("{} ({}, {}, {})", energy(c.per_score_pj()),
+                                           energy(c.compute_pj / s), energy(c.buffering_pj() / s),
+                                           energy(c.memory_pj / s)));
+      rows[12].push_back(
+          fmt::format("{:.3f} + {:.3f} mm²", c.compute_um2 * 1e-6, c.buffering_um2() * 1e-6));
+    }
   }
   std::vector<std::size_t> width(rows[0].size(), 0);
   for (const auto& row : rows)

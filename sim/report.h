@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/cost.h"
 #include "sim/params.h"
 #include "sim/reference.h"
 #include "sim/simulation.h"
@@ -22,10 +23,13 @@ struct MemoryUse {
 // counting d. With `intermediate_only`, the Q/K/V stream buffers are left out.
 MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediate_only = false);
 
-// `checks[i]` belongs to `result.runs[i]` (ignored for a deadlocked run).
+// `checks[i]` belongs to `result.runs[i]` (ignored for a deadlocked run). With a cost table, each
+// run has its `energy` and `area` (sim/cost.h).
 nlohmann::json report_json(const Params& params, const std::string& mode,
-                           const SimulationResult& result, const std::vector<Check>& checks);
+                           const SimulationResult& result, const std::vector<Check>& checks,
+                           const CostTable* cost = nullptr);
 
-std::string summary(const SimulationResult& result, const std::vector<Check>& checks);
+std::string summary(const SimulationResult& result, const std::vector<Check>& checks,
+                    const CostTable* cost = nullptr);
 
 }  // namespace sdpa

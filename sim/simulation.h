@@ -49,6 +49,8 @@ struct UnitStats {
   Cycle blocked = 0;  // its writes waited for a free slot (its output channels' stalls)
   Cycle end = 0;      // its local cycle when the run ended
   bool memory_reader = false;  // a Q/K/V stream reader
+  OpCounts operators;          // what it instantiates (hw/cost.h)
+  OpCounts ops;                // what it computed
 };
 
 // The unit (and channel) that limited a run's throughput, and why (sim/observe.cpp).

@@ -294,6 +294,11 @@ for i in $(seq 200); do
   sleep 0.1
 done
 export DISPLAY=:$(cat {0}/display)
+# The display number can be out before the server takes clients: wait until it answers.
+for i in $(seq 200); do
+  xwininfo -root >/dev/null 2>&1 && break
+  sleep 0.1
+done
 )",
                                    q(d));
   for (std::size_t i = 0; i < cases.size(); ++i)

@@ -269,6 +269,28 @@ figure "plot: decode figure, naive memory grows 2 per key, two_pass 1, reordered
   'len(fig.legends) == 1 and fig.legends[0].get_window_extent().fully_overlaps(fig.bbox)' \
   'not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
   --kind decode --out "$tmp/decode.png"
+
+# Energy and area: the parts add up to the whole; the naive bypasses grow with N, the reordered
+# datapath's channels do not; the energy and formats figures draw them.
+sweep --grid problem.seq_len=16,64 --set problem.head_dim=4 --set datapath=all --jobs 2
+check "sweep: energy and area columns" rows "$csv" 6 \
+  'all(x["format"] == "fp32" for x in rows)' \
+  'all(abs(float(x["energy_per_score_pj"]) * int(x["scores"]) - sum(float(x[c]) for c in ("energy_compute_pj", "energy_intermediate_pj", "energy_streams_pj", "energy_memory_pj"))) <= 1e-9 * float(x["energy_per_score_pj"]) * int(x["scores"]) for x in rows)' \
+  'float(r(datapath="naive", seq_len=64)["area_intermediate_um2"]) > float(r(datapath="naive", seq_len=16)["area_intermediate_um2"])' \
+  'r(datapath="reordered", seq_len=64)["area_intermediate_um2"] == r(datapath="reordered", seq_len=16)["area_intermediate_um2"]' \
+  'all(r(datapath=dp, seq_len=64)["area_compute_um2"] == r(datapath=dp, seq_len=16)["area_compute_um2"] for dp in ("naive", "two_pass", "reordered"))'
+figure "plot: energy figure, three panels; reordered buffering area flat, naive growing" "$csv" \
+  'len(axes) == 3' \
+  'len(set(lines(axes[2], "reordered")[0].get_ydata())) == 1' \
+  '(lambda y: y[1] > y[0])(lines(axes[2], "naive")[0].get_ydata())' \
+  '"memory adds" in axes[0].get_title()' \
+  'len(fig.legends) == 1 and not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
+  --kind energy --out "$tmp/energy.png"
+figure "plot: formats figure, bars per datapath at fp32" "$csv" \
+  'len(axes) == 2' \
+  '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32"]' \
+  'len(axes[0].patches) == 9 and len(axes[1].patches) == 6' -- \
+  --kind formats --where problem.seq_len=64 --out "$tmp/formats.png"
 run_figures
 
 # scripts/models: the shipped 8K decode, run for real, matches its closed forms; a report whose

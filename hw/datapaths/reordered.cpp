@@ -21,7 +21,8 @@ Out<Row>& build_reordered(AttentionDatapath& dp) {
   auto& running_sum = dp.unit<RunningSum>("running_sum", scores);
   auto& rescale_accumulate =
       dp.unit<RescaleAccumulate>("rescale_accumulate", scores, dp.shape().head_dim);
-  auto& row_divide = dp.unit<RowDivide>("row_divide", dp.per_row());
+  auto& row_divide =
+      dp.unit<RowDivide>("row_divide", dp.per_row(), RowDivideOp{dp.shape().head_dim});
 
   dp.connect_v_rows(rescale_accumulate.v_rows);  // still among the memory streams
 

@@ -17,6 +17,8 @@ class VectorAccumulate : public Unit {
   VectorAccumulate(const sc_core::sc_module_name& name, Timing timing, RowShape shape,
                    std::size_t head_dim)
       : Unit(name, timing, shape), head_dim_(head_dim) {}
+  // A row's first firing computes too (into zeros).
+  OpCounts operators() const override { return F::operators(head_dim_); }
 
  private:
   [[gnu::flatten]] Task body() override {
@@ -40,6 +42,7 @@ struct WeightedSumOp {
   void operator()(Row& o, float p, const RowView& v) const {
     for (std::size_t c = 0; c < o.size(); ++c) o[c] += p * v[c];
   }
+  static OpCounts operators(std::size_t d) { return {{Op::multiply_add, d}}; }
 };
 
 // o ← o·δ + c·v: the reordered datapath's accumulator, rescaled whenever the max moves.
@@ -48,6 +51,8 @@ struct RescaleAccumulateOp {
   void operator()(Row& o, const Rescale& r, const RowView& v) const {
     for (std::size_t c = 0; c < o.size(); ++c) o[c] = o[c] * r.delta + r.weight * v[c];
   }
+  // o·δ, then + c·v: a multiply and a multiply-add per element.
+  static OpCounts operators(std::size_t d) { return {{Op::multiply, d}, {Op::multiply_add, d}}; }
 };
 
 using WeightedSum = VectorAccumulate<float, WeightedSumOp>;

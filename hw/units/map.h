@@ -18,6 +18,7 @@ class Map : public Unit {
 
   Map(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
       : Unit(name, timing, shape), f_(f) {}
+  OpCounts operators() const override { return operators_of(f_); }
 
  private:
   [[gnu::flatten]] Task body() override {
@@ -41,6 +42,7 @@ class RowBroadcastMap : public Unit {
 
   RowBroadcastMap(const sc_core::sc_module_name& name, Timing timing, RowShape shape, F f = F{})
       : Unit(name, timing, shape), f_(f) {}
+  OpCounts operators() const override { return operators_of(f_); }
 
  private:
   [[gnu::flatten]] Task body() override {
@@ -56,21 +58,28 @@ class RowBroadcastMap : public Unit {
   F f_;
 };
 
-// Each operator's default timing is its unit's (params/default.yaml lists them all).
+// Each operator's default timing is its unit's (params/default.yaml lists them all), and its
+// operators() the arithmetic one call does (hw/cost.h).
 struct ExpOp {
   static constexpr Timing timing{4, 1};
   float operator()(float x) const { return std::exp(x); }
+  OpCounts operators() const { return {{Op::exp, 1}}; }
 };
 struct SubtractOp {
   static constexpr Timing timing{1, 1};
   float operator()(float x, float a) const { return x - a; }
+  OpCounts operators() const { return {{Op::add, 1}}; }
 };
 struct DivideOp {
   static constexpr Timing timing{4, 1};
   float operator()(float x, float a) const { return x / a; }
+  OpCounts operators() const { return {{Op::divide, 1}}; }
 };
+// d divides, not a reciprocal and d multiplies: what the code computes (o[c] / l).
 struct RowDivideOp {
   static constexpr Timing timing{4, 1};
+  std::size_t head_dim = 0;
+  OpCounts operators() const { return {{Op::divide, head_dim}}; }
   Row operator()(const Row& o, float l) const {
     Row r(o.size());
     for (std::size_t c = 0; c < o.size(); ++c) r[c] = o[c] / l;
@@ -83,6 +92,9 @@ struct RowDivideOp {
 struct ScaledDotOp {
   static constexpr Timing timing{4, 1};
   float scale;
+  std::size_t head_dim = 0;
+  // d multiply-adds, then the scale's multiply.
+  OpCounts operators() const { return {{Op::multiply_add, head_dim}, {Op::multiply, 1}}; }
   float operator()(const RowView& k, const RowView& q) const {
     float acc = 0;
     for (std::size_t c = 0; c < q.size(); ++c) acc += q[c] * k[c];

@@ -22,6 +22,14 @@ class OnlineNormalizer : public Unit {
   Out<RowStats> stats{"stats"};
 
   using Unit::Unit;
+  OpCounts operators() const override {
+    return RunningMaxOp::operators() + RescaleSumOp{}.operators();
+  }
+  // The running max skips a row's first score; the sum's multiply-add does not (0·0 + 1).
+  OpCounts ops_done() const override {
+    return RunningMaxOp::operators() * (firings_done() - rows_done()) +
+           RescaleSumOp{}.operators() * firings_done();
+  }
 
  private:
   [[gnu::flatten]] Task body() override {
@@ -40,6 +48,7 @@ struct NormalizeOp {
   // A subtract, an exp and a divide: the naive datapath's 1 + 4 + 4.
   static constexpr Timing timing{9, 1};
   float operator()(float s, const RowStats& row) const { return std::exp(s - row.max) / row.sum; }
+  OpCounts operators() const { return {{Op::add, 1}, {Op::exp, 1}, {Op::divide, 1}}; }
 };
 
 using Normalize = RowBroadcastMap<float, RowStats, float, NormalizeOp>;

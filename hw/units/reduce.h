@@ -19,6 +19,8 @@ class RowReduce : public Unit {
   RowReduce(const sc_core::sc_module_name& name, Timing timing, RowShape shape, AccT init,
             F f = F{})
       : Unit(name, timing, shape), init_(init), f_(f) {}
+  // A row's first firing computes too: f(init, x).
+  OpCounts operators() const override { return operators_of(f_); }
 
  private:
   [[gnu::flatten]] Task body() override {
@@ -37,15 +39,18 @@ class RowReduce : public Unit {
 struct MaxOp {
   static constexpr Timing timing{1, 1};
   float operator()(float acc, float x) const { return std::max(acc, x); }
+  OpCounts operators() const { return {{Op::compare, 1}}; }
 };
 struct SumOp {
   static constexpr Timing timing{1, 1};
   float operator()(float acc, float x) const { return acc + x; }
+  OpCounts operators() const { return {{Op::add, 1}}; }
 };
 // l ← l·δ + c: the running sum of the reordered datapath, rescaled whenever the max moves.
 struct RescaleSumOp {
   static constexpr Timing timing{2, 1};
   float operator()(float l, const Rescale& r) const { return l * r.delta + r.weight; }
+  OpCounts operators() const { return {{Op::multiply_add, 1}}; }
 };
 
 class RowMax : public RowReduce<float, float, MaxOp> {

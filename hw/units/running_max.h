@@ -25,6 +25,9 @@ struct RunningMaxOp {
     return r;
   }
   static float scaled_exp(float x) { return x == 0.0f ? 1.0f : std::exp(x); }
+  // Past a row's first score: the max, the two subtracts, and one exp (the other exponent is 0).
+  // A row's first score computes nothing.
+  static OpCounts operators() { return {{Op::compare, 1}, {Op::add, 2}, {Op::exp, 1}}; }
 };
 
 // RunningMax: a Scan over each row of scores keeping m, the maximum so far.
@@ -36,6 +39,8 @@ class RunningMax : public Unit {
   Out<Rescale> rescale{"rescale"};
 
   using Unit::Unit;
+  OpCounts operators() const override { return RunningMaxOp::operators(); }
+  OpCounts ops_done() const override { return operators() * (firings_done() - rows_done()); }
 
  private:
   [[gnu::flatten]] Task body() override {

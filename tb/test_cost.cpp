@@ -1,0 +1,335 @@
+// Energy and area: exact action counts against closed forms in every datapath, energy and area
+// as the counts times the cost table, buffering area against N, the shipped cost table, and bad
+// cost files (exit 2 naming the key and line).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "sim/cost.h"
+#include "tb/cli.h"
+#include "tb/harness.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// docs/cost.md, "Closed forms": S scores, R output rows, d the head dimension.
+OpCounts closed_form_ops(const std::string& datapath, std::uint64_t s, std::uint64_t r,
+                         std::uint64_t d) {
+  // The scaled dot product: d multiply-adds and the scale's multiply per score.
+  const OpCounts dot{{Op::multiply_add, s * d}, {Op::multiply, s}};
+  if (datapath == "naive")  // max, subtract, exp, sum, divide per score; weighted sum
+    return dot + OpCounts{{Op::compare, s},
+                          {Op::add, 2 * s},
+                          {Op::exp, s},
+                          {Op::divide, s},
+                          {Op::multiply_add, s * d}};
+  if (datapath == "two_pass")  // online normalizer (its running max skips a row's first
+                               // score), normalize, weighted sum
+    return dot + OpCounts{{Op::compare, s - r},
+                          {Op::add, 2 * (s - r) + s},
+                          {Op::exp, (s - r) + s},
+                          {Op::multiply_add, s + s * d},
+                          {Op::divide, s}};
+  // reordered: running max (skips a row's first score), running sum, rescale accumulate, row
+  // divide of d per row.
+  return dot + OpCounts{{Op::compare, s - r},          {Op::add, 2 * (s - r)}, {Op::exp, s - r},
+                        {Op::multiply_add, s + s * d}, {Op::multiply, s * d},  {Op::divide, r * d}};
+}
+
+// A table whose numbers are powers of two apart, so sums of counts times them are exact.
+const char* kTable = R"(technology: test
+arithmetic:
+  fp32:
+    multiply_add: {energy_pj: 1, area_um2: 1}
+    multiply: {energy_pj: 2, area_um2: 10}
+    add: {energy_pj: 4, area_um2: 100}
+    exp: {energy_pj: 8, area_um2: 1000}
+    divide: {energy_pj: 16, area_um2: 10000}
+    compare: {energy_pj: 32, area_um2: 100000}
+storage:
+  - {name: small, max_bytes: 256, read_pj_per_byte: 0.5, write_pj_per_byte: 0.25, area_um2_per_byte: 3}
+  - {name: large, max_bytes: 4096, read_pj_per_byte: 8, write_pj_per_byte: 4, area_um2_per_byte: 2}
+memory: {read_pj_per_byte: 64, write_pj_per_byte: 128}
+)";
+
+struct Case {
+  AttentionShape shape;
+  std::size_t lanes;
+};
+
+class CostCounts : public testing::TestWithParam<std::tuple<std::string, int>> {
+ protected:
+  static Case shape(int which) {
+    switch (which) {
+      case 0:
+        return {AttentionShape::square(2, 12, 5), 1};
+      case 1:  // causal rows of every length, two batches, grouped heads
+        return {{2, 2, 1, 7, 9, 3, true}, 1};
+      default:  // lanes sharing K and V, a causal shape
+        return {{1, 2, 2, 10, 10, 4, true}, 3};
+    }
+  }
+};
+
+TEST_P(CostCounts, ActionsEqualTheClosedFormsAndEnergyIsCountsTimesTheTable) {
+  const auto& [datapath, which] = GetParam();
+  const Case c = shape(which);
+  DatapathConfig config = default_config();
+  config.lanes = c.lanes;
+  const AttentionInputs in = random_inputs(c.shape, 7 + which);
+  const DatapathResult r = simulate(in, {datapath}, config).runs.at(0);
+  ASSERT_EQ(r.status, Status::ok);
+
+  const std::uint64_t s = c.shape.scores(), rows = c.shape.rows(), d = c.shape.head_dim;
+  OpCounts ops;
+  for (const UnitStats& u : r.units) ops += u.ops;
+  EXPECT_EQ(ops.n, closed_form_ops(datapath, s, rows, d).n) << datapath << " " << which;
+
+  const CostTable table = load_cost_table_text(kTable, "test.yaml");
+  const CostReport cost = cost_of(r, table);
+  EXPECT_EQ(cost.ops.n, ops.n);
+  double compute = 0;
+  for (std::size_t i = 0; i < kOpKinds; ++i) compute += double(ops.n[i]) * double(1u << i);
+  EXPECT_DOUBLE_EQ(cost.compute_pj, compute);
+
+  // Every element written is read, d-wide rows counting d scalars of 4 bytes.
+  double intermediate = 0, streams = 0, intermediate_area = 0;
+  std::uint64_t written = 0;
+  for (const ChannelStats& ch : r.channels) {
+    EXPECT_EQ(ch.reads, ch.writes) << ch.name;
+    const std::uint64_t bytes = ch.writes * ch.width * 4, capacity = ch.capacity * ch.width * 4;
+    const bool small = capacity <= 256;
+    const double pj = double(bytes) * (small ? 0.5 + 0.25 : 8.0 + 4.0);
+    (ch.input_stream ? streams : intermediate) += pj;
+    if (!ch.input_stream) intermediate_area += double(capacity) * (small ? 3 : 2);
+    written += bytes;
+  }
+  EXPECT_EQ(cost.channel_bytes_written, written);
+  EXPECT_EQ(cost.channel_bytes_read, written);
+  EXPECT_DOUBLE_EQ(cost.intermediate_pj, intermediate);
+  EXPECT_DOUBLE_EQ(cost.streams_pj, streams);
+  EXPECT_DOUBLE_EQ(cost.intermediate_um2, intermediate_area);
+
+  // Memory: Q, K and V as the readers streamed them, O written once.
+  EXPECT_EQ(cost.memory_bytes_read, r.bytes_read());
+  EXPECT_EQ(cost.memory_bytes_written, rows * d * 4);
+  EXPECT_DOUBLE_EQ(cost.memory_pj, double(r.bytes_read()) * 64 + double(rows * d * 4) * 128);
+  EXPECT_DOUBLE_EQ(cost.total_pj(),
+                   cost.compute_pj + cost.intermediate_pj + cost.streams_pj + cost.memory_pj);
+  EXPECT_DOUBLE_EQ(cost.per_score_pj(), cost.total_pj() / double(s));
+}
+
+INSTANTIATE_TEST_SUITE_P(Datapaths, CostCounts,
+                         testing::Combine(testing::Values("naive", "two_pass", "reordered"),
+                                          testing::Values(0, 1, 2)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// Compute area is the operators the units instantiate (one per operation of a firing, shared
+// over II cycles): here with every unit at II = 1 but row_divide at II = d.
+TEST(Cost, ComputeAreaIsTheUnitsOperators) {
+  DatapathConfig c = default_config();
+  const std::size_t d = 8;
+  c.timings["row_divide"] = {4, unsigned(d)};
+  const AttentionInputs in = random_inputs(1, 16, d, 3);
+  const SimulationResult r = simulate(in, {"naive", "reordered"}, c);
+  const CostTable table = load_cost_table_text(kTable, "test.yaml");
+  // naive: dot product (d MAC + 1 mul), row max, subtract, exp, row sum, divide, weighted sum.
+  EXPECT_DOUBLE_EQ(cost_of(r.runs.at(0), table).compute_um2,
+                   d * 1 + 10 + 100000 + 100 + 1000 + 100 + 10000 + d * 1);
+  // reordered: dot product, running max (compare, 2 adds, exp), running sum (MAC), rescale
+  // accumulate (d mul + d MAC), row divide (d divides over II = d cycles: one divider).
+  EXPECT_DOUBLE_EQ(cost_of(r.runs.at(1), table).compute_um2,
+                   d * 1 + 10 + (100000 + 200 + 1000) + 1 + d * (10 + 1) + 10000);
+}
+
+// --- The command line: report.json, the summary, the cost file --------------------------------
+
+std::string out_arg(const fs::path& dir) { return " --out '" + dir.string() + "'"; }
+json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
+const json& run_of(const json& r, const std::string& datapath) {
+  for (const json& run : r["runs"])
+    if (run["datapath"] == datapath) return run;
+  throw std::out_of_range("no run of " + datapath);
+}
+
+// The naive datapath's bypasses hold a row: its buffering area grows with N; the reordered
+// one's stays the same.
+TEST(CostCli, NaiveBufferingGrowsWithNReorderedStaysConstant) {
+  const fs::path d = scratch();
+  std::map<std::size_t, json> by_n;
+  for (std::size_t n : {16, 64, 256}) {
+    const fs::path out = d / std::to_string(n);
+    const SimRun r = sim(fmt::format("--set problem.seq_len={} --set problem.head_dim=4 "
+                                     "--set datapath=all",
+                                     n) +
+                             out_arg(out),
+                         d);
+    ASSERT_EQ(r.status, 0) << r.err;
+    by_n[n] = report(out);
+  }
+  auto area = [&](std::size_t n, const char* dp) {
+    return run_of(by_n[n], dp)["area"]["buffering_um2"]["intermediate"].get<double>();
+  };
+  for (const char* dp : {"naive", "two_pass"}) {
+    EXPECT_LT(area(16, dp), area(64, dp)) << dp;
+    EXPECT_LT(area(64, dp), area(256, dp)) << dp;
+  }
+  EXPECT_EQ(area(16, "reordered"), area(256, "reordered"));
+  // Compute area does not depend on N.
+  for (const char* dp : {"naive", "two_pass", "reordered"})
+    EXPECT_EQ(run_of(by_n[16], dp)["area"]["compute_um2"],
+              run_of(by_n[256], dp)["area"]["compute_um2"]);
+}
+
+TEST(CostCli, TheReportAndSummaryHaveActionsEnergyAndArea) {
+  const fs::path d = scratch();
+  const SimRun r = sim(
+      "--set problem.seq_len=16 --set problem.head_dim=4 --set datapath=all" + out_arg(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("energy per score (compute, buffers, memory)"), std::string::npos);
+  EXPECT_NE(r.out.find("area, compute + buffering"), std::string::npos);
+  const json rep = report(d / "o");
+  for (const json& run : rep["runs"]) {
+    const json& e = run["energy"];
+    EXPECT_EQ(e["cost_table"], "params/cost/horowitz-45nm.yaml (built in)");
+    EXPECT_EQ(e["format"], "fp32");
+    EXPECT_NEAR(e["total_pj"].get<double>(),
+                e["compute_pj"].get<double>() + e["buffering_pj"]["total"].get<double>() +
+                    e["memory_pj"].get<double>(),
+                1e-6 * e["total_pj"].get<double>());
+    EXPECT_DOUBLE_EQ(e["per_score_pj"].get<double>(),
+                     e["total_pj"].get<double>() / run["scores"].get<double>());
+    const json& a = run["area"];
+    EXPECT_DOUBLE_EQ(a["total_um2"].get<double>(),
+                     a["compute_um2"].get<double>() + a["buffering_um2"]["total"].get<double>());
+    EXPECT_EQ(run["actions"]["totals"]["memory_bytes_written"], 16 * 4 * 4);
+    EXPECT_EQ(run["actions"]["units"].size(), run["energy"]["units"].size() + 4)
+        << "every unit but the three readers and the sink computes";
+  }
+}
+
+// A deadlocked run reports the energy of what it did, but no energy per score.
+TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=64 --set problem.head_dim=4 --set datapath=naive "
+          "--set channels.depths.score_bypass=32" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 3) << r.err;
+  const json rep = report(d / "o");
+  const json& e = run_of(rep, "naive")["energy"];
+  EXPECT_TRUE(e["per_score_pj"].is_null());
+  EXPECT_GT(e["total_pj"].get<double>(), 0);
+  const auto line = r.out.find("energy per score");
+  ASSERT_NE(line, std::string::npos) << r.out;
+  const std::string row = r.out.substr(line, r.out.find('\n', line) - line);
+  EXPECT_EQ(row.substr(row.size() - 2), " -") << row;
+}
+
+// The shipped table is the built-in default: naming it gives the same energy.
+TEST(CostCli, TheShippedTableIsTheDefault) {
+  const fs::path d = scratch();
+  const SimRun a = sim("--set problem.seq_len=8 --set problem.head_dim=4" + out_arg(d / "a"), d);
+  const SimRun b =
+      sim("--set problem.seq_len=8 --set problem.head_dim=4 "
+          "--set cost=params/cost/horowitz-45nm.yaml" +
+              out_arg(d / "b"),
+          d);
+  ASSERT_EQ(a.status, 0) << a.err;
+  ASSERT_EQ(b.status, 0) << b.err;
+  for (const char* dp : {"naive", "reordered"})
+    EXPECT_EQ(run_of(report(d / "a"), dp)["energy"]["total_pj"],
+              run_of(report(d / "b"), dp)["energy"]["total_pj"]);
+  EXPECT_EQ(run_of(report(d / "b"), "naive")["energy"]["cost_table"],
+            "params/cost/horowitz-45nm.yaml");
+  // The written parameters name the table by its absolute path and run again from anywhere.
+  const std::string written = slurp(d / "b" / "params.yaml");
+  EXPECT_NE(written.find("cost: " + (fs::path(SDPA_SOURCE_DIR) / "params/cost/horowitz-45nm.yaml")
+                                        .lexically_normal()
+                                        .string()),
+            std::string::npos)
+      << written;
+  const SimRun c = sim("'" + (d / "b" / "params.yaml").string() + "'" + out_arg(d / "c"), d);
+  ASSERT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(run_of(report(d / "b"), "naive")["energy"]["total_pj"],
+            run_of(report(d / "c"), "naive")["energy"]["total_pj"]);
+}
+
+// A bad cost file is exit 2 with one line naming the file, line and key.
+void expect_bad_cost(const std::string& table, const std::vector<std::string>& needles) {
+  const fs::path d = scratch();
+  write(d / "cost.yaml", table);
+  write(d / "p.yaml", "problem: {seq_len: 4, head_dim: 2}\ncost: cost.yaml\n");
+  const SimRun r = sim("'" + (d / "p.yaml").string() + "'" + out_arg(d / "o"), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
+  EXPECT_FALSE(fs::exists(d / "o" / "report.json"));
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  if (at == std::string::npos) throw std::invalid_argument(from);
+  return text.replace(at, from.size(), to);
+}
+
+TEST(CostCli, ANegativeEnergyNamesTheKeyAndLine) {
+  expect_bad_cost(
+      replaced(kTable, "exp: {energy_pj: 8", "exp: {energy_pj: -8"),
+      {"cost.yaml:7:", "arithmetic.fp32.exp.energy_pj", "expected a number >= 0", "'-8'"});
+}
+
+TEST(CostCli, AMissingKeyNamesTheKeyAndLine) {
+  expect_bad_cost(replaced(kTable, "    divide: {energy_pj: 16, area_um2: 10000}\n", ""),
+                  {"cost.yaml:4:", "arithmetic.fp32.divide: missing"});
+  expect_bad_cost(replaced(kTable, ", area_um2: 1000}", "}"),
+                  {"cost.yaml:7:", "arithmetic.fp32.exp.area_um2: missing"});
+}
+
+TEST(CostCli, AnUnknownKeyNamesTheKeyAndLine) {
+  expect_bad_cost(replaced(kTable, "memory: {", "memory: {dram: 3, "),
+                  {"cost.yaml:13:", "memory.dram: unknown key"});
+}
+
+TEST(CostCli, StorageClassesMustGrow) {
+  expect_bad_cost(replaced(kTable, "max_bytes: 4096", "max_bytes: 128"),
+                  {"cost.yaml:12:", "storage[1].max_bytes", "smallest first"});
+}
+
+TEST(CostCli, AYamlSyntaxErrorNamesTheLine) {
+  expect_bad_cost(replaced(kTable, "memory: {", "memory: {{"), {"cost.yaml:13:", "YAML syntax"});
+}
+
+TEST(CostCli, ATableWithoutTheRunsFormatIsRefused) {
+  expect_bad_cost(replaced(kTable, "  fp32:", "  fp16:"),
+                  {"cost.yaml", "arithmetic.fp32: missing"});
+}
+
+TEST(CostCli, AMissingCostFileNamesTheKeyAndLine) {
+  const fs::path d = scratch();
+  write(d / "p.yaml", "problem: {seq_len: 4, head_dim: 2}\ncost: nowhere.yaml\n");
+  const SimRun r = sim("'" + (d / "p.yaml").string() + "'" + out_arg(d / "o"), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("p.yaml:2:7: cost: cannot read the cost file"), std::string::npos) << r.err;
+  const SimRun s = sim("--set cost=nowhere.yaml" + out_arg(d / "o"), d);
+  EXPECT_EQ(s.status, 2) << s.err;
+  EXPECT_NE(s.err.find("--set cost=nowhere.yaml: cost: cannot read"), std::string::npos) << s.err;
+  const SimRun folder = sim("--set cost=params/cost" + out_arg(d / "o"), d);
+  EXPECT_EQ(folder.status, 2) << folder.err;
+  EXPECT_NE(folder.err.find("cost: cannot read the cost file params/cost"), std::string::npos)
+      << folder.err;
+}
+
+}  // namespace
+}  // namespace sdpa::test
