@@ -2,7 +2,9 @@
 // operand a read once per row and broadcast over the row's elements.
 #pragma once
 
+#include <bit>
 #include <cmath>
+#include <vector>
 
 #include "hw/channel.h"
 #include "hw/types.h"
@@ -78,15 +80,29 @@ struct RowDivideOp {
   }
 };
 
-// q·k/√d with the query row broadcast over the N keys of its row.
-// An adder tree over d.
+// A dot-product unit's adder tree over d products: the n = bit_ceil(d) leaves (the products,
+// then zeros) are added in halves, leaf c with leaf c + n/2, then c with c + n/4, and so on: a
+// balanced binary tree of fixed shape, so the reduction order, and with it every bit of the
+// result, is the hardware's (docs/numerics.md). Each level is independent adds over contiguous
+// halves, which the compiler vectorises as it is, without -ffast-math. `t` holds n floats.
+inline float tree_dot(const float* q, const float* k, std::size_t d, float* t) {
+  const std::size_t n = std::bit_ceil(d);
+  for (std::size_t c = 0; c < d; ++c) t[c] = q[c] * k[c];
+  for (std::size_t c = d; c < n; ++c) t[c] = 0.0f;
+  for (std::size_t w = n / 2; w > 0; w /= 2)
+    for (std::size_t c = 0; c < w; ++c) t[c] += t[c + w];
+  return t[0];
+}
+
+// q·k/√d with the query row broadcast over the N keys of its row: the adder tree in fp32, then
+// the scale (the unit rounds the score to the compute format as it writes it).
 struct ScaledDotOp {
   static constexpr Timing timing{4, 1};
   float scale;
+  mutable std::vector<float> tree{};  // the adder tree's levels
   float operator()(const RowView& k, const RowView& q) const {
-    float acc = 0;
-    for (std::size_t c = 0; c < q.size(); ++c) acc += q[c] * k[c];
-    return acc * scale;
+    tree.resize(std::bit_ceil(q.size()));
+    return tree_dot(q.begin(), k.begin(), q.size(), tree.data()) * scale;
   }
 };
 
