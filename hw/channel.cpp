@@ -36,7 +36,8 @@ ChannelStats ChannelBase::stats() const {
   std::size_t slot = read_slot_;
   for (Cycle element = read_; element < written_; ++element, advance(slot))
     count_occupancy(element, slot, o);
-  return {name(), capacity_, width_, o.high_water, written_, producer_stall_, consumer_stall_};
+  return {name(),          capacity_,       width_, o.high_water,  written_,
+          producer_stall_, consumer_stall_, false,  element_bytes_};
 }
 
 void ChannelBase::set_cycle_limit(Cycle max_cycles) {

@@ -103,6 +103,7 @@ void Graph::adopt(std::unique_ptr<Unit> unit) {
                              " is not this graph's child: build a graph in its constructor, "
                              "taking its sc_module_name as a parameter")
                                 .c_str());
+  unit->set_compute_format(config_.compute);
   units_.push_back(unit.get());
   scheduler_.add(*unit);
   owned_units_.push_back(std::move(unit));

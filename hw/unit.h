@@ -127,6 +127,9 @@ class Unit : public sc_core::sc_module {
   bool finished() const { return finished_; }
   // True when this unit passed the watchdog's cycle limit and stopped.
   bool stopped_by_watchdog() const { return stopped_by_watchdog_; }
+  // The format its results take on its output channels (the graph sets it; fp32 by default).
+  Format compute_format() const { return format_; }
+  void set_compute_format(Format f) { format_ = f; }
 
  protected:
   // The unit's behaviour. Called once, at the end of elaboration.
@@ -148,6 +151,8 @@ class Unit : public sc_core::sc_module {
   //   co_await write(port, value, due, first, count);   to `count` of its channels from `first`
   template <class T, class V>
   WriteOp<T> write(Out<T>& port, V&& value, Cycle due, std::size_t first, std::size_t count);
+  template <class T, class V>
+  T result(V&& value) const;
 
   // When the current firing's results are due: its issue cycle (the local cycle at its first
   // write) plus the latency. Fan-out writes and every write of the firing share it.
@@ -262,6 +267,7 @@ class Unit : public sc_core::sc_module {
 
   Timing timing_;
   RowShape shape_;
+  Format format_ = Format::fp32;
   Task task_;
   PendingOp pending_;
 

@@ -12,7 +12,7 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
       pattern_(pattern),
       row_bytes_(pattern.head_dim * sizeof(float)),
       step_(pattern.row_step * row_bytes_),
-      beats_(memory.beats(row_bytes_)),
+      beats_(memory.beats(pattern.head_dim * pattern.element_bytes)),
       read_latency_(memory.read_latency),
       period_(period) {
   socket.register_invalidate_direct_mem_ptr(this, &StreamReader::invalidate_direct_mem_ptr);

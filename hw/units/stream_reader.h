@@ -37,6 +37,9 @@ struct StreamPattern {
   std::size_t lanes = 1;
   std::size_t queries = 0;
   std::size_t first_key = 0;  // 0: no mask, every lane sees every key of its group
+  // Bytes per element in memory (numerics.input): what the link carries. The host's image keeps
+  // each element decoded to a float, so addresses step in floats.
+  std::size_t element_bytes = sizeof(float);
 
   std::size_t block(std::size_t row) const {
     const std::size_t head = row / rows_per_head;
