@@ -178,7 +178,14 @@ Reference reference_attention(const AttentionInputs& in, Format compute) {
 }
 
 double certified_fraction(Format compute) {
-  return compute == Format::bf16 ? 0.1 : kCertifiedFraction;
+  switch (compute) {
+    case Format::fp16:
+      return 0.1;
+    case Format::bf16:
+      return 0.5;
+    default:
+      return kCertifiedFraction;
+  }
 }
 
 double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,

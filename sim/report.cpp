@@ -65,12 +65,14 @@ nlohmann::json numerics_json(const DatapathResult& r, const Check* check) {
                       {"max_abs_error_rounded_inputs", nullptr},
                       {"max_abs_error_unrounded_inputs", nullptr},
                       {"tolerance", nullptr},
-                      {"certified_fraction", nullptr}};
+                      {"certified_fraction", nullptr},
+                      {"max_abs_v", nullptr}};
   if (check != nullptr) {
     j["max_abs_error_rounded_inputs"] = error(check->max_abs_error);
     j["max_abs_error_unrounded_inputs"] = error(check->max_abs_error_unrounded);
     j["tolerance"] = check->tolerance;
     j["certified_fraction"] = check->certified_fraction;
+    j["max_abs_v"] = check->v_bound;
   }
   return j;
 }

@@ -7,11 +7,19 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 
+#include "hw/graph.h"
 #include "hw/number_format.h"
+#include "hw/units/map.h"
+#include "sim/reference.h"
+#include "sim/simulation.h"
+#include "tb/cli.h"
+#include "tb/harness.h"
 
 using namespace sdpa;
+using namespace sdpa::test;
 
 namespace {
 
@@ -199,6 +207,181 @@ TEST(Formats, BytesAndNames) {
   // fp32 is the identity, bit for bit, NaN payloads too.
   for (std::uint32_t u : {0x00000001u, 0x7f7fffffu, 0x80000000u, 0x7fc00001u})
     EXPECT_EQ(encode(Format::fp32, decode(Format::fp32, u)), u);
+}
+
+// ---- Runs in a number format ----------------------------------------------------------------
+
+// Writes `values`, one per firing (rounded to the graph's compute format, as every unit's).
+class FloatFeed : public Unit {
+ public:
+  static constexpr Timing default_timing{1, 1};
+  Out<float> out{"out"};
+  FloatFeed(const sc_core::sc_module_name& name, Timing timing, std::vector<float> values)
+      : Unit(name, timing, RowShape{1, values.size()}), values_(std::move(values)) {}
+
+ private:
+  Task body() override {
+    for (const Firing& f : firings()) co_await write(out, values_[f.index]);
+  }
+  std::vector<float> values_;
+};
+
+class FloatCollect : public Unit {
+ public:
+  static constexpr Timing default_timing{1, 1};
+  In<float> in{"in"};
+  std::vector<float> values;
+  FloatCollect(const sc_core::sc_module_name& name, Timing timing, std::size_t count)
+      : Unit(name, timing, RowShape{1, count}) {}
+
+ private:
+  Task body() override {
+    for ([[maybe_unused]] const Firing& f : firings()) values.push_back(co_await read(in));
+  }
+};
+
+struct ExpGraph : Graph {
+  ExpGraph(const GraphConfig& config, std::vector<float> xs,
+           const sc_core::sc_module_name& name = "g")
+      : Graph(name, config, 1),
+        feed(unit<FloatFeed>("feed", xs)),
+        exp(unit<Exp>("exp", RowShape{1, xs.size()})),
+        collect(unit<FloatCollect>("collect", xs.size())) {
+    connect(feed.out, exp.in, "xs");
+    connect(exp.out, collect.in, "exps");
+  }
+  FloatFeed& feed;
+  Exp& exp;
+  FloatCollect& collect;
+};
+
+// A unit's result is its fp32 arithmetic rounded to the compute format, so what a channel
+// carries is representable in it; and the FIFO's bytes are the format's.
+TEST(FormatRuns, AUnitRoundsItsResultsOntoItsChannel) {
+  std::vector<float> xs;
+  std::mt19937 gen(3);
+  std::uniform_real_distribution<float> draw(-8.0f, 2.0f);
+  for (int i = 0; i < 200; ++i) xs.push_back(draw(gen));
+  GraphConfig c;
+  c.compute = Format::bf16;
+  ExpGraph g(c, xs);
+  sc_core::sc_start();
+  ASSERT_EQ(g.collect.values.size(), xs.size());
+  int rounded = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const float x = round_to(Format::bf16, xs[i]);  // the feed's own result, rounded
+    const float y = g.collect.values[i];
+    EXPECT_EQ(y, round_to(Format::bf16, std::exp(x)));
+    EXPECT_EQ(round_to(Format::bf16, y), y);
+    rounded += y != std::exp(x);
+  }
+  EXPECT_GT(rounded, 150);  // the rounding did happen
+  for (const Graph::Edge& e : g.edges()) EXPECT_EQ(e.channel->stats().element_bytes, 2u);
+}
+
+// A bf16 run of every datapath on random data with d > 1 and V not constant is within its derived
+// tolerance of the fp64 reference on the rounded inputs, certified, and visibly not fp32.
+TEST(FormatRuns, Bf16RunsAreWithinTheirTolerance) {
+  const AttentionInputs in = random_inputs(2, 96, 16, 41);
+  DatapathConfig c = default_config();
+  c.input = Format::bf16;
+  c.compute = Format::bf16;
+  const SimulationResult result = simulate(in, datapath_names(), c);
+  const AttentionInputs rounded = rounded_inputs(in, Format::bf16);
+  const Reference ref = reference_attention(rounded, Format::bf16);
+  const Reference fp32_ref = reference_attention(rounded);
+  for (const DatapathResult& r : result.runs) {
+    SCOPED_TRACE(r.datapath);
+    const Check check = check_output(ref, r.output, 96, 16, Format::bf16);
+    EXPECT_EQ(check.verdict(), Verdict::ok) << check.max_abs_error << " " << check.tolerance;
+    EXPECT_LE(check.max_abs_error, check.tolerance);
+    // Larger than fp32's tolerance: the formats are really used.
+    EXPECT_GT(check.max_abs_error, error_tolerance(fp32_ref, 96, 16));
+    // Every output element went through a bf16 channel (out_rows).
+    for (float x : r.output) ASSERT_EQ(round_to(Format::bf16, x), x);
+    // The cycle counts are those of fp32: formats change values and bytes, not timing here.
+    EXPECT_EQ(r.cycles, closed_form_cycles(r.datapath, in.shape, c));
+  }
+}
+
+TEST(FormatRuns, Fp16RunsAreWithinTheirTolerance) {
+  const AttentionInputs in = random_inputs(1, 80, 8, 42);
+  DatapathConfig c = default_config();
+  c.input = Format::fp16;
+  c.compute = Format::fp16;
+  const SimulationResult result = simulate(in, datapath_names(), c);
+  const Reference ref = reference_attention(rounded_inputs(in, Format::fp16), Format::fp16);
+  for (const DatapathResult& r : result.runs) {
+    SCOPED_TRACE(r.datapath);
+    const Check check = check_output(ref, r.output, 80, 8, Format::fp16);
+    EXPECT_EQ(check.verdict(), Verdict::ok) << check.max_abs_error << " " << check.tolerance;
+    for (float x : r.output) ASSERT_EQ(round_to(Format::fp16, x), x);
+  }
+}
+
+// The command line: fp8 inputs, the two errors in report.json, the status judged against the
+// reference on the rounded inputs (the error against the unrounded ones is far larger).
+TEST(FormatRuns, Fp8InputsReportBothErrors) {
+  const auto dir = scratch();
+  const SimRun run =
+      sim("--set datapath=all --set problem.seq_len=64 --set problem.head_dim=16 "
+          "--set numerics.input=fp8_e4m3 --set numerics.compute=bf16 --out " +
+              (dir / "o").string(),
+          dir);
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("fp8_e4m3 / bf16"), std::string::npos) << run.out;
+  const auto report = nlohmann::json::parse(slurp(dir / "o" / "report.json"));
+  for (const auto& r : report["runs"]) {
+    const auto& n = r["numerics"];
+    EXPECT_EQ(n["input"], "fp8_e4m3");
+    EXPECT_EQ(n["compute"], "bf16");
+    EXPECT_EQ(r["status"], "ok");
+    EXPECT_EQ(n["max_abs_error_rounded_inputs"], r["max_abs_error"]);
+    EXPECT_GT(n["max_abs_error_unrounded_inputs"].get<double>(),
+              n["max_abs_error_rounded_inputs"].get<double>());
+    EXPECT_EQ(n["certified_fraction"], 0.5);
+    EXPECT_EQ(r["memory_traffic"]["footprint_bytes"], 3 * 64 * 16);
+  }
+  EXPECT_EQ(report["params"]["numerics"]["input"], "fp8_e4m3");
+}
+
+TEST(FormatRuns, BadFormatsAreExitTwoNamingKeyAndLine) {
+  const auto dir = scratch();
+  const auto file = write(dir / "p.yaml", "numerics:\n  input: fp32\n  compute: fp8_e5m2\n");
+  const SimRun run = sim(file.string() + " --out " + (dir / "o").string(), dir);
+  EXPECT_EQ(run.status, 2);
+  EXPECT_NE(run.err.find("p.yaml:3:12: numerics.compute: expected one of: fp32, bf16, fp16, got "
+                         "'fp8_e5m2'"),
+            std::string::npos)
+      << run.err;
+  const SimRun set = sim("--set numerics.input=int8 --out " + (dir / "o").string(), dir);
+  EXPECT_EQ(set.status, 2);
+  EXPECT_NE(set.err.find("--set numerics.input=int8: numerics.input: expected one of: fp32, bf16, "
+                         "fp16, fp8_e4m3, fp8_e5m2, got 'int8'"),
+            std::string::npos)
+      << set.err;
+}
+
+// Memory holds Q, K and V in the input format: bytes read, footprint and stream buffers halve
+// in bf16 and quarter in fp8; intermediate FIFOs follow the compute format.
+TEST(FormatRuns, MemoryAndFifoBytesFollowTheFormats) {
+  const AttentionInputs in = random_inputs(1, 32, 8, 7);
+  DatapathConfig c = default_config();
+  c.input = Format::fp8_e4m3;
+  c.compute = Format::bf16;
+  const SimulationResult result = simulate(in, {"reordered"}, c);
+  const DatapathResult& r = result.runs.at(0);
+  const std::uint64_t scores = 32 * 32, d = 8;
+  EXPECT_EQ(r.k_bytes_read, scores * d * 1);
+  EXPECT_EQ(r.v_bytes_read, scores * d * 1);
+  EXPECT_EQ(r.q_bytes_read, 32 * d * 1);
+  EXPECT_EQ(r.footprint_bytes, 3 * 32 * d * 1);
+  EXPECT_EQ(r.o_bytes_written, 32 * d * 2);
+  for (const ChannelStats& ch : r.channels) {
+    SCOPED_TRACE(ch.name);
+    EXPECT_EQ(ch.element_bytes, ch.input_stream ? 1u : 2u);
+    EXPECT_EQ(ch.capacity_bytes(), ch.capacity * ch.width * ch.element_bytes);
+  }
 }
 
 }  // namespace
