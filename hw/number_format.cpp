@@ -68,6 +68,8 @@ float round_to(Format f, float x) {
       return x;
     case Format::bf16:
       return round_bf16(x);
+    case Format::fp16:
+      return round_fp16(x);
     default:
       return round_generic(info(f), x);
   }
@@ -77,6 +79,10 @@ void round_all(Format f, float* values, std::size_t n) {
   if (f == Format::fp32) return;
   if (f == Format::bf16) {
     for (std::size_t c = 0; c < n; ++c) values[c] = round_bf16(values[c]);
+    return;
+  }
+  if (f == Format::fp16) {
+    for (std::size_t c = 0; c < n; ++c) values[c] = round_fp16(values[c]);
     return;
   }
   const FormatInfo& i = info(f);

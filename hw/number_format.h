@@ -67,4 +67,30 @@ inline float round_bf16(float x) {
   return x;
 }
 
+// fp16's likewise, on the bits: the same results as the general rounding, much faster.
+inline float round_fp16(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const std::uint32_t sign = u & 0x80000000u;
+  std::uint32_t a = u ^ sign;
+  if (a > 0x7f800000u) {
+    a |= 0x00400000u;  // NaN, quiet
+  } else if (a >= 0x477ff000u) {
+    a = 0x7f800000u;  // from 65520 (the largest finite, 65504, plus half its ulp): inf
+  } else if (a < 0x38800000u) {
+    // Below 2^-14, fp16's subnormals, multiples of 2^-24: adding 0.5 (whose ulp is 2^-24) rounds
+    // to one, ties to even, and taking it away again is exact.
+    float f;
+    std::memcpy(&f, &a, 4);
+    f = (f + 0.5f) - 0.5f;
+    std::memcpy(&a, &f, 4);
+  } else {
+    a += 0xfffu + ((a >> 13) & 1u);  // 10 fraction bits kept: as round_bf16, 13 bits dropped
+    a &= 0xffffe000u;
+  }
+  u = a | sign;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
 }  // namespace sdpa
