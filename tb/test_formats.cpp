@@ -3,6 +3,7 @@
 // _Float16 conversion.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -207,6 +208,41 @@ TEST(Formats, BytesAndNames) {
   // fp32 is the identity, bit for bit, NaN payloads too.
   for (std::uint32_t u : {0x00000001u, 0x7f7fffffu, 0x80000000u, 0x7fc00001u})
     EXPECT_EQ(encode(Format::fp32, decode(Format::fp32, u)), u);
+}
+
+// ---- The dot product's adder tree ----------------------------------------------------------
+
+// The tree as hardware draws it: n = bit_ceil(d) leaves, zeros past d, halves added level by
+// level. tree_dot must give exactly its bits for every d.
+float padded_tree(const std::vector<float>& q, const std::vector<float>& k) {
+  std::vector<float> t(std::bit_ceil(q.size()), 0.0f);
+  for (std::size_t c = 0; c < q.size(); ++c) t[c] = q[c] * k[c];
+  for (std::size_t w = t.size() / 2; w > 0; w /= 2)
+    for (std::size_t c = 0; c < w; ++c) t[c] = t[c] + t[c + w];
+  return t[0];
+}
+
+TEST(AdderTree, IsTheFixedPaddedTreeBitForBit) {
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> draw(-2.0f, 2.0f);
+  int differs_from_sequential = 0;
+  for (std::size_t d = 1; d <= 300; ++d) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> q(d), k(d), scratch(d);
+      for (std::size_t c = 0; c < d; ++c) q[c] = draw(gen), k[c] = draw(gen);
+      const float tree = tree_dot(q.data(), k.data(), d, scratch.data());
+      ASSERT_EQ(bits_of(tree), bits_of(padded_tree(q, k))) << "d = " << d;
+      float sequential = 0;
+      for (std::size_t c = 0; c < d; ++c) sequential += q[c] * k[c];
+      differs_from_sequential += tree != sequential;
+    }
+  }
+  // The order is part of the result: a sequential sum would differ in the last bits.
+  EXPECT_GT(differs_from_sequential, 1000);
+  // −0 products padded with +0 zeros add up to +0, as the tree's adders give.
+  const float q[3] = {-0.0f, -0.0f, -0.0f}, k[3] = {1.0f, 1.0f, 1.0f};
+  float t[2];
+  EXPECT_FALSE(std::signbit(tree_dot(q, k, 3, t)));
 }
 
 // ---- Runs in a number format ----------------------------------------------------------------

@@ -84,13 +84,25 @@ struct RowDivideOp {
 // then zeros) are added in halves, leaf c with leaf c + n/2, then c with c + n/4, and so on: a
 // balanced binary tree of fixed shape, so the reduction order, and with it every bit of the
 // result, is the hardware's (docs/numerics.md). Each level is independent adds over contiguous
-// halves, which the compiler vectorises as it is, without -ffast-math. `t` holds n floats.
-inline float tree_dot(const float* q, const float* k, std::size_t d, float* t) {
+// halves, which the compiler vectorises as it is, without -ffast-math. `t` holds n/2 floats.
+inline float tree_dot(const float* __restrict q, const float* __restrict k, std::size_t d,
+                      float* __restrict t) {
   const std::size_t n = std::bit_ceil(d);
-  for (std::size_t c = 0; c < d; ++c) t[c] = q[c] * k[c];
-  for (std::size_t c = d; c < n; ++c) t[c] = 0.0f;
-  for (std::size_t w = n / 2; w > 0; w /= 2)
+  if (n == 1) return q[0] * k[0];
+  // The first level fused with the products: leaf c + n/2 is a product, or past d a zero (added,
+  // not skipped: −0 + 0 is +0, as the padded tree has it).
+  const std::size_t h = n / 2;
+  for (std::size_t c = 0; c < d - h; ++c) t[c] = q[c] * k[c] + q[c + h] * k[c + h];
+  for (std::size_t c = d - h; c < h; ++c) t[c] = q[c] * k[c] + 0.0f;
+  std::size_t w = h / 2;
+  for (; w >= 4; w /= 2)
     for (std::size_t c = 0; c < w; ++c) t[c] += t[c + w];
+  // The last levels, four leaves or fewer, spelled out: the same adds without a loop's set-up.
+  if (w == 2) {
+    t[0] += t[2];
+    t[1] += t[3];
+  }
+  if (w >= 1) t[0] += t[1];
   return t[0];
 }
 
@@ -101,7 +113,7 @@ struct ScaledDotOp {
   float scale;
   mutable std::vector<float> tree{};  // the adder tree's levels
   float operator()(const RowView& k, const RowView& q) const {
-    tree.resize(std::bit_ceil(q.size()));
+    tree.resize(std::bit_ceil(q.size()) / 2 + 1);
     return tree_dot(q.begin(), k.begin(), q.size(), tree.data()) * scale;
   }
 };
