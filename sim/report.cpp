@@ -89,6 +89,20 @@ void numerics_rows(std::vector<std::string>& formats, std::vector<std::string>& 
     unrounded.push_back(fmt::format("{:.2g}", check->max_abs_error_unrounded));
 }
 
+// Why an overflowing run is unverified: fp32's scores, or a value on a channel past the compute
+// format's largest.
+std::string overflow_note(const DatapathResult& r) {
+  if (r.compute == Format::fp32)
+    return fmt::format(
+        "\n{}: UNVERIFIED: scores can overflow fp32 for these inputs, so fp32 guarantees nothing "
+        "about the output.\n",
+        r.datapath);
+  return fmt::format(
+      "\n{}: UNVERIFIED: a score, a running sum (up to N) or an accumulator (up to N·max|v|) can "
+      "overflow {} (largest {:g}) for these inputs, so {} guarantees nothing about the output.\n",
+      r.datapath, to_string(r.compute), info(r.compute).max_finite, to_string(r.compute));
+}
+
 }  // namespace
 
 MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediate_only) {
@@ -250,19 +264,14 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     const DatapathResult& r = result.runs[i];
     if (r.status == Status::unverified) {
       const Check& c = checks[i];
-      out +=
-          c.may_overflow
-              ? fmt::format(
-                    "\n{}: UNVERIFIED: scores can overflow {} for these inputs, so "
-                    "{} guarantees nothing about the output.\n",
-                    r.datapath, r.compute == Format::fp32 ? "fp32" : "fp32 or the compute format",
-                    to_string(r.compute))
-              : fmt::format(
-                    "\n{}: UNVERIFIED: for these inputs {} only guarantees an error "
-                    "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "
-                    "the output is neither certified nor shown wrong.\n",
-                    r.datapath, to_string(r.compute), c.tolerance, 100 * c.tolerance / c.v_bound,
-                    100 * c.certified_fraction);
+      out += c.may_overflow
+                 ? overflow_note(r)
+                 : fmt::format(
+                       "\n{}: UNVERIFIED: for these inputs {} only guarantees an error "
+                       "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "
+                       "the output is neither certified nor shown wrong.\n",
+                       r.datapath, to_string(r.compute), c.tolerance, 100 * c.tolerance / c.v_bound,
+                       100 * c.certified_fraction);
       continue;
     }
     if (r.status == Status::deadlock)

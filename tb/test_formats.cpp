@@ -381,6 +381,26 @@ TEST(FormatRuns, Fp8InputsReportBothErrors) {
   EXPECT_EQ(report["params"]["numerics"]["input"], "fp8_e4m3");
 }
 
+// fp16's range: a running sum of N_kv = 40000 weights (up to N) or an accumulator (up to
+// N·max|v|) may pass 65504, so fp16 promises nothing: unverified, saying why.
+TEST(FormatRuns, Fp16RangeMakesLongRowsUnverified) {
+  const auto dir = scratch();
+  const SimRun run =
+      sim("--set datapath=reordered --set problem.seq_len=1 --set problem.kv_len=40000 "
+          "--set problem.head_dim=8 --set numerics.input=fp16 --set numerics.compute=fp16 --out " +
+              (dir / "o").string(),
+          dir);
+  EXPECT_EQ(run.status, 6) << run.out << run.err;
+  EXPECT_NE(run.out.find("can overflow fp16 (largest 65504)"), std::string::npos) << run.out;
+  // The same in bf16, whose range is fp32's: certified.
+  const SimRun bf16 =
+      sim("--set datapath=reordered --set problem.seq_len=1 --set problem.kv_len=40000 "
+          "--set problem.head_dim=8 --set numerics.compute=bf16 --out " +
+              (dir / "b").string(),
+          dir);
+  EXPECT_EQ(bf16.status, 0) << bf16.out << bf16.err;
+}
+
 TEST(FormatRuns, BadFormatsAreExitTwoNamingKeyAndLine) {
   const auto dir = scratch();
   const auto file = write(dir / "p.yaml", "numerics:\n  input: fp32\n  compute: fp8_e5m2\n");
