@@ -440,4 +440,17 @@ TEST(FormatRuns, MemoryAndFifoBytesFollowTheFormats) {
   }
 }
 
+// Beats follow the input format: a link of 16 bytes per cycle takes two cycles for a d = 8 row in
+// fp32 (32 bytes), one in bf16; so at bf16 the run is the one-beat closed form, at full rate.
+TEST(FormatRuns, ANarrowerInputFormatTakesFewerBeats) {
+  const AttentionInputs in = random_inputs(1, 40, 8, 9);
+  DatapathConfig c = default_config();
+  c.memory.bytes_per_cycle = 16;
+  c.input = Format::bf16;
+  const SimulationResult result = simulate(in, {"reordered"}, c);
+  const DatapathResult& r = result.runs.at(0);
+  EXPECT_EQ(r.cycles, reordered_cycles(in.shape, c));
+  EXPECT_EQ(r.k_bytes_read, 40u * 40 * 8 * 2);
+}
+
 }  // namespace
