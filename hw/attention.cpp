@@ -7,8 +7,10 @@ namespace sdpa {
 namespace {
 
 // Lane p's queries of every head, every `lanes`-th from the p-th; memory holds Q, then K, then V.
-StreamPattern q_pattern(const AttentionShape& s, std::size_t lane, std::size_t lanes) {
+StreamPattern q_pattern(const AttentionShape& s, std::size_t lane, std::size_t lanes,
+                        Format input) {
   StreamPattern p;
+  p.element_bytes = bytes_of(input);
   p.shape = RowShape(s.batch * s.heads, (s.seq_len + lanes - 1 - lane) / lanes);
   p.blocks = s.batch * s.heads;
   p.block_rows = s.seq_len;
@@ -21,8 +23,9 @@ StreamPattern q_pattern(const AttentionShape& s, std::size_t lane, std::size_t l
 
 // For each group of `lanes` queries (one query without lanes), the K (or V) rows its queries
 // see, from their K/V head's block, for the lanes whose query sees each.
-StreamPattern kv_pattern(const AttentionShape& s, int matrix, std::size_t lanes) {
+StreamPattern kv_pattern(const AttentionShape& s, int matrix, std::size_t lanes, Format input) {
   StreamPattern p;
+  p.element_bytes = bytes_of(input);
   p.base = (s.q_elements() + (matrix - 1) * s.kv_elements()) * sizeof(float);
   p.shape = s.group_rows(lanes);
   p.blocks = s.batch * s.kv_heads;
@@ -41,11 +44,12 @@ std::string lane_name(std::size_t lane) { return "lane" + std::to_string(lane); 
 
 }  // namespace
 
-std::vector<std::uint8_t> memory_image(const AttentionInputs& in) {
+std::vector<std::uint8_t> memory_image(const AttentionInputs& in, Format input) {
   std::vector<std::uint8_t> image((in.q.size() + in.k.size() + in.v.size()) * sizeof(float));
   std::uint8_t* p = image.data();
   for (const auto* m : {&in.q, &in.k, &in.v}) {
     std::memcpy(p, m->data(), m->size() * sizeof(float));
+    round_all(input, reinterpret_cast<float*>(p), m->size());
     p += m->size() * sizeof(float);
   }
   return image;
@@ -56,16 +60,17 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
                                      Build build)
     : Graph(name, config, shape.head_dim),
       shape_(shape),
+      input_(config.input),
       memory_timing_(config.memory),
       period_(config.clocking.period),
       memory_("memory", config.memory.read_latency, config.clocking.period),
       link_(config.memory.shared
                 ? std::make_unique<SharedLink>("memory_link", config.memory, config.clocking)
                 : nullptr),
-      k_reader_(unit<StreamReader>("k_reader", kv_pattern(shape, 1, config.lanes), period_,
-                                   config.memory)),
-      v_reader_(unit<StreamReader>("v_reader", kv_pattern(shape, 2, config.lanes), period_,
-                                   config.memory)),
+      k_reader_(unit<StreamReader>("k_reader", kv_pattern(shape, 1, config.lanes, config.input),
+                                   period_, config.memory)),
+      v_reader_(unit<StreamReader>("v_reader", kv_pattern(shape, 2, config.lanes, config.input),
+                                   period_, config.memory)),
       lanes_(config.lanes) {
   if (link_) add_arbiter(*link_);
   for (StreamReader* reader : {&k_reader_, &v_reader_}) attach(*reader);
@@ -77,6 +82,9 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
       scope(lane_name(p), [&] { build_lane(p, build); });
   }
   building_ = nullptr;
+  // The stream buffers hold rows as memory does, in the input format.
+  for (const Edge& e : edges())
+    if (is_input_stream(e)) e.channel->set_element_bytes(bytes_of(input_));
 }
 
 void AttentionDatapath::build_lane(std::size_t index, Build build) {
@@ -85,7 +93,7 @@ void AttentionDatapath::build_lane(std::size_t index, Build build) {
   const std::size_t n = lanes_.size();
   lane.scores = shape_.query_rows(index, n);
   lane.q_reader =
-      &unit<StreamReader>("q_reader", q_pattern(shape_, index, n), period_, memory_timing_);
+      &unit<StreamReader>("q_reader", q_pattern(shape_, index, n, input_), period_, memory_timing_);
   attach(*lane.q_reader);
   lane.dot_product = &unit<DotProduct>(
       "dot_product", lane.scores,

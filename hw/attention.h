@@ -71,14 +71,18 @@ struct AttentionInputs {
   std::vector<float> q, k, v;
 };
 
-// Q, K and V one after the other, as the memory holds them.
-std::vector<std::uint8_t> memory_image(const AttentionInputs& inputs);
+// Q, K and V one after the other, as the memory holds them: each value rounded to `input` (and
+// kept as a float: the host's image; the hardware's bytes are the format's).
+std::vector<std::uint8_t> memory_image(const AttentionInputs& inputs, Format input = Format::fp32);
 
 struct DatapathConfig : GraphConfig {
   MemoryTiming memory;
   // Query rows of a head processed at once, each by a lane with its own copy of the per-row
   // units; the lanes share one K and one V stream (parallel.lanes).
   std::size_t lanes = 1;
+  // The format of Q, K and V in memory and on the stream buffers (numerics.input); the units'
+  // results take GraphConfig::compute.
+  Format input = Format::fp32;
 };
 
 class AttentionDatapath : public Graph {
@@ -113,6 +117,10 @@ class AttentionDatapath : public Graph {
   std::size_t rows_expected() const;
   std::size_t rows_taken() const;  // safe from another OS thread (progress reports)
   Cycle last_ready() const;        // the run's cycle count: the latest of the lanes' last rows
+  Format input_format() const { return input_; }
+  Format compute_format() const { return config().compute; }
+  // Bytes of a Q, K or V row in memory, in the input format.
+  std::uint64_t row_bytes() const { return shape_.head_dim * bytes_of(input_); }
   bool done() const { return rows_taken() == rows_expected(); }
   std::vector<float> output() const;  // [B·H·N_q, d], row-major
   // Bytes the Q, K and V readers streamed from memory.
@@ -131,9 +139,9 @@ class AttentionDatapath : public Graph {
   };
   void build_lane(std::size_t index, Build build);
   void attach(StreamReader& reader);
-  std::uint64_t row_bytes() const { return shape_.head_dim * sizeof(float); }
 
   const AttentionShape shape_;
+  const Format input_;
   const MemoryTiming memory_timing_;
   const sc_core::sc_time period_;
   Memory memory_;

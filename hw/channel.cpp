@@ -39,6 +39,7 @@ ChannelStats ChannelBase::stats() const {
   ChannelStats s{name(),   capacity_,       width_,         o.high_water,
                  written_, producer_stall_, consumer_stall_};
   s.reads = read_;
+  s.element_bytes = element_bytes_;
   return s;
 }
 

@@ -31,6 +31,12 @@ struct ChannelStats {
   Cycle consumer_stall_cycles = 0;  // consumer waiting for data to be ready
   bool input_stream = false;        // a memory stream buffer rather than an intermediate
   Cycle reads = 0;                  // elements read (writes less those left in a deadlock)
+  std::size_t element_bytes = 4;    // per scalar: the format's (input for a stream buffer)
+  // Hardware bytes: a d-wide element counts d scalars of element_bytes.
+  std::uint64_t capacity_bytes() const { return std::uint64_t(capacity) * width * element_bytes; }
+  std::uint64_t high_water_bytes() const {
+    return std::uint64_t(high_water) * width * element_bytes;
+  }
 };
 
 // Type-independent half of the channel: stamps, blocking, statistics, tracing.
@@ -42,6 +48,9 @@ class ChannelBase : public sc_core::sc_prim_channel {
   std::size_t capacity() const { return capacity_; }
   std::size_t width() const { return width_; }
   std::size_t fill() const { return static_cast<std::size_t>(written_ - read_); }
+  // Bytes of one scalar in the hardware FIFO: its values' format (set by the graph).
+  std::size_t element_bytes() const { return element_bytes_; }
+  void set_element_bytes(std::size_t bytes) { element_bytes_ = bytes; }
   // Host memory the channel's storage takes once allocated (at the end of elaboration, so that a
   // graph can be built and its size estimated before any of it is allocated).
   virtual std::uint64_t storage_bytes() const = 0;
@@ -202,6 +211,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   std::size_t capacity_;
   std::size_t width_;
+  std::size_t element_bytes_ = sizeof(float);
   bool synchronized_;
   Cycle max_cycles_;
   // Decoupled: the watchdog's limit; synchronized: 0, so every operation goes to sync_slow.
@@ -429,17 +439,24 @@ template <class T>
 ReadIntoOp<T> Unit::read(In<T>& port, T& into) {
   return ReadIntoOp<T>(*this, port, into);
 }
+// The value, rounded to the unit's compute format: what the unit puts on its channels.
+template <class T, class V>
+T Unit::result(V&& value) const {
+  T v(std::forward<V>(value));
+  if (format_ != Format::fp32) round_result(format_, v);
+  return v;
+}
 template <class T, class V>
 WriteOp<T> Unit::write(Out<T>& port, V&& value) {
-  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due(), 0, port.channel_count());
+  return WriteOp<T>(*this, port, result<T>(std::forward<V>(value)), due(), 0, port.channel_count());
 }
 template <class T, class V>
 WriteOp<T> Unit::write(Out<T>& port, V&& value, Cycle due) {
-  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due, 0, port.channel_count());
+  return WriteOp<T>(*this, port, result<T>(std::forward<V>(value)), due, 0, port.channel_count());
 }
 template <class T, class V>
 WriteOp<T> Unit::write(Out<T>& port, V&& value, Cycle due, std::size_t first, std::size_t count) {
-  return WriteOp<T>(*this, port, T(std::forward<V>(value)), due, first, first + count);
+  return WriteOp<T>(*this, port, result<T>(std::forward<V>(value)), due, first, first + count);
 }
 
 }  // namespace sdpa

@@ -105,6 +105,7 @@ void Graph::adopt(std::unique_ptr<Unit> unit) {
                                 .c_str());
   if (config_.trace != nullptr || !config_.events.empty())
     unit->watch(config_.trace, config_.events);
+  unit->set_compute_format(config_.compute);
   units_.push_back(unit.get());
   scheduler_.add(*unit);
   owned_units_.push_back(std::move(unit));

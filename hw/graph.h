@@ -23,6 +23,8 @@ struct GraphConfig {
   std::map<std::string, Timing> timings;      // by unit name, over each unit's default
   std::size_t default_depth = 0;              // 0: every channel gets its rule's depth
   std::map<std::string, std::size_t> depths;  // by channel name, over both of the above
+  // The format of every value a unit writes to a channel (numerics.compute).
+  Format compute = Format::fp32;
 };
 
 // How deep a channel is unless configured: the timing contract's rules (docs/timing.md).
@@ -155,6 +157,7 @@ class Graph : public sc_core::sc_module {
                                               element_width<T>(vector_width_), config_.clocking,
                                               config_.trace);
     Channel<T>& ch = *owned;
+    ch.set_element_bytes(bytes_of(config_.compute));
     from(ch);
     to(ch);
     add_edge(std::move(owned), producer, owner(to));

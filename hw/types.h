@@ -5,7 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
+
+#include "hw/number_format.h"
 
 namespace sdpa {
 
@@ -41,6 +44,24 @@ struct RowStats {
   float max = 0;
   float sum = 0;
 };
+
+// Rounds a unit's result to the compute format as the unit writes it to a channel, so that every
+// value on a channel is representable (a unit's own state, an accumulator, stays fp32). Rows from
+// memory (RowView) are in the input format already; other types (tests' own) are left alone.
+template <class T>
+inline void round_result(Format f, T& value) {
+  if constexpr (std::is_same_v<T, float>) {
+    value = round_to(f, value);
+  } else if constexpr (std::is_same_v<T, Rescale>) {
+    value.delta = round_to(f, value.delta);
+    value.weight = round_to(f, value.weight);
+  } else if constexpr (std::is_same_v<T, RowStats>) {
+    value.max = round_to(f, value.max);
+    value.sum = round_to(f, value.sum);
+  } else if constexpr (std::is_same_v<T, Row>) {
+    round_all(f, value.data(), value.size());
+  }
+}
 
 // Scalars per channel element, for counting intermediate memory in elements and bytes.
 template <class T>

@@ -168,6 +168,9 @@ class Unit : public sc_core::sc_module {
   // During elaboration.
   void watch(sc_core::sc_trace_file* waveform, TraceWindow window);
   const UnitTrace* trace() const { return trace_.get(); }
+  // The format its results take on its output channels (the graph sets it; fp32 by default).
+  Format compute_format() const { return format_; }
+  void set_compute_format(Format f) { format_ = f; }
 
  protected:
   // The unit's behaviour. Called once, at the end of elaboration.
@@ -189,6 +192,8 @@ class Unit : public sc_core::sc_module {
   //   co_await write(port, value, due, first, count);   to `count` of its channels from `first`
   template <class T, class V>
   WriteOp<T> write(Out<T>& port, V&& value, Cycle due, std::size_t first, std::size_t count);
+  template <class T, class V>
+  T result(V&& value) const;
 
   // When the current firing's results are due: its issue cycle (the local cycle at its first
   // write) plus the latency. Fan-out writes and every write of the firing share it.
@@ -306,6 +311,7 @@ class Unit : public sc_core::sc_module {
 
   Timing timing_;
   RowShape shape_;
+  Format format_ = Format::fp32;
   Task task_;
   PendingOp pending_;
 

@@ -42,10 +42,10 @@ CostTable load_cost_table(const std::string& path);
 // The same from text (the built-in default); `name` stands for the file in messages.
 CostTable load_cost_table_text(const std::string& text, const std::string& name);
 
-// The number format the units compute in, and the bytes of one scalar on a channel or in memory.
-// Both fp32 until number formats arrive (they then come from the run).
-inline const char* arithmetic_format(const DatapathResult&) { return "fp32"; }
-inline std::uint64_t element_bytes(const ChannelStats& c) { return c.width * sizeof(float); }
+// The number format the units compute in (numerics.compute), and the bytes of one element on a
+// channel: d scalars of its format's bytes (a stream buffer's are the input format's).
+inline const char* arithmetic_format(const DatapathResult& r) { return to_string(r.compute); }
+inline std::uint64_t element_bytes(const ChannelStats& c) { return c.width * c.element_bytes; }
 
 struct CostReport {
   std::string format;

@@ -263,7 +263,7 @@ CostTable cost_table(const Params& p) {
       p.cost.empty()
           ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
           : load_cost_table(p.cost);
-  require_format(table, "fp32");  // every run computes in fp32 (sim/cost.h)
+  require_format(table, to_string(p.compute_format));  // the arithmetic the units do
   return table;
 }
 
@@ -374,14 +374,23 @@ int run(const Options& opt) {
   const std::vector<std::string> datapaths = params.datapaths();
   Simulation simulation(shape, configs, datapaths);
   refuse_if_too_large(params, simulation);
-  const AttentionInputs inputs = load_inputs(params);
+  // The memory holds the inputs rounded to numerics.input; both references are reported.
+  AttentionInputs unrounded = load_inputs(params);
+  const AttentionInputs inputs = params.input_format == Format::fp32
+                                     ? std::move(unrounded)
+                                     : rounded_inputs(unrounded, params.input_format);
   std::vector<DatapathStages> stages;
   for (const auto& dp : simulation.datapaths()) stages.push_back(stages_of(*dp));
   ProgressReporter progress{2.0, print_progress};
   SimulationResult result = simulation.run(inputs, progress);
   if (vcd) vcd->finish();
 
-  const Reference ref = reference_attention(inputs);
+  const Reference ref = reference_attention(inputs, params.compute_format);
+  std::optional<Reference> unrounded_ref;
+  if (params.input_format != Format::fp32) {
+    unrounded_ref = reference_attention(unrounded, params.compute_format);
+    unrounded = {};
+  }
   std::vector<Check> checks;
   int status = kOk;
   for (DatapathResult& r : result.runs) {
@@ -394,7 +403,10 @@ int run(const Options& opt) {
       if (status != kTimeout) status = kDeadlock;
       continue;
     }
-    checks.back() = check_output(ref, r.output, shape.kv_len, shape.head_dim);
+    checks.back() =
+        check_output(ref, r.output, shape.kv_len, shape.head_dim, params.compute_format);
+    checks.back().max_abs_error_unrounded =
+        unrounded_ref ? max_abs_error(*unrounded_ref, r.output) : checks.back().max_abs_error;
     const Verdict verdict = checks.back().verdict();
     if (verdict == Verdict::mismatch) {
       r.status = Status::mismatch;

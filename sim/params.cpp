@@ -401,11 +401,33 @@ DatapathConfig Params::config_for(const std::string& dp,
   c.clocking.max_cycles = max_cycles;
   c.memory = memory;
   c.lanes = lanes;
+  c.input = input_format;
+  c.compute = compute_format;
   resolve(*this, dp, c, depth_keys);
   return c;
 }
 
 namespace {
+
+// numerics.input: any format; numerics.compute: the ones units compute in (fp8 is a storage
+// format here: nothing computes in it).
+std::vector<std::string> compute_format_names() { return {"fp32", "bf16", "fp16"}; }
+
+void read_numerics(const Reader& r, const YAML::Node& n, Params& p) {
+  r.keys(n, "numerics", {"input", "compute"});
+  if (n["input"])
+    p.input_format = *parse_format(r.choice(n["input"], "numerics.input", format_names()));
+  if (n["compute"])
+    p.compute_format =
+        *parse_format(r.choice(n["compute"], "numerics.compute", compute_format_names()));
+}
+
+void write_numerics(YAML::Emitter& out, const Params& p) {
+  out << YAML::Key << "numerics" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "input" << YAML::Value << to_string(p.input_format);
+  out << YAML::Key << "compute" << YAML::Value << to_string(p.compute_format);
+  out << YAML::EndMap;
+}
 
 Params from_tree(YAML::Node root, const std::string& path, const std::vector<std::string>& sets) {
   if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
@@ -415,8 +437,8 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   Reader r(path, set_origins, p.origins);
 
   r.keys(root, "",
-         {"datapath", "problem", "inputs", "parallel", "clock", "memory", "units", "channels",
-          "datapaths", "sim", "cost"});
+         {"datapath", "problem", "inputs", "parallel", "numerics", "clock", "memory", "units",
+          "channels", "datapaths", "sim", "cost"});
   if (root["datapath"]) p.datapath = r.choice(root["datapath"], "datapath", datapath_choices());
 
   if (const YAML::Node n = root["problem"]) {
@@ -453,6 +475,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
     r.keys(n, "parallel", {"lanes"});
     if (n["lanes"]) p.lanes = r.integer(n["lanes"], "parallel.lanes", 1, 256);
   }
+  if (const YAML::Node n = root["numerics"]) read_numerics(r, n, p);
   if (const YAML::Node n = root["clock"]) {
     r.keys(n, "clock", {"period_ns"});
     if (n["period_ns"]) p.clock_period_ns = r.number(n["period_ns"], "clock.period_ns", 1e-3, 1e6);
@@ -597,6 +620,7 @@ std::string to_yaml(const Params& p) {
   }
   out << YAML::Key << "parallel" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "lanes" << YAML::Value << p.lanes << YAML::EndMap;
+  write_numerics(out, p);
   out << YAML::Key << "clock" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "period_ns" << YAML::Value << p.clock_period_ns << YAML::EndMap;
   out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;

@@ -45,6 +45,8 @@ struct Params {
   std::uint64_t seed = 1;
   std::string input_q, input_k, input_v;  // .npy paths; empty: random data from the seed
   std::size_t lanes = 1;                  // parallel.lanes
+  Format input_format = Format::fp32;     // numerics.input: Q, K, V in memory
+  Format compute_format = Format::fp32;   // numerics.compute: the units' results, the channels
   double clock_period_ns = 1.0;
   MemoryTiming memory;
   HardwareKeys shared;

@@ -11,51 +11,88 @@ namespace {
 constexpr double kU32 = 0x1p-24;  // unit roundoff of fp32, round to nearest
 constexpr double kU64 = 0x1p-53;  // and of fp64
 
-// γ_n = n·u / (1 − n·u) bounds |∏(1 + ε_i)^±1 − 1| over n roundings, |ε_i| ≤ u (Higham,
-// Accuracy and Stability of Numerical Algorithms, Lemma 3.1).
-double gamma(double n, double u) { return n * u < 0.5 ? n * u / (1 - n * u) : INFINITY; }
+// γ(r) = r / (1 − r) bounds |∏(1 + ε_i)^±1 − 1| over roundings with |ε_i| ≤ u_i and Σ u_i = r
+// (Higham, Accuracy and Stability of Numerical Algorithms, Lemma 3.1, whose proof holds for
+// unequal u_i): r counts fp32 roundings as 2^-24 each and compute-format ones as theirs.
+double gamma(double r) { return r < 0.5 ? r / (1 - r) : INFINITY; }
+double gamma(double n, double u) { return gamma(n * u); }
 
-// Where a datapath's roundings fall, per score j of a row (docs/timing.md, "Numerics"): the
-// exponentials in its weight, and the roundings of its term in the numerator (Σ p·v, up to the
-// output) and in the denominator (Σ p).
+// Where a datapath's roundings fall, per score j of a row (docs/numerics.md): the exponentials
+// in its weight and the relative error of each; the roundings of its term in the numerator
+// (Σ p·v, up to the output) and in the denominator (Σ p), as sums of unit roundoffs; the
+// precision the exponentials' arguments are rounded to, and how many independently rounded sets
+// of them the weights have.
 struct Shape {
-  double exps, numerator, denominator;
+  double exps, exp_error, numerator, denominator, arg_u, arg_sets = 1;
 };
 
 // Scores: d roundings in the dot product, 2 in 1/√d, 1 in the scaling.
 double score_error(double s, double d, double u) { return gamma(d + 3, u) * s; }
 
-// A bound on |Ô − O| / max|v| in precision u, with exp within 1 ulp (relative error 2u).
-// `arg_sets`: how many independently rounded sets of exp arguments the weights have.
-double relative_bound(double u, double n, double score_err, Shape shape, double arg_sets = 1) {
+// A bound on |Ô − O| / max|v|. Arguments of exp below −X contribute their weights whole (each
+// under e^{−X}); above, the argument's rounding τ, |τ| ≤ X·u, moves its weight by at most
+// |τ|·e^{2Xu} (X = 200 for fp32, where its bound was first derived; 40 for coarser formats,
+// whose e^{2Xu} would otherwise blow up).
+double relative_bound(double n, double score_err, const Shape& shape, double x) {
   const double e2 = std::exp(2 * score_err);
   // Weights move by relative factors within [a, b]: b / a = rho.
-  const double rho = e2 * std::pow((1 + 2 * u) / (1 - 2 * u), shape.exps);
+  const double rho = e2 * std::pow((1 + shape.exp_error) / (1 - shape.exp_error), shape.exps);
   // The rounding of exp's argument, weighted by the softmax itself: at most 2u·ln N.
-  const double args = arg_sets * (2 * u * std::log(n) * std::exp(400 * u) + n * std::exp(-199.0));
-  const double a = gamma(shape.numerator, u), b = gamma(shape.denominator, u);
+  const double args =
+      shape.arg_sets *
+      (2 * shape.arg_u * std::log(n) * std::exp(2 * x * shape.arg_u) + n * std::exp(1 - x));
+  const double a = gamma(shape.numerator), b = gamma(shape.denominator);
   return (rho - 1) + 2 * rho * e2 * args + (a + b) / (1 - b);
 }
 
 // |Ô| / max|v| at most, whatever the weights: Ô is a ratio of perturbed nonnegative sums.
-double magnitude(double u, Shape shape) {
-  const double b = gamma(shape.denominator, u);
-  return b < 1 ? (1 + gamma(shape.numerator, u)) / (1 - b) : INFINITY;
+double magnitude(const Shape& shape) {
+  const double b = gamma(shape.denominator);
+  return b < 1 ? (1 + gamma(shape.numerator)) / (1 - b) : INFINITY;
 }
 
-// The reordered datapath's shape bounds the naive one's (1, N + 1, N − 1), which is also the
-// shape of the fp64 reference.
-Shape reordered_shape(double n, double c) { return {1 + c, n + c + 1, n + c - 1}; }
-Shape naive_shape(double n) { return {1, n + 1, n - 1}; }
-// The two-pass datapath's numerator and denominator share no exponential (its first pass sums
-// exp(s − m_then)·δ…, its second takes exp(s − m) afresh), so each exp's error, within 2u, counts
+// The datapaths' shapes computing in a format of unit roundoff u (u = w = 2^-24 for fp32), with
+// every intermediate state in fp32 (w) and every result on a channel rounded to the format:
+// u_out = u, or 0 for fp32, where the rounding is the fp32 operation's own. N keys, C moves of
+// the running max after a row's first score.
+struct Precisions {
+  double w, u, u_out;
+};
+// Naive: the shifted score on a channel (its argument rounding is u), one exp, rounded onto
+// `exps`; numerator: the divide (u), the product and N − 1 additions (w), the output row (u_out);
+// denominator: N − 1 additions (w) and the sum on `sums` (u_out).
+Shape naive_shape(double n, Precisions p) {
+  return {1, (1 + 2 * p.w) * (1 + p.u_out) - 1, n * p.w + p.u + p.u_out, (n - 1) * p.w + p.u_out,
+          p.u};
+}
+// Reordered: 1 + C exps per weight, each rounded onto a channel (δ, c), arguments in fp32;
+// numerator: the product, N − 1 additions and C rescaling multiplies (w), the accumulator row on
+// `acc_rows` (u_out) and the division (u); denominator: N + C − 1 (w) and the sum (u_out).
+Shape reordered_shape(double n, double c, Precisions p) {
+  return {1 + c, (1 + 2 * p.w) * (1 + p.u_out) - 1, (n + c) * p.w + p.u + p.u_out,
+          (n + c - 1) * p.w + p.u_out, p.w};
+}
+// Two-pass: its numerator and denominator share no exponential (its first pass sums
+// exp(s − m_then)·δ…, its second takes exp(s − m) afresh), so each exp's error, within 2w, counts
 // as two roundings of its side alone: the numerator's divide, product, N − 1 additions and one
-// exp; the denominator's N − 1 additions, C rescaling multiplies and 1 + C exps.
-Shape two_pass_shape(double n, double c) { return {0, n + 1 + 2, n + c - 1 + 2 * (1 + c)}; }
+// exp, the probability on `probs` and the output row (u_out each); the denominator's N − 1
+// additions, C rescaling multiplies and 1 + C exps, and the sum on `row_stats` (u_out).
+Shape two_pass_shape(double n, double c, Precisions p) {
+  return {0, 0, (n + 3) * p.w + 2 * p.u_out, (n + 3 * c + 1) * p.w + p.u_out, p.w, 2};
+}
 
 // S as computed in fp64, raised by its own rounding error.
 double score_bound(const Reference& ref, double d) {
   return ref.score_bound * (1 + 2 * gamma(d + 3, kU64));
+}
+
+// The error of a score on a channel: fp32's, then the rounding to the compute format (relative
+// u, or half its least subnormal below the normal range).
+double compute_score_error(const Reference& ref, double d, Format compute) {
+  const double s = score_bound(ref, d), err32 = score_error(s, d, kU32);
+  if (compute == Format::fp32) return err32;
+  const double largest = ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + err32;
+  return err32 + info(compute).unit_roundoff * largest + info(compute).min_subnormal / 2;
 }
 
 }  // namespace
@@ -80,7 +117,7 @@ AttentionInputs random_inputs(std::size_t heads, std::size_t seq_len, std::size_
   return random_inputs(AttentionShape::square(heads, seq_len, head_dim), seed, q_scale);
 }
 
-Reference reference_attention(const AttentionInputs& in) {
+Reference reference_attention(const AttentionInputs& in, Format compute) {
   const AttentionShape& shape = in.shape;
   const std::size_t d = shape.head_dim;
   const RowShape rows = shape.score_rows();
@@ -109,10 +146,19 @@ Reference reference_attention(const AttentionInputs& in) {
       m = std::max(m, s[j]);
     }
     ref.score_bound = std::max(ref.score_bound, row_bound);
+    for (std::size_t j = 0; j < N; ++j) ref.score_max = std::max(ref.score_max, std::fabs(s[j]));
     // fp32 moves its running max at j only if ŝ_j exceeds every earlier ŝ_k: only if s_j is
     // above their maximum less twice the score error of fp32 and twice that of these scores.
     const double bound = row_bound * (1 + 2 * gamma(d + 3.0, kU64));
-    const double margin = 2 * (score_error(bound, d, kU32) + score_error(bound, d, kU64));
+    double margin = 2 * (score_error(bound, d, kU32) + score_error(bound, d, kU64));
+    if (compute != Format::fp32) {
+      // Scores on a channel are rounded to the compute format as well.
+      double row_max = 0;
+      for (std::size_t j = 0; j < N; ++j) row_max = std::max(row_max, std::fabs(s[j]));
+      margin += 2 * (info(compute).unit_roundoff *
+                         (row_max * (1 + 2 * gamma(d + 3.0, kU64)) + score_error(bound, d, kU32)) +
+                     info(compute).min_subnormal / 2);
+    }
     std::size_t updates = 0;
     for (std::size_t j = 1, k = 0; j < N; ++j) {
       if (s[j] > s[k] - margin) ++updates;
@@ -131,43 +177,77 @@ Reference reference_attention(const AttentionInputs& in) {
   return ref;
 }
 
-double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim) {
+double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,
+                       Format compute) {
   const double v = ref.v_bound;
-  // Every product with v = 0 is exactly 0, in fp32 and fp64 alike: so is O.
+  // Every product with v = 0 is exactly 0, in every format and fp64 alike: so is O.
   if (v == 0) return 0;
   const double n = double(seq_len), d = double(head_dim), s = score_bound(ref, d);
-  const double c = double(ref.max_updates), err32 = score_error(s, d, kU32);
-  // The largest of the datapaths' bounds; two_pass's weights round their arguments twice.
-  const double fp32 = std::max(relative_bound(kU32, n, err32, reordered_shape(n, c)),
-                               relative_bound(kU32, n, err32, two_pass_shape(n, c), 2));
-  const double fp64 = relative_bound(kU64, n, score_error(s, d, kU64), naive_shape(n));
-  const double cap =
-      std::max(magnitude(kU32, reordered_shape(n, c)), magnitude(kU32, two_pass_shape(n, c))) +
-      magnitude(kU64, naive_shape(n));
-  // Subnormal results: at most 2^-149 absolute per operation, far below this.
-  const double underflow = n * n * 0x1p-140 * (1 + v);
-  return v * std::min(fp32 + fp64, cap) + underflow;
+  const double c = double(ref.max_updates);
+  const double u = info(compute).unit_roundoff;
+  const Precisions p{kU32, u, compute == Format::fp32 ? 0.0 : u};
+  const double err = compute_score_error(ref, d, compute), x = compute == Format::fp32 ? 200 : 40;
+  // The largest of the datapaths' bounds (for fp32 the reordered one bounds the naive one).
+  const Shape shapes[] = {naive_shape(n, p), reordered_shape(n, c, p), two_pass_shape(n, c, p)};
+  double ours = 0, cap = 0;
+  for (const Shape& shape : shapes) {
+    ours = std::max(ours, relative_bound(n, err, shape, x));
+    cap = std::max(cap, magnitude(shape));
+  }
+  const Precisions p64{kU64, kU64, 0};
+  const double fp64 = relative_bound(n, score_error(s, d, kU64), naive_shape(n, p64), 200);
+  cap += magnitude(naive_shape(n, p64));
+  // Subnormal results: at most 2^-149 absolute per fp32 operation, far below this; and half the
+  // compute format's least subnormal per weight, rescale factor and probability on a channel.
+  double underflow = n * n * 0x1p-140 * (1 + v);
+  if (compute != Format::fp32) underflow += v * n * (3 + c) * info(compute).min_subnormal;
+  return v * std::min(ours + fp64, cap) + underflow;
 }
 
-bool scores_may_overflow(const Reference& ref, std::size_t head_dim) {
+bool scores_may_overflow(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
+                         Format compute) {
   const double d = double(head_dim);
   // Dot products reach S·√d before the scaling, score differences 2S after it.
   const double largest =
       score_bound(ref, d) * (1 + gamma(d + 3, kU32)) * std::max(std::sqrt(d), 2.0);
-  return !(largest < FLT_MAX);
+  if (!(largest < FLT_MAX)) return true;
+  if (compute == Format::fp32) return false;
+  // On channels: scores and their differences (2·max|s|), running sums (up to N, the weights
+  // being at most 1) and accumulators (up to N·max|v|).
+  const double score =
+      ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + compute_score_error(ref, d, compute);
+  const double n = double(seq_len);
+  const double most = std::max({2 * score, n, n * ref.v_bound});
+  return !(most < info(compute).max_finite);
+}
+
+AttentionInputs rounded_inputs(const AttentionInputs& inputs, Format input) {
+  AttentionInputs r = inputs;
+  for (std::vector<float>* m : {&r.q, &r.k, &r.v}) round_all(input, m->data(), m->size());
+  return r;
+}
+
+double max_abs_error(const Reference& ref, const std::vector<float>& output) {
+  if (output.size() != ref.output.size()) return INFINITY;
+  double most = 0;
+  for (std::size_t i = 0; i < output.size(); ++i) {
+    if (!std::isfinite(output[i])) return INFINITY;
+    most = std::max(most, std::fabs(double(output[i]) - ref.output[i]));
+  }
+  return most;
 }
 
 Verdict Check::verdict() const {
   if (!finite) return may_overflow ? Verdict::unverified : Verdict::mismatch;
   if (max_abs_error > tolerance) return Verdict::mismatch;
-  const bool certified = tolerance == 0 || tolerance < kCertifiedFraction * v_bound;
+  const bool certified = tolerance == 0 || tolerance < certified_fraction * v_bound;
   return certified && !may_overflow ? Verdict::ok : Verdict::unverified;
 }
 
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
-                   std::size_t head_dim) {
+                   std::size_t head_dim, Format compute) {
   Check c;
-  c.tolerance = error_tolerance(ref, seq_len, head_dim);
+  c.tolerance = error_tolerance(ref, seq_len, head_dim, compute);
   c.v_bound = ref.v_bound;
   if (output.size() != ref.output.size()) {
     // Missing rows are a fault whatever the inputs.
@@ -175,7 +255,7 @@ Check check_output(const Reference& ref, const std::vector<float>& output, std::
     c.max_abs_error = INFINITY;
     return c;
   }
-  c.may_overflow = scores_may_overflow(ref, head_dim);
+  c.may_overflow = scores_may_overflow(ref, head_dim, seq_len, compute);
   for (std::size_t i = 0; i < output.size(); ++i) {
     if (!std::isfinite(output[i])) {
       c.finite = false;

@@ -19,26 +19,42 @@ AttentionInputs random_inputs(std::size_t heads, std::size_t seq_len, std::size_
 struct Reference {
   std::vector<double> output;  // softmax(QKᵀ/√d)V in fp64, masked if causal, [B·H·N_q, d]
   double score_bound = 0;      // S: max over i, j of Σ_c |q_ic·k_jc| / √d
+  double score_max = 0;        // max over i, j of |q_i·k_j| / √d (≤ S)
   double v_bound = 0;          // max |v|
-  // C: the most running-max updates after a row's first score that fp32 scores can make in
-  // any row (the scores within the score error of a new maximum, counted in fp64).
+  // C: the most running-max updates after a row's first score that the datapaths' scores (fp32,
+  // or rounded to the compute format) can make in any row (the scores within the score error of
+  // a new maximum, counted in fp64).
   std::size_t max_updates = 0;
 };
 
-Reference reference_attention(const AttentionInputs& inputs);
+// `compute`: the format the datapaths' scores take, for counting C (their running max's moves).
+Reference reference_attention(const AttentionInputs& inputs, Format compute = Format::fp32);
+
+// Q, K and V rounded to `input`, as the memory holds them (numerics.input).
+AttentionInputs rounded_inputs(const AttentionInputs& inputs, Format input);
+
+// The largest |O − reference| over all elements (infinite if an element is not finite or the
+// sizes differ).
+double max_abs_error(const Reference& ref, const std::vector<float>& output);
 
 // A run is certified only if its tolerance is below this fraction of max|v|: then every output
-// element of an `ok` run is within 1% of max|v| of the fp64 reference.
+// element of an `ok` run is within 1% of max|v| of the fp64 reference. That is fp32's; fp16 and
+// bf16 cannot promise 1% on ordinary inputs, and are held to 10% and 50%, above their bounds on
+// ordinary inputs (docs/numerics.md, "Certification").
 inline constexpr double kCertifiedFraction = 0.01;
 
-// A rigorous bound on |O_fp32 − O_fp64| for both datapaths (docs/timing.md, "Numerics"):
+// A rigorous bound on |O − O_fp64| for every datapath computing in `compute` (units round their
+// results to it, accumulate in fp32; docs/numerics.md, docs/timing.md "Numerics"): for fp32,
 // max|v|·(2δs + 2N·u + ...) to first order, with δs = (d + 3)·u·S the score error, and never
 // above max|v|·(2 + 2N·u + ...) (|O| ≤ max|v| whatever the scores). u = 2^-24.
-double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim);
+double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,
+                       Format compute = Format::fp32);
 
-// Whether a dot product, a score or a score difference can overflow fp32 for these inputs: then
-// Inf or NaN outputs are what correct fp32 arithmetic may give.
-bool scores_may_overflow(const Reference& ref, std::size_t head_dim);
+// Whether a dot product, a score or a score difference can overflow fp32 for these inputs, or,
+// computing in fp16, a score, a running sum or an accumulator can pass fp16's 65504: then Inf
+// or NaN outputs are what correct arithmetic may give.
+bool scores_may_overflow(const Reference& ref, std::size_t head_dim, std::size_t seq_len = 0,
+                         Format compute = Format::fp32);
 
 enum class Verdict {
   ok,          // within a tolerance below kCertifiedFraction·max|v|
@@ -48,8 +64,12 @@ enum class Verdict {
 
 struct Check {
   double max_abs_error = 0;  // over all elements; infinite if one is not finite
+  // Against the reference on the inputs before their rounding to numerics.input (reported, not
+  // judged: the status compares with the reference on the inputs as the memory holds them).
+  double max_abs_error_unrounded = 0;
   double tolerance = 0;
-  double v_bound = 0;  // max |v|
+  double v_bound = 0;                              // max |v|
+  double certified_fraction = kCertifiedFraction;  // of max|v|, in every format
   bool finite = true;
   bool may_overflow = false;
   Verdict verdict() const;
@@ -58,6 +78,6 @@ struct Check {
 
 // `seq_len`: the longest row of keys (N_kv).
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
-                   std::size_t head_dim);
+                   std::size_t head_dim, Format compute = Format::fp32);
 
 }  // namespace sdpa

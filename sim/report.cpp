@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/observe.h"
 
@@ -63,6 +64,54 @@ nlohmann::json limiting_json(const DatapathResult& r) {
           {"stall_cycles", stalls ? nlohmann::json(r.limiting.stall_cycles) : nullptr}};
 }
 
+// The run's number formats and its two errors: against the fp64 reference on the inputs as the
+// memory holds them (rounded to numerics.input: the status judges this one, with the compute
+// format's tolerance) and on the inputs before that rounding (what the formats cost in all).
+nlohmann::json numerics_json(const DatapathResult& r, const Check* check) {
+  auto error = [](double e) { return std::isfinite(e) ? nlohmann::json(e) : nlohmann::json(); };
+  nlohmann::json j = {{"input", to_string(r.input)},
+                      {"compute", to_string(r.compute)},
+                      {"max_abs_error_rounded_inputs", nullptr},
+                      {"max_abs_error_unrounded_inputs", nullptr},
+                      {"tolerance", nullptr},
+                      {"certified_fraction", nullptr},
+                      {"max_abs_v", nullptr}};
+  if (check != nullptr) {
+    j["max_abs_error_rounded_inputs"] = error(check->max_abs_error);
+    j["max_abs_error_unrounded_inputs"] = error(check->max_abs_error_unrounded);
+    j["tolerance"] = check->tolerance;
+    j["certified_fraction"] = check->certified_fraction;
+    j["max_abs_v"] = check->v_bound;
+  }
+  return j;
+}
+
+// The summary's numerics rows: the formats, and the error against the unrounded inputs.
+void numerics_rows(std::vector<std::string>& formats, std::vector<std::string>& unrounded,
+                   const DatapathResult& r, const Check* check) {
+  formats.push_back(fmt::format("{} / {}", to_string(r.input), to_string(r.compute)));
+  if (check == nullptr)
+    unrounded.push_back("-");
+  else if (!std::isfinite(check->max_abs_error_unrounded))
+    unrounded.push_back("non-finite");
+  else
+    unrounded.push_back(fmt::format("{:.2g}", check->max_abs_error_unrounded));
+}
+
+// Why an overflowing run is unverified: fp32's scores, or a value on a channel past the compute
+// format's largest.
+std::string overflow_note(const DatapathResult& r) {
+  if (r.compute == Format::fp32)
+    return fmt::format(
+        "\n{}: UNVERIFIED: scores can overflow fp32 for these inputs, so fp32 guarantees nothing "
+        "about the output.\n",
+        r.datapath);
+  return fmt::format(
+      "\n{}: UNVERIFIED: a score, a running sum (up to N) or an accumulator (up to N·max|v|) can "
+      "overflow {} (largest {:g}) for these inputs, so {} guarantees nothing about the output.\n",
+      r.datapath, to_string(r.compute), info(r.compute).max_finite, to_string(r.compute));
+}
+
 }  // namespace
 
 MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediate_only) {
@@ -71,6 +120,8 @@ MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediat
     if (intermediate_only && c.input_stream) continue;
     m.capacity_elements += c.capacity * c.width;
     m.high_water_elements += c.high_water * c.width;
+    m.capacity_byte_count += c.capacity_bytes();
+    m.high_water_byte_count += c.high_water_bytes();
   }
   return m;
 }
@@ -92,7 +143,8 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                           {"writes", c.writes},
                           {"producer_stall_cycles", c.producer_stall_cycles},
                           {"consumer_stall_cycles", c.consumer_stall_cycles},
-                          {"input_stream", c.input_stream}});
+                          {"input_stream", c.input_stream},
+                          {"element_bytes", c.element_bytes}});
     nlohmann::json run = {
         {"datapath", r.datapath},
         {"status", to_string(r.status)},
@@ -160,6 +212,7 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
       if (checks[i].finite) run["max_abs_error"] = checks[i].max_abs_error;
       run["tolerance"] = checks[i].tolerance;
     }
+    run["numerics"] = numerics_json(r, incomplete(r) ? nullptr : &checks[i]);
     runs.push_back(run);
   }
   return {{"runs", runs},
@@ -187,7 +240,9 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
                                              {"intermediate memory, used (high water)"},
                                              {"limiting channel (high water/capacity)"},
                                              {"Q/K/V stream buffers, provisioned"},
-                                             {"max abs error (tolerance)"}};
+                                             {"max abs error (tolerance)"},
+                                             {"numerics (input / compute)"},
+                                             {"max abs error, unrounded inputs"}};
   if (cost != nullptr) {
     rows.push_back({"energy per score (compute, buffers, memory)"});
     rows.push_back({"area, compute + buffering"});
@@ -195,7 +250,10 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const DatapathResult& r = result.runs[i];
     const MemoryUse m = memory_use(r.channels, true);
-    const MemoryUse streams{memory_use(r.channels).capacity_elements - m.capacity_elements, 0};
+    const MemoryUse all = memory_use(r.channels);
+    MemoryUse streams;
+    streams.capacity_elements = all.capacity_elements - m.capacity_elements;
+    streams.capacity_byte_count = all.capacity_bytes() - m.capacity_bytes();
     rows[0].push_back(r.datapath);
     rows[1].push_back(to_string(r.status));
     rows[2].push_back(incomplete(r) ? "-" : fmt::format("{}", r.cycles));
@@ -224,16 +282,17 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     else
       rows[10].push_back(
           fmt::format("{:.2g} ({:.2g})", checks[i].max_abs_error, checks[i].tolerance));
+    numerics_rows(rows[11], rows[12], r, incomplete(r) ? nullptr : &checks[i]);
     if (cost != nullptr) {
       const CostReport c = cost_of(r, *cost);
       const double s = double(std::max<std::uint64_t>(r.scores, 1));
       // A deadlocked or stopped run did not compute all its scores: no energy per score.
-      rows[11].push_back(incomplete(r)
+      rows[13].push_back(incomplete(r)
                              ? "-"
                              : fmt::format("{} ({}, {}, {})", energy(c.per_score_pj()),
                                            energy(c.compute_pj / s), energy(c.buffering_pj() / s),
                                            energy(c.memory_pj / s)));
-      rows[12].push_back(
+      rows[14].push_back(
           fmt::format("{:.3f} + {:.3f} mm²", c.compute_um2 * 1e-6, c.buffering_um2() * 1e-6));
     }
   }
@@ -252,17 +311,16 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     const DatapathResult& r = result.runs[i];
     if (r.status == Status::unverified) {
       const Check& c = checks[i];
-      out += c.may_overflow
-                 ? fmt::format(
-                       "\n{}: UNVERIFIED: scores can overflow fp32 for these inputs, so "
-                       "fp32 guarantees nothing about the output.\n",
-                       r.datapath)
-                 : fmt::format(
-                       "\n{}: UNVERIFIED: for these inputs fp32 only guarantees an error "
-                       "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "
-                       "the output is neither certified nor shown wrong.\n",
-                       r.datapath, c.tolerance, 100 * c.tolerance / c.v_bound,
-                       100 * kCertifiedFraction);
+      out +=
+          c.may_overflow
+              ? overflow_note(r)
+              : fmt::format(
+                    "\n{}: UNVERIFIED: for these inputs {} only guarantees an error "
+                    "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "
+                    "the output is neither certified nor shown wrong (its error: {:.2g}, "
+                    "{:.3g}% of max|v|).\n",
+                    r.datapath, to_string(r.compute), c.tolerance, 100 * c.tolerance / c.v_bound,
+                    100 * c.certified_fraction, c.max_abs_error, 100 * c.max_abs_error / c.v_bound);
       continue;
     }
     if (r.status == Status::deadlock)

@@ -15,8 +15,11 @@ namespace sdpa {
 struct MemoryUse {
   std::uint64_t capacity_elements = 0;
   std::uint64_t high_water_elements = 0;
-  std::uint64_t capacity_bytes() const { return capacity_elements * sizeof(float); }
-  std::uint64_t high_water_bytes() const { return high_water_elements * sizeof(float); }
+  // In each channel's format: the input format's for a stream buffer, the compute format's else.
+  std::uint64_t capacity_byte_count = 0;
+  std::uint64_t high_water_byte_count = 0;
+  std::uint64_t capacity_bytes() const { return capacity_byte_count; }
+  std::uint64_t high_water_bytes() const { return high_water_byte_count; }
 };
 
 // Channel memory: capacities (provisioned) and high-water marks (used), a d-wide element

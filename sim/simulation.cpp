@@ -56,7 +56,7 @@ void with_progress(const ProgressReporter& progress,
 // and a stamp for each of a write and a read (docs/timing.md, "Watchdog").
 Cycle automatic_cycle_limit(const AttentionDatapath& dp) {
   const MemoryTiming& memory = dp.memory_timing();
-  const Cycle beats = memory.beats(dp.shape().head_dim * sizeof(float));
+  const Cycle beats = memory.beats(dp.row_bytes());
   long double step = memory.read_latency + 2 * beats;
   long double firings = 0;
   for (const Unit* u : dp.units()) {
@@ -93,12 +93,15 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   r.tokens = shape.batch * shape.seq_len;
   r.lanes = dp.lanes();
   r.head_dim = shape.head_dim;
-  r.footprint_bytes = (shape.q_elements() + 2 * shape.kv_elements()) * sizeof(float);
+  r.input = dp.input_format();
+  r.compute = dp.compute_format();
+  // Q, K and V in the input format; O as the units computed it, in the compute format.
+  r.footprint_bytes = (shape.q_elements() + 2 * shape.kv_elements()) * bytes_of(r.input);
   // A Q row per output row; a K and a V row per key of each group of queries the lanes share.
   r.q_bytes_read = dp.q_bytes_read();
   r.k_bytes_read = dp.k_bytes_read();
   r.v_bytes_read = dp.v_bytes_read();
-  r.o_bytes_written = shape.q_elements() * sizeof(float);
+  r.o_bytes_written = shape.q_elements() * bytes_of(r.compute);
   r.shared_link = dp.shared_link() != nullptr;
   r.link_bytes_per_cycle = dp.memory_timing().bytes_per_cycle;
   r.minimum_bytes = r.footprint_bytes + r.o_bytes_written;
@@ -124,8 +127,7 @@ DatapathResult result_of(const AttentionDatapath& dp) {
     r.waits = wait_for_report(dp.channels());
   }
   const MemoryTiming& memory = dp.memory_timing();
-  const Cycle stream_latency =
-      memory.read_latency + memory.beats(dp.shape().head_dim * sizeof(float)) - 1;
+  const Cycle stream_latency = memory.read_latency + memory.beats(dp.row_bytes()) - 1;
   r.limiting =
       limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, stream_latency);
   r.bottleneck = find_bottleneck(r);
@@ -248,6 +250,9 @@ MemoryEstimate Simulation::memory_estimate() const {
   // Q, K, V and the reference's fp64 output (as large as Q, twice over) on the host, the memory
   // image the datapaths share; per datapath the sink's output and the results' copy of it.
   e.arrays = (q + 2 * kv) + 2 * q + (q + 2 * kv) + datapaths_.size() * 2 * q;
+  // Inputs rounded to numerics.input are a second copy, with a second reference.
+  if (!datapaths_.empty() && datapaths_[0]->input_format() != Format::fp32)
+    e.arrays += (q + 2 * kv) + 2 * q;
   for (const auto& dp : datapaths_)
     for (const Graph::Edge& edge : dp->edges())
       e.channels.push_back({dp->basename(), edge.channel->basename(), edge.channel->storage_bytes(),
@@ -256,7 +261,9 @@ MemoryEstimate Simulation::memory_estimate() const {
 }
 
 SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressReporter& progress) {
-  const auto image = std::make_shared<const std::vector<std::uint8_t>>(memory_image(inputs));
+  // One image for every datapath: numerics are the run's, not a datapath's.
+  const Format input = datapaths_.empty() ? Format::fp32 : datapaths_[0]->input_format();
+  const auto image = std::make_shared<const std::vector<std::uint8_t>>(memory_image(inputs, input));
   for (const auto& dp : datapaths_) dp->load(image);
 
   SimulationResult result;

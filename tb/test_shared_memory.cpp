@@ -101,6 +101,18 @@ INSTANTIATE_TEST_SUITE_P(SharedMemory, Roofline,
                                fmt::format("N{}_B{}_P{}", b.n, b.bytes_per_cycle, b.lanes));
                          });
 
+// The link carries the input format's bytes: bf16 rows are half as long, so a bandwidth-bound run
+// takes half the cycles, on the same closed form.
+TEST(SharedMemory, TheLinkCarriesTheInputFormatsBytes) {
+  const AttentionShape s = AttentionShape::square(1, 64, 16);
+  DatapathConfig c = shared_link(16);
+  c.input = Format::bf16;
+  const DatapathResult run = simulate(random_inputs(s, 8), {"naive"}, c).runs.at(0);
+  EXPECT_EQ(run.bytes_read(), (s.q_elements() + 2 * s.scores() * s.head_dim) * 2);
+  EXPECT_EQ(run.cycles,
+            ceil_div(run.bytes_read(), 16) - 1 + reader_latency(c) + L(c, "naive", "weighted_sum"));
+}
+
 // Whatever the lanes and shape, the bytes read per cycle stay within B; with private links the
 // same runs read more than B per cycle (three or more streams, each at up to B).
 class Within : public testing::TestWithParam<std::tuple<const char*, std::size_t, bool>> {};

@@ -2,7 +2,9 @@
 // operand a read once per row and broadcast over the row's elements.
 #pragma once
 
+#include <bit>
 #include <cmath>
+#include <vector>
 
 #include "hw/channel.h"
 #include "hw/types.h"
@@ -87,18 +89,44 @@ struct RowDivideOp {
   }
 };
 
-// q·k/√d with the query row broadcast over the N keys of its row.
-// An adder tree over d.
+// A dot-product unit's adder tree over d products: the n = bit_ceil(d) leaves (the products,
+// then zeros) are added in halves, leaf c with leaf c + n/2, then c with c + n/4, and so on: a
+// balanced binary tree of fixed shape, so the reduction order, and with it every bit of the
+// result, is the hardware's (docs/numerics.md). Each level is independent adds over contiguous
+// halves, which the compiler vectorises as it is, without -ffast-math. `t` holds n/2 floats.
+inline float tree_dot(const float* __restrict q, const float* __restrict k, std::size_t d,
+                      float* __restrict t) {
+  const std::size_t n = std::bit_ceil(d);
+  if (n == 1) return q[0] * k[0];
+  // The first level fused with the products: leaf c + n/2 is a product, or past d a zero (added,
+  // not skipped: −0 + 0 is +0, as the padded tree has it).
+  const std::size_t h = n / 2;
+  for (std::size_t c = 0; c < d - h; ++c) t[c] = q[c] * k[c] + q[c + h] * k[c + h];
+  for (std::size_t c = d - h; c < h; ++c) t[c] = q[c] * k[c] + 0.0f;
+  std::size_t w = h / 2;
+  for (; w >= 4; w /= 2)
+    for (std::size_t c = 0; c < w; ++c) t[c] += t[c + w];
+  // The last levels, four leaves or fewer, spelled out: the same adds without a loop's set-up.
+  if (w == 2) {
+    t[0] += t[2];
+    t[1] += t[3];
+  }
+  if (w >= 1) t[0] += t[1];
+  return t[0];
+}
+
+// q·k/√d with the query row broadcast over the N keys of its row: the adder tree in fp32, then
+// the scale (the unit rounds the score to the compute format as it writes it).
 struct ScaledDotOp {
   static constexpr Timing timing{4, 1};
   float scale;
   std::size_t head_dim = 0;
   // d multiply-adds, then the scale's multiply.
   OpCounts operators() const { return {{Op::multiply_add, head_dim}, {Op::multiply, 1}}; }
+  mutable std::vector<float> tree{};  // the adder tree's levels
   float operator()(const RowView& k, const RowView& q) const {
-    float acc = 0;
-    for (std::size_t c = 0; c < q.size(); ++c) acc += q[c] * k[c];
-    return acc * scale;
+    tree.resize(std::bit_ceil(q.size()) / 2 + 1);
+    return tree_dot(q.begin(), k.begin(), q.size(), tree.data()) * scale;
   }
 };
 

@@ -38,6 +38,9 @@ struct StreamPattern {
   std::size_t lanes = 1;
   std::size_t queries = 0;
   std::size_t first_key = 0;  // 0: no mask, every lane sees every key of its group
+  // Bytes per element in memory (numerics.input): what the link carries. The host's image keeps
+  // each element decoded to a float, so addresses step in floats.
+  std::size_t element_bytes = sizeof(float);
 
   std::size_t block(std::size_t row) const {
     const std::size_t head = row / rows_per_head;
@@ -117,7 +120,8 @@ class StreamReader : public Unit {
   void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
 
   StreamPattern pattern_;
-  std::size_t row_bytes_;
+  std::size_t row_bytes_;   // of the host's fp32 copy: addresses
+  std::size_t link_bytes_;  // on the link to memory, in the input format
   Cycle beats_;
   Cycle read_latency_;
   sc_core::sc_time period_;
@@ -147,7 +151,7 @@ class LinkRequestOp {
   Cycle await_resume() const { return start_; }
   bool attempt() {
     Cycle last_beat = 0;
-    if (!reader_.link_->try_grant(reader_.stream_, reader_.cycle(), reader_.row_bytes_, last_beat))
+    if (!reader_.link_->try_grant(reader_.stream_, reader_.cycle(), reader_.link_bytes_, last_beat))
       return false;
     start_ = last_beat + 1 - reader_.beats_;
     return true;
