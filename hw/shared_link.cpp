@@ -23,7 +23,8 @@ SharedLink::SharedLink(const sc_core::sc_module_name& name, const MemoryTiming& 
 
 std::size_t SharedLink::attach(Unit& stream) {
   streams_.push_back({&stream});
-  return streams_.size() - 1;
+  last_granted_ = streams_.size() - 1;
+  return last_granted_;
 }
 
 bool SharedLink::try_grant(std::size_t s, Cycle request, std::size_t bytes, Cycle& last_beat) {
@@ -81,7 +82,6 @@ void SharedLink::grant(std::size_t s) {
   const std::uint64_t start =
       std::max<std::uint64_t>(stream.request * bytes_per_cycle_, busy_until_);
   busy_until_ = start + stream.bytes;
-  bytes_carried_ += stream.bytes;
   stream.last_beat = (busy_until_ + bytes_per_cycle_ - 1) / bytes_per_cycle_ - 1;
   stream.next_earliest = stream.request + 1;
   stream.waiting = false;
@@ -91,6 +91,8 @@ void SharedLink::grant(std::size_t s) {
 }
 
 bool SharedLink::grant_earliest() {
+  for (const Stream& stream : streams_)
+    if (stream.granted) return true;
   const std::size_t s = earliest();
   if (s == streams_.size()) return false;
   grant(s);
@@ -98,14 +100,15 @@ bool SharedLink::grant_earliest() {
 }
 
 void SharedLink::decide() {
-  const Cycle now = sc_core::sc_time_stamp().value() / period_.value();
+  const Cycle now = sc_core::sc_time_stamp().value() / period_.value();  // cycles begun
   std::size_t s = earliest();
   for (; s != streams_.size() && streams_[s].request < now; s = earliest()) grant(s);
   if (s != streams_.size()) notify_decide(streams_[s].request);
 }
 
 void SharedLink::notify_decide(Cycle request) {
-  const sc_core::sc_time at = period_ * double(request + 1), now = sc_core::sc_time_stamp();
+  const auto at = sc_core::sc_time::from_value((request + 1) * period_.value());
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
   decide_.notify(at > now ? at - now : sc_core::SC_ZERO_TIME);
 }
 

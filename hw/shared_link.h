@@ -37,11 +37,10 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
   // repeats the same call until it returns true.
   bool try_grant(std::size_t stream, Cycle request, std::size_t bytes, Cycle& last_beat);
 
-  // Decoupled mode, when nothing else can move: grants the earliest waiting request.
+  // Decoupled mode, when no unit moved in a sweep: grants the earliest waiting request. A
+  // stream holding a grant it has not taken yet can still move: then it grants nothing and
+  // returns true (another sweep), since that stream's next request may come first.
   bool grant_earliest() override;
-
-  // Bytes carried and the cycle the last of them left (the achieved bandwidth's span).
-  std::uint64_t bytes_carried() const { return bytes_carried_; }
 
  private:
   struct Stream {
@@ -72,8 +71,7 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
   sc_core::sc_time period_;
   std::vector<Stream> streams_;
   std::uint64_t busy_until_ = 0;  // byte-time: cycles × bytes_per_cycle
-  std::size_t last_granted_ = 0;
-  std::uint64_t bytes_carried_ = 0;
+  std::size_t last_granted_ = 0;  // the last stream attached, before any grant: K goes first
   sc_core::sc_event decide_;
 };
 

@@ -57,9 +57,13 @@ Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
   trans_.set_data_ptr(reinterpret_cast<unsigned char*>(landing_.data()));
   trans_.set_dmi_allowed(false);
   trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  // Loosely timed: the request's cycle rides ahead of SystemC time as an annotated delay.
+  // Loosely timed: the request's cycle rides ahead of SystemC time as an annotated delay. A
+  // shared link's grant can arrive after its cycle (synchronized mode decides a cycle's requests
+  // at the next): then the delay is 0 and the memory's latency still counts from the request.
   const sc_core::sc_time now = sc_core::sc_time_stamp();
-  sc_core::sc_time delay = sc_core::sc_time::from_value(request * period_.value()) - now;
+  const sc_core::sc_time at = sc_core::sc_time::from_value(request * period_.value());
+  const sc_core::sc_time ahead = at > now ? at - now : sc_core::SC_ZERO_TIME;
+  sc_core::sc_time delay = ahead;
   socket->b_transport(trans_, delay);
   if (trans_.is_response_error()) SC_REPORT_FATAL(name(), trans_.get_response_string().c_str());
   if (trans_.is_dmi_allowed()) request_dmi();
@@ -69,7 +73,7 @@ Cycle StreamReader::transport(std::uint64_t address, Cycle request) {
     std::copy(landing_.begin(), landing_.end(), row);
     row_ = row;
   }
-  return (now + delay).value() / period_.value();
+  return request + (delay - ahead).value() / period_.value();
 }
 
 void StreamReader::request_dmi() {
