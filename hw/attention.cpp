@@ -158,7 +158,7 @@ std::vector<float> AttentionDatapath::output() const {
 
 std::uint64_t AttentionDatapath::q_bytes_read() const {
   std::uint64_t rows = 0;
-  for (const Lane& lane : lanes_) rows += lane.q_reader->planned_firings();
+  for (const Lane& lane : lanes_) rows += lane.q_reader->firings_done();
   return rows * row_bytes();
 }
 

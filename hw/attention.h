@@ -125,8 +125,9 @@ class AttentionDatapath : public Graph {
   std::vector<float> output() const;  // [B·H·N_q, d], row-major
   // Bytes the Q, K and V readers streamed from memory.
   std::uint64_t q_bytes_read() const;
-  std::uint64_t k_bytes_read() const { return k_reader_.planned_firings() * row_bytes(); }
-  std::uint64_t v_bytes_read() const { return v_reader_.planned_firings() * row_bytes(); }
+  // (Rows read so far: a run that stopped early read fewer.)
+  std::uint64_t k_bytes_read() const { return k_reader_.firings_done() * row_bytes(); }
+  std::uint64_t v_bytes_read() const { return v_reader_.firings_done() * row_bytes(); }
   // The link the streams share, if they do.
   const SharedLink* shared_link() const { return link_.get(); }
 

@@ -131,7 +131,7 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
           100.0 * double(link_cycles) / double(cycles), rate);
       return b;
     }
-    const Cycle beats = r.memory.beats(c.width * sizeof(float));
+    const Cycle beats = r.memory.beats(c.width * c.element_bytes);
     if (saturated(beats * p.firings, cycles)) {
       b.kind = BottleneckKind::memory_bandwidth;
       b.reason = fmt::format("{}: memory bandwidth, {} bytes per cycle, {} cycles per row: {}",
@@ -249,7 +249,7 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       const ChannelStats& c = r.channels[i];
       // A stream reader fetching ahead waits for slots by design: its buffer stalls when its
       // reader waits beyond the first row's latency (as the limiting channel counts it).
-      const Cycle first_row = r.memory.read_latency + r.memory.beats(c.width * sizeof(float)) - 1;
+      const Cycle first_row = r.memory.read_latency + r.memory.beats(c.width * c.element_bytes) - 1;
       const bool stalling =
           c.input_stream ? c.consumer_stall_cycles > first_row : c.producer_stall_cycles > 0;
       const char* colour = stalling ? "red" : c.high_water == c.capacity ? "orange" : "black";

@@ -101,10 +101,11 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   r.q_bytes_read = dp.q_bytes_read();
   r.k_bytes_read = dp.k_bytes_read();
   r.v_bytes_read = dp.v_bytes_read();
-  r.o_bytes_written = shape.q_elements() * bytes_of(r.compute);
+  // The rows the sinks took (all of them unless the run stopped early).
+  r.o_bytes_written = std::uint64_t(dp.rows_taken()) * shape.head_dim * bytes_of(r.compute);
   r.shared_link = dp.shared_link() != nullptr;
   r.link_bytes_per_cycle = dp.memory_timing().bytes_per_cycle;
-  r.minimum_bytes = r.footprint_bytes + r.o_bytes_written;
+  r.minimum_bytes = r.footprint_bytes + shape.q_elements() * bytes_of(r.compute);
   r.rows = dp.rows_expected();
   r.rows_done = dp.rows_taken();
   r.cycles = dp.last_ready();
