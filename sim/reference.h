@@ -38,9 +38,9 @@ AttentionInputs rounded_inputs(const AttentionInputs& inputs, Format input);
 double max_abs_error(const Reference& ref, const std::vector<float>& output);
 
 // A run is certified only if its tolerance is below this fraction of max|v|: then every output
-// element of an `ok` run is within 1% of max|v| of the fp64 reference. That is fp32's; fp16 and
-// bf16 cannot promise 1% on ordinary inputs, and are held to 10% and 50%, above their bounds on
-// ordinary inputs (docs/numerics.md, "Certification").
+// element of an `ok` run is within 1% of max|v| of the fp64 reference, in every format (fp16 and
+// bf16 bounds are above it on ordinary inputs: such runs are unverified; docs/numerics.md,
+// "Certification").
 inline constexpr double kCertifiedFraction = 0.01;
 
 // A rigorous bound on |O − O_fp64| for every datapath computing in `compute` (units round their

@@ -205,7 +205,7 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
       run["per_token"]["cycles"] = nullptr;
       run["waits"] = r.waits;
     } else {
-      // Achieved bandwidth: against link_bytes_per_cycle when shared, per stream when private.
+      // Achieved bandwidth, all streams together: against link_bytes_per_cycle when shared.
       run["memory_traffic"]["bytes_read_per_cycle"] = double(r.bytes_read()) / double(r.cycles);
       // JSON has no infinity: a non-finite output reports null with finite = false.
       run["finite"] = checks[i].finite;
