@@ -39,8 +39,7 @@ inline std::uint64_t keys_streamed(const AttentionShape& s, const DatapathConfig
 inline Cycle naive_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "naive", unit); };
   return keys_streamed(s, c) + 2 * s.kv_len - 3 + reader_latency(c) + l("dot_product") +
-         l("row_max") + l("subtract") + l("exp") + l("row_sum") + l("divide") +
-         l("weighted_sum");
+         l("row_max") + l("subtract") + l("exp") + l("row_sum") + l("divide") + l("weighted_sum");
 }
 
 // Two-pass: S_g + N_kv − 2 + Lmem + the latencies along the path.
