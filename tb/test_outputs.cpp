@@ -29,10 +29,10 @@ int shell(const std::string& cmd) {
 // Runs the simulator from the folder `cwd` through `prefix` (a command that runs it, or none);
 // its output in `dir`/stdout and stderr.
 SimRun sim_in(const fs::path& cwd, const std::string& args, const fs::path& dir,
-              const std::string& prefix = "") {
+              const std::string& prefix = "", const fs::path& binary = SDPA_SIM) {
   SimRun r;
-  r.status = shell("cd " + q(cwd) + " && " + prefix + "timeout 60 '" SDPA_SIM "' " + args + " >" +
-                   q(dir / "stdout") + " 2>" + q(dir / "stderr"));
+  r.status = shell("cd " + q(cwd) + " && " + prefix + "timeout 60 " + q(binary) + " " + args +
+                   " >" + q(dir / "stdout") + " 2>" + q(dir / "stderr"));
   r.out = slurp(dir / "stdout");
   r.err = slurp(dir / "stderr");
   return r;
@@ -162,9 +162,13 @@ TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
   fs::permissions(d / "locked", fs::perms::owner_read | fs::perms::owner_exec |
                                     fs::perms::group_read | fs::perms::group_exec |
                                     fs::perms::others_read | fs::perms::others_exec);
-  // Root may write anywhere: the locked folder is tried as an unprivileged user.
-  const std::string as_user =
-      ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+  // Root may write anywhere: the locked folder is tried as an unprivileged user, running a copy
+  // of the simulator it can reach (the build may be in root's home), from the scratch folder.
+  const bool root = ::geteuid() == 0;
+  const std::string as_user = root ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+  const fs::path reachable = d / "sdpa-sim";
+  fs::copy_file(SDPA_SIM, reachable);
+  fs::permissions(d, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
   struct Case {
     std::string out, prefix;
     std::vector<std::string> needles;
@@ -178,9 +182,10 @@ TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
   for (const Case& c : cases) {
     // A run of minutes, were the folder checked only at the end.
     const auto start = std::chrono::steady_clock::now();
-    const SimRun r =
-        sim_in(SDPA_SOURCE_DIR,
-               "--set problem.seq_len=65536 --set problem.head_dim=16 --out " + c.out, d, c.prefix);
+    const bool user = !c.prefix.empty();
+    const SimRun r = sim_in(user ? d : fs::path(SDPA_SOURCE_DIR),
+                            "--set problem.seq_len=65536 --set problem.head_dim=16 --out " + c.out,
+                            d, c.prefix, user ? reachable : fs::path(SDPA_SIM));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_EQ(r.status, 2) << c.out << ": " << r.err;
