@@ -235,8 +235,7 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
         const UnitStats& u = r.units[i];
         const bool limit = r.bottleneck.kind != BottleneckKind::none && r.bottleneck.unit == i;
         s += fmt::format("      {} [label=\"{}\\nL {}, II {}\\n{:.1f}% busy\"{}];\n", id(u.name),
-                         local(u.name), u.timing.latency, u.timing.ii,
-                         100.0 * double(u.busy) / double(std::max<Cycle>(1, r.cycles)),
+                         local(u.name), u.timing.latency, u.timing.ii, 100.0 * utilisation(r, u),
                          limit ? ", style=\"rounded,filled\", fillcolor=lightpink" : "");
       }
       s += "    }\n";

@@ -385,6 +385,26 @@ TEST(ObserveCli, FstReplacesTheVcdAndTheWaveformHasUnitStates) {
   EXPECT_LT(fs::file_size(d / "fst" / "trace.fst"), fs::file_size(d / "vcd" / "trace.vcd"));
 }
 
+// A deadlocked run has no cycle count: its graph shows each unit's busy share of the cycles it
+// ran (its span), at most 100%, as the report's utilisation does.
+TEST(ObserveCli, DotOfADeadlockShowsUtilisationOfTheSpan) {
+  const fs::path d = scratch();
+  const SimRun r = sim(
+      "--set datapath=naive --set problem.seq_len=32 --set channels.depths.score_bypass=8 --dot "
+      "--out '" +
+          (d / "o").string() + "'",
+      d);
+  ASSERT_EQ(r.status, 3) << r.err;
+  const std::string dot = slurp(d / "o" / "graph.dot");
+  const json run = json::parse(slurp(d / "o" / "report.json"))["runs"][0];
+  for (const json& u : run["units"]) {
+    const std::string name = u["name"];
+    const std::string label = fmt::format("{:.1f}% busy", 100 * u["utilisation"].get<double>());
+    EXPECT_NE(dot.find(label, dot.find("\"" + name + "\" [")), std::string::npos) << name;
+    EXPECT_LE(u["utilisation"].get<double>(), 1.0) << name;
+  }
+}
+
 // Without Graphviz and vcd2fst on PATH the run says so and writes what it can: graph.dot and
 // trace.vcd (the .gtkw then opens the VCD).
 TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
