@@ -191,6 +191,9 @@ class Reader {
 };
 
 YAML::Node load_file(const std::string& path) {
+  std::error_code error;
+  if (fs::is_directory(path, error))
+    throw ParamError(fmt::format("{}: is a folder, expected a params file (YAML)", path));
   std::ifstream probe(path);
   if (!probe) throw ParamError(fmt::format("{}: cannot read the params file", path));
   try {

@@ -100,6 +100,12 @@ TEST(Params, UnreadableFile) {
   expect_error(sim(params_arg(d / "missing.yaml", d), d), {"missing.yaml", "cannot read"});
 }
 
+TEST(Params, AFolderAsTheParamsFile) {
+  const fs::path d = scratch();
+  fs::create_directories(d / "params");
+  expect_error(sim(params_arg(d / "params", d), d), {"params", "is a folder"});
+}
+
 TEST(Params, BadSetValueNamesTheSet) {
   const fs::path d = scratch();
   expect_error(sim("--set problem.head_dim=-3 --out '" + (d / "o").string() + "'", d),
