@@ -17,6 +17,7 @@
 #include "sim/reference.h"
 #include "sim/simulation.h"
 #include "tb/cli.h"
+#include "tb/feeds.h"
 #include "tb/harness.h"
 
 using namespace sdpa;
@@ -247,34 +248,8 @@ TEST(AdderTree, IsTheFixedPaddedTreeBitForBit) {
 
 // ---- Runs in a number format ----------------------------------------------------------------
 
-// Writes `values`, one per firing (rounded to the graph's compute format, as every unit's).
-class FloatFeed : public Unit {
- public:
-  static constexpr Timing default_timing{1, 1};
-  Out<float> out{"out"};
-  FloatFeed(const sc_core::sc_module_name& name, Timing timing, std::vector<float> values)
-      : Unit(name, timing, RowShape{1, values.size()}), values_(std::move(values)) {}
-
- private:
-  Task body() override {
-    for (const Firing& f : firings()) co_await write(out, values_[f.index]);
-  }
-  std::vector<float> values_;
-};
-
-class FloatCollect : public Unit {
- public:
-  static constexpr Timing default_timing{1, 1};
-  In<float> in{"in"};
-  std::vector<float> values;
-  FloatCollect(const sc_core::sc_module_name& name, Timing timing, std::size_t count)
-      : Unit(name, timing, RowShape{1, count}) {}
-
- private:
-  Task body() override {
-    for ([[maybe_unused]] const Firing& f : firings()) values.push_back(co_await read(in));
-  }
-};
+using FloatFeed = Feed<float>;
+using FloatCollect = Collect<float>;
 
 struct ExpGraph : Graph {
   ExpGraph(const GraphConfig& config, std::vector<float> xs,

@@ -7,39 +7,13 @@
 
 #include "hw/graph.h"
 #include "hw/units/map.h"
+#include "tb/feeds.h"
 
 namespace sdpa {
 namespace {
 
-// Writes `values`, one per firing.
-class Feed : public Unit {
- public:
-  static constexpr Timing default_timing{1, 1};
-  Out<int> out{"out"};
-  Feed(const sc_core::sc_module_name& name, Timing timing, std::vector<int> values)
-      : Unit(name, timing, RowShape{1, values.size()}), values_(std::move(values)) {}
-
- private:
-  Task body() override {
-    for (const Firing& f : firings()) co_await write(out, values_[f.index]);
-  }
-  std::vector<int> values_;
-};
-
-// Takes `count` elements.
-class Collect : public Unit {
- public:
-  static constexpr Timing default_timing{1, 1};
-  In<int> in{"in"};
-  std::vector<int> values;
-  Collect(const sc_core::sc_module_name& name, Timing timing, std::size_t count)
-      : Unit(name, timing, RowShape{1, count}) {}
-
- private:
-  Task body() override {
-    for ([[maybe_unused]] const Firing& f : firings()) values.push_back(co_await read(in));
-  }
-};
+using Feed = test::Feed<int>;
+using Collect = test::Collect<int>;
 
 // Per firing: a header h into a local, then a payload x; emits x + h. The payload read blocks
 // after the header was taken (the payload's feed is slow), so h must survive the suspension.
