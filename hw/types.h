@@ -96,10 +96,13 @@ struct RowShape {
 
   RowShape() = default;
   RowShape(std::size_t rows, std::size_t row_len) : rows(rows), row_len(row_len) {}
+  // No period: no rows (a lane with no query of its own when there are more lanes than queries).
   RowShape(std::size_t rows, std::vector<std::size_t> period)
-      : rows(rows),
+      : rows(period.empty() ? 0 : rows),
         row_len(period.empty() ? 0 : *std::max_element(period.begin(), period.end())),
-        period_(std::make_shared<const std::vector<std::size_t>>(std::move(period))) {}
+        period_(period.empty()
+                    ? nullptr
+                    : std::make_shared<const std::vector<std::size_t>>(std::move(period))) {}
 
   std::size_t row_length(std::size_t row) const {
     return period_ ? (*period_)[row % period_->size()] : row_len;

@@ -26,6 +26,8 @@ const Case kCases[] = {
     {"causal_3_heads", {1, 2, 2, 32, 32, 4, true}, 3},
     {"causal_rectangular_gqa_4", {2, 2, 1, 22, 40, 4, true}, 4},
     {"decode_batched_2", {4, 2, 2, 1, 64, 8, false}, 2},
+    // Lanes 2 and 3 have no query; a causal mask once made their empty shape divide by zero.
+    {"causal_more_lanes_than_queries_4", {2, 2, 1, 2, 2, 4, true}, 4},
 };
 
 class Lanes : public testing::TestWithParam<std::tuple<Case, const char*>> {};
