@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "hw/scheduler.h"
 #include "hw/unit.h"
 
 namespace sdpa {
@@ -84,8 +85,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   // The hot path is inline; synchronisation with SystemC time, the watchdog and tracing are not.
   // An operation that cannot complete now returns false with its unit blocked (unit.h). All it
   // may have done is a stall (local cycle moved to a slot's free or an element's ready stamp),
-  // which the retry finds already done, so the retry computes the same stamps. A completed one
-  // marks its unit as having progressed (the decoupled scheduler's deadlock test).
+  // which the retry finds already done, so the retry computes the same stamps.
 
   // Takes a slot for element `written_` if one is free; returns the slot and its ready stamp.
   [[gnu::always_inline]] bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index,
@@ -117,7 +117,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
     slots_[write_slot_].ready = ready;
     advance(write_slot_);
     ++written_;
-    writer.progressed_ = true;
     if (watched_) on_write(writer);
     if (blocked_reader_ != nullptr) wake(blocked_reader_);
   }
@@ -149,7 +148,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
     slots_[read_slot_].freed_at = freed;
     advance(read_slot_);
     ++read_;
-    reader.progressed_ = true;
     if (watched_) on_free(reader, freed);
     if (blocked_writer_ != nullptr) wake(blocked_writer_);
   }

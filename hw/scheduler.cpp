@@ -31,21 +31,24 @@ void Scheduler::before_end_of_elaboration() {
 }
 
 void Scheduler::run_decoupled() {
-  // Sweeps until one completes no port operation and no arbiter has a request to grant: then
-  // every unit is finished or blocked for good (a deadlock), since retrying from an unchanged
-  // state blocks the same way.
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (Unit* unit : units_) {
-      if (unit->idle()) continue;
-      unit->progressed_ = false;
-      unit->step();
-      progress |= unit->progressed_;
+  ready_.resize(units_.size());
+  top_ = ready_.data();
+  // The last added runs first; the order changes speed, never results.
+  for (Unit* unit : units_) make_ready(*unit);
+  // When no unit can move, every unit is finished or blocked. A shared link may then grant its
+  // earliest request (which wakes its stream); otherwise nothing can move again: the run is
+  // over, complete or deadlocked.
+  for (;;) {
+    while (top_ != ready_.data()) {
+      Unit& unit = **--top_;
+      unit.step();
+      // A suspended unit is blocked, or stopped for good: nothing else suspends a body here.
+      if (!unit.idle())
+        SC_REPORT_FATAL(name(), (std::string(unit.name()) + " suspended unblocked").c_str());
     }
-    for (Arbiter* arbiter : arbiters_) {
-      if (progress) break;
-      progress = arbiter->grant_earliest();
-    }
+    const bool granted = std::any_of(arbiters_.begin(), arbiters_.end(),
+                                     [](Arbiter* arbiter) { return arbiter->grant_earliest(); });
+    if (!granted || top_ == ready_.data()) return;
   }
 }
 

@@ -46,7 +46,6 @@ bool SharedLink::try_grant(std::size_t s, Cycle request, std::size_t bytes, Cycl
     return false;
   }
   stream.granted = false;
-  stream.unit->progressed_ = true;
   last_beat = stream.last_beat;
   return true;
 }

@@ -37,9 +37,9 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
   // repeats the same call until it returns true.
   bool try_grant(std::size_t stream, Cycle request, std::size_t bytes, Cycle& last_beat);
 
-  // Decoupled mode, when no unit moved in a sweep: grants the earliest waiting request. A
-  // stream holding a grant it has not taken yet can still move: then it grants nothing and
-  // returns true (another sweep), since that stream's next request may come first.
+  // Decoupled mode, when no unit can move: grants the earliest waiting request. A stream
+  // holding a grant it has not taken yet can still move: then it grants nothing and returns
+  // true, since that stream's next request may come first.
   bool grant_earliest() override;
 
  private:

@@ -294,7 +294,7 @@ class Unit : public sc_core::sc_module {
     task_.resume();
     finished_ = task_.done();
   }
-  // Decoupled mode's test: a unit the sweep need not visit.
+  // Decoupled mode's test: a unit that cannot move until something wakes it, if ever.
   bool idle() const { return blocked_on_channel_ || finished_ || stopped_by_watchdog_; }
 
   // Synchronized mode: blocked until SystemC time reaches `cycle`, not on a channel.
@@ -302,11 +302,8 @@ class Unit : public sc_core::sc_module {
     waits_for_time_ = true;
     resume_at_ = cycle;
   }
-  // Called by a channel this unit is blocked on once the operation can proceed.
-  void wake() {
-    blocked_on_channel_ = false;
-    if (synchronized_) woken_.notify();
-  }
+  // Called by a channel this unit is blocked on once the operation can proceed (scheduler.h).
+  inline void wake();
   void end_of_elaboration() override;
 
   Timing timing_;
@@ -327,9 +324,7 @@ class Unit : public sc_core::sc_module {
   bool stopped_by_watchdog_ = false;
 
   Scheduler* scheduler_ = nullptr;
-  // A port operation completed since the decoupled scheduler cleared it: its progress test.
-  bool progressed_ = false;
-  bool blocked_on_channel_ = false;  // until the channel wakes it: the sweep passes it over
+  bool blocked_on_channel_ = false;  // until the channel wakes it: off the run stack
   bool synchronized_ = false;
   // Null unless watched: the hot path tests it only where a unit stalls or blocks. Beside the
   // flags that path touches anyway (same cache line).
