@@ -3,6 +3,7 @@
 #include "hw/channel.h"
 
 #include <algorithm>
+#include <bit>
 #include <stdexcept>
 
 namespace sdpa {
@@ -11,6 +12,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
                          const Clocking& clocking, sc_core::sc_trace_file* trace)
     : sc_prim_channel(name),
       capacity_(capacity),
+      mask_(std::bit_ceil(std::max<std::size_t>(capacity, 1)) - 1),
       width_(width),
       synchronized_(clocking.mode == Mode::synchronized),
       max_cycles_(clocking.max_cycles),
@@ -33,9 +35,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
 ChannelStats ChannelBase::stats() const {
   // Elements never read (a deadlock) hold their slots for good.
   Occupancy o = occupancy_;
-  std::size_t slot = read_slot_;
-  for (Cycle element = read_; element < written_; ++element, advance(slot))
-    count_occupancy(element, slot, o);
+  for (Cycle element = read_; element < written_; ++element) count_occupancy(element, o);
   ChannelStats s{name(),   capacity_,       width_,         o.high_water,
                  written_, producer_stall_, consumer_stall_};
   s.reads = read_;

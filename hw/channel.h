@@ -47,6 +47,10 @@ class ChannelBase : public sc_core::sc_prim_channel {
               sc_core::sc_trace_file* trace);
 
   std::size_t capacity() const { return capacity_; }
+  // Slots the host keeps: the capacity rounded up to a power of two, so that element e's slot
+  // is e & mask (no index to advance), and an element's stamps outlive its slot's reuse by at
+  // least the capacity.
+  std::size_t ring_size() const { return mask_ + 1; }
   std::size_t width() const { return width_; }
   std::size_t fill() const { return static_cast<std::size_t>(written_ - read_); }
   // Bytes of one scalar in the hardware FIFO: its values' format (set by the graph).
@@ -77,10 +81,10 @@ class ChannelBase : public sc_core::sc_prim_channel {
   struct Slot {
     Cycle ready = 0;       // ready stamp of the element in the slot
     Cycle written_at = 0;  // cycle that element was written
-    Cycle freed_at = 0;    // cycle the slot's last element read freed it
+    Cycle freed_at = 0;    // the cycle after its element's read, when its credit came back
   };
 
-  void end_of_elaboration() override { slots_.resize(capacity_); }
+  void end_of_elaboration() override { slots_.resize(ring_size()); }
 
   // The hot path is inline; synchronisation with SystemC time, the watchdog and tracing are not.
   // An operation that cannot complete now returns false with its unit blocked (unit.h). All it
@@ -97,25 +101,25 @@ class ChannelBase : public sc_core::sc_prim_channel {
       if (writer.trace_) note_wait(writer, UnitTrace::blocked);
       return false;
     }
-    Slot& slot = slots_[write_slot_];
-    // The slot is the one element written_ - capacity_ left; it frees the cycle after its read.
-    if (slot.freed_at > writer.t_) {
-      producer_stall_ += slot.freed_at - writer.t_;
-      if (writer.trace_) note_stall(writer, slot.freed_at, UnitTrace::blocked);
-      writer.t_ = slot.freed_at;
+    // The credit is the one element written_ - capacity_ left: free the cycle after its read
+    // (before any, a slot never used: free at 0).
+    const Cycle freed_at = slots_[(written_ - capacity_) & mask_].freed_at;
+    if (freed_at > writer.t_) {
+      producer_stall_ += freed_at - writer.t_;
+      if (writer.trace_) note_stall(writer, freed_at, UnitTrace::blocked);
+      writer.t_ = freed_at;
       if (!sync(writer)) return false;
     }
     // Never ready before the cycle after the write, which an earlier write of the same firing
-    // (fan-out) may have stalled past both `due` and this slot's free.
+    // (fan-out) may have stalled past both `due` and this credit's free.
     ready = std::max(due, writer.t_ + 1);
-    slot.written_at = writer.t_;
-    slot_index = write_slot_;
+    slot_index = written_ & mask_;
+    slots_[slot_index].written_at = writer.t_;
     return true;
   }
 
   [[gnu::always_inline]] void end_write(Unit& writer, Cycle ready) {
-    slots_[write_slot_].ready = ready;
-    advance(write_slot_);
+    slots_[written_ & mask_].ready = ready;
     ++written_;
     if (watched_) on_write(writer);
     if (blocked_reader_ != nullptr) wake(blocked_reader_);
@@ -130,33 +134,28 @@ class ChannelBase : public sc_core::sc_prim_channel {
       if (reader.trace_) note_wait(reader, UnitTrace::starved);
       return false;
     }
-    ready = slots_[read_slot_].ready;
+    slot_index = read_ & mask_;
+    ready = slots_[slot_index].ready;
     if (ready > reader.t_) {
       consumer_stall_ += ready - reader.t_;
       if (reader.trace_) note_stall(reader, ready, UnitTrace::starved);
       reader.t_ = ready;
       if (!sync(reader)) return false;
     }
-    slot_index = read_slot_;
     return true;
   }
 
   [[gnu::always_inline]] void end_read(Unit& reader) {
     // Before the free overwrites element read_ - C's free in the slot: it may still count.
-    count_occupancy(read_, read_slot_, occupancy_);
+    count_occupancy(read_, occupancy_);
     const Cycle freed = reader.t_ + 1;
-    slots_[read_slot_].freed_at = freed;
-    advance(read_slot_);
+    slots_[read_ & mask_].freed_at = freed;
     ++read_;
     if (watched_) on_free(reader, freed);
     if (blocked_writer_ != nullptr) wake(blocked_writer_);
   }
 
  private:
-  // Slot indices advance with a wrap instead of a modulo: this is the hot path.
-  void advance(std::size_t& slot) const {
-    if (++slot == capacity_) slot = 0;
-  }
   // False when the unit must wait: for SystemC time to reach its cycle (synchronized mode), or
   // for good once it passed the watchdog's limit. One comparison in decoupled mode.
   bool sync(Unit& unit) { return unit.t_ <= fast_limit_ || sync_slow(unit); }
@@ -175,21 +174,15 @@ class ChannelBase : public sc_core::sc_prim_channel {
   // write counts first.
   struct Occupancy {
     Cycle frees = 0;  // frees counted so far, in element order
-    std::size_t free_slot = 0;
     Cycle high_water = 0;
   };
-  void count_occupancy(Cycle element, std::size_t slot, Occupancy& o) const {
+  void count_occupancy(Cycle element, Occupancy& o) const {
     if (o.high_water == capacity_) return;  // full once: the mark cannot rise further
-    const Cycle written_at = slots_[slot].written_at;
+    const Cycle written_at = slots_[element & mask_].written_at;
     const Cycle known = std::min(element, read_);
     Cycle frees = o.frees;
-    std::size_t free_slot = o.free_slot;
-    while (frees < known && slots_[free_slot].freed_at <= written_at) {
-      ++frees;
-      advance(free_slot);
-    }
+    while (frees < known && slots_[frees & mask_].freed_at <= written_at) ++frees;
     o.frees = frees;
-    o.free_slot = free_slot;
     o.high_water = std::max(o.high_water, element + 1 - frees);
   }
 
@@ -208,6 +201,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   sc_core::sc_time at(Cycle c) const { return sc_core::sc_time::from_value(c * period_); }
 
   std::size_t capacity_;
+  std::size_t mask_;  // ring_size() - 1
   std::size_t width_;
   std::size_t element_bytes_ = sizeof(float);
   bool synchronized_;
@@ -218,8 +212,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   Cycle written_ = 0;
   Cycle read_ = 0;
-  std::size_t write_slot_ = 0;
-  std::size_t read_slot_ = 0;
   std::vector<Slot> slots_;
 
   Occupancy occupancy_;
@@ -269,7 +261,7 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
   std::uint64_t storage_bytes() const override {
     // A computed row owns its d floats; a RowView points into memory.
     const std::uint64_t heap = std::is_same_v<T, Row> ? width() * sizeof(float) : 0;
-    return std::uint64_t(capacity()) * (sizeof(Slot) + sizeof(T) + heap);
+    return std::uint64_t(ring_size()) * (sizeof(Slot) + sizeof(T) + heap);
   }
 
   // Moves the element into `value`; one that owns storage (a Row) is swapped, so the storage
@@ -304,7 +296,7 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
  private:
   void end_of_elaboration() override {
     ChannelBase::end_of_elaboration();
-    values_.resize(capacity());
+    values_.resize(ring_size());
   }
 
   static void take(T& from, T& to) {
