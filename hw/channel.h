@@ -396,29 +396,33 @@ class ReadIntoOp {
   T& into_;
 };
 
-// Holds the value until each channel of the port from `first` to `end` has it, in binding order:
-// copies into all but the last, then moves into the last (a Row's storage goes with it).
+// Holds the value until each channel of the port from `first` to `first + count` has it, in
+// binding order: copies into all but the last, then moves into the last (a Row's storage goes
+// with it).
 template <class T>
 class WriteOp {
  public:
-  WriteOp(Unit& unit, Out<T>& port, T value, Cycle due, std::size_t first, std::size_t end)
-      : unit_(unit), port_(port), value_(std::move(value)), due_(due), next_(first), end_(end) {}
+  WriteOp(Unit& unit, Out<T>& port, T value, Cycle due, std::size_t first, std::size_t count)
+      : unit_(unit),
+        value_(std::move(value)),
+        due_(due),
+        next_(port.channels_.data() + first),
+        last_(next_ + count - 1) {}
   bool await_ready() { return attempt(); }
   void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
   void await_resume() const noexcept {}
   bool attempt() {
-    for (; next_ + 1 < end_; ++next_)
-      if (!port_.channels_[next_]->try_write(std::as_const(value_), due_, unit_)) return false;
-    return port_.channels_[next_]->try_write(std::move(value_), due_, unit_);
+    for (; next_ != last_; ++next_)
+      if (!(*next_)->try_write(std::as_const(value_), due_, unit_)) return false;
+    return (*last_)->try_write(std::move(value_), due_, unit_);
   }
 
  private:
   Unit& unit_;
-  Out<T>& port_;
   T value_;
   Cycle due_;
-  std::size_t next_;  // the next channel to write
-  std::size_t end_;
+  Channel<T>* const* next_;  // the next channel to write
+  Channel<T>* const* last_;
 };
 
 template <class T>
@@ -446,7 +450,7 @@ WriteOp<T> Unit::write(Out<T>& port, V&& value, Cycle due) {
 }
 template <class T, class V>
 WriteOp<T> Unit::write(Out<T>& port, V&& value, Cycle due, std::size_t first, std::size_t count) {
-  return WriteOp<T>(*this, port, result<T>(std::forward<V>(value)), due, first, first + count);
+  return WriteOp<T>(*this, port, result<T>(std::forward<V>(value)), due, first, count);
 }
 
 }  // namespace sdpa
