@@ -146,7 +146,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   }
 
   [[gnu::always_inline]] void end_read(Unit& reader) {
-    // Before the free overwrites element read_ - C's free in the slot: it may still count.
+    // Before the free overwrites an older element's free in the slot: it may still count.
     count_occupancy(read_, occupancy_);
     const Cycle freed = reader.t_ + 1;
     slots_[read_ & mask_].freed_at = freed;
