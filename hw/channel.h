@@ -320,10 +320,13 @@ Channel<T>& concrete(sc_core::sc_interface* bound, const sc_core::sc_object* por
   return *channel;
 }
 
+// What every input port is, whatever it carries: a unit without one is a source (scheduler.h).
+struct InputPort {};
+
 // Ports: bound to a channel, members of the unit whose local cycle they advance; the unit's
 // body operates them with co_await read(port) and co_await write(port, value) (unit.h).
 template <class T>
-class In : public sc_core::sc_port<ReadIf<T>> {
+class In : public sc_core::sc_port<ReadIf<T>>, public InputPort {
  public:
   using sc_core::sc_port<ReadIf<T>>::sc_port;
 

@@ -33,8 +33,10 @@ void Scheduler::before_end_of_elaboration() {
 void Scheduler::run_decoupled() {
   ready_.resize(units_.size());
   top_ = ready_.data();
+  sources_woken_.resize(units_.size());
+  sources_top_ = sources_woken_.data();
   // The last added runs first; the order changes speed, never results.
-  for (Unit* unit : units_) make_ready(*unit);
+  for (Unit* unit : units_) *top_++ = unit;
   // When no unit can move, every unit is finished or blocked. A shared link may then grant its
   // earliest request (which wakes its stream); otherwise nothing can move again: the run is
   // over, complete or deadlocked.
@@ -42,14 +44,21 @@ void Scheduler::run_decoupled() {
     while (top_ != ready_.data()) {
       Unit& unit = **--top_;
       unit.step();
+      stack_woken_sources();
       // A suspended unit is blocked, or stopped for good: nothing else suspends a body here.
       if (!unit.idle())
         SC_REPORT_FATAL(name(), (std::string(unit.name()) + " suspended unblocked").c_str());
     }
     const bool granted = std::any_of(arbiters_.begin(), arbiters_.end(),
                                      [](Arbiter* arbiter) { return arbiter->grant_earliest(); });
+    stack_woken_sources();
     if (!granted || top_ == ready_.data()) return;
   }
+}
+
+void Scheduler::stack_woken_sources() {
+  for (Unit** source = sources_woken_.data(); source != sources_top_; ++source) *top_++ = *source;
+  sources_top_ = sources_woken_.data();
 }
 
 void Scheduler::run_synchronized(Unit& unit) {

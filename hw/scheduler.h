@@ -23,10 +23,12 @@ class Arbiter {
 // Decoupled: one SystemC method runs the units' bodies at time 0, each until it suspends on a
 // channel. The units that can move wait on a stack: the one woken last runs next, so a row's
 // elements tend to go down one lane's pipeline while its state is in the host's caches (with
-// parallel lanes, a fixed sweep over every unit cost a quarter more per score). A unit blocked on a
-// channel is off the stack until the channel wakes it. When the stack is empty and no arbiter
-// has a request to grant, every unit is finished or blocked for good (a deadlock): the method
-// returns. No thread switches: a suspended body costs a return.
+// parallel lanes, a fixed sweep over every unit cost a quarter more per score). Sources (units
+// without inputs: the stream readers) woken by a unit run before the units it woke downstream,
+// so a stream buffer is topped up before its consumer's next batch, as a sweep would. A unit
+// blocked on a channel is off the stack until the channel wakes it. When the stack is empty and
+// no arbiter has a request to grant, every unit is finished or blocked for good (a deadlock):
+// the method returns. No thread switches: a suspended body costs a return.
 //
 // Synchronized: one SystemC method per unit resumes its body when SystemC time reaches the
 // unit's cycle at each channel operation, or when the channel it is blocked on wakes it
@@ -47,12 +49,19 @@ class Scheduler : public sc_core::sc_module {
  private:
   friend class Unit;
 
-  // Decoupled mode: a unit woken joins the units that can move, to run first. A unit is there
-  // at most once (only while it is not blocked), so the stack never outgrows the units.
-  void make_ready(Unit& unit) { *top_++ = &unit; }
+  // Decoupled mode: a unit woken joins the units that can move, to run first; a source woken
+  // goes above the other units woken with it, once the unit that woke them suspends. A unit is
+  // there at most once (only while it is not blocked), so the stack never outgrows the units.
+  void make_ready(Unit& unit) {
+    if (unit.source_)
+      *sources_top_++ = &unit;
+    else
+      *top_++ = &unit;
+  }
 
   void before_end_of_elaboration() override;
   void run_decoupled();
+  void stack_woken_sources();
   void run_synchronized(Unit& unit);
 
   Clocking clocking_;
@@ -60,6 +69,8 @@ class Scheduler : public sc_core::sc_module {
   std::vector<Arbiter*> arbiters_;
   std::vector<Unit*> ready_;  // the units that can move, as a stack (decoupled mode)
   Unit** top_ = nullptr;
+  std::vector<Unit*> sources_woken_;  // during the current unit's step
+  Unit** sources_top_ = nullptr;
 };
 
 inline void Unit::wake() {

@@ -1,7 +1,9 @@
 #include "hw/unit.h"
 
+#include <algorithm>
 #include <stdexcept>
 
+#include "hw/channel.h"
 #include "hw/scheduler.h"
 
 namespace sdpa {
@@ -24,6 +26,10 @@ void Unit::watch(sc_core::sc_trace_file* waveform, TraceWindow window) {
 void Unit::end_of_elaboration() {
   if (scheduler_ == nullptr)
     SC_REPORT_ERROR(name(), "is not added to a Scheduler: it would not run");
+  const std::vector<sc_core::sc_object*>& children = get_child_objects();
+  source_ = std::none_of(children.begin(), children.end(), [](const sc_core::sc_object* child) {
+    return dynamic_cast<const InputPort*>(child) != nullptr;
+  });
   // The body starts suspended: creating it runs nothing until the scheduler resumes it.
   task_ = body();
 }

@@ -324,6 +324,7 @@ class Unit : public sc_core::sc_module {
   bool stopped_by_watchdog_ = false;
 
   Scheduler* scheduler_ = nullptr;
+  bool source_ = false;  // no input ports (a stream reader): the scheduler refills it early
   bool blocked_on_channel_ = false;  // until the channel wakes it: off the run stack
   bool synchronized_ = false;
   // Null unless watched: the hot path tests it only where a unit stalls or blocks. Beside the
