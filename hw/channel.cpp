@@ -21,7 +21,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
   if (capacity_ < 1)
     throw std::invalid_argument(std::string(this->name()) + ": capacity must be >= 1");
   if (trace != nullptr) {
-    traced_ = watched_ = true;
+    traced_ = watched_ = attention_ = true;
     sc_core::sc_trace(trace, trace_occupancy_, std::string(this->name()) + ".occupancy");
     sc_core::sc_spawn_options options;
     options.spawn_method();
@@ -70,7 +70,7 @@ void ChannelBase::stop_runaway(Unit& unit) {
 }
 
 void ChannelBase::watch(TraceWindow window) {
-  watched_ = true;
+  watched_ = attention_ = true;
   window_ = window;
   events_.emplace();
 }

@@ -97,6 +97,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (!sync(writer)) return false;
     if (written_ - read_ == capacity_) {
       blocked_writer_ = &writer;
+      attention_ = true;
       writer.blocked_on_channel_ = true;
       if (writer.trace_) note_wait(writer, UnitTrace::blocked);
       return false;
@@ -121,8 +122,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   [[gnu::always_inline]] void end_write(Unit& writer, Cycle ready) {
     slots_[written_ & mask_].ready = ready;
     ++written_;
-    if (watched_) on_write(writer);
-    if (blocked_reader_ != nullptr) wake(blocked_reader_);
+    if (attention_) after_write(writer);
   }
 
   // Finds the next element if there is one, advancing the reader to its ready stamp.
@@ -130,6 +130,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (!sync(reader)) return false;
     if (written_ == read_) {
       blocked_reader_ = &reader;
+      attention_ = true;
       reader.blocked_on_channel_ = true;
       if (reader.trace_) note_wait(reader, UnitTrace::starved);
       return false;
@@ -151,11 +152,22 @@ class ChannelBase : public sc_core::sc_prim_channel {
     const Cycle freed = reader.t_ + 1;
     slots_[read_ & mask_].freed_at = freed;
     ++read_;
-    if (watched_) on_free(reader, freed);
-    if (blocked_writer_ != nullptr) wake(blocked_writer_);
+    if (attention_) after_read(reader, freed);
   }
 
  private:
+  // A blocked unit to wake or a watched channel: one test on the hot path for both.
+  void after_write(Unit& writer) {
+    if (watched_) on_write(writer);
+    if (blocked_reader_ != nullptr) wake(blocked_reader_);
+    attention_ = watched_ || blocked_writer_ != nullptr;
+  }
+  void after_read(Unit& reader, Cycle freed) {
+    if (watched_) on_free(reader, freed);
+    if (blocked_writer_ != nullptr) wake(blocked_writer_);
+    attention_ = watched_ || blocked_reader_ != nullptr;
+  }
+
   // False when the unit must wait: for SystemC time to reach its cycle (synchronized mode), or
   // for good once it passed the watchdog's limit. One comparison in decoupled mode.
   bool sync(Unit& unit) { return unit.t_ <= fast_limit_ || sync_slow(unit); }
@@ -222,7 +234,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
   Unit* blocked_reader_ = nullptr;
   Unit* blocked_writer_ = nullptr;
 
-  bool watched_ = false;  // traced or recording trace events
+  bool watched_ = false;    // traced or recording trace events
+  bool attention_ = false;  // watched_, or a unit blocked on the channel
   TraceWindow window_;
   std::optional<OccupancyTrace> events_;
   // Waveform only: occupancy as SystemC time passes (synchronized mode).
