@@ -281,7 +281,12 @@ class Unit : public sc_core::sc_module {
   };
   template <class Op>
   void suspend_on(Op* op) {
-    pending_ = {[](void* p) { return static_cast<Op*>(p)->attempt(); }, op};
+    pending_ = {&retry<Op>, op};
+  }
+  // Flattened, as the bodies are: the retry inlines the channel operation.
+  template <class Op>
+  [[gnu::flatten]] static bool retry(void* op) {
+    return static_cast<Op*>(op)->attempt();
   }
 
   // Completes the pending operation if it can, then runs the body until it suspends again or
