@@ -340,11 +340,18 @@ int run(const Options& opt) {
   const AttentionShape shape = problem_shape(params);
   TraceWindow events;
   if (!opt.trace_events.empty()) {
-    if (!is_trace_events_name(opt.trace_events))
+    if (!is_trace_events_name(opt.trace_events)) {
+      // Its name is optional, so a params file right after it is taken for the name.
+      const std::string ext = fs::path(opt.trace_events).extension().string();
+      const char* hint = ext == ".yaml" || ext == ".yml"
+                             ? " (a params file after --trace-events is taken for its name: put "
+                               "the params file first, or write --trace-events=NAME.json)"
+                             : "";
       throw InputError(fmt::format(
           "--trace-events {}: expected a file name ending in .json (letters, digits, _ - .), "
-          "written in the --out folder",
-          opt.trace_events));
+          "written in the --out folder{}",
+          opt.trace_events, hint));
+    }
     events = opt.trace_window.empty() ? default_trace_window(shape)
                                       : parse_trace_window(opt.trace_window);
   }

@@ -79,7 +79,9 @@ TEST(Observe, ReorderedAtFullRateEveryUnitsUtilisationIsScoresPerCycle) {
     EXPECT_EQ(r.units[i].firings, r.scores) << name;
     EXPECT_DOUBLE_EQ(units[i]["utilisation"].get<double>(), rate) << name;
     // Nothing waits for space; the stream readers fetch ahead, by design.
-    if (name != "k_reader" && name != "v_reader") EXPECT_EQ(r.units[i].blocked, 0u) << name;
+    if (name != "k_reader" && name != "v_reader") {
+      EXPECT_EQ(r.units[i].blocked, 0u) << name;
+    }
   }
   // Each unit waits only for the pipeline to fill: the first K row (the memory's latency), then
   // the latencies of the units before it.
@@ -316,7 +318,7 @@ TEST(ObserveCli, TraceEventsAndGraphAreTheSameInBothModes) {
 
 TEST(ObserveCli, BadTraceOptionsExit2WithOneLine) {
   const fs::path d = scratch();
-  for (const std::string& args :
+  for (const std::string args :
        {"--trace-events --trace-window 10:5", "--trace-events --trace-window 5",
         "--trace-events --trace-window a:9", "--trace-window 0:10", "--trace-events report.json",
         "--trace-events ../x.json", "--trace-events x.txt", "--size-buffers --dot"}) {
@@ -328,6 +330,18 @@ TEST(ObserveCli, BadTraceOptionsExit2WithOneLine) {
   EXPECT_FALSE(fs::exists(d / "o" / "report.json"));
 }
 
+// Its name is optional: a params file right after it becomes the name, and the error says how to
+// write what was meant.
+TEST(ObserveCli, AParamsFileAfterTraceEventsIsExplained) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + "--trace-events params.yaml --out '" + (d / "o").string() + "'", d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("put the params file first, or write --trace-events=NAME.json"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 TEST(ObserveCli, DotDrawsEveryUnitAndChannel) {
   const fs::path d = scratch();
   const SimRun r = sim(kSmall + "--dot --out '" + (d / "o").string() + "'", d);
@@ -336,7 +350,7 @@ TEST(ObserveCli, DotDrawsEveryUnitAndChannel) {
   const json report = json::parse(slurp(d / "o" / "report.json"));
   for (const json& run : report["runs"]) {
     for (const json& u : run["units"])
-      EXPECT_NE(dot.find("\"" + u["name"].get<std::string>() + "\" ["), std::string::npos)
+      EXPECT_NE(dot.find(fmt::format("\"{}\" [", u["name"].get<std::string>())), std::string::npos)
           << u["name"];
     for (const json& c : run["channels"]) {
       const std::string name = c["name"];
