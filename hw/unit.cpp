@@ -23,6 +23,17 @@ void Unit::watch(sc_core::sc_trace_file* waveform, TraceWindow window) {
   }
 }
 
+Cycle Unit::rows_begun() const {
+  // The firings go row by row: the first fired_ of them fall in the rows they reach.
+  Cycle begun = 0, firings = 0;
+  for (std::size_t row = 0; row < shape_.rows && firings < fired_; ++row)
+    if (const std::size_t len = shape_.row_length(row); len != 0) {
+      firings += len;
+      ++begun;
+    }
+  return begun;
+}
+
 void Unit::end_of_elaboration() {
   if (scheduler_ == nullptr)
     SC_REPORT_ERROR(name(), "is not added to a Scheduler: it would not run");

@@ -153,8 +153,9 @@ class Unit : public sc_core::sc_module {
   Cycle planned_firings() const { return shape_.elements(); }
   Cycle firings_done() const { return fired_; }
   bool finished() const { return finished_; }
-  // Rows of the shape whose last firing is done (a unit with a loop of its own: 0).
-  Cycle rows_done() const { return rows_done_; }
+  // Rows of the shape with a firing done, a row in progress (a stopped run's) included. From
+  // the firings done, walking the shape: for reports, nothing on the hot path.
+  Cycle rows_begun() const;
   // The arithmetic one firing computes (hw/cost.h; docs/cost.md): the operators the unit
   // instantiates, shared over its II cycles. Units without arithmetic: none.
   virtual OpCounts operators() const { return {}; }
@@ -221,7 +222,6 @@ class Unit : public sc_core::sc_module {
       iterator& operator++() {
         unit_->next_firing();
         if (++f_.index == f_.row_len) {
-          ++unit_->rows_done_;
           f_.index = 0;
           f_.row_len = next_row();
         }
@@ -321,7 +321,6 @@ class Unit : public sc_core::sc_module {
   Cycle issue_ = 0;
   bool issued_ = false;
   Cycle fired_ = 0;
-  Cycle rows_done_ = 0;
   bool finished_ = false;
 
   bool waits_for_time_ = false;  // synchronized mode, until the scheduler's wait

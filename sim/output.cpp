@@ -390,12 +390,12 @@ void VcdStream::finish() {
 // ---- GTKWave save file ---------------------------------------------------------------------
 
 DatapathStages stages_of(const AttentionDatapath& dp) {
-  DatapathStages out{dp.basename(), {{"memory streams", {}}}};
+  DatapathStages out{dp.basename(), {{"memory streams", {}, {}}}};
   for (const Graph::Edge& e : dp.edges()) {
     const std::string label = dp.is_input_stream(e) ? "memory streams" : e.stage;
     auto stage = std::find_if(out.stages.begin(), out.stages.end(),
                               [&](const Stage& s) { return s.label == label; });
-    if (stage == out.stages.end()) stage = out.stages.insert(out.stages.end(), {label, {}});
+    if (stage == out.stages.end()) stage = out.stages.insert(out.stages.end(), {label, {}, {}});
     // Named within the datapath: `lane2.scores` with lanes.
     stage->channels.push_back(std::string(e.channel->name()).substr(out.datapath.size() + 1));
   }

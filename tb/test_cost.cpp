@@ -236,6 +236,31 @@ TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
   EXPECT_EQ(row.substr(row.size() - 2), " -") << row;
 }
 
+// A run the watchdog stops mid-row counts what its firings did: a running max computes nothing
+// at a row's first score, the unfinished row's included (N = 64: rows begun = ⌈firings / 64⌉).
+TEST(CostCli, AStoppedRunCountsTheUnfinishedRowsFirstScoreAsNothing) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=64 --set problem.head_dim=4 --set datapath=all "
+          "--set sim.max_cycles=2000" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 4) << r.err;
+  const json rep = report(d / "o");
+  for (const std::string unit : {"reordered.running_max", "two_pass.online_normalizer"}) {
+    const std::string dp = unit.substr(0, unit.find('.'));
+    const json& units = run_of(rep, dp)["actions"]["units"];
+    const auto u =
+        std::find_if(units.begin(), units.end(), [&](const json& x) { return x["name"] == unit; });
+    ASSERT_NE(u, units.end()) << unit;
+    const std::uint64_t firings = (*u)["firings"];
+    ASSERT_NE(firings % 64, 0u) << unit << ": stopped at a row's end; the test needs a row begun";
+    const std::uint64_t begun = (firings + 63) / 64;
+    EXPECT_EQ((*u)["ops"]["exp"].get<std::uint64_t>(), firings - begun) << unit;
+    EXPECT_EQ((*u)["ops"]["compare"].get<std::uint64_t>(), firings - begun) << unit;
+  }
+}
+
 // The shipped table is the built-in default: naming it gives the same energy.
 TEST(CostCli, TheShippedTableIsTheDefault) {
   const fs::path d = scratch();

@@ -27,7 +27,7 @@ class OnlineNormalizer : public Unit {
   }
   // The running max skips a row's first score; the sum's multiply-add does not (0·0 + 1).
   OpCounts ops_done() const override {
-    return RunningMaxOp::operators() * (firings_done() - rows_done()) +
+    return RunningMaxOp::operators() * (firings_done() - rows_begun()) +
            RescaleSumOp{}.operators() * firings_done();
   }
 

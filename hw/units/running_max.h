@@ -40,7 +40,7 @@ class RunningMax : public Unit {
 
   using Unit::Unit;
   OpCounts operators() const override { return RunningMaxOp::operators(); }
-  OpCounts ops_done() const override { return operators() * (firings_done() - rows_done()); }
+  OpCounts ops_done() const override { return operators() * (firings_done() - rows_begun()); }
 
  private:
   [[gnu::flatten]] Task body() override {
