@@ -6,21 +6,21 @@ namespace sdpa {
 
 namespace {
 
-// The most results of `rows` that can wait in a per-row channel (docs/timing.md, "Causal
-// shapes"): the consumer reaches row k's elements δ_k ≤ N − ℓ_k cycles after its result is
-// ready (N the longest row, ℓ_k its own), and results come ℓ cycles apart, one per row; so result
-// i waits beside those of the rows k before it with ℓ_{k+1} + … + ℓ_i ≤ L + N − ℓ_k. Lengths repeat
-// from block to block, so two blocks hold every case.
-std::size_t waiting_row_results(const RowShape& rows, std::size_t latency) {
-  if (rows.period() == nullptr) return 1 + latency / std::max<std::size_t>(rows.row_len, 1);
+// The most results of `rows` that can wait in a per-row channel: result i waits beside those of
+// the rows k before it that were issued at most window(k) cycles earlier, results coming ℓ cycles
+// apart, one per row: ℓ_{k+1} + … + ℓ_i ≤ window(k). Lengths repeat from block to block, so two
+// blocks hold every case.
+template <class Window>
+std::size_t waiting_row_results(const RowShape& rows, Window window) {
+  if (rows.period() == nullptr) return 1 + window(0) / std::max<std::size_t>(rows.row_len, 1);
   const std::size_t span = std::min(rows.rows, 2 * rows.period()->size());
   std::size_t most = 1;
   for (std::size_t k = 0; k < span; ++k) {
-    const std::size_t window = latency + rows.row_len - rows.row_length(k);
+    const std::size_t limit = window(k);
     std::size_t sum = 0, count = 1;
     for (std::size_t i = k + 1; i < rows.rows; ++i) {
       sum += rows.row_length(i);
-      if (sum > window) break;
+      if (sum > limit) break;
       ++count;
     }
     most = std::max(most, count);
@@ -31,14 +31,32 @@ std::size_t waiting_row_results(const RowShape& rows, std::size_t latency) {
 }  // namespace
 
 std::size_t Depth::of(const Unit& producer) const {
-  if (exact_) return base_;
-  if (rows_.rows != 0)
-    return std::max<std::size_t>(producer.result_latency() + 1,
-                                 waiting_row_results(rows_, producer.result_latency()));
-  if (units_.empty()) return producer.result_latency() + 1;
-  std::size_t depth = base_;
-  for (const Unit* u : units_) depth += u->result_latency();
-  return depth;
+  const std::size_t latency = producer.result_latency();
+  switch (rule_) {
+    case Rule::latency_plus_one:
+      return latency + 1;
+    case Rule::row_plus: {
+      std::size_t depth = base_;
+      for (const Unit* u : units_) depth += u->result_latency();
+      return depth;
+    }
+    case Rule::exactly:
+      return base_;
+    case Rule::per_row_result:
+      // docs/timing.md, causal shapes: the consumer reaches row k's elements L + δ_k cycles
+      // after the result's issue, δ_k ≤ N − ℓ_k its lag behind a longer row.
+      return std::max(latency + 1, waiting_row_results(rows_, [&](std::size_t k) {
+                        return latency + rows_.row_len - rows_.row_length(k);
+                      }));
+    case Rule::joined_row_result: {
+      // docs/timing.md, "Automatic depths": the consumer, one firing per row, takes row k's
+      // results once the latest of them is ready, the largest latency after their issue.
+      std::size_t latest = latency;
+      for (const Unit* u : units_) latest = std::max<std::size_t>(latest, u->result_latency());
+      return std::max(latency + 1, waiting_row_results(rows_, [&](std::size_t) { return latest; }));
+    }
+  }
+  return latency + 1;
 }
 
 Graph::Graph(const sc_core::sc_module_name& name, const GraphConfig& config,

@@ -31,31 +31,37 @@ struct GraphConfig {
 class Depth {
  public:
   // The producer's latency + 1: one element per cycle on a plain edge.
-  static Depth latency_plus_one() { return Depth(0, {}); }
+  static Depth latency_plus_one() { return Depth(Rule::latency_plus_one); }
   // A row of `row_len` plus the latencies of `units`: a bypass around a row reduction holds a
   // row while the reduction finishes (the producer's and the reduction's latencies).
   static Depth row_plus(std::size_t row_len, std::initializer_list<const Unit*> units) {
-    return Depth(row_len, units);
+    return Depth(Rule::row_plus, row_len, units);
   }
-  static Depth exactly(std::size_t depth) { return Depth(depth, {}, true); }
+  static Depth exactly(std::size_t depth) { return Depth(Rule::exactly, depth); }
   // A result per row of `rows`, which the consumer takes at the start of the row's elements
   // (a broadcast operand): the producer's latency + 1, or more where short rows follow long
   // ones (causal): the consumer, still on a long row, falls behind the short rows' results.
   static Depth per_row_result(const RowShape& rows) {
-    Depth d(0, {});
-    d.rows_ = rows;
-    return d;
+    return Depth(Rule::per_row_result, 0, {}, rows);
+  }
+  // A result per row of `rows` that the consumer takes with the same row's result from each of
+  // `others` (a row's sum with its accumulator): the producer's latency + 1, or more where short
+  // rows bring their results while an earlier row's waits for the latest of them.
+  static Depth joined_row_result(const RowShape& rows, std::initializer_list<const Unit*> others) {
+    return Depth(Rule::joined_row_result, 0, others, rows);
   }
 
   std::size_t of(const Unit& producer) const;
 
  private:
-  Depth(std::size_t base, std::vector<const Unit*> units, bool exact = false)
-      : base_(base), units_(std::move(units)), exact_(exact) {}
-  std::size_t base_;
-  std::vector<const Unit*> units_;
-  bool exact_;
-  RowShape rows_;  // per_row_result: the rows whose results the channel carries
+  enum class Rule { latency_plus_one, row_plus, exactly, per_row_result, joined_row_result };
+  explicit Depth(Rule rule, std::size_t base = 0, std::vector<const Unit*> units = {},
+                 RowShape rows = {})
+      : rule_(rule), base_(base), units_(std::move(units)), rows_(std::move(rows)) {}
+  Rule rule_;
+  std::size_t base_;                // row_plus: the row; exactly: the depth
+  std::vector<const Unit*> units_;  // row_plus: the reductions; joined_row_result: the others
+  RowShape rows_;                   // the rows whose results the channel carries
 };
 
 class Graph : public sc_core::sc_module {

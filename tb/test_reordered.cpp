@@ -64,6 +64,40 @@ TEST_P(ReorderedTiming, FullRateAtLatencyPlusOneDepths) {
 
 INSTANTIATE_TEST_SUITE_P(SeqLens, ReorderedTiming, testing::Values(1, 16, 64, 256));
 
+// The divide takes a row's sum and accumulator together, the later of them L = max(L_rsum,
+// L_acc) after the row's last score; with rows of ℓ keys, 1 + ⌊L / ℓ⌋ rows' results arrive in
+// that time, so each channel needs that many slots (at least its producer's latency + 1) for
+// the closed form to hold: rows of one key, of two and of five, either unit the later.
+class ReorderedShortRows
+    : public testing::TestWithParam<std::tuple<std::size_t, unsigned, unsigned>> {};
+
+TEST_P(ReorderedShortRows, RunAtFullRateWhicheverRowResultIsLater) {
+  const auto& [keys, l_rsum, l_acc] = GetParam();
+  DatapathConfig c = default_config();
+  c.timings["running_sum"] = {l_rsum, 1};
+  c.timings["rescale_accumulate"] = {l_acc, 1};
+  const AttentionShape shape{1, 16, 16, 3, keys, 4, false};
+  const AttentionInputs in = random_inputs(shape, 3);
+  const DatapathResult run = simulate(in, {"reordered"}, c).runs.at(0);
+  expect_accurate(in, run);
+  EXPECT_EQ(run.cycles, reordered_cycles(shape, c));
+  const std::size_t waiting = 1 + std::max(l_rsum, l_acc) / keys;
+  EXPECT_EQ(channel(run, "sums").capacity, std::max<std::size_t>(l_rsum + 1, waiting));
+  EXPECT_EQ(channel(run, "acc_rows").capacity, std::max<std::size_t>(l_acc + 1, waiting));
+  for (const ChannelStats& s : run.channels)
+    if (!s.input_stream) {
+      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(KeysAndLatencies, ReorderedShortRows,
+                         testing::Combine(testing::Values(1, 2, 5), testing::Values(2u, 36u),
+                                          testing::Values(4u, 36u)),
+                         [](const auto& info) {
+                           return fmt::format("keys{}_rsum{}_acc{}", std::get<0>(info.param),
+                                              std::get<1>(info.param), std::get<2>(info.param));
+                         });
+
 json run_report(const std::string& args, const fs::path& out) {
   const SimRun r = sim(args + " --out '" + out.string() + "'", out.parent_path());
   EXPECT_EQ(r.status, 0) << r.err;

@@ -32,8 +32,12 @@ Out<Row>& build_reordered(AttentionDatapath& dp) {
   dp.fan_out(running_max.rescale,
              {{running_sum.in, "sum_rescale"}, {rescale_accumulate.weights, "acc_rescale"}});
   dp.stage("running sums and divide");
-  dp.connect(running_sum.out, row_divide.operand, "sums");
-  dp.connect(rescale_accumulate.out, row_divide.in, "acc_rows");
+  // The divide takes a row's sum and accumulator together: with short rows, the results of the
+  // next rows arrive while the earlier one waits for the slower of the two.
+  dp.connect(running_sum.out, row_divide.operand, "sums",
+             Depth::joined_row_result(scores, {&rescale_accumulate}));
+  dp.connect(rescale_accumulate.out, row_divide.in, "acc_rows",
+             Depth::joined_row_result(scores, {&running_sum}));
   return row_divide.out;
 }
 
