@@ -127,10 +127,10 @@ DatapathResult result_of(const AttentionDatapath& dp) {
     r.status = Status::deadlock;
     r.waits = wait_for_report(dp.channels());
   }
-  const MemoryTiming& memory = dp.memory_timing();
-  const Cycle stream_latency = memory.read_latency + memory.beats(dp.row_bytes()) - 1;
+  std::vector<Cycle> first_row;
+  for (std::size_t i = 0; i < r.channels.size(); ++i) first_row.push_back(first_row_latency(r, i));
   r.limiting =
-      limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, stream_latency);
+      limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, first_row);
   r.bottleneck = find_bottleneck(r);
   return r;
 }
@@ -169,7 +169,7 @@ const char* to_string(LimitReason reason) {
 
 LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
                                  const std::vector<bool>& writer_blocked, bool deadlocked,
-                                 Cycle stream_latency) {
+                                 const std::vector<Cycle>& first_row) {
   LimitingChannel limit;
   if (deadlocked)
     for (std::size_t i = channels.size(); i-- > 0;)
@@ -178,7 +178,7 @@ LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
     const ChannelStats& c = channels[i];
     Cycle stalls = c.producer_stall_cycles;
     if (c.input_stream)
-      stalls = c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, stream_latency);
+      stalls = c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, first_row[i]);
     if (stalls != 0 && stalls >= limit.stall_cycles)
       limit = {i, c.input_stream ? LimitReason::consumer_stalls : LimitReason::producer_stalls,
                stalls};

@@ -118,11 +118,12 @@ struct ProgressReporter {
   std::function<void(const std::vector<Progress>&, double elapsed_seconds)> report;
 };
 
-// `writer_blocked[i]`: channels[i] is full and its writer waits on it. `stream_latency`: the
-// cycles a Q/K/V stream's first row takes from memory (read latency + beats − 1).
+// `writer_blocked[i]`: channels[i] is full and its writer waits on it. `first_row[i]`: for a
+// Q/K/V stream, the cycles its first row takes (first_row_latency, sim/observe.h), which its
+// consumer's waits count only beyond.
 LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
                                  const std::vector<bool>& writer_blocked, bool deadlocked,
-                                 Cycle stream_latency);
+                                 const std::vector<Cycle>& first_row);
 
 // Every registered datapath's name, in the order `datapath: all` runs them.
 std::vector<std::string> datapath_names();
