@@ -134,6 +134,12 @@ std::size_t AttentionDatapath::rows_taken() const {
   return rows;
 }
 
+std::uint64_t AttentionDatapath::scores_computed() const {
+  std::uint64_t scores = 0;
+  for (const Lane& lane : lanes_) scores += lane.dot_product->firings_done();
+  return scores;
+}
+
 Cycle AttentionDatapath::last_ready() const {
   Cycle last = 0;
   for (const Lane& lane : lanes_) last = std::max(last, lane.sink->last_ready());

@@ -116,6 +116,8 @@ class AttentionDatapath : public Graph {
   // The output, as the lanes' sinks took it.
   std::size_t rows_expected() const;
   std::size_t rows_taken() const;  // safe from another OS thread (progress reports)
+  // The dot products' firings done: every score of the shape unless the run stopped early.
+  std::uint64_t scores_computed() const;
   Cycle last_ready() const;        // the run's cycle count: the latest of the lanes' last rows
   Format input_format() const { return input_; }
   Format compute_format() const { return config().compute; }

@@ -88,7 +88,9 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   DatapathResult r;
   r.datapath = dp.basename();
   const AttentionShape& shape = dp.shape();
-  r.scores = shape.scores();
+  // All of the shape's, unless the run stopped early: then the intensities (scores and flops per
+  // byte moved) are of what it did.
+  r.scores = dp.scores_computed();
   r.scores_skipped = shape.scores_skipped();
   r.tokens = shape.batch * shape.seq_len;
   r.lanes = dp.lanes();

@@ -67,7 +67,7 @@ struct DatapathResult {
   std::string datapath;
   Status status = Status::ok;
   Cycle cycles = 0;                  // ready stamp of the last output row taken by the sink
-  std::uint64_t scores = 0;          // computed
+  std::uint64_t scores = 0;          // computed: fewer than the shape's if the run stopped
   std::uint64_t scores_skipped = 0;  // masked (causal): not computed
   std::size_t rows = 0;              // output rows expected: B·H·N_q
   std::size_t rows_done = 0;

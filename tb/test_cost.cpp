@@ -230,6 +230,19 @@ TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
   const json& e = run_of(rep, "naive")["energy"];
   EXPECT_TRUE(e["per_score_pj"].is_null());
   EXPECT_GT(e["total_pj"].get<double>(), 0);
+  // The scores it computed, the dot product's firings, not the problem's 64²; the intensities
+  // are of them and of the bytes it moved.
+  const json& run = run_of(rep, "naive");
+  std::uint64_t dot_firings = 0;
+  for (const json& u : run["actions"]["units"])
+    if (u["name"] == "naive.dot_product") dot_firings = u["firings"];
+  EXPECT_EQ(run["scores"].get<std::uint64_t>(), dot_firings);
+  EXPECT_LT(dot_firings, 64u * 64u);
+  const json& traffic = run["memory_traffic"];
+  const double moved =
+      traffic["bytes_read"]["total"].get<double>() + traffic["bytes_written"].get<double>();
+  EXPECT_DOUBLE_EQ(traffic["scores_per_byte"].get<double>(), double(dot_firings) / moved);
+  EXPECT_DOUBLE_EQ(traffic["flops_per_byte"].get<double>(), 4.0 * 4 * double(dot_firings) / moved);
   const auto line = r.out.find("energy per score");
   ASSERT_NE(line, std::string::npos) << r.out;
   const std::string row = r.out.substr(line, r.out.find('\n', line) - line);
