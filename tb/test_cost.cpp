@@ -217,6 +217,13 @@ TEST(CostCli, TheReportAndSummaryHaveActionsEnergyAndArea) {
   }
 }
 
+// A unit's actions in a run of report.json.
+const json& actions_of(const json& run, const std::string& unit) {
+  for (const json& u : run["actions"]["units"])
+    if (u["name"] == unit) return u;
+  throw std::out_of_range("no actions of " + unit);
+}
+
 // A deadlocked run reports the energy of what it did, but no energy per score.
 TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
   const fs::path d = scratch();
@@ -233,9 +240,7 @@ TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
   // The scores it computed, the dot product's firings, not the problem's 64²; the intensities
   // are of them and of the bytes it moved.
   const json& run = run_of(rep, "naive");
-  std::uint64_t dot_firings = 0;
-  for (const json& u : run["actions"]["units"])
-    if (u["name"] == "naive.dot_product") dot_firings = u["firings"];
+  const std::uint64_t dot_firings = actions_of(run, "naive.dot_product")["firings"];
   EXPECT_EQ(run["scores"].get<std::uint64_t>(), dot_firings);
   EXPECT_LT(dot_firings, 64u * 64u);
   const json& traffic = run["memory_traffic"];
@@ -261,16 +266,12 @@ TEST(CostCli, AStoppedRunCountsTheUnfinishedRowsFirstScoreAsNothing) {
   ASSERT_EQ(r.status, 4) << r.err;
   const json rep = report(d / "o");
   for (const std::string unit : {"reordered.running_max", "two_pass.online_normalizer"}) {
-    const std::string dp = unit.substr(0, unit.find('.'));
-    const json& units = run_of(rep, dp)["actions"]["units"];
-    const auto u =
-        std::find_if(units.begin(), units.end(), [&](const json& x) { return x["name"] == unit; });
-    ASSERT_NE(u, units.end()) << unit;
-    const std::uint64_t firings = (*u)["firings"];
+    const json& u = actions_of(run_of(rep, unit.substr(0, unit.find('.'))), unit);
+    const std::uint64_t firings = u["firings"];
     ASSERT_NE(firings % 64, 0u) << unit << ": stopped at a row's end; the test needs a row begun";
     const std::uint64_t begun = (firings + 63) / 64;
-    EXPECT_EQ((*u)["ops"]["exp"].get<std::uint64_t>(), firings - begun) << unit;
-    EXPECT_EQ((*u)["ops"]["compare"].get<std::uint64_t>(), firings - begun) << unit;
+    EXPECT_EQ(u["ops"]["exp"].get<std::uint64_t>(), firings - begun) << unit;
+    EXPECT_EQ(u["ops"]["compare"].get<std::uint64_t>(), firings - begun) << unit;
   }
 }
 
