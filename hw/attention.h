@@ -118,7 +118,7 @@ class AttentionDatapath : public Graph {
   std::size_t rows_taken() const;  // safe from another OS thread (progress reports)
   // The dot products' firings done: every score of the shape unless the run stopped early.
   std::uint64_t scores_computed() const;
-  Cycle last_ready() const;        // the run's cycle count: the latest of the lanes' last rows
+  Cycle last_ready() const;  // the run's cycle count: the latest of the lanes' last rows
   Format input_format() const { return input_; }
   Format compute_format() const { return config().compute; }
   // Bytes of a Q, K or V row in memory, in the input format.
