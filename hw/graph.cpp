@@ -9,10 +9,11 @@ namespace {
 // The most results of `rows` that can wait in a per-row channel: result i waits beside those of
 // the rows k before it that were issued at most window(k) cycles earlier, results coming ℓ cycles
 // apart, one per row: ℓ_{k+1} + … + ℓ_i ≤ window(k). Lengths repeat from block to block, so two
-// blocks hold every case.
+// blocks hold every case. Never more than the rows (a lane without queries has none).
 template <class Window>
 std::size_t waiting_row_results(const RowShape& rows, Window window) {
-  if (rows.period() == nullptr) return 1 + window(0) / std::max<std::size_t>(rows.row_len, 1);
+  if (rows.period() == nullptr)
+    return std::min(rows.rows, 1 + window(0) / std::max<std::size_t>(rows.row_len, 1));
   const std::size_t span = std::min(rows.rows, 2 * rows.period()->size());
   std::size_t most = 1;
   for (std::size_t k = 0; k < span; ++k) {

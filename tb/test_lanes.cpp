@@ -57,6 +57,22 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Lanes,
                                   std::get<1>(info.param);
                          });
 
+// A decode step on four lanes: lanes 1 to 3 have no query, so no row results to wait for, and
+// their per-row channels get their producers' latency + 1 like any plain edge.
+TEST(Lanes, ALaneWithoutQueriesHasThePlainDepths) {
+  DatapathConfig c = default_config();
+  c.lanes = 4;
+  const AttentionShape s{1, 1, 1, 1, 64, 4, true};
+  const DatapathResult r = simulate(random_inputs(s, 2), {"reordered"}, c).runs.at(0);
+  expect_accurate(random_inputs(s, 2), r);
+  for (const char* lane : {"lane1.", "lane2.", "lane3."}) {
+    EXPECT_EQ(channel(r, std::string(lane) + "sums").capacity,
+              L(c, "reordered", "running_sum") + 1);
+    EXPECT_EQ(channel(r, std::string(lane) + "acc_rows").capacity,
+              L(c, "reordered", "rescale_accumulate") + 1);
+  }
+}
+
 TEST(Lanes, FullAttentionReadsKAndVOncePerGroupOfPQueries) {
   // N = 64, P = 4: the K/V traffic is that of one lane divided by 4, and the rate nearly 4.
   const AttentionShape s = AttentionShape::square(1, 64, 8);

@@ -48,7 +48,7 @@ TEST(Reordered, ScoresNearOneHundredStayFiniteAndAccurate) {
 
 class ReorderedTiming : public testing::TestWithParam<std::size_t> {};
 
-TEST_P(ReorderedTiming, FullRateAtLatencyPlusOneDepths) {
+TEST_P(ReorderedTiming, FullRateAtAutomaticDepths) {
   const std::size_t n = GetParam();
   const DatapathConfig c = default_config();
   const SimulationResult r = simulate(random_inputs(1, n, 8, n), {"reordered"}, c);
@@ -89,6 +89,37 @@ TEST_P(ReorderedShortRows, RunAtFullRateWhicheverRowResultIsLater) {
       EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
     }
 }
+
+// The same with causal rows, of every length from N_kv − N_q + 1 to N_kv, over four heads: the
+// first rows of each head are the short ones.
+class ReorderedCausalRows
+    : public testing::TestWithParam<std::tuple<std::size_t, std::size_t, unsigned, unsigned>> {};
+
+TEST_P(ReorderedCausalRows, RunAtFullRateWhicheverRowResultIsLater) {
+  const auto& [queries, keys, l_rsum, l_acc] = GetParam();
+  DatapathConfig c = default_config();
+  c.timings["running_sum"] = {l_rsum, 1};
+  c.timings["rescale_accumulate"] = {l_acc, 1};
+  const AttentionShape shape{1, 4, 4, queries, keys, 4, true};
+  const AttentionInputs in = random_inputs(shape, 5);
+  const DatapathResult run = simulate(in, {"reordered"}, c).runs.at(0);
+  expect_accurate(in, run);
+  EXPECT_EQ(run.cycles, reordered_cycles(shape, c));
+  for (const ChannelStats& s : run.channels)
+    if (!s.input_stream) {
+      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
+    }
+}
+
+using CausalRows = std::tuple<std::size_t, std::size_t, unsigned, unsigned>;
+INSTANTIATE_TEST_SUITE_P(Shapes, ReorderedCausalRows,
+                         testing::Values(CausalRows{12, 12, 3, 20}, CausalRows{12, 14, 20, 3},
+                                         CausalRows{9, 9, 2, 36}, CausalRows{5, 6, 30, 7}),
+                         [](const auto& info) {
+                           return fmt::format("q{}_k{}_rsum{}_acc{}", std::get<0>(info.param),
+                                              std::get<1>(info.param), std::get<2>(info.param),
+                                              std::get<3>(info.param));
+                         });
 
 INSTANTIATE_TEST_SUITE_P(KeysAndLatencies, ReorderedShortRows,
                          testing::Combine(testing::Values(1, 2, 5), testing::Values(2u, 36u),

@@ -6,8 +6,9 @@
 //  v_rows --------------------------------> rescale_accumulate -> acc_rows -> row_divide
 //
 // Every unit consumes one score per cycle as it arrives and only the per-row results wait for a
-// row to finish, so every channel stays latency + 1 deep whatever N is: O(1) intermediate
-// memory, one pass over each row's scores.
+// row to finish, so every channel stays latency + 1 deep however long the rows (rows shorter
+// than the accumulator's latency need a few more per-row results): O(1) intermediate memory, one
+// pass over each row's scores.
 #include "hw/datapaths/datapaths.h"
 #include "hw/units/accumulate.h"
 #include "hw/units/reduce.h"
