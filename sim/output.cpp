@@ -426,27 +426,35 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
   // 2 starved (waiting for input), 3 blocked (waiting for space). Flags are GTKWave's TR_* bits:
   // decimal 0x4, right-justified 0x20, blank (a comment row) 0x200, analog step 0x8000, analog
   // height extension 0x20000, group begin 0x800000 and end 0x1000000. The SST is collapsed to
-  // give the waves the width; GTKWave's zoom z shows about 2^z·194 pixels per time unit, so
-  // 2.25 − log2(end) fits the run in the ~950 pixels left of a 1400-pixel window.
+  // give the waves the width; the signals pane is wide enough for the widest label (the state
+  // legend) with a value of five digits beside a name, which GTKWave right-justifies and would
+  // clip. Its zoom z shows about 2^z·194 pixels per time unit, so 2.1 − log2(end) fits the run in
+  // the ~840 pixels left of a 1400-pixel window.
   const double end = std::max(end_ps, 1.0);
   std::string s = fmt::format(
       "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
-      "[signals_width] 340\n*{:.6f} {:.0f}\n",
-      vcd_name, save_name, 2.25 - std::log2(end), std::floor(end / 2));
+      "[signals_width] 420\n*{:.6f} {:.0f}\n",
+      vcd_name, save_name, 2.1 - std::log2(end), std::floor(end / 2));
+  // A signal's label is its name in the datapath (the group names the datapath), with `/` for
+  // the dot of a lane's name: GTKWave shows only the last dot-separated part (`lane1/q_rows`).
+  const auto label = [](std::string local) {
+    std::replace(local.begin(), local.end(), '.', '/');
+    return local;
+  };
   for (const DatapathStages& dp : datapaths) {
     for (const Stage& stage : dp.stages) {
       const std::string group = fmt::format("{}: {}", dp.datapath, stage.label);
       s += fmt::format("@800200\n-{}\n", group);
       for (const std::string& ch : stage.channels) {
         const bool bypass = ch.find("bypass") != std::string::npos;
-        s += fmt::format(
-            "[color] {2}\n@8024\n+{{{0}.{1}}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n-\n",
-            dp.datapath, ch, bypass ? 1 : 0);
+        s +=
+            fmt::format("[color] {3}\n@8024\n+{{{2}}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n-\n",
+                        dp.datapath, ch, label(ch), bypass ? 1 : 0);
       }
       if (!stage.units.empty()) s += "[color] 0\n@200\n-state: 0 idle 1 busy 2 starved 3 blocked\n";
       for (const std::string& unit : stage.units)
-        s += fmt::format("[color] 0\n@24\n+{{{0}.{1}}} SystemC.{0}.{1}.state[31:0]\n", dp.datapath,
-                         unit);
+        s += fmt::format("[color] 0\n@24\n+{{{2}}} SystemC.{0}.{1}.state[31:0]\n", dp.datapath,
+                         unit, label(unit));
       s += fmt::format("@1000200\n-{}\n", group);
     }
   }

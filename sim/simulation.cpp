@@ -275,8 +275,13 @@ SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressRe
   with_progress(progress, datapaths_, [] { sc_core::sc_start(); });
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // The trace samples channel members: close it while the datapaths still exist.
-  if (trace_ != nullptr) sc_core::sc_close_vcd_trace_file(trace_);
+  // The trace samples channel members: close it while the datapaths still exist. SystemC writes a
+  // time step's values when time next advances, so one more cycle, in which nothing runs (the run
+  // ended because nothing could), records the values of the last one: the final state shows.
+  if (trace_ != nullptr) {
+    sc_core::sc_start(datapaths_.front()->config().clocking.period);
+    sc_core::sc_close_vcd_trace_file(trace_);
+  }
   for (const auto& dp : datapaths_) result.runs.push_back(result_of(*dp));
   return result;
 }

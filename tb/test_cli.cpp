@@ -2,7 +2,9 @@
 // outputs, exit statuses and the waveform.
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "sim/npy.h"
 #include "sim/params.h"
@@ -311,6 +313,67 @@ TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
   const std::string back = (d / "o" / "back.vcd").string();
   ASSERT_EQ(std::system(("fst2vcd '" + fst + "' > '" + back + "' 2>/dev/null").c_str()), 0);
   EXPECT_NE(slurp(back).find("occupancy"), std::string::npos);
+}
+
+// The last values of a VCD, by signal (`naive.sink.state`), and its last timestamp.
+struct VcdEnd {
+  std::map<std::string, long> values;
+  long last_time = -1;
+};
+VcdEnd vcd_end(const std::string& vcd) {
+  std::map<std::string, std::string> names;  // identifier code -> scoped name
+  std::vector<std::string> scope;
+  VcdEnd end;
+  std::istringstream lines(vcd);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream w(line);
+    std::string first, a, b, c, e;
+    w >> first;
+    if (first == "$scope") {
+      w >> a >> b;
+      scope.push_back(b);
+    } else if (first == "$upscope") {
+      scope.pop_back();
+    } else if (first == "$var") {
+      w >> a >> b >> c >> e;  // wire 32 code name
+      std::string name;
+      for (std::size_t i = 1; i < scope.size(); ++i) name += scope[i] + ".";  // below SystemC
+      names[c] = name + e;
+    } else if (!first.empty() && first[0] == '#') {
+      end.last_time = std::stol(first.substr(1));
+    } else if (!first.empty() && first[0] == 'b') {
+      w >> a;
+      end.values[names.at(a)] = std::stol(first.substr(1), nullptr, 2);
+    }
+  }
+  return end;
+}
+
+// SystemC writes a time step's values when time next advances: the waveform runs one cycle past
+// the span so that the last changes show, every channel empty and every unit idle.
+TEST(Waveform, EndsWithEveryChannelEmptyAndEveryUnitIdle) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=all --set problem.seq_len=8 --set problem.head_dim=4 --vcd "
+          "--out '" +
+              (d / "o").string() + "'",
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const VcdEnd end = vcd_end(slurp(d / "o" / "trace.vcd"));
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  Cycle span = 0;
+  std::size_t units = 0;
+  for (const auto& run : report["runs"]) {
+    span = std::max(span, run["span_cycles"].get<Cycle>());
+    units += run["units"].size();
+  }
+  EXPECT_EQ(end.last_time, long(span + 1) * 1000);  // in ps, 1 ns per cycle
+  std::size_t states = 0;
+  for (const auto& [name, value] : end.values) {
+    EXPECT_EQ(value, 0) << name;
+    states += name.ends_with(".state");
+  }
+  EXPECT_EQ(states, units);
 }
 
 }  // namespace
