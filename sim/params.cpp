@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -481,7 +482,16 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   if (const YAML::Node n = root["numerics"]) read_numerics(r, n, p);
   if (const YAML::Node n = root["clock"]) {
     r.keys(n, "clock", {"period_ns"});
-    if (n["period_ns"]) p.clock_period_ns = r.number(n["period_ns"], "clock.period_ns", 1e-3, 1e6);
+    if (n["period_ns"]) {
+      p.clock_period_ns = r.number(n["period_ns"], "clock.period_ns", 1e-3, 1e6);
+      // SystemC's time resolution is 1 ps: a fraction of one would be rounded at every cycle.
+      const double ps = p.clock_period_ns * 1e3;
+      if (std::abs(ps - std::round(ps)) > 1e-6 * ps)
+        r.fail(n["period_ns"], "clock.period_ns",
+               fmt::format("expected a whole number of picoseconds (the waveform's resolution, "
+                           "1 ps), got {}",
+                           p.clock_period_ns));
+    }
   }
   if (const YAML::Node n = root["memory"]) {
     r.keys(n, "memory", {"read_latency", "bytes_per_cycle", "ports"});

@@ -71,6 +71,14 @@ TEST(Params, OutOfRangeNamesKeyAndLine) {
   expect_error(sim(params_arg(p, d), d), {"units.exp.latency", "p.yaml:3:14", "[1, "});
 }
 
+// SystemC's time resolution is 1 ps: 1.5 ps per cycle would step 2 ps in the waveform.
+TEST(Params, AClockPeriodOfPartPicosecondsIsRefused) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "clock:\n  period_ns: 0.0015\n");
+  expect_error(sim(params_arg(p, d), d),
+               {"clock.period_ns", "p.yaml:2:14", "a whole number of picoseconds"});
+}
+
 TEST(Params, BadChoiceListsTheChoices) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml", "datapath: fastest\n");
