@@ -110,7 +110,10 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   const UnitStats& top = r.units[busiest];
   const bool stalls = r.limiting.reason == LimitReason::producer_stalls ||
                       r.limiting.reason == LimitReason::consumer_stalls;
-  if (saturated(top.busy, cycles) || !stalls) {
+  // Busy nearly all of its time up to its end, it hardly waited: whatever else waited, waited
+  // behind it (with lanes and a causal mask a lane idles by design while its group's longer
+  // rows stream, and a small run's pipeline fill is a large share of its cycles).
+  if (saturated(top.busy, top.end) || !stalls) {
     b.unit = busiest;
     b.kind = top.timing.ii > 1 ? BottleneckKind::slow_ii : BottleneckKind::none;
     b.reason = top.timing.ii > 1

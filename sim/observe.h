@@ -21,8 +21,9 @@ Cycle first_row_latency(const DatapathResult& r, std::size_t channel);
 
 // The unit (and channel) that limited `r`'s throughput, in this order (docs/timing.md):
 // - stopped: a deadlock or the watchdog; the limiting channel and its writer;
-// - slow_ii / none: a unit busy at least 95% of the run's cycles sets the rate: slow_ii if its
-//   II is above 1, none (every unit keeps up with one firing per cycle) otherwise;
+// - slow_ii / none: the busiest unit, busy at least 95% of its cycles up to its end (it hardly
+//   waited), sets the rate: slow_ii if its II is above 1, none (every unit keeps up with one
+//   firing per cycle) otherwise; none too if nothing stalls;
 // - memory_bandwidth / memory_latency: the limiting channel is a Q/K/V stream buffer whose
 //   reader's link is busy at least 95% of the cycles, or else waits for the memory's latency
 //   with too few rows in flight (the channel's depth);
