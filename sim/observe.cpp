@@ -78,14 +78,6 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r) {
   r.memory = dp.memory_timing();
 }
 
-Cycle first_row_latency(const DatapathResult& r, std::size_t channel) {
-  const ChannelStats& c = r.channels[channel];
-  if (!c.input_stream) return 0;
-  const UnitStats& reader = r.units[r.channel_ends[channel].first];
-  return r.memory.read_latency + r.memory.beats(c.width * c.element_bytes) - 1 +
-         reader.timing.latency - 1;
-}
-
 Bottleneck find_bottleneck(const DatapathResult& r) {
   Bottleneck b;
   if (r.units.empty()) return b;
@@ -259,8 +251,8 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       const ChannelStats& c = r.channels[i];
       // A stream reader fetching ahead waits for slots by design: its buffer stalls when its
       // reader waits beyond the first row's latency (as the limiting channel counts it).
-      const bool stalling = c.input_stream ? c.consumer_stall_cycles > first_row_latency(r, i)
-                                           : c.producer_stall_cycles > 0;
+      const bool stalling =
+          c.input_stream ? c.consumer_stall_cycles > r.first_row[i] : c.producer_stall_cycles > 0;
       const char* colour = stalling ? "red" : c.high_water == c.capacity ? "orange" : "black";
       const bool limit = r.bottleneck.channel == std::ptrdiff_t(i);
       s += fmt::format("    {} -> {} [label=\"{}\\n{}/{}\", color={}, fontcolor={}{}];\n",

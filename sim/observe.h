@@ -13,12 +13,6 @@ namespace sdpa {
 // it; `r.channels` must already hold its channels' statistics, in edge order.
 void account_units(const AttentionDatapath& dp, DatapathResult& r);
 
-// The cycles from its first request until a Q/K/V stream buffer's first row is ready: the
-// memory's read latency, the row's beats − 1 and its reader's own latency − 1 (docs/timing.md);
-// its consumer waits that long by design, and only waits beyond it count as stalls. 0 for the
-// other channels. After account_units.
-Cycle first_row_latency(const DatapathResult& r, std::size_t channel);
-
 // The unit (and channel) that limited `r`'s throughput, in this order (docs/timing.md):
 // - stopped: a deadlock or the watchdog; the limiting channel and its writer;
 // - slow_ii / none: the busiest unit, busy at least 95% of its cycles up to its end (it hardly

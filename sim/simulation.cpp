@@ -117,6 +117,7 @@ DatapathResult result_of(const AttentionDatapath& dp) {
     const ChannelBase& ch = *e.channel;
     r.channels.push_back(ch.stats());
     r.channels.back().input_stream = dp.is_input_stream(e);
+    r.first_row.push_back(dp.is_input_stream(e) ? e.producer->result_latency() : 0);
     writer_blocked.push_back(ch.blocked_writer() != nullptr && ch.fill() == ch.capacity());
   }
   bool stopped_by_watchdog = false;
@@ -129,10 +130,8 @@ DatapathResult result_of(const AttentionDatapath& dp) {
     r.status = Status::deadlock;
     r.waits = wait_for_report(dp.channels());
   }
-  std::vector<Cycle> first_row;
-  for (std::size_t i = 0; i < r.channels.size(); ++i) first_row.push_back(first_row_latency(r, i));
   r.limiting =
-      limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, first_row);
+      limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, r.first_row);
   r.bottleneck = find_bottleneck(r);
   return r;
 }

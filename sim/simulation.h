@@ -91,6 +91,10 @@ struct DatapathResult {
   std::vector<UnitStats> units;
   // channel_ends[i]: the producer's and the consumer's index in `units` of channels[i].
   std::vector<std::pair<std::size_t, std::size_t>> channel_ends;
+  // first_row[i]: for a Q/K/V stream buffer, the cycles its first row takes from the request
+  // (its reader's result latency: the memory's, the row's beats, its own), which its consumer
+  // waits by design and only waits beyond count as stalls; 0 for the other channels.
+  std::vector<Cycle> first_row;
   Cycle span = 0;       // the latest unit's end: every unit's cycles add up to it
   MemoryTiming memory;  // of the stream readers' links
   LimitingChannel limiting;
@@ -118,9 +122,8 @@ struct ProgressReporter {
   std::function<void(const std::vector<Progress>&, double elapsed_seconds)> report;
 };
 
-// `writer_blocked[i]`: channels[i] is full and its writer waits on it. `first_row[i]`: for a
-// Q/K/V stream, the cycles its first row takes (first_row_latency, sim/observe.h), which its
-// consumer's waits count only beyond.
+// `writer_blocked[i]`: channels[i] is full and its writer waits on it. `first_row[i]`: as
+// DatapathResult's, a stream buffer's consumer's waits count only beyond it.
 LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
                                  const std::vector<bool>& writer_blocked, bool deadlocked,
                                  const std::vector<Cycle>& first_row);
