@@ -87,6 +87,14 @@ inline const ChannelStats& channel(const DatapathResult& r, const std::string& l
   throw std::out_of_range("no channel " + local);
 }
 
+// At full rate only the memory streams, which run ahead of their consumers, wait for slots.
+inline void expect_only_streams_wait_for_slots(const DatapathResult& r) {
+  for (const ChannelStats& s : r.channels)
+    if (!s.input_stream) {
+      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
+    }
+}
+
 inline void expect_accurate(const AttentionInputs& in, const DatapathResult& r) {
   ASSERT_EQ(r.status, Status::ok);
   const Check c =

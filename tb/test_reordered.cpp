@@ -55,11 +55,7 @@ TEST_P(ReorderedTiming, FullRateAtAutomaticDepths) {
   const DatapathResult& run = r.runs.at(0);
   ASSERT_EQ(run.status, Status::ok);
   EXPECT_EQ(run.cycles, reordered_cycles(1, n, c));
-  // Only the memory streams, which run ahead of their consumers, ever wait for a slot.
-  for (const ChannelStats& s : run.channels)
-    if (!s.input_stream) {
-      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
-    }
+  expect_only_streams_wait_for_slots(run);
 }
 
 INSTANTIATE_TEST_SUITE_P(SeqLens, ReorderedTiming, testing::Values(1, 16, 64, 256));
@@ -68,26 +64,29 @@ INSTANTIATE_TEST_SUITE_P(SeqLens, ReorderedTiming, testing::Values(1, 16, 64, 25
 // L_acc) after the row's last score; with rows of ℓ keys, 1 + ⌊L / ℓ⌋ rows' results arrive in
 // that time, so each channel needs that many slots (at least its producer's latency + 1) for
 // the closed form to hold: rows of one key, of two and of five, either unit the later.
+// The reordered datapath on `shape` with the running sum's and the accumulator's latencies, at
+// automatic depths: accurate, on its closed form, and only the streams wait for slots.
+DatapathResult run_at_full_rate(const AttentionShape& shape, unsigned l_rsum, unsigned l_acc) {
+  DatapathConfig c = default_config();
+  c.timings["running_sum"] = {l_rsum, 1};
+  c.timings["rescale_accumulate"] = {l_acc, 1};
+  const AttentionInputs in = random_inputs(shape, 3);
+  DatapathResult run = simulate(in, {"reordered"}, c).runs.at(0);
+  expect_accurate(in, run);
+  EXPECT_EQ(run.cycles, reordered_cycles(shape, c));
+  expect_only_streams_wait_for_slots(run);
+  return run;
+}
+
 class ReorderedShortRows
     : public testing::TestWithParam<std::tuple<std::size_t, unsigned, unsigned>> {};
 
 TEST_P(ReorderedShortRows, RunAtFullRateWhicheverRowResultIsLater) {
   const auto& [keys, l_rsum, l_acc] = GetParam();
-  DatapathConfig c = default_config();
-  c.timings["running_sum"] = {l_rsum, 1};
-  c.timings["rescale_accumulate"] = {l_acc, 1};
-  const AttentionShape shape{1, 16, 16, 3, keys, 4, false};
-  const AttentionInputs in = random_inputs(shape, 3);
-  const DatapathResult run = simulate(in, {"reordered"}, c).runs.at(0);
-  expect_accurate(in, run);
-  EXPECT_EQ(run.cycles, reordered_cycles(shape, c));
+  const DatapathResult run = run_at_full_rate({1, 16, 16, 3, keys, 4, false}, l_rsum, l_acc);
   const std::size_t waiting = 1 + std::max(l_rsum, l_acc) / keys;
   EXPECT_EQ(channel(run, "sums").capacity, std::max<std::size_t>(l_rsum + 1, waiting));
   EXPECT_EQ(channel(run, "acc_rows").capacity, std::max<std::size_t>(l_acc + 1, waiting));
-  for (const ChannelStats& s : run.channels)
-    if (!s.input_stream) {
-      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
-    }
 }
 
 // The same with causal rows, of every length from N_kv − N_q + 1 to N_kv, over four heads: the
@@ -97,18 +96,7 @@ class ReorderedCausalRows
 
 TEST_P(ReorderedCausalRows, RunAtFullRateWhicheverRowResultIsLater) {
   const auto& [queries, keys, l_rsum, l_acc] = GetParam();
-  DatapathConfig c = default_config();
-  c.timings["running_sum"] = {l_rsum, 1};
-  c.timings["rescale_accumulate"] = {l_acc, 1};
-  const AttentionShape shape{1, 4, 4, queries, keys, 4, true};
-  const AttentionInputs in = random_inputs(shape, 5);
-  const DatapathResult run = simulate(in, {"reordered"}, c).runs.at(0);
-  expect_accurate(in, run);
-  EXPECT_EQ(run.cycles, reordered_cycles(shape, c));
-  for (const ChannelStats& s : run.channels)
-    if (!s.input_stream) {
-      EXPECT_EQ(s.producer_stall_cycles, 0u) << s.name;
-    }
+  run_at_full_rate({1, 4, 4, queries, keys, 4, true}, l_rsum, l_acc);
 }
 
 using CausalRows = std::tuple<std::size_t, std::size_t, unsigned, unsigned>;
