@@ -1,6 +1,7 @@
 // Runs the real sdpa-sim binary for end-to-end tests.
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -34,6 +35,14 @@ inline std::filesystem::path scratch() {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// A path as one shell word (the tests' paths hold no quote), and the --out option naming one.
+inline std::string shell_word(const std::filesystem::path& p) {
+  return fmt::format("'{}'", p.string());
+}
+inline std::string out_arg(const std::filesystem::path& dir) {
+  return fmt::format(" --out {}", shell_word(dir));
 }
 
 // `args` is appended to the simulator's path as shell words; runs from the source tree.

@@ -25,7 +25,7 @@ void expect_error(const SimRun& r, const std::vector<std::string>& needles) {
 }
 
 std::string params_arg(const fs::path& p, const fs::path& dir) {
-  return "'" + p.string() + "' --out '" + (dir / "out").string() + "'";
+  return shell_word(p) + out_arg(dir / "out");
 }
 
 TEST(Params, ShippedParameterFilesRun) {

@@ -153,7 +153,6 @@ TEST(Cost, ComputeAreaIsTheUnitsOperators) {
 
 // --- The command line: report.json, the summary, the cost file --------------------------------
 
-std::string out_arg(const fs::path& dir) { return " --out '" + dir.string() + "'"; }
 json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
 const json& run_of(const json& r, const std::string& datapath) {
   for (const json& run : r["runs"])
@@ -309,7 +308,7 @@ void expect_bad_cost(const std::string& table, const std::vector<std::string>& n
   const fs::path d = scratch();
   write(d / "cost.yaml", table);
   write(d / "p.yaml", "problem: {seq_len: 4, head_dim: 2}\ncost: cost.yaml\n");
-  const SimRun r = sim("'" + (d / "p.yaml").string() + "'" + out_arg(d / "o"), d);
+  const SimRun r = sim(shell_word(d / "p.yaml") + out_arg(d / "o"), d);
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   for (const std::string& n : needles)
@@ -358,7 +357,7 @@ TEST(CostCli, ATableWithoutTheRunsFormatIsRefused) {
 TEST(CostCli, AMissingCostFileNamesTheKeyAndLine) {
   const fs::path d = scratch();
   write(d / "p.yaml", "problem: {seq_len: 4, head_dim: 2}\ncost: nowhere.yaml\n");
-  const SimRun r = sim("'" + (d / "p.yaml").string() + "'" + out_arg(d / "o"), d);
+  const SimRun r = sim(shell_word(d / "p.yaml") + out_arg(d / "o"), d);
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("p.yaml:2:7: cost: cannot read the cost file"), std::string::npos) << r.err;
   const SimRun s = sim("--set cost=nowhere.yaml" + out_arg(d / "o"), d);

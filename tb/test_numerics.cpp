@@ -237,7 +237,7 @@ TEST(Unverified, BinaryExitsSixAndReportsTheStatus) {
   const fs::path d = scratch();
   AttentionInputs in;
   const fs::path p = huge_score_inputs(d, in);
-  const SimRun r = sim("'" + p.string() + "' --out '" + (d / "out").string() + "'", d);
+  const SimRun r = sim(shell_word(p) + out_arg(d / "out"), d);
   EXPECT_EQ(r.status, 6) << r.out << r.err;
   const json report = json::parse(slurp(d / "out" / "report.json"));
   double v_bound = 0;
@@ -268,9 +268,8 @@ TEST(Unverified, SizeBuffersSizesAnUnverifiedRun) {
   const fs::path d = scratch();
   AttentionInputs in;
   const fs::path p = huge_score_inputs(d, in);
-  const SimRun r = sim("'" + p.string() + "' --set datapath=reordered --size-buffers --out '" +
-                           (d / "out").string() + "'",
-                       d);
+  const SimRun r =
+      sim(shell_word(p) + " --set datapath=reordered --size-buffers" + out_arg(d / "out"), d);
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_TRUE(fs::exists(d / "out" / "sized.yaml"));
 }

@@ -19,8 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
 int shell(const std::string& cmd) {
   const int raw = std::system(cmd.c_str());
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -31,8 +29,9 @@ int shell(const std::string& cmd) {
 SimRun sim_in(const fs::path& cwd, const std::string& args, const fs::path& dir,
               const std::string& prefix = "", const fs::path& binary = SDPA_SIM) {
   SimRun r;
-  r.status = shell("cd " + q(cwd) + " && " + prefix + "timeout 60 " + q(binary) + " " + args +
-                   " >" + q(dir / "stdout") + " 2>" + q(dir / "stderr"));
+  r.status =
+      shell("cd " + shell_word(cwd) + " && " + prefix + "timeout 60 " + shell_word(binary) + " " +
+            args + " >" + shell_word(dir / "stdout") + " 2>" + shell_word(dir / "stderr"));
   r.out = slurp(dir / "stdout");
   r.err = slurp(dir / "stderr");
   return r;
@@ -64,10 +63,10 @@ const std::string kSmall = "--set problem.seq_len=8 --set problem.head_dim=4 ";
 TEST(ReusedFolder, ANaiveRunAfterAVcdRunOfBothLeavesOnlyItsFilesAndTheUsers) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
-  ASSERT_EQ(sim(kSmall + "--vcd --out " + q(o), d).status, 0);
+  ASSERT_EQ(sim(kSmall + "--vcd --out " + shell_word(o), d).status, 0);
   ASSERT_TRUE(fs::exists(o / "trace.vcd") && fs::exists(o / "o_reordered.npy"));
   write(o / "notes.txt", "the user's own file\n");
-  const SimRun r = sim(kSmall + "--set datapath=naive --out " + q(o), d);
+  const SimRun r = sim(kSmall + "--set datapath=naive --out " + shell_word(o), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("replacing the results in " + o.string()), std::string::npos) << r.err;
   const auto after = contents(o);
@@ -82,9 +81,9 @@ TEST(ReusedFolder, ADeadlockedRunLeavesNoEarlierOutputBesideItsReport) {
   const fs::path o = d / "o";
   const std::string common =
       "--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=4 ";
-  ASSERT_EQ(sim(common + "--out " + q(o), d).status, 0);
+  ASSERT_EQ(sim(common + "--out " + shell_word(o), d).status, 0);
   ASSERT_TRUE(fs::exists(o / "o_naive.npy"));
-  const SimRun r = sim(common + "--set channels.depths.score_bypass=16 --out " + q(o), d);
+  const SimRun r = sim(common + "--set channels.depths.score_bypass=16 --out " + shell_word(o), d);
   ASSERT_EQ(r.status, 3) << r.err;
   EXPECT_EQ(names(contents(o)), (std::vector<std::string>{"params.yaml", "report.json"}));
   EXPECT_EQ(report(o)["runs"][0]["status"], "deadlock");
@@ -96,12 +95,12 @@ TEST(ReusedFolder, SizingReplacesAnEarlierRunAndARunReplacesSizing) {
   const fs::path o = d / "o";
   const std::string tiny =
       "--set datapath=reordered --set problem.seq_len=1 --set problem.head_dim=1 ";
-  ASSERT_EQ(sim(tiny + "--out " + q(o), d).status, 0);
-  SimRun r = sim(tiny + "--size-buffers --out " + q(o), d);
+  ASSERT_EQ(sim(tiny + "--out " + shell_word(o), d).status, 0);
+  SimRun r = sim(tiny + "--size-buffers --out " + shell_word(o), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(names(contents(o)), (std::vector<std::string>{"report.json", "sized.yaml"}));
   EXPECT_EQ(report(o)["files"], json({"report.json", "sized.yaml"}));
-  r = sim(tiny + "--out " + q(o), d);
+  r = sim(tiny + "--out " + shell_word(o), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(names(contents(o)),
             (std::vector<std::string>{"o_reordered.npy", "params.yaml", "report.json"}));
@@ -112,7 +111,7 @@ TEST(ReusedFolder, AFileNoEarlierRunRecordedIsNeverReplaced) {
   const fs::path o = d / "o";
   fs::create_directories(o);
   write(o / "params.yaml", "my own parameters\n");
-  const SimRun r = sim(kSmall + "--out " + q(o), d);
+  const SimRun r = sim(kSmall + "--out " + shell_word(o), d);
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("--out " + o.string() + ": params.yaml is there"), std::string::npos)
@@ -130,7 +129,7 @@ TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
   write(o / "trace.vcd", "old\n");
   write(o / "sized.yaml", "old\n");
   write(o / "notes.txt", "mine\n");
-  const SimRun r = sim(kSmall + "--set datapath=naive --out " + q(o), d);
+  const SimRun r = sim(kSmall + "--set datapath=naive --out " + shell_word(o), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(names(contents(o)),
             (std::vector<std::string>{"notes.txt", "o_naive.npy", "params.yaml", "report.json"}));
@@ -150,7 +149,7 @@ TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
     fs::create_directories(o / s);
     write(o / s / "o_naive.npy", "partial");
   }
-  ASSERT_EQ(sim(kSmall + "--set datapath=naive --out " + q(o), d).status, 0);
+  ASSERT_EQ(sim(kSmall + "--set datapath=naive --out " + shell_word(o), d).status, 0);
   EXPECT_FALSE(fs::exists(o / dead));
   EXPECT_TRUE(fs::exists(o / alive / "o_naive.npy"));
 }
@@ -174,11 +173,13 @@ TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
     std::vector<std::string> needles;
   };
   const std::vector<Case> cases{
-      {q(d / "afile" / "x"), "", {(d / "afile" / "x").string(), "Not a directory"}},
-      {q(d / "afile"), "", {(d / "afile").string(), "Not a directory"}},
+      {shell_word(d / "afile" / "x"), "", {(d / "afile" / "x").string(), "Not a directory"}},
+      {shell_word(d / "afile"), "", {(d / "afile").string(), "Not a directory"}},
       {"''", "", {"--out ''"}},
-      {q(d / "locked"), as_user, {(d / "locked").string(), "Permission denied"}},
-      {q(d / "locked" / "sub"), as_user, {(d / "locked" / "sub").string(), "Permission denied"}}};
+      {shell_word(d / "locked"), as_user, {(d / "locked").string(), "Permission denied"}},
+      {shell_word(d / "locked" / "sub"),
+       as_user,
+       {(d / "locked" / "sub").string(), "Permission denied"}}};
   for (const Case& c : cases) {
     // A run of minutes, were the folder checked only at the end.
     const auto start = std::chrono::steady_clock::now();
@@ -199,7 +200,7 @@ TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
 
 TEST(Options, VcdWithSizeBuffersExitsTwo) {
   const fs::path d = scratch();
-  const SimRun r = sim(kSmall + "--vcd --size-buffers --out " + q(d / "o"), d);
+  const SimRun r = sim(kSmall + "--vcd --size-buffers --out " + shell_word(d / "o"), d);
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("--vcd excludes --size-buffers"), std::string::npos) << r.err;
@@ -214,7 +215,7 @@ TEST(Options, VersionIsPrintedAndRecordedWithTheEffectiveParameters) {
   const SimRun r =
       sim("--set problem.seq_len=16 --set problem.head_dim=4 --set "
           "units.exp.latency=7 --out " +
-              q(d / "o"),
+              shell_word(d / "o"),
           d);
   ASSERT_EQ(r.status, 0) << r.err;
   const json rep = report(d / "o");
@@ -245,8 +246,8 @@ TEST(DefaultParams, RunFromAnyFolderWithTheShippedDefaults) {
   const fs::path out = d / "elsewhere" / "out" / "default";
   ASSERT_TRUE(fs::exists(out / "report.json"));
   // The built-in parameters are the shipped file's.
-  const SimRun shipped = sim(q(fs::path(SDPA_SOURCE_DIR) / "params" / "default.yaml") + " " +
-                                 kSmall + "--out " + q(d / "shipped"),
+  const SimRun shipped = sim(shell_word(fs::path(SDPA_SOURCE_DIR) / "params" / "default.yaml") +
+                                 " " + kSmall + "--out " + shell_word(d / "shipped"),
                              d);
   ASSERT_EQ(shipped.status, 0) << shipped.err;
   EXPECT_EQ(slurp(out / "params.yaml"), slurp(d / "shipped" / "params.yaml"));
@@ -259,7 +260,7 @@ TEST(Waveform, GtkwaveOpensTraceGtkwFromAnyFolder) {
   const fs::path d = scratch();
   const fs::path root = d / "root";
   const fs::path out = root / "out" / "default";
-  ASSERT_EQ(sim(kSmall + "--vcd --out " + q(out), d).status, 0);
+  ASSERT_EQ(sim(kSmall + "--vcd --out " + shell_word(out), d).status, 0);
   fs::create_directories(d / "elsewhere");
   fs::copy(out, d / "moved");
   write(d / "open.sh", R"(# open.sh CWD SAVEFILE LOG: the GTKWave window's title, or how it failed
@@ -305,15 +306,18 @@ for i in $(seq 200); do
   sleep 0.1
 done
 )",
-                                   q(d));
+                                   shell_word(d));
   for (std::size_t i = 0; i < cases.size(); ++i)
-    script += fmt::format("bash {} {} {} {} >{}\n", q(d / "open.sh"), q(cases[i].cwd),
-                          q(cases[i].savefile), q(d / fmt::format("log{}", i)),
-                          q(d / fmt::format("title{}", i)));
+    script +=
+        fmt::format("bash {} {} {} {} >{}\n", shell_word(d / "open.sh"), shell_word(cases[i].cwd),
+                    shell_word(cases[i].savefile), shell_word(d / fmt::format("log{}", i)),
+                    shell_word(d / fmt::format("title{}", i)));
   write(d / "all.sh", script);
   ASSERT_EQ(shell("command -v Xvfb gtkwave xwininfo >/dev/null"), 0)
       << "needs xvfb, gtkwave and x11-utils (scripts/setup installs them)";
-  ASSERT_EQ(shell("timeout 120 bash " + q(d / "all.sh") + " >" + q(d / "all.log") + " 2>&1"), 0)
+  ASSERT_EQ(shell("timeout 120 bash " + shell_word(d / "all.sh") + " >" +
+                  shell_word(d / "all.log") + " 2>&1"),
+            0)
       << slurp(d / "all.log");
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const std::string title = slurp(d / fmt::format("title{}", i));
@@ -350,7 +354,7 @@ std::string case_name(const testing::TestParamInfo<WriteFailure>& info) {
 
 // Earlier results in `dir` (another run) and a file of the user's.
 void earlier_results(const fs::path& dir, const fs::path& d) {
-  ASSERT_EQ(sim(kSmall + "--set datapath=reordered --out " + q(dir), d).status, 0);
+  ASSERT_EQ(sim(kSmall + "--set datapath=reordered --out " + shell_word(dir), d).status, 0);
   write(dir / "notes.txt", "mine\n");
 }
 
@@ -380,7 +384,8 @@ void expect_failed_write(const SimRun& r, const fs::path& out, const std::string
 int in_mount_namespace(const fs::path& d, const std::string& script) {
   if (shell("unshare -m true 2>/dev/null") != 0) return 99;
   write(d / "namespace.sh", script);
-  return shell("unshare -m bash " + q(d / "namespace.sh") + " 2>" + q(d / "mount.err"));
+  return shell("unshare -m bash " + shell_word(d / "namespace.sh") + " 2>" +
+               shell_word(d / "mount.err"));
 }
 
 const char* const kNoMount = "cannot mount a tmpfs in a private mount namespace (unshare -m): ";
@@ -394,7 +399,7 @@ TEST_P(DiskFull, ExitsFiveNamingTheErrnoAndLeavesTheFolderAsItWas) {
   const fs::path d = scratch();
   // The same run on an ample disk gives each file's size; tmpfs holds a file in 4 KiB pages.
   if (c.kind != c.order.front()) {
-    ASSERT_EQ(sim(c.args + "--out " + q(d / "ref"), d).status, 0);
+    ASSERT_EQ(sim(c.args + "--out " + shell_word(d / "ref"), d).status, 0);
   }
   std::size_t pages = 0;
   for (const std::string& f : c.order) {
@@ -417,9 +422,9 @@ echo $status >{d}/status
 rm {out}/filler
 cp -a {out}/. {d}/after/
 )",
-      fmt::arg("out", q(out)), fmt::arg("earlier", q(d / "earlier")), fmt::arg("pages", pages),
-      fmt::arg("src", SDPA_SOURCE_DIR), fmt::arg("sim", SDPA_SIM), fmt::arg("args", c.args),
-      fmt::arg("d", q(d)));
+      fmt::arg("out", shell_word(out)), fmt::arg("earlier", shell_word(d / "earlier")),
+      fmt::arg("pages", pages), fmt::arg("src", SDPA_SOURCE_DIR), fmt::arg("sim", SDPA_SIM),
+      fmt::arg("args", c.args), fmt::arg("d", shell_word(d)));
   const int rc = in_mount_namespace(d, script);
   if (rc == 99) GTEST_SKIP() << kNoMount << slurp(d / "mount.err");
   ASSERT_EQ(rc, 0) << slurp(d / "mount.err");
@@ -441,8 +446,8 @@ TEST(SizingDiskFull, AChildsFailedWriteIsExitFive) {
   // Two free pages: the child's parameter file and o_reordered.npy fit, its params.yaml does
   // not; its staging folder then goes, which frees the page for its error on stderr (a file in
   // TMPDIR too).
-  const int rc =
-      in_mount_namespace(d, fmt::format(R"(set -e
+  const int rc = in_mount_namespace(
+      d, fmt::format(R"(set -e
 mount -t tmpfs -o size=64k tmpfs {tmp} || exit 99
 avail=$(df -B4096 --output=avail {tmp} | tail -n 1)
 head -c $(( (avail - 2) * 4096 )) /dev/zero >{tmp}/filler
@@ -450,9 +455,9 @@ status=0
 (cd '{src}' && TMPDIR={tmp} timeout 60 '{sim}' {args} --out {out} >{d}/stdout 2>{d}/stderr) || status=$?
 echo $status >{d}/status
 )",
-                                        fmt::arg("tmp", q(tmp)), fmt::arg("src", SDPA_SOURCE_DIR),
-                                        fmt::arg("sim", SDPA_SIM), fmt::arg("args", kSizingRun),
-                                        fmt::arg("out", q(d / "out")), fmt::arg("d", q(d))));
+                     fmt::arg("tmp", shell_word(tmp)), fmt::arg("src", SDPA_SOURCE_DIR),
+                     fmt::arg("sim", SDPA_SIM), fmt::arg("args", kSizingRun),
+                     fmt::arg("out", shell_word(d / "out")), fmt::arg("d", shell_word(d))));
   if (rc == 99) GTEST_SKIP() << kNoMount << slurp(d / "mount.err");
   ASSERT_EQ(rc, 0) << slurp(d / "mount.err");
   const std::string err = slurp(d / "stderr");
@@ -482,7 +487,7 @@ class FileSizeLimit : public testing::TestWithParam<WriteFailure> {};
 TEST_P(FileSizeLimit, ExitsFiveNamingTheErrnoAndLeavesTheFolderAsItWas) {
   const WriteFailure& c = GetParam();
   const fs::path d = scratch();
-  ASSERT_EQ(sim(c.args + "--out " + q(d / "ref"), d).status, 0);
+  ASSERT_EQ(sim(c.args + "--out " + shell_word(d / "ref"), d).status, 0);
   std::size_t limit = 1;
   for (const std::string& f : c.order) {
     if (f == c.kind) break;
@@ -497,10 +502,10 @@ TEST_P(FileSizeLimit, ExitsFiveNamingTheErrnoAndLeavesTheFolderAsItWas) {
   write(d / "limited.sh",
         fmt::format("set -o pipefail\ncd '{}'\n{{ prlimit --fsize={} '{}' {} --out {} 2>&1 1>&3 | "
                     "cat >{}; }} 3>&1 | cat >{}\n",
-                    SDPA_SOURCE_DIR, limit, SDPA_SIM, c.args, q(out), q(d / "stderr"),
-                    q(d / "stdout")));
+                    SDPA_SOURCE_DIR, limit, SDPA_SIM, c.args, shell_word(out),
+                    shell_word(d / "stderr"), shell_word(d / "stdout")));
   SimRun r;
-  r.status = shell("timeout 60 bash " + q(d / "limited.sh"));
+  r.status = shell("timeout 60 bash " + shell_word(d / "limited.sh"));
   r.err = slurp(d / "stderr");
   expect_failed_write(r, out, c.kind, "File too large", earlier, contents(out));
 }

@@ -30,9 +30,6 @@ void expect_error(const SimRun& r, const std::vector<std::string>& needles,
     EXPECT_EQ(r.err.find(n), std::string::npos) << n << " in " << r.err;
 }
 
-std::string out_arg(const fs::path& dir) { return " --out '" + dir.string() + "'"; }
-std::string file_arg(const fs::path& p) { return "'" + p.string() + "'"; }
-
 json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
 
 Cycle cycles(const json& r, const std::string& datapath) {
@@ -84,7 +81,7 @@ TEST(PerDatapath, AKeyMatchingNoUnitOrChannelOfASelectedDatapathIsRefused) {
                        "datapath: naive\n"
                        "units:\n"
                        "  running_max: {latency: 3}\n");
-  expect_error(sim(file_arg(p) + out_arg(d / "o"), d),
+  expect_error(sim(shell_word(p) + out_arg(d / "o"), d),
                {"p.yaml:3:3: units.running_max: unknown key", "running_max is a unit of reordered",
                 "datapaths.reordered.units"});
   expect_error(
@@ -96,7 +93,7 @@ TEST(PerDatapath, AKeyMatchingNoUnitOrChannelOfASelectedDatapathIsRefused) {
                        "  naive:\n"
                        "    channels:\n"
                        "      depths: {acc_rows: 2}\n");
-  expect_error(sim(file_arg(q) + out_arg(d / "o"), d),
+  expect_error(sim(shell_word(q) + out_arg(d / "o"), d),
                {"q.yaml:4:16: datapaths.naive.channels.depths.acc_rows: unknown key",
                 "acc_rows is a channel of reordered, not of naive"});
   expect_error(sim("--set datapaths.fast.units.exp.latency=2" + out_arg(d / "o"), d),
@@ -129,10 +126,10 @@ TEST(PerDatapath, ASharedKeyThatEverySelectedDatapathOverridesIsRefused) {
                        "  naive:\n"
                        "    units:\n"
                        "      exp: {latency: 4}\n");
-  expect_error(sim(file_arg(p) + out_arg(d / "o"), d),
+  expect_error(sim(shell_word(p) + out_arg(d / "o"), d),
                {"p.yaml:3:18: units.exp.latency: has no effect",
                 "datapaths.naive.units.exp.latency (" + p.string() + ":7:22)"});
-  expect_error(sim(file_arg(p) + " --set units.exp.latency=5" + out_arg(d / "o"), d),
+  expect_error(sim(shell_word(p) + " --set units.exp.latency=5" + out_arg(d / "o"), d),
                {"--set units.exp.latency=5: units.exp.latency: has no effect"});
   // The other field, or a datapath that does not override it, keeps the shared key useful.
   const auto other_field = write(d / "f.yaml",
@@ -143,7 +140,7 @@ TEST(PerDatapath, ASharedKeyThatEverySelectedDatapathOverridesIsRefused) {
                                  "  naive:\n"
                                  "    units:\n"
                                  "      exp: {latency: 4}\n");
-  const SimRun field = sim(file_arg(other_field) + " " + kSmall + out_arg(d / "a"), d);
+  const SimRun field = sim(shell_word(other_field) + " " + kSmall + out_arg(d / "a"), d);
   EXPECT_EQ(field.status, 0) << field.err;
   const SimRun both = sim(std::string(kSmall) +
                               "--set channels.depths.scores=3 "
@@ -198,7 +195,7 @@ TEST(PerDatapath, ParamsYamlRoundTripsAndServesEitherDatapath) {
                            "--set datapaths.reordered.channels.default_depth=12";
   ASSERT_EQ(sim(sets + out_arg(d / "a"), d).status, 0);
   const fs::path written = d / "a" / "params.yaml";
-  const SimRun again = sim(file_arg(written) + out_arg(d / "b"), d);
+  const SimRun again = sim(shell_word(written) + out_arg(d / "b"), d);
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_EQ(slurp(written), slurp(d / "b" / "params.yaml"));
   auto without_wall_time = [](json r) {
@@ -209,7 +206,7 @@ TEST(PerDatapath, ParamsYamlRoundTripsAndServesEitherDatapath) {
   // Per-datapath values are written under their datapath, so either one alone is the same.
   for (const char* dp : {"naive", "reordered"}) {
     const fs::path o = d / dp;
-    const SimRun alone = sim(file_arg(written) + " --set datapath=" + dp + out_arg(o), d);
+    const SimRun alone = sim(shell_word(written) + " --set datapath=" + dp + out_arg(o), d);
     ASSERT_EQ(alone.status, 0) << alone.err;
     EXPECT_EQ(report(o)["runs"][0], report(d / "a")["runs"][dp == std::string("naive") ? 0 : 1]);
   }
@@ -229,7 +226,7 @@ TEST(PerDatapath, ParamsYamlRoundTripsAndServesEitherDatapath) {
 TEST(Sources, ADuplicateKeyIsBlamedOnTheFileNotOnASetOfTheSameKey) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml", "problem:\n  seq_len: 16\n  seq_len: 32\n");
-  expect_error(sim(file_arg(p) + " --set problem.seq_len=8" + out_arg(d / "o"), d),
+  expect_error(sim(shell_word(p) + " --set problem.seq_len=8" + out_arg(d / "o"), d),
                {"p.yaml:3:3: problem.seq_len: duplicate key"}, {"--set"});
   // A duplicate inside a --set's own value is the --set's.
   expect_error(sim("--set 'problem={seq_len: 8, seq_len: 9}'" + out_arg(d / "o"), d),
@@ -241,7 +238,7 @@ TEST(Sources, OneInputAloneBlamesTheMissingInputWhereTheGivenOneIs) {
   expect_error(sim("--set inputs.q=q.npy" + out_arg(d / "o"), d),
                {"--set inputs.q=q.npy: inputs.k: missing", "all of q, k and v"}, {"default.yaml"});
   const auto p = write(d / "p.yaml", "inputs:\n  q: q.npy\n  v: v.npy\n");
-  expect_error(sim(file_arg(p) + out_arg(d / "o"), d), {"p.yaml:2:6: inputs.k: missing"});
+  expect_error(sim(shell_word(p) + out_arg(d / "o"), d), {"p.yaml:2:6: inputs.k: missing"});
 }
 
 TEST(Sources, AnUnknownKeyMadeByASetIsBlamedOnTheSet) {
@@ -269,7 +266,7 @@ TEST(Inputs, AProblemKeyThatDisagreesWithTheInputsIsRefusedNamingBoth) {
   const std::string inputs = input_sets(d, 8, 4);
   const std::string q = (d / "q.npy").string();
   const auto n1024 = write(d / "n1024.yaml", "problem:\n  seq_len: 1024\n");
-  expect_error(sim(file_arg(n1024) + " " + inputs + out_arg(d / "o"), d),
+  expect_error(sim(shell_word(n1024) + " " + inputs + out_arg(d / "o"), d),
                {"n1024.yaml:2:12: problem.seq_len: 1024 disagrees with inputs.q",
                 q + " has shape [8, 4]", "N = 8"});
   // The shipped params leave the problem's size to its defaults, which files replace.
@@ -289,7 +286,7 @@ TEST(Inputs, AProblemKeyThatDisagreesWithTheInputsIsRefusedNamingBoth) {
   EXPECT_EQ(agree.status, 0) << agree.err;
   // Without problem keys the files alone define the problem.
   const auto p = write(d / "p.yaml", "datapath: naive\n");
-  const SimRun alone = sim(file_arg(p) + " " + inputs + out_arg(d / "b"), d);
+  const SimRun alone = sim(shell_word(p) + " " + inputs + out_arg(d / "b"), d);
   EXPECT_EQ(alone.status, 0) << alone.err;
 }
 
@@ -333,12 +330,12 @@ TEST(Inputs, ANegativeMalformedOrAbsurdShapeIsRefused) {
   };
   for (const Case& c : cases) {
     const fs::path p = npy_with_shape(d, c.shape, c.bytes);
-    expect_error(sim(file_arg(p) + out_arg(d / "o"), d), {(d / "q.npy").string(), c.message});
+    expect_error(sim(shell_word(p) + out_arg(d / "o"), d), {(d / "q.npy").string(), c.message});
   }
   // Python's other spellings of a 2-D shape are fine.
   for (const std::string shape : {"(4, 3,)", "( 4 ,3 )"}) {
     const fs::path p = npy_with_shape(d, shape, 48);
-    const SimRun r = sim(file_arg(p) + out_arg(d / "ok"), d);
+    const SimRun r = sim(shell_word(p) + out_arg(d / "ok"), d);
     EXPECT_EQ(r.status, 0) << shape << r.err;
   }
 }
@@ -420,7 +417,7 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
                                                {"reordered", reordered_cycles(1, n, reordered)}};
   for (const char* choice : {"naive", "reordered", "both"}) {
     const fs::path o = d / choice;
-    const SimRun again = sim(file_arg(sized) + " --set datapath=" + choice + out_arg(o), d);
+    const SimRun again = sim(shell_word(sized) + " --set datapath=" + choice + out_arg(o), d);
     ASSERT_EQ(again.status, 0) << choice << again.err;
     const json again_report = report(o);
     for (const json& run : again_report["runs"])
