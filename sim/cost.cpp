@@ -7,113 +7,62 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <set>
+#include <limits>
 
 #include "sim/params.h"
+#include "sim/yaml_reader.h"
 
 namespace sdpa {
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-// Checks the cost file as sim/params.cpp checks a params file: every error names the file, line,
-// column and key (docs/errors.md).
-class CostReader {
- public:
-  explicit CostReader(std::string file) : file_(std::move(file)) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
-                         const std::string& what) const {
-    const YAML::Mark mark = node.Mark();
-    const std::string where =
-        mark.is_null() ? file_ : fmt::format("{}:{}:{}", file_, mark.line + 1, mark.column + 1);
-    throw ParamError(fmt::format("{}: {}: {}", where, key, what));
-  }
-
-  // `node` is a mapping whose keys are all in `allowed`, and has every one of `required`.
-  void keys(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed,
-            const std::vector<std::string>& required) const {
-    const std::string label = key.empty() ? "(top level)" : key;
-    if (!node.IsMap()) fail(node, label, "expected a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      if (!entry.first.IsScalar())
-        fail(entry.first, label, fmt::format("expected a key name (one of: {})", join(allowed)));
-      const std::string name = entry.first.Scalar();
-      const std::string path = key.empty() ? name : key + "." + name;
-      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end())
-        fail(entry.first, path, fmt::format("unknown key (expected one of: {})", join(allowed)));
-      if (!seen.insert(name).second) fail(entry.first, path, "duplicate key");
-    }
-    for (const std::string& name : required)
-      if (seen.count(name) == 0) fail(node, key.empty() ? name : key + "." + name, "missing");
-  }
-
-  // A finite number ≥ 0: energies, areas and sizes cannot be negative.
-  double number(const YAML::Node& node, const std::string& key) const {
-    const std::string expected = "expected a number >= 0";
-    if (!node.IsScalar()) fail(node, key, expected);
-    double value = 0;
-    try {
-      value = node.as<double>();
-    } catch (const YAML::Exception&) {
-      fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
-    }
-    if (!std::isfinite(value) || value < 0)
-      fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
-    return value;
-  }
-
-  std::string text(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar() || node.Scalar().empty()) fail(node, key, "expected a text");
-    return node.Scalar();
-  }
-
- private:
-  std::string file_;
-};
-
+// Checks the cost file with the params file's reader: every error names the file, line, column
+// and key (docs/errors.md).
 CostTable from_tree(const YAML::Node& root, const std::string& name) {
-  CostReader r(name);
+  YamlReader r(name);
+  // A mapping of exactly these keys.
+  auto exactly = [&](const YAML::Node& node, const std::string& key,
+                     const std::vector<std::string>& names) {
+    r.keys(node, key, names);
+    r.require(node, key, names);
+  };
+  // Energies, areas and sizes cannot be negative.
+  auto amount = [&](const YAML::Node& node, const std::string& key) {
+    return r.number(node, key, 0, std::numeric_limits<double>::infinity());
+  };
   CostTable t;
   t.source = name;
-  r.keys(root, "", {"technology", "arithmetic", "storage", "memory"},
-         {"technology", "arithmetic", "storage", "memory"});
+  exactly(root, "", {"technology", "arithmetic", "storage", "memory"});
   t.technology = r.text(root["technology"], "technology");
 
   const YAML::Node arithmetic = root["arithmetic"];
-  r.keys(arithmetic, "arithmetic", {}, {});
+  r.keys(arithmetic, "arithmetic", {});
   if (arithmetic.size() == 0) r.fail(arithmetic, "arithmetic", "expected at least one format");
   const std::vector<std::string> ops(kOpNames.begin(), kOpNames.end());
   for (const auto& format : arithmetic) {
     const std::string key = "arithmetic." + format.first.Scalar();
-    r.keys(format.second, key, ops, ops);
+    exactly(format.second, key, ops);
     auto& costs = t.arithmetic[format.first.Scalar()];
     for (std::size_t i = 0; i < kOpKinds; ++i) {
       const std::string op_key = key + "." + kOpNames[i];
       const YAML::Node op = format.second[kOpNames[i]];
-      r.keys(op, op_key, {"energy_pj", "area_um2"}, {"energy_pj", "area_um2"});
-      costs[i] = {r.number(op["energy_pj"], op_key + ".energy_pj"),
-                  r.number(op["area_um2"], op_key + ".area_um2")};
+      exactly(op, op_key, {"energy_pj", "area_um2"});
+      costs[i] = {amount(op["energy_pj"], op_key + ".energy_pj"),
+                  amount(op["area_um2"], op_key + ".area_um2")};
     }
   }
 
   const YAML::Node storage = root["storage"];
   if (!storage.IsSequence() || storage.size() == 0)
     r.fail(storage, "storage", "expected a list of storage classes, smallest first");
-  const std::vector<std::string> fields{"name", "max_bytes", "read_pj_per_byte",
-                                        "write_pj_per_byte", "area_um2_per_byte"};
+  const std::vector<std::string> class_fields{"name", "max_bytes", "read_pj_per_byte",
+                                              "write_pj_per_byte", "area_um2_per_byte"};
   for (std::size_t i = 0; i < storage.size(); ++i) {
     const YAML::Node c = storage[i];
     const std::string key = fmt::format("storage[{}]", i);
-    r.keys(c, key, fields, fields);
+    exactly(c, key, class_fields);
     StorageClass s;
     s.name = r.text(c["name"], key + ".name");
-    const double max_bytes = r.number(c["max_bytes"], key + ".max_bytes");
+    const double max_bytes = amount(c["max_bytes"], key + ".max_bytes");
     if (max_bytes < 1 || max_bytes != std::floor(max_bytes) || max_bytes > 1e18)
       r.fail(
           c["max_bytes"], key + ".max_bytes",
@@ -123,28 +72,17 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
       r.fail(c["max_bytes"], key + ".max_bytes",
              fmt::format("expected more than the class before's {} (smallest first)",
                          t.storage.back().max_bytes));
-    s.read_pj_per_byte = r.number(c["read_pj_per_byte"], key + ".read_pj_per_byte");
-    s.write_pj_per_byte = r.number(c["write_pj_per_byte"], key + ".write_pj_per_byte");
-    s.area_um2_per_byte = r.number(c["area_um2_per_byte"], key + ".area_um2_per_byte");
+    s.read_pj_per_byte = amount(c["read_pj_per_byte"], key + ".read_pj_per_byte");
+    s.write_pj_per_byte = amount(c["write_pj_per_byte"], key + ".write_pj_per_byte");
+    s.area_um2_per_byte = amount(c["area_um2_per_byte"], key + ".area_um2_per_byte");
     t.storage.push_back(s);
   }
 
   const YAML::Node memory = root["memory"];
-  r.keys(memory, "memory", {"read_pj_per_byte", "write_pj_per_byte"},
-         {"read_pj_per_byte", "write_pj_per_byte"});
-  t.memory_read_pj_per_byte = r.number(memory["read_pj_per_byte"], "memory.read_pj_per_byte");
-  t.memory_write_pj_per_byte = r.number(memory["write_pj_per_byte"], "memory.write_pj_per_byte");
+  exactly(memory, "memory", {"read_pj_per_byte", "write_pj_per_byte"});
+  t.memory_read_pj_per_byte = amount(memory["read_pj_per_byte"], "memory.read_pj_per_byte");
+  t.memory_write_pj_per_byte = amount(memory["write_pj_per_byte"], "memory.write_pj_per_byte");
   return t;
-}
-
-YAML::Node parse(const std::string& text, const std::string& name) {
-  try {
-    YAML::Node root = YAML::Load(text);
-    return root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root;
-  } catch (const YAML::Exception& e) {
-    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
-                                 e.mark.column + 1, e.msg));
-  }
 }
 
 nlohmann::json ops_json(const OpCounts& ops) {
@@ -202,7 +140,7 @@ void require_format(const CostTable& table, const std::string& format) {
   for (const auto& entry : table.arithmetic) formats.push_back(entry.first);
   throw ParamError(
       fmt::format("{}: arithmetic.{}: missing: the run computes in {} (the file has: {})",
-                  table.source, format, format, join(formats)));
+                  table.source, format, format, fmt::join(formats, ", ")));
 }
 
 const StorageClass& CostTable::storage_for(std::uint64_t bytes) const {
@@ -217,11 +155,11 @@ CostTable load_cost_table(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, error) || !in)
     throw ParamError(fmt::format("{}: cannot read the cost file", path));
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return from_tree(parse(text, path), path);
+  return from_tree(parse_yaml(text, path), path);
 }
 
 CostTable load_cost_table_text(const std::string& text, const std::string& name) {
-  return from_tree(parse(text, name), name);
+  return from_tree(parse_yaml(text, name), name);
 }
 
 CostReport cost_of(const DatapathResult& r, const CostTable& table) {

@@ -4,26 +4,20 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <limits>
-#include <set>
 
 #include "sim/simulation.h"
+#include "sim/yaml_reader.h"
 
 namespace sdpa {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
 
 // Every registered datapath, then both (naive and reordered, the paper's pair) and all.
 std::vector<std::string> datapath_choices() {
@@ -57,153 +51,13 @@ std::vector<std::string> datapaths_having(
   return in;
 }
 
-// Walks the YAML tree and reports errors at the node's source position, or at the --set that
-// put the node there. Records where every value it reads came from.
-class Reader {
- public:
-  Reader(std::string file, std::map<std::string, std::string> set_origins,
-         std::map<std::string, std::string>& origins)
-      : file_(std::move(file)), set_origins_(std::move(set_origins)), origins_(origins) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
-                         const std::string& what) const {
-    fail_at(where(node, key), key, what);
-  }
-  [[noreturn]] static void fail_at(const std::string& where, const std::string& key,
-                                   const std::string& what) {
-    throw ParamError(fmt::format("{}: {}: {}", where, key, what));
-  }
-
-  // The --set that replaced `key` or a mapping above it, or made the mapping `key`, or the node's
-  // place in the file.
-  std::string where(const YAML::Node& node, const std::string& key) const {
-    for (std::string k = key; !k.empty(); k = k.substr(0, k.rfind('.'))) {
-      if (auto it = set_origins_.find(k); it != set_origins_.end()) return it->second;
-      if (k.find('.') == std::string::npos) break;
-    }
-    const YAML::Mark mark = node.Mark();
-    if (mark.is_null()) {
-      // Not from the file: a mapping a --set of a key below it made.
-      const auto below = set_origins_.lower_bound(key + ".");
-      if (below != set_origins_.end() && below->first.rfind(key + ".", 0) == 0)
-        return below->second;
-      return file_;
-    }
-    return fmt::format("{}:{}:{}", file_, mark.line + 1, mark.column + 1);
-  }
-
-  // Checks that `node` is a map whose keys are all in `allowed`; `explain` adds to the message
-  // for an unknown name.
-  void keys(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed,
-            const std::function<std::string(const std::string&)>& explain = {}) const {
-    const std::string label = key.empty() ? "(top level)" : key;
-    if (!node.IsMap()) fail(node, label, "expected a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      // YAML allows any node as a key (`? [a, b]: 1`); as<std::string>() throws on those.
-      if (!entry.first.IsScalar())
-        fail(entry.first, label, fmt::format("expected a key name (one of: {})", join(allowed)));
-      const std::string name = entry.first.Scalar();
-      const std::string path = key.empty() ? name : key + "." + name;
-      if (!contains(allowed, name))
-        fail(entry.first, path,
-             fmt::format("unknown key (expected one of: {}{})", join(allowed),
-                         explain ? explain(name) : ""));
-      // yaml-cpp keeps the first of duplicate keys silently; a second value is a mistake. It is
-      // where the mapping holding both came from: a --set of one of them replaced only the first.
-      if (!seen.insert(name).second) fail_at(where(entry.first, key), path, "duplicate key");
-    }
-  }
-
-  std::uint64_t integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
-                        std::uint64_t max) const {
-    const std::string expected = fmt::format("expected an integer in [{}, {}]", min, max);
-    if (!node.IsScalar()) fail(node, key, expected);
-    const std::string& text = node.Scalar();
-    std::uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
-      fail(node, key, fmt::format("{}, got '{}'", expected, text));
-    note(node, key);
-    return value;
-  }
-
-  double number(const YAML::Node& node, const std::string& key, double min, double max) const {
-    const std::string expected = fmt::format("expected a number in [{}, {}]", min, max);
-    if (!node.IsScalar()) fail(node, key, expected);
-    double value = 0;
-    try {
-      value = node.as<double>();
-    } catch (const YAML::Exception&) {
-      fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
-    }
-    if (!(value >= min && value <= max))
-      fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
-    note(node, key);
-    return value;
-  }
-
-  bool boolean(const YAML::Node& node, const std::string& key) const {
-    const std::string text = node.IsScalar() ? node.Scalar() : "";
-    if (text != "true" && text != "false")
-      fail(node, key, fmt::format("expected true or false, got '{}'", text));
-    note(node, key);
-    return text == "true";
-  }
-
-  std::string choice(const YAML::Node& node, const std::string& key,
-                     const std::vector<std::string>& allowed) const {
-    const std::string expected = fmt::format("expected one of: {}", join(allowed));
-    if (!node.IsScalar()) fail(node, key, expected);
-    if (!contains(allowed, node.Scalar()))
-      fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
-    note(node, key);
-    return node.Scalar();
-  }
-
-  // A depth or a watchdog limit: `auto` (0) or an integer.
-  std::uint64_t integer_or_auto(const YAML::Node& node, const std::string& key,
-                                std::uint64_t max) const {
-    if (node.IsScalar() && node.Scalar() == "auto") {
-      note(node, key);
-      return 0;
-    }
-    return integer(node, key, 1, max);
-  }
-
-  std::string path(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar() || node.Scalar().empty()) fail(node, key, "expected a file path");
-    fs::path p(node.Scalar());
-    // A path from the file is relative to the file's folder; one from --set to the working one.
-    if (p.is_relative() && where(node, key).rfind("--set", 0) != 0)
-      p = fs::path(file_).parent_path() / p;
-    note(node, key);
-    return p.lexically_normal().string();
-  }
-
- private:
-  void note(const YAML::Node& node, const std::string& key) const {
-    origins_[key] = where(node, key);
-  }
-
-  std::string file_;
-  std::map<std::string, std::string> set_origins_;
-  std::map<std::string, std::string>& origins_;
-};
-
 YAML::Node load_file(const std::string& path) {
   std::error_code error;
   if (fs::is_directory(path, error))
     throw ParamError(fmt::format("{}: is a folder, expected a params file (YAML)", path));
   std::ifstream probe(path);
   if (!probe) throw ParamError(fmt::format("{}: cannot read the params file", path));
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    return root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root;
-  } catch (const YAML::Exception& e) {
-    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1,
-                                 e.mark.column + 1, e.msg));
-  }
+  return parse_yaml(std::string(std::istreambuf_iterator<char>(probe), {}), path);
 }
 
 // Applies "a.b.c=value" onto the tree, returning the key path.
@@ -240,7 +94,7 @@ std::string apply_set(YAML::Node& root, const std::string& set) {
 
 // Reads a `units` mapping (`prefix` is "units" or "datapaths.NAME.units") whose names must be in
 // `allowed`.
-void read_units(Reader& r, const YAML::Node& n, const std::string& prefix,
+void read_units(YamlReader& r, const YAML::Node& n, const std::string& prefix,
                 const std::vector<std::string>& allowed,
                 const std::function<std::string(const std::string&)>& explain, HardwareKeys& out) {
   r.keys(n, prefix, allowed, explain);
@@ -256,7 +110,7 @@ void read_units(Reader& r, const YAML::Node& n, const std::string& prefix,
 }
 
 // Reads a `channels` mapping (`prefix` is "channels" or "datapaths.NAME.channels").
-void read_channels(Reader& r, const YAML::Node& n, const std::string& prefix,
+void read_channels(YamlReader& r, const YAML::Node& n, const std::string& prefix,
                    const std::vector<std::string>& allowed,
                    const std::function<std::string(const std::string&)>& explain,
                    HardwareKeys& out) {
@@ -280,15 +134,17 @@ void check_shape(const Params& p) {
     return at.empty() ? p.origin(other) : at;
   };
   if (s.heads % s.kv_heads != 0)
-    Reader::fail_at(where("problem.kv_heads", "problem.heads"), "problem.kv_heads",
-                    fmt::format("{} does not divide problem.heads ({}): each K/V head serves the "
-                                "same number of query heads",
-                                s.kv_heads, s.heads));
+    YamlReader::fail_at(
+        where("problem.kv_heads", "problem.heads"), "problem.kv_heads",
+        fmt::format("{} does not divide problem.heads ({}): each K/V head serves the "
+                    "same number of query heads",
+                    s.kv_heads, s.heads));
   if (s.causal && s.seq_len > s.kv_len)
-    Reader::fail_at(where("problem.seq_len", "problem.causal"), "problem.seq_len",
-                    fmt::format("{} queries are more than problem.kv_len ({}) keys: a causal mask "
-                                "is bottom-right aligned and needs N_q <= N_kv",
-                                s.seq_len, s.kv_len));
+    YamlReader::fail_at(
+        where("problem.seq_len", "problem.causal"), "problem.seq_len",
+        fmt::format("{} queries are more than problem.kv_len ({}) keys: a causal mask "
+                    "is bottom-right aligned and needs N_q <= N_kv",
+                    s.seq_len, s.kv_len));
 }
 
 // A shared key that every selected datapath having its unit or channel overrides has no effect.
@@ -299,10 +155,10 @@ void refuse_overridden_keys(const Params& p) {
     for (const std::string& dp : datapaths)
       overrides.push_back(fmt::format("datapaths.{}.{} ({})", dp, local_key,
                                       p.origin("datapaths." + dp + "." + local_key)));
-    Reader::fail_at(p.origin(shared_key), shared_key,
-                    fmt::format("has no effect: {} overrides it in every selected datapath it "
-                                "applies to (set that key instead, or remove one of them)",
-                                join(overrides, " and ")));
+    YamlReader::fail_at(p.origin(shared_key), shared_key,
+                        fmt::format("has no effect: {} overrides it in every selected datapath it "
+                                    "applies to (set that key instead, or remove one of them)",
+                                    fmt::join(overrides, " and ")));
   };
   // The selected datapaths having `name` in `list`, if each of them overrides `local_key`.
   auto all_override = [&](const std::string& name,
@@ -417,7 +273,7 @@ namespace {
 // format here: nothing computes in it).
 std::vector<std::string> compute_format_names() { return {"fp32", "bf16", "fp16"}; }
 
-void read_numerics(const Reader& r, const YAML::Node& n, Params& p) {
+void read_numerics(const YamlReader& r, const YAML::Node& n, Params& p) {
   r.keys(n, "numerics", {"input", "compute"});
   if (n["input"])
     p.input_format = *parse_format(r.choice(n["input"], "numerics.input", format_names()));
@@ -438,7 +294,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   std::map<std::string, std::string> set_origins;
   for (const std::string& set : sets) set_origins[apply_set(root, set)] = "--set " + set;
   Params p;
-  Reader r(path, set_origins, p.origins);
+  YamlReader r(path, set_origins, &p.origins);
 
   r.keys(root, "",
          {"datapath", "problem", "inputs", "parallel", "numerics", "clock", "memory", "units",
@@ -470,10 +326,10 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
       }
     }
     if (!given.empty() && !missing.empty())
-      Reader::fail_at(p.origin("inputs." + given[0]), "inputs." + missing[0],
-                      fmt::format("missing: inputs.{} is given, and the inputs are all of q, k "
-                                  "and v, or none",
-                                  given[0]));
+      YamlReader::fail_at(p.origin("inputs." + given[0]), "inputs." + missing[0],
+                          fmt::format("missing: inputs.{} is given, and the inputs are all of q, k "
+                                      "and v, or none",
+                                      given[0]));
   }
   if (const YAML::Node n = root["parallel"]) {
     r.keys(n, "parallel", {"lanes"});
@@ -513,7 +369,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
       return fmt::format(
           "; {} is a {} of {}, which datapath: {} does not select (select it, or "
           "put the key under datapaths.{}.{})",
-          name, kind, join(in, " and "), p.datapath, in[0], section);
+          name, kind, fmt::join(in, " and "), p.datapath, in[0], section);
     };
   };
   if (const YAML::Node n = root["units"])
@@ -536,7 +392,8 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
         return [=](const std::string& name) -> std::string {
           const std::vector<std::string> in = datapaths_having(name, list);
           if (in.empty()) return {};
-          return fmt::format("; {} is a {} of {}, not of {}", name, kind, join(in, " and "), dp);
+          return fmt::format("; {} is a {} of {}, not of {}", name, kind, fmt::join(in, " and "),
+                             dp);
         };
       };
       if (const YAML::Node u = entry.second["units"])
@@ -569,14 +426,7 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
 
 Params load_params_text(const std::string& text, const std::string& name,
                         const std::vector<std::string>& sets) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
-                                 e.mark.column + 1, e.msg));
-  }
-  return from_tree(root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root, name, sets);
+  return from_tree(parse_yaml(text, name), name, sets);
 }
 
 std::string to_yaml(const Params& p) {

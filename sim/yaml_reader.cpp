@@ -1,0 +1,170 @@
+#include "sim/yaml_reader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include "sim/params.h"
+
+namespace sdpa {
+namespace {
+
+bool contains(const std::vector<std::string>& items, const std::string& item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+}  // namespace
+
+YAML::Node parse_yaml(const std::string& text, const std::string& name) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    return root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root;
+  } catch (const YAML::Exception& e) {
+    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
+                                 e.mark.column + 1, e.msg));
+  }
+}
+
+YamlReader::YamlReader(std::string file, std::map<std::string, std::string> set_origins,
+                       std::map<std::string, std::string>* origins)
+    : file_(std::move(file)), set_origins_(std::move(set_origins)), origins_(origins) {}
+
+void YamlReader::fail(const YAML::Node& node, const std::string& key,
+                      const std::string& what) const {
+  fail_at(where(node, key), key, what);
+}
+
+void YamlReader::fail_at(const std::string& where, const std::string& key,
+                         const std::string& what) {
+  throw ParamError(fmt::format("{}: {}: {}", where, key, what));
+}
+
+std::string YamlReader::where(const YAML::Node& node, const std::string& key) const {
+  for (std::string k = key; !k.empty(); k = k.substr(0, k.rfind('.'))) {
+    if (auto it = set_origins_.find(k); it != set_origins_.end()) return it->second;
+    if (k.find('.') == std::string::npos) break;
+  }
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) {
+    // Not from the file: a mapping a --set of a key below it made.
+    const auto below = set_origins_.lower_bound(key + ".");
+    if (below != set_origins_.end() && below->first.rfind(key + ".", 0) == 0) return below->second;
+    return file_;
+  }
+  return fmt::format("{}:{}:{}", file_, mark.line + 1, mark.column + 1);
+}
+
+void YamlReader::keys(const YAML::Node& node, const std::string& key,
+                      const std::vector<std::string>& allowed,
+                      const std::function<std::string(const std::string&)>& explain) const {
+  const std::string label = key.empty() ? "(top level)" : key;
+  if (!node.IsMap()) fail(node, label, "expected a mapping");
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    // YAML allows any node as a key (`? [a, b]: 1`); as<std::string>() throws on those.
+    if (!entry.first.IsScalar())
+      fail(entry.first, label,
+           allowed.empty()
+               ? "expected a key name"
+               : fmt::format("expected a key name (one of: {})", fmt::join(allowed, ", ")));
+    const std::string name = entry.first.Scalar();
+    const std::string path = key.empty() ? name : key + "." + name;
+    if (!allowed.empty() && !contains(allowed, name))
+      fail(entry.first, path,
+           fmt::format("unknown key (expected one of: {}{})", fmt::join(allowed, ", "),
+                       explain ? explain(name) : ""));
+    // yaml-cpp keeps the first of duplicate keys silently; a second value is a mistake. It is
+    // where the mapping holding both came from: a --set of one of them replaced only the first.
+    if (!seen.insert(name).second) fail_at(where(entry.first, key), path, "duplicate key");
+  }
+}
+
+void YamlReader::require(const YAML::Node& node, const std::string& key,
+                         const std::vector<std::string>& required) const {
+  for (const std::string& name : required)
+    if (!node[name]) fail(node, key.empty() ? name : key + "." + name, "missing");
+}
+
+std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
+                                  std::uint64_t max) const {
+  const std::string expected = fmt::format("expected an integer in [{}, {}]", min, max);
+  if (!node.IsScalar()) fail(node, key, expected);
+  const std::string& text = node.Scalar();
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
+    fail(node, key, fmt::format("{}, got '{}'", expected, text));
+  note(node, key);
+  return value;
+}
+
+double YamlReader::number(const YAML::Node& node, const std::string& key, double min,
+                          double max) const {
+  const std::string expected = std::isinf(max)
+                                   ? fmt::format("expected a number >= {}", min)
+                                   : fmt::format("expected a number in [{}, {}]", min, max);
+  if (!node.IsScalar()) fail(node, key, expected);
+  double value = 0;
+  try {
+    value = node.as<double>();
+  } catch (const YAML::Exception&) {
+    fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+  }
+  if (!std::isfinite(value) || value < min || value > max)
+    fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+  note(node, key);
+  return value;
+}
+
+bool YamlReader::boolean(const YAML::Node& node, const std::string& key) const {
+  const std::string text = node.IsScalar() ? node.Scalar() : "";
+  if (text != "true" && text != "false")
+    fail(node, key, fmt::format("expected true or false, got '{}'", text));
+  note(node, key);
+  return text == "true";
+}
+
+std::string YamlReader::choice(const YAML::Node& node, const std::string& key,
+                               const std::vector<std::string>& allowed) const {
+  const std::string expected = fmt::format("expected one of: {}", fmt::join(allowed, ", "));
+  if (!node.IsScalar()) fail(node, key, expected);
+  if (!contains(allowed, node.Scalar()))
+    fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+  note(node, key);
+  return node.Scalar();
+}
+
+std::uint64_t YamlReader::integer_or_auto(const YAML::Node& node, const std::string& key,
+                                          std::uint64_t max) const {
+  if (node.IsScalar() && node.Scalar() == "auto") {
+    note(node, key);
+    return 0;
+  }
+  return integer(node, key, 1, max);
+}
+
+std::string YamlReader::path(const YAML::Node& node, const std::string& key) const {
+  if (!node.IsScalar() || node.Scalar().empty()) fail(node, key, "expected a file path");
+  std::filesystem::path p(node.Scalar());
+  if (p.is_relative() && where(node, key).rfind("--set", 0) != 0)
+    p = std::filesystem::path(file_).parent_path() / p;
+  note(node, key);
+  return p.lexically_normal().string();
+}
+
+std::string YamlReader::text(const YAML::Node& node, const std::string& key) const {
+  if (!node.IsScalar() || node.Scalar().empty()) fail(node, key, "expected a text");
+  note(node, key);
+  return node.Scalar();
+}
+
+void YamlReader::note(const YAML::Node& node, const std::string& key) const {
+  if (origins_ != nullptr) (*origins_)[key] = where(node, key);
+}
+
+}  // namespace sdpa

@@ -1,0 +1,67 @@
+// Reading a user's YAML file with one-line errors (docs/errors.md): each names the file, line
+// and column of the node (or the --set that put it there), the key, and what was expected. The
+// params file and the cost file are both read with it.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sdpa {
+
+// YAML text as a tree, an empty document as an empty mapping; a syntax error is a ParamError
+// at its line and column of `name`.
+YAML::Node parse_yaml(const std::string& text, const std::string& name);
+
+class YamlReader {
+ public:
+  // `set_origins` maps each key a --set replaced to that --set, which errors name instead of the
+  // file; `origins`, if given, records where each value read came from.
+  explicit YamlReader(std::string file, std::map<std::string, std::string> set_origins = {},
+                      std::map<std::string, std::string>* origins = nullptr);
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
+                         const std::string& what) const;
+  [[noreturn]] static void fail_at(const std::string& where, const std::string& key,
+                                   const std::string& what);
+  // The --set that replaced `key` or a mapping above it, or made the mapping `key`, or the
+  // node's place in the file.
+  std::string where(const YAML::Node& node, const std::string& key) const;
+
+  // `node` is a mapping whose keys are each in `allowed` (any name when it is empty) and appear
+  // once; `explain` adds to the message for an unknown name.
+  void keys(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed,
+            const std::function<std::string(const std::string&)>& explain = {}) const;
+  // The mapping `node` has every key of `required`.
+  void require(const YAML::Node& node, const std::string& key,
+               const std::vector<std::string>& required) const;
+
+  std::uint64_t integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
+                        std::uint64_t max) const;
+  // A finite number in [min, max]; max infinite: no upper bound.
+  double number(const YAML::Node& node, const std::string& key, double min, double max) const;
+  bool boolean(const YAML::Node& node, const std::string& key) const;
+  std::string choice(const YAML::Node& node, const std::string& key,
+                     const std::vector<std::string>& allowed) const;
+  // A depth or a watchdog limit: `auto` (0) or an integer in [1, max].
+  std::uint64_t integer_or_auto(const YAML::Node& node, const std::string& key,
+                                std::uint64_t max) const;
+  // A file path; one written in the file is relative to the file's folder, one from a --set to
+  // the working folder.
+  std::string path(const YAML::Node& node, const std::string& key) const;
+  // Any non-empty text.
+  std::string text(const YAML::Node& node, const std::string& key) const;
+
+ private:
+  void note(const YAML::Node& node, const std::string& key) const;
+
+  std::string file_;
+  std::map<std::string, std::string> set_origins_;
+  std::map<std::string, std::string>* origins_;
+};
+
+}  // namespace sdpa
