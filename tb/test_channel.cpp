@@ -7,9 +7,12 @@
 #include "hw/channel.h"
 #include "hw/scheduler.h"
 #include "hw/units/map.h"
+#include "tb/elaboration_error.h"
 
 namespace sdpa {
 namespace {
+
+using test::elaboration_error;
 
 // Emits 0, 1, 2, ... one per firing.
 class Source : public Unit {
@@ -199,19 +202,6 @@ TEST(Channel, DecoupledModeGivesTheSameStamps) {
   EXPECT_EQ(recorder.taken, (std::vector<Cycle>{1, 4, 7, 10, 13, 16}));
   EXPECT_EQ(ch.stats().high_water, 4u);
   EXPECT_EQ(sc_core::sc_time_stamp(), sc_core::SC_ZERO_TIME);
-}
-
-// Elaboration errors with SystemC's own handler: the suite's handler fails any error.
-template <class Elaborate>
-std::string elaboration_error(Elaborate elaborate) {
-  sc_core::sc_report_handler::set_handler(sc_core::sc_report_handler::default_handler);
-  std::string message;
-  try {
-    elaborate();
-  } catch (const sc_core::sc_report& report) {
-    message = report.get_msg();
-  }
-  return message;
 }
 
 TEST(Scheduler, AUnitNoSchedulerRunsIsAnElaborationError) {

@@ -7,6 +7,7 @@
 
 #include "hw/graph.h"
 #include "hw/units/map.h"
+#include "tb/elaboration_error.h"
 #include "tb/feeds.h"
 
 namespace sdpa {
@@ -14,6 +15,7 @@ namespace {
 
 using Feed = test::Feed<int>;
 using Collect = test::Collect<int>;
+using test::elaboration_error;
 
 // Per firing: a header h into a local, then a payload x; emits x + h. The payload read blocks
 // after the header was taken (the payload's feed is slow), so h must survive the suspension.
@@ -126,19 +128,6 @@ TEST_P(Coroutines, AUnitLoopingOnItsOwnCountFinishes) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, Coroutines, testing::Values(Mode::synchronized, Mode::decoupled),
                          [](const testing::TestParamInfo<Mode>& info) { return name(info.param); });
-
-// Elaboration errors with SystemC's own handler: the suite's handler fails any error.
-template <class Elaborate>
-std::string elaboration_error(Elaborate elaborate) {
-  sc_core::sc_report_handler::set_handler(sc_core::sc_report_handler::default_handler);
-  std::string message;
-  try {
-    elaborate();
-  } catch (const sc_core::sc_report& report) {
-    message = report.get_msg();
-  }
-  return message;
-}
 
 TEST(Graph, AnUnboundPortIsAnElaborationError) {
   struct Unbound : Graph {
