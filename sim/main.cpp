@@ -454,7 +454,8 @@ int run(const Options& opt) {
 }  // namespace
 
 int sc_main(int argc, char* argv[]) {
-  CLI::App app{"Cycle-level SystemC model of streaming SDPA datapaths (naive and reordered)",
+  CLI::App app{fmt::format("Cycle-level SystemC model of streaming SDPA datapaths ({})",
+                           fmt::join(datapath_names(), ", ")),
                "sdpa-sim"};
   Options opt;
   app.add_option("params", opt.params,

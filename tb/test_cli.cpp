@@ -9,6 +9,7 @@
 #include "sim/npy.h"
 #include "sim/params.h"
 #include "sim/reference.h"
+#include "sim/simulation.h"
 #include "tb/cli.h"
 
 namespace sdpa::test {
@@ -127,6 +128,16 @@ TEST(Params, BadSetValueNamesTheSet) {
 TEST(Params, UnknownOption) {
   const fs::path d = scratch();
   expect_error(sim("--bogus", d), {"--bogus"});
+}
+
+// The help's first line names the datapaths there are (it once named two of three).
+TEST(Params, HelpNamesEveryDatapath) {
+  const fs::path d = scratch();
+  const SimRun r = sim("--help", d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  const std::string first = r.out.substr(0, r.out.find('\n'));
+  for (const std::string& dp : datapath_names())
+    EXPECT_NE(first.find(dp), std::string::npos) << dp << " in " << first;
 }
 
 TEST(Inputs, RunsTooLargeForTheMachineAreRefusedWithTheFigure) {
