@@ -40,6 +40,15 @@ struct ChannelStats {
   }
 };
 
+// A watched channel's occupancy before the trace window, and each change in it (cycle, +1 at a
+// write or −1 at a free), in the order recorded: writes and frees each in time order. (At
+// namespace scope: clang cannot default-construct a nested class with member initializers in
+// an optional member of the class that encloses it.)
+struct OccupancyTrace {
+  std::int64_t before = 0;
+  std::vector<std::pair<Cycle, int>> changes;
+};
+
 // Type-independent half of the channel: stamps, blocking, statistics, tracing.
 class ChannelBase : public sc_core::sc_prim_channel {
  public:
@@ -65,12 +74,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   // Records occupancy changes in `window` for trace events (during elaboration).
   void watch(TraceWindow window);
-  // The occupancy before the window, and each change in it (cycle, +1 at a write or −1 at a
-  // free), in the order recorded: writes and frees each in time order.
-  struct OccupancyTrace {
-    std::int64_t before = 0;
-    std::vector<std::pair<Cycle, int>> changes;
-  };
   const OccupancyTrace* occupancy_trace() const { return events_ ? &*events_ : nullptr; }
 
   // Who is blocked on this channel right now (for the deadlock wait-for report).

@@ -168,7 +168,8 @@ class Unit : public sc_core::sc_module {
   // Records its states: traced as `<name>.state` in `waveform` (if given), stalls in `window`.
   // During elaboration.
   void watch(sc_core::sc_trace_file* waveform, TraceWindow window);
-  const UnitTrace* trace() const { return trace_.get(); }
+  // What watch() recorded; null if unwatched. (Not `trace()`, which would hide sc_object's.)
+  const UnitTrace* timeline() const { return trace_.get(); }
   // The format its results take on its output channels (the graph sets it; fp32 by default).
   Format compute_format() const { return format_; }
   void set_compute_format(Format f) { format_ = f; }

@@ -324,7 +324,7 @@ nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>
                         {"pid", pid},
                         {"tid", tid},
                         {"args", {{"sort_index", tid}}}});
-      const UnitTrace* t = u.trace();
+      const UnitTrace* t = u.timeline();
       if (t == nullptr) continue;
       // Busy between the stalls, up to the unit's end; idle after it.
       Cycle at = 0;
@@ -337,7 +337,7 @@ nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>
       interval("busy", pid, tid, at, u.cycle(), nullptr);
     }
     for (const Graph::Edge& e : dp.edges()) {
-      const ChannelBase::OccupancyTrace* o = e.channel->occupancy_trace();
+      const OccupancyTrace* o = e.channel->occupancy_trace();
       if (o == nullptr) continue;
       const std::string name = std::string(e.channel->name()).substr(prefix.size());
       // Writes and frees are each in time order, not with each other: merged here, a free
