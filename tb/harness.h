@@ -4,6 +4,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 #include "sim/params.h"
 #include "sim/reference.h"
 #include "sim/simulation.h"
@@ -24,6 +30,13 @@ inline unsigned L(const DatapathConfig& c, const std::string& datapath, const st
   const auto it = c.timings.find(unit);
   return it != c.timings.end() ? it->second.latency
                                : datapath_parts(datapath).default_timings.at(unit).latency;
+}
+
+// A unit's initiation interval in `datapath`: as configured in `c`, or its default.
+inline unsigned II(const DatapathConfig& c, const std::string& datapath, const std::string& unit) {
+  const auto it = c.timings.find(unit);
+  return it != c.timings.end() ? it->second.ii
+                               : datapath_parts(datapath).default_timings.at(unit).ii;
 }
 
 // Latency of a memory row read when a row fits one beat (docs/timing.md).
@@ -77,30 +90,181 @@ inline Cycle last_weighted_row(const std::string& datapath, const AttentionShape
          L(c, datapath, "weighted_sum");
 }
 
+// docs/timing.md, "Units slower than one per cycle": the per-score units of the naive and
+// two-pass datapaths (and the K reader), in the segments between the joins of a row's reduction
+// with the row's elements, and the units of each datapath with a closed form at II > 1.
+inline const std::vector<std::vector<std::string>>& score_segments(const std::string& datapath) {
+  static const std::map<std::string, std::vector<std::vector<std::string>>> segments{
+      {"naive",
+       {{"k_reader", "dot_product", "row_max"},
+        {"subtract", "exp", "row_sum"},
+        {"divide", "weighted_sum"}}},
+      {"two_pass",
+       {{"k_reader", "dot_product", "online_normalizer"}, {"normalize", "weighted_sum"}}},
+      {"reordered",
+       {{"k_reader", "dot_product", "running_max", "running_sum", "rescale_accumulate"}}}};
+  return segments.at(datapath);
+}
+
+// The units of `datapath` with II > 1 in `c`.
+inline std::vector<std::string> slow_units(const std::string& datapath, const DatapathConfig& c) {
+  std::vector<std::string> slow;
+  for (const auto& [unit, timing] : datapath_parts(datapath).default_timings)
+    if (II(c, datapath, unit) > 1) slow.push_back(unit);
+  return slow;
+}
+
+// Throws std::invalid_argument where docs/timing.md has no closed form for units with II > 1:
+// one-beat rows on private links, automatic depths, full rows, one lane; per-score units and the
+// K reader in any number (the K reader's Q rows no later than its K rows); a per-row unit (the Q
+// reader, the row divide, the sink), or the reordered running sum or accumulator, only alone;
+// never the V reader; the reordered datapath's V reader no slower than its scores' path.
+inline void require_ii_closed_form(const std::string& dp, const AttentionShape& s,
+                                   const DatapathConfig& c) {
+  auto refuse = [](const std::string& why) {
+    throw std::invalid_argument("no closed form with II > 1: " + why);
+  };
+  if (row_beats(s, c) > 1) refuse("rows of several beats");
+  if (c.memory.shared) refuse("a shared memory link");
+  if (c.lanes > 1) refuse("lanes");
+  if (s.causal) refuse("a causal mask");
+  if (c.default_depth != 0 || !c.depths.empty()) refuse("depths other than automatic");
+  const std::vector<std::string> slow = slow_units(dp, c);
+  for (const std::string& unit : slow) {
+    if (unit == "v_reader") refuse("a V reader with II > 1");
+    if (unit == "k_reader" && lmem(dp, "q_reader", s, c) > lmem(dp, "k_reader", s, c))
+      refuse("a K reader with II > 1 and a Q reader of longer latency");
+    if ((unit == "q_reader" || unit == "row_divide" || unit == "sink" || unit == "running_sum" ||
+         unit == "rescale_accumulate") &&
+        slow.size() > 1)
+      refuse(unit + " with II > 1 beside another unit with II > 1");
+  }
+  if (dp == "reordered" &&
+      lmem(dp, "v_reader", s, c) > first_score(dp, s, c) + L(c, dp, "running_max"))
+    refuse("a V reader slower than the scores' path");
+}
+
+// A sink of II k_s > 1 behind a producer of latency L_p that fires f times per row (its output
+// channel L_p + 1 deep): from the first row the sink takes a row every k_s cycles, t_r = a_0 +
+// r·k_s; the producer writes row r once the sink has taken row r − L_p − 1, and fires row r + 1
+// after it. The last row's ready stamp, the run's cycles, is the latest of the one-per-cycle form
+// and the two stall paths.
+inline Cycle slow_sink(Cycle one_per_cycle, Cycle rows, Cycle n, Cycle ks, Cycle f, Cycle lp) {
+  const Cycle a0 = one_per_cycle - (rows - 1) * n, c = lp + 1;
+  Cycle cycles = one_per_cycle;
+  if (rows >= c + 2) cycles = std::max(cycles, a0 + (rows - 2 - c) * ks + f + lp + 1);
+  if (rows >= c + 1) cycles = std::max(cycles, a0 + (rows - 1 - c) * ks + 2);
+  return cycles;
+}
+
+// Naive and two-pass with units of II > 1. Per-score units: a longest path through the chain of
+// scores, S − 1 + (N − 1) per join steps taken at the segments' IIs, all but one row's worth per
+// join at the largest; from the K reader's first row, or from the Q row (the K reader's II not on
+// that path); or the V stream's path into the weighted sum. A per-row unit: the one-per-cycle
+// form, stretched by the rows it holds back.
+inline Cycle chain_cycles_ii(const std::string& dp, const AttentionShape& s,
+                             const DatapathConfig& c, Cycle one_per_cycle) {
+  require_ii_closed_form(dp, s, c);
+  const Cycle n = s.kv_len, rows = s.rows(), scores = rows * n;
+  const Cycle q = lmem(dp, "q_reader", s, c), k = lmem(dp, "k_reader", s, c),
+              v = lmem(dp, "v_reader", s, c);
+  if (const Cycle kq = II(c, dp, "q_reader"); kq > 1) {
+    // Q row i ready at Lmem_Q + i·k_Q: the rows start k_Q apart when k_Q > N.
+    const Cycle full = std::max(q, k) + (rows - 1) * n;
+    return one_per_cycle + std::max(q + (rows - 1) * kq, full) - full;
+  }
+  if (const Cycle ks = II(c, dp, "sink"); ks > 1)
+    return slow_sink(one_per_cycle, rows, n, ks, n, L(c, dp, "weighted_sum"));
+  const auto& segments = score_segments(dp);
+  Cycle latencies = 0;
+  for (const auto& segment : segments)
+    for (const std::string& unit : segment)
+      if (unit != "k_reader") latencies += L(c, dp, unit);
+  auto path = [&](bool from_k) {
+    Cycle most = 0, sum = 0;
+    for (const auto& segment : segments) {
+      Cycle slowest = 1;
+      for (const std::string& unit : segment)
+        if (from_k || unit != "k_reader") slowest = std::max<Cycle>(slowest, II(c, dp, unit));
+      most = std::max(most, slowest);
+      sum += slowest;
+    }
+    return (rows - 1) * n * most + (n - 1) * sum;
+  };
+  const Cycle end = std::max(k + path(true), q + path(false)) + latencies;
+  return std::max(end, v + (scores - 1) * II(c, dp, "weighted_sum") + L(c, dp, "weighted_sum"));
+}
+
 // Naive: (S_g − 1)·b + 2·N_kv − 2 + Lmem + the latencies along the path, + the V stream's excess.
+// With units of II > 1: chain_cycles_ii.
 inline Cycle naive_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "naive", unit); };
-  return last_weighted_row(
+  const Cycle one_per_cycle = last_weighted_row(
       "naive", s, c,
       2 * (s.kv_len - 1) + l("row_max") + l("subtract") + l("exp") + l("row_sum") + l("divide"));
+  return slow_units("naive", c).empty() ? one_per_cycle
+                                        : chain_cycles_ii("naive", s, c, one_per_cycle);
 }
 
 // Two-pass: (S_g − 1)·b + N_kv − 1 + Lmem + the latencies along the path, + the V stream's excess.
+// With units of II > 1: chain_cycles_ii.
 inline Cycle two_pass_cycles(const AttentionShape& s, const DatapathConfig& c) {
   auto l = [&](const char* unit) { return L(c, "two_pass", unit); };
-  return last_weighted_row("two_pass", s, c,
-                           s.kv_len - 1 + l("online_normalizer") + l("normalize"));
+  const Cycle one_per_cycle =
+      last_weighted_row("two_pass", s, c, s.kv_len - 1 + l("online_normalizer") + l("normalize"));
+  return slow_units("two_pass", c).empty() ? one_per_cycle
+                                           : chain_cycles_ii("two_pass", s, c, one_per_cycle);
 }
 
 // Reordered: (S_g − 1)·b + Lmem + path latencies, the two row results joining at the divide after
 // the slower of running_sum and rescale_accumulate; the accumulator waits for its V rows only if
 // the V reader is slower than the scores' path to it.
+// With units of II > 1 (docs/timing.md, "Units slower than one per cycle"): the scores' path at
+// the slowest of the K reader, the dot product and the running max; a slow running sum or
+// accumulator lets the other branch run ahead by what the channel between them holds; a slow row
+// divide or sink holds rows back when it is slower than a row of scores.
 inline Cycle reordered_cycles(const AttentionShape& s, const DatapathConfig& c) {
-  auto l = [&](const char* unit) { return L(c, "reordered", unit); };
-  return (keys_streamed(s, c) - 1) * row_beats(s, c) +
-         std::max(first_score("reordered", s, c) + l("running_max"),
-                  lmem("reordered", "v_reader", s, c)) +
-         std::max(l("running_sum"), l("rescale_accumulate")) + l("row_divide");
+  const std::string dp = "reordered";
+  auto l = [&](const char* unit) { return L(c, dp, unit); };
+  const Cycle one_per_cycle =
+      (keys_streamed(s, c) - 1) * row_beats(s, c) +
+      std::max(first_score(dp, s, c) + l("running_max"), lmem(dp, "v_reader", s, c)) +
+      std::max(l("running_sum"), l("rescale_accumulate")) + l("row_divide");
+  if (slow_units(dp, c).empty()) return one_per_cycle;
+  require_ii_closed_form(dp, s, c);
+  const Cycle n = s.kv_len, rows = s.rows(), last = rows * n - 1;  // the last score's index
+  const Cycle q = lmem(dp, "q_reader", s, c), k = lmem(dp, "k_reader", s, c);
+  const Cycle t0 = first_score(dp, s, c), lr = l("running_max"), ls = l("running_sum"),
+              la = l("rescale_accumulate"), cap = lr + 1;  // sum_rescale and acc_rescale's depth
+  if (const Cycle kq = II(c, dp, "q_reader"); kq > 1) {
+    const Cycle full = std::max(q, k) + (rows - 1) * n;
+    return one_per_cycle + std::max(q + (rows - 1) * kq, full) - full;
+  }
+  if (const Cycle kd = II(c, dp, "row_divide"); kd > 1)
+    return one_per_cycle + (rows - 1) * (std::max(kd, n) - n);
+  if (const Cycle ks = II(c, dp, "sink"); ks > 1)
+    return slow_sink(one_per_cycle, rows, n, ks, 1, l("row_divide"));
+  if (const Cycle kk = II(c, dp, "running_sum"); kk > 1) {
+    // The running sum reads pair e at R_e = T0 + L_rmax + e·k; the running max writes pair e to
+    // it once R_{e−C} has freed a slot, then at once to the accumulator, which gets it at
+    // max(t0_e + L_rmax, W_e + 1).
+    Cycle acc = t0 + lr + last;
+    if (last >= cap) acc = std::max(acc, t0 + lr + (last - cap) * kk + 2);
+    if (last >= cap + 1) acc = std::max(acc, t0 + 2 * lr + 2 + (last - 1 - cap) * kk);
+    return std::max(t0 + lr + last * kk + ls, acc + la) + l("row_divide");
+  }
+  if (const Cycle kk = II(c, dp, "rescale_accumulate"); kk > 1) {
+    // The mirror image: the running max issues pair e once the accumulator has freed the slot of
+    // pair e − C − 1, and writes it to the running sum at once, due L_rmax later.
+    Cycle issue = t0 + last;
+    if (last >= cap + 1) issue = std::max(issue, t0 + lr + (last - 1 - cap) * kk + 2);
+    return std::max(t0 + lr + last * kk + la, issue + lr + ls) + l("row_divide");
+  }
+  const Cycle kk = std::max(II(c, dp, "dot_product"), II(c, dp, "running_max"));
+  const Cycle last_pair =
+      std::max(k + last * std::max<Cycle>(kk, II(c, dp, "k_reader")), q + last * kk) +
+      l("dot_product") + lr;
+  return last_pair + std::max(ls, la) + l("row_divide");
 }
 
 inline Cycle closed_form_cycles(const std::string& datapath, const AttentionShape& s,
