@@ -1,6 +1,7 @@
 #include "sim/cost.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -35,7 +36,7 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
   t.technology = r.text(root["technology"], "technology");
 
   const YAML::Node arithmetic = root["arithmetic"];
-  r.keys(arithmetic, "arithmetic", {});
+  r.any_keys(arithmetic, "arithmetic");
   if (arithmetic.size() == 0) r.fail(arithmetic, "arithmetic", "expected at least one format");
   const std::vector<std::string> ops(kOpNames.begin(), kOpNames.end());
   for (const auto& format : arithmetic) {

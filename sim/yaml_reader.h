@@ -32,10 +32,12 @@ class YamlReader {
   // node's place in the file.
   std::string where(const YAML::Node& node, const std::string& key) const;
 
-  // `node` is a mapping whose keys are each in `allowed` (any name when it is empty) and appear
-  // once; `explain` adds to the message for an unknown name.
+  // `node` is a mapping whose keys are each in `allowed` and appear once; `explain` adds to the
+  // message for an unknown name.
   void keys(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed,
             const std::function<std::string(const std::string&)>& explain = {}) const;
+  // `node` is a mapping whose keys, of any name, appear once.
+  void any_keys(const YAML::Node& node, const std::string& key) const;
   // The mapping `node` has every key of `required`.
   void require(const YAML::Node& node, const std::string& key,
                const std::vector<std::string>& required) const;
@@ -58,6 +60,10 @@ class YamlReader {
 
  private:
   void note(const YAML::Node& node, const std::string& key) const;
+  // keys() with `allowed` null: any name.
+  void check_keys(const YAML::Node& node, const std::string& key,
+                  const std::vector<std::string>* allowed,
+                  const std::function<std::string(const std::string&)>& explain) const;
 
   std::string file_;
   std::map<std::string, std::string> set_origins_;
