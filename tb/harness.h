@@ -71,6 +71,28 @@ inline Cycle first_score(const std::string& datapath, const AttentionShape& s,
   return std::max(q, k) + L(c, datapath, "dot_product");
 }
 
+// Throws std::invalid_argument where docs/timing.md has no closed form whatever the IIs: a shared
+// link that cannot carry a cycle's requests (a K, a V and each lane's Q row) within the cycle, a
+// default depth for every channel, or a stream buffer below its automatic depth Lmem + 1. (An
+// intermediate channel's automatic depth is the graph's to know: the tests give an intermediate
+// channel only depths at or above it.)
+inline void require_closed_form(const std::string& datapath, const AttentionShape& s,
+                                const DatapathConfig& c) {
+  auto refuse = [](const std::string& why) {
+    throw std::invalid_argument("no closed form: " + why);
+  };
+  const std::uint64_t row = s.head_dim * bytes_of(c.input);
+  if (c.memory.shared && c.memory.bytes_per_cycle < (2 + c.lanes) * row)
+    refuse("a shared link narrower than a cycle's row requests");
+  if (c.default_depth != 0) refuse("a default depth for every channel");
+  for (const char* stream : {"q", "k", "v"}) {
+    const auto depth = c.depths.find(std::string(stream) + "_rows");
+    if (depth != c.depths.end() &&
+        depth->second < lmem(datapath, (std::string(stream) + "_reader").c_str(), s, c) + 1)
+      refuse(depth->first + " below its automatic depth");
+  }
+}
+
 // Naive and two-pass, rows of b beats (docs/timing.md, "Rows of several beats"): the last
 // probability, the first row's burst of probabilities streamed at the V link's rate less the
 // prefetch of the V buffer's C rows (Lmem_V + 1 at automatic depth), or the V stream alone.
@@ -79,9 +101,7 @@ inline Cycle last_weighted_row(const std::string& datapath, const AttentionShape
                                const DatapathConfig& c, Cycle tail) {
   const Cycle b = row_beats(s, c), n = s.kv_len, v = lmem(datapath, "v_reader", s, c);
   const auto depth = c.depths.find("v_rows");
-  const Cycle cv = depth != c.depths.end() ? depth->second
-                   : c.default_depth != 0  ? c.default_depth
-                                           : v + 1;
+  const Cycle cv = depth != c.depths.end() ? depth->second : v + 1;
   // (N_kv − C − 2)·(b − 1) − (C − Lmem_V − 1), when positive: (b − 1)(N_kv − Lmem_V − 3) at auto.
   const Cycle gain = n * (b - 1) + v + 1, cost = (cv + 2) * (b - 1) + cv;
   const Cycle excess = gain > cost ? gain - cost : 0;
@@ -92,7 +112,7 @@ inline Cycle last_weighted_row(const std::string& datapath, const AttentionShape
 
 // docs/timing.md, "Units slower than one per cycle": the per-score units of the naive and
 // two-pass datapaths (and the K reader), in the segments between the joins of a row's reduction
-// with the row's elements, and the units of each datapath with a closed form at II > 1.
+// with the row's elements.
 inline const std::vector<std::vector<std::string>>& score_segments(const std::string& datapath) {
   static const std::map<std::string, std::vector<std::vector<std::string>>> segments{
       {"naive",
@@ -100,9 +120,7 @@ inline const std::vector<std::vector<std::string>>& score_segments(const std::st
         {"subtract", "exp", "row_sum"},
         {"divide", "weighted_sum"}}},
       {"two_pass",
-       {{"k_reader", "dot_product", "online_normalizer"}, {"normalize", "weighted_sum"}}},
-      {"reordered",
-       {{"k_reader", "dot_product", "running_max", "running_sum", "rescale_accumulate"}}}};
+       {{"k_reader", "dot_product", "online_normalizer"}, {"normalize", "weighted_sum"}}}};
   return segments.at(datapath);
 }
 
@@ -118,7 +136,8 @@ inline std::vector<std::string> slow_units(const std::string& datapath, const Da
 // one-beat rows on private links, automatic depths, full rows, one lane; per-score units and the
 // K reader in any number (the K reader's Q rows no later than its K rows); a per-row unit (the Q
 // reader, the row divide, the sink), or the reordered running sum or accumulator, only alone;
-// never the V reader; the reordered datapath's V reader no slower than its scores' path.
+// never the V reader; a V reader no slower than the K reader (naive, two-pass: a weighted sum
+// waiting for V rows would hold a slow unit's results back) or than the scores' path (reordered).
 inline void require_ii_closed_form(const std::string& dp, const AttentionShape& s,
                                    const DatapathConfig& c) {
   auto refuse = [](const std::string& why) {
@@ -139,8 +158,9 @@ inline void require_ii_closed_form(const std::string& dp, const AttentionShape& 
         slow.size() > 1)
       refuse(unit + " with II > 1 beside another unit with II > 1");
   }
-  if (dp == "reordered" &&
-      lmem(dp, "v_reader", s, c) > first_score(dp, s, c) + L(c, dp, "running_max"))
+  const Cycle v = lmem(dp, "v_reader", s, c);
+  if (dp == "reordered" ? v > first_score(dp, s, c) + L(c, dp, "running_max")
+                        : v > lmem(dp, "k_reader", s, c))
     refuse("a V reader slower than the scores' path");
 }
 
@@ -160,14 +180,13 @@ inline Cycle slow_sink(Cycle one_per_cycle, Cycle rows, Cycle n, Cycle ks, Cycle
 // Naive and two-pass with units of II > 1. Per-score units: a longest path through the chain of
 // scores, S − 1 + (N − 1) per join steps taken at the segments' IIs, all but one row's worth per
 // join at the largest; from the K reader's first row, or from the Q row (the K reader's II not on
-// that path); or the V stream's path into the weighted sum. A per-row unit: the one-per-cycle
+// that path). A per-row unit: the one-per-cycle
 // form, stretched by the rows it holds back.
 inline Cycle chain_cycles_ii(const std::string& dp, const AttentionShape& s,
                              const DatapathConfig& c, Cycle one_per_cycle) {
   require_ii_closed_form(dp, s, c);
-  const Cycle n = s.kv_len, rows = s.rows(), scores = rows * n;
-  const Cycle q = lmem(dp, "q_reader", s, c), k = lmem(dp, "k_reader", s, c),
-              v = lmem(dp, "v_reader", s, c);
+  const Cycle n = s.kv_len, rows = s.rows();
+  const Cycle q = lmem(dp, "q_reader", s, c), k = lmem(dp, "k_reader", s, c);
   if (const Cycle kq = II(c, dp, "q_reader"); kq > 1) {
     // Q row i ready at Lmem_Q + i·k_Q: the rows start k_Q apart when k_Q > N.
     const Cycle full = std::max(q, k) + (rows - 1) * n;
@@ -191,13 +210,13 @@ inline Cycle chain_cycles_ii(const std::string& dp, const AttentionShape& s,
     }
     return (rows - 1) * n * most + (n - 1) * sum;
   };
-  const Cycle end = std::max(k + path(true), q + path(false)) + latencies;
-  return std::max(end, v + (scores - 1) * II(c, dp, "weighted_sum") + L(c, dp, "weighted_sum"));
+  return std::max(k + path(true), q + path(false)) + latencies;
 }
 
 // Naive: (S_g − 1)·b + 2·N_kv − 2 + Lmem + the latencies along the path, + the V stream's excess.
 // With units of II > 1: chain_cycles_ii.
 inline Cycle naive_cycles(const AttentionShape& s, const DatapathConfig& c) {
+  require_closed_form("naive", s, c);
   auto l = [&](const char* unit) { return L(c, "naive", unit); };
   const Cycle one_per_cycle = last_weighted_row(
       "naive", s, c,
@@ -209,6 +228,7 @@ inline Cycle naive_cycles(const AttentionShape& s, const DatapathConfig& c) {
 // Two-pass: (S_g − 1)·b + N_kv − 1 + Lmem + the latencies along the path, + the V stream's excess.
 // With units of II > 1: chain_cycles_ii.
 inline Cycle two_pass_cycles(const AttentionShape& s, const DatapathConfig& c) {
+  require_closed_form("two_pass", s, c);
   auto l = [&](const char* unit) { return L(c, "two_pass", unit); };
   const Cycle one_per_cycle =
       last_weighted_row("two_pass", s, c, s.kv_len - 1 + l("online_normalizer") + l("normalize"));
@@ -225,6 +245,7 @@ inline Cycle two_pass_cycles(const AttentionShape& s, const DatapathConfig& c) {
 // divide or sink holds rows back when it is slower than a row of scores.
 inline Cycle reordered_cycles(const AttentionShape& s, const DatapathConfig& c) {
   const std::string dp = "reordered";
+  require_closed_form(dp, s, c);
   auto l = [&](const char* unit) { return L(c, dp, unit); };
   const Cycle one_per_cycle =
       (keys_streamed(s, c) - 1) * row_beats(s, c) +

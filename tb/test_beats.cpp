@@ -200,5 +200,26 @@ TEST(Beats, TheBandwidthTableOfResults) {
   expect_closed_forms(shape, c);
 }
 
+// What the forms do not cover is refused, not computed wrong (at N = 30, b = 4: a V or K buffer of
+// 2 gives 4670 and 4625 cycles, a shared link 7333, against the form's 3776 and 3728).
+TEST(Beats, OutsideTheFormsIsRefused) {
+  const AttentionShape shape = AttentionShape::square(1, 30, 64);
+  const DatapathConfig base = with_link({64, 64, 4});
+  for (const char* dp : {"naive", "two_pass", "reordered"}) {
+    for (const char* buffer : {"q_rows", "k_rows", "v_rows"}) {
+      DatapathConfig shallow = base;
+      shallow.depths[buffer] = 2;
+      EXPECT_THROW(closed_form_cycles(dp, shape, shallow), std::invalid_argument) << buffer;
+    }
+    DatapathConfig shared = base;
+    shared.memory.shared = true;
+    EXPECT_THROW(closed_form_cycles(dp, shape, shared), std::invalid_argument) << dp;
+    DatapathConfig every = base;
+    every.default_depth = 64;
+    EXPECT_THROW(closed_form_cycles(dp, shape, every), std::invalid_argument) << dp;
+    EXPECT_NO_THROW(closed_form_cycles(dp, shape, base)) << dp;
+  }
+}
+
 }  // namespace
 }  // namespace sdpa::test

@@ -233,6 +233,14 @@ TEST(II, NoClosedFormIsRefused) {
   DatapathConfig late_v = with_iis({{"running_max", 2}});
   late_v.timings["v_reader"] = {20, 1};
   EXPECT_THROW(reordered_cycles(shape, late_v), std::invalid_argument);
+  // Naive and two-pass: a V reader slower than the K reader makes the weighted sum hold a slow
+  // unit's results back (N = 8, divide at II 2, V reader latency 100: 233 cycles, not 176).
+  for (const auto& [dp, unit] :
+       {std::pair{"naive", "divide"}, std::pair{"two_pass", "normalize"}}) {
+    DatapathConfig slow_v = with_iis({{unit, 2}});
+    slow_v.timings["v_reader"] = {2, 1};
+    EXPECT_THROW(closed_form_cycles(dp, shape, slow_v), std::invalid_argument) << dp;
+  }
   // II = 1 everywhere is not refused: the one-per-cycle forms.
   EXPECT_NO_THROW(naive_cycles(shape, default_config()));
 }
