@@ -247,6 +247,13 @@ inline Cycle reordered_cycles(const AttentionShape& s, const DatapathConfig& c) 
   const std::string dp = "reordered";
   require_closed_form(dp, s, c);
   auto l = [&](const char* unit) { return L(c, dp, unit); };
+  // A late V stream delays only the accumulator's branch: covered while that branch is also the
+  // slower one (then the running sum never finishes later, blocked behind it or not).
+  if (lmem(dp, "v_reader", s, c) > first_score(dp, s, c) + l("running_max") &&
+      l("running_sum") > l("rescale_accumulate"))
+    throw std::invalid_argument(
+        "no closed form: a late V reader and a running sum slower than "
+        "the accumulator");
   const Cycle one_per_cycle =
       (keys_streamed(s, c) - 1) * row_beats(s, c) +
       std::max(first_score(dp, s, c) + l("running_max"), lmem(dp, "v_reader", s, c)) +

@@ -219,6 +219,14 @@ TEST(Beats, OutsideTheFormsIsRefused) {
     EXPECT_THROW(closed_form_cycles(dp, shape, every), std::invalid_argument) << dp;
     EXPECT_NO_THROW(closed_form_cycles(dp, shape, base)) << dp;
   }
+  // Reordered, N_q = 2, N_kv = 1, b = 16, a V reader of latency 20 and a running sum (2) slower
+  // than the accumulator (1): 56 cycles, not the form's 57.
+  DatapathConfig late_v = with_link({16, 4, 16});
+  late_v.memory.read_latency = 1;
+  late_v.timings["v_reader"] = {20, 1};
+  late_v.timings["rescale_accumulate"] = {1, 1};
+  EXPECT_THROW(reordered_cycles(AttentionShape{1, 1, 1, 2, 1, 16, false}, late_v),
+               std::invalid_argument);
 }
 
 }  // namespace
