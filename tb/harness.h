@@ -180,8 +180,7 @@ inline Cycle slow_sink(Cycle one_per_cycle, Cycle rows, Cycle n, Cycle ks, Cycle
 // Naive and two-pass with units of II > 1. Per-score units: a longest path through the chain of
 // scores, S − 1 + (N − 1) per join steps taken at the segments' IIs, all but one row's worth per
 // join at the largest; from the K reader's first row, or from the Q row (the K reader's II not on
-// that path). A per-row unit: the one-per-cycle
-// form, stretched by the rows it holds back.
+// that path). A per-row unit: the one-per-cycle form, stretched by the rows it holds back.
 inline Cycle chain_cycles_ii(const std::string& dp, const AttentionShape& s,
                              const DatapathConfig& c, Cycle one_per_cycle) {
   require_ii_closed_form(dp, s, c);
