@@ -12,13 +12,6 @@
 #include "sim/params.h"
 
 namespace sdpa {
-namespace {
-
-bool contains(const std::vector<std::string>& items, const std::string& item) {
-  return std::find(items.begin(), items.end(), item) != items.end();
-}
-
-}  // namespace
 
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   try {
@@ -84,7 +77,7 @@ void YamlReader::check_keys(const YAML::Node& node, const std::string& key,
                : fmt::format("expected a key name (one of: {})", fmt::join(*allowed, ", ")));
     const std::string name = entry.first.Scalar();
     const std::string path = key.empty() ? name : key + "." + name;
-    if (allowed != nullptr && !contains(*allowed, name))
+    if (allowed != nullptr && std::ranges::find(*allowed, name) == allowed->end())
       fail(entry.first, path,
            fmt::format("unknown key (expected one of: {}{})", fmt::join(*allowed, ", "),
                        explain ? explain(name) : ""));
@@ -143,7 +136,7 @@ std::string YamlReader::choice(const YAML::Node& node, const std::string& key,
                                const std::vector<std::string>& allowed) const {
   const std::string expected = fmt::format("expected one of: {}", fmt::join(allowed, ", "));
   if (!node.IsScalar()) fail(node, key, expected);
-  if (!contains(allowed, node.Scalar()))
+  if (std::ranges::find(allowed, node.Scalar()) == allowed.end())
     fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
   note(node, key);
   return node.Scalar();

@@ -42,6 +42,18 @@ inline unsigned II(const DatapathConfig& c, const std::string& datapath, const s
 // Latency of a memory row read when a row fits one beat (docs/timing.md).
 inline unsigned reader_latency(const DatapathConfig& c) { return c.memory.read_latency; }
 
+// A named set of memory and unit latencies for the closed-form grids: `c` with them applied.
+struct LatencySet {
+  const char* name;
+  unsigned read_latency;
+  std::map<std::string, Timing> units;
+};
+inline DatapathConfig with_latencies(DatapathConfig c, const LatencySet& t) {
+  c.memory.read_latency = t.read_latency;
+  c.timings = t.units;
+  return c;
+}
+
 // docs/timing.md, "Closed forms", for any shape and c.lanes lanes: S_g keys streamed (the
 // scores, one lane; with lanes, each group of queries' longest row), rows of at most N_kv keys.
 inline std::uint64_t keys_streamed(const AttentionShape& s, const DatapathConfig& c) {
@@ -55,7 +67,7 @@ inline Cycle row_beats(const AttentionShape& s, const DatapathConfig& c) {
 
 // Lmem of a stream reader ("q_reader", "k_reader", "v_reader"): read latency + b − 1, plus the
 // reader's own latency − 1.
-inline Cycle lmem(const std::string& datapath, const char* reader, const AttentionShape& s,
+inline Cycle lmem(const std::string& datapath, const std::string& reader, const AttentionShape& s,
                   const DatapathConfig& c) {
   return c.memory.read_latency + row_beats(s, c) - 1 + L(c, datapath, reader) - 1;
 }
@@ -88,7 +100,7 @@ inline void require_closed_form(const std::string& datapath, const AttentionShap
   for (const char* stream : {"q", "k", "v"}) {
     const auto depth = c.depths.find(std::string(stream) + "_rows");
     if (depth != c.depths.end() &&
-        depth->second < lmem(datapath, (std::string(stream) + "_reader").c_str(), s, c) + 1)
+        depth->second < lmem(datapath, std::string(stream) + "_reader", s, c) + 1)
       refuse(depth->first + " below its automatic depth");
   }
 }

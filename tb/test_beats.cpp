@@ -68,13 +68,7 @@ INSTANTIATE_TEST_SUITE_P(Beats, SquareGrid,
                          });
 
 // Memory and unit latencies: each variant changes the kink (Lmem) or the paths' latencies.
-struct Timings {
-  const char* name;
-  unsigned read_latency;
-  std::map<std::string, Timing> units;
-};
-
-const Timings kTimings[] = {
+const LatencySet kLatencies[] = {
     {"read_latency_1", 1, {}},
     {"read_latency_25", 25, {}},
     {"readers_3", 10, {{"q_reader", {3, 1}}, {"k_reader", {3, 1}}, {"v_reader", {3, 1}}}},
@@ -110,19 +104,18 @@ const Timings kTimings[] = {
       {"row_divide", {7, 1}}}},
 };
 
-class LatencyGrid : public testing::TestWithParam<std::tuple<std::size_t, std::size_t, Timings>> {};
+class LatencyGrid
+    : public testing::TestWithParam<std::tuple<std::size_t, std::size_t, LatencySet>> {};
 
 TEST_P(LatencyGrid, CyclesEqualTheClosedForm) {
   const auto& [n, link, t] = GetParam();
-  DatapathConfig c = with_link(kLinks[link]);
-  c.memory.read_latency = t.read_latency;
-  c.timings = t.units;
+  const DatapathConfig c = with_latencies(with_link(kLinks[link]), t);
   expect_closed_forms(AttentionShape::square(1 + n % 2, n, kLinks[link].head_dim), c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Beats, LatencyGrid,
                          testing::Combine(testing::Values(1, 6, 13, 21, 33, 70),
-                                          testing::Values(1, 4, 7), testing::ValuesIn(kTimings)),
+                                          testing::Values(1, 4, 7), testing::ValuesIn(kLatencies)),
                          [](const auto& info) {
                            return fmt::format("N{}_{}_{}", std::get<0>(info.param),
                                               link_name(kLinks[std::get<1>(info.param)]),

@@ -70,13 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Memory and unit latencies: each changes where a slow unit's throttling starts and how far the
 // reordered datapath's other branch runs ahead.
-struct Timings {
-  const char* name;
-  unsigned read_latency;
-  std::map<std::string, Timing> units;
-};
-
-const Timings kTimings[] = {
+const LatencySet kLatencies[] = {
     {"read_latency_1", 1, {}},
     {"read_latency_25_readers",
      25,
@@ -110,21 +104,19 @@ const Timings kTimings[] = {
       {"row_divide", {7, 1}}}},
 };
 
-class Latencies : public testing::TestWithParam<std::tuple<const char*, unsigned, Timings>> {};
+class Latencies : public testing::TestWithParam<std::tuple<const char*, unsigned, LatencySet>> {};
 
 TEST_P(Latencies, CyclesEqualTheClosedForm) {
   const auto& [unit, ii, t] = GetParam();
-  DatapathConfig base = default_config();
-  base.memory.read_latency = t.read_latency;
-  base.timings = t.units;
-  expect_closed_forms(AttentionShape::square(2, 21, 4), with_iis({{unit, ii}}, base));
+  expect_closed_forms(AttentionShape::square(2, 21, 4),
+                      with_iis({{unit, ii}}, with_latencies(default_config(), t)));
 }
 
 INSTANTIATE_TEST_SUITE_P(II, Latencies,
                          testing::Combine(testing::Values("k_reader", "row_max", "divide",
                                                           "normalize", "running_sum",
                                                           "rescale_accumulate"),
-                                          testing::Values(3u), testing::ValuesIn(kTimings)),
+                                          testing::Values(3u), testing::ValuesIn(kLatencies)),
                          [](const auto& info) {
                            return fmt::format("{}_ii{}_{}", std::get<0>(info.param),
                                               std::get<1>(info.param),
