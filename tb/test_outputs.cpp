@@ -289,9 +289,11 @@ echo "${title:-no window}"
       {d / "elsewhere", "../root/out/default/trace.gtkw", out / "trace.vcd"},
       {d / "elsewhere", "../moved/trace.gtkw", d / "moved" / "trace.vcd"}};
   // A virtual X server on a display it picks itself (-displayfd), free of xvfb-run -a's race
-  // with other X servers starting at the same time.
+  // with other X servers starting at the same time. -noreset: the server would otherwise reset
+  // each time its last client leaves (the readiness probe, each case's GTKWave): the suspected
+  // cause of a rare "Could not initialize GTK", not reproduced.
   std::string script = fmt::format(R"(set -u
-Xvfb -displayfd 3 -screen 0 1400x900x24 -nolisten tcp 3>{0}/display 2>{0}/xvfb.log &
+Xvfb -displayfd 3 -noreset -screen 0 1400x900x24 -nolisten tcp 3>{0}/display 2>{0}/xvfb.log &
 xvfb=$!
 trap 'kill $xvfb 2>/dev/null; wait $xvfb 2>/dev/null' EXIT
 for i in $(seq 200); do
