@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "hw/cost.h"
+#include "hw/actions.h"
 #include "hw/types.h"
 
 namespace sdpa {
@@ -156,7 +156,7 @@ class Unit : public sc_core::sc_module {
   // Rows of the shape with a firing done, a row in progress (a stopped run's) included. From
   // the firings done, walking the shape: for reports, nothing on the hot path.
   Cycle rows_begun() const;
-  // The arithmetic one firing computes (hw/cost.h; docs/cost.md): the operators the unit
+  // The arithmetic one firing computes (hw/actions.h; docs/cost.md): the operators the unit
   // instantiates, shared over its II cycles. Units without arithmetic: none.
   virtual OpCounts operators() const { return {}; }
   // The arithmetic done: operators() per firing done, or less where the unit's code skips

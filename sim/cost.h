@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hw/cost.h"
+#include "hw/actions.h"
 #include "sim/simulation.h"
 
 namespace sdpa {

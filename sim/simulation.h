@@ -49,7 +49,7 @@ struct UnitStats {
   Cycle blocked = 0;  // its writes waited for a free slot (its output channels' stalls)
   Cycle end = 0;      // its local cycle when the run ended
   bool memory_reader = false;  // a Q/K/V stream reader
-  OpCounts operators;          // what it instantiates (hw/cost.h)
+  OpCounts operators;          // what it instantiates (hw/actions.h)
   OpCounts ops;                // what it computed
 };
 

@@ -61,7 +61,7 @@ class RowBroadcastMap : public Unit {
 };
 
 // Each operator's default timing is its unit's (params/default.yaml lists them all), and its
-// operators() the arithmetic one call does (hw/cost.h).
+// operators() the arithmetic one call does (hw/actions.h).
 struct ExpOp {
   static constexpr Timing timing{4, 1};
   float operator()(float x) const { return std::exp(x); }
