@@ -5,20 +5,13 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "hw/attention.h"
+#include "sim/param_error.h"
 
 namespace sdpa {
-
-// A bad parameter: the message names the file:line:column (or the --set), the key, and what
-// was expected.
-class ParamError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // Unit timings and channel depths as given, either shared (`units.*`, `channels.*`: every
 // selected datapath that has the unit or channel) or for one datapath (`datapaths.NAME.units.*`,

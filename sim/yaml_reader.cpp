@@ -9,8 +9,6 @@
 #include <filesystem>
 #include <set>
 
-#include "sim/params.h"
-
 namespace sdpa {
 
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {

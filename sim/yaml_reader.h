@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/param_error.h"
+
 namespace sdpa {
 
 // YAML text as a tree, an empty document as an empty mapping; a syntax error is a ParamError
