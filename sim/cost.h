@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "hw/actions.h"
-#include "sim/simulation.h"
+#include "sim/result.h"
 
 namespace sdpa {
 

@@ -32,24 +32,6 @@ bool saturated(Cycle part, Cycle whole) { return part * 100 >= whole * 95; }
 
 }  // namespace
 
-const char* to_string(BottleneckKind kind) {
-  switch (kind) {
-    case BottleneckKind::none:
-      return "none";
-    case BottleneckKind::slow_ii:
-      return "slow_ii";
-    case BottleneckKind::small_fifo:
-      return "small_fifo";
-    case BottleneckKind::memory_latency:
-      return "memory_latency";
-    case BottleneckKind::memory_bandwidth:
-      return "memory_bandwidth";
-    case BottleneckKind::stopped:
-      return "stopped";
-  }
-  return "?";
-}
-
 void account_units(const AttentionDatapath& dp, DatapathResult& r) {
   std::map<const Unit*, std::size_t> index;
   for (const Unit* u : dp.units()) {

@@ -5,7 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "sim/simulation.h"
+#include "hw/attention.h"
+#include "sim/result.h"
 
 namespace sdpa {
 

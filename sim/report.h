@@ -8,7 +8,7 @@
 #include "sim/cost.h"
 #include "sim/params.h"
 #include "sim/reference.h"
-#include "sim/simulation.h"
+#include "sim/result.h"
 
 namespace sdpa {
 

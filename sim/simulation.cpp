@@ -138,65 +138,6 @@ DatapathResult result_of(const AttentionDatapath& dp) {
 
 }  // namespace
 
-const char* to_string(Status status) {
-  switch (status) {
-    case Status::ok:
-      return "ok";
-    case Status::deadlock:
-      return "deadlock";
-    case Status::mismatch:
-      return "mismatch";
-    case Status::timeout:
-      return "timeout";
-    case Status::unverified:
-      return "unverified";
-  }
-  return "?";
-}
-
-const char* to_string(LimitReason reason) {
-  switch (reason) {
-    case LimitReason::deadlock:
-      return "deadlock";
-    case LimitReason::producer_stalls:
-      return "producer_stalls";
-    case LimitReason::consumer_stalls:
-      return "consumer_stalls";
-    case LimitReason::high_water:
-      return "high_water";
-  }
-  return "?";
-}
-
-LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
-                                 const std::vector<bool>& writer_blocked, bool deadlocked,
-                                 const std::vector<Cycle>& first_row) {
-  LimitingChannel limit;
-  if (deadlocked)
-    for (std::size_t i = channels.size(); i-- > 0;)
-      if (writer_blocked[i]) return {i, LimitReason::deadlock, 0};
-  for (std::size_t i = 0; i < channels.size(); ++i) {
-    const ChannelStats& c = channels[i];
-    Cycle stalls = c.producer_stall_cycles;
-    if (c.input_stream)
-      stalls = c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, first_row[i]);
-    if (stalls != 0 && stalls >= limit.stall_cycles)
-      limit = {i, c.input_stream ? LimitReason::consumer_stalls : LimitReason::producer_stalls,
-               stalls};
-  }
-  if (limit.stall_cycles != 0) return limit;
-  Cycle most = 0;
-  bool found = false;
-  for (std::size_t i = 0; i < channels.size(); ++i) {
-    const ChannelStats& c = channels[i];
-    if (c.input_stream || (found && c.high_water * c.width <= most)) continue;
-    limit.channel = i;
-    most = c.high_water * c.width;
-    found = true;
-  }
-  return limit;
-}
-
 std::vector<std::string> datapath_names() {
   std::vector<std::string> names;
   for (const DatapathKind& kind : datapath_kinds()) names.push_back(kind.name);
