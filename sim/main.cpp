@@ -47,6 +47,7 @@ struct Options {
   std::string trace_events;  // a file name in the --out folder, or empty
   std::string trace_window;  // FROM:TO in cycles, or empty: the first rows
   bool size_buffers = false;
+  bool check = false;  // check the parameters and inputs, build the datapaths, run nothing
   bool waveform() const { return vcd || fst; }
 };
 
@@ -323,6 +324,18 @@ void write_report(OutputFolder& out, const Params& params, nlohmann::json report
   out.write("report.json", report.dump(2) + "\n");
 }
 
+// --check: everything a run refuses before it simulates, except the output folder: the
+// parameters, the cost table, the graphs (built, nothing allocated), the memory estimate and the
+// user's .npy inputs (read whole: their values are checked too). Writes nothing.
+int check_only(const Params& params, const AttentionShape& shape) {
+  const Simulation simulation(shape, datapath_configs(params, Mode::decoupled), params.datapaths());
+  refuse_if_too_large(params, simulation);
+  if (params.has_inputs()) load_inputs(params);
+  std::cout << fmt::format("parameters ok: {}, datapaths {}\n", describe(shape),
+                           fmt::join(params.datapaths(), ", "));
+  return kOk;
+}
+
 int run(const Options& opt) {
   Params params = opt.params.empty() ? load_params_text(kDefaultParamsYaml,
                                                         "params/default.yaml (built in)", opt.sets)
@@ -356,6 +369,7 @@ int run(const Options& opt) {
                                       : parse_trace_window(opt.trace_window);
   }
   const CostTable cost = cost_table(params);
+  if (opt.check) return check_only(params, shape);
 
   // Before simulating: a folder that cannot be written is found now, not after the run.
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
@@ -487,6 +501,10 @@ int sc_main(int argc, char* argv[]) {
       ->excludes(fst)
       ->excludes(dot)
       ->excludes(events);
+  app.add_flag("--check", opt.check,
+               "check the parameters and inputs and build the datapaths, then exit (0: a run "
+               "would start, 2: why not); simulates and writes nothing")
+      ->excludes("--size-buffers");
   app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
   try {
     app.parse(argc, argv);

@@ -218,6 +218,35 @@ TEST(Inputs, NpyFilesDefineTheProblemAndOutputsRoundTrip) {
   EXPECT_EQ(report["runs"][0]["scores"], 144);
 }
 
+// --check refuses what a run would refuse before simulating, with the same message and status,
+// and writes nothing.
+TEST(Check, AcceptsWhatRunsAndWritesNothing) {
+  const fs::path d = scratch();
+  const SimRun r = sim("--check --set datapath=all" + out_arg(d / "out"), d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "parameters ok: N = 1024, d = 64, heads = 1, datapaths naive, two_pass, reordered\n");
+  EXPECT_EQ(r.err, "");
+  EXPECT_FALSE(fs::exists(d / "out"));
+}
+
+TEST(Check, RefusesWhatARunRefuses) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml", "problem:\n  seq_len: 16\n  no_such_key: 1\n");
+  expect_error(sim("--check " + params_arg(p, d), d), {"problem.no_such_key", "p.yaml:3:3"});
+  expect_error(sim("--check --set problem.seq_len=1000000 --set problem.head_dim=4096", d),
+               {"problem.seq_len", "GiB of memory"});
+  expect_error(sim("--check --set channels.depths.no_such_channel=4", d),
+               {"channels.depths.no_such_channel"});
+  // The user's inputs are read whole: a NaN is found without a run.
+  std::vector<float> nan(12, 0.5f);
+  nan[5] = std::nanf("");
+  const fs::path inputs = inputs_with_q(d, npy_bytes(nan, {4, 3}, d / "tmp.npy"));
+  expect_error(sim("--check " + params_arg(inputs, d), d), {"q.npy", "NaN or Inf"});
+  expect_error(sim("--check --size-buffers", d), {"--size-buffers excludes --check"});
+  EXPECT_FALSE(fs::exists(d / "out"));
+}
+
 TEST(Exit, DeadlockExitsThreeWithTheReport) {
   const fs::path d = scratch();
   const SimRun r =
