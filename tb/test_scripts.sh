@@ -89,6 +89,26 @@ check "sweep: a run over --timeout is an error row" rows "$csv" 1 \
 sweep --grid problem.no_such_key=1,2
 check "sweep: every point rejected as bad parameters exits 2" test "$rc" = 2
 
+# A rejected sweep leaves the earlier one as it was; an interrupted one shows none of its rows.
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=8
+before=$(cat "$csv"; ls "$out/runs")
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=8 --set no_such_key=1
+check "sweep: a sweep rejected as bad parameters is one line, exit 2" one_line_error
+check "sweep: ... and leaves the earlier results and run folders" test "$before" = "$(cat "$csv"; ls "$out/runs")"
+# A simulator that interrupts the sweep as the first point starts (its --check passes).
+printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] || kill -TERM $PPID\nexec %q "$@"\n' "$sim" \
+  >"$tmp/interrupting-sim"
+chmod +x "$tmp/interrupting-sim"
+rc=0
+timeout 60 "$repo/scripts/sweep" --sim "$tmp/interrupting-sim" --out "$out" --jobs 1 \
+  --grid problem.seq_len=8,16 --set problem.head_dim=4 >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+check "sweep: interrupted, exit 130" test "$rc" = 130
+check "sweep: ... no row shows the earlier sweep's result as this one's" rows "$csv" 2 \
+  'all(x["status"] == "error" and x["head_dim"] in ("", "4") for x in rows)'
+V=$(seq -s, 1 1000)
+sweep --grid "problem.seq_len=$V" --grid "problem.head_dim=$V" --grid "problem.seed=$V"
+check "sweep: a grid of 10^9 points is refused at once, one line, exit 2" one_line_error
+
 # Plots from the 2 x 2 sweep.
 sweep "${grid[@]}"
 plot() { rc=0; timeout 60 "$repo/scripts/plot" --csv "$csv" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?; err=$(<"$tmp/stderr"); }
