@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Tests that scripts/plot, numerics-study, models and study answer bad input with one line on
+# stderr and their documented exit status, never a traceback or a hang, and that Ctrl-C stops
+# them with one line and exit 130 (a few seconds in all).
+# Usage: tb/test_script_errors.sh [SDPA_SIM]   (default: build/bin/sdpa-sim)
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+sim=$(realpath "${1:-$repo/build/bin/sdpa-sim}")
+[[ -x $sim ]] || { echo "test_script_errors: no simulator at $sim" >&2; exit 2; }
+tmp=$(mktemp -d)
+fake_pid=$tmp/fake.pid
+cleanup() {
+  [[ -s $fake_pid ]] && kill "$(<"$fake_pid")" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+passed=0 failed=0
+check() {  # check NAME COMMAND...: one test, passing when the command succeeds
+  local name=$1; shift
+  if "$@"; then
+    passed=$((passed + 1)); echo "PASS $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name (exit $rc, stderr: ${err:0:400})"
+  fi
+}
+
+# try SCRIPT ARGS...: runs scripts/SCRIPT from a folder other than the repository, with a 60 s
+# bound; sets $rc and $err (stderr).
+try() {
+  local script=$1; shift
+  rc=0
+  (cd "$tmp" && timeout 60 "$repo/scripts/$script" "$@") >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+}
+
+# one_line STATUS PREFIX: the last run exited STATUS with one line on stderr, starting PREFIX.
+one_line() { [[ $rc == "$1" && $(wc -l <<<"$err") == 1 && $err == "$2"* && $err != *Traceback* ]]; }
+# interrupted PROG: the last run exited 130, its stderr ending with the one line "PROG:
+# interrupted" (after its progress lines), and the simulator it ran was stopped.
+interrupted() {
+  [[ $rc == 130 && $(tail -n 1 <<<"$err") == "$1: interrupted" && $err != *Traceback* ]] &&
+    ((orphan == 0))
+}
+
+# A simulator that records its pid and waits: a run to interrupt.
+cat >"$tmp/fake-sim" <<EOF
+#!/bin/sh
+echo \$\$ >"$fake_pid"
+exec sleep 30
+EOF
+chmod +x "$tmp/fake-sim"
+
+# interrupt SCRIPT ARGS...: runs scripts/SCRIPT, and once the fake simulator runs sends SIGINT to
+# the script alone (as kill -INT would; a terminal's Ctrl-C also reaches the simulator); sets
+# $rc, $err and $orphan (1 if the fake simulator still runs).
+interrupt() {
+  local script=$1; shift
+  rm -f "$fake_pid"
+  # SIGINT back to its default first: a background job of a non-interactive shell ignores it, and
+  # Python would inherit that.
+  /usr/bin/python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$repo/scripts/$script" "$@" >"$tmp/stdout" 2>"$tmp/stderr" &
+  local pid=$! i
+  for ((i = 0; i < 100; i++)); do [[ -s $fake_pid ]] && break; sleep 0.1; done
+  kill -INT "$pid"
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null  # a script that ignored the interrupt: no hang here
+  rc=0
+  wait "$pid" || rc=$?
+  err=$(<"$tmp/stderr")
+  orphan=0
+  if [[ -s $fake_pid ]] && kill -0 "$(<"$fake_pid")" 2>/dev/null; then
+    orphan=1
+    kill "$(<"$fake_pid")"
+  fi
+}
+
+touch "$tmp/afile"
+
+# ---------------------------------------------------------------- scripts/plot
+
+# A results.csv of the columns --kind memory reads; its last row is cut short.
+csv=$tmp/results.csv
+printf '%s\n' "problem.seq_len,datapath,status,intermediate_high_water_elements" \
+  "16,naive,ok,40" "32,naive,ok,72" "64,naive,ok,136" >"$csv"
+try plot --csv "$csv" --kind memory --out "$tmp/afile/p.png"
+check "plot: --out under a regular file: one line, exit 2" one_line 2 "plot: error: --out $tmp/afile/p.png"
+try plot --csv "$csv" --kind memory --out /proc/p.png
+check "plot: --out in a folder that cannot be written: one line, exit 2" one_line 2 "plot: error: --out /proc/p.png"
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe' >"$tmp/figure.png"
+try plot --csv "$tmp/figure.png" --kind memory --out "$tmp/p.png"
+check "plot: a --csv that is not text: one line, exit 2" one_line 2 "plot: error: $tmp/figure.png: not a text file"
+printf '%s\n' "problem.seq_len,datapath,status,intermediate_high_water_elements" \
+  "16,naive,ok,40" "32,naive,ok" >"$tmp/short.csv"
+try plot --csv "$tmp/short.csv" --kind memory --out "$tmp/p.png"
+check "plot: a row cut short: one line naming the line, exit 2" one_line 2 "plot: error: $tmp/short.csv: line 3: 3 fields, expected 4"
+
+# ---------------------------------------------------------------- scripts/numerics-study
+
+ns=(--out "$tmp/ns" --figure "$tmp/ns-figure")
+try numerics-study --sim "$sim" --n 64,abc "${ns[@]}"
+check "numerics-study: --n 64,abc: one line, exit 2" one_line 2 "numerics-study: error: --n 64,abc"
+try numerics-study --sim "$sim" --seeds x "${ns[@]}"
+check "numerics-study: --seeds x: one line, exit 2" one_line 2 "numerics-study: error: --seeds x"
+try numerics-study --sim "$sim" --n 0 "${ns[@]}"
+check "numerics-study: --n 0: one line, exit 2" one_line 2 "numerics-study: error: --n 0"
+try numerics-study --sim "$sim" --n 2097152 --seeds 1 "${ns[@]}"
+check "numerics-study: parameters the simulator rejects: its one line, exit 2" \
+  one_line 2 "numerics-study: error: fp32/fp32 N = 2097152 seed 1: the simulator rejected"
+try numerics-study --sim "$tmp/no-such-sim" "${ns[@]}"
+check "numerics-study: --sim not an executable: one line, exit 2" one_line 2 "numerics-study: error: --sim $tmp/no-such-sim"
+# Outside the repository, the default --sim is the repository's build/bin/sdpa-sim.
+try numerics-study --n 2097152 --seeds 1 "${ns[@]}"
+if [[ -x $repo/build/bin/sdpa-sim ]]; then
+  check "numerics-study: the default --sim runs from another folder" \
+    one_line 2 "numerics-study: error: fp32/fp32 N = 2097152 seed 1: the simulator rejected"
+else
+  check "numerics-study: the default --sim is the repository's" \
+    one_line 2 "numerics-study: error: --sim $repo/build/bin/sdpa-sim"
+fi
+try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/afile" --figure "$tmp/ns-figure"
+check "numerics-study: --out a regular file: one line, exit 2" one_line 2 "numerics-study: error: --out $tmp/afile"
+try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns2" --figure "$tmp/no/such/fig"
+check "numerics-study: --figure in no folder: one line, exit 2, before any run" \
+  eval 'one_line 2 "numerics-study: error: --figure $tmp/no/such/fig" && ! ls "$tmp"/ns2/*-n16-* >/dev/null 2>&1'
+interrupt numerics-study --sim "$tmp/fake-sim" --n 16 --seeds 1 "${ns[@]}"
+check "numerics-study: Ctrl-C: 'interrupted', exit 130, the simulator stopped" \
+  interrupted numerics-study
+
+# ---------------------------------------------------------------- scripts/models
+
+interrupt models --sim "$tmp/fake-sim" --only bert-base --out "$tmp/models"
+check "models: Ctrl-C: 'interrupted', exit 130, the simulator stopped" interrupted models
+"$sim" --set problem.seq_len=8 --set problem.head_dim=4 --size-buffers \
+  --out "$tmp/models/bert-base" >/dev/null 2>&1
+try models --no-run --only bert-base --out "$tmp/models"
+check "models: --no-run on a --size-buffers report: one line, exit 2" \
+  one_line 2 "models: error: $tmp/models/bert-base/report.json: no problem, runs, sim"
+
+# ---------------------------------------------------------------- scripts/study
+
+# --out is the study's folder: the first sweep writes DIR/scaling (every point stopped by the
+# watchdog, so the study ends there, exit 1).
+try study --sim "$sim" --out "$tmp/study" --set sim.max_cycles=1 --jobs 2
+check "study: --out DIR: the scaling sweep in DIR/scaling, not DIR" \
+  eval '((rc == 1)) && [[ -f $tmp/study/scaling/results.csv && ! -e $tmp/study/results.csv ]]'
+try study --sim "$sim" --out "$tmp/study2" --grid problem.seq_len=8
+check "study: --grid: one line, exit 2, nothing run" \
+  eval 'one_line 2 "study: error: --grid" && [[ ! -e $tmp/study2 ]]'
+
+# ---------------------------------------------------------------- docs/tutorial.md
+
+# Section 8's command that picks columns by name prints the header line the tutorial shows.
+mkdir -p "$tmp/tutorial/out"
+try sweep --sim "$sim" --grid problem.seq_len=8,16 --grid datapath=naive,reordered \
+  --set problem.head_dim=4 --out "$tmp/tutorial/out/n"
+awk '/^\$ cols=/ { on = 1 } on { print } /^\$ cut -d,/ { exit }' "$repo/docs/tutorial.md" |
+  sed 's/^\$ //' >"$tmp/tutorial/columns.sh"
+shown=$(awk 'on { print; exit } /^\$ cut -d,/ { on = 1 }' "$repo/docs/tutorial.md")
+printed=$(cd "$tmp/tutorial" && bash columns.sh 2>&1 | head -1)
+check "tutorial: section 8 prints the columns it shows" test -n "$shown" -a "$printed" = "$shown"
+
+echo "$passed passed, $failed failed"
+((failed == 0))
