@@ -9,16 +9,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export SDPA_RUNNER_SELFTEST=1
 
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one test, passing when the command succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1)); echo "PASS $name"
-  else
-    failed=$((failed + 1)); echo "FAIL $name"
-    echo "--- output:"; cat "$tmp/out"; echo "---"
-  fi
-}
+source "$(dirname "$0")/checks.sh"
+on_failure() { echo "--- output:"; cat "$tmp/out"; echo "---"; }
 # run ARGS...: runs the binary with a 60 s bound; sets $rc, output in $tmp/out.
 run() { rc=0; timeout 60 "$bin" "$@" >"$tmp/out" 2>&1 || rc=$?; }
 has() { grep -qxF -- "$1" "$tmp/out"; }
@@ -74,5 +66,4 @@ check "  and the other" test -s "$tmp/xml/Runner.ElaboratesAgainInAnotherProcess
 run --gtest_filter='Runner.Elaborates*' --gtest_output="xml:$tmp/one.xml"
 check "--gtest_output=xml:FILE is refused with several processes (exit 2)" test "$rc" = 2
 
-echo "test_runner: $passed passed, $failed failed"
-[[ $failed == 0 ]]
+summary test_runner

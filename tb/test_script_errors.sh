@@ -15,15 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one test, passing when the command succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1)); echo "PASS $name"
-  else
-    failed=$((failed + 1)); echo "FAIL $name (exit $rc, stderr: ${err:0:400})"
-  fi
-}
+source "$repo/tb/checks.sh"
+on_failure() { echo "  exit $rc, stderr: ${err:0:400}"; }
 
 # try SCRIPT ARGS...: runs scripts/SCRIPT from a folder other than the repository, with a 60 s
 # bound; sets $rc and $err (stderr).
@@ -162,5 +155,4 @@ shown=$(awk 'on { print; exit } /^\$ cut -d,/ { on = 1 }' "$repo/docs/tutorial.m
 printed=$(cd "$tmp/tutorial" && bash columns.sh 2>&1 | head -1)
 check "tutorial: section 8 prints the columns it shows" test -n "$shown" -a "$printed" = "$shown"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary test_script_errors

@@ -8,15 +8,7 @@ sim=$(realpath "${1:-$repo/build/bin/sdpa-sim}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one test, passing when the command succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1)); echo "PASS $name"
-  else
-    failed=$((failed + 1)); echo "FAIL $name"
-  fi
-}
+source "$repo/tb/checks.sh"
 
 # sweep ARGS...: runs scripts/sweep with a 60 s bound; sets $rc, $err (stderr) and $csv.
 sweep() {
@@ -335,5 +327,4 @@ check "models: a cycle count off its closed form is named, exit 1" \
 models --no-run --only bert-base
 check "models: no report is a one-line error, exit 2" test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary test_scripts
