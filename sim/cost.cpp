@@ -86,37 +86,70 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
   return t;
 }
 
+// A count per kind, in every format.
 nlohmann::json ops_json(const OpCounts& ops) {
   nlohmann::json j = nlohmann::json::object();
-  for (std::size_t i = 0; i < kOpKinds; ++i) j[kOpNames[i]] = ops.n[i];
+  for (std::size_t i = 0; i < kOpKinds; ++i) j[kOpNames[i]] = ops[Op(i)];
   return j;
 }
 
-double energy(const OpCounts& ops, const std::array<OperatorCost, kOpKinds>& costs) {
-  double pj = 0;
-  for (std::size_t i = 0; i < kOpKinds; ++i) pj += double(ops.n[i]) * costs[i].energy_pj;
-  return pj;
+// Counts per operation format, then kind: what the energy is computed from.
+nlohmann::json ops_by_format_json(const OpCounts& ops) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t f = 0; f < kOpFormats; ++f) {
+    nlohmann::json& kinds = j[kOpFormatNames[f]];
+    for (std::size_t i = 0; i < kOpKinds; ++i) kinds[kOpNames[i]] = ops.at(Op(i), OpFormat(f));
+  }
+  return j;
 }
+
+// Prices counts of operations (or operators) with a run's formats: each at its table format's
+// entry, except a multiply-add with a multiplier narrower than fp32, which is that multiplier
+// and fp32's adder (the accumulator's). `field` picks energy or area.
+class Pricing {
+ public:
+  Pricing(const CostTable& table, const DatapathResult& r) : table_(table) {
+    require_arithmetic(table, r.input, r.compute);
+    for (std::size_t f = 0; f < kOpFormats; ++f)
+      formats_[f] = table_format(OpFormat(f), r.input, r.compute);
+  }
+  // Per table format.
+  std::map<std::string, double> by_format(const OpCounts& ops, double OperatorCost::*field) const {
+    std::map<std::string, double> sum;
+    for (std::size_t f = 0; f < kOpFormats; ++f) {
+      const std::string& format = formats_[f];
+      const auto& own = table_.arithmetic.at(format);
+      for (std::size_t i = 0; i < kOpKinds; ++i) {
+        const double n = double(ops.at(Op(i), OpFormat(f)));
+        if (n == 0) continue;
+        if (Op(i) == Op::multiply_add && format != "fp32") {
+          sum[format] += n * (own[std::size_t(Op::multiply)].*field);
+          sum["fp32"] += n * (table_.arithmetic.at("fp32")[std::size_t(Op::add)].*field);
+        } else {
+          sum[format] += n * (own[i].*field);
+        }
+      }
+    }
+    return sum;
+  }
+  double total(const OpCounts& ops, double OperatorCost::*field) const {
+    double t = 0;
+    for (const auto& [format, x] : by_format(ops, field)) t += x;
+    return t;
+  }
+  const std::array<std::string, kOpFormats>& formats() const { return formats_; }
+
+ private:
+  const CostTable& table_;
+  std::array<std::string, kOpFormats> formats_;
+};
 
 // The operators a unit needs: what one firing computes, shared over the II cycles between
 // firings (a unit firing once per row with II = d needs one divider, not d).
 OpCounts instances(const UnitStats& u) {
   OpCounts n = u.operators;
   const std::uint64_t ii = std::max(1u, u.timing.ii);
-  for (std::uint64_t& c : n.n) c = (c + ii - 1) / ii;
-  return n;
-}
-
-double area(const OpCounts& operators, const std::array<OperatorCost, kOpKinds>& costs) {
-  double um2 = 0;
-  for (std::size_t i = 0; i < kOpKinds; ++i) um2 += double(operators.n[i]) * costs[i].area_um2;
-  return um2;
-}
-
-const std::array<OperatorCost, kOpKinds>& arithmetic_for(const DatapathResult& r,
-                                                         const CostTable& table) {
-  require_format(table, arithmetic_format(r));
-  return table.arithmetic.at(arithmetic_format(r));
+  return n.apply([ii](std::uint64_t c) { return (c + ii - 1) / ii; });
 }
 
 // A channel's storage: its capacity in bytes, and the class built for it.
@@ -135,13 +168,37 @@ double channel_pj(const ChannelStats& c, const StorageClass& s) {
 
 }  // namespace
 
-void require_format(const CostTable& table, const std::string& format) {
-  if (table.arithmetic.count(format) != 0) return;
+std::string table_format(OpFormat f, Format input, Format compute) {
+  Format format = Format::fp32;
+  switch (f) {
+    case OpFormat::compute:
+      format = compute;
+      break;
+    case OpFormat::input:
+      format = input;
+      break;
+    case OpFormat::wider:  // by bytes; of two 2-byte formats, the compute format
+      format = bytes_of(input) > bytes_of(compute) ? input : compute;
+      break;
+    case OpFormat::fp32:
+      break;
+  }
+  return bytes_of(format) == 1 ? "fp8" : to_string(format);
+}
+
+void require_arithmetic(const CostTable& table, Format input, Format compute) {
+  const std::pair<std::string, std::string> needed[] = {
+      {table_format(OpFormat::compute, input, compute),
+       fmt::format("the run computes in {}", to_string(compute))},
+      {table_format(OpFormat::input, input, compute),
+       fmt::format("the dot product multiplies {} inputs", to_string(input))},
+      {"fp32", "the units' fp32 accumulators"}};
   std::vector<std::string> formats;
   for (const auto& entry : table.arithmetic) formats.push_back(entry.first);
-  throw ParamError(
-      fmt::format("{}: arithmetic.{}: missing: the run computes in {} (the file has: {})",
-                  table.source, format, format, fmt::join(formats, ", ")));
+  for (const auto& [format, why] : needed)
+    if (table.arithmetic.count(format) == 0)
+      throw ParamError(fmt::format("{}: arithmetic.{}: missing: {} (the file has: {})",
+                                   table.source, format, why, fmt::join(formats, ", ")));
 }
 
 const StorageClass& CostTable::storage_for(std::uint64_t bytes) const {
@@ -164,15 +221,16 @@ CostTable load_cost_table_text(const std::string& text, const std::string& name)
 }
 
 CostReport cost_of(const DatapathResult& r, const CostTable& table) {
-  const auto& arithmetic = arithmetic_for(r, table);
+  const Pricing pricing(table, r);
   CostReport c;
   c.format = arithmetic_format(r);
   c.scores = r.scores;
   for (const UnitStats& u : r.units) {
     c.ops += u.ops;
-    c.compute_um2 += area(instances(u), arithmetic);
+    c.compute_um2 += pricing.total(instances(u), &OperatorCost::area_um2);
   }
-  c.compute_pj = energy(c.ops, arithmetic);
+  c.compute_pj_by_format = pricing.by_format(c.ops, &OperatorCost::energy_pj);
+  for (const auto& [format, pj] : c.compute_pj_by_format) c.compute_pj += pj;
   for (const ChannelStats& ch : r.channels) {
     const ChannelStorage s = storage_of(ch, table);
     c.channel_bytes_written += ch.writes * element_bytes(ch);
@@ -192,7 +250,10 @@ nlohmann::json actions_json(const DatapathResult& r) {
   nlohmann::json units = nlohmann::json::array();
   OpCounts ops;
   for (const UnitStats& u : r.units) {
-    units.push_back({{"name", u.name}, {"firings", u.firings}, {"ops", ops_json(u.ops)}});
+    units.push_back({{"name", u.name},
+                     {"firings", u.firings},
+                     {"ops", ops_json(u.ops)},
+                     {"ops_by_format", ops_by_format_json(u.ops)}});
     ops += u.ops;
   }
   nlohmann::json channels = nlohmann::json::array();
@@ -213,6 +274,7 @@ nlohmann::json actions_json(const DatapathResult& r) {
           {"memory", {{"bytes_read", r.bytes_read()}, {"bytes_written", r.o_bytes_written}}},
           {"totals",
            {{"ops", ops_json(ops)},
+            {"ops_by_format", ops_by_format_json(ops)},
             {"channel_bytes_written", written},
             {"channel_bytes_read", read},
             {"memory_bytes_read", r.bytes_read()},
@@ -221,10 +283,13 @@ nlohmann::json actions_json(const DatapathResult& r) {
 
 nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
   const CostReport c = cost_of(r, table);
-  const auto& arithmetic = arithmetic_for(r, table);
+  const Pricing pricing(table, r);
   nlohmann::json units = nlohmann::json::array();
   for (const UnitStats& u : r.units)
-    if (u.ops.total() != 0) units.push_back({{"name", u.name}, {"pj", energy(u.ops, arithmetic)}});
+    if (u.ops.total() != 0)
+      units.push_back({{"name", u.name}, {"pj", pricing.total(u.ops, &OperatorCost::energy_pj)}});
+  nlohmann::json formats = nlohmann::json::object();
+  for (std::size_t f = 0; f < kOpFormats; ++f) formats[kOpFormatNames[f]] = pricing.formats()[f];
   nlohmann::json channels = nlohmann::json::array();
   for (const ChannelStats& ch : r.channels) {
     const ChannelStorage s = storage_of(ch, table);
@@ -234,12 +299,14 @@ nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
   return {{"cost_table", table.source},
           {"technology", table.technology},
           {"format", c.format},
+          {"operator_formats", formats},
           {"total_pj", c.total_pj()},
           // A deadlocked or stopped run did not compute all its scores.
           {"per_score_pj", r.status == Status::deadlock || r.status == Status::timeout
                                ? nlohmann::json(nullptr)
                                : nlohmann::json(c.per_score_pj())},
           {"compute_pj", c.compute_pj},
+          {"compute_pj_by_format", c.compute_pj_by_format},
           {"buffering_pj",
            {{"intermediate", c.intermediate_pj},
             {"streams", c.streams_pj},
@@ -251,13 +318,14 @@ nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
 
 nlohmann::json area_json(const DatapathResult& r, const CostTable& table) {
   const CostReport c = cost_of(r, table);
-  const auto& arithmetic = arithmetic_for(r, table);
+  const Pricing pricing(table, r);
   nlohmann::json units = nlohmann::json::array();
   for (const UnitStats& u : r.units)
     if (u.operators.total() != 0)
       units.push_back({{"name", u.name},
                        {"operators", ops_json(instances(u))},
-                       {"um2", area(instances(u), arithmetic)}});
+                       {"operators_by_format", ops_by_format_json(instances(u))},
+                       {"um2", pricing.total(instances(u), &OperatorCost::area_um2)}});
   nlohmann::json channels = nlohmann::json::array();
   for (const ChannelStats& ch : r.channels) {
     const ChannelStorage s = storage_of(ch, table);

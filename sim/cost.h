@@ -47,9 +47,16 @@ CostTable load_cost_table_text(const std::string& text, const std::string& name)
 inline const char* arithmetic_format(const DatapathResult& r) { return to_string(r.compute); }
 inline std::uint64_t element_bytes(const ChannelStats& c) { return c.width * c.element_bytes; }
 
+// The cost table's arithmetic entry for an operation format (hw/actions.h) in a run with these
+// input and compute formats: fp32, the compute format, the input format or the wider of the two;
+// both fp8 encodings are the table's `fp8`.
+std::string table_format(OpFormat f, Format input, Format compute);
+
 struct CostReport {
   std::string format;
   OpCounts ops;  // every unit's
+  // The arithmetic's energy, pJ, per table format (a multiply-add's adder under fp32).
+  std::map<std::string, double> compute_pj_by_format;
   std::uint64_t channel_bytes_written = 0, channel_bytes_read = 0;
   std::uint64_t memory_bytes_read = 0, memory_bytes_written = 0;
   // Energy, pJ: arithmetic; channel writes and reads (intermediate channels, Q/K/V stream
@@ -66,10 +73,12 @@ struct CostReport {
   double total_um2() const { return compute_um2 + buffering_um2(); }
 };
 
-// Throws ParamError, naming the file and arithmetic.FORMAT, if the table lacks `format`.
-void require_format(const CostTable& table, const std::string& format);
+// Throws ParamError, naming the file and arithmetic.FORMAT, if the table lacks an entry the
+// units' arithmetic needs with these formats: fp32 (the accumulators), the compute and the input
+// format's.
+void require_arithmetic(const CostTable& table, Format input, Format compute);
 
-// Throws ParamError if the table has no arithmetic for the run's number format.
+// Throws ParamError as require_arithmetic does.
 CostReport cost_of(const DatapathResult& r, const CostTable& table);
 
 // report.json's `actions` of a run (no table needed), and its `energy` and `area`.

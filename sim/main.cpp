@@ -264,7 +264,7 @@ CostTable cost_table(const Params& p) {
       p.cost.empty()
           ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
           : load_cost_table(p.cost);
-  require_format(table, to_string(p.compute_format));  // the arithmetic the units do
+  require_arithmetic(table, p.input_format, p.compute_format);  // the arithmetic the units do
   return table;
 }
 

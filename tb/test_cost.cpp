@@ -18,28 +18,34 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// docs/cost.md, "Closed forms": S scores, R output rows, d the head dimension.
+// docs/cost.md, "Closed forms": S scores, R output rows, d the head dimension; each operation in
+// the format of its operator (hw/actions.h).
 OpCounts closed_form_ops(const std::string& datapath, std::uint64_t s, std::uint64_t r,
                          std::uint64_t d) {
-  // The scaled dot product: d multiply-adds and the scale's multiply per score.
-  const OpCounts dot{{Op::multiply_add, s * d}, {Op::multiply, s}};
-  if (datapath == "naive")  // max, subtract, exp, sum, divide per score; weighted sum
-    return dot + OpCounts{{Op::compare, s},
-                          {Op::add, 2 * s},
-                          {Op::exp, s},
-                          {Op::divide, s},
-                          {Op::multiply_add, s * d}};
-  if (datapath == "two_pass")  // online normalizer (its running max skips a row's first
-                               // score), normalize, weighted sum
-    return dot + OpCounts{{Op::compare, s - r},
-                          {Op::add, 2 * (s - r) + s},
-                          {Op::exp, (s - r) + s},
-                          {Op::multiply_add, s + s * d},
-                          {Op::divide, s}};
-  // reordered: running max (skips a row's first score), running sum, rescale accumulate, row
+  using enum OpFormat;
+  // The scaled dot product: d multiply-adds of Q and K values and the fp32 scale per score.
+  const OpCounts dot{{Op::multiply_add, input, s * d}, {Op::multiply, fp32, s}};
+  // The running max of reordered and of two_pass's online normalizer skips a row's first score.
+  const OpCounts running_max{
+      {Op::compare, compute, s - r}, {Op::add, fp32, 2 * (s - r)}, {Op::exp, fp32, s - r}};
+  const OpCounts running_sum{{Op::multiply_add, fp32, s}};
+  const OpCounts weighted_sum{{Op::multiply_add, wider, s * d}};
+  if (datapath == "naive")  // max, subtract, exp, sum (fp32), divide per score; weighted sum
+    return dot + weighted_sum +
+           OpCounts{{Op::compare, compute, s},
+                    {Op::add, compute, s},
+                    {Op::exp, compute, s},
+                    {Op::add, fp32, s},
+                    {Op::divide, compute, s}};
+  if (datapath == "two_pass")  // online normalizer, normalize (fp32 until rounded), weighted sum
+    return dot + running_max + running_sum + weighted_sum +
+           OpCounts{{Op::add, fp32, s}, {Op::exp, fp32, s}, {Op::divide, fp32, s}};
+  // reordered: running max, running sum, rescale accumulate (o·δ of the fp32 row, + c·v), row
   // divide of d per row.
-  return dot + OpCounts{{Op::compare, s - r},          {Op::add, 2 * (s - r)}, {Op::exp, s - r},
-                        {Op::multiply_add, s + s * d}, {Op::multiply, s * d},  {Op::divide, r * d}};
+  return dot + running_max + running_sum +
+         OpCounts{{Op::multiply, fp32, s * d},
+                  {Op::multiply_add, wider, s * d},
+                  {Op::divide, compute, r * d}};
 }
 
 // A table whose numbers are powers of two apart, so sums of counts times them are exact.
@@ -94,8 +100,9 @@ TEST_P(CostCounts, ActionsEqualTheClosedFormsAndEnergyIsCountsTimesTheTable) {
   const CostTable table = load_cost_table_text(kTable, "test.yaml");
   const CostReport cost = cost_of(r, table);
   EXPECT_EQ(cost.ops.n, ops.n);
+  // In fp32 every operator is fp32's, a multiply-add the table's fp32 multiply-add.
   double compute = 0;
-  for (std::size_t i = 0; i < kOpKinds; ++i) compute += double(ops.n[i]) * double(1u << i);
+  for (std::size_t i = 0; i < kOpKinds; ++i) compute += double(ops[Op(i)]) * double(1u << i);
   EXPECT_DOUBLE_EQ(cost.compute_pj, compute);
 
   // Every element written is read, d-wide rows counting d scalars of 4 bytes.
@@ -151,6 +158,107 @@ TEST(Cost, ComputeAreaIsTheUnitsOperators) {
                    d * 1 + 10 + (100000 + 200 + 1000) + 1 + d * (10 + 1) + 10000);
 }
 
+// With narrower formats each operation is priced in its operator's format (docs/cost.md): the
+// compute format's on channel values, the input format's for q·k, the wider of the two for p·v
+// and c·v, fp32's for the units' own state; a multiply-add with a multiplier narrower than fp32
+// is that multiplier and fp32's adder. The table prices kind i in format f at 2^(i + shift_f)
+// pJ and 3 times that in µm², the shifts 8 apart, so every sum is exact and tells the formats
+// apart.
+struct FormatCase {
+  Format input, compute;
+  // The table's shift for the compute, input and wider operators (fp32's is 0).
+  int compute_shift, input_shift, wider_shift;
+};
+const std::pair<const char*, int> kTableFormats[] = {
+    {"fp32", 0}, {"bf16", 8}, {"fp16", 16}, {"fp8", 24}};
+
+std::string formats_table() {
+  std::string t = "technology: test\narithmetic:\n";
+  for (const auto& [name, shift] : kTableFormats) {
+    t += fmt::format("  {}:\n", name);
+    for (std::size_t i = 0; i < kOpKinds; ++i)
+      t += fmt::format("    {}: {{energy_pj: {}, area_um2: {}}}\n", kOpNames[i],
+                       1ull << (i + shift), 3ull << (i + shift));
+  }
+  const std::string fp32_table = kTable;
+  return t + fp32_table.substr(fp32_table.find("storage:"));
+}
+
+class CostFormats : public testing::TestWithParam<std::tuple<std::string, int>> {
+ protected:
+  static FormatCase format_case(int which) {
+    switch (which) {
+      case 0:
+        return {Format::bf16, Format::bf16, 8, 8, 8};
+      case 1:  // fp32 inputs: their products are fp32 multiplies
+        return {Format::fp32, Format::bf16, 8, 0, 0};
+      case 2:  // fp8 inputs, fp16 compute: p·v in fp16
+        return {Format::fp8_e4m3, Format::fp16, 16, 24, 16};
+      default:
+        return {Format::fp8_e5m2, Format::bf16, 8, 24, 8};
+    }
+  }
+};
+
+TEST_P(CostFormats, EachOperationIsPricedInItsOperatorsFormat) {
+  const auto& [datapath, which] = GetParam();
+  const FormatCase f = format_case(which);
+  DatapathConfig config = default_config();
+  config.input = f.input;
+  config.compute = f.compute;
+  const AttentionShape shape{1, 2, 1, 9, 11, 6, true};
+  const DatapathResult r = simulate(random_inputs(shape, 3), {datapath}, config).runs.at(0);
+  ASSERT_EQ(r.scores, shape.scores());
+  OpCounts ops;
+  for (const UnitStats& u : r.units) ops += u.ops;
+  ASSERT_EQ(ops.n, closed_form_ops(datapath, shape.scores(), shape.rows(), shape.head_dim).n);
+
+  const std::array<int, kOpFormats> shift{f.compute_shift, f.input_shift, f.wider_shift, 0};
+  // Per table format (by its shift), of counts priced at 2^(i + shift) times `unit`.
+  auto priced = [&](const OpCounts& n, double unit) {
+    std::map<int, double> by_shift;
+    for (std::size_t i = 0; i < kOpKinds; ++i)
+      for (std::size_t k = 0; k < kOpFormats; ++k) {
+        const double count = double(n.at(Op(i), OpFormat(k)));
+        if (Op(i) == Op::multiply_add && shift[k] != 0) {
+          by_shift[shift[k]] += count * unit * double(1ull << (1 + shift[k]));  // multiply
+          by_shift[0] += count * unit * 4;                                      // fp32's add
+        } else {
+          by_shift[shift[k]] += count * unit * double(1ull << (i + shift[k]));
+        }
+      }
+    return by_shift;
+  };
+  auto sum = [](const std::map<int, double>& m) {
+    double t = 0;
+    for (const auto& [s, x] : m) t += x;
+    return t;
+  };
+  const CostReport cost = cost_of(r, load_cost_table_text(formats_table(), "formats.yaml"));
+  const std::map<int, double> energy = priced(ops, 1);
+  EXPECT_EQ(cost.compute_pj, sum(energy));
+  std::map<int, double> reported;
+  for (const auto& [format, pj] : cost.compute_pj_by_format) {
+    const auto it = std::find_if(std::begin(kTableFormats), std::end(kTableFormats),
+                                 [&](const auto& e) { return format == e.first; });
+    ASSERT_NE(it, std::end(kTableFormats)) << format;
+    reported[it->second] = pj;
+  }
+  EXPECT_EQ(reported, energy);
+  // Every unit at II = 1: it instantiates the operators of one firing.
+  double area = 0;
+  for (const UnitStats& u : r.units) area += sum(priced(u.operators, 3));
+  EXPECT_EQ(cost.compute_um2, area);
+}
+
+INSTANTIATE_TEST_SUITE_P(Datapaths, CostFormats,
+                         testing::Combine(testing::Values("naive", "two_pass", "reordered"),
+                                          testing::Values(0, 1, 2, 3)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
 // --- The command line: report.json, the summary, the cost file --------------------------------
 
 json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
@@ -201,6 +309,18 @@ TEST(CostCli, TheReportAndSummaryHaveActionsEnergyAndArea) {
     const json& e = run["energy"];
     EXPECT_EQ(e["cost_table"], "params/cost/horowitz-45nm.yaml (built in)");
     EXPECT_EQ(e["format"], "fp32");
+    for (const char* f : {"compute", "input", "wider", "fp32"})
+      EXPECT_EQ(e["operator_formats"][f], "fp32");
+    EXPECT_EQ(e["compute_pj_by_format"].size(), 1u);
+    EXPECT_EQ(e["compute_pj_by_format"]["fp32"], e["compute_pj"]);
+    // The counts by format add up to the counts by kind.
+    for (const json& u : run["actions"]["units"])
+      for (const auto& [kind, count] : u["ops"].items()) {
+        std::uint64_t by_format = 0;
+        for (const auto& [format, counts] : u["ops_by_format"].items())
+          by_format += counts[kind].get<std::uint64_t>();
+        EXPECT_EQ(by_format, count.get<std::uint64_t>()) << u["name"] << " " << kind;
+      }
     EXPECT_NEAR(e["total_pj"].get<double>(),
                 e["compute_pj"].get<double>() + e["buffering_pj"]["total"].get<double>() +
                     e["memory_pj"].get<double>(),
@@ -352,6 +472,34 @@ TEST(CostCli, AYamlSyntaxErrorNamesTheLine) {
 TEST(CostCli, ATableWithoutTheRunsFormatIsRefused) {
   expect_bad_cost(replaced(kTable, "  fp32:", "  fp16:"),
                   {"cost.yaml", "arithmetic.fp32: missing"});
+}
+
+// A bf16 run needs fp32 for its accumulators beside bf16, and an fp8 input run the fp8 multipliers.
+TEST(CostCli, ATableWithoutAFormatTheOperatorsNeedIsRefused) {
+  const fs::path d = scratch();
+  const std::string table = kTable;
+  const std::string fp32 =
+      table.substr(table.find("  fp32:"), table.find("storage:") - table.find("  fp32:"));
+  const std::string bf16 = replaced(fp32, "fp32", "bf16");
+  const std::string cost = " --set cost=" + shell_word(d / "cost.yaml");
+  write(d / "cost.yaml", replaced(table, fp32, bf16));
+  const SimRun r =
+      sim("--set numerics.input=bf16 --set numerics.compute=bf16" + cost + out_arg(d / "o"), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(
+      r.err.find(
+          "cost.yaml: arithmetic.fp32: missing: the units' fp32 accumulators (the file has: bf16)"),
+      std::string::npos)
+      << r.err;
+  write(d / "cost.yaml", replaced(table, fp32, fp32 + bf16));
+  const SimRun s =
+      sim("--set numerics.input=fp8_e4m3 --set numerics.compute=bf16" + cost + out_arg(d / "o"), d);
+  EXPECT_EQ(s.status, 2) << s.err;
+  EXPECT_NE(s.err.find("arithmetic.fp8: missing: the dot product multiplies fp8_e4m3 inputs (the "
+                       "file has: bf16, fp32)"),
+            std::string::npos)
+      << s.err;
+  EXPECT_FALSE(fs::exists(d / "o" / "report.json"));
 }
 
 TEST(CostCli, AMissingCostFileNamesTheKeyAndLine) {

@@ -42,7 +42,8 @@ struct WeightedSumOp {
   void operator()(Row& o, float p, const RowView& v) const {
     for (std::size_t c = 0; c < o.size(); ++c) o[c] += p * v[c];
   }
-  static OpCounts operators(std::size_t d) { return {{Op::multiply_add, d}}; }
+  // p·v of a channel value and a V value, into the fp32 row.
+  static OpCounts operators(std::size_t d) { return {{Op::multiply_add, OpFormat::wider, d}}; }
 };
 
 // o ← o·δ + c·v: the reordered datapath's accumulator, rescaled whenever the max moves.
@@ -51,8 +52,10 @@ struct RescaleAccumulateOp {
   void operator()(Row& o, const Rescale& r, const RowView& v) const {
     for (std::size_t c = 0; c < o.size(); ++c) o[c] = o[c] * r.delta + r.weight * v[c];
   }
-  // o·δ, then + c·v: a multiply and a multiply-add per element.
-  static OpCounts operators(std::size_t d) { return {{Op::multiply, d}, {Op::multiply_add, d}}; }
+  // o·δ of the fp32 row, then + c·v: a multiply and a multiply-add per element.
+  static OpCounts operators(std::size_t d) {
+    return {{Op::multiply, OpFormat::fp32, d}, {Op::multiply_add, OpFormat::wider, d}};
+  }
 };
 
 using WeightedSum = VectorAccumulate<float, WeightedSumOp>;

@@ -65,23 +65,23 @@ class RowBroadcastMap : public Unit {
 struct ExpOp {
   static constexpr Timing timing{4, 1};
   float operator()(float x) const { return std::exp(x); }
-  OpCounts operators() const { return {{Op::exp, 1}}; }
+  OpCounts operators() const { return {{Op::exp, OpFormat::compute, 1}}; }
 };
 struct SubtractOp {
   static constexpr Timing timing{1, 1};
   float operator()(float x, float a) const { return x - a; }
-  OpCounts operators() const { return {{Op::add, 1}}; }
+  OpCounts operators() const { return {{Op::add, OpFormat::compute, 1}}; }
 };
 struct DivideOp {
   static constexpr Timing timing{4, 1};
   float operator()(float x, float a) const { return x / a; }
-  OpCounts operators() const { return {{Op::divide, 1}}; }
+  OpCounts operators() const { return {{Op::divide, OpFormat::compute, 1}}; }
 };
 // d divides, not a reciprocal and d multiplies: what the code computes (o[c] / l).
 struct RowDivideOp {
   static constexpr Timing timing{4, 1};
   std::size_t head_dim = 0;
-  OpCounts operators() const { return {{Op::divide, head_dim}}; }
+  OpCounts operators() const { return {{Op::divide, OpFormat::compute, head_dim}}; }
   Row operator()(const Row& o, float l) const {
     Row r(o.size());
     for (std::size_t c = 0; c < o.size(); ++c) r[c] = o[c] / l;
@@ -121,8 +121,11 @@ struct ScaledDotOp {
   static constexpr Timing timing{4, 1};
   float scale;
   std::size_t head_dim = 0;
-  // d multiply-adds, then the scale's multiply.
-  OpCounts operators() const { return {{Op::multiply_add, head_dim}, {Op::multiply, 1}}; }
+  // d multiply-adds (products of Q and K values into the fp32 tree), then the scale's multiply of
+  // the fp32 sum.
+  OpCounts operators() const {
+    return {{Op::multiply_add, OpFormat::input, head_dim}, {Op::multiply, OpFormat::fp32, 1}};
+  }
   mutable std::vector<float> tree{};  // the adder tree's levels
   float operator()(const RowView& k, const RowView& q) const {
     tree.resize(std::bit_ceil(q.size()) / 2 + 1);

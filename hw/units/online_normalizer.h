@@ -48,7 +48,12 @@ struct NormalizeOp {
   // A subtract, an exp and a divide: the naive datapath's 1 + 4 + 4.
   static constexpr Timing timing{9, 1};
   float operator()(float s, const RowStats& row) const { return std::exp(s - row.max) / row.sum; }
-  OpCounts operators() const { return {{Op::add, 1}, {Op::exp, 1}, {Op::divide, 1}}; }
+  // The argument and the exp stay fp32 until the quotient is rounded.
+  OpCounts operators() const {
+    return {{Op::add, OpFormat::fp32, 1},
+            {Op::exp, OpFormat::fp32, 1},
+            {Op::divide, OpFormat::fp32, 1}};
+  }
 };
 
 using Normalize = RowBroadcastMap<float, RowStats, float, NormalizeOp>;

@@ -39,18 +39,19 @@ class RowReduce : public Unit {
 struct MaxOp {
   static constexpr Timing timing{1, 1};
   float operator()(float acc, float x) const { return std::max(acc, x); }
-  OpCounts operators() const { return {{Op::compare, 1}}; }
+  // The max so far is one of the row's scores, a compute-format value: a compare of the format.
+  OpCounts operators() const { return {{Op::compare, OpFormat::compute, 1}}; }
 };
 struct SumOp {
   static constexpr Timing timing{1, 1};
   float operator()(float acc, float x) const { return acc + x; }
-  OpCounts operators() const { return {{Op::add, 1}}; }
+  OpCounts operators() const { return {{Op::add, OpFormat::fp32, 1}}; }  // into the fp32 sum
 };
 // l ← l·δ + c: the running sum of the reordered datapath, rescaled whenever the max moves.
 struct RescaleSumOp {
   static constexpr Timing timing{2, 1};
   float operator()(float l, const Rescale& r) const { return l * r.delta + r.weight; }
-  OpCounts operators() const { return {{Op::multiply_add, 1}}; }
+  OpCounts operators() const { return {{Op::multiply_add, OpFormat::fp32, 1}}; }  // l is fp32
 };
 
 class RowMax : public RowReduce<float, float, MaxOp> {

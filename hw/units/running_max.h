@@ -25,9 +25,13 @@ struct RunningMaxOp {
     return r;
   }
   static float scaled_exp(float x) { return x == 0.0f ? 1.0f : std::exp(x); }
-  // Past a row's first score: the max, the two subtracts, and one exp (the other exponent is 0).
-  // A row's first score computes nothing.
-  static OpCounts operators() { return {{Op::compare, 1}, {Op::add, 2}, {Op::exp, 1}}; }
+  // Past a row's first score: the max (of compute-format values), the two subtracts, and one exp
+  // (the other exponent is 0), whose arguments stay fp32. A row's first score computes nothing.
+  static OpCounts operators() {
+    return {{Op::compare, OpFormat::compute, 1},
+            {Op::add, OpFormat::fp32, 2},
+            {Op::exp, OpFormat::fp32, 1}};
+  }
 };
 
 // RunningMax: a Scan over each row of scores keeping m, the maximum so far.
