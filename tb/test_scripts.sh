@@ -301,10 +301,20 @@ figure "plot: energy figure, three panels; reordered buffering area flat, naive 
   'len(fig.legends) == 1 and not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
   --kind energy --out "$tmp/energy.png"
 figure "plot: formats figure, bars per datapath at fp32" "$csv" \
-  'len(axes) == 2' \
+  'len(axes) == 3' \
   '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32"]' \
-  'len(axes[0].patches) == 9 and len(axes[1].patches) == 6' -- \
+  'len(axes[0].patches) == 9 and len(axes[1].patches) == 3 and len(axes[2].patches) == 6' -- \
   --kind formats --where problem.seq_len=64 --out "$tmp/formats.png"
+# With the input format swept too, a bar group per (input, compute) pair; bf16 inputs halve the
+# memory's energy per score.
+sweep --grid numerics.input=fp32,bf16 --grid numerics.compute=fp32,bf16 --set problem.seq_len=16 \
+  --set problem.head_dim=4 --set datapath=all --jobs 2
+figure "plot: formats figure, a bar group per input and compute format" "$csv" \
+  'len(axes) == 3' \
+  '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32/fp32", "fp32/bf16", "bf16/fp32", "bf16/bf16"]' \
+  'len(axes[0].patches) == 36 and len(axes[1].patches) == 12' \
+  '(lambda h: abs(h[0] - 2 * h[-1]) < 0.01 * h[0])([p.get_height() for p in axes[1].patches])' -- \
+  --kind formats --out "$tmp/formats-pairs.png"
 run_figures
 
 # scripts/models: the shipped 8K decode, run for real, matches its closed forms; a report whose
