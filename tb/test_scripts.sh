@@ -97,6 +97,30 @@ timeout 60 "$repo/scripts/sweep" --sim "$tmp/interrupting-sim" --out "$out" --jo
 check "sweep: interrupted, exit 130" test "$rc" = 130
 check "sweep: ... no row shows the earlier sweep's result as this one's" rows "$csv" 2 \
   'all(x["status"] == "error" and x["head_dim"] in ("", "4") for x in rows)'
+# Another user re-running the sweep cannot remove one of its folders: refused before anything is
+# removed (it stopped half way). Run as nobody, with copies of the scripts it needs.
+if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
+  as=$tmp/as-nobody
+  mkdir -p "$as/scripts" "$as/params"
+  cp "$repo/scripts/sweep" "$as/scripts/" && cp "$repo/params/default.yaml" "$as/params/"
+  cp "$sim" "$as/"
+  chmod o+x "$tmp" && chmod -R a+rX "$as"
+  "$as/scripts/sweep" --sim "$as/sdpa-sim" --out "$as/out" --grid problem.seq_len=8,16 \
+    --set problem.head_dim=4 >/dev/null 2>&1
+  chmod 777 "$as/out" "$as/out/runs"
+  chown -R 65534 "$as/out/runs/000-seq_len=8"
+  before=$(ls -R "$as/out")
+  rc=0
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$as/scripts/sweep" --sim "$as/sdpa-sim" \
+    --out "$as/out" --grid problem.seq_len=8,16 --set problem.head_dim=4 \
+    >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+  check "sweep: a folder of another user's sweep it cannot remove is one line, exit 2" one_line_error
+  check "sweep: ... naming the folder" grep -q "runs/001-seq_len=16 is not writable (nothing was removed)" "$tmp/stderr"
+  check "sweep: ... and nothing was removed" test "$before" = "$(ls -R "$as/out")"
+else
+  echo "SKIP sweep: another user's folders (needs root and setpriv)"
+fi
 V=$(seq -s, 1 1000)
 sweep --grid "problem.seq_len=$V" --grid "problem.head_dim=$V" --grid "problem.seed=$V"
 check "sweep: a grid of 10^9 points is refused at once, one line, exit 2" one_line_error
