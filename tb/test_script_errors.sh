@@ -44,11 +44,11 @@ exec sleep 30
 EOF
 chmod +x "$tmp/fake-sim"
 
-# interrupt SCRIPT ARGS...: runs scripts/SCRIPT, and once the fake simulator runs sends SIGINT to
-# the script alone (as kill -INT would; a terminal's Ctrl-C also reaches the simulator); sets
-# $rc, $err and $orphan (1 if the fake simulator still runs).
+# interrupt SIGNAL SCRIPT ARGS...: runs scripts/SCRIPT, and once the fake simulator runs sends
+# SIGNAL (INT or TERM) to the script alone (as kill would; a terminal's Ctrl-C also reaches the
+# simulator); sets $rc, $err and $orphan (1 if the fake simulator still runs).
 interrupt() {
-  local script=$1; shift
+  local signal=$1 script=$2; shift 2
   rm -f "$fake_pid"
   # SIGINT back to its default first: a background job of a non-interactive shell ignores it, and
   # Python would inherit that.
@@ -57,7 +57,7 @@ signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$repo/scripts/$script" "$@" >"$tmp/stdout" 2>"$tmp/stderr" &
   local pid=$! i
   for ((i = 0; i < 100; i++)); do [[ -s $fake_pid ]] && break; sleep 0.1; done
-  kill -INT "$pid"
+  kill -"$signal" "$pid"
   for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null  # a script that ignored the interrupt: no hang here
   rc=0
@@ -118,14 +118,22 @@ check "numerics-study: --out a regular file: one line, exit 2" one_line 2 "numer
 try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns2" --figure "$tmp/no/such/fig"
 check "numerics-study: --figure in no folder: one line, exit 2, before any run" \
   eval 'one_line 2 "numerics-study: error: --figure $tmp/no/such/fig" && ! ls "$tmp"/ns2/*-n16-* >/dev/null 2>&1'
-interrupt numerics-study --sim "$tmp/fake-sim" --n 16 --seeds 1 "${ns[@]}"
+interrupt INT numerics-study --sim "$tmp/fake-sim" --n 16 --seeds 1 "${ns[@]}"
 check "numerics-study: Ctrl-C: 'interrupted', exit 130, the simulator stopped" \
   interrupted numerics-study
+interrupt TERM numerics-study --sim "$tmp/fake-sim" --n 16 --seeds 1 "${ns[@]}"
+check "numerics-study: SIGTERM: 'interrupted', exit 130, the simulator stopped" \
+  interrupted numerics-study
+try numerics-study --sim "$sim" --n 16,32,16 --seeds 1 --out "$tmp/ns3" --figure "$tmp/ns3.png"
+check "numerics-study: --n with a value twice: one line, exit 2" \
+  one_line 2 "numerics-study: error: --n 16,32,16: 16 given twice"
 
 # ---------------------------------------------------------------- scripts/models
 
-interrupt models --sim "$tmp/fake-sim" --only bert-base --out "$tmp/models"
+interrupt INT models --sim "$tmp/fake-sim" --only bert-base --out "$tmp/models"
 check "models: Ctrl-C: 'interrupted', exit 130, the simulator stopped" interrupted models
+interrupt TERM models --sim "$tmp/fake-sim" --only bert-base --out "$tmp/models"
+check "models: SIGTERM: 'interrupted', exit 130, the simulator stopped" interrupted models
 "$sim" --set problem.seq_len=8 --set problem.head_dim=4 --size-buffers \
   --out "$tmp/models/bert-base" >/dev/null 2>&1
 try models --no-run --only bert-base --out "$tmp/models"
