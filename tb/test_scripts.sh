@@ -357,7 +357,23 @@ json.dump(r, open(sys.argv[1], "w"))
 EOF
 models --only llama3-8b-decode-8k --no-run
 check "models: a cycle count off its closed form is named, exit 1" \
-  test "$rc" = 1 -a "$(grep -c 'mismatch: llama3-8b-decode-8k two_pass: 270368 cycles' <<<"$err")" = 1
+  test "$rc" = 1 -a "$(grep -c 'mismatch: llama3-8b-decode-8k two_pass: ok, 270368 cycles' <<<"$err")" = 1
+# A run with no cycle count (a deadlock's null) is a row with dashes and a mismatch; a report
+# without a key the table reads is a one-line error, not a traceback.
+edit_report() {
+  /usr/bin/python3 -c "import json, sys
+r = json.load(open(sys.argv[1])); $1
+json.dump(r, open(sys.argv[1], 'w'))" "$tmp/models/llama3-8b-decode-8k/report.json"
+}
+edit_report 'r["runs"][0].update(cycles=None, scores_per_cycle=None); r["runs"][0]["per_token"]["cycles"] = None'
+models --only llama3-8b-decode-8k --no-run
+check "models: a run without a cycle count is a row of dashes and a mismatch, exit 1" \
+  test "$rc" = 1 -a "$(grep -c 'mismatch: llama3-8b-decode-8k naive: ok, no cycle count' <<<"$err")" = 1 \
+  -a "$(grep -c '| naive | ok | — | S + 2·N_kv + 26 \*\*(no)\*\* | 262144 | 0 | — |' "$tmp/stdout")" = 1
+edit_report 'del r["runs"][2]["memory_traffic"]'
+models --only llama3-8b-decode-8k --no-run
+check "models: a report without a key it reads is one line naming it, exit 2" \
+  test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1 -a "$(grep -c "report.json: no 'memory_traffic'" <<<"$err")" = 1
 models --no-run --only bert-base
 check "models: no report is a one-line error, exit 2" test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1
 
