@@ -337,7 +337,9 @@ figure "plot: formats figure, a bar group per input and compute format" "$csv" \
   'len(axes) == 3' \
   '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32/fp32", "fp32/bf16", "bf16/fp32", "bf16/bf16"]' \
   'len(axes[0].patches) == 36 and len(axes[1].patches) == 12' \
-  '(lambda h: abs(h[0] - 2 * h[-1]) < 0.01 * h[0])([p.get_height() for p in axes[1].patches])' -- \
+  '(lambda h: abs(h[0] - 2 * h[-1]) < 0.01 * h[0])([p.get_height() for p in axes[1].patches])' \
+  'all(len(a.get_lines()) == 1 and len(a.get_lines()[0].get_xdata()) == 6 for a in axes)' \
+  '"ringed 6 unverified row(s)" in stderr' -- \
   --kind formats --out "$tmp/formats-pairs.png"
 run_figures
 
