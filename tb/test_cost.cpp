@@ -1,6 +1,7 @@
 // Energy and area: exact action counts against closed forms in every datapath, energy and area
-// as the counts times the cost table, buffering area against N, the shipped cost table, and bad
-// cost files (exit 2 naming the key and line).
+// as the counts times the cost table, each operation in its operator's format (narrow formats:
+// CostFormats), buffering area against N, the shipped cost table, and bad cost files (exit 2
+// naming the key and line, or the format the operators need).
 #include <fmt/format.h>
 
 #include <algorithm>
