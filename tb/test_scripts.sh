@@ -351,22 +351,18 @@ check "models: the 8K decode runs and matches S + 2·N_kv + 26, S + N_kv + 31, S
   test "$rc" = 0 -a -f "$tmp/models/llama3-8b-decode-8k/run.json"
 check "models: its rows in the table" grep -qF \
   "| Llama-3-8B decode, 8K cache | naive | ok | 278554 | S + 2·N_kv + 26 | 262144 | 0 |" "$tmp/stdout"
-/usr/bin/python3 - "$tmp/models/llama3-8b-decode-8k/report.json" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))
-r["runs"][1]["cycles"] += 1
-json.dump(r, open(sys.argv[1], "w"))
-EOF
-models --only llama3-8b-decode-8k --no-run
-check "models: a cycle count off its closed form is named, exit 1" \
-  test "$rc" = 1 -a "$(grep -c 'mismatch: llama3-8b-decode-8k two_pass: ok, 270368 cycles' <<<"$err")" = 1
-# A run with no cycle count (a deadlock's null) is a row with dashes and a mismatch; a report
-# without a key the table reads is a one-line error, not a traceback.
+# edit_report PYTHON: runs PYTHON on the 8K decode's report as r, and writes it back.
 edit_report() {
   /usr/bin/python3 -c "import json, sys
 r = json.load(open(sys.argv[1])); $1
 json.dump(r, open(sys.argv[1], 'w'))" "$tmp/models/llama3-8b-decode-8k/report.json"
 }
+edit_report 'r["runs"][1]["cycles"] += 1'
+models --only llama3-8b-decode-8k --no-run
+check "models: a cycle count off its closed form is named, exit 1" \
+  test "$rc" = 1 -a "$(grep -c 'mismatch: llama3-8b-decode-8k two_pass: ok, 270368 cycles' <<<"$err")" = 1
+# A run with no cycle count (a deadlock's null) is a row with dashes and a mismatch; a report
+# without a key the table reads is a one-line error, not a traceback.
 edit_report 'r["runs"][0].update(cycles=None, scores_per_cycle=None); r["runs"][0]["per_token"]["cycles"] = None'
 models --only llama3-8b-decode-8k --no-run
 check "models: a run without a cycle count is a row of dashes and a mismatch, exit 1" \
