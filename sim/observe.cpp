@@ -77,62 +77,76 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
                    : "stopped by the watchdog (sim.max_cycles)";
     return b;
   }
-  // The busiest unit; a tie to the earlier, where the rate is set.
-  std::size_t busiest = 0;
-  for (std::size_t i = 1; i < r.units.size(); ++i)
-    if (r.units[i].busy > r.units[busiest].busy) busiest = i;
-  const UnitStats& top = r.units[busiest];
   const bool stalls = r.limiting.reason == LimitReason::producer_stalls ||
                       r.limiting.reason == LimitReason::consumer_stalls;
-  // Busy nearly all of its time up to its end, it hardly waited: whatever else waited, waited
-  // behind it (with lanes and a causal mask a lane idles by design while its group's longer
-  // rows stream, and a small run's pipeline fill is a large share of its cycles).
-  if (saturated(top.busy, top.end) || !stalls) {
-    b.unit = busiest;
-    b.kind = top.timing.ii > 1 ? BottleneckKind::slow_ii : BottleneckKind::none;
-    b.reason = top.timing.ii > 1
-                   ? fmt::format("{}: II {}, busy {:.1f}% of the cycles: {}", local_name(top.name),
-                                 top.timing.ii, 100 * utilisation(r, top), rate)
-                   : fmt::format("none: every unit keeps up, {} busy {:.1f}% of the cycles: {}",
-                                 local_name(top.name), 100 * utilisation(r, top), rate);
-    return b;
-  }
   const std::size_t i = r.limiting.channel;
   const ChannelStats& c = r.channels[i];
   const auto [producer, consumer] = r.channel_ends[i];
-  b.channel = std::ptrdiff_t(i);
-  b.unit = producer;
   const UnitStats& p = r.units[producer];
-  if (c.input_stream) {
-    // One link for every stream: busy nearly every cycle, it sets the rate, whoever waits.
-    const Cycle link_cycles =
-        (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
-    if (r.shared_link && saturated(link_cycles, cycles)) {
-      b.kind = BottleneckKind::memory_bandwidth;
-      b.reason = fmt::format(
-          "{}: shared memory link, {} bytes per cycle for all streams, busy {:.1f}% of the "
-          "cycles: {}",
-          local_name(p.name), r.memory.bytes_per_cycle,
-          100.0 * double(link_cycles) / double(cycles), rate);
-      return b;
-    }
-    const Cycle beats = r.memory.beats(c.width * c.element_bytes);
-    if (saturated(beats * p.firings, cycles)) {
-      b.kind = BottleneckKind::memory_bandwidth;
-      b.reason = fmt::format("{}: memory bandwidth, {} bytes per cycle, {} cycles per row: {}",
-                             local_name(p.name), r.memory.bytes_per_cycle, beats, rate);
-    } else {
-      b.kind = BottleneckKind::memory_latency;
-      b.reason = fmt::format("{}: memory latency {} with {} depth {}: {}", local_name(p.name),
-                             r.memory.read_latency, local_name(c.name), c.capacity, rate);
-    }
+  const auto limited = [&](BottleneckKind kind, std::string reason) {
+    b.kind = kind;
+    b.channel = std::ptrdiff_t(i);
+    b.unit = producer;
+    b.reason = std::move(reason) + ": " + rate;
+    return b;
+  };
+  // A stream buffer that waited, behind its link busy nearly every cycle: the shared link (for
+  // all streams) or its reader's own.
+  const bool stream = stalls && c.input_stream;
+  const Cycle beats = r.memory.beats(c.width * c.element_bytes);
+  const Cycle link_cycles =
+      r.shared_link ? (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle
+                    : beats * p.firings;
+  const bool link_saturated = stream && saturated(link_cycles, cycles);
+  const auto memory_bandwidth = [&] {
+    return limited(
+        BottleneckKind::memory_bandwidth,
+        r.shared_link
+            ? fmt::format("{}: shared memory link, {} bytes per cycle for all streams, busy "
+                          "{:.1f}% of the cycles",
+                          local_name(p.name), r.memory.bytes_per_cycle,
+                          100.0 * double(link_cycles) / double(cycles))
+            : fmt::format("{}: memory bandwidth, {} bytes per cycle, {} cycles per row",
+                          local_name(p.name), r.memory.bytes_per_cycle, beats));
+  };
+  // A link slower than the stream's reader decides before the units do: a reader's cycle does
+  // not wait for its link, so with fewer rows than its buffer holds it looks busy to its end,
+  // which the rule below would take for keeping up. A private link is the limit too when its
+  // reader never waited for a slot: its rows then left at the link's pace, and still its
+  // consumer waited for them (in a small run the fill keeps the link below 95% of the cycles).
+  const bool slow_link = beats > 1 && beats >= p.timing.ii;
+  if (r.shared_link ? link_saturated : stream && slow_link && (link_saturated || p.blocked == 0))
+    return memory_bandwidth();
+  // The busiest unit; a tie to the earlier, where the rate is set.
+  std::size_t busiest = 0;
+  for (std::size_t u = 1; u < r.units.size(); ++u)
+    if (r.units[u].busy > r.units[busiest].busy) busiest = u;
+  const UnitStats& top = r.units[busiest];
+  // Busy nearly all of its time up to its end, it hardly waited: whatever else waited, waited
+  // behind it (with lanes and a causal mask a lane idles by design while its group's longer
+  // rows stream, and a small run's pipeline fill is a large share of its cycles). Only such a
+  // unit sets the rate: one slower than a firing per cycle that mostly waited sets nothing.
+  const bool sets_rate = saturated(top.busy, top.end);
+  if (sets_rate || !stalls) {
+    b.unit = busiest;
+    const bool slow = sets_rate && top.timing.ii > 1;
+    b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
+    b.reason = slow ? fmt::format("{}: II {}, busy {:.1f}% of the cycles: {}", local_name(top.name),
+                                  top.timing.ii, 100 * utilisation(r, top), rate)
+                    : fmt::format("none: every unit keeps up, {} busy {:.1f}% of the cycles: {}",
+                                  local_name(top.name), 100 * utilisation(r, top), rate);
     return b;
   }
-  b.kind = BottleneckKind::small_fifo;
-  b.reason = fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}: {}",
-                         local_name(p.name), local_name(c.name), c.capacity, p.blocked,
-                         local_name(r.units[consumer].name), r.units[consumer].starved, rate);
-  return b;
+  if (stream)
+    return link_saturated
+               ? memory_bandwidth()
+               : limited(BottleneckKind::memory_latency,
+                         fmt::format("{}: memory latency {} with {} depth {}", local_name(p.name),
+                                     r.memory.read_latency, local_name(c.name), c.capacity));
+  return limited(BottleneckKind::small_fifo,
+                 fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}",
+                             local_name(p.name), local_name(c.name), c.capacity, p.blocked,
+                             local_name(r.units[consumer].name), r.units[consumer].starved));
 }
 
 nlohmann::json units_json(const DatapathResult& r) {

@@ -191,6 +191,39 @@ TEST(Observe, MemoryBandwidth) {
   EXPECT_NEAR(double(r.cycles) / double(r.scores), 4.0, 0.1);
 }
 
+// Fewer K rows than the stream buffer holds, 16 cycles each on a 4-byte link: the reader never
+// waits for a slot and looks busy to its end (row 16, cycle 16), but its rows leave at the link's
+// pace and the dot product waits for each. The pipeline's fill keeps the link under 95% of the
+// run's cycles (256 of 283), and it is still the limit.
+TEST(Observe, MemoryBandwidthInARunShorterThanTheStreamBuffer) {
+  DatapathConfig c = default_config();
+  c.memory.bytes_per_cycle = 4;
+  const DatapathResult r = simulate(random_inputs(1, 4, 16, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(unit(r, "k_reader").blocked, 0u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "k_reader");
+  EXPECT_EQ(bottleneck_channel(r), "k_rows");
+  EXPECT_NE(r.bottleneck.reason.find("4 bytes per cycle, 16 cycles per row"), std::string::npos)
+      << r.bottleneck.reason;
+}
+
+// A per-row unit at II 5, the busiest unit of a run of 4 keys per row (20 busy cycles against
+// 16), with room to wait in: nothing waits for it, so it sets nothing (it was named slow_ii
+// whenever no channel stalled, busy 44% of the cycles).
+TEST(Observe, ASlowUnitThatNobodyWaitsForIsNoBottleneck) {
+  DatapathConfig c = default_config();
+  c.timings["row_divide"] = {4, 5};
+  c.depths["sums"] = 100;
+  c.depths["acc_rows"] = 100;
+  const DatapathResult r = simulate(random_inputs(1, 4, 4, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  ASSERT_GT(unit(r, "row_divide").busy, unit(r, "dot_product").busy);
+  for (const ChannelStats& ch : r.channels)  // the stream readers fetch ahead, by design
+    if (!ch.input_stream) EXPECT_EQ(ch.producer_stall_cycles, 0u) << ch.name;
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+}
+
 // One link of 16 bytes per cycle for Q, K and V: a score needs a K and a V row of 32 bytes each,
 // 4 cycles per score, though each stream alone would fit in 2.
 TEST(Observe, SharedMemoryLinkBandwidth) {
