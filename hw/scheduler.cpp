@@ -24,9 +24,16 @@ void Scheduler::before_end_of_elaboration() {
     sc_core::sc_spawn([this] { run_decoupled(); }, "run", &options);
     return;
   }
+  // Each method named after its unit's place beside the scheduler (lane1.exp: lane1_exp), since
+  // lanes repeat the units' basenames.
+  const sc_core::sc_object* parent = get_parent_object();
+  const std::string prefix = parent != nullptr ? std::string(parent->name()) + "." : "";
   for (Unit* unit : units_) {
     unit->synchronized_ = true;
-    sc_core::sc_spawn([this, unit] { run_synchronized(*unit); }, unit->basename(), &options);
+    std::string process = unit->name();
+    if (process.compare(0, prefix.size(), prefix) == 0) process.erase(0, prefix.size());
+    std::replace(process.begin(), process.end(), '.', '_');
+    sc_core::sc_spawn([this, unit] { run_synchronized(*unit); }, process.c_str(), &options);
   }
 }
 

@@ -66,6 +66,8 @@ TEST_P(Modes, SynchronizedAndDecoupledAgreeBitForBit) {
     const SimRun r =
         sim(config + "--set sim.mode=" + modes[m] + " --out '" + (d / modes[m]).string() + "'", d);
     ASSERT_TRUE(r.status == 0 || r.status == 3) << r.err << config;
+    // Warnings fail tests in process (tb/test_main.cpp); the simulator's own print "Warning: (".
+    EXPECT_EQ((r.out + r.err).find("Warning: ("), std::string::npos) << r.out << r.err << config;
     reports[m] = json::parse(slurp(d / modes[m] / "report.json"));
   }
   EXPECT_EQ(without_wall_time(reports[0]), without_wall_time(reports[1])) << config;
