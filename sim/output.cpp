@@ -479,6 +479,8 @@ nlohmann::json to_json(const YAML::Node& node) {
     }
     case YAML::NodeType::Scalar: {
       const std::string& s = node.Scalar();
+      // Plain scalars only: a quoted "true" stays a string.
+      if (node.Tag() == "?" && (s == "true" || s == "false")) return s == "true";
       const char* first = s.data();
       const char* last = s.data() + s.size();
       std::uint64_t u = 0;

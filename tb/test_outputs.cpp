@@ -229,6 +229,8 @@ TEST(Options, VersionIsPrintedAndRecordedWithTheEffectiveParameters) {
   EXPECT_EQ(p["memory"]["read_latency"], 10);
   EXPECT_EQ(p["sim"]["mode"], "decoupled");
   EXPECT_EQ(p["channels"]["default_depth"], "auto");
+  EXPECT_EQ(p["problem"]["causal"], false);  // a boolean, as in the report's "problem"
+  EXPECT_EQ(p["problem"]["causal"], rep["problem"]["causal"]);
   // Every key of params.yaml, the effective parameters.
   const YAML::Node yaml = YAML::LoadFile((d / "o" / "params.yaml").string());
   std::vector<std::string> keys, recorded;
