@@ -151,6 +151,12 @@ try study --sim "$sim" --out "$tmp/study2" --grid problem.seq_len=8
 check "study: --grid: one line, exit 2, nothing run" \
   eval 'one_line 2 "study: error: --grid" && [[ ! -e $tmp/study2 ]]'
 
+# A --timeout too large for Python's waits: the scaling sweep's one line, exit 2, nothing run.
+try study --sim "$sim" --out "$tmp/study3" --timeout 1e7
+check "study: --timeout 1e7: sweep's one-line error, exit 2, nothing run" \
+  eval '((rc == 2)) && [[ $(tail -n 1 <<<"$err") == "sweep: error: --timeout 1e+07"* &&
+    $err != *Traceback* && ! -e $tmp/study3/scaling ]]'
+
 # ---------------------------------------------------------------- docs/tutorial.md
 
 # Section 8's command that picks columns by name prints the header line the tutorial shows.

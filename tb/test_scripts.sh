@@ -121,6 +121,40 @@ if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
 else
   echo "SKIP sweep: another user's folders (needs root and setpriv)"
 fi
+# Values the simulator reads as one (04 is 4) are one point, not two runs of it.
+sweep --grid problem.seq_len=04,4 --set problem.head_dim=4
+check "sweep: --grid 04,4 (one integer twice) is a one-line error, exit 2" \
+  eval 'one_line_error && [[ $err == *"a value appears twice"* ]]'
+for t in 1e7 1e30; do
+  sweep --grid problem.seq_len=8 --timeout "$t"
+  check "sweep: --timeout $t (too large) is a one-line error, exit 2" \
+    eval 'one_line_error && [[ $err == *"--timeout"* ]]'
+done
+sweep --grid problem.seq_len=8 --base "$tmp"
+check "sweep: a folder as --base is a one-line error saying so, exit 2" \
+  eval 'one_line_error && [[ $err == *"$tmp: is a folder, expected a parameter file"* ]]'
+# A point's folder name taken by something the sweep did not make (no run.json): refused before
+# anything is created or removed.
+for kind in folder file link; do
+  rm -rf "$tmp/sweep" && mkdir -p "$tmp/sweep/runs"
+  case $kind in
+    folder) mkdir "$tmp/sweep/runs/000-seq_len=4" && echo precious >"$tmp/sweep/runs/000-seq_len=4/notes.txt" ;;
+    file) echo precious >"$tmp/sweep/runs/000-seq_len=4" ;;
+    link) ln -s "$tmp/afolder" "$tmp/sweep/runs/000-seq_len=4" ;;
+  esac
+  before=$(ls -lR "$tmp/sweep")
+  sweep --grid problem.seq_len=4,8 --set problem.head_dim=4
+  check "sweep: a $kind of the user's named as a point's run folder: one line naming it, exit 2" \
+    eval 'one_line_error && [[ $err == *"runs/000-seq_len=4 is a"* ]]'
+  check "sweep: ... and nothing was created or removed" test "$before" = "$(ls -lR "$tmp/sweep")"
+done
+# A manifest.json of the user's is named when it is replaced, as results.csv is.
+rm -rf "$tmp/sweep" && mkdir "$tmp/sweep" && echo mine >"$tmp/sweep/manifest.json"
+sweep --grid problem.seq_len=4 --set problem.head_dim=4
+check "sweep: says that it replaces a manifest.json already in DIR" \
+  grep -q "replacing the results in $tmp/sweep/manifest.json" <<<"$err"
+rm -rf "$tmp/sweep"
+
 V=$(seq -s, 1 1000)
 sweep --grid "problem.seq_len=$V" --grid "problem.head_dim=$V" --grid "problem.seed=$V"
 check "sweep: a grid of 10^9 points is refused at once, one line, exit 2" one_line_error
