@@ -89,6 +89,23 @@ printf '%s\n' "problem.seq_len,datapath,status,intermediate_high_water_elements"
   "16,naive,ok,40" "32,naive,ok" >"$tmp/short.csv"
 try plot --csv "$tmp/short.csv" --kind memory --out "$tmp/p.png"
 check "plot: a row cut short: one line naming the line, exit 2" one_line 2 "plot: error: $tmp/short.csv: line 3: 3 fields, expected 4"
+# Values that cannot be drawn: a 0 to divide by, a 0 on a log axis.
+printf '%s\n' "problem.seq_len,datapath,status,cycles,scores" "8,naive,ok,72,64" "0,naive,ok,40,64" \
+  >"$tmp/zero-n.csv"
+try plot --csv "$tmp/zero-n.csv" --kind cycles --out "$tmp/p.png"
+check "plot: --kind cycles, problem.seq_len 0: one line naming line and column, exit 2" \
+  one_line 2 "plot: error: $tmp/zero-n.csv: line 3: column problem.seq_len: '0' is not a positive number"
+printf '%s\n' "problem.seq_len,datapath,status,intermediate_high_water_elements" "16,naive,ok,40" \
+  "32,naive,ok,0" >"$tmp/zero-mem.csv"
+try plot --csv "$tmp/zero-mem.csv" --kind memory --out "$tmp/p.png"
+check "plot: --kind memory, a 0 for the log axis: one line naming line and column, exit 2" \
+  one_line 2 "plot: error: $tmp/zero-mem.csv: line 3: column intermediate_high_water_elements: '0' is not a positive number"
+# Two --csv files with different results at one (datapath, x): not both drawn.
+sed 's/^32,naive,ok,72$/32,naive,ok,99/' "$csv" >"$tmp/other.csv"
+try plot --csv "$csv" --csv "$tmp/other.csv" --kind memory --out "$tmp/p.png"
+check "plot: two --csv files disagreeing at one (datapath, x): one line naming both, exit 2" \
+  eval 'one_line 2 "plot: error: $tmp/other.csv: line 3: naive at problem.seq_len = 32" &&
+    [[ $err == *"but $csv line 3 has 72"* && ! -e $tmp/p.png ]]'
 
 # ---------------------------------------------------------------- scripts/numerics-study
 
