@@ -145,6 +145,12 @@ try numerics-study --sim "$sim" --n 16,32,16 --seeds 1 --out "$tmp/ns3" --figure
 check "numerics-study: --n with a value twice: one line, exit 2" \
   one_line 2 "numerics-study: error: --n 16,32,16: 16 given twice"
 
+# A results.csv already in --out (one it did not write) is named when replaced, as sweep does.
+mkdir -p "$tmp/ns4" && echo mine >"$tmp/ns4/results.csv"
+try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns4" --figure "$tmp/ns4-figure"
+check "numerics-study: says that it replaces a results.csv already in --out" \
+  eval '((rc == 0)) && grep -q "^numerics-study: note: replacing the results in $tmp/ns4/results.csv$" <<<"$err"'
+
 # ---------------------------------------------------------------- scripts/models
 
 interrupt INT models --sim "$tmp/fake-sim" --only bert-base --out "$tmp/models"
