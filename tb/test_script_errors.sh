@@ -144,7 +144,6 @@ check "numerics-study: SIGTERM: 'interrupted', exit 130, the simulator stopped" 
 try numerics-study --sim "$sim" --n 16,32,16 --seeds 1 --out "$tmp/ns3" --figure "$tmp/ns3.png"
 check "numerics-study: --n with a value twice: one line, exit 2" \
   one_line 2 "numerics-study: error: --n 16,32,16: 16 given twice"
-
 # A results.csv already in --out (one it did not write) is named when replaced, as sweep does.
 mkdir -p "$tmp/ns4" && echo mine >"$tmp/ns4/results.csv"
 try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns4" --figure "$tmp/ns4-figure"
@@ -162,6 +161,28 @@ check "models: SIGTERM: 'interrupted', exit 130, the simulator stopped" interrup
 try models --no-run --only bert-base --out "$tmp/models"
 check "models: --no-run on a --size-buffers report: one line, exit 2" \
   one_line 2 "models: error: $tmp/models/bert-base/report.json: no problem, runs, sim"
+# What --no-run cannot tabulate or pass: a report without runs, a deadlocked run with cycles.
+edit_bert() {
+  /usr/bin/python3 -c "import json, sys
+r = json.load(open(sys.argv[1])); $1
+json.dump(r, open(sys.argv[1], 'w'))" "$tmp/models/bert-base/report.json"
+}
+"$sim" --set problem.seq_len=8 --set problem.head_dim=4 --out "$tmp/models/bert-base" >/dev/null 2>&1
+cp "$tmp/models/bert-base/report.json" "$tmp/bert-report.json"
+edit_bert 'r["runs"] = []'
+try models --no-run --only bert-base --out "$tmp/models"
+check "models: --no-run on a report with no runs: one line, exit 2" \
+  one_line 2 "models: error: $tmp/models/bert-base/report.json: no run of naive, two_pass, reordered"
+cp "$tmp/bert-report.json" "$tmp/models/bert-base/report.json"
+edit_bert 'r["runs"][0]["status"] = "deadlock"'
+try models --no-run --only bert-base --out "$tmp/models"
+check "models: a deadlocked run with a cycle count is a failed check naming its status, exit 1" \
+  eval '((rc == 1)) && [[ $err == "models: mismatch: bert-base naive: status deadlock, not a completed run"* ]]'
+try models --no-run --only bert-base --out ''
+check "models: --out '': one line, exit 2" one_line 2 "models: error: --out '': expected a folder name"
+try models --sim "$sim" --only bert-base --out "$tmp/afile"
+check "models: --out a regular file: one line saying so, exit 2" \
+  one_line 2 "models: error: --out $tmp/afile: is a file, expected a folder"
 
 # ---------------------------------------------------------------- scripts/study
 
