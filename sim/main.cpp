@@ -228,7 +228,7 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
     return h > n && h > d ? "problem.heads" : d > n ? "problem.head_dim" : "problem.seq_len";
   };
   std::map<std::string, std::uint64_t> by_key;
-  by_key[problem_key(nullptr)] += estimate.arrays;
+  by_key[problem_key(nullptr)] = estimate.arrays;
   for (const MemoryEstimate::Part& part : estimate.channels) {
     const auto& keys = depth_keys[part.datapath];
     std::string key;
@@ -240,18 +240,24 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
       key = problem_key("problem.head_dim");  // automatic: a few rows of d
     else
       key = problem_key("problem.seq_len");  // automatic: up to N + latencies
-    by_key[key] += part.bytes;
+    by_key[key] = saturating_add(by_key[key], part.bytes);
   }
   const auto driver =
       std::max_element(by_key.begin(), by_key.end(),
                        [](const auto& a, const auto& b) { return a.second < b.second; });
   const std::string where = params.origin(driver->first);
-  constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
+  const auto gib = [](std::uint64_t bytes) {
+    return bytes == MemoryEstimate::beyond
+               ? std::string("over 16 EiB")
+               : fmt::format("{:.1f} GiB", double(bytes) / (1024.0 * 1024.0 * 1024.0));
+  };
+  const std::string needs = gib(estimate.total());
   throw ParamError(fmt::format(
-      "{}{}: this run needs about {:.1f} GiB of memory, more than the {:.1f} GiB of this machine "
-      "a run may use; {:.1f} GiB of it is for {} (reduce it)",
-      where.empty() ? "" : where + ": ", driver->first, double(estimate.total()) / GiB,
-      double(usable) / GiB, double(driver->second) / GiB, driver->first));
+      "{}{}: this run needs {}{} of memory, more than the {} of this machine a run may use; {} of "
+      "it is for {} (reduce it)",
+      where.empty() ? "" : where + ": ", driver->first,
+      estimate.total() == MemoryEstimate::beyond ? "" : "about ", needs, gib(usable),
+      gib(driver->second), driver->first));
 }
 
 // The cost table (`cost`, or the built-in default), checked before anything is simulated.

@@ -180,22 +180,44 @@ Simulation::Simulation(const AttentionShape& shape,
 
 Simulation::~Simulation() = default;
 
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? MemoryEstimate::beyond : sum;
+}
+
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? MemoryEstimate::beyond : product;
+}
+
 std::uint64_t MemoryEstimate::total() const {
   std::uint64_t bytes = arrays;
-  for (const Part& part : channels) bytes += part.bytes;
+  for (const Part& part : channels) bytes = saturating_add(bytes, part.bytes);
   return bytes;
 }
 
 MemoryEstimate Simulation::memory_estimate() const {
-  const std::uint64_t q = shape_.q_elements() * sizeof(float);
-  const std::uint64_t kv = shape_.kv_elements() * sizeof(float);
+  // Saturating: the largest shapes the keys allow (2^32 heads of 2^20 × 2^16) pass 2^64 bytes.
+  const auto elements = [](std::initializer_list<std::uint64_t> factors) {
+    std::uint64_t n = sizeof(float);
+    for (const std::uint64_t f : factors) n = saturating_mul(n, f);
+    return n;
+  };
+  const AttentionShape& s = shape_;
+  const std::uint64_t q = elements({s.batch, s.heads, s.seq_len, s.head_dim});
+  const std::uint64_t kv = elements({s.batch, s.kv_heads, s.kv_len, s.head_dim});
+  const std::uint64_t qkv = saturating_add(q, saturating_mul(2, kv));
   MemoryEstimate e;
   // Q, K, V and the reference's fp64 output (as large as Q, twice over) on the host, the memory
   // image the datapaths share; per datapath the sink's output and the results' copy of it.
-  e.arrays = (q + 2 * kv) + 2 * q + (q + 2 * kv) + datapaths_.size() * 2 * q;
+  std::uint64_t copies_of_q = 2 + 2 * datapaths_.size();
   // Inputs rounded to numerics.input are a second copy, with a second reference.
-  if (!datapaths_.empty() && datapaths_[0]->input_format() != Format::fp32)
-    e.arrays += (q + 2 * kv) + 2 * q;
+  std::uint64_t copies_of_qkv = 2;
+  if (!datapaths_.empty() && datapaths_[0]->input_format() != Format::fp32) {
+    copies_of_q += 2;
+    copies_of_qkv += 1;
+  }
+  e.arrays = saturating_add(saturating_mul(copies_of_qkv, qkv), saturating_mul(copies_of_q, q));
   for (const auto& dp : datapaths_)
     for (const Graph::Edge& edge : dp->edges())
       e.channels.push_back({dp->basename(), edge.channel->basename(), edge.channel->storage_bytes(),

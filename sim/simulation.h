@@ -58,7 +58,11 @@ struct MemoryEstimate {
   std::uint64_t arrays = 0;
   std::vector<Part> channels;
   std::uint64_t total() const;
+  // What a part or the total is when it passes 2^64 bytes.
+  static constexpr std::uint64_t beyond = ~std::uint64_t{0};
 };
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b);
 
 // The requested datapaths, built (elaborated) for one problem: nothing large is allocated until
 // run(), so a caller can check the graphs and estimate the memory first. One elaboration per

@@ -148,6 +148,14 @@ TEST(Inputs, RunsTooLargeForTheMachineAreRefusedWithTheFigure) {
                {"problem.seq_len", "GiB of memory, more than the"});
   expect_error(sim("--set channels.default_depth=1000000000 --out '" + (d / "b").string() + "'", d),
                {"channels.default_depth", "GiB of memory"});
+  // The largest shape the keys allow, 2^32 heads of 65536 x 65536, is 2^66 bytes: the estimate
+  // once wrapped to a small number, --check said ok and the run aborted in the memory.
+  const std::string largest =
+      "--set problem.batch=65536 --set problem.heads=65536 --set problem.seq_len=65536 "
+      "--set problem.head_dim=65536 --set datapath=naive";
+  expect_error(sim(largest + " --out '" + (d / "c").string() + "'", d),
+               {"problem.heads", "needs over 16 EiB of memory"});
+  expect_error(sim("--check " + largest, d), {"problem.heads", "over 16 EiB"});
 }
 
 TEST(Inputs, NotAnNpyFileNamesTheFile) {
