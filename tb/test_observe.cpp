@@ -220,7 +220,9 @@ TEST(Observe, ASlowUnitThatNobodyWaitsForIsNoBottleneck) {
   expect_accounted(r);
   ASSERT_GT(unit(r, "row_divide").busy, unit(r, "dot_product").busy);
   for (const ChannelStats& ch : r.channels)  // the stream readers fetch ahead, by design
-    if (!ch.input_stream) EXPECT_EQ(ch.producer_stall_cycles, 0u) << ch.name;
+    if (!ch.input_stream) {
+      EXPECT_EQ(ch.producer_stall_cycles, 0u) << ch.name;
+    }
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
