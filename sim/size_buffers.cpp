@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -23,8 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Outcome {
-  std::optional<Cycle> cycles;              // none: deadlock or error
-  std::map<std::string, Cycle> high_water;  // by local channel name
+  std::optional<Cycle> cycles;  // none: deadlock or error
+  // By the channel's key name: with lanes, the most of any lane's (lane3.scores is scores).
+  std::map<std::string, Cycle> high_water;
 };
 
 // Runs this simulator on `params` in a child process and reads its report: each datapath's
@@ -74,7 +76,8 @@ std::map<std::string, Outcome> simulate_child(const Params& params, const fs::pa
       o.cycles = run["cycles"].get<Cycle>();
     for (const auto& ch : run["channels"]) {
       const std::string name = ch["name"];
-      o.high_water[name.substr(name.find('.') + 1)] = ch["high_water"].get<Cycle>();
+      Cycle& mark = o.high_water[name.substr(name.rfind('.') + 1)];
+      mark = std::max(mark, ch["high_water"].get<Cycle>());
     }
   }
   return outcomes;

@@ -425,6 +425,33 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
   }
 }
 
+// With lanes each key sizes every lane's channel of that name; the table shows the most any lane's
+// held (it once looked the name up among lane0.scores, lane1.scores, ... and failed, exit 5).
+TEST(SizeBuffers, SizesEveryLanesChannelsByTheirKey) {
+  const fs::path d = scratch();
+  const std::size_t n = 8;
+  const SimRun r =
+      sim("--set problem.seq_len=8 --set problem.head_dim=4 --set datapath=naive "
+          "--set parallel.lanes=2 --size-buffers" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const YAML::Node y = YAML::LoadFile((d / "o" / "sized.yaml").string());
+  const YAML::Node depths = y["datapaths"]["naive"]["channels"]["depths"];
+  EXPECT_EQ(depths.size(), channel_names("naive").size());
+  // A lane's rows have N keys: its bypass needs N + L_dot + L_max, as with one lane.
+  const Timing dot = datapath_parts("naive").default_timings.at("dot_product");
+  const Timing max = datapath_parts("naive").default_timings.at("row_max");
+  EXPECT_EQ(depths["score_bypass"].as<std::size_t>(), n + dot.latency + max.latency);
+  DatapathConfig c = default_config();
+  c.lanes = 2;
+  const Cycle full_rate = naive_cycles(AttentionShape::square(1, n, 4), c);
+  EXPECT_NE(r.out.find(fmt::format("naive: {} cycles with ample buffering, {} with sized.yaml",
+                                   full_rate, full_rate)),
+            std::string::npos)
+      << r.out;
+}
+
 // --- The shipped files say what happens -------------------------------------------------
 
 TEST(ShippedFiles, NaiveYamlsBypassHintIsWhatHappens) {
