@@ -65,9 +65,9 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
     s.name = r.text(c["name"], key + ".name");
     const double max_bytes = amount(c["max_bytes"], key + ".max_bytes");
     if (max_bytes < 1 || max_bytes != std::floor(max_bytes) || max_bytes > 1e18)
-      r.fail(
-          c["max_bytes"], key + ".max_bytes",
-          fmt::format("expected a whole number of bytes >= 1, got '{}'", c["max_bytes"].Scalar()));
+      r.fail(c["max_bytes"], key + ".max_bytes",
+             fmt::format("expected a whole number of bytes >= 1, got {}",
+                         quoted(c["max_bytes"].Scalar())));
     s.max_bytes = static_cast<std::uint64_t>(max_bytes);
     if (!t.storage.empty() && s.max_bytes <= t.storage.back().max_bytes)
       r.fail(c["max_bytes"], key + ".max_bytes",

@@ -36,6 +36,20 @@ enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4, 
 // Finished within the tolerance, but fp32 cannot promise 1% of max|v| for these inputs.
 constexpr int kUnverified = 6;
 
+// An error is one line, whatever the input it quotes holds: control characters are escaped.
+std::string one_line(std::string_view message) {
+  std::string line;
+  for (const char c : message) {
+    if (c == '\n')
+      line += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      line += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      line += c;
+  }
+  return line;
+}
+
 struct Options {
   std::string params;  // empty: the built-in params/default.yaml
   std::vector<std::string> sets;
@@ -519,7 +533,7 @@ int sc_main(int argc, char* argv[]) {
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "sdpa-sim: error: " << e.what() << " (see --help)\n";
+    std::cerr << "sdpa-sim: error: " << one_line(e.what()) << " (see --help)\n";
     return kBadInput;
   }
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
@@ -532,18 +546,18 @@ int sc_main(int argc, char* argv[]) {
   try {
     return run(opt);
   } catch (const ParamError& e) {
-    std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+    std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
   } catch (const InputError& e) {
-    std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+    std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
   } catch (const fs::filesystem_error& e) {
-    std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+    std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
   } catch (const WriteError& e) {
     // Not a bug, but the system refused: disk full, file too large, I/O error.
-    std::cerr << "sdpa-sim: error: " << e.what() << "\n";
+    std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
     return kInternal;
   } catch (const std::exception& e) {
     // Not the user's input: a bug, or the system refused a resource.
-    std::cerr << "sdpa-sim: internal error: " << e.what() << "\n";
+    std::cerr << "sdpa-sim: internal error: " << one_line(e.what()) << "\n";
     return kInternal;
   }
   return kBadInput;

@@ -58,7 +58,14 @@ YAML::Node load_file(const std::string& path) {
     throw ParamError(fmt::format("{}: is a folder, expected a params file (YAML)", path));
   std::ifstream probe(path);
   if (!probe) throw ParamError(fmt::format("{}: cannot read the params file", path));
-  return parse_yaml(std::string(std::istreambuf_iterator<char>(probe), {}), path);
+  // Read at most a bound: /dev/zero or an endless pipe is not a params file, and would never end.
+  constexpr std::size_t kMaxBytes = 16 << 20;
+  std::string text(kMaxBytes + 1, '\0');
+  probe.read(text.data(), std::streamsize(text.size()));
+  text.resize(std::size_t(probe.gcount()));
+  if (text.size() > kMaxBytes)
+    throw ParamError(fmt::format("{}: more than 16 MiB, expected a params file (YAML)", path));
+  return parse_yaml(text, path);
 }
 
 // Applies "a.b.c=value" onto the tree, returning the key path.
@@ -67,6 +74,8 @@ std::string apply_set(YAML::Node& root, const std::string& set) {
   if (eq == std::string::npos || eq == 0)
     throw ParamError(fmt::format("--set {}: expected key.path=value", set));
   const std::string key = set.substr(0, eq);
+  if (set.find_first_of(std::string("\n\r\0", 3)) != std::string::npos)
+    throw ParamError(fmt::format("--set {}: {}: expected a value on one line", set, key));
   YAML::Node value;
   try {
     value = YAML::Load(set.substr(eq + 1));

@@ -12,13 +12,29 @@
 namespace sdpa {
 
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {
+  std::vector<YAML::Node> documents;
   try {
-    YAML::Node root = YAML::Load(text);
-    return root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root;
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
                                  e.mark.column + 1, e.msg));
   }
+  // yaml-cpp would read the first and drop the rest without a word.
+  if (documents.size() > 1) {
+    const YAML::Mark mark = documents[1].Mark();
+    throw ParamError(
+        fmt::format("{}{}: a second YAML document (after '---'): the file is read as "
+                    "one document; remove the '---' lines",
+                    name, mark.is_null() ? "" : fmt::format(":{}", mark.line + 1)));
+  }
+  if (documents.empty() || documents[0].IsNull()) return YAML::Node(YAML::NodeType::Map);
+  return documents[0];
+}
+
+std::string quoted(const std::string& value) {
+  constexpr std::size_t kShown = 40;
+  if (value.size() <= kShown) return "'" + value + "'";
+  return fmt::format("'{}...' ({} characters)", value.substr(0, kShown), value.size());
 }
 
 YamlReader::YamlReader(std::string file, std::map<std::string, std::string> set_origins,
@@ -99,7 +115,7 @@ std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
-    fail(node, key, fmt::format("{}, got '{}'", expected, text));
+    fail(node, key, fmt::format("{}, got {}", expected, quoted(text)));
   note(node, key);
   return value;
 }
@@ -114,10 +130,10 @@ double YamlReader::number(const YAML::Node& node, const std::string& key, double
   try {
     value = node.as<double>();
   } catch (const YAML::Exception&) {
-    fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+    fail(node, key, fmt::format("{}, got {}", expected, quoted(node.Scalar())));
   }
   if (!std::isfinite(value) || value < min || value > max)
-    fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+    fail(node, key, fmt::format("{}, got {}", expected, quoted(node.Scalar())));
   note(node, key);
   return value;
 }
@@ -125,7 +141,7 @@ double YamlReader::number(const YAML::Node& node, const std::string& key, double
 bool YamlReader::boolean(const YAML::Node& node, const std::string& key) const {
   const std::string text = node.IsScalar() ? node.Scalar() : "";
   if (text != "true" && text != "false")
-    fail(node, key, fmt::format("expected true or false, got '{}'", text));
+    fail(node, key, fmt::format("expected true or false, got {}", quoted(text)));
   note(node, key);
   return text == "true";
 }
@@ -135,7 +151,7 @@ std::string YamlReader::choice(const YAML::Node& node, const std::string& key,
   const std::string expected = fmt::format("expected one of: {}", fmt::join(allowed, ", "));
   if (!node.IsScalar()) fail(node, key, expected);
   if (std::ranges::find(allowed, node.Scalar()) == allowed.end())
-    fail(node, key, fmt::format("{}, got '{}'", expected, node.Scalar()));
+    fail(node, key, fmt::format("{}, got {}", expected, quoted(node.Scalar())));
   note(node, key);
   return node.Scalar();
 }

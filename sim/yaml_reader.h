@@ -19,6 +19,9 @@ namespace sdpa {
 // at its line and column of `name`.
 YAML::Node parse_yaml(const std::string& text, const std::string& name);
 
+// A value as an error quotes it: in quotes, a long one cut short with its length.
+std::string quoted(const std::string& value);
+
 class YamlReader {
  public:
   // `set_origins` maps each key a --set replaced to that --set, which errors name instead of the

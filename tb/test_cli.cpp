@@ -106,6 +106,35 @@ TEST(Params, MalformedYamlNamesTheLine) {
   expect_error(sim(params_arg(p, d), d), {"p.yaml:", "YAML syntax error"});
 }
 
+// yaml-cpp reads the first document and drops the rest: a header document before the
+// parameters ran the defaults, and a syntax error after a '---' went unreported.
+TEST(Params, ASecondYamlDocumentIsRefused) {
+  const fs::path d = scratch();
+  const auto header = write(d / "h.yaml", "---\n# header\n---\nproblem: {seq_len: 8}\n");
+  expect_error(sim(params_arg(header, d), d), {"h.yaml:4", "a second YAML document"});
+  const auto broken = write(d / "b.yaml", "problem: {seq_len: 8}\n---\n- garbage: [unclosed\n");
+  expect_error(sim(params_arg(broken, d), d), {"b.yaml:"});
+  // One document, with its markers, is fine.
+  const auto one = write(d / "o.yaml", "---\nproblem: {seq_len: 8, head_dim: 4}\n...\n");
+  EXPECT_EQ(sim("--check " + params_arg(one, d), d).status, 0);
+}
+
+// Read in full, /dev/zero grew without end; a params file is read up to 16 MiB.
+TEST(Params, AnEndlessParamsFileIsRefused) {
+  const fs::path d = scratch();
+  expect_error(sim("--check /dev/zero", d), {"/dev/zero", "more than 16 MiB"});
+}
+
+// An error is one line, whatever the value: a --set value over several lines is refused, and a
+// long value is shown cut short.
+TEST(Params, ErrorsStayOneLine) {
+  const fs::path d = scratch();
+  expect_error(sim("--check --set \"$(printf 'problem.seq_len=8\\n---\\n9')\"", d),
+               {"problem.seq_len", "expected a value on one line"});
+  expect_error(sim("--check --set problem.seq_len=" + std::string(300, '9'), d),
+               {"problem.seq_len", "(300 characters)"});
+}
+
 TEST(Params, UnreadableFile) {
   const fs::path d = scratch();
   expect_error(sim(params_arg(d / "missing.yaml", d), d), {"missing.yaml", "cannot read"});

@@ -470,6 +470,11 @@ TEST(CostCli, AYamlSyntaxErrorNamesTheLine) {
   expect_bad_cost(replaced(kTable, "memory: {", "memory: {{"), {"cost.yaml:13:", "YAML syntax"});
 }
 
+TEST(CostCli, ASecondYamlDocumentIsRefused) {
+  expect_bad_cost(std::string(kTable) + "---\ntechnology: other\n",
+                  {"cost.yaml:", "a second YAML document"});
+}
+
 TEST(CostCli, ATableWithoutTheRunsFormatIsRefused) {
   expect_bad_cost(replaced(kTable, "  fp32:", "  fp16:"),
                   {"cost.yaml", "arithmetic.fp32: missing"});
