@@ -87,12 +87,14 @@ namespace {
 // before the list existed, every file there with a name the simulator writes. Only regular
 // files count.
 std::set<std::string> previous_outputs(const fs::path& dir) {
+  std::error_code ec;
+  // A folder of that name is the user's (reading it would throw), and no run's report.
+  if (!fs::is_regular_file(dir / "report.json", ec)) return {};
   std::ifstream in(dir / "report.json");
   if (!in) return {};
   const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
   if (!report.is_object()) return {};
   std::set<std::string> names;
-  std::error_code ec;
   if (report.contains("files") && report["files"].is_array()) {
     // A listed trace-event file (--trace-events NAME.json) was the run's own, whatever its name.
     for (const nlohmann::json& f : report["files"])

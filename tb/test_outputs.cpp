@@ -121,6 +121,21 @@ TEST(ReusedFolder, AFileNoEarlierRunRecordedIsNeverReplaced) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+// A folder named report.json is the user's too (reading it as a report was an internal error).
+TEST(ReusedFolder, AFolderNamedReportJsonIsNeverReplaced) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  fs::create_directories(o / "report.json");
+  write(o / "report.json" / "notes.txt", "mine\n");
+  const SimRun r = sim(kSmall + "--out " + shell_word(o), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("report.json is there but is not the output of an earlier run"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(slurp(o / "report.json" / "notes.txt"), "mine\n");
+}
+
 TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
