@@ -175,8 +175,20 @@ AttentionInputs load_inputs(const Params& p) {
     NpyArray a = read_npy(*file);
     if (a.data.size() != elements)
       throw InputError(fmt::format("{}: changed while being read", *file));
-    for (float x : a.data)
+    const FormatInfo& format = info(p.input_format);
+    for (std::size_t i = 0; i < a.data.size(); ++i) {
+      const float x = a.data[i];
       if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
+      // The memory holds the inputs in numerics.input: one that rounds past its largest finite
+      // value would be inf or NaN there, and every result after it.
+      if (!std::isfinite(round_to(p.input_format, x))) {
+        const std::string where = p.origin("numerics.input");
+        throw InputError(fmt::format(
+            "{}: element {} is {}, beyond numerics.input {}'s largest finite value {} ({}): scale "
+            "the inputs or choose a wider format",
+            *file, i, x, format.name, format.max_finite, where.empty() ? "its default" : where));
+      }
+    }
     *dest = std::move(a.data);
   }
   return in;

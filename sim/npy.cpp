@@ -151,6 +151,10 @@ NpyArray read_npy(const std::string& path,
   if (raw.size() != bytes)
     throw fail(fmt::format("truncated data: {} bytes for shape {}, expected {}", raw.size(),
                            shape_text, bytes));
+  // More than the header's shape holds: a wrong shape would otherwise run on part of the data.
+  if (in.peek() != std::char_traits<char>::eof())
+    throw fail(
+        fmt::format("data after the array: more than the {} bytes of shape {}", bytes, shape_text));
   a.data.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (item == 4) {

@@ -231,11 +231,27 @@ TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
       // Q sets the problem: K is the one that does not fit.
       {npy_bytes(good, {3, 4}, d / "tmp.npy"), "k.npy", "does not fit inputs.q's [3, 4]"},
       {npy_bytes({}, {0, 3}, d / "tmp.npy"), "q.npy", "a dimension is 0"},
+      // A header shape smaller than the data ran on part of it.
+      {valid + std::string(8, '\0'), "q.npy", "data after the array"},
   };
   for (const Case& c : cases) {
     const fs::path p = inputs_with_q(d, c.bytes);
     expect_error(sim(params_arg(p, d), d), {(d / c.file).string(), c.message});
   }
+}
+
+// A value the input format cannot hold was inf or NaN in memory: a mismatch blamed on the
+// datapath, or an unverified run. It is the input's problem, named with the format's bound.
+TEST(Inputs, AValueBeyondTheInputFormatIsRefused) {
+  const fs::path d = scratch();
+  std::vector<float> q(12, 0.5f);
+  q[7] = 1e5f;
+  const fs::path p = inputs_with_q(d, npy_bytes(q, {4, 3}, d / "tmp.npy"));
+  expect_error(sim(params_arg(p, d) + " --set numerics.input=fp16", d),
+               {(d / "q.npy").string(), "element 7 is 100000", "fp16's largest finite value 65504",
+                "--set numerics.input=fp16"});
+  expect_error(sim(params_arg(p, d) + " --set numerics.input=fp8_e4m3", d), {"element 7", "448"});
+  EXPECT_EQ(sim(params_arg(p, d) + " --set numerics.input=bf16 --check", d).status, 0);
 }
 
 TEST(Inputs, NpyFilesDefineTheProblemAndOutputsRoundTrip) {
