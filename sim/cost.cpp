@@ -36,7 +36,13 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
   t.technology = r.text(root["technology"], "technology");
 
   const YAML::Node arithmetic = root["arithmetic"];
-  r.any_keys(arithmetic, "arithmetic");
+  // The formats a run's operators can take (table_format): fp8 stands for both encodings.
+  std::vector<std::string> formats;
+  for (const std::string& format : format_names())
+    if (const std::string name = bytes_of(*parse_format(format)) == 1 ? "fp8" : format;
+        std::ranges::find(formats, name) == formats.end())
+      formats.push_back(name);
+  r.keys(arithmetic, "arithmetic", formats);
   if (arithmetic.size() == 0) r.fail(arithmetic, "arithmetic", "expected at least one format");
   const std::vector<std::string> ops(kOpNames.begin(), kOpNames.end());
   for (const auto& format : arithmetic) {
@@ -63,8 +69,12 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
     exactly(c, key, class_fields);
     StorageClass s;
     s.name = r.text(c["name"], key + ".name");
-    const double max_bytes = amount(c["max_bytes"], key + ".max_bytes");
-    if (max_bytes < 1 || max_bytes != std::floor(max_bytes) || max_bytes > 1e18)
+    for (std::size_t j = 0; j < t.storage.size(); ++j)
+      if (t.storage[j].name == s.name)
+        r.fail(c["name"], key + ".name",
+               fmt::format("'{}' is storage[{}]'s name too: each class has its own", s.name, j));
+    const double max_bytes = r.number(c["max_bytes"], key + ".max_bytes", 1, 1e18);
+    if (max_bytes != std::floor(max_bytes))
       r.fail(c["max_bytes"], key + ".max_bytes",
              fmt::format("expected a whole number of bytes >= 1, got {}",
                          quoted(c["max_bytes"].Scalar())));

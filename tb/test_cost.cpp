@@ -470,6 +470,22 @@ TEST(CostCli, AYamlSyntaxErrorNamesTheLine) {
   expect_bad_cost(replaced(kTable, "memory: {", "memory: {{"), {"cost.yaml:13:", "YAML syntax"});
 }
 
+// A format no run's operators take was accepted silently (a typo, or fp8_e4m3 for the fp8 key).
+TEST(CostCli, AnUnknownFormatIsRefused) {
+  for (const char* format : {"fp64", "fp8_e4m3"})
+    expect_bad_cost(replaced(kTable, "  fp32:", std::string("  ") + format + ":"),
+                    {"cost.yaml:3:", std::string("arithmetic.") + format + ": unknown key",
+                     "fp32, bf16, fp16, fp8"});
+}
+
+TEST(CostCli, StorageClassNamesAreTheirOwnAndSizesAtLeastAByte) {
+  expect_bad_cost(replaced(kTable, "name: large", "name: small"),
+                  {"cost.yaml:12:", "storage[1].name", "storage[0]'s name too"});
+  for (const char* bytes : {"-1", "0"})
+    expect_bad_cost(replaced(kTable, "max_bytes: 256", std::string("max_bytes: ") + bytes),
+                    {"storage[0].max_bytes", "expected a number in [1, "});
+}
+
 TEST(CostCli, ASecondYamlDocumentIsRefused) {
   expect_bad_cost(std::string(kTable) + "---\ntechnology: other\n",
                   {"cost.yaml:", "a second YAML document"});
