@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 
 struct Outcome {
   std::optional<Cycle> cycles;  // none: deadlock or error
+  std::string status;           // the run's: ok, deadlock, timeout, ...
   // By the channel's key name: with lanes, the most of any lane's (lane3.scores is scores).
   std::map<std::string, Cycle> high_water;
 };
@@ -71,6 +72,7 @@ std::map<std::string, Outcome> simulate_child(const Params& params, const fs::pa
   const nlohmann::json report = nlohmann::json::parse(in);
   for (const auto& run : report["runs"]) {
     Outcome& o = outcomes[run["datapath"].get<std::string>()];
+    o.status = run["status"].get<std::string>();
     // An unverified run's timing is as valid as any: only its numerics could not be certified.
     if (run["status"] == "ok" || run["status"] == "unverified")
       o.cycles = run["cycles"].get<Cycle>();
@@ -124,6 +126,14 @@ int size_buffers(const Params& params, OutputFolder& out) {
     std::map<std::string, std::size_t>& depths = p.per_datapath[dp].depths;
     const Outcome reference = child(p)[dp];
     if (!reference.cycles) {
+      // The watchdog stops a run whatever the depths: that is not the buffers' doing.
+      if (reference.status == "timeout") {
+        std::cerr << fmt::format(
+            "sdpa-sim: the watchdog stopped {} with depth {} everywhere (sim.max_cycles: {}): "
+            "raise it, or leave it auto\n",
+            dp, ample, params.max_cycles);
+        return 4;
+      }
       std::cerr << fmt::format("sdpa-sim: {} does not complete even with depth {} everywhere\n", dp,
                                ample);
       return 3;

@@ -452,6 +452,20 @@ TEST(SizeBuffers, SizesEveryLanesChannelsByTheirKey) {
       << r.out;
 }
 
+// A watchdog too low for any depth stops the ample run: exit 4, naming the watchdog (it said the
+// datapath does not complete with ample depths, exit 3, as if the buffers were to blame).
+TEST(SizeBuffers, AWatchdogStopIsNamedAsSuch) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=8 --set problem.head_dim=4 --set datapath=naive "
+          "--set sim.max_cycles=10 --size-buffers" +
+              out_arg(d / "o"),
+          d);
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_NE(r.err.find("the watchdog stopped naive"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sim.max_cycles: 10"), std::string::npos) << r.err;
+}
+
 // --- The shipped files say what happens -------------------------------------------------
 
 TEST(ShippedFiles, NaiveYamlsBypassHintIsWhatHappens) {
