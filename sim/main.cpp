@@ -356,13 +356,15 @@ void write_report(OutputFolder& out, const Params& params, nlohmann::json report
   out.write("report.json", report.dump(2) + "\n");
 }
 
-// --check: everything a run refuses before it simulates, except the output folder: the
-// parameters, the cost table, the graphs (built, nothing allocated), the memory estimate and the
-// user's .npy inputs (read whole: their values are checked too). Writes nothing.
-int check_only(const Params& params, const AttentionShape& shape) {
+// --check: everything a run refuses before it simulates: the parameters, the cost table, the
+// graphs (built, nothing allocated), the memory estimate, the user's .npy inputs (read whole:
+// their values are checked too) and the output folder. Creates and writes nothing.
+int check_only(const Params& params, const AttentionShape& shape, const fs::path& out,
+               const std::set<std::string>& outputs) {
   const Simulation simulation(shape, datapath_configs(params, Mode::decoupled), params.datapaths());
   refuse_if_too_large(params, simulation);
   if (params.has_inputs()) load_inputs(params);
+  check_output_folder(out, outputs);
   std::cout << fmt::format("parameters ok: {}, datapaths {}\n", describe(shape),
                            fmt::join(params.datapaths(), ", "));
   return kOk;
@@ -401,11 +403,12 @@ int run(const Options& opt) {
                                       : parse_trace_window(opt.trace_window);
   }
   const CostTable cost = cost_table(params);
-  if (opt.check) return check_only(params, shape);
+  const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
+  const fs::path out_dir = output_folder(opt.out, opt.out_given, stem);
+  if (opt.check) return check_only(params, shape, out_dir, output_names(params, opt));
 
   // Before simulating: a folder that cannot be written is found now, not after the run.
-  const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
-  OutputFolder out(output_folder(opt.out, opt.out_given, stem), output_names(params, opt));
+  OutputFolder out(out_dir, output_names(params, opt));
 
   if (opt.size_buffers) {
     const int status = size_buffers(params, out);
@@ -534,8 +537,8 @@ int sc_main(int argc, char* argv[]) {
       ->excludes(dot)
       ->excludes(events);
   app.add_flag("--check", opt.check,
-               "check the parameters and inputs and build the datapaths, then exit (0: a run "
-               "would start, 2: why not); simulates and writes nothing")
+               "check the parameters, inputs and --out folder and build the datapaths, then exit "
+               "(0: a run would start, 2: why not); simulates, creates and writes nothing")
       ->excludes("--size-buffers");
   app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
   try {

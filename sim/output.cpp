@@ -132,7 +132,37 @@ void remove_stale_staging(const fs::path& dir, const std::string& prefix) {
   }
 }
 
+// Refuses to replace a file of the user's: one of `names` in `dir` that no earlier run recorded.
+std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std::string>& names) {
+  std::set<std::string> previous = previous_outputs(dir);
+  std::error_code ec;
+  for (const std::string& name : names) {
+    if (!fs::exists(fs::symlink_status(dir / name, ec)) || previous.count(name)) continue;
+    throw InputError(fmt::format(
+        "--out {}: {} is there but is not the output of an earlier run (its report.json does not "
+        "list it); move it away or choose another folder",
+        dir.string(), name));
+  }
+  return previous;
+}
+
 }  // namespace
+
+void check_output_folder(const fs::path& dir, const std::set<std::string>& names) {
+  std::error_code ec;
+  // The folder, or the nearest existing folder above it, where the run would create it.
+  fs::path existing = dir;
+  while (!fs::exists(fs::symlink_status(existing, ec)))
+    existing = existing.has_parent_path() ? existing.parent_path() : fs::path(".");
+  // A file there, or a link to nothing, as the run's mkdir would find them.
+  if (!fs::is_directory(existing, ec))
+    throw InputError(fmt::format("--out {}: cannot create the folder: {}", dir.string(),
+                                 std::strerror(fs::exists(existing, ec) ? ENOTDIR : EEXIST)));
+  if (::access(existing.c_str(), W_OK | X_OK) != 0)
+    throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir.string(),
+                                 std::strerror(errno)));
+  if (existing == dir) refuse_users_files(dir, names);
+}
 
 fs::path output_folder(const std::string& out, bool given, const std::string& params_stem) {
   if (!given) return fs::path("out") / params_stem;
@@ -147,14 +177,7 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
   if (ec)
     throw InputError(
         fmt::format("--out {}: cannot create the folder: {}", dir_.string(), ec.message()));
-  previous_ = previous_outputs(dir_);
-  for (const std::string& name : names_) {
-    if (!fs::exists(fs::symlink_status(dir_ / name, ec)) || previous_.count(name)) continue;
-    throw InputError(fmt::format(
-        "--out {}: {} is there but is not the output of an earlier run (its report.json does not "
-        "list it); move it away or choose another folder",
-        dir_.string(), name));
-  }
+  previous_ = refuse_users_files(dir_, names_);
   const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
   remove_stale_staging(dir_, prefix);
   staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());

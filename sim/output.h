@@ -79,6 +79,10 @@ class OutputFolder {
 // A name --trace-events may write in the --out folder: NAME.json, letters, digits and _ - .
 bool is_trace_events_name(const std::string& name);
 
+// What OutputFolder's constructor refuses, found without creating or writing anything (--check):
+// a folder that cannot be created or written, a file of the user's among `names`.
+void check_output_folder(const std::filesystem::path& dir, const std::set<std::string>& names);
+
 // The default --out folder, and checks of a given one: an empty --out is an InputError.
 std::filesystem::path output_folder(const std::string& out, bool given,
                                     const std::string& params_stem);

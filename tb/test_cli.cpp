@@ -291,6 +291,16 @@ TEST(Check, RefusesWhatARunRefuses) {
                {"problem.seq_len", "GiB of memory"});
   expect_error(sim("--check --set channels.depths.no_such_channel=4", d),
                {"channels.depths.no_such_channel"});
+  // The output folder, as the run finds it, without creating it (it once went unchecked).
+  write(d / "afile", "");
+  expect_error(sim("--check --out " + shell_word(d / "afile" / "sub"), d),
+               {"afile/sub: cannot create the folder: Not a directory"});
+  fs::create_directories(d / "mine");
+  write(d / "mine" / "params.yaml", "my own\n");
+  expect_error(sim("--check --out " + shell_word(d / "mine"), d),
+               {"params.yaml is there but is not the output of an earlier run"});
+  EXPECT_EQ(sim("--check --out " + shell_word(d / "new" / "deeper"), d).status, 0);
+  EXPECT_FALSE(fs::exists(d / "new"));
   // The user's inputs are read whole: a NaN is found without a run.
   std::vector<float> nan(12, 0.5f);
   nan[5] = std::nanf("");
