@@ -96,6 +96,18 @@ std::vector<std::size_t> as_4d(const std::string& file, std::vector<std::size_t>
   return s;
 }
 
+// Reads an input file, its errors naming the key and where it was given (the file's own name
+// is in them already).
+template <class Read>
+auto read_input(const Params& p, const std::string& key, Read&& read) {
+  try {
+    return read();
+  } catch (const InputError& e) {
+    const std::string where = p.origin(key);
+    throw InputError(fmt::format("{}{}: {}", where.empty() ? "" : where + ": ", key, e.what()));
+  }
+}
+
 // The problem's shape: the params', or the .npy files', which set it: Q is [B, H, N_q, d], K and
 // V [B, H_kv, N_kv, d]. A problem.* key given with files must agree with them. Only the headers
 // are read, so that the run is checked against the machine's memory before the data is.
@@ -105,11 +117,14 @@ AttentionShape problem_shape(Params& p) {
     const std::string& path;
     std::vector<std::size_t> given, shape;  // as in the header, and as [B, heads, rows, d]
   };
-  auto read = [](const std::string& path) {
-    std::vector<std::size_t> given = read_npy_shape(path);
-    return File{path, given, as_4d(path, given)};
+  auto read = [&p](const std::string& path, const char* key) {
+    return read_input(p, key, [&] {
+      std::vector<std::size_t> given = read_npy_shape(path);
+      return File{path, given, as_4d(path, given)};
+    });
   };
-  const File q = read(p.input_q), k = read(p.input_k), v = read(p.input_v);
+  const File q = read(p.input_q, "inputs.q"), k = read(p.input_k, "inputs.k"),
+             v = read(p.input_v, "inputs.v");
   auto shown = [](const std::vector<std::size_t>& s) {
     return fmt::format("[{}]", fmt::join(s, ", "));
   };
@@ -131,13 +146,14 @@ AttentionShape problem_shape(Params& p) {
       throw InputError(fmt::format("{}: shape {}: {} = {} is more than {}, the most {} allows",
                                    dim.file.path, shown(dim.file.given), dim.what,
                                    dim.file.shape[dim.index], dim.max, dim.key));
-  if (v.shape != k.shape)
-    throw InputError(fmt::format("{}: shape {} differs from inputs.k's {} ({})", v.path,
-                                 shown(v.given), shown(k.given), k.path));
+  // K against Q first: with K the odd one out, V's shape differs from K's too.
   if (k.shape[0] != q.shape[0] || k.shape[3] != q.shape[3])
     throw InputError(
         fmt::format("{}: shape {} does not fit inputs.q's {} ({}): expected the same batch and d",
                     k.path, shown(k.given), shown(q.given), q.path));
+  if (v.shape != k.shape)
+    throw InputError(fmt::format("{}: shape {} differs from inputs.k's {} ({})", v.path,
+                                 shown(v.given), shown(k.given), k.path));
   if (q.shape[1] % k.shape[1] != 0)
     throw InputError(fmt::format("{}: {} K/V heads do not divide inputs.q's {} query heads ({})",
                                  k.path, k.shape[1], q.shape[1], q.path));
@@ -169,26 +185,30 @@ AttentionInputs load_inputs(const Params& p) {
   const AttentionShape shape = p.shape();
   if (!p.has_inputs()) return random_inputs(shape, p.seed);
   AttentionInputs in{shape, {}, {}, {}};
-  for (auto [file, dest, elements] : {std::tuple{&p.input_q, &in.q, shape.q_elements()},
-                                      {&p.input_k, &in.k, shape.kv_elements()},
-                                      {&p.input_v, &in.v, shape.kv_elements()}}) {
-    NpyArray a = read_npy(*file);
-    if (a.data.size() != elements)
-      throw InputError(fmt::format("{}: changed while being read", *file));
+  for (auto [key, file, dest, elements] :
+       {std::tuple{"inputs.q", &p.input_q, &in.q, shape.q_elements()},
+        {"inputs.k", &p.input_k, &in.k, shape.kv_elements()},
+        {"inputs.v", &p.input_v, &in.v, shape.kv_elements()}}) {
     const FormatInfo& format = info(p.input_format);
-    for (std::size_t i = 0; i < a.data.size(); ++i) {
-      const float x = a.data[i];
-      if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
-      // The memory holds the inputs in numerics.input: one that rounds past its largest finite
-      // value would be inf or NaN there, and every result after it.
-      if (!std::isfinite(round_to(p.input_format, x))) {
-        const std::string where = p.origin("numerics.input");
-        throw InputError(fmt::format(
-            "{}: element {} is {}, beyond numerics.input {}'s largest finite value {} ({}): scale "
-            "the inputs or choose a wider format",
-            *file, i, x, format.name, format.max_finite, where.empty() ? "its default" : where));
+    NpyArray a = read_input(p, key, [&] {
+      NpyArray a = read_npy(*file);
+      if (a.data.size() != elements)
+        throw InputError(fmt::format("{}: changed while being read", *file));
+      for (std::size_t i = 0; i < a.data.size(); ++i) {
+        const float x = a.data[i];
+        if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
+        // The memory holds the inputs in numerics.input: one that rounds past its largest finite
+        // value would be inf or NaN there, and every result after it.
+        if (!std::isfinite(round_to(p.input_format, x))) {
+          const std::string where = p.origin("numerics.input");
+          throw InputError(fmt::format(
+              "{}: element {} is {}, beyond numerics.input {}'s largest finite value {} ({}): "
+              "scale the inputs or choose a wider format",
+              *file, i, x, format.name, format.max_finite, where.empty() ? "its default" : where));
+        }
       }
-    }
+      return a;
+    });
     *dest = std::move(a.data);
   }
   return in;

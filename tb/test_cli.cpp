@@ -191,7 +191,9 @@ TEST(Inputs, NotAnNpyFileNamesTheFile) {
   const fs::path d = scratch();
   write(d / "q.npy", "hello");
   const auto p = write(d / "p.yaml", "inputs: {q: q.npy, k: q.npy, v: q.npy}\n");
-  expect_error(sim(params_arg(p, d), d), {(d / "q.npy").string(), "not a .npy file"});
+  // The key and where it was given, then the file.
+  expect_error(sim(params_arg(p, d), d),
+               {"p.yaml:1:13: inputs.q: " + (d / "q.npy").string(), "not a .npy file"});
 }
 
 // Writes k.npy and v.npy valid for [n, d] and q.npy as given; returns the params file.
