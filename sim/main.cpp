@@ -564,6 +564,15 @@ int sc_main(int argc, char* argv[]) {
   try {
     app.parse(argc, argv);
     opt.out_given = app.count("--out") > 0;
+    // An option taken for a value (`--out --check`) would run into a folder named --check.
+    if (opt.out_given && opt.out.starts_with('-'))
+      throw CLI::ValidationError("--out " + opt.out,
+                                 "expected a folder name, got an option (for a folder of that "
+                                 "name, write ./" +
+                                     opt.out + ")");
+    for (const std::string& set : opt.sets)
+      if (set.starts_with('-'))
+        throw CLI::ValidationError("--set " + set, "expected key.path=value, got an option");
     if (events->count() > 0 && opt.trace_events.empty()) opt.trace_events = "trace.json";
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);

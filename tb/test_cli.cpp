@@ -159,6 +159,15 @@ TEST(Params, UnknownOption) {
   expect_error(sim("--bogus", d), {"--bogus"});
 }
 
+// An option taken for a value: `--out --check` ran the default simulation into a folder named
+// --check, and `--set --out x` read x as the params file.
+TEST(Params, AnOptionWhereAValueGoesIsRefused) {
+  const fs::path d = scratch();
+  expect_error(sim("--out --check", d), {"--out --check: expected a folder name, got an option"});
+  expect_error(sim("--set --out x", d), {"--set --out: expected key.path=value, got an option"});
+  EXPECT_FALSE(fs::exists(fs::path(SDPA_SOURCE_DIR) / "--check"));
+}
+
 // The help's first line names the datapaths there are (it once named two of three).
 TEST(Params, HelpNamesEveryDatapath) {
   const fs::path d = scratch();
