@@ -40,13 +40,23 @@ void with_progress(const ProgressReporter& progress,
           now, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   });
+  // Stops the reporter however the work ends: an exception (an elaboration error thrown by
+  // sc_start) must not destroy a joinable thread, which terminates the process.
+  struct StopReporter {
+    std::mutex& m;
+    std::condition_variable& cv;
+    bool& stop;
+    std::thread& reporter;
+    ~StopReporter() {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        stop = true;
+      }
+      cv.notify_one();
+      reporter.join();
+    }
+  } stop_reporter{m, cv, stop, reporter};
   work();
-  {
-    std::lock_guard<std::mutex> lock(m);
-    stop = true;
-  }
-  cv.notify_one();
-  reporter.join();
 }
 
 // The automatic watchdog limit: above the cycle count of any run of `dp` that completes. Every

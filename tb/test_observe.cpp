@@ -8,6 +8,7 @@
 #include "sim/observe.h"
 #include "sim/report.h"
 #include "tb/cli.h"
+#include "tb/elaboration_error.h"
 #include "tb/harness.h"
 
 namespace sdpa::test {
@@ -53,6 +54,19 @@ std::string bottleneck_unit(const DatapathResult& r) {
 std::string bottleneck_channel(const DatapathResult& r) {
   if (r.bottleneck.channel < 0) return "-";
   return r.channels.at(std::size_t(r.bottleneck.channel)).name.substr(r.datapath.size() + 1);
+}
+
+// An elaboration error thrown by sc_start while the progress reporter runs reaches the caller
+// (the reporter's thread, left joinable, once terminated the process: exit 134, no message).
+TEST(Observe, AnElaborationErrorWithProgressReportingIsThrownNotATermination) {
+  struct Unbound : sc_core::sc_module {
+    sc_core::sc_port<sc_core::sc_signal_in_if<int>> p{"p"};
+    explicit Unbound(const sc_core::sc_module_name& name) : sc_module(name) {}
+  } unbound{"unbound"};
+  const ProgressReporter progress{0.001, [](const std::vector<Progress>&, double) {}};
+  const std::string error = elaboration_error(
+      [&] { simulate(random_inputs(1, 4, 2, 5), {"naive"}, default_config(), progress); });
+  EXPECT_NE(error.find("port not bound"), std::string::npos) << error;
 }
 
 TEST(Observe, EveryUnitsCyclesAddUpToTheSpanInEveryDatapath) {
