@@ -183,10 +183,20 @@ void refuse_overridden_keys(const Params& p) {
     }
     return having;
   };
+  // A shared value that is the default anyway (the shipped default.yaml's dot product, `auto`)
+  // loses nothing when every datapath overrides it: only a value of the user's own is refused.
+  auto default_of = [&](const std::string& unit) -> std::optional<Timing> {
+    for (const std::string& dp : p.datapaths())
+      if (const auto& t = datapath_parts(dp).default_timings; t.count(unit) != 0) return t.at(unit);
+    return std::nullopt;
+  };
   for (const auto& entry : p.shared.units) {
     const std::string& unit = entry.first;
-    for (auto [field, shared] : {std::pair{"latency", entry.second.latency.has_value()},
-                                 {"ii", entry.second.ii.has_value()}}) {
+    const std::optional<Timing> def = default_of(unit);
+    for (auto [field, shared] :
+         {std::pair{"latency",
+                    entry.second.latency && !(def && *entry.second.latency == def->latency)},
+          {"ii", entry.second.ii && !(def && *entry.second.ii == def->ii)}}) {
       if (!shared) continue;
       const std::string f = field;
       const auto dps = all_override(unit, unit_names, [&](const HardwareKeys& k) {
@@ -203,7 +213,7 @@ void refuse_overridden_keys(const Params& p) {
     });
     if (!dps.empty()) refuse("channels.depths." + channel, dps, "channels.depths." + channel);
   }
-  if (p.shared.default_depth) {
+  if (p.shared.default_depth && *p.shared.default_depth != 0) {  // 0: auto, the default
     std::vector<std::string> dps;
     for (const std::string& dp : p.datapaths()) {
       const auto it = p.per_datapath.find(dp);

@@ -155,6 +155,16 @@ TEST(PerDatapath, ASharedKeyThatEverySelectedDatapathOverridesIsRefused) {
                        out_arg(d / "o"),
                    d),
                {"--set channels.default_depth=9: channels.default_depth: has no effect"});
+  // A shared value that is the default anyway loses nothing: the built-in default.yaml sets the
+  // dot product's timing and `default_depth: auto`, and overriding them per datapath was refused.
+  const SimRun defaults = sim(std::string(kSmall) +
+                                  "--set datapath=two_pass "
+                                  "--set datapaths.two_pass.units.dot_product.latency=5 "
+                                  "--set datapaths.two_pass.channels.default_depth=40" +
+                                  out_arg(d / "c"),
+                              d);
+  ASSERT_EQ(defaults.status, 0) << defaults.err;
+  EXPECT_EQ(capacity(report(d / "c"), "two_pass.probs"), 40u);
 }
 
 TEST(PerDatapath, EveryUnitOfEveryDatapathHasItsOwnTiming) {
