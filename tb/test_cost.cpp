@@ -41,6 +41,8 @@ OpCounts closed_form_ops(const std::string& datapath, std::uint64_t s, std::uint
   if (datapath == "two_pass")  // online normalizer, normalize (fp32 until rounded), weighted sum
     return dot + running_max + running_sum + weighted_sum +
            OpCounts{{Op::add, fp32, s}, {Op::exp, fp32, s}, {Op::divide, fp32, s}};
+  if (datapath != "reordered")  // a new datapath's counts go here (docs/extending.md)
+    throw std::out_of_range("no closed-form counts for datapath " + datapath);
   // reordered: running max, running sum, rescale accumulate (o·δ of the fp32 row, + c·v), row
   // divide of d per row.
   return dot + running_max + running_sum +
