@@ -185,11 +185,14 @@ AttentionInputs load_inputs(const Params& p) {
   const AttentionShape shape = p.shape();
   if (!p.has_inputs()) return random_inputs(shape, p.seed);
   AttentionInputs in{shape, {}, {}, {}};
-  for (auto [key, file, dest, elements] :
+  for (auto [key, path, dest, count] :
        {std::tuple{"inputs.q", &p.input_q, &in.q, shape.q_elements()},
         {"inputs.k", &p.input_k, &in.k, shape.kv_elements()},
         {"inputs.v", &p.input_v, &in.v, shape.kv_elements()}}) {
     const FormatInfo& format = info(p.input_format);
+    // Not structured bindings: clang 14 cannot capture one in a lambda.
+    const std::string* file = path;
+    const std::uint64_t elements = count;
     NpyArray a = read_input(p, key, [&] {
       NpyArray a = read_npy(*file);
       if (a.data.size() != elements)

@@ -81,7 +81,8 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
                       r.limiting.reason == LimitReason::consumer_stalls;
   const std::size_t i = r.limiting.channel;
   const ChannelStats& c = r.channels[i];
-  const auto [producer, consumer] = r.channel_ends[i];
+  // Not a structured binding: clang 14 cannot capture one in the lambdas below.
+  const std::size_t producer = r.channel_ends[i].first, consumer = r.channel_ends[i].second;
   const UnitStats& p = r.units[producer];
   const auto limited = [&](BottleneckKind kind, std::string reason) {
     b.kind = kind;
