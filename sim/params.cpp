@@ -69,6 +69,11 @@ YAML::Node load_file(const std::string& path) {
 }
 
 // Applies "a.b.c=value" onto the tree, returning the key path.
+// True if `key` is `outer` or a key inside it (problem.seq_len within problem).
+bool within(const std::string& key, const std::string& outer) {
+  return key.starts_with(outer) && (key.size() == outer.size() || key[outer.size()] == '.');
+}
+
 std::string apply_set(YAML::Node& root, const std::string& set) {
   const auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -312,7 +317,16 @@ void write_numerics(YAML::Emitter& out, const Params& p) {
 Params from_tree(YAML::Node root, const std::string& path, const std::vector<std::string>& sets) {
   if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
   std::map<std::string, std::string> set_origins;
-  for (const std::string& set : sets) set_origins[apply_set(root, set)] = "--set " + set;
+  for (const std::string& set : sets) {
+    const std::string key = apply_set(root, set);
+    // A key, or a mapping holding it, set twice would leave which value counts to the order: as a
+    // duplicate key in a file, refused.
+    for (const auto& [earlier, origin] : set_origins)
+      if (within(key, earlier) || within(earlier, key))
+        throw ParamError(
+            fmt::format("--set {}: {}: also set by {}: give each key once", set, key, origin));
+    set_origins[key] = "--set " + set;
+  }
   Params p;
   YamlReader r(path, set_origins, &p.origins);
 

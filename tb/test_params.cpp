@@ -243,6 +243,23 @@ TEST(Sources, ADuplicateKeyIsBlamedOnTheFileNotOnASetOfTheSameKey) {
                {"--set problem={seq_len: 8, seq_len: 9}: problem.seq_len: duplicate key"});
 }
 
+TEST(Sources, AKeySetTwiceIsRefusedNamingBothSets) {
+  const fs::path d = scratch();
+  expect_error(sim("--set problem.seq_len=8 --set problem.seq_len=16" + out_arg(d / "o"), d),
+               {"--set problem.seq_len=16: problem.seq_len: also set by --set problem.seq_len=8"});
+  // A mapping and a key inside it, in either order.
+  expect_error(
+      sim("--set 'problem={seq_len: 8}' --set problem.seq_len=16" + out_arg(d / "o"), d),
+      {"--set problem.seq_len=16: problem.seq_len: also set by --set problem={seq_len: 8}"});
+  expect_error(sim("--set problem.seq_len=16 --set 'problem={seq_len: 8}'" + out_arg(d / "o"), d),
+               {"--set problem={seq_len: 8}: problem: also set by --set problem.seq_len=16"});
+  // Keys whose text only begins alike are two keys.
+  const SimRun r = sim(
+      "--set datapath=naive --set datapaths.naive.units.exp.latency=5 --check" + out_arg(d / "o"),
+      d);
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST(Sources, OneInputAloneBlamesTheMissingInputWhereTheGivenOneIs) {
   const fs::path d = scratch();
   expect_error(sim("--set inputs.q=q.npy" + out_arg(d / "o"), d),
