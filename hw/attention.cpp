@@ -82,6 +82,7 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
       scope(lane_name(p), [&] { build_lane(p, build); });
   }
   building_ = nullptr;
+  require_connected();
   // The stream buffers hold rows as memory does, in the input format.
   for (const Edge& e : edges())
     if (is_input_stream(e)) e.channel->set_element_bytes(bytes_of(input_));

@@ -137,6 +137,13 @@ void Graph::add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer,
   owned_channels_.push_back(std::move(channel));
 }
 
+void Graph::require_connected() const {
+  for (const Unit* unit : units_)
+    for (sc_core::sc_object* child : unit->get_child_objects())
+      if (auto* port = dynamic_cast<sc_core::sc_port_base*>(child); port && port->bind_count() == 0)
+        SC_REPORT_ERROR(name(), (std::string(port->name()) + " is not connected").c_str());
+}
+
 std::vector<ChannelBase*> Graph::channels() const {
   std::vector<ChannelBase*> out;
   for (const Edge& e : edges_) out.push_back(e.channel);

@@ -139,6 +139,10 @@ TEST(Graph, AnUnboundPortIsAnElaborationError) {
       connect(feed.out, other.in, "ok");
     }
   } g;
+  // Found once the graph is built, naming the port, before any simulation.
+  EXPECT_NE(
+      elaboration_error([&] { g.require_connected(); }).find("unbound.collect.in is not connected"),
+      std::string::npos);
   EXPECT_NE(elaboration_error([] { sc_core::sc_start(); }).find("port not bound"),
             std::string::npos);
 }
