@@ -251,6 +251,21 @@ TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
   }
 }
 
+// K and V of one wrong width differ from Q, not from each other: the error names K against Q.
+// A V alone of another shape is named against K.
+TEST(Inputs, KIsCheckedAgainstQBeforeVAgainstK) {
+  const fs::path d = scratch();
+  const std::vector<float> q(12, 0.5f), wide(16, 0.25f);
+  const fs::path p = inputs_with_q(d, npy_bytes(q, {4, 3}, d / "tmp.npy"));
+  write_npy((d / "k.npy").string(), wide, {4, 4});
+  write_npy((d / "v.npy").string(), wide, {4, 4});
+  expect_error(sim(params_arg(p, d), d),
+               {(d / "k.npy").string() + ": shape [4, 4] does not fit inputs.q's [4, 3]"});
+  write_npy((d / "k.npy").string(), q, {4, 3});
+  expect_error(sim(params_arg(p, d), d),
+               {(d / "v.npy").string() + ": shape [4, 4] differs from inputs.k's [4, 3]"});
+}
+
 // A value the input format cannot hold was inf or NaN in memory: a mismatch blamed on the
 // datapath, or an unverified run. It is the input's problem, named with the format's bound.
 TEST(Inputs, AValueBeyondTheInputFormatIsRefused) {
