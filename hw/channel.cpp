@@ -39,6 +39,7 @@ ChannelStats ChannelBase::stats() const {
   ChannelStats s{name(),   capacity_,       width_,         o.high_water,
                  written_, producer_stall_, consumer_stall_};
   s.reads = read_;
+  if (written_ != 0) s.last_ready = slots_[(written_ - 1) & mask_].ready;
   s.element_bytes = element_bytes_;
   return s;
 }

@@ -32,6 +32,7 @@ struct ChannelStats {
   Cycle consumer_stall_cycles = 0;  // consumer waiting for data to be ready
   bool input_stream = false;        // a memory stream buffer rather than an intermediate
   Cycle reads = 0;                  // elements read (writes less those left in a deadlock)
+  Cycle last_ready = 0;             // ready stamp of the last element written (none: 0)
   std::size_t element_bytes = 4;    // per scalar: the format's (input for a stream buffer)
   // Hardware bytes: a d-wide element counts d scalars of element_bytes.
   std::uint64_t capacity_bytes() const { return std::uint64_t(capacity) * width * element_bytes; }

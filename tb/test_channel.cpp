@@ -85,6 +85,7 @@ TEST(Channel, CapacityLatencyPlusOneSustainsOnePerCycle) {
   for (int k = 0; k < n; ++k) EXPECT_EQ(p.recorder.ready[k], Cycle(k + 1 + L)) << k;
   EXPECT_EQ(p.b.stats().producer_stall_cycles, 0u);
   EXPECT_EQ(p.b.stats().high_water, L + 1);
+  EXPECT_EQ(p.b.stats().last_ready, p.recorder.ready.back());
 }
 
 TEST(Channel, CapacityLatencyLosesOneCyclePerLElements) {
@@ -96,6 +97,7 @@ TEST(Channel, CapacityLatencyLosesOneCyclePerLElements) {
   EXPECT_GT(p.recorder.ready.back(), Cycle(n + L));
   EXPECT_GT(p.b.stats().producer_stall_cycles, 0u);
   EXPECT_EQ(p.b.stats().high_water, L);
+  EXPECT_EQ(p.b.stats().last_ready, p.recorder.ready.back());
   for (int k = 0; k < n; ++k) EXPECT_EQ(p.recorder.values[k], k);
 }
 
@@ -186,6 +188,7 @@ TEST(Channel, HighWaterAndStallsOnAScriptedScenario) {
   EXPECT_EQ(s.consumer_stall_cycles, 1u);
   EXPECT_EQ(s.producer_stall_cycles, 0u);
   EXPECT_EQ(s.capacity, 8u);
+  EXPECT_EQ(s.last_ready, 6u);  // written at 5, ready the next cycle
 }
 
 TEST(Channel, DecoupledModeGivesTheSameStamps) {

@@ -76,6 +76,11 @@ TEST(Observe, EveryUnitsCyclesAddUpToTheSpanInEveryDatapath) {
     expect_accounted(r);
     // The sink takes the last row at the run's cycle count and fires once more.
     EXPECT_EQ(r.span, r.cycles + 1) << r.datapath;
+    // The cycle count is the last output row's ready stamp.
+    for (const ChannelStats& ch : r.channels)
+      if (ch.name.ends_with(".out_rows")) {
+        EXPECT_EQ(ch.last_ready, r.cycles) << r.datapath;
+      }
   }
 }
 
