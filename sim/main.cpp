@@ -408,6 +408,16 @@ int run(const Options& opt) {
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
   const AttentionShape shape = problem_shape(params);
+  // Lanes share out a head's queries: a decode step (N_q = 1) keeps one lane busy whatever P.
+  if (params.lanes > shape.seq_len) {
+    const std::size_t first_idle = shape.seq_len, last = params.lanes - 1;
+    std::cerr << fmt::format(
+        "sdpa-sim: note: parallel.lanes is {} but a head has {} {}: {} idle (lanes share out a "
+        "head's queries: docs/timing.md, \"Parallel lanes\")\n",
+        params.lanes, shape.seq_len, shape.seq_len == 1 ? "query" : "queries",
+        first_idle == last ? fmt::format("lane {} stays", last)
+                           : fmt::format("lanes {} … {} stay", first_idle, last));
+  }
   TraceWindow events;
   if (!opt.trace_events.empty()) {
     if (!is_trace_events_name(opt.trace_events)) {

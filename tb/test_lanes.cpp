@@ -115,5 +115,24 @@ TEST(Lanes, EachLaneHasItsOwnNamedUnitsWhichSharedKeysConfigure) {
   EXPECT_EQ(report["params"]["parallel"]["lanes"], 3);
 }
 
+// More lanes than a head's queries leave some without work, which the run says; enough lanes,
+// and it says nothing.
+TEST(Lanes, MoreLanesThanAHeadsQueriesAreNamedIdle) {
+  const fs::path d = scratch();
+  const std::string gqa =
+      "--set problem.kv_len=16 --set problem.head_dim=4 --set problem.heads=4 "
+      "--set problem.kv_heads=1 --check --out '" +
+      (d / "o").string() + "' ";
+  SimRun r = sim(gqa + "--set problem.seq_len=1 --set parallel.lanes=4", d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("sdpa-sim: note: parallel.lanes is 4 but a head has 1 query: lanes 1 … 3 "
+                       "stay idle"),
+            std::string::npos)
+      << r.err;
+  r = sim(gqa + "--set problem.seq_len=2 --set parallel.lanes=2", d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("note:"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace sdpa::test
