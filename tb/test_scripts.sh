@@ -66,8 +66,10 @@ for bad in "problem.seq_len" "problem.seq_len=" "=1,2" "problem.seq_len=1,,2" "a
 done
 sweep --grid problem.seq_len=8 --set datapath
 check "sweep: bad --set is a one-line error, exit 2" one_line_error
-sweep --grid problem.seq_len=8 --set problem.head_dim=4 --set problem.head_dim=8
-check "sweep: a key --set twice is a one-line error, exit 2" one_line_error
+# A later --set of a key replaces an earlier one (scripts/study's defaults, then the user's).
+sweep --grid problem.seq_len=8 --set problem.head_dim=4 --set datapath=naive --set problem.head_dim=8
+check "sweep: a later --set of a key wins" rows "$csv" 1 \
+  'rows[0]["status"] == "ok" and rows[0]["problem.head_dim"] == "8"'
 sweep --grid problem.seq_len=8 --jobs 0
 check "sweep: --jobs 0 is a one-line error, exit 2" one_line_error
 
