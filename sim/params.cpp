@@ -68,12 +68,12 @@ YAML::Node load_file(const std::string& path) {
   return parse_yaml(text, path);
 }
 
-// Applies "a.b.c=value" onto the tree, returning the key path.
 // True if `key` is `outer` or a key inside it (problem.seq_len within problem).
 bool within(const std::string& key, const std::string& outer) {
   return key.starts_with(outer) && (key.size() == outer.size() || key[outer.size()] == '.');
 }
 
+// Applies "a.b.c=value" onto the tree, returning the key path.
 std::string apply_set(YAML::Node& root, const std::string& set) {
   const auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -319,8 +319,9 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   std::map<std::string, std::string> set_origins;
   for (const std::string& set : sets) {
     const std::string key = apply_set(root, set);
-    // A key, or a mapping holding it, set twice would leave which value counts to the order: as a
-    // duplicate key in a file, refused.
+    // A key set twice, or a key and a mapping above it (`problem={…}` replaces every problem.*
+    // key before it), would leave which value counts to the order: as a duplicate key in a file,
+    // refused.
     for (const auto& [earlier, origin] : set_origins)
       if (within(key, earlier) || within(earlier, key))
         throw ParamError(
