@@ -2,33 +2,72 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 namespace sdpa {
+namespace {
+
+// Where a YAML stream's documents start, found without building them.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
 
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
+  DocumentStarts documents;
   try {
-    documents = YAML::LoadAll(text);
+    root = YAML::Load(text);
+    // At most two documents, not YAML::LoadAll: yaml-cpp 0.7 (Debian 12's) loops there for ever,
+    // allocating, on a stream it cannot advance in (a leading ','), reporting a document at the
+    // same place again and again.
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    for (int i = 0; i < 2 && parser.HandleNextDocument(documents); ++i) {
+    }
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
                                  e.mark.column + 1, e.msg));
   }
-  // yaml-cpp would read the first and drop the rest without a word.
-  if (documents.size() > 1) {
-    const YAML::Mark mark = documents[1].Mark();
+  if (documents.starts.size() > 1) {
+    const YAML::Mark& first = documents.starts[0];
+    const YAML::Mark& second = documents.starts[1];
+    if (second.pos == first.pos) {
+      const auto at = static_cast<std::size_t>(second.pos);
+      throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: unexpected {}", name,
+                                   second.line + 1, second.column + 1,
+                                   at < text.size() ? quoted(text.substr(at, 1)) : "end"));
+    }
+    // yaml-cpp would read the first and drop the rest without a word.
     throw ParamError(
-        fmt::format("{}{}: a second YAML document (after '---'): the file is read as "
-                    "one document; remove the '---' lines",
-                    name, mark.is_null() ? "" : fmt::format(":{}", mark.line + 1)));
+        fmt::format("{}:{}: a second YAML document (after '---'): the file is read as one "
+                    "document; remove the '---' lines",
+                    name, second.line + 1));
   }
-  if (documents.empty() || documents[0].IsNull()) return YAML::Node(YAML::NodeType::Map);
-  return documents[0];
+  if (!root || root.IsNull()) return YAML::Node(YAML::NodeType::Map);
+  return root;
 }
 
 std::string quoted(const std::string& value) {
