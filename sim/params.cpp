@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -58,13 +59,16 @@ YAML::Node load_file(const std::string& path) {
     throw ParamError(fmt::format("{}: is a folder, expected a params file (YAML)", path));
   std::ifstream probe(path);
   if (!probe) throw ParamError(fmt::format("{}: cannot read the params file", path));
-  // Read at most a bound: /dev/zero or an endless pipe is not a params file, and would never end.
+  // Read up to a bound: /dev/zero or an endless pipe is not a params file, and would never end.
+  // In chunks: a buffer of the bound, cleared for every file, cost more than reading a file.
   constexpr std::size_t kMaxBytes = 16 << 20;
-  std::string text(kMaxBytes + 1, '\0');
-  probe.read(text.data(), std::streamsize(text.size()));
-  text.resize(std::size_t(probe.gcount()));
-  if (text.size() > kMaxBytes)
-    throw ParamError(fmt::format("{}: more than 16 MiB, expected a params file (YAML)", path));
+  std::string text;
+  std::array<char, 1 << 16> chunk;
+  while (probe.read(chunk.data(), chunk.size()) || probe.gcount() > 0) {
+    text.append(chunk.data(), std::size_t(probe.gcount()));
+    if (text.size() > kMaxBytes)
+      throw ParamError(fmt::format("{}: more than 16 MiB, expected a params file (YAML)", path));
+  }
   return parse_yaml(text, path);
 }
 
