@@ -132,10 +132,20 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
     b.unit = busiest;
     const bool slow = sets_rate && top.timing.ii > 1;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
-    b.reason = slow ? fmt::format("{}: II {}, busy {:.1f}% of the cycles: {}", local_name(top.name),
-                                  top.timing.ii, 100 * utilisation(r, top), rate)
-                    : fmt::format("none: every unit keeps up, {} busy {:.1f}% of the cycles: {}",
-                                  local_name(top.name), 100 * utilisation(r, top), rate);
+    // Busy past the cycle count (a sink slower than the rows arrive), a unit did not keep up,
+    // but the count ends at the last result's ready stamp, before its last firings.
+    const double busy = 100 * utilisation(r, top);
+    if (slow)
+      b.reason = fmt::format("{}: II {}, busy {:.1f}% of the cycles: {}", local_name(top.name),
+                             top.timing.ii, busy, rate);
+    else if (busy > 100)
+      b.reason = fmt::format(
+          "none: {} busy {:.1f}% of the cycles, past the last result's ready cycle, where the "
+          "count ends: {}",
+          local_name(top.name), busy, rate);
+    else
+      b.reason = fmt::format("none: every unit keeps up, {} busy {:.1f}% of the cycles: {}",
+                             local_name(top.name), busy, rate);
     return b;
   }
   if (stream)

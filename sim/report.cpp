@@ -35,25 +35,23 @@ std::string energy(double pj) {
 
 std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
 
-// The summary's "limiting channel" cell: name (high water/capacity), and why.
+// The summary's "limiting channel" cell: name (high water/capacity), and why. With no stall no
+// channel limited the run: the cell says so before naming the largest, lest it read as a limit.
 std::string limiting_cell(const DatapathResult& r) {
   const ChannelStats& c = r.channels.at(r.limiting.channel);
-  std::string why;
+  const std::string channel =
+      fmt::format("{} ({}/{})", local_name(c.name), c.high_water, c.capacity);
   switch (r.limiting.reason) {
     case LimitReason::deadlock:
-      why = "full";
-      break;
+      return channel + ", full";
     case LimitReason::producer_stalls:
-      why = fmt::format("{} stalls", r.limiting.stall_cycles);
-      break;
+      return fmt::format("{}, {} stalls", channel, r.limiting.stall_cycles);
     case LimitReason::consumer_stalls:
-      why = fmt::format("{} waits", r.limiting.stall_cycles);
-      break;
+      return fmt::format("{}, {} waits", channel, r.limiting.stall_cycles);
     case LimitReason::high_water:
-      why = "largest";
-      break;
+      return "none; largest: " + channel;
   }
-  return fmt::format("{} ({}/{}), {}", local_name(c.name), c.high_water, c.capacity, why);
+  return channel;
 }
 
 nlohmann::json limiting_json(const DatapathResult& r) {

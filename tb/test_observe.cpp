@@ -128,6 +128,24 @@ TEST(Observe, SlowIIBlocksTheUnitsUpstreamByTheDerivedAmount) {
   EXPECT_NE(r.bottleneck.reason.find("II 3"), std::string::npos) << r.bottleneck.reason;
 }
 
+// A sink slower than the rows arrive is busy past the cycle count, which ends at the last row's
+// ready stamp (docs/timing.md, "Where the cycles go"): nothing limited the count, and the reason
+// says why the sink's utilisation passes 100% instead of that every unit kept up.
+TEST(Observe, ASinkSlowerThanTheRowsIsNamedBusyPastTheCycleCount) {
+  DatapathConfig c = default_config();
+  c.timings["sink"] = {1, 20};
+  const DatapathResult r = simulate(random_inputs(1, 5, 8, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(unit(r, "sink").busy, 5u * 20u);
+  EXPECT_GT(unit(r, "sink").busy, r.cycles);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "sink");
+  const std::string busy = fmt::format("sink busy {:.1f}% of the cycles, past the last result's",
+                                       100.0 * 100.0 / double(r.cycles));
+  EXPECT_NE(r.bottleneck.reason.find(busy), std::string::npos) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.reason.find("keeps up"), std::string::npos) << r.bottleneck.reason;
+}
+
 // A channel shallower than its producer's latency + 1: the producer waits for slots and its
 // consumer for elements, on that channel.
 TEST(Observe, SmallFifoNamesTheChannelAndItsProducer) {

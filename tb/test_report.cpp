@@ -115,7 +115,7 @@ TEST(Limiting, AtFullRateTheLargestIntermediateChannelByHighWater) {
   ASSERT_GT(channel(naive, "q_rows").producer_stall_cycles, 0u);
   EXPECT_EQ(limiting(naive).name, "naive.score_bypass");
   EXPECT_EQ(naive.limiting.reason, LimitReason::high_water);
-  EXPECT_EQ(summary_row(naive), "score_bypass (69/69), largest");
+  EXPECT_EQ(summary_row(naive), "none; largest: score_bypass (69/69)");
   EXPECT_EQ(json_entry(naive), (nlohmann::json{{"name", "naive.score_bypass"},
                                                {"reason", "high_water"},
                                                {"stall_cycles", nullptr}}));
@@ -126,7 +126,7 @@ TEST(Limiting, AtFullRateTheReorderedDatapathsLargestIsARow) {
   const DatapathResult r = run("reordered", default_config(), 64);
   ASSERT_EQ(r.cycles, reordered_cycles(1, kN, default_config()));
   EXPECT_EQ(limiting(r).name, "reordered.acc_rows");
-  EXPECT_EQ(summary_row(r), "acc_rows (1/5), largest");
+  EXPECT_EQ(summary_row(r), "none; largest: acc_rows (1/5)");
 }
 
 }  // namespace
