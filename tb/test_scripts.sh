@@ -82,6 +82,14 @@ check "sweep: the error row has the simulator's exit code and message" rows "$cs
 sweep --grid problem.seq_len=4096 --set datapath=naive --timeout 0.2
 check "sweep: a run over --timeout is an error row" rows "$csv" 1 \
   'rows[0]["status"] == "error" and "timed out" in rows[0]["message"]'
+# The simulator's watchdog (exit 4) leaves a report: its runs are rows with status timeout.
+sweep --grid sim.max_cycles=100 --set problem.seq_len=16 --set problem.head_dim=8
+check "sweep: a watchdog stop is a result (exit 0)" test "$rc" = 0
+check "sweep: ... a timeout row per datapath, with the simulator's exit code" rows "$csv" 2 \
+  'all(x["status"] == "timeout" and x["exit_code"] == "4" for x in rows)' \
+  'sorted(x["datapath"] for x in rows) == ["naive", "reordered"]' \
+  'all(x["cycles"] == "" and x["bottleneck"] == "stopped" and x["message"] == "" for x in rows)'
+check "sweep: ... and says so in its summary" grep -q "2 timeout" <<<"$err"
 sweep --grid problem.no_such_key=1,2
 check "sweep: every point rejected as bad parameters exits 2" test "$rc" = 2
 
