@@ -77,8 +77,56 @@ bool within(const std::string& key, const std::string& outer) {
   return key.starts_with(outer) && (key.size() == outer.size() || key[outer.size()] == '.');
 }
 
-// Applies "a.b.c=value" onto the tree, returning the key path.
-std::string apply_set(YAML::Node& root, const std::string& set) {
+// Puts `value` at `key` (a.b.c) in the tree, making the mappings on the way.
+void set_key(YAML::Node& root, const std::string& set, const std::string& key,
+             const YAML::Node& value) {
+  YAML::Node node = root;
+  std::size_t begin = 0;
+  for (;;) {
+    const auto dot = key.find('.', begin);
+    const std::string part = key.substr(begin, dot - begin);
+    if (part.empty()) throw ParamError(fmt::format("--set {}: {}: empty key component", set, key));
+    if (!node.IsMap() && !node.IsNull())
+      throw ParamError(
+          fmt::format("--set {}: {}: {} is not a mapping", set, key, key.substr(0, begin - 1)));
+    if (dot == std::string::npos) {
+      node[part] = value;
+      return;
+    }
+    YAML::Node child = node[part];
+    if (!child.IsDefined() || child.IsNull()) node[part] = YAML::Node(YAML::NodeType::Map);
+    node.reset(node[part]);
+    begin = dot + 1;
+  }
+}
+
+// Sets `value` at `key`, a mapping leaf by leaf: `problem={seq_len: 8}` is `problem.seq_len=8`,
+// and leaves the params file's other problem.* keys as they were. Appends the keys set.
+void set_leaves(YAML::Node& root, const std::string& set, const std::string& key,
+                const YAML::Node& value, std::vector<std::string>& keys) {
+  if (value.IsMap() && value.size() == 0)
+    throw ParamError(
+        fmt::format("--set {}: {}: an empty mapping sets nothing, expected a value "
+                    "or keys to set",
+                    set, key));
+  if (!value.IsMap()) {
+    // Its own value's duplicate key (`problem={seq_len: 8, seq_len: 9}`), as in a file.
+    if (std::find(keys.begin(), keys.end(), key) != keys.end())
+      throw ParamError(fmt::format("--set {}: {}: duplicate key", set, key));
+    set_key(root, set, key, value);
+    keys.push_back(key);
+    return;
+  }
+  for (const auto& entry : value) {
+    if (!entry.first.IsScalar())
+      throw ParamError(fmt::format("--set {}: {}: expected a key name, got a {}", set, key,
+                                   entry.first.IsMap() ? "mapping" : "sequence"));
+    set_leaves(root, set, key + "." + entry.first.Scalar(), entry.second, keys);
+  }
+}
+
+// Applies "a.b.c=value" onto the tree; returns the keys it set.
+std::vector<std::string> apply_set(YAML::Node& root, const std::string& set) {
   const auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ParamError(fmt::format("--set {}: expected key.path=value", set));
@@ -91,24 +139,9 @@ std::string apply_set(YAML::Node& root, const std::string& set) {
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("--set {}: {}: cannot parse the value: {}", set, key, e.msg));
   }
-  YAML::Node node = root;
-  std::size_t begin = 0;
-  for (;;) {
-    const auto dot = key.find('.', begin);
-    const std::string part = key.substr(begin, dot - begin);
-    if (part.empty()) throw ParamError(fmt::format("--set {}: {}: empty key component", set, key));
-    if (!node.IsMap() && !node.IsNull())
-      throw ParamError(
-          fmt::format("--set {}: {}: {} is not a mapping", set, key, key.substr(0, begin - 1)));
-    if (dot == std::string::npos) {
-      node[part] = value;
-      return key;
-    }
-    YAML::Node child = node[part];
-    if (!child.IsDefined() || child.IsNull()) node[part] = YAML::Node(YAML::NodeType::Map);
-    node.reset(node[part]);
-    begin = dot + 1;
-  }
+  std::vector<std::string> keys;
+  set_leaves(root, set, key, value, keys);
+  return keys;
 }
 
 // Reads a `units` mapping (`prefix` is "units" or "datapaths.NAME.units") whose names must be in
@@ -322,15 +355,15 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
   std::map<std::string, std::string> set_origins;
   for (const std::string& set : sets) {
-    const std::string key = apply_set(root, set);
-    // A key set twice, or a key and a mapping above it (`problem={…}` replaces every problem.*
-    // key before it), would leave which value counts to the order: as a duplicate key in a file,
-    // refused.
-    for (const auto& [earlier, origin] : set_origins)
-      if (within(key, earlier) || within(earlier, key))
-        throw ParamError(
-            fmt::format("--set {}: {}: also set by {}: give each key once", set, key, origin));
-    set_origins[key] = "--set " + set;
+    const std::vector<std::string> keys = apply_set(root, set);
+    // A key set twice, or a key and a value above it (`problem.seq_len=8`, then `problem=5`),
+    // would leave which value counts to the order: as a duplicate key in a file, refused.
+    for (const std::string& key : keys)
+      for (const auto& [earlier, origin] : set_origins)
+        if (within(key, earlier) || within(earlier, key))
+          throw ParamError(
+              fmt::format("--set {}: {}: also set by {}: give each key once", set, key, origin));
+    for (const std::string& key : keys) set_origins[key] = "--set " + set;
   }
   Params p;
   YamlReader r(path, set_origins, &p.origins);

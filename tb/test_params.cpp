@@ -251,13 +251,44 @@ TEST(Sources, AKeySetTwiceIsRefusedNamingBothSets) {
   expect_error(
       sim("--set 'problem={seq_len: 8}' --set problem.seq_len=16" + out_arg(d / "o"), d),
       {"--set problem.seq_len=16: problem.seq_len: also set by --set problem={seq_len: 8}"});
-  expect_error(sim("--set problem.seq_len=16 --set 'problem={seq_len: 8}'" + out_arg(d / "o"), d),
-               {"--set problem={seq_len: 8}: problem: also set by --set problem.seq_len=16"});
+  expect_error(
+      sim("--set problem.seq_len=16 --set 'problem={seq_len: 8}'" + out_arg(d / "o"), d),
+      {"--set problem={seq_len: 8}: problem.seq_len: also set by --set problem.seq_len=16"});
+  // A value and a key below it.
+  expect_error(sim("--set problem.seq_len=16 --set problem=5" + out_arg(d / "o"), d),
+               {"--set problem=5: problem: also set by --set problem.seq_len=16"});
   // Keys whose text only begins alike are two keys.
   const SimRun r = sim(
       "--set datapath=naive --set datapaths.naive.units.exp.latency=5 --check" + out_arg(d / "o"),
       d);
   EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// A mapping set by --set sets the keys it names and leaves the file's others as they were: it
+// does not replace the file's mapping (which dropped a model's heads and causal mask unsaid).
+TEST(Sources, AMappingSetSetsItsKeysAndKeepsTheFilesOthers) {
+  const fs::path d = scratch();
+  const auto p = write(d / "p.yaml",
+                       "problem:\n  heads: 4\n  kv_heads: 2\n  head_dim: 8\n  causal: true\n"
+                       "units:\n  exp: {latency: 8}\n");
+  const SimRun r = sim(shell_word(p) +
+                           " --set 'problem={seq_len: 16, batch: 2}' --set 'units={dot_product: "
+                           "{latency: 3}}' --set datapath=naive" +
+                           out_arg(d / "o"),
+                       d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const YAML::Node y = YAML::LoadFile((d / "o" / "params.yaml").string());
+  EXPECT_EQ(y["problem"]["seq_len"].as<int>(), 16);
+  EXPECT_EQ(y["problem"]["batch"].as<int>(), 2);
+  EXPECT_EQ(y["problem"]["heads"].as<int>(), 4);
+  EXPECT_EQ(y["problem"]["kv_heads"].as<int>(), 2);
+  EXPECT_EQ(y["problem"]["head_dim"].as<int>(), 8);
+  EXPECT_TRUE(y["problem"]["causal"].as<bool>());
+  EXPECT_EQ(y["datapaths"]["naive"]["units"]["exp"]["latency"].as<int>(), 8);
+  EXPECT_EQ(y["units"]["dot_product"]["latency"].as<int>(), 3);
+  // A mapping that names nothing is refused, not taken for "clear the file's keys".
+  expect_error(sim(shell_word(p) + " --set 'problem={}'" + out_arg(d / "o2"), d),
+               {"--set problem={}: problem: an empty mapping sets nothing"});
 }
 
 TEST(Sources, OneInputAloneBlamesTheMissingInputWhereTheGivenOneIs) {
