@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -132,6 +133,22 @@ void remove_stale_staging(const fs::path& dir, const std::string& prefix) {
   }
 }
 
+// One run at a time in a folder: two would each replace the run before them, and the folder
+// would keep a report listing one run's files beside the other's. Returns the folder open and
+// locked (the lock goes with the process), or -1 where the file system cannot lock a folder.
+int lock_folder(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  const int err = errno;
+  ::close(fd);
+  if (err == EWOULDBLOCK)
+    throw InputError(
+        fmt::format("--out {}: another sdpa-sim run is writing its results there; "
+                    "wait for it to end or choose another folder",
+                    dir.string()));
+  return -1;
+}
+
 // Refuses to replace a file of the user's: one of `names` in `dir` that no earlier run recorded.
 std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std::string>& names) {
   std::set<std::string> previous = previous_outputs(dir);
@@ -161,7 +178,10 @@ void check_output_folder(const fs::path& dir, const std::set<std::string>& names
   if (::access(existing.c_str(), W_OK | X_OK) != 0)
     throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir.string(),
                                  std::strerror(errno)));
-  if (existing == dir) refuse_users_files(dir, names);
+  if (existing == dir) {
+    if (const int fd = lock_folder(dir); fd >= 0) ::close(fd);  // a run there now: refused
+    refuse_users_files(dir, names);
+  }
 }
 
 fs::path output_folder(const std::string& out, bool given, const std::string& params_stem) {
@@ -177,6 +197,7 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
   if (ec)
     throw InputError(
         fmt::format("--out {}: cannot create the folder: {}", dir_.string(), ec.message()));
+  lock_ = lock_folder(dir_);
   previous_ = refuse_users_files(dir_, names_);
   const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
   remove_stale_staging(dir_, prefix);
@@ -191,9 +212,11 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
 }
 
 OutputFolder::~OutputFolder() {
-  if (committed_) return;
-  std::error_code ec;
-  fs::remove_all(staging_, ec);
+  if (!committed_) {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+  if (lock_ >= 0) ::close(lock_);
 }
 
 fs::path OutputFolder::staged(const std::string& name) const { return staging_ / name; }
@@ -251,32 +274,55 @@ bool OutputFolder::commit() {
     return false;
   };
   if (!ok()) return discard();
-  auto remove = [&](const std::string& name) {
+  // The earlier run's files move aside, report.json first, then this run's move in, report.json
+  // last: while the files change no report describes the folder, and a rename that fails (a file
+  // another user owns in a sticky folder, say) puts back every file that moved, so the folder is
+  // as it was. Renames within one file system copy nothing. The folder aside is not a staging
+  // folder, which a later run would clean up: if putting back fails, it keeps the earlier files.
+  const fs::path aside = dir_ / fmt::format(".sdpa-earlier.{}.{}", host_name(), ::getpid());
+  std::vector<std::pair<fs::path, fs::path>> moved;  // (from, to), in order
+  bool restored = true;
+  auto move = [&](const fs::path& from, const fs::path& to, const char* what) {
+    if (::rename(from.c_str(), to.c_str()) == 0) {
+      moved.emplace_back(from, to);
+      return true;
+    }
+    error_ = fmt::format("{}: cannot {}: {}", (dir_ / to.filename()).string(), what,
+                         std::strerror(errno));
+    for (auto m = moved.rbegin(); m != moved.rend(); ++m)
+      restored = ::rename(m->second.c_str(), m->first.c_str()) == 0 && restored;
+    error_ += restored ? fmt::format(" (no results written; {} is as it was)", dir_.string())
+                       : fmt::format(
+                             " (and putting the files back failed: {} may hold part of "
+                             "this run's files, and the earlier run's are in {})",
+                             dir_.string(), aside.string());
+    return false;
+  };
+  auto finish = [&](bool committed) {
     std::error_code ec;
-    fs::remove(dir_ / name, ec);
-    if (ec && ok())
-      error_ = fmt::format("{}: cannot remove the earlier run's file: {}", (dir_ / name).string(),
-                           ec.message());
-    return !ec;
+    if (restored) fs::remove_all(aside, ec);
+    discard();
+    committed_ = committed;
+    return committed;
   };
-  auto move_in = [&](const std::string& name) {
-    const bool moved = ::rename(staged(name).c_str(), (dir_ / name).c_str()) == 0;
-    if (!moved && ok())
-      error_ = fmt::format("{}: cannot move the file into place: {}", (dir_ / name).string(),
-                           std::strerror(errno));
-    return moved;
-  };
-  // report.json leaves first and comes back last: while the files change, no report describes
-  // the folder.
-  if (previous_.count("report.json") && !remove("report.json")) return discard();
+  std::vector<std::string> earlier, ours;
+  for (const std::string& name : previous_) {
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(dir_ / name, ec)))
+      earlier.insert(name == "report.json" ? earlier.begin() : earlier.end(), name);
+  }
   for (const std::string& name : written_)
-    if (name != "report.json" && !move_in(name)) return discard();
-  for (const std::string& name : previous_)
-    if (!written_.count(name) && name != "report.json" && !remove(name)) return discard();
-  if (written_.count("report.json") && !move_in("report.json")) return discard();
-  discard();
-  committed_ = true;
-  return true;
+    ours.insert(name == "report.json" ? ours.end() : ours.begin(), name);
+  if (!earlier.empty() && ::mkdir(aside.c_str(), 0777) != 0) {
+    error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
+                         aside.string(), std::strerror(errno), dir_.string());
+    return discard();
+  }
+  for (const std::string& name : earlier)
+    if (!move(dir_ / name, aside / name, "move the earlier run's file aside")) return finish(false);
+  for (const std::string& name : ours)
+    if (!move(staged(name), dir_ / name, "move the file into place")) return finish(false);
+  return finish(true);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {

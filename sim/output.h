@@ -74,6 +74,7 @@ class OutputFolder {
   std::set<std::string> names_, previous_, written_;
   std::string error_;
   bool committed_ = false;
+  int lock_ = -1;  // the folder, open and locked while this run may write it
 };
 
 // A name --trace-events may write in the --out folder: NAME.json, letters, digits and _ - .

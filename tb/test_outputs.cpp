@@ -1,7 +1,9 @@
 // The --out folder with the real binary: a reused folder shows exactly one run, an unusable one
 // is refused before simulating, a failed write (disk full, file too large) is exit 5 and leaves
 // the folder as it was; the built-in defaults, --version, and GTKWave opening trace.gtkw.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -488,6 +490,55 @@ echo $status >{d}/status
       << err;
   EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
   EXPECT_EQ(contents(d / "out"), before);
+}
+
+// One run at a time writes a folder: two at once each replaced the run before them, and the
+// folder kept one run's report beside the other's files. A run holding the folder (here the test,
+// which locks it as a run does) makes another one exit 2 at once, touching nothing.
+TEST(ReusedFolder, ARunWhileAnotherHoldsTheFolderIsRefusedAtOnce) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  earlier_results(o, d);
+  const auto before = contents(o);
+  const int fd = ::open(o.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  const SimRun r = sim(kSmall + "--out " + shell_word(o), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(r.err, "sdpa-sim: error: --out " + o.string() +
+                       ": another sdpa-sim run is writing its results there; wait for it to end "
+                       "or choose another folder\n");
+  EXPECT_EQ(contents(o), before);
+  const SimRun check = sim(kSmall + "--check --out " + shell_word(o), d);
+  EXPECT_EQ(check.status, 2) << check.err;
+  EXPECT_EQ(check.err, r.err);
+  ::close(fd);
+  EXPECT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
+}
+
+// A commit that cannot move one of the earlier run's files (root's, in a sticky folder, for a
+// run as another user who owns only report.json) puts back what it had moved: exit 5 and the
+// folder as it was, report.json included (it was removed first, and lost).
+TEST(ReusedFolder, ACommitThatCannotMoveAnEarlierFilePutsBackWhatItMoved) {
+  if (::geteuid() != 0) GTEST_SKIP() << "runs the simulator as another user: needs root";
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  earlier_results(o, d);
+  fs::permissions(o, fs::perms::all | fs::perms::sticky_bit);
+  ASSERT_EQ(::chown((o / "report.json").c_str(), 65534, 65534), 0);
+  const auto before = contents(o);
+  const fs::path reachable = d / "sdpa-sim";
+  fs::copy_file(SDPA_SIM, reachable);
+  fs::permissions(d, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  const SimRun r = sim_in(d, kSmall + "--out " + shell_word(o), d,
+                          "setpriv --reuid=65534 --regid=65534 --clear-groups ", reachable);
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_NE(r.err.find(": cannot move the earlier run's file aside: Operation not permitted (no "
+                       "results written; " +
+                       o.string() + " is as it was)\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(contents(o), before);
 }
 
 INSTANTIATE_TEST_SUITE_P(
