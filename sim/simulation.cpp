@@ -94,7 +94,7 @@ std::vector<std::string> where_units_stand(const AttentionDatapath& dp) {
   return lines;
 }
 
-DatapathResult result_of(const AttentionDatapath& dp) {
+DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
   DatapathResult r;
   r.datapath = dp.basename();
   const AttentionShape& shape = dp.shape();
@@ -136,6 +136,12 @@ DatapathResult result_of(const AttentionDatapath& dp) {
   if (stopped_by_watchdog) {
     r.status = Status::timeout;
     r.waits = where_units_stand(dp);
+    if (time_limit != 0)
+      r.waits.push_back(fmt::format(
+          "the cycle limit, {}, is where SystemC time ends (2^64 time units, less a margin) at "
+          "this clock.period_ns with a waveform (synchronized mode): run without --vcd or --fst, "
+          "or with a shorter clock.period_ns",
+          time_limit));
   } else if (!dp.done()) {
     r.status = Status::deadlock;
     r.waits = wait_for_report(dp.channels());
@@ -183,8 +189,23 @@ Simulation::Simulation(const AttentionShape& shape,
     trace_ = config.trace;
     datapaths_.push_back(
         std::make_unique<AttentionDatapath>(name.c_str(), config, shape, kind->build));
-    if (config.clocking.max_cycles == 0)
-      datapaths_.back()->set_cycle_limit(automatic_cycle_limit(*datapaths_.back()));
+    Cycle limit = config.clocking.max_cycles;
+    if (limit == 0) limit = automatic_cycle_limit(*datapaths_.back());
+    // Synchronized mode puts every cycle on SystemC's time line, which ends at 2^64 time units:
+    // past it the time wraps and the run never ends. The watchdog stops it short of the end
+    // instead, and says why: by 2^36 cycles (or half the line, with the longest clock periods),
+    // room for the stalls and latencies by which units pass the limit before they stop.
+    Cycle time_limit = 0;
+    if (config.clocking.mode == Mode::synchronized) {
+      const Cycle end = ~sc_core::sc_time::value_type{0} / config.clocking.period.value();
+      time_limit = end - std::min(end / 2, Cycle{1} << 36);
+      if (limit > time_limit)
+        limit = time_limit;
+      else
+        time_limit = 0;
+    }
+    time_limits_.push_back(time_limit);
+    datapaths_.back()->set_cycle_limit(limit);
   }
 }
 
@@ -254,7 +275,8 @@ SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressRe
     sc_core::sc_start(datapaths_.front()->config().clocking.period);
     sc_core::sc_close_vcd_trace_file(trace_);
   }
-  for (const auto& dp : datapaths_) result.runs.push_back(result_of(*dp));
+  for (std::size_t i = 0; i < datapaths_.size(); ++i)
+    result.runs.push_back(result_of(*datapaths_[i], time_limits_[i]));
   return result;
 }
 

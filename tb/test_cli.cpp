@@ -373,6 +373,31 @@ TEST(Exit, WatchdogStopsARunawayRunWithExitFourAndWhereUnitsStand) {
   EXPECT_EQ(report["runs"][0]["waits"].size(), 11u);
 }
 
+// A waveform runs synchronized, on SystemC's time line, which ends at 2^64 ps: a run of more
+// cycles than that holds at a long clock period wrapped around and never ended (N = 136 needs
+// about 1.8·10^10 cycles of 1 ms here). The watchdog now stops it short of the end and says why.
+TEST(Exit, AWaveformRunPastTheEndOfSystemCTimeIsStoppedSayingWhy) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=reordered --set problem.seq_len=136 --set problem.head_dim=1 "
+          "--set clock.period_ns=1000000 --set units.k_reader.ii=1048576 --vcd --out " +
+              shell_word(d / "o"),
+          d);
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_NE(r.out.find("STOPPED by the watchdog"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("is where SystemC time ends (2^64 time units, less a margin) at this "
+                       "clock.period_ns with a waveform (synchronized mode): run without --vcd"),
+            std::string::npos)
+      << r.out;
+  // Without the waveform (decoupled: no SystemC time per cycle) the same run completes.
+  const SimRun fast =
+      sim("--set datapath=reordered --set problem.seq_len=136 --set problem.head_dim=1 "
+          "--set clock.period_ns=1000000 --set units.k_reader.ii=1048576 --out " +
+              shell_word(d / "fast"),
+          d);
+  EXPECT_EQ(fast.status, 0) << fast.err;
+}
+
 TEST(Exit, OneDatapathsWatchdogLeavesTheOtherAsItIsAlone) {
   // Reordered needs N² + 27 = 4123 cycles at N = 64, naive N² + 2N + 26 = 4250: a limit of 4200
   // stops naive only; in both modes reordered reports exactly what it reports alone.
