@@ -139,8 +139,8 @@ DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
     if (time_limit != 0)
       r.waits.push_back(fmt::format(
           "the cycle limit, {}, is where SystemC time ends (2^64 time units, less a margin) at "
-          "this clock.period_ns with a waveform (synchronized mode): run without --vcd or --fst, "
-          "or with a shorter clock.period_ns",
+          "this clock.period_ns in synchronized mode (--vcd, --fst or sim.mode: synchronized): "
+          "run decoupled, or with a shorter clock.period_ns",
           time_limit));
   } else if (!dp.done()) {
     r.status = Status::deadlock;

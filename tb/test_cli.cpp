@@ -386,7 +386,8 @@ TEST(Exit, AWaveformRunPastTheEndOfSystemCTimeIsStoppedSayingWhy) {
   EXPECT_EQ(r.status, 4) << r.err;
   EXPECT_NE(r.out.find("STOPPED by the watchdog"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("is where SystemC time ends (2^64 time units, less a margin) at this "
-                       "clock.period_ns with a waveform (synchronized mode): run without --vcd"),
+                       "clock.period_ns in synchronized mode (--vcd, --fst or sim.mode: "
+                       "synchronized): run decoupled"),
             std::string::npos)
       << r.out;
   // Without the waveform (decoupled: no SystemC time per cycle) the same run completes.
