@@ -517,8 +517,11 @@ int run(const Options& opt) {
     out.write("trace.gtkw", gtkw_save_file(dump, "trace.gtkw", stages, end_ps));
   }
   if (opt.dot) write_graph(out, result.runs, stages);
-  if (!events.empty())
-    out.write(opt.trace_events, trace_events(simulation.datapaths(), events).dump() + "\n");
+  if (!events.empty()) {
+    std::string trace = trace_events(simulation.datapaths(), events);
+    trace += '\n';
+    out.write(opt.trace_events, trace);
+  }
   write_report(out, params, report_json(params, params.mode, result, checks, &cost));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
@@ -611,6 +614,11 @@ int sc_main(int argc, char* argv[]) {
   } catch (const WriteError& e) {
     // Not a bug, but the system refused: disk full, file too large, I/O error.
     std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
+    return kInternal;
+  } catch (const std::bad_alloc&) {
+    // What the memory estimate cannot bound before the run: trace events over a wide window.
+    std::cerr << "sdpa-sim: error: out of memory (no results written); a narrower --trace-window "
+                 "or a smaller problem needs less\n";
     return kInternal;
   } catch (const std::exception& e) {
     // Not the user's input: a bug, or the system refused a resource.

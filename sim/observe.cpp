@@ -298,14 +298,20 @@ TraceWindow default_trace_window(const AttentionShape& shape) {
   return {0, 4 * Cycle(shape.kv_len) + 64};
 }
 
-nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
-                            TraceWindow window) {
+std::string trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
+                         TraceWindow window) {
   using nlohmann::json;
-  json events = json::array();
+  // Each event is written out as it is made: a JSON document of them all would take some twenty
+  // times the file's size (6.9 GB for a 330 MB trace) before a byte is written.
+  std::string events;
+  auto push = [&](const json& e) {
+    events += events.empty() ? "" : ",";
+    events += e.dump();
+  };
   auto meta = [&](const char* what, int pid, int tid, const std::string& name) {
     json e = {{"ph", "M"}, {"name", what}, {"pid", pid}, {"args", {{"name", name}}}};
     if (tid >= 0) e["tid"] = tid;
-    events.push_back(e);
+    push(e);
   };
   auto interval = [&](const char* name, int pid, int tid, Cycle from, Cycle to, json args) {
     from = std::max(from, window.from);
@@ -314,7 +320,7 @@ nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>
     json e = {{"ph", "X"},  {"name", name}, {"cat", "unit"},   {"pid", pid},
               {"tid", tid}, {"ts", from},   {"dur", to - from}};
     if (!args.is_null()) e["args"] = std::move(args);
-    events.push_back(std::move(e));
+    push(e);
   };
   for (std::size_t d = 0; d < datapaths.size(); ++d) {
     const AttentionDatapath& dp = *datapaths[d];
@@ -326,11 +332,11 @@ nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>
       const int tid = int(i) + 1;
       const Unit& u = *units[i];
       meta("thread_name", pid, tid, std::string(u.name()).substr(prefix.size()));
-      events.push_back({{"ph", "M"},
-                        {"name", "thread_sort_index"},
-                        {"pid", pid},
-                        {"tid", tid},
-                        {"args", {{"sort_index", tid}}}});
+      push({{"ph", "M"},
+            {"name", "thread_sort_index"},
+            {"pid", pid},
+            {"tid", tid},
+            {"args", {{"sort_index", tid}}}});
       const UnitTrace* t = u.timeline();
       if (t == nullptr) continue;
       // Busy between the stalls, up to the unit's end; idle after it.
@@ -353,12 +359,12 @@ nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>
       std::stable_sort(changes.begin(), changes.end());
       std::int64_t level = o->before;
       auto counter = [&](Cycle ts) {
-        events.push_back({{"ph", "C"},
-                          {"name", "occupancy " + name},
-                          {"cat", "channel"},
-                          {"pid", pid},
-                          {"ts", ts},
-                          {"args", {{name, level}}}});
+        push({{"ph", "C"},
+              {"name", "occupancy " + name},
+              {"cat", "channel"},
+              {"pid", pid},
+              {"ts", ts},
+              {"args", {{name, level}}}});
       };
       counter(window.from);
       for (std::size_t k = 0; k < changes.size();) {
@@ -370,11 +376,10 @@ nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>
   }
   // The format's timestamps are microseconds: a cycle is 1 µs in Perfetto and 0.001 ms in
   // chrome://tracing. No displayTimeUnit: "ns" would show a cycle as 1000 ns.
-  return {{"traceEvents", events},
-          {"otherData",
-           {{"generator", "sdpa-sim --trace-events"},
-            {"time_unit", "ts and dur are clock cycles, written as microseconds"},
-            {"window", {{"from", window.from}, {"to", window.to}}}}}};
+  const json other = {{"generator", "sdpa-sim --trace-events"},
+                      {"time_unit", "ts and dur are clock cycles, written as microseconds"},
+                      {"window", {{"from", window.from}, {"to", window.to}}}};
+  return R"({"otherData":)" + other.dump() + R"(,"traceEvents":[)" + events + "]}";
 }
 
 }  // namespace sdpa

@@ -52,8 +52,8 @@ TraceWindow default_trace_window(const AttentionShape& shape);
 // Chrome/Perfetto trace events of the watched datapaths (GraphConfig::events) over `window`, ts
 // and dur in cycles: a process per datapath, a thread per unit with its busy, starved and
 // blocked intervals ("X" events, the stalls naming their channel), and a counter track per
-// channel with its occupancy ("C" events).
-nlohmann::json trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
-                            TraceWindow window);
+// channel with its occupancy ("C" events). The JSON text, as nlohmann::json would dump it.
+std::string trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths,
+                         TraceWindow window);
 
 }  // namespace sdpa
