@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include "sim/params.h"
@@ -218,12 +217,7 @@ const StorageClass& CostTable::storage_for(std::uint64_t bytes) const {
 }
 
 CostTable load_cost_table(const std::string& path) {
-  std::error_code error;
-  std::ifstream in(path);
-  if (!std::filesystem::is_regular_file(path, error) || !in)
-    throw ParamError(fmt::format("{}: cannot read the cost file", path));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return from_tree(parse_yaml(text, path), path);
+  return from_tree(load_yaml_file(path, "cost file"), path);
 }
 
 CostTable load_cost_table_text(const std::string& text, const std::string& name) {

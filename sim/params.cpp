@@ -5,10 +5,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -53,42 +51,31 @@ std::vector<std::string> datapaths_having(
   return in;
 }
 
-YAML::Node load_file(const std::string& path) {
-  std::error_code error;
-  if (fs::is_directory(path, error))
-    throw ParamError(fmt::format("{}: is a folder, expected a params file (YAML)", path));
-  std::ifstream probe(path);
-  if (!probe) throw ParamError(fmt::format("{}: cannot read the params file", path));
-  // Read up to a bound: /dev/zero or an endless pipe is not a params file, and would never end.
-  // In chunks: a buffer of the bound, cleared for every file, cost more than reading a file.
-  constexpr std::size_t kMaxBytes = 16 << 20;
-  std::string text;
-  std::array<char, 1 << 16> chunk;
-  while (probe.read(chunk.data(), chunk.size()) || probe.gcount() > 0) {
-    text.append(chunk.data(), std::size_t(probe.gcount()));
-    if (text.size() > kMaxBytes)
-      throw ParamError(fmt::format("{}: more than 16 MiB, expected a params file (YAML)", path));
-  }
-  return parse_yaml(text, path);
-}
-
 // True if `key` is `outer` or a key inside it (problem.seq_len within problem).
 bool within(const std::string& key, const std::string& outer) {
   return key.starts_with(outer) && (key.size() == outer.size() || key[outer.size()] == '.');
 }
 
-// Puts `value` at `key` (a.b.c) in the tree, making the mappings on the way.
-void set_key(YAML::Node& root, const std::string& set, const std::string& key,
+// A --set as errors name it, `--set key=value`, a long one cut short (as quoted() cuts a value).
+std::string set_name(const std::string& set) {
+  constexpr std::size_t kShown = 60;
+  if (set.size() <= kShown) return "--set " + set;
+  return fmt::format("--set {}... ({} characters)", set.substr(0, kShown), set.size());
+}
+
+// Puts `value` at `key` (a.b.c) in the tree, making the mappings on the way; `name` is the
+// --set's, for errors.
+void set_key(YAML::Node& root, const std::string& name, const std::string& key,
              const YAML::Node& value) {
   YAML::Node node = root;
   std::size_t begin = 0;
   for (;;) {
     const auto dot = key.find('.', begin);
     const std::string part = key.substr(begin, dot - begin);
-    if (part.empty()) throw ParamError(fmt::format("--set {}: {}: empty key component", set, key));
+    if (part.empty()) throw ParamError(fmt::format("{}: {}: empty key component", name, key));
     if (!node.IsMap() && !node.IsNull())
       throw ParamError(
-          fmt::format("--set {}: {}: {} is not a mapping", set, key, key.substr(0, begin - 1)));
+          fmt::format("{}: {}: {} is not a mapping", name, key, key.substr(0, begin - 1)));
     if (dot == std::string::npos) {
       node[part] = value;
       return;
@@ -102,45 +89,44 @@ void set_key(YAML::Node& root, const std::string& set, const std::string& key,
 
 // Sets `value` at `key`, a mapping leaf by leaf: `problem={seq_len: 8}` is `problem.seq_len=8`,
 // and leaves the params file's other problem.* keys as they were. Appends the keys set.
-void set_leaves(YAML::Node& root, const std::string& set, const std::string& key,
+void set_leaves(YAML::Node& root, const std::string& name, const std::string& key,
                 const YAML::Node& value, std::vector<std::string>& keys) {
   if (value.IsMap() && value.size() == 0)
-    throw ParamError(
-        fmt::format("--set {}: {}: an empty mapping sets nothing, expected a value "
-                    "or keys to set",
-                    set, key));
+    throw ParamError(fmt::format(
+        "{}: {}: an empty mapping sets nothing, expected a value or keys to set", name, key));
   if (!value.IsMap()) {
     // Its own value's duplicate key (`problem={seq_len: 8, seq_len: 9}`), as in a file.
     if (std::find(keys.begin(), keys.end(), key) != keys.end())
-      throw ParamError(fmt::format("--set {}: {}: duplicate key", set, key));
-    set_key(root, set, key, value);
+      throw ParamError(fmt::format("{}: {}: duplicate key", name, key));
+    set_key(root, name, key, value);
     keys.push_back(key);
     return;
   }
   for (const auto& entry : value) {
     if (!entry.first.IsScalar())
-      throw ParamError(fmt::format("--set {}: {}: expected a key name, got a {}", set, key,
+      throw ParamError(fmt::format("{}: {}: expected a key name, got a {}", name, key,
                                    entry.first.IsMap() ? "mapping" : "sequence"));
-    set_leaves(root, set, key + "." + entry.first.Scalar(), entry.second, keys);
+    set_leaves(root, name, key + "." + entry.first.Scalar(), entry.second, keys);
   }
 }
 
 // Applies "a.b.c=value" onto the tree; returns the keys it set.
 std::vector<std::string> apply_set(YAML::Node& root, const std::string& set) {
+  const std::string name = set_name(set);
   const auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw ParamError(fmt::format("--set {}: expected key.path=value", set));
+    throw ParamError(fmt::format("{}: expected key.path=value", name));
   const std::string key = set.substr(0, eq);
   if (set.find_first_of(std::string("\n\r\0", 3)) != std::string::npos)
-    throw ParamError(fmt::format("--set {}: {}: expected a value on one line", set, key));
+    throw ParamError(fmt::format("{}: {}: expected a value on one line", name, key));
   YAML::Node value;
   try {
     value = YAML::Load(set.substr(eq + 1));
   } catch (const YAML::Exception& e) {
-    throw ParamError(fmt::format("--set {}: {}: cannot parse the value: {}", set, key, e.msg));
+    throw ParamError(fmt::format("{}: {}: cannot parse the value: {}", name, key, e.msg));
   }
   std::vector<std::string> keys;
-  set_leaves(root, set, key, value, keys);
+  set_leaves(root, name, key, value, keys);
   return keys;
 }
 
@@ -361,9 +347,9 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
     for (const std::string& key : keys)
       for (const auto& [earlier, origin] : set_origins)
         if (within(key, earlier) || within(earlier, key))
-          throw ParamError(
-              fmt::format("--set {}: {}: also set by {}: give each key once", set, key, origin));
-    for (const std::string& key : keys) set_origins[key] = "--set " + set;
+          throw ParamError(fmt::format("{}: {}: also set by {}: give each key once", set_name(set),
+                                       key, origin));
+    for (const std::string& key : keys) set_origins[key] = set_name(set);
   }
   Params p;
   YamlReader r(path, set_origins, &p.origins);
@@ -493,7 +479,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
 }  // namespace
 
 Params load_params(const std::string& path, const std::vector<std::string>& sets) {
-  return from_tree(load_file(path), path, sets);
+  return from_tree(load_yaml_file(path, "params file"), path, sets);
 }
 
 Params load_params_text(const std::string& text, const std::string& name,

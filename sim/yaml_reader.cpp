@@ -5,9 +5,13 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -34,6 +38,29 @@ class DocumentStarts final : public YAML::EventHandler {
 };
 
 }  // namespace
+
+YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    throw ParamError(fmt::format("{}: is a folder, expected a {} (YAML)", path, what));
+  std::ifstream in(path);
+  if (!in) throw ParamError(fmt::format("{}: cannot read the {}", path, what));
+  // Read up to a bound: /dev/zero or an endless pipe is not a YAML file, and would never end.
+  // In chunks: a buffer of the bound, cleared for every file, cost more than reading a file.
+  constexpr std::size_t kMaxBytes = 16 << 20;
+  std::string text;
+  std::array<char, 1 << 16> chunk;
+  while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0) {
+    text.append(chunk.data(), std::size_t(in.gcount()));
+    if (text.size() > kMaxBytes)
+      throw ParamError(fmt::format("{}: more than 16 MiB, expected a {} (YAML)", path, what));
+  }
+  // A read error, not the end: what was read is not the file (/proc/self/mem reads nothing).
+  if (in.bad())
+    throw ParamError(fmt::format("{}: cannot read the {}: {}", path, what,
+                                 std::strerror(errno != 0 ? errno : EIO)));
+  return parse_yaml(text, path);
+}
 
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   YAML::Node root;

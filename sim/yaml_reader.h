@@ -19,6 +19,10 @@ namespace sdpa {
 // at its line and column of `name`.
 YAML::Node parse_yaml(const std::string& text, const std::string& name);
 
+// The YAML file `path` (a `what`: "params file", "cost file") as a tree: a folder, an unreadable
+// file, a read error or more than 16 MiB (/dev/zero, an endless pipe) is a ParamError naming it.
+YAML::Node load_yaml_file(const std::string& path, const std::string& what);
+
 // A value as an error quotes it: in quotes, a long one cut short with its length.
 std::string quoted(const std::string& value);
 

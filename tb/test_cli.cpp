@@ -137,6 +137,26 @@ TEST(Params, ErrorsStayOneLine) {
                {"problem.seq_len", "expected a value on one line"});
   expect_error(sim("--check --set problem.seq_len=" + std::string(300, '9'), d),
                {"problem.seq_len", "(300 characters)"});
+  // The --set that the error names is cut short too (it repeated the whole value).
+  const SimRun r = sim("--check --set problem.seq_len=" + std::string(100000, '9'), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_LT(r.err.size(), 300u) << r.err.substr(0, 300);
+  EXPECT_EQ(r.err.rfind("sdpa-sim: error: --set problem.seq_len=" + std::string(44, '9') +
+                            "... (100016 characters): problem.seq_len: expected an integer",
+                        0),
+            0u)
+      << r.err.substr(0, 300);
+}
+
+// A read error is not the end of the file: reading /proc/self/mem fails at once, and the run
+// went on with the defaults, as if from an empty params file (and an empty cost table).
+TEST(Params, AReadErrorIsRefusedNotTakenForTheEnd) {
+  if (!fs::exists("/proc/self/mem")) GTEST_SKIP() << "no /proc/self/mem";
+  const fs::path d = scratch();
+  expect_error(sim("--check /proc/self/mem", d),
+               {"/proc/self/mem: cannot read the params file: Input/output error"});
+  expect_error(sim("--check --set cost=/proc/self/mem", d),
+               {"/proc/self/mem: cannot read the cost file: Input/output error"});
 }
 
 TEST(Params, UnreadableFile) {
