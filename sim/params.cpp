@@ -141,8 +141,16 @@ void read_units(YamlReader& r, const YAML::Node& n, const std::string& prefix,
     const std::string key = prefix + "." + name;
     r.keys(entry.second, key, {"latency", "ii"});
     HardwareKeys::TimingKeys& t = out.units[name];
-    if (entry.second["latency"])
+    if (entry.second["latency"]) {
       t.latency = r.integer(entry.second["latency"], key + ".latency", 1, 1 << 20);
+      // So that every key has an effect: a latency is from issue to result (params.yaml writes
+      // the default, 1, which reads back).
+      if (*t.latency != 1 && writes_nothing(name))
+        r.fail(entry.second["latency"], key + ".latency",
+               fmt::format("has no effect: {} writes no result (its ii spaces what it takes): "
+                           "expected 1",
+                           name));
+    }
     if (entry.second["ii"]) t.ii = r.integer(entry.second["ii"], key + ".ii", 1, 1 << 20);
   }
 }

@@ -170,12 +170,25 @@ const DatapathParts& datapath_parts(const std::string& datapath) {
       for (const Unit* u : probe.units()) p.units.push_back(u->basename());
       p.default_timings = probe.default_timings();
       for (const Graph::Edge& e : probe.edges()) p.channels.push_back(e.channel->basename());
+      p.writing_nothing.insert(p.units.begin(), p.units.end());
+      for (const Graph::Edge& e : probe.edges()) p.writing_nothing.erase(e.producer->basename());
     }
     return all;
   }();
   const auto it = parts.find(datapath);
   if (it == parts.end()) throw std::invalid_argument("unknown datapath " + datapath);
   return it->second;
+}
+
+bool writes_nothing(const std::string& unit) {
+  bool found = false;
+  for (const std::string& dp : datapath_names()) {
+    const DatapathParts& p = datapath_parts(dp);
+    if (std::find(p.units.begin(), p.units.end(), unit) == p.units.end()) continue;
+    if (!p.writing_nothing.count(unit)) return false;
+    found = true;
+  }
+  return found;
 }
 
 Simulation::Simulation(const AttentionShape& shape,

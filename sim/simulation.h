@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,11 @@ std::vector<std::string> datapath_names();
 struct DatapathParts {
   std::vector<std::string> units;  // in creation order
   std::map<std::string, Timing> default_timings;
-  std::vector<std::string> channels;  // in creation order
+  std::vector<std::string> channels;      // in creation order
+  std::set<std::string> writing_nothing;  // units no channel leaves: a latency has no effect
 };
+// A unit that writes nothing in any datapath that has it (the sink).
+bool writes_nothing(const std::string& unit);
 const DatapathParts& datapath_parts(const std::string& datapath);
 inline const std::vector<std::string>& unit_names(const std::string& datapath) {
   return datapath_parts(datapath).units;

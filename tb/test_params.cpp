@@ -116,6 +116,22 @@ TEST(PerDatapath, TheSectionOfADatapathNotSelectedIsCheckedButUnused) {
       {"datapaths.reordered.units.exp: unknown key", "exp is a unit of naive"});
 }
 
+// The sink writes no result, so a latency of its own would change nothing: refused, but the
+// default that params.yaml writes (1) reads back.
+TEST(Overrides, TheSinksLatencyHasNoEffectAndIsRefused) {
+  const fs::path d = scratch();
+  expect_error(sim("--set units.sink.latency=100" + out_arg(d / "o"), d),
+               {"--set units.sink.latency=100: units.sink.latency: has no effect: sink writes no "
+                "result (its ii spaces what it takes): expected 1"});
+  expect_error(
+      sim("--set datapath=naive --set datapaths.naive.units.sink.latency=3" + out_arg(d / "o"), d),
+      {"datapaths.naive.units.sink.latency: has no effect"});
+  const SimRun one = sim(
+      std::string(kSmall) + "--set units.sink.latency=1 --set units.sink.ii=2" + out_arg(d / "a"),
+      d);
+  EXPECT_EQ(one.status, 0) << one.err;
+}
+
 TEST(PerDatapath, ASharedKeyThatEverySelectedDatapathOverridesIsRefused) {
   const fs::path d = scratch();
   const auto p = write(d / "p.yaml",
