@@ -187,10 +187,12 @@ check "models: --out a regular file: one line saying so, exit 2" \
 # ---------------------------------------------------------------- scripts/study
 
 # --out is the study's folder: the first sweep writes DIR/scaling (every point stopped by the
-# watchdog, so the study ends there, exit 1).
+# watchdog, so the study ends there, exit 1, saying so).
 try study --sim "$sim" --out "$tmp/study" --set sim.max_cycles=1 --jobs 2
 check "study: --out DIR: the scaling sweep in DIR/scaling, not DIR" \
   eval '((rc == 1)) && [[ -f $tmp/study/scaling/results.csv && ! -e $tmp/study/results.csv ]]'
+check "study: ... stopped after that sweep, naming its watchdog stops" \
+  eval '[[ ! -e $tmp/study/bypass && $(tail -n 1 <<<"$err") == "study: sweep scaling: 24 of 24 rows stopped by the watchdog"* ]]'
 try study --sim "$sim" --out "$tmp/study2" --grid problem.seq_len=8
 check "study: --grid: one line, exit 2, nothing run" \
   eval 'one_line 2 "study: error: --grid" && [[ ! -e $tmp/study2 ]]'
