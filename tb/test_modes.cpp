@@ -38,9 +38,12 @@ std::string random_config(unsigned seed) {
     units.insert(unit_names(dp).begin(), unit_names(dp).end());
     channels.insert(channel_names(dp).begin(), channel_names(dp).end());
   }
-  for (const std::string& unit : units)
-    args += fmt::format("--set units.{}.latency={} --set units.{}.ii={} ", unit, pick(1, 8), unit,
-                        pick(1, 4) == 1 ? 2 : 1);
+  for (const std::string& unit : units) {
+    // A unit that writes nothing (the sink) has no latency to set.
+    const int latency = pick(1, 8);
+    if (!writes_nothing(unit)) args += fmt::format("--set units.{}.latency={} ", unit, latency);
+    args += fmt::format("--set units.{}.ii={} ", unit, pick(1, 4) == 1 ? 2 : 1);
+  }
   for (const std::string& ch : channels)
     if (pick(0, 2) == 0) args += fmt::format("--set channels.depths.{}={} ", ch, pick(1, 2 * n));
   // The streams of a datapath on one link (time-ordered grants) or a link each.
