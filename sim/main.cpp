@@ -444,6 +444,9 @@ int run(const Options& opt) {
   OutputFolder out(out_dir, output_names(params, opt));
 
   if (opt.size_buffers) {
+    // The children read the inputs too, but their errors would name a temporary params file.
+    if (params.has_inputs()) load_inputs(params);
+    out.note_replacing();
     const int status = size_buffers(params, out);
     write_report(out, params, nlohmann::json::object());
     out.check();
@@ -468,6 +471,7 @@ int run(const Options& opt) {
   const AttentionInputs inputs = params.input_format == Format::fp32
                                      ? std::move(unrounded)
                                      : rounded_inputs(unrounded, params.input_format);
+  out.note_replacing();
   std::vector<DatapathStages> stages;
   for (const auto& dp : simulation.datapaths()) stages.push_back(stages_of(*dp));
   ProgressReporter progress{2.0, print_progress};

@@ -207,6 +207,9 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
   if (::mkdir(staging_.c_str(), 0777) != 0)
     throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir_.string(),
                                  std::strerror(errno)));
+}
+
+void OutputFolder::note_replacing() const {
   if (!previous_.empty())
     std::cerr << fmt::format("sdpa-sim: note: replacing the results in {}\n", dir_.string());
 }

@@ -36,9 +36,11 @@ class OutputFolder {
  public:
   // Creates `dir` if needed and the staging folder in it, so an unusable folder is found before
   // any simulation; refuses to replace a file with one of `names` that no earlier run recorded
-  // as its own. Errors are InputError (exit 2) naming the folder and the OS error. Says on
-  // stderr when an earlier run's results will be replaced.
+  // as its own. Errors are InputError (exit 2) naming the folder and the OS error.
   OutputFolder(std::filesystem::path dir, std::set<std::string> names);
+  // Says on stderr that an earlier run's results will be replaced: once nothing but the run
+  // itself can stop it (an error before would be the note's second line, and replace nothing).
+  void note_replacing() const;
   ~OutputFolder();  // removes the staging folder unless committed
   OutputFolder(const OutputFolder&) = delete;
   OutputFolder& operator=(const OutputFolder&) = delete;

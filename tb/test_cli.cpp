@@ -244,6 +244,23 @@ std::string npy_bytes(const std::vector<float>& data, const std::vector<std::siz
   return slurp(scratch_file);
 }
 
+// A bad input into a folder with earlier results is the error alone: the note that they will be
+// replaced came first, and nothing was replaced. With --size-buffers the error names the input
+// and where it was given, not the child simulations' temporary params file.
+TEST(Inputs, ABadInputIntoAFolderWithEarlierResultsIsOneLineNamingTheKey) {
+  const fs::path d = scratch();
+  ASSERT_EQ(sim("--set problem.seq_len=4 --set problem.head_dim=3" + out_arg(d / "out"), d).status,
+            0);
+  std::vector<float> nan(12, 0.5f);
+  nan[5] = std::nanf("");
+  const fs::path p = inputs_with_q(d, npy_bytes(nan, {4, 3}, d / "tmp.npy"));
+  for (const std::string option : {"", " --size-buffers"}) {
+    const SimRun r = sim(params_arg(p, d) + option, d);
+    expect_error(r, {"p.yaml:1:13: inputs.q: " + (d / "q.npy").string(), "NaN or Inf"});
+    EXPECT_EQ(r.err.find("replacing"), std::string::npos) << r.err;
+  }
+}
+
 TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
   const fs::path d = scratch();
   const std::vector<float> good(12, 0.5f);
