@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <limits>
 
 #include "sim/params.h"
 #include "sim/yaml_reader.h"
@@ -25,9 +24,11 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
     r.keys(node, key, names);
     r.require(node, key, names);
   };
-  // Energies, areas and sizes cannot be negative.
+  // Energies and areas cannot be negative, and a bound keeps every total finite: 10^12 pJ (a
+  // joule) per action or byte, or µm² (a square metre) per operator or byte, times up to 2^64
+  // actions, is far from a double's range. 1e308 passed, and the totals came out infinite.
   auto amount = [&](const YAML::Node& node, const std::string& key) {
-    return r.number(node, key, 0, std::numeric_limits<double>::infinity());
+    return r.number(node, key, 0, 1e12);
   };
   CostTable t;
   t.source = name;
