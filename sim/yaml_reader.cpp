@@ -175,7 +175,11 @@ void YamlReader::require(const YAML::Node& node, const std::string& key,
 
 std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
                                   std::uint64_t max) const {
-  const std::string expected = fmt::format("expected an integer in [{}, {}]", min, max);
+  return integer(node, key, min, max, fmt::format("expected an integer in [{}, {}]", min, max));
+}
+
+std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
+                                  std::uint64_t max, const std::string& expected) const {
   if (!node.IsScalar()) fail(node, key, expected);
   const std::string& text = node.Scalar();
   std::uint64_t value = 0;
@@ -228,7 +232,7 @@ std::uint64_t YamlReader::integer_or_auto(const YAML::Node& node, const std::str
     note(node, key);
     return 0;
   }
-  return integer(node, key, 1, max);
+  return integer(node, key, 1, max, fmt::format("expected auto or an integer in [1, {}]", max));
 }
 
 std::string YamlReader::path(const YAML::Node& node, const std::string& key) const {

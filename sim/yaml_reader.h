@@ -68,6 +68,10 @@ class YamlReader {
   std::string text(const YAML::Node& node, const std::string& key) const;
 
  private:
+  // An integer in [min, max]; `expected` is the error's "expected ..." (which names `auto` where
+  // it is allowed).
+  std::uint64_t integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
+                        std::uint64_t max, const std::string& expected) const;
   void note(const YAML::Node& node, const std::string& key) const;
   // keys() with `allowed` null: any name.
   void check_keys(const YAML::Node& node, const std::string& key,

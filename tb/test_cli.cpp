@@ -170,6 +170,15 @@ TEST(Params, AFolderAsTheParamsFile) {
   expect_error(sim(params_arg(d / "params", d), d), {"params", "is a folder"});
 }
 
+// A key that takes `auto` says so when its value is neither.
+TEST(Params, AKeyThatTakesAutoNamesItInItsError) {
+  const fs::path d = scratch();
+  expect_error(sim("--check --set 'channels.default_depth=~'", d),
+               {"channels.default_depth: expected auto or an integer in [1, 1073741824]"});
+  expect_error(sim("--check --set sim.max_cycles=x", d),
+               {"sim.max_cycles: expected auto or an integer in [1, ", "got 'x'"});
+}
+
 TEST(Params, BadSetValueNamesTheSet) {
   const fs::path d = scratch();
   expect_error(sim("--set problem.head_dim=-3 --out '" + (d / "o").string() + "'", d),
