@@ -537,6 +537,12 @@ int run(const Options& opt) {
                            params.mode, result.wall_seconds)
             << summary(result, checks, &cost)
             << fmt::format("\nresults in {}\n", out.dir().string());
+  // A summary lost on the way (standard output on a full disk) is not a quiet success.
+  if (!std::cout.flush())
+    throw WriteError(
+        fmt::format("standard output: cannot write the summary: {} (the results are "
+                    "in {})",
+                    std::strerror(errno), out.dir().string()));
   return status;
 }
 

@@ -215,6 +215,20 @@ TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
   EXPECT_TRUE(fs::is_empty(d / "locked"));
 }
 
+// The summary is output too: lost on a full disk, the run said nothing and exited 0.
+TEST(Options, ASummaryThatCannotBeWrittenIsExitFive) {
+  const fs::path d = scratch();
+  const int status = shell("timeout 60 " + shell_word(SDPA_SIM) + " " + kSmall + "--out " +
+                           shell_word(d / "o") + " >/dev/full 2>" + shell_word(d / "stderr"));
+  const std::string err = slurp(d / "stderr");
+  EXPECT_EQ(status, 5) << err;
+  EXPECT_EQ(err,
+            "sdpa-sim: error: standard output: cannot write the summary: No space left on "
+            "device (the results are in " +
+                (d / "o").string() + ")\n");
+  EXPECT_TRUE(fs::exists(d / "o" / "report.json"));
+}
+
 TEST(Options, VcdWithSizeBuffersExitsTwo) {
   const fs::path d = scratch();
   const SimRun r = sim(kSmall + "--vcd --size-buffers --out " + shell_word(d / "o"), d);
