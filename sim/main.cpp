@@ -522,6 +522,13 @@ int run(const Options& opt) {
   }
   if (opt.dot) write_graph(out, result.runs, stages);
   if (!events.empty()) {
+    Cycle span = 0;
+    for (const DatapathResult& r : result.runs) span = std::max(span, r.span);
+    if (span != 0 && events.from >= span)
+      std::cerr << fmt::format(
+          "sdpa-sim: note: --trace-window {}:{} starts after the run's last cycle, {}: {} holds "
+          "no intervals\n",
+          events.from, events.to, span - 1, opt.trace_events);
     std::string trace = trace_events(simulation.datapaths(), events);
     trace += '\n';
     out.write(opt.trace_events, trace);

@@ -427,6 +427,23 @@ TEST(ObserveCli, TraceEventsAndGraphAreTheSameInBothModes) {
   EXPECT_EQ(slurp(d / "synchronized" / "graph.dot"), slurp(d / "decoupled" / "graph.dot"));
 }
 
+// A window after the run's end traced nothing, unsaid; the note gives the run's last cycle.
+TEST(ObserveCli, AWindowAfterTheRunsEndIsNoted) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim(kSmall + "--trace-events --trace-window 1000000:2000000 --out " + shell_word(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  Cycle span = 0;
+  const nlohmann::json report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  for (const auto& run : report["runs"]) span = std::max(span, run["span_cycles"].get<Cycle>());
+  EXPECT_EQ(r.err, fmt::format("sdpa-sim: note: --trace-window 1000000:2000000 starts after the "
+                               "run's last cycle, {}: trace.json holds no intervals\n",
+                               span - 1));
+  const SimRun inside =
+      sim(kSmall + "--trace-events --trace-window 0:50 --out " + shell_word(d / "p"), d);
+  EXPECT_EQ(inside.err, "");
+}
+
 TEST(ObserveCli, BadTraceOptionsExit2WithOneLine) {
   const fs::path d = scratch();
   for (const std::string args :
