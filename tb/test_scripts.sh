@@ -137,6 +137,12 @@ fi
 sweep --grid problem.seq_len=04,4 --set problem.head_dim=4
 check "sweep: --grid 04,4 (one integer twice) is a one-line error, exit 2" \
   eval 'one_line_error && [[ $err == *"a value appears twice"* ]]'
+# YAML quotes are not part of a value: "4" and '04' are 4, "naive" is naive.
+for quoted in "problem.seq_len=4,\"4\"" "problem.seq_len='04',4" "datapath=naive,\"naive\""; do
+  sweep --grid "$quoted" --set problem.head_dim=4
+  check "sweep: --grid $quoted (one value, quoted and not) is a one-line error, exit 2" \
+    eval 'one_line_error && [[ $err == *"a value appears twice"*"are the same value)" ]]'
+done
 for t in 1e7 1e30; do
   sweep --grid problem.seq_len=8 --timeout "$t"
   check "sweep: --timeout $t (too large) is a one-line error, exit 2" \
