@@ -185,6 +185,8 @@ plot --kind bypass --where problem.seq_len=64 --out "$tmp/fig/bypass.png"
 check "plot: bypass figure from the sweep" is_png "$tmp/fig/bypass.png"
 plot --kind memory --where channels.depths.score_bypass=128 --out "$tmp/memory.png"
 check "plot: memory figure from the sweep" is_png "$tmp/memory.png"
+plot --kind memory --where channels.depths.score_bypass=128 --out "$tmp/memory.png"
+check "plot: says that it replaces an earlier figure" grep -q "^plot: replaced $tmp/memory.png$" <<<"$err"
 plot --kind bandwidth --out "$tmp/bandwidth.png"
 check "plot: a missing column is a one-line error, exit 2" \
   test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1 -a ! -e "$tmp/bandwidth.png"
