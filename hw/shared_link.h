@@ -42,6 +42,11 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
   // true, since that stream's next request may come first.
   bool grant_earliest() override;
 
+  // The cycle in which the last byte granted so far leaves the link (none granted: 0).
+  Cycle last_beat() const {
+    return busy_until_ == 0 ? 0 : (busy_until_ + bytes_per_cycle_ - 1) / bytes_per_cycle_ - 1;
+  }
+
  private:
   struct Stream {
     Unit* unit = nullptr;

@@ -2,6 +2,7 @@
 // limited it. Made by sim/simulation.cpp, read by the reports, the cost model and the tests.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -87,6 +88,13 @@ struct DatapathResult {
   // memory.ports: one link of `link_bytes_per_cycle` for all streams, or one each.
   bool shared_link = false;
   unsigned link_bytes_per_cycle = 0;
+  // Shared: the cycle the link's last byte left; its cycles without a byte before it are
+  // link_idle_cycles() (docs/timing.md, "The roofline").
+  Cycle link_last_beat = 0;
+  Cycle link_idle_cycles() const {
+    const Cycle busy = (bytes_read() + link_bytes_per_cycle - 1) / link_bytes_per_cycle;
+    return link_last_beat + 1 - std::min(link_last_beat + 1, busy);
+  }
   // The least any schedule moves: Q, K and V read once, O written once.
   std::uint64_t minimum_bytes = 0;
   std::vector<float> output;  // [B·H·N_q, d], row-major

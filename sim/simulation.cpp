@@ -116,6 +116,7 @@ DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
   // The rows the sinks took (all of them unless the run stopped early).
   r.o_bytes_written = std::uint64_t(dp.rows_taken()) * shape.head_dim * bytes_of(r.compute);
   r.shared_link = dp.shared_link() != nullptr;
+  if (r.shared_link) r.link_last_beat = dp.shared_link()->last_beat();
   r.link_bytes_per_cycle = dp.memory_timing().bytes_per_cycle;
   r.minimum_bytes = r.footprint_bytes + shape.q_elements() * bytes_of(r.compute);
   r.rows = dp.rows_expected();

@@ -76,6 +76,7 @@ TEST_P(Roofline, ABandwidthBoundRunEndsAFixedLatencyAfterTheLinksLastByte) {
   const DatapathConfig c = shared_link(b.bytes_per_cycle, b.lanes);
   const DatapathResult run = simulate(in, {dp}, c).runs.at(0);
   expect_accurate(in, run);
+  EXPECT_EQ(run.link_idle_cycles(), 0u);
   const Cycle last_row = ceil_div(run.bytes_read(), b.bytes_per_cycle) - 1 + reader_latency(c);
   auto l = [&](const char* unit) { return Cycle{L(c, dp, unit)}; };
   if (dp == "reordered") {
@@ -112,6 +113,39 @@ INSTANTIATE_TEST_SUITE_P(SharedMemory, Roofline,
                            return name_of(
                                std::get<0>(info.param),
                                fmt::format("N{}_B{}_P{}", b.n, b.bytes_per_cycle, b.lanes));
+                         });
+
+// A causal mask's uneven rows, or lanes, leave the link idle in some cycles even where it is the
+// limit: the last byte leaves that many cycles later, which the report gives as link_idle_cycles,
+// and the run ends the same fixed latency after it (docs/timing.md, "The roofline").
+struct Idling {
+  std::size_t n, heads, kv_heads, lanes;
+  unsigned bytes_per_cycle;
+};
+
+class LinkIdles : public testing::TestWithParam<std::tuple<const char*, Idling>> {};
+
+TEST_P(LinkIdles, TheRunEndsAFixedLatencyAfterTheLastByteItsIdleCyclesIncluded) {
+  const auto& [datapath, b] = GetParam();
+  const AttentionShape s{1, b.heads, b.kv_heads, b.n, b.n, 16, true};
+  const AttentionInputs in = random_inputs(s, 7);
+  const DatapathConfig c = shared_link(b.bytes_per_cycle, b.lanes);
+  const DatapathResult run = simulate(in, {datapath}, c).runs.at(0);
+  expect_accurate(in, run);
+  EXPECT_GT(run.link_idle_cycles(), 0u);
+  EXPECT_EQ(run.cycles, ceil_div(run.bytes_read(), b.bytes_per_cycle) - 1 + run.link_idle_cycles() +
+                            reader_latency(c) + L(c, datapath, "weighted_sum"));
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedMemory, LinkIdles,
+                         testing::Values(std::tuple("naive", Idling{48, 2, 1, 1, 32}),
+                                         std::tuple("naive", Idling{40, 2, 2, 4, 128}),
+                                         std::tuple("two_pass", Idling{40, 2, 2, 4, 128})),
+                         [](const auto& info) {
+                           const Idling& b = std::get<1>(info.param);
+                           return name_of(std::get<0>(info.param),
+                                          fmt::format("N{}_H{}_Hkv{}_P{}_B{}", b.n, b.heads,
+                                                      b.kv_heads, b.lanes, b.bytes_per_cycle));
                          });
 
 // The link carries the input format's bytes: bf16 rows are half as long, so a bandwidth-bound run
