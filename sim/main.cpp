@@ -199,7 +199,8 @@ AttentionInputs load_inputs(const Params& p) {
         throw InputError(fmt::format("{}: changed while being read", *file));
       for (std::size_t i = 0; i < a.data.size(); ++i) {
         const float x = a.data[i];
-        if (!std::isfinite(x)) throw InputError(fmt::format("{}: contains NaN or Inf", *file));
+        if (!std::isfinite(x))
+          throw InputError(fmt::format("{}: contains NaN or Inf (element {} is {})", *file, i, x));
         // The memory holds the inputs in numerics.input: one that rounds past its largest finite
         // value would be inf or NaN there, and every result after it.
         if (!std::isfinite(round_to(p.input_format, x))) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -163,6 +164,10 @@ NpyArray read_npy(const std::string& path,
       double v;
       std::memcpy(&v, raw.data() + 8 * i, 8);
       a.data[i] = static_cast<float>(v);
+      // Finite in float64 but not in float32: the simulator's widest format.
+      if (std::isfinite(v) && !std::isfinite(a.data[i]))
+        throw fail(fmt::format("element {} is {}, beyond float32's largest finite value {}", i, v,
+                               std::numeric_limits<float>::max()));
     }
   }
   return a;

@@ -279,12 +279,20 @@ TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
   const std::string valid = npy_bytes(good, {4, 3}, d / "tmp.npy");
   std::string int32 = valid;
   int32.replace(int32.find("<f4"), 3, "<i4");
+  // float64 with one value finite there but beyond float32 (it became Inf, called NaN or Inf).
+  std::string f8 = valid.substr(0, valid.size() - 12 * sizeof(float));
+  f8.replace(f8.find("<f4"), 3, "<f8");
+  for (int i = 0; i < 12; ++i) {
+    const double x = i == 4 ? 1e300 : 0.5;
+    f8.append(reinterpret_cast<const char*>(&x), sizeof x);
+  }
   struct Case {
     std::string bytes, file, message;
   };
   const std::vector<Case> cases{
-      {npy_bytes(nan, {4, 3}, d / "tmp.npy"), "q.npy", "NaN or Inf"},
-      {npy_bytes(inf, {4, 3}, d / "tmp.npy"), "q.npy", "NaN or Inf"},
+      {npy_bytes(nan, {4, 3}, d / "tmp.npy"), "q.npy", "NaN or Inf (element 5 is nan)"},
+      {npy_bytes(inf, {4, 3}, d / "tmp.npy"), "q.npy", "NaN or Inf (element 7 is inf)"},
+      {f8, "q.npy", "element 4 is 1e+300, beyond float32's largest finite value 3.4028235e+38"},
       {int32, "q.npy", "dtype '<i4' not supported"},
       {valid.substr(0, valid.size() - 5), "q.npy", "truncated data"},
       {valid.substr(0, 20), "q.npy", "truncated"},
