@@ -439,10 +439,18 @@ int run(const Options& opt) {
   const CostTable cost = cost_table(params);
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
   const fs::path out_dir = output_folder(opt.out, opt.out_given, stem);
-  if (opt.check) return check_only(params, shape, out_dir, output_names(params, opt));
+  const std::set<std::string> outputs = output_names(params, opt);
+  // Not structured bindings: clang 14 cannot capture one in a lambda.
+  if (params.has_inputs())
+    for (const auto& input : {std::pair{"inputs.q", &params.input_q},
+                              {"inputs.k", &params.input_k},
+                              {"inputs.v", &params.input_v}})
+      read_input(params, input.first,
+                 [&] { refuse_input_in_output(out_dir, outputs, *input.second); });
+  if (opt.check) return check_only(params, shape, out_dir, outputs);
 
   // Before simulating: a folder that cannot be written is found now, not after the run.
-  OutputFolder out(out_dir, output_names(params, opt));
+  OutputFolder out(out_dir, outputs);
 
   if (opt.size_buffers) {
     // The children read the inputs too, but their errors would name a temporary params file.

@@ -165,6 +165,20 @@ std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std
 
 }  // namespace
 
+void refuse_input_in_output(const fs::path& dir, const std::set<std::string>& names,
+                            const std::string& path) {
+  std::set<std::string> replaced = previous_outputs(dir);
+  replaced.insert(names.begin(), names.end());
+  for (const std::string& name : replaced) {
+    std::error_code ec;
+    if (!fs::equivalent(path, dir / name, ec)) continue;
+    throw InputError(fmt::format(
+        "{} is a file this run replaces or removes in --out {} (its params.yaml would name a file "
+        "that no longer holds the input): copy it elsewhere first, or choose another --out",
+        path, dir.string()));
+  }
+}
+
 void check_output_folder(const fs::path& dir, const std::set<std::string>& names) {
   std::error_code ec;
   // The folder, or the nearest existing folder above it, where the run would create it.

@@ -82,6 +82,12 @@ class OutputFolder {
 // A name --trace-events may write in the --out folder: NAME.json, letters, digits and _ - .
 bool is_trace_events_name(const std::string& name);
 
+// An input file `path` that the run in `dir` would replace or remove: one of `names` or of the
+// earlier run's files there. The new params.yaml would name a file that no longer holds the
+// input; an InputError (exit 2) says so before the run.
+void refuse_input_in_output(const std::filesystem::path& dir, const std::set<std::string>& names,
+                            const std::string& path);
+
 // What OutputFolder's constructor refuses, found without creating or writing anything (--check):
 // a folder that cannot be created or written, a file of the user's among `names`.
 void check_output_folder(const std::filesystem::path& dir, const std::set<std::string>& names);

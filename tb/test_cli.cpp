@@ -270,6 +270,32 @@ TEST(Inputs, ABadInputIntoAFolderWithEarlierResultsIsOneLineNamingTheKey) {
   }
 }
 
+// An input in the --out folder that the run replaces (its own output's name) or removes (the
+// earlier run's other files) is refused, by --check too: the new params.yaml would name a file
+// that no longer holds it.
+TEST(Inputs, AnInputTheRunWouldReplaceInItsOutFolderIsRefused) {
+  const fs::path d = scratch();
+  ASSERT_EQ(sim("--set problem.seq_len=4 --set problem.head_dim=3" + out_arg(d / "out"), d).status,
+            0);
+  const AttentionInputs in = random_inputs(1, 4, 3, 1);
+  write_npy((d / "k.npy").string(), in.k, {4, 3});
+  const std::string kv =
+      " --set inputs.k=" + shell_word(d / "k.npy") + " --set inputs.v=" + shell_word(d / "k.npy");
+  for (const std::string& run : {"o_naive.npy", "o_reordered.npy"}) {
+    const std::string q = (d / "out" / run).string();
+    for (const std::string check : {"", " --check"}) {
+      const SimRun r = sim(
+          "--set datapath=naive --set inputs.q=" + shell_word(q) + kv + check + out_arg(d / "out"),
+          d);
+      expect_error(r, {"inputs.q: " + q + " is a file this run replaces or removes in --out"});
+    }
+  }
+  // Into another folder it is an input like any other.
+  const SimRun elsewhere = sim(
+      "--set inputs.q=" + shell_word(d / "out" / "o_naive.npy") + kv + out_arg(d / "elsewhere"), d);
+  EXPECT_EQ(elsewhere.status, 0) << elsewhere.err;
+}
+
 TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
   const fs::path d = scratch();
   const std::vector<float> good(12, 0.5f);
