@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "sim/npy.h"
+#include "sim/simulation.h"
 
 namespace sdpa {
 
@@ -63,12 +64,10 @@ bool is_output_name(const std::string& name) {
   static const std::set<std::string> fixed{"report.json", "params.yaml", "trace.vcd", "trace.gtkw",
                                            "sized.yaml",  "trace.fst",   "graph.dot", "graph.svg"};
   if (fixed.count(name)) return true;
-  const std::string_view pre = "o_", post = ".npy";
-  if (name.size() <= pre.size() + post.size() || name.rfind(pre, 0) != 0 ||
-      name.compare(name.size() - post.size(), post.size(), post) != 0)
-    return false;
-  return std::all_of(name.begin() + pre.size(), name.end() - post.size(),
-                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+  // o_<datapath>.npy, of a datapath this simulator has: not any o_*.npy, which may be the user's.
+  const std::vector<std::string> datapaths = datapath_names();
+  return std::any_of(datapaths.begin(), datapaths.end(),
+                     [&](const std::string& dp) { return name == "o_" + dp + ".npy"; });
 }
 
 }  // namespace

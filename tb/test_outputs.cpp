@@ -146,10 +146,14 @@ TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
   write(o / "trace.vcd", "old\n");
   write(o / "sized.yaml", "old\n");
   write(o / "notes.txt", "mine\n");
+  write(o / "o_two_pass.npy", "old\n");
+  // Named like an output but of no datapath: the user's (it was removed).
+  write(o / "o_mydata.npy", "mine\n");
   const SimRun r = sim(kSmall + "--set datapath=naive --out " + shell_word(o), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(names(contents(o)),
-            (std::vector<std::string>{"notes.txt", "o_naive.npy", "params.yaml", "report.json"}));
+            (std::vector<std::string>{"notes.txt", "o_mydata.npy", "o_naive.npy", "params.yaml",
+                                      "report.json"}));
 }
 
 TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
