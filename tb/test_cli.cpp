@@ -458,11 +458,10 @@ TEST(Exit, WatchdogStopsARunawayRunWithExitFourAndWhereUnitsStand) {
 // about 1.8·10^10 cycles of 1 ms here). The watchdog now stops it short of the end and says why.
 TEST(Exit, AWaveformRunPastTheEndOfSystemCTimeIsStoppedSayingWhy) {
   const fs::path d = scratch();
-  const SimRun r =
-      sim("--set datapath=reordered --set problem.seq_len=136 --set problem.head_dim=1 "
-          "--set clock.period_ns=1000000 --set units.k_reader.ii=1048576 --vcd --out " +
-              shell_word(d / "o"),
-          d);
+  const std::string run =
+      "--set datapath=reordered --set problem.seq_len=136 --set problem.head_dim=1 "
+      "--set clock.period_ns=1000000 --set units.k_reader.ii=1048576 ";
+  const SimRun r = sim(run + "--vcd --out " + shell_word(d / "o"), d);
   EXPECT_EQ(r.status, 4) << r.err;
   EXPECT_NE(r.out.find("STOPPED by the watchdog"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("is where SystemC time ends (2^64 time units, less a margin) at this "
@@ -471,11 +470,7 @@ TEST(Exit, AWaveformRunPastTheEndOfSystemCTimeIsStoppedSayingWhy) {
             std::string::npos)
       << r.out;
   // Without the waveform (decoupled: no SystemC time per cycle) the same run completes.
-  const SimRun fast =
-      sim("--set datapath=reordered --set problem.seq_len=136 --set problem.head_dim=1 "
-          "--set clock.period_ns=1000000 --set units.k_reader.ii=1048576 --out " +
-              shell_word(d / "fast"),
-          d);
+  const SimRun fast = sim(run + "--out " + shell_word(d / "fast"), d);
   EXPECT_EQ(fast.status, 0) << fast.err;
 }
 
