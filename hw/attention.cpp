@@ -6,23 +6,24 @@
 namespace sdpa {
 namespace {
 
-// Lane p's queries of every head, every `lanes`-th from the p-th; memory holds Q, then K, then V.
+// Lane p's query rows of every K/V head's group, every `lanes`-th from the p-th (a query row q is
+// query q / g of the group's head q mod g); memory holds Q, then K, then V.
 StreamPattern q_pattern(const AttentionShape& s, std::size_t lane, std::size_t lanes,
                         Format input) {
   StreamPattern p;
   p.element_bytes = bytes_of(input);
-  p.shape = RowShape(s.batch * s.heads, (s.seq_len + lanes - 1 - lane) / lanes);
+  p.shape = RowShape(s.batch * s.kv_heads, (s.group_queries() + lanes - 1 - lane) / lanes);
   p.blocks = s.batch * s.heads;
   p.block_rows = s.seq_len;
   p.head_dim = s.head_dim;
-  p.heads = s.heads;
   p.first_row = lane;
   p.row_step = lanes;
+  p.interleave = s.group();
   return p;
 }
 
-// For each group of `lanes` queries (one query without lanes), the K (or V) rows its queries
-// see, from their K/V head's block, for the lanes whose query sees each.
+// For each run of `lanes` query rows of a group (one query row without lanes), the K (or V) rows
+// its queries see, from the group's K/V block, for the lanes whose query sees each.
 StreamPattern kv_pattern(const AttentionShape& s, int matrix, std::size_t lanes, Format input) {
   StreamPattern p;
   p.element_bytes = bytes_of(input);
@@ -31,11 +32,10 @@ StreamPattern kv_pattern(const AttentionShape& s, int matrix, std::size_t lanes,
   p.blocks = s.batch * s.kv_heads;
   p.block_rows = s.kv_len;
   p.head_dim = s.head_dim;
-  p.rows_per_head = (s.seq_len + lanes - 1) / lanes;
-  p.heads = s.heads;
-  p.group = s.group();
+  p.rows_per_block = (s.group_queries() + lanes - 1) / lanes;
   p.lanes = lanes;
-  p.queries = s.seq_len;
+  p.queries = s.group_queries();
+  p.group = s.group();
   p.first_key = s.causal ? s.keys(0) : 0;
   return p;
 }
@@ -148,15 +148,16 @@ Cycle AttentionDatapath::last_ready() const {
 }
 
 std::vector<float> AttentionDatapath::output() const {
-  if (lanes_.size() == 1) return lanes_[0].sink->output();
-  // Lane p's rows are the queries p, p + P, … of each head in turn.
-  const std::size_t d = shape_.head_dim, n = lanes_.size(), q = shape_.seq_len;
+  // Lane p's rows are the query rows p, p + P, … of each group in turn, query row q being query
+  // q / g of the group's head q mod g.
+  const std::size_t d = shape_.head_dim, n = lanes_.size(), g = shape_.group();
   std::vector<float> out(shape_.q_elements());
   for (std::size_t p = 0; p < n; ++p) {
     const std::vector<float>& rows = lanes_[p].sink->output();
-    const std::size_t per_head = (q + n - 1 - p) / n;
+    const std::size_t per_group = (shape_.group_queries() + n - 1 - p) / n;
     for (std::size_t r = 0; r * d < rows.size(); ++r) {
-      const std::size_t row = r / per_head * q + p + r % per_head * n;
+      const std::size_t q = p + r % per_group * n;
+      const std::size_t row = (r / per_group * g + q % g) * shape_.seq_len + q / g;
       std::copy_n(rows.begin() + r * d, d, out.begin() + row * d);
     }
   }

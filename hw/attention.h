@@ -40,23 +40,32 @@ struct AttentionShape {
   std::size_t rows() const { return batch * heads * seq_len; }
   // The keys query i of a head sees.
   std::size_t keys(std::size_t i) const { return causal ? i + kv_len - seq_len + 1 : kv_len; }
-  // The queries i ≡ lane (mod lanes) of each head: one score row each, of the keys it sees.
+  // The query rows of a K/V head's group, which the lanes share out: its g query heads' N_q
+  // queries each, position by position (query row q is query q / g of the group's head q mod g),
+  // so that consecutive query rows never see fewer keys under a causal mask.
+  std::size_t group_queries() const { return group() * seq_len; }
+  // The query rows q ≡ lane (mod lanes) of each group: one score row each, of the keys it sees.
   RowShape query_rows(std::size_t lane, std::size_t lanes) const {
     std::vector<std::size_t> period;
-    for (std::size_t i = lane; i < seq_len; i += lanes) period.push_back(keys(i));
-    const std::size_t rows = batch * heads * period.size();
+    for (std::size_t q = lane; q < group_queries(); q += lanes) period.push_back(keys(q / group()));
+    const std::size_t rows = batch * kv_heads * period.size();
     return causal ? RowShape(rows, std::move(period)) : RowShape(rows, kv_len);
   }
-  // Groups of `lanes` queries of a head, one row each, of the keys its queries see (its last's).
+  // Runs of `lanes` consecutive query rows of a group, one row each, of the keys its query rows
+  // see (its last's).
   RowShape group_rows(std::size_t lanes) const {
     std::vector<std::size_t> period;
-    for (std::size_t i = 0; i < seq_len; i += lanes)
-      period.push_back(keys(std::min(i + lanes, seq_len) - 1));
-    const std::size_t rows = batch * heads * period.size();
+    for (std::size_t q = 0; q < group_queries(); q += lanes)
+      period.push_back(keys((std::min(q + lanes, group_queries()) - 1) / group()));
+    const std::size_t rows = batch * kv_heads * period.size();
     return causal ? RowShape(rows, std::move(period)) : RowShape(rows, kv_len);
   }
-  // One row per output row, of the keys each query sees.
-  RowShape score_rows() const { return query_rows(0, 1); }
+  // One row per output row (query after query of each head in turn), of the keys each sees.
+  RowShape score_rows() const {
+    std::vector<std::size_t> period;
+    for (std::size_t i = 0; i < seq_len; ++i) period.push_back(keys(i));
+    return causal ? RowShape(rows(), std::move(period)) : RowShape(rows(), kv_len);
+  }
   std::uint64_t scores() const { return score_rows().elements(); }
   // Scores a full (unmasked) attention would compute beyond these.
   std::uint64_t scores_skipped() const { return std::uint64_t(rows()) * kv_len - scores(); }
@@ -77,8 +86,8 @@ std::vector<std::uint8_t> memory_image(const AttentionInputs& inputs, Format inp
 
 struct DatapathConfig : GraphConfig {
   MemoryTiming memory;
-  // Query rows of a head processed at once, each by a lane with its own copy of the per-row
-  // units; the lanes share one K and one V stream (parallel.lanes).
+  // Query rows of a K/V head's group processed at once, each by a lane with its own copy of the
+  // per-row units; the lanes share one K and one V stream (parallel.lanes).
   std::size_t lanes = 1;
   // The format of Q, K and V in memory and on the stream buffers (numerics.input); the units'
   // results take GraphConfig::compute.

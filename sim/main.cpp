@@ -409,13 +409,17 @@ int run(const Options& opt) {
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
   const AttentionShape shape = problem_shape(params);
-  // Lanes share out a head's queries: a decode step (N_q = 1) keeps one lane busy whatever P.
-  if (params.lanes > shape.seq_len) {
-    const std::size_t first_idle = shape.seq_len, last = params.lanes - 1;
+  // Lanes share out the query rows of a K/V head's group: a decode step (N_q = 1) without GQA
+  // keeps one lane busy whatever P.
+  if (params.lanes > shape.group_queries()) {
+    const std::size_t first_idle = shape.group_queries(), last = params.lanes - 1;
+    const std::size_t n = shape.seq_len, g = shape.group();
     std::cerr << fmt::format(
-        "sdpa-sim: note: parallel.lanes is {} but a head has {} {}: {} idle (lanes share out a "
-        "head's queries: docs/timing.md, \"Parallel lanes\")\n",
-        params.lanes, shape.seq_len, shape.seq_len == 1 ? "query" : "queries",
+        "sdpa-sim: note: parallel.lanes is {} but {}: {} idle (lanes share out the query rows of "
+        "a K/V head's group: docs/timing.md, \"Parallel lanes\")\n",
+        params.lanes,
+        g == 1 ? fmt::format("a head has {} {}", n, n == 1 ? "query" : "queries")
+               : fmt::format("a K/V head's {} query heads have {} query rows", g, g * n),
         first_idle == last ? fmt::format("lane {} stays", last)
                            : fmt::format("lanes {} … {} stay", first_idle, last));
   }

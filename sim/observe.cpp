@@ -124,7 +124,7 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
     if (r.units[u].busy > r.units[busiest].busy) busiest = u;
   const UnitStats& top = r.units[busiest];
   // Busy nearly all of its time up to its end, it hardly waited: whatever else waited, waited
-  // behind it (with lanes and a causal mask a lane idles by design while its group's longer
+  // behind it (with lanes and a causal mask a lane idles by design while its run's longer
   // rows stream, and a small run's pipeline fill is a large share of its cycles). Only such a
   // unit sets the rate: one slower than a firing per cycle that mostly waited sets nothing.
   const bool sets_rate = saturated(top.busy, top.end);

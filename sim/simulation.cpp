@@ -109,7 +109,7 @@ DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
   r.compute = dp.compute_format();
   // Q, K and V in the input format; O as the units computed it, in the compute format.
   r.footprint_bytes = (shape.q_elements() + 2 * shape.kv_elements()) * bytes_of(r.input);
-  // A Q row per output row; a K and a V row per key of each group of queries the lanes share.
+  // A Q row per output row; a K and a V row per key of each run of query rows the lanes share.
   r.q_bytes_read = dp.q_bytes_read();
   r.k_bytes_read = dp.k_bytes_read();
   r.v_bytes_read = dp.v_bytes_read();

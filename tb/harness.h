@@ -55,7 +55,7 @@ inline DatapathConfig with_latencies(DatapathConfig c, const LatencySet& t) {
 }
 
 // docs/timing.md, "Closed forms", for any shape and c.lanes lanes: S_g keys streamed (the
-// scores, one lane; with lanes, each group of queries' longest row), rows of at most N_kv keys.
+// scores, one lane; with lanes, each run of P query rows' longest row), rows of at most N_kv keys.
 inline std::uint64_t keys_streamed(const AttentionShape& s, const DatapathConfig& c) {
   return s.group_rows(c.lanes).elements();
 }

@@ -1,5 +1,6 @@
-// Parallel lanes: P query rows of a head at once, sharing the K and V streams. The closed forms
-// with the keys streamed per group, the traffic divided by P, lane names, and the output.
+// Parallel lanes: P query rows of a K/V head's group at once, sharing the K and V streams. The
+// closed forms with the keys streamed per run of query rows, the traffic divided by P, lane
+// names, and the output.
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -27,7 +28,14 @@ const Case kCases[] = {
     {"causal_rectangular_gqa_4", {2, 2, 1, 22, 40, 4, true}, 4},
     {"decode_batched_2", {4, 2, 2, 1, 64, 8, false}, 2},
     // Lanes 2 and 3 have no query; a causal mask once made their empty shape divide by zero.
-    {"causal_more_lanes_than_queries_4", {2, 2, 1, 2, 2, 4, true}, 4},
+    {"causal_more_lanes_than_queries_4", {2, 2, 2, 2, 2, 4, true}, 4},
+    // GQA: the lanes share out a K/V head's group of query rows, position by position across
+    // its query heads. A decode step fills the lanes with the group's heads; with a causal mask
+    // the runs of 5 query rows straddle queries and heads (query rows 4·i … 4·i + 3 are query i).
+    {"decode_gqa_4", {2, 8, 2, 1, 64, 8, false}, 4},
+    {"decode_mqa_3", {1, 4, 1, 1, 40, 4, false}, 3},
+    {"causal_gqa_runs_straddle_heads_5", {1, 4, 1, 3, 8, 4, true}, 5},
+    {"causal_gqa_more_lanes_than_query_rows_4", {2, 2, 1, 1, 6, 4, true}, 4},
 };
 
 class Lanes : public testing::TestWithParam<std::tuple<Case, const char*>> {};
@@ -108,30 +116,60 @@ TEST(Lanes, EachLaneHasItsOwnNamedUnitsWhichSharedKeysConfigure) {
     if (ch["name"].get<std::string>().find("score_bypass") != std::string::npos) {
       EXPECT_EQ(ch["capacity"], 30);
     }
-  // The traffic against the minimum: K and V once per group of 3 (6 groups of 16 keys).
+  // The traffic against the minimum: K and V once per run of 3 query rows (6 runs of 16 keys).
   const json& traffic = run["memory_traffic"];
   EXPECT_EQ(traffic["bytes_read"]["k"], 6 * 16 * 4 * 4);
   EXPECT_EQ(traffic["minimum_bytes"], 4 * 16 * 4 * 4);  // Q, K, V, O
   EXPECT_EQ(report["params"]["parallel"]["lanes"], 3);
 }
 
-// More lanes than a head's queries leave some without work, which the run says; enough lanes,
-// and it says nothing.
-TEST(Lanes, MoreLanesThanAHeadsQueriesAreNamedIdle) {
+// A GQA decode step on as many lanes as a group has query heads: every lane computes its head's
+// scores, and K and V are read once, as the footprint has them (B·H_kv·N_kv rows each), where
+// lanes sharing out one head's queries would read them once per query head on one busy lane.
+TEST(Lanes, AGqaDecodeStepKeepsEveryLaneBusyAndReadsKAndVOnce) {
+  const AttentionShape s{2, 8, 2, 1, 64, 8, false};  // groups of 4 query heads
+  DatapathConfig c = default_config();
+  c.lanes = 4;
+  const AttentionInputs in = random_inputs(s, 5);
+  const DatapathResult r = simulate(in, {"reordered"}, c).runs.at(0);
+  expect_accurate(in, r);
+  const std::uint64_t row = s.head_dim * sizeof(float);
+  EXPECT_EQ(r.k_bytes_read, 2u * 2 * 64 * row);
+  EXPECT_EQ(r.v_bytes_read, 2u * 2 * 64 * row);
+  for (const char* lane : {"lane0.", "lane1.", "lane2.", "lane3."})
+    EXPECT_EQ(unit(r, std::string(lane) + "dot_product").firings, 2u * 2 * 64) << lane;
+  // The reordered closed form with S_g = 2·2·64 keys streamed: S_g − 1 + Lmem + L_dot + … .
+  EXPECT_EQ(r.cycles, closed_form_cycles("reordered", s, c));
+  EXPECT_EQ(keys_streamed(s, c), 2u * 2 * 64);
+}
+
+// More lanes than a group's query rows leave some without work, which the run says; enough
+// lanes, and it says nothing.
+TEST(Lanes, MoreLanesThanAGroupsQueryRowsAreNamedIdle) {
   const fs::path d = scratch();
-  const std::string gqa =
+  const std::string args =
       "--set problem.kv_len=16 --set problem.head_dim=4 --set problem.heads=4 "
-      "--set problem.kv_heads=1 --check --out '" +
+      "--check --out '" +
       (d / "o").string() + "' ";
-  SimRun r = sim(gqa + "--set problem.seq_len=1 --set parallel.lanes=4", d);
+  SimRun r =
+      sim(args + "--set problem.kv_heads=4 --set problem.seq_len=1 --set parallel.lanes=4", d);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("sdpa-sim: note: parallel.lanes is 4 but a head has 1 query: lanes 1 … 3 "
                        "stay idle"),
             std::string::npos)
       << r.err;
-  r = sim(gqa + "--set problem.seq_len=2 --set parallel.lanes=2", d);
+  r = sim(args + "--set problem.kv_heads=2 --set problem.seq_len=1 --set parallel.lanes=4", d);
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.err.find("note:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sdpa-sim: note: parallel.lanes is 4 but a K/V head's 2 query heads have 2 "
+                       "query rows: lanes 2 … 3 stay idle"),
+            std::string::npos)
+      << r.err;
+  for (const char* enough : {"--set problem.kv_heads=1 --set problem.seq_len=1",
+                             "--set problem.kv_heads=2 --set problem.seq_len=2"}) {
+    r = sim(args + enough + " --set parallel.lanes=4", d);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err.find("note:"), std::string::npos) << enough << ": " << r.err;
+  }
 }
 
 }  // namespace

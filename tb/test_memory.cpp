@@ -55,8 +55,11 @@ struct Stream {
   Stream(const char* name, bool dmi, const Clocking& clocking)
       : memory((std::string(name) + "_memory").c_str(), kLatency, kPeriod, dmi),
         reader((std::string(name) + "_reader").c_str(), Timing{},
-               StreamPattern{0, RowShape{kHeads * kPasses, kRows}, kHeads, kRows, kDim, kPasses,
-                             kHeads, 1},
+               StreamPattern{.shape = RowShape{kHeads * kPasses, kRows},
+                             .blocks = kHeads,
+                             .block_rows = kRows,
+                             .head_dim = kDim,
+                             .rows_per_block = kPasses},
                kPeriod, kMemory),
         recorder((std::string(name) + "_recorder").c_str(), kHeads * kPasses * kRows),
         rows((std::string(name) + "_rows").c_str(), 64, kDim, clocking),

@@ -32,18 +32,22 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
     }
     co_return;
   }
-  std::size_t group_start = 0, lanes_in_group = 0;  // the group's first query, its lanes
+  std::size_t run_start = 0, lanes_in_run = 0;  // the run's first query row, its lanes
   for (const Firing& f : firings()) {
     if (f.row_start()) {
-      group_start = f.row % pattern_.rows_per_head * pattern_.lanes;
-      lanes_in_group = std::min(pattern_.lanes, pattern_.queries - group_start);
+      run_start = f.row % pattern_.rows_per_block * pattern_.lanes;
+      lanes_in_run = std::min(pattern_.lanes, pattern_.queries - run_start);
     }
     const Cycle start = link_ ? co_await request_shared_link() : reserve_own_link();
     const Cycle due = fetch_row(f, start);
-    // Lane p's query sees key j if j < group_start + p + first_key (causal).
-    const std::size_t seen = group_start + pattern_.first_key;
-    const std::size_t first = pattern_.first_key == 0 || f.index < seen ? 0 : f.index + 1 - seen;
-    co_await write(rows, RowView(row_, pattern_.head_dim), due, first, lanes_in_group - first);
+    // Lane p's query row is query i = (run_start + p) / g, which sees key j if j < i + first_key
+    // (causal): if p ≥ g·(j + 1 − first_key) − run_start.
+    std::size_t first = 0;
+    if (pattern_.first_key != 0 && f.index >= pattern_.first_key) {
+      const std::size_t past = pattern_.group * (f.index + 1 - pattern_.first_key);
+      if (past > run_start) first = past - run_start;
+    }
+    co_await write(rows, RowView(row_, pattern_.head_dim), due, first, lanes_in_run - first);
   }
 }
 

@@ -16,36 +16,34 @@
 namespace sdpa {
 
 // Which rows a reader streams, in order: one per firing of `shape`. Memory holds `blocks` blocks
-// of `block_rows` rows of `head_dim` floats from `base` (one block per batch and head); firing
-// (r, j) reads row first_row + j·row_step of block block(r). Row r of the shape belongs to
-// query head r / rows_per_head (counting over batches), and `group` query heads share a block
-// (GQA). Q: one row of the shape per head, its queries (a lane's: every `lanes`-th); K and V:
-// one per query (or group of `lanes` queries), the keys it sees.
+// of `block_rows` rows of `head_dim` floats from `base` (Q: one block per batch and query head;
+// K and V: one per batch and K/V head). Row r of the shape reads block r / rows_per_block, firing
+// (r, j) its row first_row + j·row_step. The query rows of a K/V head's group are its `group`
+// query heads' queries position by position (AttentionShape::query_rows): Q, one row of the
+// shape per group, reads them with `interleave` = group, index q = first_row + j·row_step being
+// row q / group of block r·group + q mod group. K and V: one row of the shape per query row (or
+// run of `lanes` query rows) of a group, the keys it sees.
 struct StreamPattern {
   std::uint64_t base = 0;
   RowShape shape;
   std::size_t blocks = 1;
   std::size_t block_rows = 0;
   std::size_t head_dim = 0;
-  std::size_t rows_per_head = 1;
-  std::size_t heads = 1;  // query heads per batch
-  std::size_t group = 1;  // query heads per block
+  std::size_t rows_per_block = 1;
   std::size_t first_row = 0;
   std::size_t row_step = 1;
-  // K and V for `lanes` lanes: row r of the shape is the group of queries r mod rows_per_head of
-  // `queries`, one per lane, and key j goes to the lanes whose query sees it: with a causal mask,
-  // query i sees the first i + first_key keys.
+  std::size_t interleave = 1;  // Q of a group of query heads, position by position
+  // K and V for `lanes` lanes: row r of the shape is the run of query rows r mod rows_per_block of
+  // the `queries` of its group, one per lane (query row q is query q / group of its head), and
+  // key j goes to the lanes whose query sees it: with a causal mask, query i sees the first
+  // i + first_key keys.
   std::size_t lanes = 1;
   std::size_t queries = 0;
+  std::size_t group = 1;
   std::size_t first_key = 0;  // 0: no mask, every lane sees every key of its group
   // Bytes per element in memory (numerics.input): what the link carries. The host's image keeps
   // each element decoded to a float, so addresses step in floats.
   std::size_t element_bytes = sizeof(float);
-
-  std::size_t block(std::size_t row) const {
-    const std::size_t head = row / rows_per_head;
-    return head / heads * (heads / group) + head % heads / group;
-  }
 };
 
 // A DMA engine: issues one row read per firing (II) over its own link to memory, which carries
@@ -96,11 +94,20 @@ class StreamReader : public Unit {
 
   // Reads firing f's row, its first beat leaving in cycle `start`; returns when it is due.
   Cycle fetch_row(const Firing& f, Cycle start) {
-    if (f.row_start())
-      row_base_ = pattern_.base +
-                  (pattern_.block(f.row) * pattern_.block_rows + pattern_.first_row) * row_bytes_;
-    const Cycle arrival = fetch(row_base_ + f.index * step_, start) + beats_ - 1;
+    const Cycle arrival = fetch(row_address(f), start) + beats_ - 1;
     return arrival + timing().latency - 1;
+  }
+  std::uint64_t row_address(const Firing& f) {
+    const std::size_t g = pattern_.interleave;
+    if (g == 1) {
+      if (f.row_start())
+        row_base_ = pattern_.base +
+                    (f.row / pattern_.rows_per_block * pattern_.block_rows + pattern_.first_row) *
+                        row_bytes_;
+      return row_base_ + f.index * step_;
+    }
+    const std::size_t q = pattern_.first_row + f.index * pattern_.row_step;
+    return pattern_.base + ((f.row * g + q % g) * pattern_.block_rows + q / g) * row_bytes_;
   }
 
   // Points row_ at the row at `address`; returns the cycle its first beat arrives.
