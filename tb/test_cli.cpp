@@ -281,7 +281,7 @@ TEST(Inputs, AnInputTheRunWouldReplaceInItsOutFolderIsRefused) {
   write_npy((d / "k.npy").string(), in.k, {4, 3});
   const std::string kv =
       " --set inputs.k=" + shell_word(d / "k.npy") + " --set inputs.v=" + shell_word(d / "k.npy");
-  for (const std::string& run : {"o_naive.npy", "o_reordered.npy"}) {
+  for (const char* run : {"o_naive.npy", "o_reordered.npy"}) {
     const std::string q = (d / "out" / run).string();
     for (const std::string check : {"", " --check"}) {
       const SimRun r = sim(

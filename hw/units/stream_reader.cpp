@@ -24,10 +24,18 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
 }
 
 [[gnu::flatten]] Task StreamReader::body() {
+  if (pattern_.interleave > 1) {
+    for (const Firing& f : firings()) {
+      const Cycle start = link_ ? co_await request_shared_link() : reserve_own_link();
+      const Cycle due = fetch_row(interleaved_address(f), start);
+      co_await write(rows, RowView(row_, pattern_.head_dim), due);
+    }
+    co_return;
+  }
   if (pattern_.lanes == 1) {
     for (const Firing& f : firings()) {
       const Cycle start = link_ ? co_await request_shared_link() : reserve_own_link();
-      const Cycle due = fetch_row(f, start);  // before the view: it points row_ at the row
+      const Cycle due = fetch_row(row_address(f), start);  // before the view: it points row_ at it
       co_await write(rows, RowView(row_, pattern_.head_dim), due);
     }
     co_return;
@@ -39,7 +47,7 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
       lanes_in_run = std::min(pattern_.lanes, pattern_.queries - run_start);
     }
     const Cycle start = link_ ? co_await request_shared_link() : reserve_own_link();
-    const Cycle due = fetch_row(f, start);
+    const Cycle due = fetch_row(row_address(f), start);
     // Lane p's query row is query i = (run_start + p) / g, which sees key j if j < i + first_key
     // (causal): if p ≥ g·(j + 1 − first_key) − run_start.
     std::size_t first = 0;

@@ -80,7 +80,8 @@ class StreamReader : public Unit {
  private:
   friend class LinkRequestOp;
   // Without lanes every row goes to the one channel; with lanes, to the lanes whose query sees
-  // it. Two loops, so that the first pays nothing for the second.
+  // it; Q rows of a GQA group come from its heads in turn. A loop each, so that the K and V
+  // streams pay nothing for the others.
   Task body() override;
 
   // The cycle in which the row's first beat may leave on its own link: the next free one.
@@ -93,20 +94,23 @@ class StreamReader : public Unit {
   LinkRequestOp request_shared_link();
 
   // Reads firing f's row, its first beat leaving in cycle `start`; returns when it is due.
-  Cycle fetch_row(const Firing& f, Cycle start) {
-    const Cycle arrival = fetch(row_address(f), start) + beats_ - 1;
+  // Reads the row at `address`, its first beat leaving in cycle `start`; returns when it is due.
+  Cycle fetch_row(std::uint64_t address, Cycle start) {
+    const Cycle arrival = fetch(address, start) + beats_ - 1;
     return arrival + timing().latency - 1;
   }
+  // Firing f's row: of block f.row / rows_per_block, one after another from first_row.
   std::uint64_t row_address(const Firing& f) {
-    const std::size_t g = pattern_.interleave;
-    if (g == 1) {
-      if (f.row_start())
-        row_base_ = pattern_.base +
-                    (f.row / pattern_.rows_per_block * pattern_.block_rows + pattern_.first_row) *
-                        row_bytes_;
-      return row_base_ + f.index * step_;
-    }
-    const std::size_t q = pattern_.first_row + f.index * pattern_.row_step;
+    if (f.row_start())
+      row_base_ =
+          pattern_.base +
+          (f.row / pattern_.rows_per_block * pattern_.block_rows + pattern_.first_row) * row_bytes_;
+    return row_base_ + f.index * step_;
+  }
+  // With `interleave` g > 1 (Q of a GQA group): query row q is row q / g of block f.row·g + q mod
+  // g.
+  std::uint64_t interleaved_address(const Firing& f) const {
+    const std::size_t g = pattern_.interleave, q = pattern_.first_row + f.index * pattern_.row_step;
     return pattern_.base + ((f.row * g + q % g) * pattern_.block_rows + q / g) * row_bytes_;
   }
 
