@@ -98,13 +98,16 @@ std::vector<std::size_t> as_4d(const std::string& file, std::vector<std::size_t>
 
 // Reads an input file, its errors naming the key and where it was given (the file's own name
 // is in them already).
+InputError input_error(const Params& p, const std::string& key, const std::string& what) {
+  const std::string where = p.origin(key);
+  return InputError(fmt::format("{}{}: {}", where.empty() ? "" : where + ": ", key, what));
+}
 template <class Read>
 auto read_input(const Params& p, const std::string& key, Read&& read) {
   try {
     return read();
   } catch (const InputError& e) {
-    const std::string where = p.origin(key);
-    throw InputError(fmt::format("{}{}: {}", where.empty() ? "" : where + ": ", key, e.what()));
+    throw input_error(p, key, e.what());
   }
 }
 
@@ -114,14 +117,19 @@ auto read_input(const Params& p, const std::string& key, Read&& read) {
 AttentionShape problem_shape(Params& p) {
   if (!p.has_inputs()) return p.shape();
   struct File {
+    const char* key;
     const std::string& path;
     std::vector<std::size_t> given, shape;  // as in the header, and as [B, heads, rows, d]
   };
   auto read = [&p](const std::string& path, const char* key) {
     return read_input(p, key, [&] {
       std::vector<std::size_t> given = read_npy_shape(path);
-      return File{path, given, as_4d(path, given)};
+      return File{key, path, given, as_4d(path, given)};
     });
+  };
+  // Named by the file's key, where it was given, like the file's own errors.
+  auto misfit = [&p](const File& f, const std::string& what) {
+    return input_error(p, f.key, fmt::format("{}: {}", f.path, what));
   };
   const File q = read(p.input_q, "inputs.q"), k = read(p.input_k, "inputs.k"),
              v = read(p.input_v, "inputs.v");
@@ -143,20 +151,20 @@ AttentionShape problem_shape(Params& p) {
                             {"problem.kv_len", "N_kv", k, 2, 1 << 20, given.kv_len}};
   for (const Dimension& dim : dims)
     if (dim.file.shape[dim.index] > dim.max)
-      throw InputError(fmt::format("{}: shape {}: {} = {} is more than {}, the most {} allows",
-                                   dim.file.path, shown(dim.file.given), dim.what,
-                                   dim.file.shape[dim.index], dim.max, dim.key));
+      throw misfit(dim.file, fmt::format("shape {}: {} = {} is more than {}, the most {} allows",
+                                         shown(dim.file.given), dim.what, dim.file.shape[dim.index],
+                                         dim.max, dim.key));
   // K against Q first: with K the odd one out, V's shape differs from K's too.
   if (k.shape[0] != q.shape[0] || k.shape[3] != q.shape[3])
-    throw InputError(
-        fmt::format("{}: shape {} does not fit inputs.q's {} ({}): expected the same batch and d",
-                    k.path, shown(k.given), shown(q.given), q.path));
+    throw misfit(k, fmt::format("shape {} does not fit inputs.q's {} ({}): expected the same "
+                                "batch and d",
+                                shown(k.given), shown(q.given), q.path));
   if (v.shape != k.shape)
-    throw InputError(fmt::format("{}: shape {} differs from inputs.k's {} ({})", v.path,
-                                 shown(v.given), shown(k.given), k.path));
+    throw misfit(v, fmt::format("shape {} differs from inputs.k's {} ({})", shown(v.given),
+                                shown(k.given), k.path));
   if (q.shape[1] % k.shape[1] != 0)
-    throw InputError(fmt::format("{}: {} K/V heads do not divide inputs.q's {} query heads ({})",
-                                 k.path, k.shape[1], q.shape[1], q.path));
+    throw misfit(k, fmt::format("{} K/V heads do not divide inputs.q's {} query heads ({})",
+                                k.shape[1], q.shape[1], q.path));
   for (const Dimension& dim : dims) {
     const std::string where = p.origin(dim.key);
     const std::size_t from_file = dim.file.shape[dim.index];
@@ -172,11 +180,13 @@ AttentionShape problem_shape(Params& p) {
   p.head_dim = q.shape[3];
   p.kv_heads = k.shape[1];
   p.kv_len = k.shape[2];
-  if (p.causal && p.seq_len > p.kv_len)
-    throw InputError(fmt::format(
-        "{}: N = {} queries are more than inputs.k's N_kv = {} keys: problem.causal needs "
-        "N <= N_kv (the mask is bottom-right aligned)",
-        q.path, p.seq_len, p.kv_len));
+  if (p.causal && p.seq_len > p.kv_len) {
+    const std::string causal = p.origin("problem.causal");
+    throw misfit(q, fmt::format("N = {} queries are more than inputs.k's N_kv = {} keys: "
+                                "problem.causal{} needs N <= N_kv (the mask is bottom-right "
+                                "aligned)",
+                                p.seq_len, p.kv_len, causal.empty() ? "" : " (" + causal + ")"));
+  }
   return p.shape();
 }
 

@@ -336,18 +336,26 @@ TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
 }
 
 // K and V of one wrong width differ from Q, not from each other: the error names K against Q.
-// A V alone of another shape is named against K.
+// A V alone of another shape is named against K, and a causal Q longer than K against K.
 TEST(Inputs, KIsCheckedAgainstQBeforeVAgainstK) {
   const fs::path d = scratch();
   const std::vector<float> q(12, 0.5f), wide(16, 0.25f);
   const fs::path p = inputs_with_q(d, npy_bytes(q, {4, 3}, d / "tmp.npy"));
   write_npy((d / "k.npy").string(), wide, {4, 4});
   write_npy((d / "v.npy").string(), wide, {4, 4});
-  expect_error(sim(params_arg(p, d), d),
-               {(d / "k.npy").string() + ": shape [4, 4] does not fit inputs.q's [4, 3]"});
+  // Each named by its key, where the params file gives it.
+  expect_error(sim(params_arg(p, d), d), {"p.yaml:1:23: inputs.k: " + (d / "k.npy").string() +
+                                          ": shape [4, 4] does not fit inputs.q's [4, 3]"});
   write_npy((d / "k.npy").string(), q, {4, 3});
-  expect_error(sim(params_arg(p, d), d),
-               {(d / "v.npy").string() + ": shape [4, 4] differs from inputs.k's [4, 3]"});
+  expect_error(sim(params_arg(p, d), d), {"p.yaml:1:33: inputs.v: " + (d / "v.npy").string() +
+                                          ": shape [4, 4] differs from inputs.k's [4, 3]"});
+  // More queries than keys under a causal mask: Q's key, and where the mask was asked for.
+  write_npy((d / "k.npy").string(), std::vector<float>(9, 0.5f), {3, 3});
+  write_npy((d / "v.npy").string(), std::vector<float>(9, 0.5f), {3, 3});
+  expect_error(sim(params_arg(p, d) + " --set problem.causal=true", d),
+               {"p.yaml:1:13: inputs.q: " + (d / "q.npy").string() +
+                ": N = 4 queries are more than inputs.k's N_kv = 3 keys: problem.causal (--set "
+                "problem.causal=true) needs N <= N_kv"});
 }
 
 // A value the input format cannot hold was inf or NaN in memory: a mismatch blamed on the

@@ -404,7 +404,8 @@ TEST(Inputs, ANegativeMalformedOrAbsurdShapeIsRefused) {
   };
   for (const Case& c : cases) {
     const fs::path p = npy_with_shape(d, c.shape, c.bytes);
-    expect_error(sim(shell_word(p) + out_arg(d / "o"), d), {(d / "q.npy").string(), c.message});
+    expect_error(sim(shell_word(p) + out_arg(d / "o"), d),
+                 {"inputs.q: " + (d / "q.npy").string(), c.message});
   }
   // Python's other spellings of a 2-D shape are fine.
   for (const std::string shape : {"(4, 3,)", "( 4 ,3 )"}) {

@@ -167,7 +167,7 @@ TEST(InputFiles, SetTheShapeWithLeadingOnesLeftOut) {
   write_npy((d / "k3.npy").string(), std::vector<float>(2 * 3 * 6 * 5, 0.5f), {2, 3, 6, 5});
   write_npy((d / "v3.npy").string(), std::vector<float>(2 * 3 * 6 * 5, 0.5f), {2, 3, 6, 5});
   expect_error(sim(inputs("q.npy", "k3.npy", "v3.npy") + "--out '" + (d / "x").string() + "'", d),
-               {"k3.npy: 3 K/V heads do not divide inputs.q's 4 query heads"});
+               {"inputs.k: ", "k3.npy: 3 K/V heads do not divide inputs.q's 4 query heads"});
   expect_error(
       sim(files + "--set problem.kv_len=7 --out '" + (d / "y").string() + "'", d),
       {"--set problem.kv_len=7: problem.kv_len: 7 disagrees with inputs.k", "so N_kv = 6"});
