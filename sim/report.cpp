@@ -306,7 +306,10 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
                     : fmt::format("  {:>{}}", row[c], width[c]);
     out += '\n';
   }
-  for (const DatapathResult& r : result.runs) out += "\n" + units_summary(r);
+  for (const DatapathResult& r : result.runs) {
+    out += '\n';
+    out += units_summary(r);
+  }
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const DatapathResult& r = result.runs[i];
     if (r.status == Status::unverified) {
