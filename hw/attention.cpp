@@ -6,19 +6,23 @@
 namespace sdpa {
 namespace {
 
-// Lane p's query rows of every K/V head's group, every `lanes`-th from the p-th (a query row q is
-// query q / g of the group's head q mod g); memory holds Q, then K, then V.
+// Lane p's query rows of every K/V head's group, every `lanes`-th from the p-th; memory holds Q,
+// then K, then V. Interleaved, a group's rows are read position by position across its heads,
+// one row of the shape per group; otherwise head after head, one row of the shape per head.
 StreamPattern q_pattern(const AttentionShape& s, std::size_t lane, std::size_t lanes,
                         Format input) {
   StreamPattern p;
   p.element_bytes = bytes_of(input);
-  p.shape = RowShape(s.batch * s.kv_heads, (s.group_queries() + lanes - 1 - lane) / lanes);
+  const bool interleaved = s.interleaved(lanes);
+  const std::size_t rows = interleaved ? s.group_queries() : s.seq_len;
+  p.shape =
+      RowShape(s.batch * (interleaved ? s.kv_heads : s.heads), (rows + lanes - 1 - lane) / lanes);
   p.blocks = s.batch * s.heads;
   p.block_rows = s.seq_len;
   p.head_dim = s.head_dim;
   p.first_row = lane;
   p.row_step = lanes;
-  p.interleave = s.group();
+  p.interleave = interleaved ? s.group() : 1;
   return p;
 }
 
@@ -28,14 +32,14 @@ StreamPattern kv_pattern(const AttentionShape& s, int matrix, std::size_t lanes,
   StreamPattern p;
   p.element_bytes = bytes_of(input);
   p.base = (s.q_elements() + (matrix - 1) * s.kv_elements()) * sizeof(float);
-  p.shape = s.group_rows(lanes);
+  p.shape = s.run_rows(lanes);
   p.blocks = s.batch * s.kv_heads;
   p.block_rows = s.kv_len;
   p.head_dim = s.head_dim;
   p.rows_per_block = (s.group_queries() + lanes - 1) / lanes;
   p.lanes = lanes;
   p.queries = s.group_queries();
-  p.group = s.group();
+  p.group = s.interleaved(lanes) ? s.group() : 1;
   p.first_key = s.causal ? s.keys(0) : 0;
   return p;
 }
@@ -148,8 +152,7 @@ Cycle AttentionDatapath::last_ready() const {
 }
 
 std::vector<float> AttentionDatapath::output() const {
-  // Lane p's rows are the query rows p, p + P, … of each group in turn, query row q being query
-  // q / g of the group's head q mod g.
+  // Lane p's rows are the query rows p, p + P, … of each group in turn.
   const std::size_t d = shape_.head_dim, n = lanes_.size(), g = shape_.group();
   std::vector<float> out(shape_.q_elements());
   for (std::size_t p = 0; p < n; ++p) {
@@ -157,7 +160,8 @@ std::vector<float> AttentionDatapath::output() const {
     const std::size_t per_group = (shape_.group_queries() + n - 1 - p) / n;
     for (std::size_t r = 0; r * d < rows.size(); ++r) {
       const std::size_t q = p + r % per_group * n;
-      const std::size_t row = (r / per_group * g + q % g) * shape_.seq_len + q / g;
+      const std::size_t row =
+          (r / per_group * g + shape_.head_of(q, n)) * shape_.seq_len + shape_.query_of(q, n);
       std::copy_n(rows.begin() + r * d, d, out.begin() + row * d);
     }
   }

@@ -41,22 +41,33 @@ struct AttentionShape {
   // The keys query i of a head sees.
   std::size_t keys(std::size_t i) const { return causal ? i + kv_len - seq_len + 1 : kv_len; }
   // The query rows of a K/V head's group, which the lanes share out: its g query heads' N_q
-  // queries each, position by position (query row q is query q / g of the group's head q mod g),
-  // so that consecutive query rows never see fewer keys under a causal mask.
+  // queries each. Lanes take them position by position across the heads, so that a run of them
+  // shares each K/V row among the heads and, under a causal mask, sees no fewer keys than the
+  // run before; one lane takes them head after head, the paper's order (with no run to share a
+  // row, interleaving the heads would only hold more short rows at a causal group's start).
   std::size_t group_queries() const { return group() * seq_len; }
+  bool interleaved(std::size_t lanes) const { return lanes > 1 && group() > 1; }
+  // Query row q of a group: its query head in the group, and its query.
+  std::size_t head_of(std::size_t q, std::size_t lanes) const {
+    return interleaved(lanes) ? q % group() : q / seq_len;
+  }
+  std::size_t query_of(std::size_t q, std::size_t lanes) const {
+    return interleaved(lanes) ? q / group() : q % seq_len;
+  }
   // The query rows q ≡ lane (mod lanes) of each group: one score row each, of the keys it sees.
   RowShape query_rows(std::size_t lane, std::size_t lanes) const {
     std::vector<std::size_t> period;
-    for (std::size_t q = lane; q < group_queries(); q += lanes) period.push_back(keys(q / group()));
+    for (std::size_t q = lane; q < group_queries(); q += lanes)
+      period.push_back(keys(query_of(q, lanes)));
     const std::size_t rows = batch * kv_heads * period.size();
     return causal ? RowShape(rows, std::move(period)) : RowShape(rows, kv_len);
   }
   // Runs of `lanes` consecutive query rows of a group, one row each, of the keys its query rows
-  // see (its last's).
-  RowShape group_rows(std::size_t lanes) const {
+  // see (its last's): what the K and V readers stream.
+  RowShape run_rows(std::size_t lanes) const {
     std::vector<std::size_t> period;
     for (std::size_t q = 0; q < group_queries(); q += lanes)
-      period.push_back(keys((std::min(q + lanes, group_queries()) - 1) / group()));
+      period.push_back(keys(query_of(std::min(q + lanes, group_queries()) - 1, lanes)));
     const std::size_t rows = batch * kv_heads * period.size();
     return causal ? RowShape(rows, std::move(period)) : RowShape(rows, kv_len);
   }

@@ -87,9 +87,9 @@ inline std::size_t element_width<RowView>(std::size_t head_dim) {
 }
 
 // What a unit iterates over: `rows` rows of up to `row_len` elements (for a score stream, one
-// row per query of every batch and head, each over the keys it sees; for a per-row unit,
-// `row_len` 1). Rows are all `row_len` long, or their lengths repeat a period: one length per
-// row of a block (a batch and head), as a causal mask makes them.
+// row per query row of a lane, each over the keys it sees; for a per-row unit, `row_len` 1).
+// Rows are all `row_len` long, or their lengths repeat a period: one length per row of a block
+// (a batch and K/V head's group, AttentionShape::query_rows), as a causal mask makes them.
 struct RowShape {
   std::size_t rows = 0;
   std::size_t row_len = 0;  // the longest row

@@ -57,7 +57,7 @@ inline DatapathConfig with_latencies(DatapathConfig c, const LatencySet& t) {
 // docs/timing.md, "Closed forms", for any shape and c.lanes lanes: S_g keys streamed (the
 // scores, one lane; with lanes, each run of P query rows' longest row), rows of at most N_kv keys.
 inline std::uint64_t keys_streamed(const AttentionShape& s, const DatapathConfig& c) {
-  return s.group_rows(c.lanes).elements();
+  return s.run_rows(c.lanes).elements();
 }
 
 // b: the cycles a Q, K or V row of d elements in the input format takes on its private link.

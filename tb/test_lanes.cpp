@@ -1,6 +1,7 @@
 // Parallel lanes: P query rows of a K/V head's group at once, sharing the K and V streams. The
 // closed forms with the keys streamed per run of query rows, the traffic divided by P, lane
 // names, and the output.
+#include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -40,7 +41,7 @@ const Case kCases[] = {
 
 class Lanes : public testing::TestWithParam<std::tuple<Case, const char*>> {};
 
-TEST_P(Lanes, MatchTheReferenceAndTheClosedFormWithTheKeysStreamedPerGroup) {
+TEST_P(Lanes, MatchTheReferenceAndTheClosedFormWithTheKeysStreamedPerRun) {
   const auto& [c, datapath] = GetParam();
   const AttentionInputs in = random_inputs(c.shape, 11);
   DatapathConfig config = default_config();
@@ -49,7 +50,7 @@ TEST_P(Lanes, MatchTheReferenceAndTheClosedFormWithTheKeysStreamedPerGroup) {
   const DatapathResult& run = r.runs.at(0);
   expect_accurate(in, run);
   EXPECT_EQ(run.cycles, closed_form_cycles(datapath, c.shape, config));
-  // K and V: each group's keys once, for all its lanes; Q: each query row once.
+  // K and V: each run's keys once, for all its lanes; Q: each query row once.
   const std::uint64_t row = c.shape.head_dim * sizeof(float);
   EXPECT_EQ(run.k_bytes_read, keys_streamed(c.shape, config) * row);
   EXPECT_EQ(run.v_bytes_read, run.k_bytes_read);
@@ -82,7 +83,7 @@ TEST(Lanes, ALaneWithoutQueriesHasThePlainDepths) {
   }
 }
 
-TEST(Lanes, FullAttentionReadsKAndVOncePerGroupOfPQueries) {
+TEST(Lanes, FullAttentionReadsKAndVOncePerRunOfPQueries) {
   // N = 64, P = 4: the K/V traffic is that of one lane divided by 4, and the rate nearly 4.
   const AttentionShape s = AttentionShape::square(1, 64, 8);
   DatapathConfig c = default_config();
@@ -141,6 +142,70 @@ TEST(Lanes, AGqaDecodeStepKeepsEveryLaneBusyAndReadsKAndVOnce) {
   // The reordered closed form with S_g = 2·2·64 keys streamed: S_g − 1 + Lmem + L_dot + … .
   EXPECT_EQ(r.cycles, closed_form_cycles("reordered", s, c));
   EXPECT_EQ(keys_streamed(s, c), 2u * 2 * 64);
+}
+
+// The keys streamed and each lane's scores, counted by hand from docs/timing.md, "Parallel
+// lanes" (not from the shapes the code builds): query row q of a group is query ⌊q / g⌋, which
+// sees ⌊q / g⌋ + N_kv − N_q + 1 keys; a run streams the keys of its last query row.
+struct Counted {
+  const char* name;
+  AttentionShape shape;
+  std::size_t lanes;
+  std::uint64_t keys_streamed;
+  std::vector<Cycle> lane_scores;
+};
+
+const Counted kCounted[] = {
+    // g = 4, keys(i) = i + 6: runs {0 … 4} (query 1: 7 keys), {5 … 9} and {10, 11} (query 2: 8);
+    // lane 0 takes query rows 0, 5, 10 (queries 0, 1, 2), lane 2 rows 2, 7 (queries 0, 1).
+    {"g4_p5", {1, 4, 1, 3, 8, 4, true}, 5, 7 + 8 + 8, {6 + 7 + 8, 6 + 7 + 8, 6 + 7, 6 + 8, 7 + 8}},
+    // g = 3, keys(i) = i + 3: runs {0, 1} (query 0), {2, 3}, {4, 5} (query 1), {6, 7}, {8};
+    // lane 0 takes query rows 0, 2, 4, 6, 8 (queries 0, 0, 1, 2, 2), lane 1 rows 1, 3, 5, 7.
+    {"g3_p2", {1, 3, 1, 3, 5, 4, true}, 2, 3 + 4 + 4 + 5 + 5, {3 + 3 + 4 + 5 + 5, 3 + 4 + 4 + 5}},
+};
+
+class CountedRuns : public testing::TestWithParam<Counted> {};
+
+TEST_P(CountedRuns, StraddlingQueriesAndHeadsStreamTheKeysOfTheirLastQuery) {
+  const Counted& c = GetParam();
+  DatapathConfig config = default_config();
+  config.lanes = c.lanes;
+  const AttentionInputs in = random_inputs(c.shape, 4);
+  const DatapathResult r = simulate(in, {"reordered"}, config).runs.at(0);
+  expect_accurate(in, r);
+  EXPECT_EQ(keys_streamed(c.shape, config), c.keys_streamed);
+  EXPECT_EQ(r.k_bytes_read, c.keys_streamed * c.shape.head_dim * sizeof(float));
+  for (std::size_t p = 0; p < c.lane_scores.size(); ++p)
+    EXPECT_EQ(unit(r, "lane" + std::to_string(p) + ".dot_product").firings, c.lane_scores[p])
+        << "lane " << p;
+  EXPECT_EQ(r.cycles, closed_form_cycles("reordered", c.shape, config));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, CountedRuns, testing::ValuesIn(kCounted),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// One lane takes a group's query rows head after head, the paper's order: a causal GQA run's
+// rows come as those of the same heads each with a K/V head of its own, and so do its per-row
+// channels' depths and high water (position by position, a group would start with g rows of
+// each length and hold more of them).
+TEST(Lanes, OneLaneTakesAGroupsHeadsOneAfterAnother) {
+  const fs::path d = scratch();
+  const std::string shape =
+      "--set datapath=naive --set problem.heads=4 --set problem.seq_len=64 "
+      "--set problem.head_dim=4 --set problem.causal=true ";
+  const json gqa = run_report(shape + "--set problem.kv_heads=1", d / "gqa")["runs"][0];
+  const json mha = run_report(shape + "--set problem.kv_heads=4", d / "mha")["runs"][0];
+  EXPECT_EQ(gqa["status"], "ok");
+  EXPECT_EQ(gqa["cycles"], mha["cycles"]);
+  std::map<std::string, std::pair<json, json>> per_row;
+  for (const json& ch : gqa["channels"]) per_row[ch["name"]].first = ch;
+  for (const json& ch : mha["channels"]) per_row[ch["name"]].second = ch;
+  for (const char* name : {"naive.maxima", "naive.sums"}) {
+    const auto& [g, m] = per_row.at(name);
+    EXPECT_EQ(g["capacity"], m["capacity"]) << name;
+    EXPECT_EQ(g["high_water"], m["high_water"]) << name;
+    EXPECT_GT(g["capacity"].get<int>(), 5) << name << ": more than a full row's L + 1";
+  }
 }
 
 // More lanes than a group's query rows leave some without work, which the run says; enough

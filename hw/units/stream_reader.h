@@ -18,11 +18,11 @@ namespace sdpa {
 // Which rows a reader streams, in order: one per firing of `shape`. Memory holds `blocks` blocks
 // of `block_rows` rows of `head_dim` floats from `base` (Q: one block per batch and query head;
 // K and V: one per batch and K/V head). Row r of the shape reads block r / rows_per_block, firing
-// (r, j) its row first_row + j·row_step. The query rows of a K/V head's group are its `group`
-// query heads' queries position by position (AttentionShape::query_rows): Q, one row of the
-// shape per group, reads them with `interleave` = group, index q = first_row + j·row_step being
-// row q / group of block r·group + q mod group. K and V: one row of the shape per query row (or
-// run of `lanes` query rows) of a group, the keys it sees.
+// (r, j) its row first_row + j·row_step. With lanes, the query rows of a K/V head's group are its
+// query heads' queries position by position (AttentionShape::query_rows): Q, one row of the shape
+// per group, reads them with `interleave` = g, the group's query heads, index q = first_row +
+// j·row_step being row q / g of block r·g + q mod g. K and V: one row of the shape per query row
+// (or run of `lanes` query rows) of a group, the keys it sees.
 struct StreamPattern {
   std::uint64_t base = 0;
   RowShape shape;
@@ -34,9 +34,9 @@ struct StreamPattern {
   std::size_t row_step = 1;
   std::size_t interleave = 1;  // Q of a group of query heads, position by position
   // K and V for `lanes` lanes: row r of the shape is the run of query rows r mod rows_per_block of
-  // the `queries` of its group, one per lane (query row q is query q / group of its head), and
-  // key j goes to the lanes whose query sees it: with a causal mask, query i sees the first
-  // i + first_key keys.
+  // the `queries` of its group, one per lane (query row q is query q / group of its head: the
+  // interleave Q was read with), and key j goes to the lanes whose query sees it: with a causal
+  // mask, query i sees the first i + first_key keys.
   std::size_t lanes = 1;
   std::size_t queries = 0;
   std::size_t group = 1;
@@ -93,7 +93,6 @@ class StreamReader : public Unit {
   // The same on the shared link: when it grants the request.
   LinkRequestOp request_shared_link();
 
-  // Reads firing f's row, its first beat leaving in cycle `start`; returns when it is due.
   // Reads the row at `address`, its first beat leaving in cycle `start`; returns when it is due.
   Cycle fetch_row(std::uint64_t address, Cycle start) {
     const Cycle arrival = fetch(address, start) + beats_ - 1;
@@ -107,8 +106,8 @@ class StreamReader : public Unit {
           (f.row / pattern_.rows_per_block * pattern_.block_rows + pattern_.first_row) * row_bytes_;
     return row_base_ + f.index * step_;
   }
-  // With `interleave` g > 1 (Q of a GQA group): query row q is row q / g of block f.row·g + q mod
-  // g.
+  // With `interleave` g > 1 (Q of a GQA group on lanes): query row q is row q / g of block
+  // f.row·g + q mod g.
   std::uint64_t interleaved_address(const Firing& f) const {
     const std::size_t g = pattern_.interleave, q = pattern_.first_row + f.index * pattern_.row_step;
     return pattern_.base + ((f.row * g + q % g) * pattern_.block_rows + q / g) * row_bytes_;
