@@ -96,12 +96,13 @@ std::vector<std::size_t> as_4d(const std::string& file, std::vector<std::size_t>
   return s;
 }
 
-// Reads an input file, its errors naming the key and where it was given (the file's own name
-// is in them already).
+// An input's error, naming its key and where it was given.
 InputError input_error(const Params& p, const std::string& key, const std::string& what) {
   const std::string where = p.origin(key);
   return InputError(fmt::format("{}{}: {}", where.empty() ? "" : where + ": ", key, what));
 }
+// Reads an input file, its errors naming the key and where it was given (the file's own name
+// is in them already).
 template <class Read>
 auto read_input(const Params& p, const std::string& key, Read&& read) {
   try {

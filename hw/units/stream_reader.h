@@ -40,7 +40,7 @@ struct StreamPattern {
   std::size_t lanes = 1;
   std::size_t queries = 0;
   std::size_t group = 1;
-  std::size_t first_key = 0;  // 0: no mask, every lane sees every key of its group
+  std::size_t first_key = 0;  // 0: no mask, every lane sees every key of its run
   // Bytes per element in memory (numerics.input): what the link carries. The host's image keeps
   // each element decoded to a float, so addresses step in floats.
   std::size_t element_bytes = sizeof(float);
