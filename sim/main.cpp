@@ -455,13 +455,15 @@ int run(const Options& opt) {
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
   const fs::path out_dir = output_folder(opt.out, opt.out_given, stem);
   const std::set<std::string> outputs = output_names(params, opt);
-  // Not structured bindings: clang 14 cannot capture one in a lambda.
-  if (params.has_inputs())
+  if (params.has_inputs()) {
+    const std::set<std::string> replaced = files_replaced(out_dir, outputs);
+    // Not structured bindings: clang 14 cannot capture one in a lambda.
     for (const auto& input : {std::pair{"inputs.q", &params.input_q},
                               {"inputs.k", &params.input_k},
                               {"inputs.v", &params.input_v}})
       read_input(params, input.first,
-                 [&] { refuse_input_in_output(out_dir, outputs, *input.second); });
+                 [&] { refuse_input_in_output(out_dir, replaced, *input.second); });
+  }
   if (opt.check) return check_only(params, shape, out_dir, outputs);
 
   // Before simulating: a folder that cannot be written is found now, not after the run.

@@ -65,7 +65,7 @@ bool is_output_name(const std::string& name) {
                                            "sized.yaml",  "trace.fst",   "graph.dot", "graph.svg"};
   if (fixed.count(name)) return true;
   // o_<datapath>.npy, of a datapath this simulator has: not any o_*.npy, which may be the user's.
-  const std::vector<std::string> datapaths = datapath_names();
+  static const std::vector<std::string> datapaths = datapath_names();
   return std::any_of(datapaths.begin(), datapaths.end(),
                      [&](const std::string& dp) { return name == "o_" + dp + ".npy"; });
 }
@@ -164,10 +164,14 @@ std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std
 
 }  // namespace
 
-void refuse_input_in_output(const fs::path& dir, const std::set<std::string>& names,
-                            const std::string& path) {
+std::set<std::string> files_replaced(const fs::path& dir, const std::set<std::string>& names) {
   std::set<std::string> replaced = previous_outputs(dir);
   replaced.insert(names.begin(), names.end());
+  return replaced;
+}
+
+void refuse_input_in_output(const fs::path& dir, const std::set<std::string>& replaced,
+                            const std::string& path) {
   for (const std::string& name : replaced) {
     std::error_code ec;
     if (!fs::equivalent(path, dir / name, ec)) continue;

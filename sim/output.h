@@ -82,10 +82,12 @@ class OutputFolder {
 // A name --trace-events may write in the --out folder: NAME.json, letters, digits and _ - .
 bool is_trace_events_name(const std::string& name);
 
-// An input file `path` that the run in `dir` would replace or remove: one of `names` or of the
-// earlier run's files there. The new params.yaml would name a file that no longer holds the
-// input; an InputError (exit 2) says so before the run.
-void refuse_input_in_output(const std::filesystem::path& dir, const std::set<std::string>& names,
+// The files a run writing `names` in `dir` replaces or removes: those and the earlier run's.
+std::set<std::string> files_replaced(const std::filesystem::path& dir,
+                                     const std::set<std::string>& names);
+// An input file `path` that is one of `replaced` in `dir`: the new params.yaml would name a file
+// that no longer holds the input; an InputError (exit 2) says so before the run.
+void refuse_input_in_output(const std::filesystem::path& dir, const std::set<std::string>& replaced,
                             const std::string& path);
 
 // What OutputFolder's constructor refuses, found without creating or writing anything (--check):
