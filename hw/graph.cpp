@@ -1,6 +1,7 @@
 #include "hw/graph.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace sdpa {
 
@@ -110,7 +111,18 @@ bool descends_from(const sc_core::sc_object* object, const sc_core::sc_object* a
 }  // namespace
 
 void Graph::scope(const std::string& name, const std::function<void()>& build) {
+  claim(name);
+  const std::string outer = std::exchange(scope_, scope_ + name + ".");
   scopes_.push_back(std::make_unique<Scope>(name.c_str(), build));
+  scope_ = outer;
+}
+
+void Graph::claim(const std::string& local) const {
+  const std::string full = std::string(name()) + "." + scope_ + local;
+  if (sc_core::sc_find_object(full.c_str()) != nullptr)
+    SC_REPORT_ERROR(name(), (full + " is named twice: give each unit, channel and scope of a "
+                                    "graph its own name")
+                                .c_str());
 }
 
 void Graph::adopt(std::unique_ptr<Unit> unit) {

@@ -89,6 +89,7 @@ class Graph : public sc_core::sc_module {
   // U::default_timing. The scheduler runs units in creation order: create producers first.
   template <class U, class... Args>
   U& unit(const std::string& name, Args&&... args) {
+    claim(name);
     auto owned = std::make_unique<U>(name.c_str(), timing(name, U::default_timing),
                                      std::forward<Args>(args)...);
     U& ref = *owned;
@@ -164,6 +165,7 @@ class Graph : public sc_core::sc_module {
   template <class T>
   Channel<T>& make_channel(Out<T>& from, In<T>& to, const std::string& name, const Depth& rule,
                            const Unit& producer) {
+    claim(name);
     auto owned = std::make_unique<Channel<T>>(name.c_str(), depth(name, rule, producer),
                                               element_width<T>(vector_width_), config_.clocking,
                                               config_.trace);
@@ -174,6 +176,9 @@ class Graph : public sc_core::sc_module {
     add_edge(std::move(owned), producer, owner(to));
     return ch;
   }
+  // Refuses a name that a unit, channel or scope of the same scope has already: SystemC would
+  // rename the new object with only a warning, and its parameter keys with it.
+  void claim(const std::string& name) const;
   Timing timing(const std::string& unit, Timing default_timing);
   std::size_t depth(const std::string& channel, const Depth& rule, const Unit& producer);
   const Unit& owner(const sc_core::sc_object& port) const;
@@ -193,6 +198,7 @@ class Graph : public sc_core::sc_module {
   std::set<std::string> used_timings_, used_depths_;
   std::set<const sc_core::sc_object*> connected_, broadcast_;  // output ports
   std::string stage_;
+  std::string scope_;  // the scope being built, as a name prefix (`lane2.`), or ""
 };
 
 }  // namespace sdpa

@@ -163,6 +163,35 @@ TEST(Graph, ConnectingAnOutputTwiceIsAnError) {
   EXPECT_NE(error.find("twice.feed.out is connected twice"), std::string::npos) << error;
 }
 
+// SystemC would rename the second object, and its parameter keys with it, with only a warning.
+TEST(Graph, ANameTakenTwiceIsAnError) {
+  const std::string error = elaboration_error([] {
+    struct Clash : Graph {
+      explicit Clash(const sc_core::sc_module_name& name = "clash")
+          : Graph(name, GraphConfig{}, 1) {
+        scope("lane0", [&] {
+          auto& feed = unit<Feed>("feed", std::vector<int>{1});
+          auto& collect = unit<Collect>("collect", 1);
+          connect(feed.out, collect.in, "collect");
+        });
+      }
+    } g;
+  });
+  EXPECT_NE(error.find("clash.lane0.collect is named twice"), std::string::npos) << error;
+}
+
+TEST(Graph, ANameOfTheGraphsOwnIsTaken) {
+  const std::string error = elaboration_error([] {
+    struct Clash : Graph {
+      explicit Clash(const sc_core::sc_module_name& name = "clash")
+          : Graph(name, GraphConfig{}, 1) {
+        unit<Feed>("scheduler", std::vector<int>{1});
+      }
+    } g;
+  });
+  EXPECT_NE(error.find("clash.scheduler is named twice"), std::string::npos) << error;
+}
+
 TEST(Graph, DepthRulesAndConfiguredDepths) {
   struct Chain : Graph {
     explicit Chain(const GraphConfig& config, const sc_core::sc_module_name& name = "chain")
