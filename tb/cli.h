@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace sdpa::test {
 
@@ -60,6 +62,17 @@ inline SimRun sim(const std::string& args, const std::filesystem::path& dir) {
 inline std::filesystem::path write(const std::filesystem::path& p, const std::string& text) {
   std::ofstream(p) << text;
   return p;
+}
+
+// A refusal: exit 2 and one line on stderr naming each of `needles` and none of `absent`.
+inline void expect_error(const SimRun& r, const std::vector<std::string>& needles,
+                         const std::vector<std::string>& absent = {}) {
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
+  for (const std::string& n : absent)
+    EXPECT_EQ(r.err.find(n), std::string::npos) << n << " in " << r.err;
 }
 
 }  // namespace sdpa::test

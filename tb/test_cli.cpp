@@ -17,14 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void expect_error(const SimRun& r, const std::vector<std::string>& needles) {
-  EXPECT_EQ(r.status, 2) << r.err;
-  // One line: the message and its newline.
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  for (const std::string& n : needles)
-    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
-}
-
 std::string params_arg(const fs::path& p, const fs::path& dir) {
   return shell_word(p) + out_arg(dir / "out");
 }

@@ -20,16 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void expect_error(const SimRun& r, const std::vector<std::string>& needles,
-                  const std::vector<std::string>& absent = {}) {
-  EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  for (const std::string& n : needles)
-    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
-  for (const std::string& n : absent)
-    EXPECT_EQ(r.err.find(n), std::string::npos) << n << " in " << r.err;
-}
-
 json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
 
 Cycle cycles(const json& r, const std::string& datapath) {

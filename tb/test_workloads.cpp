@@ -124,13 +124,6 @@ TEST(Gqa, MemoryHoldsTheKvHeadsAndQueryHeadsRereadThem) {
             (std::vector<std::size_t>{2, 8, 16, 4}));
 }
 
-void expect_error(const SimRun& r, const std::vector<std::string>& needles) {
-  EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  for (const std::string& n : needles)
-    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
-}
-
 TEST(BadShapes, AreRefusedNamingWhatDisagrees) {
   const fs::path d = scratch();
   const std::string o = " --out '" + (d / "o").string() + "'";
