@@ -540,8 +540,10 @@ int run(const Options& opt) {
 
   out.write("params.yaml", to_yaml(params));
   if (opt.waveform()) {
+    // Fits the latest unit's end: a deadlocked or stopped run has no cycle count, but its
+    // waveform shows where its units waited.
     Cycle end = 0;
-    for (const DatapathResult& r : result.runs) end = std::max(end, r.cycles);
+    for (const DatapathResult& r : result.runs) end = std::max(end, r.span);
     const double end_ps = double(end) * params.clock_period_ns * 1e3;
     const std::string dump = opt.fst && convert_to_fst(out) ? "trace.fst" : "trace.vcd";
     out.write("trace.gtkw", gtkw_save_file(dump, "trace.gtkw", stages, end_ps));

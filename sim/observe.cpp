@@ -224,7 +224,7 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
     if (d < stages.size())
       for (const Stage& st : stages[d].stages) {
         order.push_back(st.label);
-        for (const std::string& ch : st.channels) stage_of_channel[ch] = st.label;
+        for (const StageChannel& ch : st.channels) stage_of_channel[ch.name] = st.label;
       }
     std::vector<std::string> unit_stage(r.units.size());
     for (std::size_t i = r.channels.size(); i-- > 0;)

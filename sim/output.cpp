@@ -487,8 +487,8 @@ DatapathStages stages_of(const AttentionDatapath& dp) {
     auto stage = std::find_if(out.stages.begin(), out.stages.end(),
                               [&](const Stage& s) { return s.label == label; });
     if (stage == out.stages.end()) stage = out.stages.insert(out.stages.end(), {label, {}, {}});
-    // Named within the datapath: `lane2.scores` with lanes.
-    stage->channels.push_back(std::string(e.channel->name()).substr(out.datapath.size() + 1));
+    stage->channels.push_back(
+        {std::string(e.channel->name()).substr(out.datapath.size() + 1), e.channel->capacity()});
   }
   // Units in edge order: each where its first output goes, a unit with none where its input is.
   std::set<const Unit*> placed;
@@ -510,17 +510,16 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
   // given: then it looks for the dump where it lies relative to the save file, so the folder
   // opens from anywhere and may be moved (GTKWave's find_dumpfile).
   //
-  //
   // A group per stage holds its channels' occupancies, as analog steps two rows high (each
-  // scaled to its own range: the value at the marker, mid-run, gives the number), the naive
-  // bypasses, the O(N) buffers, in red; then its units' states, as numbers: 0 idle, 1 busy,
-  // 2 starved (waiting for input), 3 blocked (waiting for space). Flags are GTKWave's TR_* bits:
-  // decimal 0x4, right-justified 0x20, blank (a comment row) 0x200, analog step 0x8000, analog
-  // height extension 0x20000, group begin 0x800000 and end 0x1000000. The SST is collapsed to
-  // give the waves the width; the signals pane is wide enough for the widest label (the state
-  // legend) with a value of five digits beside a name, which GTKWave right-justifies and would
-  // clip. Its zoom z shows about 2^z·194 pixels per time unit, so 2.1 − log2(end) fits the run in
-  // the ~840 pixels left of a 1400-pixel window.
+  // scaled to its own range, so the label gives the capacity, and the value at the marker,
+  // mid-run, the number), the naive bypasses, the O(N) buffers, in red; then its units' states,
+  // as numbers: 0 idle, 1 busy, 2 starved (waiting for input), 3 blocked (waiting for space).
+  // Flags are GTKWave's TR_* bits: decimal 0x4, right-justified 0x20, blank (a comment row)
+  // 0x200, analog step 0x8000, analog height extension 0x20000, group begin 0x800000 and end
+  // 0x1000000. The SST is collapsed to give the waves the width; the signals pane is wide enough
+  // for the widest label (the state legend) with a value of five digits beside a name, which
+  // GTKWave right-justifies and would clip. Its zoom z shows about 2^z·194 pixels per time unit,
+  // so 2.1 − log2(end) fits the run in the ~840 pixels left of a 1400-pixel window.
   const double end = std::max(end_ps, 1.0);
   std::string s = fmt::format(
       "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
@@ -536,11 +535,12 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
     for (const Stage& stage : dp.stages) {
       const std::string group = fmt::format("{}: {}", dp.datapath, stage.label);
       s += fmt::format("@800200\n-{}\n", group);
-      for (const std::string& ch : stage.channels) {
-        const bool bypass = ch.find("bypass") != std::string::npos;
-        s +=
-            fmt::format("[color] {3}\n@8024\n+{{{2}}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n-\n",
-                        dp.datapath, ch, label(ch), bypass ? 1 : 0);
+      for (const StageChannel& ch : stage.channels) {
+        const bool bypass = ch.name.find("bypass") != std::string::npos;
+        s += fmt::format(
+            "[color] {3}\n@8024\n+{{{2} (capacity {4})}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n"
+            "-\n",
+            dp.datapath, ch.name, label(ch.name), bypass ? 1 : 0, ch.capacity);
       }
       if (!stage.units.empty()) s += "[color] 0\n@200\n-state: 0 idle 1 busy 2 starved 3 blocked\n";
       for (const std::string& unit : stage.units)

@@ -132,9 +132,13 @@ class VcdStream {
 // A datapath's channels and units by local name, grouped as its graph groups channels: the
 // memory streams first, then each stage in the order it was built. A unit is in the stage of its
 // first output channel (the sink, with none, in that of its input).
+struct StageChannel {
+  std::string name;  // within the datapath: `lane2.scores` with lanes
+  std::size_t capacity = 0;
+};
 struct Stage {
   std::string label;
-  std::vector<std::string> channels;
+  std::vector<StageChannel> channels;
   std::vector<std::string> units;
 };
 struct DatapathStages {

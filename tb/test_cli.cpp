@@ -618,5 +618,33 @@ TEST(Waveform, EndsWithEveryChannelEmptyAndEveryUnitIdle) {
   EXPECT_EQ(states, units);
 }
 
+// The view fits the latest unit's end, a deadlocked run's too (it has no cycle count): GTKWave's
+// zoom line `*Z M` puts the marker M mid-way, in ps.
+TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=naive --set problem.seq_len=32 --set problem.head_dim=4 "
+          "--set channels.depths.score_bypass=16 --vcd --out '" +
+              (d / "o").string() + "'",
+          d);
+  ASSERT_EQ(r.status, 3) << r.err;
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  const Cycle span = report["runs"][0]["span_cycles"].get<Cycle>();
+  ASSERT_GT(span, 0u);  // where its units wait: its cycle count is 0
+  const std::string gtkw = slurp(d / "o" / "trace.gtkw");
+  const std::size_t zoom = gtkw.find("\n*");
+  ASSERT_NE(zoom, std::string::npos) << gtkw;
+  std::istringstream line(gtkw.substr(zoom + 2));
+  double z = 0;
+  long marker = 0;
+  line >> z >> marker;
+  EXPECT_EQ(marker, long(span) * 1000 / 2);  // 1 ns per cycle
+  EXPECT_NEAR(z, 2.1 - std::log2(double(span) * 1000), 1e-6);
+  // Each occupancy is scaled to its own range: its label gives the capacity.
+  EXPECT_NE(gtkw.find("+{score_bypass (capacity 16)} SystemC.naive.score_bypass.occupancy[31:0]"),
+            std::string::npos)
+      << gtkw;
+}
+
 }  // namespace
 }  // namespace sdpa::test
