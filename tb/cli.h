@@ -27,13 +27,14 @@ inline std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
-// A fresh folder per test under the build tree.
+// A fresh folder per test under the build tree: two suites running at once (a clean clone's CI
+// beside a working tree's build) would otherwise remove each other's files.
 inline std::filesystem::path scratch() {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();
   std::string name = std::string(info->test_suite_name()) + "." + info->name();
   for (char& c : name)
     if (c == '/') c = '_';
-  const auto dir = std::filesystem::temp_directory_path() / "sdpa-tests" / name;
+  const auto dir = std::filesystem::path(SDPA_SCRATCH_DIR) / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
