@@ -21,6 +21,8 @@
 #include <iostream>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "sim/npy.h"
 #include "sim/simulation.h"
@@ -480,6 +482,16 @@ void VcdStream::finish() {
 
 // ---- GTKWave save file ---------------------------------------------------------------------
 
+namespace {
+
+// The scope of a name within its datapath: `lane2` of `lane2.scores`; none: empty.
+std::string scope_of(const std::string& local) {
+  const std::size_t dot = local.rfind('.');
+  return dot == std::string::npos ? std::string() : local.substr(0, dot);
+}
+
+}  // namespace
+
 DatapathStages stages_of(const AttentionDatapath& dp) {
   DatapathStages out{dp.basename(), {{"memory streams", {}, {}}}};
   for (const Graph::Edge& e : dp.edges()) {
@@ -531,21 +543,48 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
     std::replace(local.begin(), local.end(), '.', '/');
     return local;
   };
+  // A stage's signals of one scope (a lane: `lane1.` names), or of none.
+  const auto signals = [&](const DatapathStages& dp, const Stage& stage, const std::string& scope) {
+    std::string out;
+    for (const StageChannel& ch : stage.channels) {
+      if (scope_of(ch.name) != scope) continue;
+      const bool bypass = ch.name.find("bypass") != std::string::npos;
+      out += fmt::format(
+          "[color] {3}\n@8024\n+{{{2} (capacity {4})}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n"
+          "-\n",
+          dp.datapath, ch.name, label(ch.name), bypass ? 1 : 0, ch.capacity);
+    }
+    bool legend = false;
+    for (const std::string& unit : stage.units) {
+      if (scope_of(unit) != scope) continue;
+      if (!std::exchange(legend, true))
+        out += "[color] 0\n@200\n-state: 0 idle 1 busy 2 starved 3 blocked\n";
+      out += fmt::format("[color] 0\n@24\n+{{{2}}} SystemC.{0}.{1}.state[31:0]\n", dp.datapath,
+                         unit, label(unit));
+    }
+    return out;
+  };
+  // With lanes, each lane's signals of a stage form a group inside it, the first lane's open and
+  // the others closed (0x400000, and 0x1000 at their end, as GTKWave writes them), so that 64
+  // lanes are 64 rows until one is opened; the signals the lanes share come first.
   for (const DatapathStages& dp : datapaths) {
     for (const Stage& stage : dp.stages) {
       const std::string group = fmt::format("{}: {}", dp.datapath, stage.label);
       s += fmt::format("@800200\n-{}\n", group);
-      for (const StageChannel& ch : stage.channels) {
-        const bool bypass = ch.name.find("bypass") != std::string::npos;
-        s += fmt::format(
-            "[color] {3}\n@8024\n+{{{2} (capacity {4})}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n"
-            "-\n",
-            dp.datapath, ch.name, label(ch.name), bypass ? 1 : 0, ch.capacity);
+      s += signals(dp, stage, "");
+      std::vector<std::string> lanes;  // in order of appearance
+      const auto note = [&](const std::string& name) {
+        const std::string scope = scope_of(name);
+        if (!scope.empty() && std::find(lanes.begin(), lanes.end(), scope) == lanes.end())
+          lanes.push_back(scope);
+      };
+      for (const StageChannel& ch : stage.channels) note(ch.name);
+      for (const std::string& unit : stage.units) note(unit);
+      for (const std::string& lane : lanes) {
+        const bool closed = lane != lanes.front();
+        s += fmt::format("{}\n-{}\n{}{}\n-{}\n", closed ? "@c00200" : "@800200", lane,
+                         signals(dp, stage, lane), closed ? "@1401200" : "@1000200", lane);
       }
-      if (!stage.units.empty()) s += "[color] 0\n@200\n-state: 0 idle 1 busy 2 starved 3 blocked\n";
-      for (const std::string& unit : stage.units)
-        s += fmt::format("[color] 0\n@24\n+{{{2}}} SystemC.{0}.{1}.state[31:0]\n", dp.datapath,
-                         unit, label(unit));
       s += fmt::format("@1000200\n-{}\n", group);
     }
   }

@@ -148,8 +148,9 @@ struct DatapathStages {
 DatapathStages stages_of(const AttentionDatapath& dp);
 
 // A GTKWave save file showing each datapath's channel occupancy (analog steps) and its units'
-// states, a group per stage, zoomed to fit `end_ps` picoseconds (the VCD's time unit) in the
-// window. `vcd_name` (a VCD or FST) and `save_name` are file names in the same folder.
+// states, a group per stage (with lanes, a group per lane inside it), zoomed to fit `end_ps`
+// picoseconds (the VCD's time unit) in the window. `vcd_name` (a VCD or FST) and `save_name` are
+// file names in the same folder.
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
                            const std::vector<DatapathStages>& datapaths, double end_ps);
 

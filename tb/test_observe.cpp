@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "sim/observe.h"
@@ -530,6 +531,72 @@ TEST(ObserveCli, FstReplacesTheVcdAndTheWaveformHasUnitStates) {
 
 // A deadlocked run has no cycle count: its graph shows each unit's busy share of the cycles it
 // ran (its span), at most 100%, as the report's utilisation does.
+// With lanes, a stage's signals of each lane are a group inside the stage's, the first lane's
+// open and the others closed; the signals the lanes share stay in the stage's group. Every unit
+// and channel is there once.
+TEST(ObserveCli, EachLanesWaveformsAreAGroupOfTheirOwn) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=all --set problem.seq_len=8 --set problem.head_dim=4 "
+          "--set problem.heads=3 --set parallel.lanes=3 --vcd --out '" +
+              (d / "o").string() + "'",
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream gtkw(slurp(d / "o" / "trace.gtkw"));
+  // Each signal's enclosing groups, innermost last, and whether its innermost one is closed.
+  struct Place {
+    std::vector<std::string> groups;
+    bool closed = false;
+  };
+  std::map<std::string, std::vector<Place>> placed;  // by SystemC name
+  std::vector<std::pair<std::string, bool>> open;
+  std::string flags, line;
+  while (std::getline(gtkw, line)) {
+    if (line.starts_with("@")) {
+      flags = line;
+    } else if (line.starts_with("-") && line.size() > 1 &&
+               (flags == "@800200" || flags == "@c00200")) {
+      open.emplace_back(line.substr(1), flags == "@c00200");
+    } else if (line.starts_with("-") && (flags == "@1000200" || flags == "@1401200")) {
+      ASSERT_FALSE(open.empty()) << line;
+      EXPECT_EQ(open.back().first, line.substr(1));
+      EXPECT_EQ(open.back().second, flags == "@1401200") << line;
+      open.pop_back();
+    } else if (line.starts_with("+")) {
+      const std::size_t from = line.find(" SystemC.") + 9, to = line.rfind('.');
+      Place p{{}, !open.empty() && open.back().second};
+      for (const auto& g : open) p.groups.push_back(g.first);
+      placed[line.substr(from, to - from)].push_back(p);
+    }
+  }
+  EXPECT_TRUE(open.empty());
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  int lane_signals = 0;
+  for (const json& run : report["runs"]) {
+    const std::string dp = run["datapath"];
+    std::vector<std::string> names;
+    for (const json& u : run["units"]) names.push_back(u["name"]);
+    for (const json& c : run["channels"]) names.push_back(c["name"]);
+    for (const std::string& name : names) {
+      ASSERT_EQ(placed[name].size(), 1u) << name;
+      const Place& p = placed[name][0];
+      ASSERT_GE(p.groups.size(), 1u) << name;
+      EXPECT_TRUE(p.groups[0].starts_with(dp + ": ")) << name << " in " << p.groups[0];
+      const std::string local = name.substr(dp.size() + 1);
+      if (!local.starts_with("lane")) {
+        EXPECT_EQ(p.groups.size(), 1u) << name;
+        continue;
+      }
+      ++lane_signals;
+      const std::string lane = local.substr(0, local.find('.'));
+      ASSERT_EQ(p.groups.size(), 2u) << name;
+      EXPECT_EQ(p.groups[1], lane) << name;
+      EXPECT_EQ(p.closed, lane != "lane0") << name;
+    }
+  }
+  EXPECT_GT(lane_signals, 0);
+}
+
 TEST(ObserveCli, DotOfADeadlockShowsUtilisationOfTheSpan) {
   const fs::path d = scratch();
   const SimRun r = sim(
