@@ -391,6 +391,21 @@ void write_report(OutputFolder& out, const Params& params, nlohmann::json report
   out.write("report.json", report.dump(2) + "\n");
 }
 
+// The process's resident memory now, from Linux's /proc/self/statm (0 if it cannot be read).
+std::uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * std::uint64_t(::sysconf(_SC_PAGE_SIZE));
+}
+
+std::string mib_or_gib(std::uint64_t bytes) {
+  if (bytes == MemoryEstimate::beyond) return "over 16 EiB";
+  if (bytes >= (std::uint64_t(1) << 30))
+    return fmt::format("{:.1f} GiB", double(bytes) / (1 << 30));
+  return fmt::format("{:.1f} MiB", double(bytes) / (1 << 20));
+}
+
 // --check: everything a run refuses before it simulates: the parameters, the cost table, the
 // graphs (built, nothing allocated), the memory estimate, the user's .npy inputs (read whole:
 // their values are checked too) and the output folder. Creates and writes nothing.
@@ -398,10 +413,13 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
                const std::set<std::string>& outputs) {
   const Simulation simulation(shape, datapath_configs(params, Mode::decoupled), params.datapaths());
   refuse_if_too_large(params, simulation);
+  // What the process holds now (the program, the graphs) and what the run will allocate.
+  const std::uint64_t needs =
+      saturating_add(resident_bytes(), simulation.memory_estimate().total());
   if (params.has_inputs()) load_inputs(params);
   check_output_folder(out, outputs);
-  std::cout << fmt::format("parameters ok: {}, datapaths {}\n", describe(shape),
-                           fmt::join(params.datapaths(), ", "));
+  std::cout << fmt::format("parameters ok: {}, datapaths {}; the run needs about {} of memory\n",
+                           describe(shape), fmt::join(params.datapaths(), ", "), mib_or_gib(needs));
   return kOk;
 }
 

@@ -1,6 +1,8 @@
 // The simulator binary: bad input gets exit 2 and a one-line error naming key and line;
 // outputs, exit statuses and the waveform.
 
+#include <sys/resource.h>
+
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -388,10 +390,41 @@ TEST(Check, AcceptsWhatRunsAndWritesNothing) {
   const fs::path d = scratch();
   const SimRun r = sim("--check --set datapath=all" + out_arg(d / "out"), d);
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out, fmt::format("parameters ok: N = 1024, d = 64, heads = 1, datapaths {}\n",
-                               fmt::join(datapath_names(), ", ")));
+  EXPECT_TRUE(r.out.starts_with(
+      fmt::format("parameters ok: N = 1024, d = 64, heads = 1, datapaths {}; the run needs about ",
+                  fmt::join(datapath_names(), ", "))))
+      << r.out;
+  EXPECT_TRUE(r.out.ends_with(" MiB of memory\n")) << r.out;
   EXPECT_EQ(r.err, "");
   EXPECT_FALSE(fs::exists(d / "out"));
+}
+
+// The memory --check says a run needs is the run's peak resident memory, within 10%: what the
+// process holds once the graphs are built, and the estimate of what the run allocates (the arrays
+// of heads × N × d elements dominate here: Q, K and V, the reference's output, the outputs).
+TEST(Check, SaysHowMuchMemoryTheRunNeeds) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "AddressSanitizer's own memory is not the simulator's";
+#endif
+  const fs::path d = scratch();
+  const std::string args =
+      "--set problem.seq_len=64 --set problem.heads=1024 --set datapath=reordered" +
+      out_arg(d / "out");
+  const SimRun check = sim("--check " + args, d);
+  ASSERT_EQ(check.status, 0) << check.err;
+  const std::string prefix = "the run needs about ";
+  const std::size_t at = check.out.find(prefix);
+  ASSERT_NE(at, std::string::npos) << check.out;
+  const double predicted_mib = std::stod(check.out.substr(at + prefix.size()));
+  ASSERT_TRUE(check.out.ends_with(" MiB of memory\n")) << check.out;
+  const SimRun run = sim(args, d);
+  ASSERT_EQ(run.status, 0) << run.err;
+  // The largest of the children waited for: the run (the check's is smaller).
+  rusage children{};
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &children), 0);
+  const double peak_mib = double(children.ru_maxrss) / 1024;
+  EXPECT_GT(peak_mib, 100);  // the arrays dominate
+  EXPECT_NEAR(predicted_mib, peak_mib, 0.1 * peak_mib);
 }
 
 TEST(Check, RefusesWhatARunRefuses) {
