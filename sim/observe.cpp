@@ -79,36 +79,62 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   }
   const bool stalls = r.limiting.reason == LimitReason::producer_stalls ||
                       r.limiting.reason == LimitReason::consumer_stalls;
+  // The busiest unit; a tie to the earlier, where the rate is set.
+  std::size_t busiest = 0;
+  for (std::size_t u = 1; u < r.units.size(); ++u)
+    if (r.units[u].busy > r.units[busiest].busy) busiest = u;
+  const UnitStats& top = r.units[busiest];
+  const auto limited = [&](BottleneckKind kind, std::size_t channel, std::string reason) {
+    b.kind = kind;
+    b.channel = std::ptrdiff_t(channel);
+    b.unit = r.channel_ends[channel].first;
+    b.reason = std::move(reason) + ": " + rate;
+    return b;
+  };
+  // The shared link limits the run when a stream buffer's consumer waited beyond its first row
+  // and the link was busy nearly every cycle of the run, or nearly every cycle until its last
+  // byte left while it had more to carry than any unit had firings to do (the roofline's memory
+  // side: then only the read latency and the pipeline's drain follow its last byte, which in a
+  // short run are more than 5% of the cycles). It is named at the buffer whose consumer waited
+  // the most: the limiting channel may be one that filled behind it.
+  if (r.shared_link) {
+    const Cycle link_cycles =
+        (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
+    std::size_t waited = r.channels.size();
+    Cycle most = 0;
+    for (std::size_t s = 0; s < r.channels.size(); ++s) {
+      const ChannelStats& c = r.channels[s];
+      const Cycle beyond =
+          c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, r.first_row[s]);
+      if (c.input_stream && beyond > most) {
+        waited = s;
+        most = beyond;
+      }
+    }
+    if (stalls && r.channels[r.limiting.channel].input_stream) waited = r.limiting.channel;
+    const bool never_idle = saturated(link_cycles, link_cycles + r.link_idle_cycles());
+    if (waited != r.channels.size() &&
+        (saturated(link_cycles, cycles) || (never_idle && link_cycles >= top.busy)))
+      return limited(
+          BottleneckKind::memory_bandwidth, waited,
+          fmt::format("{}: shared memory link, {} bytes per cycle for all streams, busy "
+                      "{:.1f}% of the cycles",
+                      local_name(r.units[r.channel_ends[waited].first].name),
+                      r.memory.bytes_per_cycle, 100.0 * double(link_cycles) / double(cycles)));
+  }
   const std::size_t i = r.limiting.channel;
   const ChannelStats& c = r.channels[i];
   // Not a structured binding: clang 14 cannot capture one in the lambdas below.
   const std::size_t producer = r.channel_ends[i].first, consumer = r.channel_ends[i].second;
   const UnitStats& p = r.units[producer];
-  const auto limited = [&](BottleneckKind kind, std::string reason) {
-    b.kind = kind;
-    b.channel = std::ptrdiff_t(i);
-    b.unit = producer;
-    b.reason = std::move(reason) + ": " + rate;
-    return b;
-  };
-  // A stream buffer that waited, behind its link busy nearly every cycle: the shared link (for
-  // all streams) or its reader's own.
+  // A stream buffer that waited, behind its reader's own link busy nearly every cycle.
   const bool stream = stalls && c.input_stream;
   const Cycle beats = r.memory.beats(c.width * c.element_bytes);
-  const Cycle link_cycles =
-      r.shared_link ? (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle
-                    : beats * p.firings;
-  const bool link_saturated = stream && saturated(link_cycles, cycles);
+  const bool link_saturated = stream && saturated(beats * p.firings, cycles);
   const auto memory_bandwidth = [&] {
-    return limited(
-        BottleneckKind::memory_bandwidth,
-        r.shared_link
-            ? fmt::format("{}: shared memory link, {} bytes per cycle for all streams, busy "
-                          "{:.1f}% of the cycles",
-                          local_name(p.name), r.memory.bytes_per_cycle,
-                          100.0 * double(link_cycles) / double(cycles))
-            : fmt::format("{}: memory bandwidth, {} bytes per cycle, {} cycles per row",
-                          local_name(p.name), r.memory.bytes_per_cycle, beats));
+    return limited(BottleneckKind::memory_bandwidth, i,
+                   fmt::format("{}: memory bandwidth, {} bytes per cycle, {} cycles per row",
+                               local_name(p.name), r.memory.bytes_per_cycle, beats));
   };
   // A link slower than the stream's reader decides before the units do: a reader's cycle does
   // not wait for its link, so with fewer rows than its buffer holds it looks busy to its end,
@@ -116,13 +142,8 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   // reader never waited for a slot: its rows then left at the link's pace, and still its
   // consumer waited for them (in a small run the fill keeps the link below 95% of the cycles).
   const bool slow_link = beats > 1 && beats >= p.timing.ii;
-  if (r.shared_link ? link_saturated : stream && slow_link && (link_saturated || p.blocked == 0))
+  if (!r.shared_link && stream && slow_link && (link_saturated || p.blocked == 0))
     return memory_bandwidth();
-  // The busiest unit; a tie to the earlier, where the rate is set.
-  std::size_t busiest = 0;
-  for (std::size_t u = 1; u < r.units.size(); ++u)
-    if (r.units[u].busy > r.units[busiest].busy) busiest = u;
-  const UnitStats& top = r.units[busiest];
   // Busy nearly all of its time up to its end, it hardly waited: whatever else waited, waited
   // behind it (with lanes and a causal mask a lane idles by design while its run's longer
   // rows stream, and a small run's pipeline fill is a large share of its cycles). Only such a
@@ -149,12 +170,12 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
     return b;
   }
   if (stream)
-    return link_saturated
+    return link_saturated && !r.shared_link
                ? memory_bandwidth()
-               : limited(BottleneckKind::memory_latency,
+               : limited(BottleneckKind::memory_latency, i,
                          fmt::format("{}: memory latency {} with {} depth {}", local_name(p.name),
-                                     r.memory.read_latency, local_name(c.name), c.capacity));
-  return limited(BottleneckKind::small_fifo,
+                                     r.first_row[i], local_name(c.name), c.capacity));
+  return limited(BottleneckKind::small_fifo, i,
                  fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}",
                              local_name(p.name), local_name(c.name), c.capacity, p.blocked,
                              local_name(r.units[consumer].name), r.units[consumer].starved));

@@ -275,6 +275,48 @@ TEST(Observe, SharedMemoryLinkBandwidth) {
   EXPECT_NEAR(double(r.cycles) / double(r.scores), 4.0, 0.1);
 }
 
+// A short run behind a shared link of 16 bytes per cycle and a read latency of 40: the link
+// carries 272 cycles of rows without an idle cycle, more than any unit has firings, but the
+// latency and the pipeline's drain after its last byte are over 5% of the run's cycles. The link
+// is still the limit (it was named "memory latency 40 with k_rows depth 42": a depth past
+// latency + 1, no shortage of rows in flight).
+TEST(Observe, ASharedLinkThatNeverIdlesInAShortRunIsTheLimit) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.memory.bytes_per_cycle = 16;
+  c.memory.read_latency = 40;
+  for (const DatapathResult& r : simulate(random_inputs(1, 8, 8, 5), datapath_names(), c).runs) {
+    const std::string& dp = r.datapath;
+    expect_accounted(r);
+    const Cycle link_cycles = r.bytes_read() / 16;
+    ASSERT_EQ(link_cycles, 272u);
+    ASSERT_EQ(r.link_idle_cycles(), 0u);
+    ASSERT_LT(link_cycles * 100, r.cycles * 95) << dp;
+    EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth)
+        << dp << ": " << r.bottleneck.reason;
+    EXPECT_NE(r.bottleneck.reason.find("shared memory link, 16 bytes per cycle"), std::string::npos)
+        << r.bottleneck.reason;
+  }
+}
+
+// The same link with K and V buffers of 200: the readers fetch every row ahead and never wait for
+// a slot, so each looks busy to its early end. It was named "none: every unit keeps up".
+TEST(Observe, ASharedLinkIsTheLimitWhateverTheStreamBuffersHold) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.memory.bytes_per_cycle = 16;
+  c.memory.read_latency = 40;
+  c.depths["k_rows"] = 200;
+  c.depths["v_rows"] = 200;
+  for (const DatapathResult& r : simulate(random_inputs(1, 8, 8, 5), datapath_names(), c).runs) {
+    const std::string& dp = r.datapath;
+    expect_accounted(r);
+    ASSERT_EQ(r.link_idle_cycles(), 0u);
+    EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth)
+        << dp << ": " << r.bottleneck.reason;
+  }
+}
+
 TEST(Observe, DeadlockIsAStopAtTheFullChannel) {
   DatapathConfig c = default_config();
   c.depths["score_bypass"] = kN / 2;
