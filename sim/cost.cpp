@@ -290,8 +290,10 @@ nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
   const CostReport c = cost_of(r, table);
   const Pricing pricing(table, r);
   nlohmann::json units = nlohmann::json::array();
+  // The units with arithmetic, as area_json lists them: one that did none (a running max that
+  // saw only rows' first scores) at 0.
   for (const UnitStats& u : r.units)
-    if (u.ops.total() != 0)
+    if (u.operators.total() != 0)
       units.push_back({{"name", u.name}, {"pj", pricing.total(u.ops, &OperatorCost::energy_pj)}});
   nlohmann::json formats = nlohmann::json::object();
   for (std::size_t f = 0; f < kOpFormats; ++f) formats[kOpFormatNames[f]] = pricing.formats()[f];

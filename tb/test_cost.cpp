@@ -339,6 +339,29 @@ TEST(CostCli, TheReportAndSummaryHaveActionsEnergyAndArea) {
   }
 }
 
+// One key per row: the running max sees only rows' first scores and computes nothing. The energy
+// still lists it, at 0, beside its area: both list every unit with arithmetic.
+TEST(CostCli, AUnitThatComputedNothingIsListedAtZeroEnergy) {
+  const fs::path d = scratch();
+  const SimRun r = sim(
+      "--set problem.seq_len=1 --set problem.head_dim=2 --set datapath=all" + out_arg(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json rep = report(d / "o");
+  ASSERT_EQ(rep["runs"].size(), datapath_names().size());
+  for (const json& run : rep["runs"]) {
+    std::vector<std::string> energy, area;
+    for (const json& u : run["energy"]["units"]) energy.push_back(u["name"]);
+    for (const json& u : run["area"]["units"]) area.push_back(u["name"]);
+    EXPECT_EQ(energy, area) << run["datapath"];
+    if (run["datapath"] != "reordered") continue;
+    for (const json& u : run["energy"]["units"])
+      if (u["name"] == "reordered.running_max") {
+        EXPECT_EQ(u["pj"], 0.0);
+      }
+    EXPECT_NE(std::find(energy.begin(), energy.end(), "reordered.running_max"), energy.end());
+  }
+}
+
 // A unit's actions in a run of report.json.
 const json& actions_of(const json& run, const std::string& unit) {
   for (const json& u : run["actions"]["units"])
