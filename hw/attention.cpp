@@ -77,6 +77,7 @@ AttentionDatapath::AttentionDatapath(const sc_core::sc_module_name& name,
                                    period_, config.memory)),
       lanes_(config.lanes) {
   if (link_) add_arbiter(*link_);
+  if (link_ && !config.events.empty()) link_->watch(config.events);
   for (StreamReader* reader : {&k_reader_, &v_reader_}) attach(*reader);
   // One lane is the paper's datapath, named as it is; lanes get a scope each (lane3.row_max).
   for (std::size_t p = 0; p < lanes_.size(); ++p) {

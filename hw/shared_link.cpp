@@ -81,6 +81,9 @@ void SharedLink::grant(std::size_t s) {
   const std::uint64_t start =
       std::max<std::uint64_t>(stream.request * bytes_per_cycle_, busy_until_);
   busy_until_ = start + stream.bytes;
+  if (!window_.empty() && busy_until_ > window_.from * bytes_per_cycle_ &&
+      start < window_.to * bytes_per_cycle_)
+    carried_.push_back({start, busy_until_});
   stream.last_beat = (busy_until_ + bytes_per_cycle_ - 1) / bytes_per_cycle_ - 1;
   stream.next_earliest = stream.request + 1;
   stream.waiting = false;

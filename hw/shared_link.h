@@ -47,6 +47,16 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
     return busy_until_ == 0 ? 0 : (busy_until_ + bytes_per_cycle_ - 1) / bytes_per_cycle_ - 1;
   }
 
+  // Records the grants that carry bytes in `window`, for trace events (during elaboration).
+  void watch(TraceWindow window) { window_ = window; }
+  // A grant's bytes on the link in byte-time (cycles × bytes_per_cycle): [start, end).
+  struct Carried {
+    std::uint64_t start, end;
+  };
+  // The watched window's grants, in time order (disjoint: the link carries one byte at a time).
+  const std::vector<Carried>& carried() const { return carried_; }
+  std::uint64_t bytes_per_cycle() const { return bytes_per_cycle_; }
+
  private:
   struct Stream {
     Unit* unit = nullptr;
@@ -77,6 +87,8 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
   std::vector<Stream> streams_;
   std::uint64_t busy_until_ = 0;  // byte-time: cycles × bytes_per_cycle
   std::size_t last_granted_ = 0;  // the last stream attached, before any grant: K goes first
+  TraceWindow window_;
+  std::vector<Carried> carried_;
   sc_core::sc_event decide_;
 };
 

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <optional>
+#include <vector>
 
 #include "sim/output.h"
 
@@ -29,6 +31,32 @@ double utilisation(const DatapathResult& r, const UnitStats& u) {
 
 // A share at least 95%: the rest is filling and draining the pipeline.
 bool saturated(Cycle part, Cycle whole) { return part * 100 >= whole * 95; }
+
+// The bytes a shared link carries in each cycle, as steps [from, to) of one value, in time order
+// (none: no byte). A grant's bytes fill cycles at bytes_per_cycle from its start in byte-time, so
+// its first and last cycles may carry part of it and share a cycle with the grants beside it.
+struct LinkStep {
+  Cycle from, to;
+  std::uint64_t bytes;
+};
+std::vector<LinkStep> link_steps(const SharedLink& link) {
+  const std::uint64_t per_cycle = link.bytes_per_cycle();
+  std::vector<LinkStep> steps;
+  const auto add = [&](Cycle from, Cycle to, std::uint64_t bytes) {
+    if (!steps.empty() && steps.back().from == from && steps.back().to == to)
+      steps.back().bytes += bytes;  // the previous grant's last cycle
+    else
+      steps.push_back({from, to, bytes});
+  };
+  for (const SharedLink::Carried& c : link.carried()) {
+    const Cycle first = c.start / per_cycle, last = (c.end - 1) / per_cycle;
+    add(first, first + 1, std::min(c.end, (first + 1) * per_cycle) - c.start);
+    if (last == first) continue;
+    if (last > first + 1) add(first + 1, last, per_cycle);
+    add(last, last + 1, c.end - last * per_cycle);
+  }
+  return steps;
+}
 
 }  // namespace
 
@@ -93,10 +121,10 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   };
   // The shared link limits the run when a stream buffer's consumer waited beyond its first row
   // and the link was busy nearly every cycle of the run, or nearly every cycle until its last
-  // byte left while it had more to carry than any unit had firings to do (the roofline's memory
-  // side: then only the read latency and the pipeline's drain follow its last byte, which in a
-  // short run are more than 5% of the cycles). It is named at the buffer whose consumer waited
-  // the most: the limiting channel may be one that filled behind it.
+  // byte left with more cycles to carry than any unit was busy (the roofline's memory side: then
+  // only the read latency and the pipeline's drain follow its last byte, which in a short run
+  // are more than 5% of the cycles). It is named at the buffer whose consumer waited the most:
+  // the limiting channel may be one that filled behind it.
   if (r.shared_link) {
     const Cycle link_cycles =
         (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
@@ -393,6 +421,29 @@ std::string trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& 
         for (; k < changes.size() && changes[k].first == ts; ++k) level += changes[k].second;
         counter(ts);
       }
+    }
+    if (const SharedLink* link = dp.shared_link()) {
+      // Its bytes per cycle, from the window's start, an event where the value changes.
+      std::optional<std::uint64_t> shown;
+      auto counter = [&](Cycle ts, std::uint64_t bytes) {
+        if (shown == bytes) return;
+        shown = bytes;
+        push({{"ph", "C"},
+              {"name", "memory link bytes"},
+              {"cat", "memory"},
+              {"pid", pid},
+              {"ts", ts},
+              {"args", {{"bytes", bytes}}}});
+      };
+      Cycle at = window.from;
+      for (const LinkStep& step : link_steps(*link)) {
+        const Cycle from = std::max(step.from, window.from), to = std::min(step.to, window.to);
+        if (from >= to) continue;
+        if (from > at) counter(at, 0);
+        counter(from, step.bytes);
+        at = to;
+      }
+      if (at < window.to) counter(at, 0);
     }
   }
   // The format's timestamps are microseconds: a cycle is 1 µs in Perfetto and 0.001 ms in

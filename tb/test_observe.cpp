@@ -436,6 +436,7 @@ TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
   EXPECT_EQ(processes.size(), report["runs"].size());
   EXPECT_EQ(kinds, (std::set<std::string>{"busy", "starved", "blocked"}));
   EXPECT_TRUE(counters.count("occupancy k_rows")) << counters.size();
+  EXPECT_FALSE(counters.count("memory link bytes")) << "private links: no shared track";
   for (const json& run : report["runs"]) {
     const int pid = int(std::find_if(processes.begin(), processes.end(), [&](const auto& p) {
                           return p.second == run["datapath"];
@@ -456,6 +457,53 @@ TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
           u["name"].get<std::string>().substr(run["datapath"].get<std::string>().size() + 1);
       EXPECT_EQ(names[std::make_pair(pid, int(i) + 1)], local);
     }
+  }
+}
+
+// A shared link's track counts the bytes it carries in each cycle: at most its bytes per cycle,
+// all the bytes read over the whole run, none after its last beat (⌈bytes / B⌉ − 1 +
+// link_idle_cycles), and the same in both modes. Rows of 32 bytes on a link of 100 share cycles,
+// and the causal lanes leave it idle in some.
+TEST(ObserveCli, TraceEventsCountTheSharedLinksBytesPerCycle) {
+  const fs::path d = scratch();
+  const std::string args =
+      "--set datapath=all --set memory.ports=shared --set memory.bytes_per_cycle=100 "
+      "--set problem.seq_len=24 --set problem.head_dim=8 --set problem.causal=true "
+      "--set parallel.lanes=2 --set problem.heads=2 --trace-events --trace-window 0:100000 ";
+  for (const char* mode : {"synchronized", "decoupled"}) {
+    const SimRun r =
+        sim(args + "--set sim.mode=" + mode + " --out '" + (d / mode).string() + "'", d);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  EXPECT_EQ(slurp(d / "synchronized" / "trace.json"), slurp(d / "decoupled" / "trace.json"));
+  const json report = json::parse(slurp(d / "decoupled" / "report.json"));
+  const json trace = json::parse(slurp(d / "decoupled" / "trace.json"));
+  expect_trace_event_format(trace);
+  std::map<std::string, int> pids;
+  for (const json& e : trace["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "process_name") pids[e["args"]["name"]] = e["pid"];
+  for (const json& run : report["runs"]) {
+    std::vector<std::pair<Cycle, std::uint64_t>> steps;
+    for (const json& e : trace["traceEvents"])
+      if (e["name"] == "memory link bytes" && e["pid"] == pids.at(run["datapath"]))
+        steps.emplace_back(e["ts"], e["args"]["bytes"]);
+    ASSERT_FALSE(steps.empty()) << run["datapath"];
+    EXPECT_EQ(steps.front().first, 0u);
+    const json& m = run["memory_traffic"];
+    const std::uint64_t bytes = m["bytes_read"]["total"];
+    std::uint64_t carried = 0;
+    Cycle last_busy = 0;
+    for (std::size_t k = 0; k < steps.size(); ++k) {
+      const Cycle to = k + 1 < steps.size() ? steps[k + 1].first : 100000;
+      ASSERT_LT(steps[k].first, to);
+      if (k > 0) EXPECT_NE(steps[k].second, steps[k - 1].second) << "a change per event";
+      EXPECT_LE(steps[k].second, 100u);
+      carried += steps[k].second * (to - steps[k].first);
+      if (steps[k].second != 0) last_busy = to - 1;
+    }
+    EXPECT_EQ(carried, bytes) << run["datapath"];
+    EXPECT_EQ(last_busy, (bytes + 99) / 100 - 1 + m["link_idle_cycles"].get<Cycle>());
+    EXPECT_GT(m["link_idle_cycles"].get<Cycle>(), 0u);
   }
 }
 
