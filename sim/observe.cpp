@@ -125,9 +125,18 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   // only the read latency and the pipeline's drain follow its last byte, which in a short run
   // are more than 5% of the cycles). It is named at the buffer whose consumer waited the most:
   // the limiting channel may be one that filled behind it.
+  const Cycle shared_cycles =
+      (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
+  const auto shared_bandwidth = [&](std::size_t stream) {
+    return limited(
+        BottleneckKind::memory_bandwidth, stream,
+        fmt::format("{}: shared memory link, {} bytes per cycle for all streams, busy "
+                    "{:.1f}% of the cycles",
+                    local_name(r.units[r.channel_ends[stream].first].name),
+                    r.memory.bytes_per_cycle, 100.0 * double(shared_cycles) / double(cycles)));
+  };
   if (r.shared_link) {
-    const Cycle link_cycles =
-        (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
+    const Cycle link_cycles = shared_cycles;
     std::size_t waited = r.channels.size();
     Cycle most = 0;
     for (std::size_t s = 0; s < r.channels.size(); ++s) {
@@ -143,12 +152,7 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
     const bool never_idle = saturated(link_cycles, link_cycles + r.link_idle_cycles());
     if (waited != r.channels.size() &&
         (saturated(link_cycles, cycles) || (never_idle && link_cycles >= top.busy)))
-      return limited(
-          BottleneckKind::memory_bandwidth, waited,
-          fmt::format("{}: shared memory link, {} bytes per cycle for all streams, busy "
-                      "{:.1f}% of the cycles",
-                      local_name(r.units[r.channel_ends[waited].first].name),
-                      r.memory.bytes_per_cycle, 100.0 * double(link_cycles) / double(cycles)));
+      return shared_bandwidth(waited);
   }
   const std::size_t i = r.limiting.channel;
   const ChannelStats& c = r.channels[i];
@@ -197,8 +201,12 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
                              local_name(top.name), busy, rate);
     return b;
   }
+  // A stream buffer at least Lmem + 1 deep keeps enough rows in flight for the latency: what its
+  // consumer waited for beyond that is its link, shared or of more than one beat per row.
+  const bool enough_in_flight = c.capacity >= r.first_row[i] + 1;
+  if (stream && r.shared_link && enough_in_flight) return shared_bandwidth(i);
   if (stream)
-    return link_saturated && !r.shared_link
+    return !r.shared_link && (link_saturated || (enough_in_flight && beats > 1))
                ? memory_bandwidth()
                : limited(BottleneckKind::memory_latency, i,
                          fmt::format("{}: memory latency {} with {} depth {}", local_name(p.name),
