@@ -119,13 +119,8 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
     b.reason = std::move(reason) + ": " + rate;
     return b;
   };
-  // The shared link limits the run when a stream buffer's consumer waited beyond its first row
-  // and the link was busy nearly every cycle of the run, or nearly every cycle until its last
-  // byte left with more cycles to carry than any unit was busy (the roofline's memory side: then
-  // only the read latency and the pipeline's drain follow its last byte, which in a short run
-  // are more than 5% of the cycles). It is named at the buffer whose consumer waited the most:
-  // the limiting channel may be one that filled behind it.
-  const Cycle shared_cycles =
+  // The shared link as the limit, named at a stream buffer that waited for it.
+  const Cycle link_cycles =
       (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
   const auto shared_bandwidth = [&](std::size_t stream) {
     return limited(
@@ -133,10 +128,15 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
         fmt::format("{}: shared memory link, {} bytes per cycle for all streams, busy "
                     "{:.1f}% of the cycles",
                     local_name(r.units[r.channel_ends[stream].first].name),
-                    r.memory.bytes_per_cycle, 100.0 * double(shared_cycles) / double(cycles)));
+                    r.memory.bytes_per_cycle, 100.0 * double(link_cycles) / double(cycles)));
   };
+  // The shared link limits the run when a stream buffer's consumer waited beyond its first row
+  // and the link was busy nearly every cycle of the run, or nearly every cycle until its last
+  // byte left with more cycles to carry than any unit was busy (the roofline's memory side: then
+  // only the read latency and the pipeline's drain follow its last byte, which in a short run
+  // are more than 5% of the cycles). It is named at the buffer whose consumer waited the most:
+  // the limiting channel may be one that filled behind it.
   if (r.shared_link) {
-    const Cycle link_cycles = shared_cycles;
     std::size_t waited = r.channels.size();
     Cycle most = 0;
     for (std::size_t s = 0; s < r.channels.size(); ++s) {
@@ -204,13 +204,14 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   // A stream buffer at least Lmem + 1 deep keeps enough rows in flight for the latency: what its
   // consumer waited for beyond that is its link, shared or of more than one beat per row.
   const bool enough_in_flight = c.capacity >= r.first_row[i] + 1;
-  if (stream && r.shared_link && enough_in_flight) return shared_bandwidth(i);
-  if (stream)
-    return !r.shared_link && (link_saturated || (enough_in_flight && beats > 1))
-               ? memory_bandwidth()
-               : limited(BottleneckKind::memory_latency, i,
-                         fmt::format("{}: memory latency {} with {} depth {}", local_name(p.name),
-                                     r.first_row[i], local_name(c.name), c.capacity));
+  if (stream) {
+    if (r.shared_link && enough_in_flight) return shared_bandwidth(i);
+    if (!r.shared_link && (link_saturated || (enough_in_flight && beats > 1)))
+      return memory_bandwidth();
+    return limited(BottleneckKind::memory_latency, i,
+                   fmt::format("{}: memory latency {} with {} depth {}", local_name(p.name),
+                               r.first_row[i], local_name(c.name), c.capacity));
+  }
   return limited(BottleneckKind::small_fifo, i,
                  fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}",
                              local_name(p.name), local_name(c.name), c.capacity, p.blocked,

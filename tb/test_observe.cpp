@@ -280,11 +280,17 @@ TEST(Observe, SharedMemoryLinkBandwidth) {
 // latency and the pipeline's drain after its last byte are over 5% of the run's cycles. The link
 // is still the limit (it was named "memory latency 40 with k_rows depth 42": a depth past
 // latency + 1, no shortage of rows in flight).
-TEST(Observe, ASharedLinkThatNeverIdlesInAShortRunIsTheLimit) {
+// One link of 16 bytes per cycle with a read latency of 40.
+DatapathConfig slow_shared_link() {
   DatapathConfig c = default_config();
   c.memory.shared = true;
   c.memory.bytes_per_cycle = 16;
   c.memory.read_latency = 40;
+  return c;
+}
+
+TEST(Observe, ASharedLinkThatNeverIdlesInAShortRunIsTheLimit) {
+  const DatapathConfig c = slow_shared_link();
   for (const DatapathResult& r : simulate(random_inputs(1, 8, 8, 5), datapath_names(), c).runs) {
     const std::string& dp = r.datapath;
     expect_accounted(r);
@@ -302,10 +308,7 @@ TEST(Observe, ASharedLinkThatNeverIdlesInAShortRunIsTheLimit) {
 // The same link with K and V buffers of 200: the readers fetch every row ahead and never wait for
 // a slot, so each looks busy to its early end. It was named "none: every unit keeps up".
 TEST(Observe, ASharedLinkIsTheLimitWhateverTheStreamBuffersHold) {
-  DatapathConfig c = default_config();
-  c.memory.shared = true;
-  c.memory.bytes_per_cycle = 16;
-  c.memory.read_latency = 40;
+  DatapathConfig c = slow_shared_link();
   c.depths["k_rows"] = 200;
   c.depths["v_rows"] = 200;
   for (const DatapathResult& r : simulate(random_inputs(1, 8, 8, 5), datapath_names(), c).runs) {
@@ -525,7 +528,9 @@ TEST(ObserveCli, TraceEventsCountTheSharedLinksBytesPerCycle) {
     for (std::size_t k = 0; k < steps.size(); ++k) {
       const Cycle to = k + 1 < steps.size() ? steps[k + 1].first : 100000;
       ASSERT_LT(steps[k].first, to);
-      if (k > 0) EXPECT_NE(steps[k].second, steps[k - 1].second) << "a change per event";
+      if (k > 0) {
+        EXPECT_NE(steps[k].second, steps[k - 1].second) << "a change per event";
+      }
       EXPECT_LE(steps[k].second, 100u);
       carried += steps[k].second * (to - steps[k].first);
       if (steps[k].second != 0) last_busy = to - 1;
