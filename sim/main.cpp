@@ -26,6 +26,7 @@
 #include "sim/report.h"
 #include "sim/simulation.h"
 #include "sim/size_buffers.h"
+#include "sim/verify_bottleneck.h"
 
 namespace fs = std::filesystem;
 using namespace sdpa;
@@ -61,6 +62,7 @@ struct Options {
   std::string trace_events;  // a file name in the --out folder, or empty
   std::string trace_window;  // FROM:TO in cycles, or empty: the first rows
   bool size_buffers = false;
+  bool verify_bottleneck = false;
   bool check = false;  // check the parameters and inputs, build the datapaths, run nothing
   bool waveform() const { return vcd || fst; }
 };
@@ -521,6 +523,7 @@ int run(const Options& opt) {
   ProgressReporter progress{2.0, print_progress};
   SimulationResult result = simulation.run(inputs, progress);
   if (vcd) vcd->finish();
+  if (opt.verify_bottleneck) verify_bottlenecks(params, result);
 
   const Reference ref = reference_attention(inputs, params.compute_format);
   std::optional<Reference> unrounded_ref;
@@ -635,10 +638,16 @@ int sc_main(int argc, char* argv[]) {
       ->excludes(fst)
       ->excludes(dot)
       ->excludes(events);
+  app.add_flag("--verify-bottleneck", opt.verify_bottleneck,
+               "check each bottleneck by experiment: rerun each datapath with its named limit "
+               "relieved (4x the depth or bandwidth, II 1) and, if it is not 5% faster, the next "
+               "likeliest limits")
+      ->excludes("--size-buffers");
   app.add_flag("--check", opt.check,
                "check the parameters, inputs and --out folder and build the datapaths, then exit "
                "(0: a run would start, 2: why not); simulates, creates and writes nothing")
-      ->excludes("--size-buffers");
+      ->excludes("--size-buffers")
+      ->excludes("--verify-bottleneck");
   app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
   try {
     app.parse(argc, argv);

@@ -218,6 +218,66 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
                              local_name(r.units[consumer].name), r.units[consumer].starved));
 }
 
+namespace {
+
+// A relieved run's speed against the run's: cycles per score, the same problem's.
+std::optional<double> per_score(const ReliefTrial& t) {
+  if (!t.cycles || t.scores == 0) return std::nullopt;
+  return double(*t.cycles) / double(t.scores);
+}
+std::optional<double> speedup(const DatapathResult& r, const ReliefTrial& t) {
+  if (!t.cycles || *t.cycles == 0 || r.status == Status::deadlock) return std::nullopt;
+  return double(r.cycles) / double(*t.cycles);
+}
+
+nlohmann::json check_json(const DatapathResult& r, const BottleneckCheck& c) {
+  nlohmann::json trials = nlohmann::json::array();
+  auto optional = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  for (const ReliefTrial& t : c.trials)
+    trials.push_back({{"limit", t.limit},
+                      {"set", t.set},
+                      {"named", t.named},
+                      {"status", t.status},
+                      {"cycles", optional(t.cycles)},
+                      {"cycles_per_score", optional(per_score(t))},
+                      {"speedup", optional(speedup(r, t))}});
+  return {{"confirmed", c.confirmed},
+          {"note", c.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.note)},
+          {"faster", c.faster < 0 ? nlohmann::json(nullptr)
+                                  : nlohmann::json(c.trials[std::size_t(c.faster)].set)},
+          {"trials", std::move(trials)}};
+}
+
+// The check's verdict, then a line per relieved run.
+std::string check_summary(const DatapathResult& r, const BottleneckCheck& c) {
+  const bool named = !c.trials.empty() && c.trials.front().named;
+  std::string verdict;
+  if (r.status == Status::deadlock && named)
+    verdict = c.confirmed ? "confirmed, the run completes"
+                          : fmt::format("not confirmed, the run still ends in a {}",
+                                        c.trials.front().status);
+  else if (!c.note.empty())
+    verdict = fmt::format("{}, {}", r.status == Status::timeout ? "not done" : "confirmed", c.note);
+  else if (c.confirmed)
+    verdict = named ? "confirmed" : "confirmed, no limit tried ran 5% faster";
+  else if (c.faster >= 0)
+    verdict = fmt::format("not confirmed, {} ran fastest", c.trials[std::size_t(c.faster)].limit);
+  else
+    verdict = "not confirmed, no limit tried ran 5% faster";
+  std::string out = fmt::format("  check (--verify-bottleneck): {}\n", verdict);
+  for (const ReliefTrial& t : c.trials) {
+    std::string result = t.status;
+    if (const auto cps = per_score(t)) {
+      result = fmt::format("{:.2f} cycles per score", *cps);
+      if (const auto s = speedup(r, t)) result += fmt::format(", {:.2f}× as fast", *s);
+    }
+    out += fmt::format("    {}{}: {}\n", t.limit, t.named ? " (named)" : "", result);
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json units_json(const DatapathResult& r) {
   nlohmann::json units = nlohmann::json::array();
   for (const UnitStats& u : r.units)
@@ -236,16 +296,20 @@ nlohmann::json units_json(const DatapathResult& r) {
 nlohmann::json bottleneck_json(const DatapathResult& r) {
   const Bottleneck& b = r.bottleneck;
   if (r.units.empty()) return nullptr;
-  return {{"kind", to_string(b.kind)},
-          {"unit", r.units[b.unit].name},
-          {"channel", b.channel < 0 ? nlohmann::json(nullptr)
-                                    : nlohmann::json(r.channels[std::size_t(b.channel)].name)},
-          {"reason", b.reason}};
+  nlohmann::json json{
+      {"kind", to_string(b.kind)},
+      {"unit", r.units[b.unit].name},
+      {"channel", b.channel < 0 ? nlohmann::json(nullptr)
+                                : nlohmann::json(r.channels[std::size_t(b.channel)].name)},
+      {"reason", b.reason}};
+  if (r.bottleneck_check) json["check"] = check_json(r, *r.bottleneck_check);
+  return json;
 }
 
 std::string units_summary(const DatapathResult& r) {
   if (r.units.empty()) return {};
   std::string out = fmt::format("{}: bottleneck: {}\n", r.datapath, r.bottleneck.reason);
+  if (r.bottleneck_check) out += check_summary(r, *r.bottleneck_check);
   std::size_t w = 4;
   for (const UnitStats& u : r.units) w = std::max(w, local_name(u.name).size());
   out += fmt::format("  {:<{}}  {:>4}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>6}\n", "unit", w,

@@ -495,19 +495,37 @@ Params load_params_text(const std::string& text, const std::string& name,
   return from_tree(parse_yaml(text, name), name, sets);
 }
 
+namespace {
+
+// A unit's timing is written under `units` if every datapath has the unit and it is the same in
+// every selected one, otherwise under `datapaths.NAME.units`.
+bool shared_unit(const std::string& unit, const std::vector<std::string>& selected,
+                 const std::map<std::string, DatapathConfig>& configs) {
+  for (const std::string& dp : datapath_names())
+    if (!contains(unit_names(dp), unit)) return false;
+  for (const std::string& dp : selected)
+    if (!same(configs.at(dp).timings.at(unit), configs.at(selected[0]).timings.at(unit)))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+std::string yaml_unit_key(const Params& p, const std::string& datapath, const std::string& unit) {
+  const std::vector<std::string> selected = p.datapaths();
+  std::map<std::string, DatapathConfig> configs;
+  for (const std::string& dp : selected) resolve(p, dp, configs[dp], nullptr);
+  return shared_unit(unit, selected, configs)
+             ? "units." + unit
+             : fmt::format("datapaths.{}.units.{}", datapath, unit);
+}
+
 std::string to_yaml(const Params& p) {
   const std::vector<std::string> selected = p.datapaths();
   std::map<std::string, DatapathConfig> configs;
   for (const std::string& dp : selected) resolve(p, dp, configs[dp], nullptr);
-  // Written under `units` (a unit every datapath has, the same in every selected one) or under
-  // `datapaths.NAME.units`.
   auto shared_unit = [&](const std::string& unit) {
-    for (const std::string& dp : datapath_names())
-      if (!contains(unit_names(dp), unit)) return false;
-    for (const std::string& dp : selected)
-      if (!same(configs.at(dp).timings.at(unit), configs.at(selected[0]).timings.at(unit)))
-        return false;
-    return true;
+    return sdpa::shared_unit(unit, selected, configs);
   };
   auto shared_default_depth = [&] {
     for (const std::string& dp : selected)

@@ -86,4 +86,9 @@ Params load_params_text(const std::string& text, const std::string& name,
 // back in with any choice of `datapath`, and no key in it is overridden by another.
 std::string to_yaml(const Params& params);
 
+// The key of `unit`'s timing in `datapath` in to_yaml(params): `units.U` or
+// `datapaths.NAME.units.U`.
+std::string yaml_unit_key(const Params& params, const std::string& datapath,
+                          const std::string& unit);
+
 }  // namespace sdpa

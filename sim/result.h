@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +69,24 @@ struct Bottleneck {
   std::string reason;           // one line, e.g. "memory latency 10 with k_rows depth 4"
 };
 
+// --verify-bottleneck: limits relieved one at a time in child runs of the datapath alone
+// (sim/verify_bottleneck.h), the named one first if it names one.
+struct ReliefTrial {
+  std::string limit;            // what was relieved, e.g. "k_rows depth 4 → 16"
+  std::string set;              // the --set that relieves it
+  bool named = false;           // the bottleneck's own limit
+  std::string status;           // the child run's: ok, deadlock, ...
+  std::optional<Cycle> cycles;  // if it completed
+  std::uint64_t scores = 0;
+};
+struct BottleneckCheck {
+  std::vector<ReliefTrial> trials;
+  std::string note;        // why nothing was tried, if so
+  bool confirmed = false;  // the named limit relieved ran ≥ 5% faster (or a deadlock completed);
+                           // for none, no trial did
+  std::ptrdiff_t faster = -1;  // the fastest other trial that ran ≥ 5% faster, or -1
+};
+
 struct DatapathResult {
   std::string datapath;
   Status status = Status::ok;
@@ -110,6 +130,7 @@ struct DatapathResult {
   MemoryTiming memory;  // of the stream readers' links
   LimitingChannel limiting;
   Bottleneck bottleneck;
+  std::optional<BottleneckCheck> bottleneck_check;  // with --verify-bottleneck
   // Deadlock: the wait-for report, one line per blocked unit. Timeout: where every unit stands.
   std::vector<std::string> waits;
 };

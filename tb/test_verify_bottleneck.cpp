@@ -1,0 +1,194 @@
+// --verify-bottleneck: the bottleneck statement checked by rerunning with its limit relieved.
+// Each trial's cycles are re-derived here by running the simulator with the trial's own --set.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "tb/cli.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Checked {
+  SimRun run;
+  json report;
+};
+
+Checked verify(const std::string& args, const fs::path& d) {
+  Checked c{sim(args + " --verify-bottleneck" + out_arg(d / "o"), d), {}};
+  if (fs::exists(d / "o" / "report.json")) c.report = json::parse(slurp(d / "o" / "report.json"));
+  return c;
+}
+
+json check_of(const Checked& c, std::size_t run = 0) {
+  return c.report["runs"][run]["bottleneck"]["check"];
+}
+
+// A trial's cycles are those of a plain run of the datapath on the run's params.yaml with the
+// trial's --set.
+void expect_reproduced(const std::string& datapath, const json& trial, const fs::path& d) {
+  static int runs = 0;
+  const fs::path o = d / ("again" + std::to_string(runs++));
+  const std::string sets = trial["set"];
+  const SimRun r = sim(shell_word(d / "o" / "params.yaml") + " --set datapath=" + datapath +
+                           " --set " + sets + out_arg(o),
+                       d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json run = json::parse(slurp(o / "report.json"))["runs"][0];
+  EXPECT_EQ(run["cycles"], trial["cycles"]) << sets;
+}
+
+// k_rows 4 deep behind a memory latency of 10 streams 5 rows per 12 cycles (docs/timing.md): 16
+// deep keeps up, so the run is more than twice as fast, and the summary says so.
+TEST(VerifyBottleneck, AShallowStreamBufferRelievedIsConfirmed) {
+  const fs::path d = scratch();
+  const std::string args =
+      "--set problem.seq_len=64 --set problem.head_dim=8 --set channels.depths.k_rows=4";
+  const Checked c = verify(args + " --set datapath=naive", d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  const json check = check_of(c);
+  EXPECT_EQ(c.report["runs"][0]["bottleneck"]["kind"], "memory_latency");
+  EXPECT_EQ(check["confirmed"], true);
+  ASSERT_EQ(check["trials"].size(), 1u);
+  const json& t = check["trials"][0];
+  EXPECT_EQ(t["named"], true);
+  EXPECT_EQ(t["limit"], "k_rows depth 4 → 16");
+  EXPECT_EQ(t["set"], "datapaths.naive.channels.depths.k_rows=16");
+  const double before = c.report["runs"][0]["cycles"].get<double>();
+  EXPECT_DOUBLE_EQ(t["speedup"].get<double>(), before / t["cycles"].get<double>());
+  EXPECT_GT(t["speedup"].get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(t["cycles_per_score"].get<double>(), t["cycles"].get<double>() / (64 * 64));
+  expect_reproduced("naive", t, d);
+  EXPECT_NE(c.run.out.find("naive: bottleneck: k_reader: memory latency 10 with k_rows depth 4"
+                           ": 2.44 cycles per score\n"
+                           "  check (--verify-bottleneck): confirmed\n"
+                           "    k_rows depth 4 → 16 (named): 1.04 cycles per score, 2.35× as "
+                           "fast\n"),
+            std::string::npos)
+      << c.run.out;
+}
+
+// A unit only the reordered datapath has is under its datapath in params.yaml; the dot product,
+// the same in both datapaths, under `units`: each relief is the key the file holds.
+TEST(VerifyBottleneck, ASlowUnitRelievedIsConfirmed) {
+  const fs::path d = scratch();
+  for (const auto& [unit, datapath, key] :
+       {std::tuple{"running_max", "reordered", "datapaths.reordered.units.running_max.ii=1"},
+        {"dot_product", "both", "units.dot_product.ii=1"}}) {
+    const fs::path dd = d / unit;
+    fs::create_directories(dd);
+    const Checked c = verify(fmt::format("--set problem.seq_len=32 --set problem.head_dim=8 "
+                                         "--set units.{}.ii=3 --set datapath={}",
+                                         unit, datapath),
+                             dd);
+    ASSERT_EQ(c.run.status, 0) << c.run.err;
+    for (const json& run : c.report["runs"]) {
+      const json& check = run["bottleneck"]["check"];
+      EXPECT_EQ(run["bottleneck"]["kind"], "slow_ii") << unit;
+      EXPECT_EQ(check["confirmed"], true) << unit;
+      EXPECT_EQ(check["trials"][0]["set"], key);
+      EXPECT_GT(check["trials"][0]["speedup"].get<double>(), 2.5) << unit;
+      expect_reproduced(run["datapath"], check["trials"][0], dd);
+    }
+  }
+}
+
+// Depth 1 everywhere behind a latency of 7: the K and V streams, the rescale fan-out and the
+// scores each pass about a score per 4 to 4.5 cycles, so relieving the named channel, or any
+// one, changes nothing; all that waited, relieved together, run faster, and the check says so.
+TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
+  const fs::path d = scratch();
+  const std::string args =
+      "--set problem.seq_len=64 --set problem.head_dim=16 --set channels.default_depth=1 "
+      "--set memory.read_latency=7";
+  const Checked c = verify(args + " --set datapath=reordered", d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  const json check = check_of(c);
+  EXPECT_EQ(check["confirmed"], false);
+  const json& trials = check["trials"];
+  ASSERT_GE(trials.size(), 3u);
+  EXPECT_EQ(trials[0]["named"], true);
+  const json& together = trials.back();
+  for (std::size_t i = 0; i + 1 < trials.size(); ++i)
+    EXPECT_EQ(trials[i]["cycles"], c.report["runs"][0]["cycles"]) << trials[i]["limit"];
+  EXPECT_EQ(check["faster"], together["set"]);
+  EXPECT_GT(together["speedup"].get<double>(), 2.0);
+  const std::string limit = together["limit"];
+  EXPECT_EQ(limit.rfind("the ", 0), 0u) << limit;
+  EXPECT_NE(limit.find(" that waited, together"), std::string::npos) << limit;
+  expect_reproduced("reordered", together, d);
+  EXPECT_NE(
+      c.run.out.find("  check (--verify-bottleneck): not confirmed, " + limit + " ran fastest\n"),
+      std::string::npos)
+      << c.run.out;
+}
+
+// A deadlock's full bypass, 4× as deep, completes; one still too shallow is said to still
+// deadlock. The run's exit status is its own (3), whatever the check found.
+TEST(VerifyBottleneck, ADeadlocksFullChannelDeeperCompletesOrNot) {
+  const fs::path d = scratch();
+  for (const auto& [depth, completes] : {std::pair{16, true}, {4, false}}) {
+    const fs::path dd = d / std::to_string(depth);
+    fs::create_directories(dd);
+    const Checked c = verify(
+        "--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=8 "
+        "--set channels.depths.score_bypass=" +
+            std::to_string(depth),
+        dd);
+    EXPECT_EQ(c.run.status, 3) << c.run.err;
+    const json check = check_of(c);
+    EXPECT_EQ(check["confirmed"], completes) << depth;
+    ASSERT_EQ(check["trials"].size(), 1u);
+    EXPECT_EQ(check["trials"][0]["status"], completes ? "ok" : "deadlock");
+    EXPECT_EQ(check["trials"][0]["speedup"], nullptr);
+    EXPECT_NE(c.run.out.find(completes ? "check (--verify-bottleneck): confirmed, the run completes"
+                                       : "not confirmed, the run still ends in a deadlock"),
+              std::string::npos)
+        << c.run.out;
+  }
+}
+
+// At full rate only the Q reader waits for slots (behind each row's scores), and the last
+// units for their inputs: nothing is likely enough to try alone; all that waited, relieved
+// together, run no faster, which confirms "none". Without the option the report has no check.
+TEST(VerifyBottleneck, AtFullRateNothingRelievedRunsFaster) {
+  const fs::path d = scratch();
+  const std::string args = "--set problem.seq_len=64 --set problem.head_dim=8";
+  const Checked c = verify(args, d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  for (std::size_t run = 0; run < 2; ++run) {
+    const json check = check_of(c, run);
+    EXPECT_EQ(c.report["runs"][run]["bottleneck"]["kind"], "none");
+    EXPECT_EQ(check["confirmed"], true);
+    EXPECT_EQ(check["faster"], nullptr);
+    ASSERT_EQ(check["trials"].size(), 1u);
+    const json& together = check["trials"][0];
+    EXPECT_NE(together["set"].get<std::string>().find("channels.depths.q_rows="),
+              std::string::npos);
+    EXPECT_LT(together["speedup"].get<double>(), 1 / 0.95);
+    expect_reproduced(c.report["runs"][run]["datapath"], together, d);
+  }
+  EXPECT_NE(c.run.out.find("check (--verify-bottleneck): confirmed, no limit tried ran 5% faster"),
+            std::string::npos)
+      << c.run.out;
+  const SimRun plain = sim(args + out_arg(d / "p"), d);
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  const json report = json::parse(slurp(d / "p" / "report.json"));
+  EXPECT_FALSE(report["runs"][0]["bottleneck"].contains("check"));
+  EXPECT_EQ(plain.out.find("--verify-bottleneck"), std::string::npos);
+}
+
+TEST(VerifyBottleneck, WithSizeBuffersOrCheckIsExit2) {
+  const fs::path d = scratch();
+  for (const std::string other : {"--size-buffers", "--check"}) {
+    const SimRun r = sim("--verify-bottleneck " + other + out_arg(d / "o"), d);
+    expect_error(r, {"--verify-bottleneck", other});
+  }
+}
+
+}  // namespace
+}  // namespace sdpa::test
