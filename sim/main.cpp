@@ -486,6 +486,9 @@ int run(const Options& opt) {
   }
   if (opt.check) return check_only(params, shape, out_dir, outputs);
 
+  // Without a folder for its child runs the run stops before touching --out.
+  std::optional<ChildRuns> children;
+  if (opt.verify_bottleneck) children.emplace("--verify-bottleneck");
   // Before simulating: a folder that cannot be written is found now, not after the run.
   OutputFolder out(out_dir, outputs);
 
@@ -523,7 +526,7 @@ int run(const Options& opt) {
   ProgressReporter progress{2.0, print_progress};
   SimulationResult result = simulation.run(inputs, progress);
   if (vcd) vcd->finish();
-  if (opt.verify_bottleneck) verify_bottlenecks(params, result);
+  if (children) verify_bottlenecks(params, result, *children);
 
   const Reference ref = reference_attention(inputs, params.compute_format);
   std::optional<Reference> unrounded_ref;
@@ -640,7 +643,8 @@ int sc_main(int argc, char* argv[]) {
       ->excludes(events);
   app.add_flag("--verify-bottleneck", opt.verify_bottleneck,
                "check each bottleneck by experiment: rerun each datapath with its named limit "
-               "relieved (4x the depth or bandwidth, II 1) and, if it is not 5% faster, the next "
+               "relieved (a deeper channel, 4x the bandwidth, II 1) and, if it is not 5% faster, "
+               "the next "
                "likeliest limits")
       ->excludes("--size-buffers");
   app.add_flag("--check", opt.check,

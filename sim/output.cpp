@@ -120,20 +120,6 @@ std::string host_name() {
   return h;
 }
 
-// Staging folders of runs on this host whose process is gone (killed before it could clean up).
-void remove_stale_staging(const fs::path& dir, const std::string& prefix) {
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const std::string pid = name.substr(prefix.size());
-    long value = 0;
-    const auto [end, err] = std::from_chars(pid.data(), pid.data() + pid.size(), value);
-    if (err != std::errc() || end != pid.data() + pid.size() || value <= 0) continue;
-    if (::kill(pid_t(value), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
-  }
-}
-
 // One run at a time in a folder: two would each replace the run before them, and the folder
 // would keep a report listing one run's files beside the other's. Returns the folder open and
 // locked (the lock goes with the process), or -1 where the file system cannot lock a folder.
@@ -219,7 +205,7 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
   lock_ = lock_folder(dir_);
   previous_ = refuse_users_files(dir_, names_);
   const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
-  remove_stale_staging(dir_, prefix);
+  remove_stale_folders(dir_, prefix);
   staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());
   // One left with this process's id (an earlier boot) cannot belong to a live run.
   fs::remove_all(staging_, ec);
@@ -630,5 +616,18 @@ nlohmann::json to_json(const YAML::Node& node) {
 }  // namespace
 
 nlohmann::json yaml_to_json(const std::string& yaml) { return to_json(YAML::Load(yaml)); }
+
+void remove_stale_folders(const fs::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid = name.substr(prefix.size());
+    long value = 0;
+    const auto [end, err] = std::from_chars(pid.data(), pid.data() + pid.size(), value);
+    if (err != std::errc() || end != pid.data() + pid.size() || value <= 0) continue;
+    if (::kill(pid_t(value), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
+}
 
 }  // namespace sdpa

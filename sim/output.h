@@ -98,6 +98,10 @@ void check_output_folder(const std::filesystem::path& dir, const std::set<std::s
 std::filesystem::path output_folder(const std::string& out, bool given,
                                     const std::string& params_stem);
 
+// Removes the folders PREFIXpid in `dir` whose process is gone (killed before it could clean up):
+// a run's staging folder, child simulations' folders.
+void remove_stale_folders(const std::filesystem::path& dir, const std::string& prefix);
+
 // Writes `content` to `path` through a temporary file in the same folder and a rename, so a
 // failed or interrupted write never leaves a truncated file; WriteError on failure.
 void write_file_atomic(const std::string& path, const std::string& content);

@@ -78,13 +78,15 @@ struct ReliefTrial {
   std::string status;           // the child run's: ok, deadlock, ...
   std::optional<Cycle> cycles;  // if it completed
   std::uint64_t scores = 0;
+  std::string stopped_at;  // a deadlocked trial's full channel, by key name
 };
 struct BottleneckCheck {
   std::vector<ReliefTrial> trials;
-  std::string note;        // why nothing was tried, if so
-  bool confirmed = false;  // the named limit relieved ran ≥ 5% faster (or a deadlock completed);
-                           // for none, no trial did
-  std::ptrdiff_t faster = -1;  // the fastest other trial that ran ≥ 5% faster, or -1
+  std::string note;  // why nothing was tried, if so
+  // The named limit relieved ran ≥ 5% faster (a deadlock: completed, or deadlocked at another
+  // channel); for none, no trial did and one completed.
+  bool confirmed = false;
+  std::ptrdiff_t fastest = -1;  // the fastest other trial that ran ≥ 5% faster, or -1
 };
 
 struct DatapathResult {

@@ -13,7 +13,16 @@ namespace sdpa {
 
 int size_buffers(const Params& params, OutputFolder& out) {
   ChildRuns children("--size-buffers");
-  auto child = [&](const Params& p) { return children.run(p); };
+  // A child that refused its parameters is the parameters' error (exit 2); one that failed
+  // otherwise, the system's (exit 5).
+  auto child = [&](const Params& p) {
+    try {
+      return children.run(p);
+    } catch (const ChildError& e) {
+      if (e.refused) throw ParamError(e.what());
+      throw WriteError(e.what());
+    }
+  };
 
   // Each datapath is sized alone, and its depths go under datapaths.NAME: a channel name both
   // datapaths have (scores, sums, out_rows, the streams) is a different channel in each.

@@ -4,202 +4,247 @@
 
 #include <algorithm>
 #include <functional>
+#include <iostream>
 #include <map>
-
-#include "sim/child_run.h"
 
 namespace sdpa {
 namespace {
 
 // Relieving a limit multiplies its depth or bandwidth by this; an II becomes 1.
 constexpr std::size_t kRelief = 4;
-// A relief that saves fewer cycles than this share is no limit's (pipeline fill moves a little).
-constexpr Cycle kFasterPercent = 95;
-// Besides the named limit, the likeliest others tried when it is not confirmed.
+// A relief that speeds the run up less than this, in per cent, is no limit's (pipeline fill moves
+// a little). The summary prints speed-ups truncated to hundredths: 1.05× is faster, 1.04× not.
+constexpr Cycle kFasterPercent = 105;
+// Besides the named limit, the likeliest others tried one at a time when it is not confirmed.
 constexpr std::size_t kAlternatives = 3;
 
 // A channel's or unit's key: its name without datapath and lane (lane3.scores is scores).
 std::string key_name(const std::string& name) { return name.substr(name.rfind('.') + 1); }
 
-struct Candidate {
+// A limit relieved: what, the --set that does it on top of the run's params.yaml with `datapath`
+// set to the datapath (under the key that file holds the value: channel depths are always the
+// datapath's own), and the change itself.
+struct Relief {
   std::string limit, set;
   std::function<void(Params&)> apply;
-  Cycle weight = 0;  // the waits it may explain: the likeliest first; 0: only waited
+  Cycle weight = 0;  // the waits it may explain: the likeliest first
 };
 
-// Each relief is a --set on top of the run's params.yaml with `datapath` set to the datapath:
-// the key under which that file holds the value (channel depths are always the datapath's own).
-// Capped at the largest value the key takes (docs/params.md).
-Candidate deeper(const std::string& dp, const std::string& channel, std::size_t depth) {
-  const std::size_t to = std::min<std::size_t>(depth * kRelief, std::size_t{1} << 30);
+// 4× as deep, at least `at_least`, and at most the largest depth the key takes (docs/params.md).
+Relief deeper(const std::string& dp, const std::string& channel, std::size_t depth,
+              std::size_t at_least = 0) {
+  const std::size_t to =
+      std::min<std::size_t>(std::max(depth * kRelief, at_least), std::size_t{1} << 30);
   return {fmt::format("{} depth {} → {}", channel, depth, to),
           fmt::format("datapaths.{}.channels.depths.{}={}", dp, channel, to),
           [=](Params& p) { p.per_datapath[dp].depths[channel] = to; }};
 }
 
-Candidate faster_link(const MemoryTiming& memory) {
+Relief faster_link(const MemoryTiming& memory) {
   const unsigned to = std::min<unsigned>(memory.bytes_per_cycle * kRelief, 1u << 20);
   return {fmt::format("memory bytes_per_cycle {} → {}", memory.bytes_per_cycle, to),
           fmt::format("memory.bytes_per_cycle={}", to),
           [=](Params& p) { p.memory.bytes_per_cycle = to; }};
 }
 
-Candidate ii_one(const Params& params, const std::string& dp, const std::string& unit,
-                 unsigned ii) {
+Relief ii_one(const Params& params, const std::string& dp, const std::string& unit, unsigned ii) {
   return {fmt::format("{} II {} → 1", unit, ii),
           fmt::format("{}.ii=1", yaml_unit_key(params, dp, unit)),
           [=](Params& p) { p.per_datapath[dp].units[unit].ii = 1; }};
 }
 
-// Every limit that waited, by key name (a lane's is every lane's): channels whose writer waited
-// for a slot or whose reader waited for an element (for a stream buffer, beyond its first row);
-// the memory link, if a stream buffer waited so; units slower than a firing per cycle. Weighed
-// by the waits each may explain: a channel's, where its writer waited for slots while its
-// reader waited for elements (a writer that only waited for slots, as the Q reader does for a
-// row's scores, waits behind its reader, which a deeper channel would not change).
-std::vector<Candidate> candidates(const Params& params, const DatapathResult& r) {
-  std::map<std::string, Candidate> channels;
+// Every limit that waited, by key name (a lane's is every lane's), likeliest first:
+// - channels whose writer waited for a slot, on them or on another channel of a fan-out, which
+//   it would have waited for next (the running max blocks on sum_rescale before acc_rescale): a
+//   deeper channel changes nothing for a writer that never waited. Weighed by a stream buffer's
+//   consumer's waits beyond its first row, or by the less of an intermediate channel's writer's
+//   and reader's waits (a writer that only waited for slots, as the Q reader does while a row's
+//   scores stream, waits behind its reader);
+// - the memory link, if a stream buffer's consumer waited beyond its first row behind a shared
+//   link or one of more than a beat per row (one beat per row delivers a row per cycle);
+//   weighed by all such waits;
+// - units at II > 1, weighed by their busy cycles.
+std::vector<Relief> waited_limits(const Params& params, const DatapathResult& r) {
+  std::map<std::string, Relief> channels;
   Cycle stream_waits = 0;
+  bool slow_link = r.shared_link;
   for (std::size_t i = 0; i < r.channels.size(); ++i) {
     const ChannelStats& c = r.channels[i];
     Cycle read_waits = c.consumer_stall_cycles;
     if (c.input_stream) {
       read_waits -= std::min(read_waits, r.first_row[i]);
       stream_waits += read_waits;
+      slow_link |= r.memory.beats(c.width * c.element_bytes) > 1;
     }
-    if (c.producer_stall_cycles + read_waits == 0) continue;
+    if (r.units[r.channel_ends[i].first].blocked == 0) continue;
     const std::string name = key_name(c.name);
     auto [it, added] = channels.try_emplace(name, deeper(r.datapath, name, c.capacity));
     it->second.weight +=
         c.input_stream ? read_waits : std::min(c.producer_stall_cycles, read_waits);
   }
-  std::vector<Candidate> all;
-  for (auto& [name, c] : channels) all.push_back(std::move(c));
-  // A private link of one beat per row already delivers a row per cycle.
-  const bool slow_link =
-      r.shared_link ||
-      std::any_of(r.channels.begin(), r.channels.end(), [&](const ChannelStats& c) {
-        return c.input_stream && r.memory.beats(c.width * c.element_bytes) > 1;
-      });
+  std::vector<Relief> all;
+  for (auto& [name, relief] : channels) all.push_back(std::move(relief));
   if (stream_waits > 0 && slow_link) {
     all.push_back(faster_link(r.memory));
     all.back().weight = stream_waits;
   }
-  std::map<std::string, const UnitStats*> slow;  // with lanes, the busiest lane's
+  std::map<std::string, Relief> units;
   for (const UnitStats& u : r.units)
-    if (const UnitStats*& s = slow[key_name(u.name)]; u.timing.ii > 1 && (!s || u.busy > s->busy))
-      s = &u;
-  for (const auto& [name, u] : slow)
-    if (u != nullptr) {
-      all.push_back(ii_one(params, r.datapath, name, u->timing.ii));
-      all.back().weight = u->busy;
+    if (u.timing.ii > 1) {
+      const std::string name = key_name(u.name);
+      auto [it, added] = units.try_emplace(name, ii_one(params, r.datapath, name, u.timing.ii));
+      it->second.weight += u.busy;
     }
+  for (auto& [name, relief] : units) all.push_back(std::move(relief));
   std::stable_sort(all.begin(), all.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.weight > b.weight; });
+                   [](const Relief& a, const Relief& b) { return a.weight > b.weight; });
   return all;
 }
 
 // The limit the bottleneck names, if it names one that can be relieved.
-std::optional<Candidate> named_limit(const Params& params, const DatapathResult& r) {
+std::optional<Relief> named_limit(const Params& params, const DatapathResult& r) {
   const Bottleneck& b = r.bottleneck;
+  const auto channel = [&] { return r.channels[std::size_t(b.channel)]; };
   switch (b.kind) {
     case BottleneckKind::small_fifo:
     case BottleneckKind::memory_latency:
-      return deeper(r.datapath, key_name(r.channels[std::size_t(b.channel)].name),
-                    r.channels[std::size_t(b.channel)].capacity);
+      return deeper(r.datapath, key_name(channel().name), channel().capacity);
     case BottleneckKind::stopped:
+      // Deep enough for a row, as a bypass must be: twice the longest, and its latencies.
       if (r.status != Status::deadlock) return std::nullopt;
-      return deeper(r.datapath, key_name(r.channels[std::size_t(b.channel)].name),
-                    r.channels[std::size_t(b.channel)].capacity);
+      return deeper(r.datapath, key_name(channel().name), channel().capacity,
+                    2 * params.shape().kv_len + 64);
     case BottleneckKind::memory_bandwidth:
       return faster_link(r.memory);
-    case BottleneckKind::slow_ii: {
-      const UnitStats& u = r.units[b.unit];
-      return ii_one(params, r.datapath, key_name(u.name), u.timing.ii);
-    }
+    case BottleneckKind::slow_ii:
+      return ii_one(params, r.datapath, key_name(r.units[b.unit].name), r.units[b.unit].timing.ii);
     case BottleneckKind::none:
       break;
   }
   return std::nullopt;
 }
 
-bool completed(const ReliefTrial& t) { return t.cycles.has_value(); }
-bool faster(const ReliefTrial& t, Cycle before) {
-  return completed(t) && *t.cycles * 100 <= before * kFasterPercent;
+// All of `limits` relieved at once.
+Relief together(const std::vector<Relief>& limits) {
+  Relief all{limits.size() == 1 ? limits.front().limit
+                                : fmt::format("the {} that waited, together", limits.size()),
+             "", [limits](Params& p) {
+               for (const Relief& l : limits) l.apply(p);
+             }};
+  for (const Relief& l : limits) all.set += (all.set.empty() ? "" : " --set ") + l.set;
+  return all;
 }
 
-BottleneckCheck check(const Params& params, const DatapathResult& r, ChildRuns& children) {
+bool ran_faster(const ReliefTrial& t, Cycle before) {
+  return t.cycles && before * 100 >= *t.cycles * kFasterPercent;
+}
+
+// A deadlock's relief: the run completes, runs on until the watchdog stops it, or gets past the
+// full channel to deadlock at another.
+bool got_past(const ReliefTrial& t, const std::string& full) {
+  return t.cycles || t.status == "timeout" || (t.status == "deadlock" && t.stopped_at != full);
+}
+
+// The datapath of one run, run again alone and decoupled (the same cycles) with limits relieved.
+class Trials {
+ public:
+  Trials(const Params& params, const DatapathResult& r, ChildRuns& children, bool announce)
+      : base_(params), datapath_(r.datapath), children_(children), announce_(announce) {
+    base_.datapath = r.datapath;
+    base_.mode = "decoupled";
+  }
+
+  // A child that gives no outcome is a trial that says why, not the run's failure.
+  const ReliefTrial& run(const Relief& relief, bool named) {
+    if (announce_)
+      std::cerr << fmt::format("sdpa-sim: checking {}'s bottleneck: {}\n", datapath_, relief.limit);
+    Params p = base_;
+    relief.apply(p);
+    ReliefTrial t{relief.limit, relief.set, named, "", std::nullopt, 0, ""};
+    try {
+      const ChildOutcome o = children_.run(p).at(datapath_);
+      t.status = o.status;
+      t.cycles = o.cycles;
+      t.scores = o.scores;
+      t.stopped_at = o.stopped_at;
+    } catch (const std::exception& e) {
+      t.status = fmt::format("error: {}", e.what());
+    }
+    done_.push_back(std::move(t));
+    return done_.back();
+  }
+  const std::vector<ReliefTrial>& done() const { return done_; }
+  std::vector<ReliefTrial> take() { return std::move(done_); }
+
+ private:
+  Params base_;
+  std::string datapath_;
+  ChildRuns& children_;
+  bool announce_;
+  std::vector<ReliefTrial> done_;
+};
+
+BottleneckCheck check_bottleneck(const Params& params, const DatapathResult& r, ChildRuns& children,
+                                 bool announce) {
   BottleneckCheck check;
   if (r.status == Status::timeout) {
     check.note = "stopped by the watchdog: nothing to compare with";
     return check;
   }
-  Params base = params;
-  base.datapath = r.datapath;
-  base.mode = "decoupled";  // the same cycles, faster (docs/timing.md)
-  auto trial = [&](const Candidate& c, bool named) {
-    Params p = base;
-    c.apply(p);
-    ReliefTrial t{c.limit, c.set, named, "", std::nullopt, 0};
-    try {
-      const ChildOutcome o = children.run(p)[r.datapath];
-      t.status = o.status;
-      t.cycles = o.cycles;
-      t.scores = o.scores;
-    } catch (const ParamError& e) {
-      t.status = fmt::format("error: {}", e.what());
-    }
-    check.trials.push_back(std::move(t));
-  };
-  const std::optional<Candidate> named = named_limit(params, r);
-  std::vector<Candidate> tried;
+  Trials trials(params, r, children, announce);
+  const std::optional<Relief> named = named_limit(params, r);
   if (named) {
-    trial(*named, true);
-    tried.push_back(*named);
-    const ReliefTrial& t = check.trials.front();
-    check.confirmed = r.status == Status::deadlock ? completed(t) : faster(t, r.cycles);
-    // A deadlock is explained by the full channel; other limits are not tried.
-    if (check.confirmed || r.status == Status::deadlock) return check;
+    const ReliefTrial& t = trials.run(*named, true);
+    // A deadlock is explained by the full channel: other limits are not tried.
+    if (r.status == Status::deadlock) {
+      check.confirmed = got_past(t, key_name(r.channels[std::size_t(r.bottleneck.channel)].name));
+      check.trials = trials.take();
+      return check;
+    }
+    check.confirmed = ran_faster(t, r.cycles);
+    if (check.confirmed) {
+      check.trials = trials.take();
+      return check;
+    }
   }
-  std::vector<Candidate> all = candidates(params, r);
-  if (named &&
-      std::none_of(all.begin(), all.end(), [&](const Candidate& c) { return c.set == named->set; }))
-    all.push_back(*named);
-  for (const Candidate& c : all) {
-    if (named && c.set == named->set) continue;
-    if (c.weight == 0 || tried.size() == (named ? 1 : 0) + kAlternatives) break;
-    trial(c, false);
-    tried.push_back(c);
-  }
-  // Limits at one rate: relieving any one alone changes nothing, all that waited together may.
-  const bool one_faster = std::any_of(check.trials.begin(), check.trials.end(),
-                                      [&](const ReliefTrial& t) { return faster(t, r.cycles); });
-  if (!one_faster && (all.size() > tried.size() || all.size() > 1)) {
-    Candidate together{all.size() == 1 ? all.front().limit
-                                       : fmt::format("the {} that waited, together", all.size()),
-                       "", nullptr};
-    for (const Candidate& c : all) together.set += (together.set.empty() ? "" : " --set ") + c.set;
-    together.apply = [all](Params& p) {
-      for (const Candidate& c : all) c.apply(p);
-    };
-    trial(together, false);
-  }
+  std::vector<Relief> waited = waited_limits(params, r);
+  const auto is_named = [&](const Relief& l) { return named && l.set == named->set; };
+  if (named && std::none_of(waited.begin(), waited.end(), is_named)) waited.push_back(*named);
+  std::size_t alternatives = 0;
+  for (const Relief& l : waited)
+    if (!is_named(l) && l.weight > 0 && alternatives++ < kAlternatives) trials.run(l, false);
+  // Limits at one rate: relieving any one alone changes nothing, all that waited together may
+  // (unless that is the one limit already tried).
+  const auto faster = [&](const ReliefTrial& t) { return ran_faster(t, r.cycles); };
+  const bool tried_all = waited.size() == 1 && !trials.done().empty();
+  if (std::none_of(trials.done().begin(), trials.done().end(), faster) && !waited.empty() &&
+      !tried_all)
+    trials.run(together(waited), false);
+  check.trials = trials.take();
+
   if (check.trials.empty()) check.note = "no unit waited for a slot or beyond a first row";
   for (std::size_t i = 0; i < check.trials.size(); ++i) {
     const ReliefTrial& t = check.trials[i];
-    if (t.named || !faster(t, r.cycles)) continue;
-    if (check.faster < 0 || *t.cycles < *check.trials[std::size_t(check.faster)].cycles)
-      check.faster = std::ptrdiff_t(i);
+    if (!t.named && faster(t) &&
+        (check.fastest < 0 || *t.cycles < *check.trials[std::size_t(check.fastest)].cycles))
+      check.fastest = std::ptrdiff_t(i);
   }
-  if (!named) check.confirmed = check.faster < 0;
+  // Nothing faster confirms none only if something ran (a child refused for its memory did not).
+  if (!named)
+    check.confirmed = check.fastest < 0 &&
+                      (check.trials.empty() ||
+                       std::any_of(check.trials.begin(), check.trials.end(),
+                                   [](const ReliefTrial& t) { return t.cycles.has_value(); }));
   return check;
 }
 
 }  // namespace
 
-void verify_bottlenecks(const Params& params, SimulationResult& result) {
-  ChildRuns children("--verify-bottleneck");
-  for (DatapathResult& r : result.runs) r.bottleneck_check = check(params, r, children);
+void verify_bottlenecks(const Params& params, SimulationResult& result, ChildRuns& children) {
+  // As the run's progress lines: a run that took a while says what each rerun is.
+  const bool announce = result.wall_seconds > 2;
+  for (DatapathResult& r : result.runs)
+    r.bottleneck_check = check_bottleneck(params, r, children, announce);
 }
 
 }  // namespace sdpa

@@ -1,5 +1,6 @@
 // --verify-bottleneck: the bottleneck statement checked by rerunning with its limit relieved.
 // Each trial's cycles are re-derived here by running the simulator with the trial's own --set.
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
@@ -28,8 +29,8 @@ json check_of(const Checked& c, std::size_t run = 0) {
   return c.report["runs"][run]["bottleneck"]["check"];
 }
 
-// A trial's cycles are those of a plain run of the datapath on the run's params.yaml with the
-// trial's --set.
+// A trial's status, cycles and full channel are those of a plain run of the datapath on the run's
+// params.yaml with the trial's --set.
 void expect_reproduced(const std::string& datapath, const json& trial, const fs::path& d) {
   static int runs = 0;
   const fs::path o = d / ("again" + std::to_string(runs++));
@@ -37,9 +38,13 @@ void expect_reproduced(const std::string& datapath, const json& trial, const fs:
   const SimRun r = sim(shell_word(d / "o" / "params.yaml") + " --set datapath=" + datapath +
                            " --set " + sets + out_arg(o),
                        d);
-  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(r.status, trial["status"] == "deadlock" ? 3 : 0) << r.err;
   const json run = json::parse(slurp(o / "report.json"))["runs"][0];
+  EXPECT_EQ(run["status"], trial["status"]) << sets;
   EXPECT_EQ(run["cycles"], trial["cycles"]) << sets;
+  if (trial["status"] == "deadlock") {
+    EXPECT_EQ(run["bottleneck"]["channel"], "naive." + trial["stopped_at"].get<std::string>());
+  }
 }
 
 // k_rows 4 deep behind a memory latency of 10 streams 5 rows per 12 cycles (docs/timing.md): 16
@@ -66,7 +71,7 @@ TEST(VerifyBottleneck, AShallowStreamBufferRelievedIsConfirmed) {
   EXPECT_NE(c.run.out.find("naive: bottleneck: k_reader: memory latency 10 with k_rows depth 4"
                            ": 2.44 cycles per score\n"
                            "  check (--verify-bottleneck): confirmed\n"
-                           "    k_rows depth 4 → 16 (named): 1.04 cycles per score, 2.35× as "
+                           "    k_rows depth 4 → 16 (named): 1.04 cycles per score, 2.34× as "
                            "fast\n"),
             std::string::npos)
       << c.run.out;
@@ -86,9 +91,11 @@ TEST(VerifyBottleneck, ASlowUnitRelievedIsConfirmed) {
                                          unit, datapath),
                              dd);
     ASSERT_EQ(c.run.status, 0) << c.run.err;
+    ASSERT_EQ(c.report["runs"].size(), std::string(datapath) == "both" ? 2u : 1u);
     for (const json& run : c.report["runs"]) {
       const json& check = run["bottleneck"]["check"];
       EXPECT_EQ(run["bottleneck"]["kind"], "slow_ii") << unit;
+      ASSERT_EQ(check["trials"].size(), 1u) << unit;
       EXPECT_EQ(check["confirmed"], true) << unit;
       EXPECT_EQ(check["trials"][0]["set"], key);
       EXPECT_GT(check["trials"][0]["speedup"].get<double>(), 2.5) << unit;
@@ -115,7 +122,7 @@ TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
   const json& together = trials.back();
   for (std::size_t i = 0; i + 1 < trials.size(); ++i)
     EXPECT_EQ(trials[i]["cycles"], c.report["runs"][0]["cycles"]) << trials[i]["limit"];
-  EXPECT_EQ(check["faster"], together["set"]);
+  EXPECT_EQ(check["fastest"], together["set"]);
   EXPECT_GT(together["speedup"].get<double>(), 2.0);
   const std::string limit = together["limit"];
   EXPECT_EQ(limit.rfind("the ", 0), 0u) << limit;
@@ -127,26 +134,34 @@ TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
       << c.run.out;
 }
 
-// A deadlock's full bypass, 4× as deep, completes; one still too shallow is said to still
-// deadlock. The run's exit status is its own (3), whatever the check found.
-TEST(VerifyBottleneck, ADeadlocksFullChannelDeeperCompletesOrNot) {
+// A deadlock's full bypass is relieved to hold twice a row and its latencies (64 rows of 64: 192),
+// and the run completes; with the exp bypass as shallow, the run gets past the score bypass and
+// deadlocks at the next, which confirms the first as a cause. The run's exit status is its own
+// (3), whatever the check found.
+TEST(VerifyBottleneck, ADeadlocksFullChannelDeeperCompletesOrDeadlocksAtTheNext) {
   const fs::path d = scratch();
-  for (const auto& [depth, completes] : {std::pair{16, true}, {4, false}}) {
-    const fs::path dd = d / std::to_string(depth);
+  for (const auto& [sets, stopped_at] :
+       {std::pair<std::string, std::string>{"--set channels.depths.score_bypass=16", ""},
+        {"--set channels.depths.score_bypass=16 --set channels.depths.exp_bypass=16",
+         "exp_bypass"}}) {
+    const fs::path dd = d / (stopped_at.empty() ? "completes" : "next");
     fs::create_directories(dd);
     const Checked c = verify(
-        "--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=8 "
-        "--set channels.depths.score_bypass=" +
-            std::to_string(depth),
-        dd);
+        "--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=8 " + sets, dd);
     EXPECT_EQ(c.run.status, 3) << c.run.err;
     const json check = check_of(c);
-    EXPECT_EQ(check["confirmed"], completes) << depth;
+    EXPECT_EQ(check["confirmed"], true) << sets;
     ASSERT_EQ(check["trials"].size(), 1u);
-    EXPECT_EQ(check["trials"][0]["status"], completes ? "ok" : "deadlock");
-    EXPECT_EQ(check["trials"][0]["speedup"], nullptr);
-    EXPECT_NE(c.run.out.find(completes ? "check (--verify-bottleneck): confirmed, the run completes"
-                                       : "not confirmed, the run still ends in a deadlock"),
+    const json& t = check["trials"][0];
+    EXPECT_EQ(t["limit"], "score_bypass depth 16 → 192");
+    EXPECT_EQ(t["status"], stopped_at.empty() ? "ok" : "deadlock");
+    EXPECT_EQ(t["stopped_at"], stopped_at.empty() ? json(nullptr) : json(stopped_at));
+    expect_reproduced("naive", t, dd);
+    EXPECT_NE(c.run.out.find(stopped_at.empty()
+                                 ? "check (--verify-bottleneck): confirmed, the run completes\n"
+                                 : "check (--verify-bottleneck): confirmed, the run then deadlocks "
+                                   "at exp_bypass\n    score_bypass depth 16 → 192 (named): "
+                                   "deadlock at exp_bypass\n"),
               std::string::npos)
         << c.run.out;
   }
@@ -164,7 +179,7 @@ TEST(VerifyBottleneck, AtFullRateNothingRelievedRunsFaster) {
     const json check = check_of(c, run);
     EXPECT_EQ(c.report["runs"][run]["bottleneck"]["kind"], "none");
     EXPECT_EQ(check["confirmed"], true);
-    EXPECT_EQ(check["faster"], nullptr);
+    EXPECT_EQ(check["fastest"], nullptr);
     ASSERT_EQ(check["trials"].size(), 1u);
     const json& together = check["trials"][0];
     EXPECT_NE(together["set"].get<std::string>().find("channels.depths.q_rows="),
@@ -182,12 +197,64 @@ TEST(VerifyBottleneck, AtFullRateNothingRelievedRunsFaster) {
   EXPECT_EQ(plain.out.find("--verify-bottleneck"), std::string::npos);
 }
 
+// Four lanes on one link of 16 bytes per cycle: the link is named in every datapath, and four
+// times the bandwidth runs the lanes about four times as fast.
+TEST(VerifyBottleneck, ASharedLinkWithLanesIsConfirmed) {
+  const fs::path d = scratch();
+  const Checked c = verify(
+      "--set datapath=all --set problem.seq_len=32 --set problem.head_dim=8 "
+      "--set parallel.lanes=4 --set memory.ports=shared --set memory.bytes_per_cycle=16",
+      d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  ASSERT_EQ(c.report["runs"].size(), 3u);
+  for (const json& run : c.report["runs"]) {
+    const json& check = run["bottleneck"]["check"];
+    EXPECT_EQ(run["bottleneck"]["kind"], "memory_bandwidth") << run["datapath"];
+    EXPECT_EQ(check["confirmed"], true) << run["datapath"];
+    ASSERT_EQ(check["trials"].size(), 1u) << run["datapath"];
+    EXPECT_EQ(check["trials"][0]["set"], "memory.bytes_per_cycle=64");
+    EXPECT_GT(check["trials"][0]["speedup"].get<double>(), 2.5) << run["datapath"];
+    expect_reproduced(run["datapath"], check["trials"][0], d);
+  }
+}
+
+// A run the watchdog stopped has no cycle count to compare with: nothing is rerun.
+TEST(VerifyBottleneck, AWatchdogStopIsNotChecked) {
+  const fs::path d = scratch();
+  const Checked c = verify(
+      "--set datapath=naive --set problem.seq_len=32 --set problem.head_dim=8 "
+      "--set sim.max_cycles=100",
+      d);
+  ASSERT_EQ(c.run.status, 4) << c.run.err;
+  const json check = check_of(c);
+  EXPECT_EQ(check["trials"], json::array());
+  EXPECT_EQ(check["confirmed"], false);
+  EXPECT_NE(c.run.out.find("check (--verify-bottleneck): not done, stopped by the watchdog"),
+            std::string::npos)
+      << c.run.out;
+}
+
 TEST(VerifyBottleneck, WithSizeBuffersOrCheckIsExit2) {
   const fs::path d = scratch();
   for (const std::string other : {"--size-buffers", "--check"}) {
     const SimRun r = sim("--verify-bottleneck " + other + out_arg(d / "o"), d);
     expect_error(r, {"--verify-bottleneck", other});
   }
+}
+
+// The child runs need a folder under TMPDIR: without one the run stops before simulating (exit 5,
+// the system's refusal) and makes no --out folder.
+TEST(VerifyBottleneck, WithoutATemporaryFolderIsExit5BeforeSimulating) {
+  const fs::path d = scratch();
+  const fs::path missing = d / "no-such-folder";
+  ::setenv("TMPDIR", missing.c_str(), 1);
+  const SimRun r = sim("--verify-bottleneck" + out_arg(d / "o"), d);
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_EQ(r.err,
+            "sdpa-sim: error: --verify-bottleneck: cannot make a folder for child "
+            "simulations in TMPDIR (" +
+                missing.string() + "): No such file or directory\n");
+  EXPECT_FALSE(fs::exists(d / "o"));
 }
 
 }  // namespace
