@@ -89,7 +89,10 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r) {
   r.memory = dp.memory_timing();
 }
 
-Bottleneck find_bottleneck(const DatapathResult& r) {
+namespace {
+
+// The rule's one limit (docs/timing.md, "The bottleneck").
+Bottleneck named_bottleneck(const DatapathResult& r) {
   Bottleneck b;
   if (r.units.empty()) return b;
   const Cycle cycles = run_cycles(r);
@@ -160,23 +163,31 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   // Not a structured binding: clang 14 cannot capture one in the lambdas below.
   const std::size_t producer = r.channel_ends[i].first, consumer = r.channel_ends[i].second;
   const UnitStats& p = r.units[producer];
-  // A stream buffer that waited, behind its reader's own link busy nearly every cycle.
+  // A stream buffer that waited; its link, and its link busy nearly every cycle.
   const bool stream = stalls && c.input_stream;
-  const Cycle beats = r.memory.beats(c.width * c.element_bytes);
-  const bool link_saturated = stream && saturated(beats * p.firings, cycles);
-  const auto memory_bandwidth = [&] {
-    return limited(BottleneckKind::memory_bandwidth, i,
+  const auto beats = [&](std::size_t s) {
+    return r.memory.beats(r.channels[s].width * r.channels[s].element_bytes);
+  };
+  const auto link_saturated = [&](std::size_t s) {
+    return saturated(beats(s) * r.units[r.channel_ends[s].first].firings, cycles);
+  };
+  const auto memory_bandwidth = [&](std::size_t s) {
+    return limited(BottleneckKind::memory_bandwidth, s,
                    fmt::format("{}: memory bandwidth, {} bytes per cycle, {} cycles per row",
-                               local_name(p.name), r.memory.bytes_per_cycle, beats));
+                               local_name(r.units[r.channel_ends[s].first].name),
+                               r.memory.bytes_per_cycle, beats(s)));
   };
   // A link slower than the stream's reader decides before the units do: a reader's cycle does
   // not wait for its link, so with fewer rows than its buffer holds it looks busy to its end,
   // which the rule below would take for keeping up. A private link is the limit too when its
   // reader never waited for a slot: its rows then left at the link's pace, and still its
   // consumer waited for them (in a small run the fill keeps the link below 95% of the cycles).
-  const bool slow_link = beats > 1 && beats >= p.timing.ii;
-  if (!r.shared_link && stream && slow_link && (link_saturated || p.blocked == 0))
-    return memory_bandwidth();
+  const auto slow_private_link = [&](std::size_t s) {
+    const UnitStats& reader = r.units[r.channel_ends[s].first];
+    return !r.shared_link && beats(s) > 1 && beats(s) >= reader.timing.ii &&
+           (link_saturated(s) || reader.blocked == 0);
+  };
+  if (stream && slow_private_link(i)) return memory_bandwidth(i);
   // Busy nearly all of its time up to its end, it hardly waited: whatever else waited, waited
   // behind it (with lanes and a causal mask a lane idles by design while its run's longer
   // rows stream, and a small run's pipeline fill is a large share of its cycles). Only such a
@@ -204,23 +215,136 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   if (sets_rate || !stalls) return busiest_unit(sets_rate && top.timing.ii > 1);
   // A stream buffer at least Lmem + 1 deep keeps enough rows in flight for the latency: what its
   // consumer waited for beyond that is its link, shared or of more than one beat per row.
-  const bool enough_in_flight = c.capacity >= r.first_row[i] + 1;
-  if (stream) {
-    if (r.shared_link && enough_in_flight) return shared_bandwidth(i);
-    if (!r.shared_link && (link_saturated || (enough_in_flight && beats > 1)))
-      return memory_bandwidth();
+  const auto stream_buffer = [&](std::size_t s) {
+    const ChannelStats& buffer = r.channels[s];
+    if (slow_private_link(s)) return memory_bandwidth(s);
+    const bool enough_in_flight = buffer.capacity >= r.first_row[s] + 1;
+    if (r.shared_link && enough_in_flight) return shared_bandwidth(s);
+    if (!r.shared_link && (link_saturated(s) || (enough_in_flight && beats(s) > 1)))
+      return memory_bandwidth(s);
     // As deep on a link of one beat per row, neither the latency nor the link held its rows
     // back: its reader did, waiting for a slot in a lane behind a slower unit (lanes share each
     // K and V row), the busiest one.
     if (enough_in_flight) return busiest_unit(top.timing.ii > 1);
-    return limited(BottleneckKind::memory_latency, i,
-                   fmt::format("{}: memory latency {} with {} depth {}", local_name(p.name),
-                               r.first_row[i], local_name(c.name), c.capacity));
+    return limited(BottleneckKind::memory_latency, s,
+                   fmt::format("{}: memory latency {} with {} depth {}",
+                               local_name(r.units[r.channel_ends[s].first].name), r.first_row[s],
+                               local_name(buffer.name), buffer.capacity));
+  };
+  if (stream) return stream_buffer(i);
+  // The writer of an intermediate channel waited for slots because its reader did not read. The
+  // channel is too small when the reader waited for it too (the credits' round trip); a reader
+  // at II > 1 busy at least as long as it waited held the writer back itself, and one that
+  // waited most for a stream buffer's rows (beyond the first) passes on that buffer's wait.
+  const UnitStats& q = r.units[consumer];
+  if (q.timing.ii > 1 && q.busy >= q.starved + q.blocked) {
+    b.kind = BottleneckKind::slow_ii;
+    b.unit = consumer;
+    b.reason = fmt::format("{}: II {}, busy {:.1f}% of the cycles, {} blocked {} cycles on {}: {}",
+                           local_name(q.name), q.timing.ii, 100 * utilisation(r, q),
+                           local_name(p.name), p.blocked, local_name(c.name), rate);
+    return b;
   }
-  return limited(BottleneckKind::small_fifo, i,
-                 fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}",
-                             local_name(p.name), local_name(c.name), c.capacity, p.blocked,
-                             local_name(r.units[consumer].name), r.units[consumer].starved));
+  std::size_t waited_for = i;
+  Cycle most = c.consumer_stall_cycles;
+  for (std::size_t s = 0; s < r.channels.size(); ++s) {
+    const ChannelStats& in = r.channels[s];
+    const Cycle beyond =
+        in.consumer_stall_cycles - std::min(in.consumer_stall_cycles, r.first_row[s]);
+    if (in.input_stream && r.channel_ends[s].second == consumer && beyond > most) {
+      waited_for = s;
+      most = beyond;
+    }
+  }
+  if (waited_for != i) return stream_buffer(waited_for);
+  return limited(
+      BottleneckKind::small_fifo, i,
+      fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}", local_name(p.name),
+                  local_name(c.name), c.capacity, p.blocked, local_name(q.name), q.starved));
+}
+
+// A limit with its bound on the run's cycles in closed form (docs/timing.md): a unit at II > 1
+// is busy firings · II; a stream buffer shallower than Lmem + 1 passes C + 1 rows per Lmem + 2
+// cycles; a private link of b > 1 beats per row carries a row per b cycles; a shared link carries
+// every byte at B per cycle.
+struct Bound {
+  Limit limit;
+  Cycle cycles = 0;
+  std::string what;  // as the reason names it
+};
+
+std::vector<Bound> bounds(const DatapathResult& r) {
+  std::vector<Bound> all;
+  for (std::size_t u = 0; u < r.units.size(); ++u) {
+    const UnitStats& unit = r.units[u];
+    if (unit.timing.ii > 1)
+      all.push_back({{BottleneckKind::slow_ii, u, -1},
+                     unit.busy,
+                     fmt::format("{} II {}", local_name(unit.name), unit.timing.ii)});
+  }
+  for (std::size_t s = 0; s < r.channels.size(); ++s) {
+    const ChannelStats& c = r.channels[s];
+    if (!c.input_stream) continue;
+    const std::size_t reader = r.channel_ends[s].first;
+    const Cycle rows = c.writes, beats = r.memory.beats(c.width * c.element_bytes);
+    if (c.capacity < r.first_row[s] + 1)
+      all.push_back({{BottleneckKind::memory_latency, reader, std::ptrdiff_t(s)},
+                     (rows * (r.first_row[s] + 2) + c.capacity) / (c.capacity + 1),
+                     fmt::format("{} depth {} for latency {}", local_name(c.name), c.capacity,
+                                 r.first_row[s])});
+    if (!r.shared_link && beats > 1)
+      all.push_back({{BottleneckKind::memory_bandwidth, reader, std::ptrdiff_t(s)},
+                     beats * rows,
+                     fmt::format("{}'s link, {} cycles per row", local_name(c.name), beats)});
+  }
+  return all;
+}
+
+// Limits relieved under one key are one: a lane's unit or channel is every lane's, and the link
+// is the link whichever stream buffer names it.
+std::string relief_key(const DatapathResult& r, const Limit& l) {
+  if (l.kind == BottleneckKind::memory_bandwidth) return "link";
+  const std::string& name = l.kind == BottleneckKind::slow_ii
+                                ? r.units[l.unit].name
+                                : r.channels[std::size_t(l.channel)].name;
+  return fmt::format("{} {}", to_string(l.kind), name.substr(name.rfind('.') + 1));
+}
+
+}  // namespace
+
+Bottleneck find_bottleneck(const DatapathResult& r) {
+  Bottleneck b = named_bottleneck(r);
+  if (b.kind != BottleneckKind::slow_ii && b.kind != BottleneckKind::memory_latency &&
+      b.kind != BottleneckKind::memory_bandwidth)
+    return b;
+  const std::vector<Bound> all = bounds(r);
+  const std::string named = relief_key(r, b);
+  Cycle bound = 0;
+  if (b.kind == BottleneckKind::memory_bandwidth && r.shared_link)
+    bound = (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
+  for (const Bound& o : all)
+    if (relief_key(r, o.limit) == named) bound = std::max(bound, o.cycles);
+  // The others within 5%, one per key (its largest bound), slowest first.
+  std::map<std::string, const Bound*> others;
+  for (const Bound& o : all) {
+    const std::string key = relief_key(r, o.limit);
+    if (key == named || !saturated(o.cycles, bound)) continue;
+    const Bound*& kept = others[key];
+    if (kept == nullptr || o.cycles > kept->cycles) kept = &o;
+  }
+  if (bound == 0 || others.empty()) return b;
+  std::vector<const Bound*> slowest;
+  for (const auto& [key, o] : others) slowest.push_back(o);
+  std::stable_sort(slowest.begin(), slowest.end(),
+                   [](const Bound* x, const Bound* y) { return x->cycles > y->cycles; });
+  std::string list;
+  for (const Bound* o : slowest) {
+    b.also.push_back(o->limit);
+    list += (list.empty() ? "" : ", ") + o->what;
+  }
+  // Before the rate, which ends every reason.
+  b.reason.insert(b.reason.rfind(": "), "; at the same rate: " + list);
+  return b;
 }
 
 namespace {
@@ -317,12 +441,17 @@ nlohmann::json units_json(const DatapathResult& r) {
 nlohmann::json bottleneck_json(const DatapathResult& r) {
   const Bottleneck& b = r.bottleneck;
   if (r.units.empty()) return nullptr;
-  nlohmann::json json{
-      {"kind", to_string(b.kind)},
-      {"unit", r.units[b.unit].name},
-      {"channel", b.channel < 0 ? nlohmann::json(nullptr)
-                                : nlohmann::json(r.channels[std::size_t(b.channel)].name)},
-      {"reason", b.reason}};
+  const auto limit = [&](const Limit& l) {
+    return nlohmann::json{
+        {"kind", to_string(l.kind)},
+        {"unit", r.units[l.unit].name},
+        {"channel", l.channel < 0 ? nlohmann::json(nullptr)
+                                  : nlohmann::json(r.channels[std::size_t(l.channel)].name)}};
+  };
+  nlohmann::json json = limit(b);
+  json["reason"] = b.reason;
+  json["also"] = nlohmann::json::array();
+  for (const Limit& l : b.also) json["also"].push_back(limit(l));
   if (r.bottleneck_check) json["check"] = check_json(r, *r.bottleneck_check);
   return json;
 }

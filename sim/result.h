@@ -62,11 +62,17 @@ struct UnitStats {
 // The unit (and channel) that limited a run's throughput, and why (sim/observe.cpp).
 enum class BottleneckKind { none, slow_ii, small_fifo, memory_latency, memory_bandwidth, stopped };
 const char* to_string(BottleneckKind kind);
-struct Bottleneck {
+// A limit a bottleneck names: a slow unit, or a stream buffer (its depth or its link).
+struct Limit {
   BottleneckKind kind = BottleneckKind::none;
   std::size_t unit = 0;         // index into DatapathResult::units
   std::ptrdiff_t channel = -1;  // index into DatapathResult::channels, or -1
-  std::string reason;           // one line, e.g. "memory latency 10 with k_rows depth 4"
+};
+struct Bottleneck : Limit {
+  std::string reason;  // one line, e.g. "memory latency 10 with k_rows depth 4"
+  // Other limits whose closed-form bound on the cycles is within 5% of this one's (observe.h):
+  // relieving one alone leaves the others.
+  std::vector<Limit> also;
 };
 
 // --verify-bottleneck: limits relieved one at a time in child runs of the datapath alone

@@ -101,11 +101,10 @@ std::vector<Relief> waited_limits(const Params& params, const DatapathResult& r)
   return all;
 }
 
-// The limit the bottleneck names, if it names one that can be relieved.
-std::optional<Relief> named_limit(const Params& params, const DatapathResult& r) {
-  const Bottleneck& b = r.bottleneck;
-  const auto channel = [&] { return r.channels[std::size_t(b.channel)]; };
-  switch (b.kind) {
+// A limit of the kinds a bottleneck names, relieved.
+std::optional<Relief> relieved(const Params& params, const DatapathResult& r, const Limit& l) {
+  const auto channel = [&] { return r.channels[std::size_t(l.channel)]; };
+  switch (l.kind) {
     case BottleneckKind::small_fifo:
     case BottleneckKind::memory_latency:
       return deeper(r.datapath, key_name(channel().name), channel().capacity);
@@ -117,22 +116,34 @@ std::optional<Relief> named_limit(const Params& params, const DatapathResult& r)
     case BottleneckKind::memory_bandwidth:
       return faster_link(r.memory);
     case BottleneckKind::slow_ii:
-      return ii_one(params, r.datapath, key_name(r.units[b.unit].name), r.units[b.unit].timing.ii);
+      return ii_one(params, r.datapath, key_name(r.units[l.unit].name), r.units[l.unit].timing.ii);
     case BottleneckKind::none:
       break;
   }
   return std::nullopt;
 }
 
-// All of `limits` relieved at once.
-Relief together(const std::vector<Relief>& limits) {
-  Relief all{limits.size() == 1 ? limits.front().limit
-                                : fmt::format("the {} that waited, together", limits.size()),
-             "", [limits](Params& p) {
+// All of `limits` relieved at once, named `label`.
+Relief together(const std::vector<Relief>& limits, std::string label) {
+  Relief all{std::move(label), "", [limits](Params& p) {
                for (const Relief& l : limits) l.apply(p);
              }};
   for (const Relief& l : limits) all.set += (all.set.empty() ? "" : " --set ") + l.set;
   return all;
+}
+
+// The limit the bottleneck names, if it names one that can be relieved, with those it names at
+// the same rate.
+std::optional<Relief> named_limit(const Params& params, const DatapathResult& r) {
+  std::optional<Relief> named = relieved(params, r, r.bottleneck);
+  if (!named || r.bottleneck.also.empty()) return named;
+  std::vector<Relief> all{*named};
+  std::string label = named->limit;
+  for (const Limit& l : r.bottleneck.also) {
+    all.push_back(*relieved(params, r, l));
+    label += " and " + all.back().limit;
+  }
+  return together(all, label);
 }
 
 bool ran_faster(const ReliefTrial& t, Cycle before) {
@@ -219,7 +230,10 @@ BottleneckCheck check_bottleneck(const Params& params, const DatapathResult& r, 
   const bool tried_all = waited.size() == 1 && !trials.done().empty();
   if (std::none_of(trials.done().begin(), trials.done().end(), faster) && !waited.empty() &&
       !tried_all)
-    trials.run(together(waited), false);
+    trials.run(together(waited, waited.size() == 1
+                                    ? waited.front().limit
+                                    : fmt::format("the {} that waited, together", waited.size())),
+               false);
   check.trials = trials.take();
 
   if (check.trials.empty()) check.note = "no unit waited for a slot or beyond a first row";

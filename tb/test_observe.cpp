@@ -161,6 +161,82 @@ TEST(Observe, SmallFifoNamesTheChannelAndItsProducer) {
   EXPECT_GT(unit(r, "running_max").starved, r.scores / 2);
 }
 
+// A reader at II 3 behind a full channel, busy 3·256 of 813 cycles (94.5%, under the 95% that
+// sets the rate: the two-pass datapath's first pass is its fill): the writer waited for it, not
+// for a small channel (probs was named; 4× as deep changes nothing).
+TEST(Observe, ASlowReaderBehindAFullChannelIsNamedNotTheChannel) {
+  DatapathConfig c = default_config();
+  c.timings["weighted_sum"] = {L(c, "two_pass", "weighted_sum"), 3};
+  const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"two_pass"}, c).runs.at(0);
+  expect_accounted(r);
+  const UnitStats& slow = unit(r, "weighted_sum");
+  EXPECT_LT(100 * slow.busy, 95 * slow.end);
+  EXPECT_GE(slow.busy, slow.starved + slow.blocked);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "weighted_sum");
+  EXPECT_NE(r.bottleneck.reason.find(fmt::format(
+                "weighted_sum: II 3, busy {:.1f}% of the cycles, normalize blocked {} "
+                "cycles on probs: ",
+                100.0 * double(slow.busy) / double(r.cycles), unit(r, "normalize").blocked)),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
+// V rows 12 deep behind a latency of 18 pass 13 rows per 20 cycles; the unit that reads them
+// with the rescale factors (or the probabilities) waits for the rows, and the writer of those
+// waits for it: the V buffer is named, not the channel behind it (acc_rescale and probs were).
+TEST(Observe, AShallowVBufferIsNamedNotTheChannelBehindIt) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 18;
+  c.depths["v_rows"] = 12;
+  for (const DatapathResult& r :
+       simulate(random_inputs(1, kN, 8, 5), {"naive", "reordered"}, c).runs) {
+    expect_accounted(r);
+    EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
+    EXPECT_EQ(bottleneck_channel(r), "v_rows") << r.bottleneck.reason;
+    EXPECT_TRUE(r.bottleneck.also.empty()) << r.bottleneck.reason;
+    // The rows at 13 per 20 cycles, then the tail (the naive datapath's 2N and latencies).
+    EXPECT_GE(13 * r.cycles, 20 * r.scores) << r.datapath;
+    EXPECT_LE(13 * r.cycles, 20 * r.scores + 13 * (2 * kN + 40)) << r.datapath;
+  }
+}
+
+// Two limits at one rate: relieving either alone leaves the other, so the reason names both.
+// Two units at II 3, each busy 3 cycles per score.
+TEST(Observe, UnitsAtTheSameRateAreNamedTogether) {
+  DatapathConfig c = default_config();
+  c.timings["running_max"] = {L(c, "reordered", "running_max"), 3};
+  c.timings["running_sum"] = {L(c, "reordered", "running_sum"), 3};
+  const DatapathResult r = run("reordered", c);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "running_max");
+  EXPECT_EQ(unit(r, "running_sum").busy, unit(r, "running_max").busy);
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::slow_ii);
+  EXPECT_EQ(r.units[r.bottleneck.also[0].unit].name, "reordered.running_sum");
+  EXPECT_NE(r.bottleneck.reason.find("of the cycles; at the same rate: running_sum II 3: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
+// K and V buffers each 12 deep behind a latency of 18: each passes 13 rows per 20 cycles.
+TEST(Observe, StreamBuffersAtTheSameRateAreNamedTogether) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 18;
+  c.depths["k_rows"] = 12;
+  c.depths["v_rows"] = 12;
+  const DatapathResult r = run("reordered", c);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_channel(r), "k_rows");
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_latency);
+  EXPECT_EQ(r.channels[std::size_t(r.bottleneck.also[0].channel)].name, "reordered.v_rows");
+  EXPECT_NE(r.bottleneck.reason.find("memory latency 18 with k_rows depth 12; at the same rate: "
+                                     "v_rows depth 12 for latency 18: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
 // k_rows 4 deep with a memory latency of 10: 4 rows in flight and one in the reader's output
 // register per 12 cycles (docs/timing.md, "Where the cycles go"), 2.4 cycles per score.
 TEST(Observe, MemoryLatencyWithAShallowStreamBuffer) {

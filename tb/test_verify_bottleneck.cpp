@@ -104,6 +104,30 @@ TEST(VerifyBottleneck, ASlowUnitRelievedIsConfirmed) {
   }
 }
 
+// Two units at II 3 limit at one rate: the statement names both, and both are relieved in one
+// run, which is confirmed (either alone changes nothing).
+TEST(VerifyBottleneck, LimitsNamedAtTheSameRateAreRelievedTogether) {
+  const fs::path d = scratch();
+  const Checked c = verify(
+      "--set problem.seq_len=32 --set problem.head_dim=8 --set datapath=reordered "
+      "--set units.running_max.ii=3 --set units.running_sum.ii=3",
+      d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  const json& b = c.report["runs"][0]["bottleneck"];
+  ASSERT_EQ(b["also"].size(), 1u);
+  EXPECT_EQ(b["also"][0]["unit"], "reordered.running_sum");
+  const json check = check_of(c);
+  EXPECT_EQ(check["confirmed"], true);
+  ASSERT_EQ(check["trials"].size(), 1u);
+  const json& t = check["trials"][0];
+  EXPECT_EQ(t["limit"], "running_max II 3 → 1 and running_sum II 3 → 1");
+  EXPECT_EQ(t["set"],
+            "datapaths.reordered.units.running_max.ii=1 --set "
+            "datapaths.reordered.units.running_sum.ii=1");
+  EXPECT_GT(t["speedup"].get<double>(), 2.5);
+  expect_reproduced("reordered", t, d);
+}
+
 // Depth 1 everywhere behind a latency of 7: the K and V streams, the rescale fan-out and the
 // scores each pass about a score per 4 to 4.5 cycles, so relieving the named channel, or any
 // one, changes nothing; all that waited, relieved together, run faster, and the check says so.
