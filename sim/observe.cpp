@@ -192,7 +192,13 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   // behind it (with lanes and a causal mask a lane idles by design while its run's longer
   // rows stream, and a small run's pipeline fill is a large share of its cycles). Only such a
   // unit sets the rate: one slower than a firing per cycle that mostly waited sets nothing.
-  const bool sets_rate = saturated(top.busy, top.end);
+  // The wait for its first rows, if it reads stream buffers, is the pipeline's fill: a short run
+  // behind a long latency spends a large share of its cycles in it.
+  Cycle fill = 0;
+  for (std::size_t s = 0; s < r.channels.size(); ++s)
+    if (r.channels[s].input_stream && r.channel_ends[s].second == busiest)
+      fill = std::max(fill, r.first_row[s]);
+  const bool sets_rate = saturated(top.busy, top.end - std::min(top.end, fill));
   const auto busiest_unit = [&](bool slow) {
     b.unit = busiest;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;

@@ -129,6 +129,22 @@ TEST(Observe, SlowIIBlocksTheUnitsUpstreamByTheDerivedAmount) {
   EXPECT_NE(r.bottleneck.reason.find("II 3"), std::string::npos) << r.bottleneck.reason;
 }
 
+// A short run behind a long latency: the dot product at II 2 is busy 512 of 568 cycles (90%),
+// most of the rest the wait for its first Q and K rows (read latency 40), the pipeline's fill,
+// which does not count against setting the rate (it was "none: every unit keeps up").
+TEST(Observe, ASlowUnitInAShortRunSetsTheRateAfterItsFirstRows) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 40;
+  c.timings["dot_product"] = {L(c, "reordered", "dot_product"), 2};
+  const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  const UnitStats& dot = unit(r, "dot_product");
+  EXPECT_EQ(dot.busy, 2 * r.scores);
+  EXPECT_LT(100 * dot.busy, 95 * dot.end);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "dot_product");
+}
+
 // A sink slower than the rows arrive is busy past the cycle count, which ends at the last row's
 // ready stamp (docs/timing.md, "Where the cycles go"): nothing limited the count, and the reason
 // says why the sink's utilisation passes 100% instead of that every unit kept up.
@@ -161,23 +177,24 @@ TEST(Observe, SmallFifoNamesTheChannelAndItsProducer) {
   EXPECT_GT(unit(r, "running_max").starved, r.scores / 2);
 }
 
-// A reader at II 3 behind a full channel, busy 3·256 of 813 cycles (94.5%, under the 95% that
-// sets the rate: the two-pass datapath's first pass is its fill): the writer waited for it, not
-// for a small channel (probs was named; 4× as deep changes nothing).
+// A reader at II 3 behind a full channel, busy 3·256 of 823 cycles (93%, under the 95% that
+// sets the rate: the rest is the fill behind a read latency of 40): the writer waited for it,
+// not for a small channel (scores was named; 4× as deep changes nothing).
 TEST(Observe, ASlowReaderBehindAFullChannelIsNamedNotTheChannel) {
   DatapathConfig c = default_config();
-  c.timings["weighted_sum"] = {L(c, "two_pass", "weighted_sum"), 3};
-  const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"two_pass"}, c).runs.at(0);
+  c.memory.read_latency = 40;
+  c.timings["running_max"] = {L(c, "reordered", "running_max"), 3};
+  const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"reordered"}, c).runs.at(0);
   expect_accounted(r);
-  const UnitStats& slow = unit(r, "weighted_sum");
+  const UnitStats& slow = unit(r, "running_max");
   EXPECT_LT(100 * slow.busy, 95 * slow.end);
   EXPECT_GE(slow.busy, slow.starved + slow.blocked);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
-  EXPECT_EQ(bottleneck_unit(r), "weighted_sum");
+  EXPECT_EQ(bottleneck_unit(r), "running_max");
   EXPECT_NE(r.bottleneck.reason.find(fmt::format(
-                "weighted_sum: II 3, busy {:.1f}% of the cycles, normalize blocked {} "
-                "cycles on probs: ",
-                100.0 * double(slow.busy) / double(r.cycles), unit(r, "normalize").blocked)),
+                "running_max: II 3, busy {:.1f}% of the cycles, dot_product blocked "
+                "{} cycles on scores: ",
+                100.0 * double(slow.busy) / double(r.cycles), unit(r, "dot_product").blocked)),
             std::string::npos)
       << r.bottleneck.reason;
 }
