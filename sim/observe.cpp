@@ -160,9 +160,6 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   }
   const std::size_t i = r.limiting.channel;
   const ChannelStats& c = r.channels[i];
-  // Not a structured binding: clang 14 cannot capture one in the lambdas below.
-  const std::size_t producer = r.channel_ends[i].first, consumer = r.channel_ends[i].second;
-  const UnitStats& p = r.units[producer];
   // A stream buffer that waited; its link, and its link busy nearly every cycle.
   const bool stream = stalls && c.input_stream;
   const auto beats = [&](std::size_t s) {
@@ -240,33 +237,51 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   if (stream) return stream_buffer(i);
   // The writer of an intermediate channel waited for slots because its reader did not read. The
   // channel is too small when the reader waited for it too (the credits' round trip); a reader
-  // at II > 1 busy at least as long as it waited held the writer back itself, and one that
-  // waited most for a stream buffer's rows (beyond the first) passes on that buffer's wait.
-  const UnitStats& q = r.units[consumer];
-  if (q.timing.ii > 1 && q.busy >= q.starved + q.blocked) {
-    b.kind = BottleneckKind::slow_ii;
-    b.unit = consumer;
-    b.reason = fmt::format("{}: II {}, busy {:.1f}% of the cycles, {} blocked {} cycles on {}: {}",
-                           local_name(q.name), q.timing.ii, 100 * utilisation(r, q),
-                           local_name(p.name), p.blocked, local_name(c.name), rate);
-    return b;
-  }
-  std::size_t waited_for = i;
-  Cycle most = c.consumer_stall_cycles;
-  for (std::size_t s = 0; s < r.channels.size(); ++s) {
-    const ChannelStats& in = r.channels[s];
-    const Cycle beyond =
-        in.consumer_stall_cycles - std::min(in.consumer_stall_cycles, r.first_row[s]);
-    if (in.input_stream && r.channel_ends[s].second == consumer && beyond > most) {
-      waited_for = s;
-      most = beyond;
+  // at II > 1 busy at least as long as it waited held the writer back itself, one that waited
+  // most for a stream buffer's rows (beyond the first) passes on that buffer's wait, and one
+  // that waited for slots more than it was busy or starved passes on the channel it waited on
+  // most (downstream: the graph has no cycles).
+  std::size_t full = i;
+  for (std::size_t step = 0; step < r.channels.size(); ++step) {
+    const ChannelStats& f = r.channels[full];
+    const std::size_t reader = r.channel_ends[full].second;
+    const UnitStats& q = r.units[reader];
+    if (q.timing.ii > 1 && q.busy >= q.starved + q.blocked) {
+      b.kind = BottleneckKind::slow_ii;
+      b.unit = reader;
+      b.reason =
+          fmt::format("{}: II {}, busy {:.1f}% of the cycles, {} blocked {} cycles on {}: {}",
+                      local_name(q.name), q.timing.ii, 100 * utilisation(r, q),
+                      local_name(r.units[r.channel_ends[full].first].name), f.producer_stall_cycles,
+                      local_name(f.name), rate);
+      return b;
     }
+    std::size_t waited_for = full, next = full;
+    Cycle most = f.consumer_stall_cycles, most_blocked = 0;
+    for (std::size_t s = 0; s < r.channels.size(); ++s) {
+      const ChannelStats& other = r.channels[s];
+      const Cycle beyond =
+          other.consumer_stall_cycles - std::min(other.consumer_stall_cycles, r.first_row[s]);
+      if (other.input_stream && r.channel_ends[s].second == reader && beyond > most) {
+        waited_for = s;
+        most = beyond;
+      }
+      if (r.channel_ends[s].first == reader && other.producer_stall_cycles > most_blocked) {
+        next = s;
+        most_blocked = other.producer_stall_cycles;
+      }
+    }
+    if (waited_for != full) return stream_buffer(waited_for);
+    if (next == full || q.blocked <= q.busy || q.blocked <= q.starved) break;
+    full = next;
   }
-  if (waited_for != i) return stream_buffer(waited_for);
+  const ChannelStats& f = r.channels[full];
+  const UnitStats& writer = r.units[r.channel_ends[full].first];
+  const UnitStats& q = r.units[r.channel_ends[full].second];
   return limited(
-      BottleneckKind::small_fifo, i,
-      fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}", local_name(p.name),
-                  local_name(c.name), c.capacity, p.blocked, local_name(q.name), q.starved));
+      BottleneckKind::small_fifo, full,
+      fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}", local_name(writer.name),
+                  local_name(f.name), f.capacity, writer.blocked, local_name(q.name), q.starved));
 }
 
 // A limit with its bound on the run's cycles in closed form (docs/timing.md): a unit at II > 1

@@ -22,9 +22,10 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r);
 // - memory_bandwidth / memory_latency: the limiting channel is a Q/K/V stream buffer whose
 //   reader's link is busy at least 95% of the cycles, or else waits for the memory's latency
 //   with too few rows in flight (the channel's depth);
-// - small_fifo: the limiting channel is an intermediate one whose writer waited for slots and
-//   whose reader waited for it; a reader at II > 1 busy at least half its cycles is slow_ii, one
-//   that waited more for a stream buffer's rows passes on that buffer's statement.
+// - small_fifo: the limiting channel is an intermediate one whose writer waited for slots; but a
+//   reader at II > 1 busy at least half its cycles is slow_ii, one that waited more for a stream
+//   buffer's rows passes on that buffer's statement, and one that waited for slots more than it
+//   was busy or starved passes on the channel it waited on most (a walk downstream).
 // slow_ii, memory_latency and memory_bandwidth also list the limits whose closed-form bound on
 // the cycles is within 5% of the named one's (`also`).
 Bottleneck find_bottleneck(const DatapathResult& r);

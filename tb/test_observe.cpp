@@ -199,6 +199,28 @@ TEST(Observe, ASlowReaderBehindAFullChannelIsNamedNotTheChannel) {
       << r.bottleneck.reason;
 }
 
+// The walk goes downstream: subtract waits most on shifted (2 deep), but exp, which reads it,
+// waited for slots on exps (7 deep) more than it was busy or starved, behind the row sum at II 3
+// busy 91% of the cycles. The row sum is named (shifted was; 4× as deep changes nothing).
+TEST(Observe, AReaderThatWaitedForSlotsPassesOnTheChannelItWaitedOn) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 32;
+  c.depths["exps"] = 7;
+  c.timings["row_sum"] = {L(c, "naive", "row_sum"), 3};
+  const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(r.channels[r.limiting.channel].name, "naive.shifted");
+  const UnitStats& exp = unit(r, "exp");
+  EXPECT_GT(exp.blocked, exp.busy);
+  EXPECT_GT(exp.blocked, exp.starved);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "row_sum");
+  EXPECT_NE(r.bottleneck.reason.find(fmt::format("exp blocked {} cycles on exps: ",
+                                                 channel(r, "exps").producer_stall_cycles)),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
 // V rows 12 deep behind a latency of 18 pass 13 rows per 20 cycles; the unit that reads them
 // with the rescale factors (or the probabilities) waits for the rows, and the writer of those
 // waits for it: the V buffer is named, not the channel behind it (acc_rescale and probs were).
