@@ -57,6 +57,14 @@ check "sweep: one row per point, statuses, empty cycles when deadlocked" rows "$
 check "sweep: each point in its own run folder" test -f "$out/runs/002-seq_len=64_score_bypass=32/report.json"
 check "sweep: one progress line per run" test "$(grep -c '^sweep: \[[1-4]/4\]' <<<"$err")" = 4
 
+# Two units at II 3 are named together (docs/timing.md, "Limits at the same rate").
+sweep --grid units.running_sum.ii=1,3 --set units.running_max.ii=3 --set datapath=reordered \
+  --set problem.seq_len=16 --set problem.head_dim=8
+check "sweep: the limits at the same rate as the bottleneck" rows "$csv" 2 \
+  'all(x["bottleneck"] == "slow_ii" and x["bottleneck_unit"] == "reordered.running_max" for x in rows)' \
+  'r(units__running_sum__ii=1)["bottleneck_also"] == ""' \
+  'r(units__running_sum__ii=3)["bottleneck_also"] == "slow_ii:reordered.running_sum"'
+
 sweep "${grid[@]}"
 check "sweep: says that it replaces results.csv" grep -q "replacing the results in $csv" <<<"$err"
 
