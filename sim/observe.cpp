@@ -536,7 +536,10 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       for (std::size_t i = 0; i < r.units.size(); ++i) {
         if (unit_stage[i] != order[g]) continue;
         const UnitStats& u = r.units[i];
-        const bool limit = r.bottleneck.kind != BottleneckKind::none && r.bottleneck.unit == i;
+        const bool limit = r.bottleneck.kind != BottleneckKind::none &&
+                           (r.bottleneck.unit == i ||
+                            std::any_of(r.bottleneck.also.begin(), r.bottleneck.also.end(),
+                                        [&](const Limit& l) { return l.unit == i; }));
         s += fmt::format("      {} [label=\"{}\\nL {}, II {}\\n{:.1f}% busy\"{}];\n", id(u.name),
                          local(u.name), u.timing.latency, u.timing.ii, 100.0 * utilisation(r, u),
                          limit ? ", style=\"rounded,filled\", fillcolor=lightpink" : "");
@@ -554,7 +557,10 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       const bool stalling =
           c.input_stream ? c.consumer_stall_cycles > r.first_row[i] : c.producer_stall_cycles > 0;
       const char* colour = stalling ? "red" : c.high_water == c.capacity ? "orange" : "black";
-      const bool limit = r.bottleneck.channel == std::ptrdiff_t(i);
+      const bool limit =
+          r.bottleneck.channel == std::ptrdiff_t(i) ||
+          std::any_of(r.bottleneck.also.begin(), r.bottleneck.also.end(),
+                      [&](const Limit& l) { return l.channel == std::ptrdiff_t(i); });
       s += fmt::format("    {} -> {} [label=\"{}\\n{}/{}\", color={}, fontcolor={}{}];\n",
                        id(r.units[r.channel_ends[i].first].name),
                        id(r.units[r.channel_ends[i].second].name), local(c.name), c.high_water,

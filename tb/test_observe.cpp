@@ -836,6 +836,30 @@ TEST(ObserveCli, EachLanesWaveformsAreAGroupOfTheirOwn) {
   EXPECT_GT(lane_signals, 0);
 }
 
+// The limits at the bottleneck's rate are drawn as it is: both units at II 3 filled.
+TEST(ObserveCli, DotFillsTheLimitsAtTheSameRate) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=reordered --set problem.seq_len=16 --set problem.head_dim=8 "
+          "--set units.running_max.ii=3 --set units.running_sum.ii=3 --dot" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string dot = slurp(d / "o" / "graph.dot");
+  for (const std::string unit : {"running_max", "running_sum"}) {
+    const std::size_t node = dot.find(fmt::format("\"reordered.{}\" [", unit));
+    ASSERT_NE(node, std::string::npos) << unit;
+    EXPECT_NE(dot.substr(node, dot.find('\n', node) - node).find("fillcolor=lightpink"),
+              std::string::npos)
+        << unit;
+  }
+  std::size_t filled = 0;
+  for (std::size_t at = dot.find("lightpink"); at != std::string::npos;
+       at = dot.find("lightpink", at + 1))
+    ++filled;
+  EXPECT_EQ(filled, 2u) << dot;
+}
+
 TEST(ObserveCli, DotOfADeadlockShowsUtilisationOfTheSpan) {
   const fs::path d = scratch();
   const SimRun r = sim(
