@@ -154,7 +154,10 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
     }
     if (stalls && r.channels[r.limiting.channel].input_stream) waited = r.limiting.channel;
     const bool never_idle = saturated(link_cycles, link_cycles + r.link_idle_cycles());
-    if (waited != r.channels.size() &&
+    // Unless a unit at one firing per cycle is as busy: the lanes are at their peak, which the
+    // link just keeps up with (relieving it changes nothing).
+    const bool units_at_peak = top.timing.ii == 1 && saturated(top.busy, link_cycles);
+    if (waited != r.channels.size() && !units_at_peak &&
         (saturated(link_cycles, cycles) || (never_idle && link_cycles >= top.busy)))
       return shared_bandwidth(waited);
   }
@@ -318,6 +321,23 @@ std::vector<Bound> bounds(const DatapathResult& r) {
                      beats * rows,
                      fmt::format("{}'s link, {} cycles per row", local_name(c.name), beats)});
   }
+  // A shared link, at the stream buffer whose consumer waited the most beyond its first row.
+  std::ptrdiff_t waited = -1;
+  Cycle most = 0;
+  for (std::size_t s = 0; s < r.channels.size() && r.shared_link; ++s) {
+    const ChannelStats& c = r.channels[s];
+    const Cycle beyond =
+        c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, r.first_row[s]);
+    if (c.input_stream && (waited < 0 || beyond > most)) {
+      waited = std::ptrdiff_t(s);
+      most = beyond;
+    }
+  }
+  if (waited >= 0)
+    all.push_back(
+        {{BottleneckKind::memory_bandwidth, r.channel_ends[std::size_t(waited)].first, waited},
+         (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle,
+         fmt::format("the shared link, {} bytes per cycle", r.memory.bytes_per_cycle)});
   return all;
 }
 
@@ -335,21 +355,22 @@ std::string relief_key(const DatapathResult& r, const Limit& l) {
 
 Bottleneck find_bottleneck(const DatapathResult& r) {
   Bottleneck b = named_bottleneck(r);
-  if (b.kind != BottleneckKind::slow_ii && b.kind != BottleneckKind::memory_latency &&
-      b.kind != BottleneckKind::memory_bandwidth)
-    return b;
+  if (b.kind == BottleneckKind::stopped || b.kind == BottleneckKind::small_fifo) return b;
+  // Every unit keeping up, the busiest sets the bound: only a link can be as slow (a slower unit
+  // at II > 1 would be the bottleneck).
+  const bool none = b.kind == BottleneckKind::none;
+  const std::string named = none ? "" : relief_key(r, b);
+  Cycle bound = none ? r.units[b.unit].busy : 0;
   const std::vector<Bound> all = bounds(r);
-  const std::string named = relief_key(r, b);
-  Cycle bound = 0;
-  if (b.kind == BottleneckKind::memory_bandwidth && r.shared_link)
-    bound = (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
   for (const Bound& o : all)
-    if (relief_key(r, o.limit) == named) bound = std::max(bound, o.cycles);
+    if (!none && relief_key(r, o.limit) == named) bound = std::max(bound, o.cycles);
   // The others within 5%, one per key (its largest bound), slowest first.
   std::map<std::string, const Bound*> others;
   for (const Bound& o : all) {
     const std::string key = relief_key(r, o.limit);
-    if (key == named || !saturated(o.cycles, bound)) continue;
+    if (key == named || !saturated(o.cycles, bound) ||
+        (none && o.limit.kind != BottleneckKind::memory_bandwidth))
+      continue;
     const Bound*& kept = others[key];
     if (kept == nullptr || o.cycles > kept->cycles) kept = &o;
   }

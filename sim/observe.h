@@ -27,7 +27,8 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r);
 //   buffer's rows passes on that buffer's statement, and one that waited for slots more than it
 //   was busy or starved passes on the channel it waited on most (a walk downstream).
 // slow_ii, memory_latency and memory_bandwidth also list the limits whose closed-form bound on
-// the cycles is within 5% of the named one's (`also`).
+// the cycles is within 5% of the named one's (`also`); none, a link within 5% of the busiest
+// unit's busy cycles (a shared link is not the limit when a unit at II 1 is that busy).
 Bottleneck find_bottleneck(const DatapathResult& r);
 
 // report.json's "units" and "bottleneck" of a run.

@@ -420,6 +420,26 @@ TEST(Observe, ASharedLinkThatNeverIdlesInAShortRunIsTheLimit) {
   }
 }
 
+// K and V rows of 16 bytes on one link of 32 bytes per cycle: a score per cycle, the units' peak.
+// The link carries ⌈(1024·32 + 32·16) / 32⌉ = 1040 cycles, the K reader is busy 1024 of them:
+// every unit keeps up and the link just keeps up with them (4× the link changes nothing; it
+// was named the limit).
+TEST(Observe, ASharedLinkAtTheUnitsPeakIsAtTheSameRateNotTheLimit) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.memory.bytes_per_cycle = 32;
+  const DatapathResult r = run("reordered", c, 4);
+  expect_accounted(r);
+  EXPECT_EQ((r.bytes_read() + 31) / 32, 1040u);
+  EXPECT_EQ(unit(r, "k_reader").busy, 1024u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
+  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: the shared link, 32 bytes per cycle: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
 // The same link with K and V buffers of 200: the readers fetch every row ahead and never wait for
 // a slot, so each looks busy to its early end. It was named "none: every unit keeps up".
 TEST(Observe, ASharedLinkIsTheLimitWhateverTheStreamBuffersHold) {
