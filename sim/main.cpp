@@ -592,7 +592,7 @@ int run(const Options& opt) {
     return kInternal;
   }
 
-  std::cout << fmt::format("{}, mode {}, {:.2f} s simulated wall time\n\n", describe(shape),
+  std::cout << fmt::format("{}, mode {}, simulated in {:.2f} s of wall time\n\n", describe(shape),
                            params.mode, result.wall_seconds)
             << summary(result, checks, &cost)
             << fmt::format("\nresults in {}\n", out.dir().string());
