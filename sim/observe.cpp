@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <map>
 #include <optional>
 #include <vector>
@@ -198,7 +197,8 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   for (std::size_t s = 0; s < r.channels.size(); ++s)
     if (r.channels[s].input_stream && r.channel_ends[s].second == busiest)
       fill = std::max(fill, r.first_row[s]);
-  const bool sets_rate = saturated(top.busy, top.end - std::min(top.end, fill));
+  // (A unit that fired once has no rate: a single score's run is all fill.)
+  const bool sets_rate = top.firings > 1 && saturated(top.busy, top.end - std::min(top.end, fill));
   const auto busiest_unit = [&](bool slow) {
     b.unit = busiest;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
@@ -455,8 +455,11 @@ std::string check_summary(const DatapathResult& r, const BottleneckCheck& c) {
     if (!t.stopped_at.empty()) result += " at " + t.stopped_at;
     if (const auto cps = per_score(t)) {
       result = fmt::format("{:.2f} cycles per score", *cps);
-      if (const auto s = speedup(r, t))
-        result += fmt::format(", {:.2f}× as fast", std::floor(*s * 100) / 100);
+      if (speedup(r, t)) {
+        // Hundredths by integer division: 113 / 100 cycles is 1.13×, not the double's 1.12.
+        const Cycle hundredths = r.cycles * 100 / *t.cycles;
+        result += fmt::format(", {}.{:02}× as fast", hundredths / 100, hundredths % 100);
+      }
     }
     out += fmt::format("    {}{}: {}\n", t.limit, t.named ? " (named)" : "", result);
   }

@@ -132,18 +132,23 @@ Relief together(const std::vector<Relief>& limits, std::string label) {
   return all;
 }
 
-// The limit the bottleneck names, if it names one that can be relieved, with those it names at
-// the same rate.
-std::optional<Relief> named_limit(const Params& params, const DatapathResult& r) {
-  std::optional<Relief> named = relieved(params, r, r.bottleneck);
-  if (!named || r.bottleneck.also.empty()) return named;
-  std::vector<Relief> all{*named};
-  std::string label = named->limit;
-  for (const Limit& l : r.bottleneck.also) {
-    all.push_back(*relieved(params, r, l));
-    label += " and " + all.back().limit;
-  }
-  return together(all, label);
+// The limits the bottleneck names, if it names one that can be relieved: the named one, then
+// those it names at the same rate.
+std::vector<Relief> named_limits(const Params& params, const DatapathResult& r) {
+  std::vector<Relief> parts;
+  const std::optional<Relief> named = relieved(params, r, r.bottleneck);
+  if (!named) return parts;
+  parts.push_back(*named);
+  for (const Limit& l : r.bottleneck.also) parts.push_back(*relieved(params, r, l));
+  return parts;
+}
+
+// The named limits relieved in one run.
+Relief all_named(const std::vector<Relief>& parts) {
+  if (parts.size() == 1) return parts.front();
+  std::string label;
+  for (const Relief& l : parts) label += (label.empty() ? "" : " and ") + l.limit;
+  return together(parts, label);
 }
 
 bool ran_faster(const ReliefTrial& t, Cycle before) {
@@ -203,9 +208,9 @@ BottleneckCheck check_bottleneck(const Params& params, const DatapathResult& r, 
     return check;
   }
   Trials trials(params, r, children, announce);
-  const std::optional<Relief> named = named_limit(params, r);
-  if (named) {
-    const ReliefTrial& t = trials.run(*named, true);
+  const std::vector<Relief> named = named_limits(params, r);
+  if (!named.empty()) {
+    const ReliefTrial& t = trials.run(all_named(named), true);
     // A deadlock is explained by the full channel: other limits are not tried.
     if (r.status == Status::deadlock) {
       check.confirmed = got_past(t, key_name(r.channels[std::size_t(r.bottleneck.channel)].name));
@@ -219,15 +224,23 @@ BottleneckCheck check_bottleneck(const Params& params, const DatapathResult& r, 
     }
   }
   std::vector<Relief> waited = waited_limits(params, r);
-  const auto is_named = [&](const Relief& l) { return named && l.set == named->set; };
-  if (named && std::none_of(waited.begin(), waited.end(), is_named)) waited.push_back(*named);
+  // A part of the named relief is not an alternative to it, and each is relieved once together.
+  const auto same = [](const Relief& a) {
+    return [&a](const Relief& b) { return a.set == b.set; };
+  };
+  const auto is_named = [&](const Relief& l) {
+    return std::any_of(named.begin(), named.end(), same(l));
+  };
+  for (const Relief& part : named)
+    if (std::none_of(waited.begin(), waited.end(), same(part))) waited.push_back(part);
   std::size_t alternatives = 0;
   for (const Relief& l : waited)
     if (!is_named(l) && l.weight > 0 && alternatives++ < kAlternatives) trials.run(l, false);
   // Limits at one rate: relieving any one alone changes nothing, all that waited together may
-  // (unless that is the one limit already tried).
+  // (unless those are the limits already tried).
   const auto faster = [&](const ReliefTrial& t) { return ran_faster(t, r.cycles); };
-  const bool tried_all = waited.size() == 1 && !trials.done().empty();
+  const bool tried_all = (!named.empty() && std::all_of(waited.begin(), waited.end(), is_named)) ||
+                         (waited.size() == 1 && alternatives == 1);
   if (std::none_of(trials.done().begin(), trials.done().end(), faster) && !waited.empty() &&
       !tried_all)
     trials.run(together(waited, waited.size() == 1
@@ -244,7 +257,7 @@ BottleneckCheck check_bottleneck(const Params& params, const DatapathResult& r, 
       check.fastest = std::ptrdiff_t(i);
   }
   // Nothing faster confirms none only if something ran (a child refused for its memory did not).
-  if (!named)
+  if (named.empty())
     check.confirmed = check.fastest < 0 &&
                       (check.trials.empty() ||
                        std::any_of(check.trials.begin(), check.trials.end(),

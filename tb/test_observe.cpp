@@ -145,6 +145,17 @@ TEST(Observe, ASlowUnitInAShortRunSetsTheRateAfterItsFirstRows) {
   EXPECT_EQ(bottleneck_unit(r), "dot_product");
 }
 
+// One score per query: every unit fires once, all fill, and none sets a rate (the dot product
+// at II 3, busy 3 of 29 cycles, was named slow_ii once its wait for its rows was left out).
+TEST(Observe, ARunOfOneScoreHasNoRateToSet) {
+  DatapathConfig c = default_config();
+  c.timings["dot_product"] = {L(c, "naive", "dot_product"), 3};
+  const DatapathResult r = simulate(random_inputs(1, 1, 8, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(unit(r, "dot_product").firings, 1u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+}
+
 // A sink slower than the rows arrive is busy past the cycle count, which ends at the last row's
 // ready stamp (docs/timing.md, "Where the cycles go"): nothing limited the count, and the reason
 // says why the sink's utilisation passes 100% instead of that every unit kept up.
@@ -254,6 +265,23 @@ TEST(Observe, UnitsAtTheSameRateAreNamedTogether) {
   EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::slow_ii);
   EXPECT_EQ(r.units[r.bottleneck.also[0].unit].name, "reordered.running_sum");
   EXPECT_NE(r.bottleneck.reason.find("of the cycles; at the same rate: running_sum II 3: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
+// The running max at II 2 (2048 busy cycles) on a shared link of 34 bytes per cycle that
+// carries ⌈66560 / 34⌉ = 1958 cycles, 95.6% of them: relieving the II alone leaves the link.
+TEST(Observe, ASharedLinkAtTheRateOfASlowUnitIsNamedWithIt) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.memory.bytes_per_cycle = 34;
+  c.timings["running_max"] = {L(c, "reordered", "running_max"), 2};
+  const DatapathResult r = run("reordered", c);
+  EXPECT_EQ((r.bytes_read() + 33) / 34, 1958u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
+  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: the shared link, 34 bytes per cycle: "),
             std::string::npos)
       << r.bottleneck.reason;
 }
@@ -878,6 +906,30 @@ TEST(ObserveCli, DotFillsTheLimitsAtTheSameRate) {
        at = dot.find("lightpink", at + 1))
     ++filled;
   EXPECT_EQ(filled, 2u) << dot;
+}
+
+// A V buffer deep enough for the latency, on a private link of one beat per row, that its
+// reader's consumer waited for: the reader waited for a slot in the other lane, behind the
+// normalize at II 3, the busiest unit, which is named though busy 67% of the cycles (the causal
+// lanes idle by design).
+TEST(ObserveCli, ADeepStreamBufferOnAOneBeatLinkNamesTheBusiestUnit) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=24 --set problem.head_dim=8 --set parallel.lanes=2 "
+          "--set datapath=two_pass --set problem.causal=true --set memory.read_latency=2 "
+          "--set datapaths.two_pass.units.normalize.ii=3 --set channels.depths.probs=2" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json run = json::parse(slurp(d / "o" / "report.json"))["runs"][0];
+  EXPECT_EQ(run["limiting_channel"]["name"], "two_pass.lane0.v_rows");
+  EXPECT_EQ(run["limiting_channel"]["reason"], "consumer_stalls");
+  EXPECT_EQ(run["bottleneck"]["kind"], "slow_ii");
+  EXPECT_EQ(run["bottleneck"]["unit"], "two_pass.lane1.normalize");
+  for (const json& u : run["units"])
+    if (u["name"] == "two_pass.lane1.normalize") {
+      EXPECT_LT(100 * u["busy_cycles"].get<Cycle>(), 95 * run["cycles"].get<Cycle>());
+    }
 }
 
 TEST(ObserveCli, DotOfADeadlockShowsUtilisationOfTheSpan) {

@@ -128,6 +128,33 @@ TEST(VerifyBottleneck, LimitsNamedAtTheSameRateAreRelievedTogether) {
   expect_reproduced("reordered", t, d);
 }
 
+// A shared link named with q_rows at its rate, relieved together, is not confirmed: each part is
+// then no alternative of its own, and the run of all that waited gives each key once (it gave
+// the link's twice, which the simulator refuses), so it reproduces.
+TEST(VerifyBottleneck, APartOfTheNamedLimitsIsRelievedOnceInAllThatWaited) {
+  const fs::path d = scratch();
+  const Checked c = verify(
+      "--set problem.seq_len=1 --set problem.kv_len=1 --set problem.head_dim=4 "
+      "--set problem.heads=4 --set memory.ports=shared --set memory.bytes_per_cycle=24 "
+      "--set memory.read_latency=20 --set datapath=reordered --set channels.depths.scores=2 "
+      "--set channels.depths.q_rows=4",
+      d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  ASSERT_EQ(c.report["runs"][0]["bottleneck"]["also"].size(), 1u);
+  const json check = check_of(c);
+  EXPECT_EQ(check["confirmed"], false);
+  const json& trials = check["trials"];
+  ASSERT_GE(trials.size(), 2u);
+  EXPECT_EQ(trials[0]["limit"], "memory bytes_per_cycle 24 → 96 and q_rows depth 4 → 16");
+  for (std::size_t i = 1; i < trials.size(); ++i) {
+    const std::string set = trials[i]["set"];
+    EXPECT_NE(set, "memory.bytes_per_cycle=96");
+    EXPECT_NE(set, "datapaths.reordered.channels.depths.q_rows=16");
+    EXPECT_EQ(set.find("bytes_per_cycle"), set.rfind("bytes_per_cycle")) << set;
+    expect_reproduced("reordered", trials[i], d);
+  }
+}
+
 // Depth 1 everywhere behind a latency of 7: the K and V streams, the rescale fan-out and the
 // scores each pass about a score per 4 to 4.5 cycles, so relieving the named channel, or any
 // one, changes nothing; all that waited, relieved together, run faster, and the check says so.
