@@ -644,8 +644,7 @@ int sc_main(int argc, char* argv[]) {
   app.add_flag("--verify-bottleneck", opt.verify_bottleneck,
                "check each bottleneck by experiment: rerun each datapath with its named limit "
                "relieved (a deeper channel, 4x the bandwidth, II 1) and, if it is not 5% faster, "
-               "the next "
-               "likeliest limits")
+               "the next likeliest limits")
       ->excludes("--size-buffers");
   app.add_flag("--check", opt.check,
                "check the parameters, inputs and --out folder and build the datapaths, then exit "

@@ -32,6 +32,19 @@ double utilisation(const DatapathResult& r, const UnitStats& u) {
 // A share at least 95%: the rest is filling and draining the pipeline.
 bool saturated(Cycle part, Cycle whole) { return part * 100 >= whole * 95; }
 
+// The stream buffer whose consumer waited the most beyond its first row (the first of a tie), or
+// channels.size() if none did.
+std::size_t most_waited_stream(const DatapathResult& r) {
+  std::size_t waited = r.channels.size();
+  Cycle most = 0;
+  for (std::size_t s = 0; s < r.channels.size(); ++s)
+    if (r.channels[s].input_stream && r.waits_beyond_first_row(s) > most) {
+      waited = s;
+      most = r.waits_beyond_first_row(s);
+    }
+  return waited;
+}
+
 // The bytes a shared link carries in each cycle, as steps [from, to) of one value, in time order
 // (none: no byte). A grant's bytes fill cycles at bytes_per_cycle from its start in byte-time, so
 // its first and last cycles may carry part of it and share a cycle with the grants beside it.
@@ -123,8 +136,7 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
     return b;
   };
   // The shared link as the limit, named at a stream buffer that waited for it.
-  const Cycle link_cycles =
-      (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle;
+  const Cycle link_cycles = r.link_cycles();
   const auto shared_bandwidth = [&](std::size_t stream) {
     return limited(
         BottleneckKind::memory_bandwidth, stream,
@@ -140,17 +152,7 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   // are more than 5% of the cycles). It is named at the buffer whose consumer waited the most:
   // the limiting channel may be one that filled behind it.
   if (r.shared_link) {
-    std::size_t waited = r.channels.size();
-    Cycle most = 0;
-    for (std::size_t s = 0; s < r.channels.size(); ++s) {
-      const ChannelStats& c = r.channels[s];
-      const Cycle beyond =
-          c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, r.first_row[s]);
-      if (c.input_stream && beyond > most) {
-        waited = s;
-        most = beyond;
-      }
-    }
+    std::size_t waited = most_waited_stream(r);
     if (stalls && r.channels[r.limiting.channel].input_stream) waited = r.limiting.channel;
     const bool never_idle = saturated(link_cycles, link_cycles + r.link_idle_cycles());
     // Unless a unit at one firing per cycle is as busy: the lanes are at their peak, which the
@@ -263,11 +265,10 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
     Cycle most = f.consumer_stall_cycles, most_blocked = 0;
     for (std::size_t s = 0; s < r.channels.size(); ++s) {
       const ChannelStats& other = r.channels[s];
-      const Cycle beyond =
-          other.consumer_stall_cycles - std::min(other.consumer_stall_cycles, r.first_row[s]);
-      if (other.input_stream && r.channel_ends[s].second == reader && beyond > most) {
+      if (other.input_stream && r.channel_ends[s].second == reader &&
+          r.waits_beyond_first_row(s) > most) {
         waited_for = s;
-        most = beyond;
+        most = r.waits_beyond_first_row(s);
       }
       if (r.channel_ends[s].first == reader && other.producer_stall_cycles > most_blocked) {
         next = s;
@@ -321,22 +322,16 @@ std::vector<Bound> bounds(const DatapathResult& r) {
                      beats * rows,
                      fmt::format("{}'s link, {} cycles per row", local_name(c.name), beats)});
   }
-  // A shared link, at the stream buffer whose consumer waited the most beyond its first row.
-  std::ptrdiff_t waited = -1;
-  Cycle most = 0;
-  for (std::size_t s = 0; s < r.channels.size() && r.shared_link; ++s) {
-    const ChannelStats& c = r.channels[s];
-    const Cycle beyond =
-        c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, r.first_row[s]);
-    if (c.input_stream && (waited < 0 || beyond > most)) {
-      waited = std::ptrdiff_t(s);
-      most = beyond;
-    }
-  }
-  if (waited >= 0)
+  // A shared link, at the stream buffer whose consumer waited the most beyond its first row (if
+  // none did, the first stream buffer).
+  if (!r.shared_link) return all;
+  std::size_t waited = most_waited_stream(r);
+  for (std::size_t s = 0; s < r.channels.size() && waited == r.channels.size(); ++s)
+    if (r.channels[s].input_stream) waited = s;
+  if (waited < r.channels.size())
     all.push_back(
-        {{BottleneckKind::memory_bandwidth, r.channel_ends[std::size_t(waited)].first, waited},
-         (r.bytes_read() + r.memory.bytes_per_cycle - 1) / r.memory.bytes_per_cycle,
+        {{BottleneckKind::memory_bandwidth, r.channel_ends[waited].first, std::ptrdiff_t(waited)},
+         r.link_cycles(),
          fmt::format("the shared link, {} bytes per cycle", r.memory.bytes_per_cycle)});
   return all;
 }

@@ -119,9 +119,12 @@ struct DatapathResult {
   // Shared: the cycle the link's last byte left; its cycles without a byte before it are
   // link_idle_cycles() (docs/timing.md, "The roofline").
   Cycle link_last_beat = 0;
+  // Shared: the cycles the link carries bytes, ⌈bytes read / B⌉.
+  Cycle link_cycles() const {
+    return (bytes_read() + link_bytes_per_cycle - 1) / link_bytes_per_cycle;
+  }
   Cycle link_idle_cycles() const {
-    const Cycle busy = (bytes_read() + link_bytes_per_cycle - 1) / link_bytes_per_cycle;
-    return link_last_beat + 1 - std::min(link_last_beat + 1, busy);
+    return link_last_beat + 1 - std::min(link_last_beat + 1, link_cycles());
   }
   // The least any schedule moves: Q, K and V read once, O written once.
   std::uint64_t minimum_bytes = 0;
@@ -134,6 +137,11 @@ struct DatapathResult {
   // (its reader's result latency: the memory's, the row's beats, its own), which its consumer
   // waits by design and only waits beyond count as stalls; 0 for the other channels.
   std::vector<Cycle> first_row;
+  // A stream buffer's consumer's waits beyond its first row: the stalls (docs/timing.md).
+  Cycle waits_beyond_first_row(std::size_t s) const {
+    const Cycle waits = channels[s].consumer_stall_cycles;
+    return waits - std::min(waits, first_row[s]);
+  }
   Cycle span = 0;       // the latest unit's end: every unit's cycles add up to it
   MemoryTiming memory;  // of the stream readers' links
   LimitingChannel limiting;

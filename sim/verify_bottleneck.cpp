@@ -70,9 +70,8 @@ std::vector<Relief> waited_limits(const Params& params, const DatapathResult& r)
   bool slow_link = r.shared_link;
   for (std::size_t i = 0; i < r.channels.size(); ++i) {
     const ChannelStats& c = r.channels[i];
-    Cycle read_waits = c.consumer_stall_cycles;
+    const Cycle read_waits = c.input_stream ? r.waits_beyond_first_row(i) : c.consumer_stall_cycles;
     if (c.input_stream) {
-      read_waits -= std::min(read_waits, r.first_row[i]);
       stream_waits += read_waits;
       slow_link |= r.memory.beats(c.width * c.element_bytes) > 1;
     }
