@@ -197,6 +197,11 @@ try study --sim "$sim" --out "$tmp/study2" --grid problem.seq_len=8
 check "study: --grid: one line, exit 2, nothing run" \
   eval 'one_line 2 "study: error: --grid" && [[ ! -e $tmp/study2 ]]'
 
+# An option no sweep takes is refused before the set-up (which, run, would print its build).
+try study --bogus
+check "study: --bogus: the sweep's one line, exit 2, before setting up" \
+  one_line 2 "sweep: error: unrecognized arguments: --bogus"
+
 # A --timeout too large for Python's waits: the scaling sweep's one line, exit 2, nothing run.
 try study --sim "$sim" --out "$tmp/study3" --timeout 1e7
 check "study: --timeout 1e7: sweep's one-line error, exit 2, nothing run" \
