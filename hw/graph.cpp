@@ -8,17 +8,20 @@ namespace sdpa {
 namespace {
 
 // The most results of `rows` that can wait in a per-row channel: result i waits beside those of
-// the rows k before it that were issued at most window(k) cycles earlier, results coming ℓ cycles
-// apart, one per row: ℓ_{k+1} + … + ℓ_i ≤ window(k). Lengths repeat from block to block, so two
-// blocks hold every case. Never more than the rows (a lane without queries has none).
+// the rows k before it that were issued at most window(k, M_k) cycles earlier, M_k the longest of
+// rows 0..k, results coming ℓ cycles apart, one per row: ℓ_{k+1} + … + ℓ_i ≤ window(k, M_k).
+// Lengths repeat from block to block, and every block holds the longest row, so two blocks hold
+// every case. Never more than the rows (a lane without queries has none).
 template <class Window>
 std::size_t waiting_row_results(const RowShape& rows, Window window) {
   if (rows.period() == nullptr)
-    return std::min(rows.rows, 1 + window(0) / std::max<std::size_t>(rows.row_len, 1));
+    return std::min(rows.rows,
+                    1 + window(0, rows.row_len) / std::max<std::size_t>(rows.row_len, 1));
   const std::size_t span = std::min(rows.rows, 2 * rows.period()->size());
-  std::size_t most = 1;
+  std::size_t most = 1, longest = 0;
   for (std::size_t k = 0; k < span; ++k) {
-    const std::size_t limit = window(k);
+    longest = std::max(longest, rows.row_length(k));
+    const std::size_t limit = window(k, longest);
     std::size_t sum = 0, count = 1;
     for (std::size_t i = k + 1; i < rows.rows; ++i) {
       sum += rows.row_length(i);
@@ -46,16 +49,18 @@ std::size_t Depth::of(const Unit& producer) const {
       return base_;
     case Rule::per_row_result:
       // docs/timing.md, causal shapes: the consumer reaches row k's elements L + δ_k cycles
-      // after the result's issue, δ_k ≤ N − ℓ_k its lag behind a longer row.
-      return std::max(latency + 1, waiting_row_results(rows_, [&](std::size_t k) {
-                        return latency + rows_.row_len - rows_.row_length(k);
+      // after the result's issue, δ_k = M_k − ℓ_k its lag behind the longest row so far.
+      return std::max(latency + 1,
+                      waiting_row_results(rows_, [&](std::size_t k, std::size_t longest) {
+                        return latency + longest - rows_.row_length(k);
                       }));
     case Rule::joined_row_result: {
       // docs/timing.md, "Automatic depths": the consumer, one firing per row, takes row k's
       // results once the latest of them is ready, the largest latency after their issue.
       std::size_t latest = latency;
       for (const Unit* u : units_) latest = std::max<std::size_t>(latest, u->result_latency());
-      return std::max(latency + 1, waiting_row_results(rows_, [&](std::size_t) { return latest; }));
+      return std::max(latency + 1,
+                      waiting_row_results(rows_, [&](std::size_t, std::size_t) { return latest; }));
     }
   }
   return latency + 1;

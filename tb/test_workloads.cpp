@@ -80,6 +80,33 @@ TEST(Causal, BypassesHoldTheLongestRow) {
   EXPECT_LE(reordered, L(c, "reordered", "running_max") + 1);
 }
 
+// A per-row result waits until the consumer reaches its row, lagging behind the longest row so
+// far (docs/timing.md): in a causal head's first block the rows only grow, so nothing lags and
+// the latency's depth is enough; from the next head's start the lag makes results queue up.
+TEST(Causal, OneHeadsRowResultsNeedOnlyTheirLatency) {
+  const AttentionShape one_head{1, 1, 1, 35, 35, 16, true};
+  const DatapathConfig c = default_config();
+  const SimulationResult r = simulate(random_inputs(one_head, 5), {"naive"}, c);
+  const DatapathResult& run = r.runs.at(0);
+  EXPECT_EQ(channel(run, "maxima").capacity, L(c, "naive", "row_max") + 1);
+  EXPECT_EQ(channel(run, "sums").capacity, L(c, "naive", "row_sum") + 1);
+  EXPECT_EQ(run.cycles, closed_form_cycles("naive", one_head, c));
+  expect_only_streams_wait_for_slots(run);
+}
+
+TEST(Causal, SeveralHeadsRowResultsFillTheDepthTheLagNeeds) {
+  const AttentionShape heads{1, 3, 3, 35, 35, 16, true};
+  const DatapathConfig c = default_config();
+  const SimulationResult r = simulate(random_inputs(heads, 5), {"naive"}, c);
+  const DatapathResult& run = r.runs.at(0);
+  for (const auto& [name, unit] : {std::pair{"maxima", "row_max"}, {"sums", "row_sum"}}) {
+    EXPECT_GT(channel(run, name).capacity, L(c, "naive", unit) + 1) << name;
+    EXPECT_EQ(channel(run, name).high_water, channel(run, name).capacity) << name;
+  }
+  EXPECT_EQ(run.cycles, closed_form_cycles("naive", heads, c));
+  expect_only_streams_wait_for_slots(run);
+}
+
 json run_report(const std::string& args, const fs::path& out) {
   const SimRun r = sim(args + " --out '" + out.string() + "'", out.parent_path());
   EXPECT_EQ(r.status, 0) << r.err;
