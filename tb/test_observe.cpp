@@ -522,6 +522,36 @@ TEST(Observe, DeadlockIsAStopAtTheFullChannel) {
   EXPECT_EQ(bottleneck_channel(r), "score_bypass");
 }
 
+// A unit stops at the first operation that finds it past sim.max_cycles, after that operation's
+// stall, which counts in full (docs/timing.md, "Watchdog"): ends lie past the limit by up to a
+// stall, and a unit left waiting behind stopped ones counts that wait as idle.
+TEST(Observe, AWatchdogStopCountsTheStallThatPassedTheLimit) {
+  DatapathConfig c = default_config();
+  c.clocking.max_cycles = 114;
+  c.memory.read_latency = 4;
+  c.memory.bytes_per_cycle = 64;
+  c.timings["online_normalizer"] = {3, 1};
+  c.timings["q_reader"] = {3, 1};
+  c.timings["v_reader"] = {4, 2};
+  c.depths["out_rows"] = 28;
+  c.depths["q_rows"] = 11;
+  const DatapathResult r = simulate(random_inputs(1, 14, 16, 5), {"two_pass"}, c).runs.at(0);
+  ASSERT_EQ(r.status, Status::timeout);
+  expect_accounted(r);
+  const auto unit = [&](const std::string& name) {
+    for (const UnitStats& u : r.units)
+      if (u.name == "two_pass." + name) return u;
+    ADD_FAILURE() << name;
+    return UnitStats{};
+  };
+  EXPECT_EQ(unit("k_reader").busy, 80u);
+  EXPECT_EQ(unit("k_reader").blocked, 35u);  // its last stall, to the slot's free at 115
+  EXPECT_EQ(unit("k_reader").end, 115u);
+  EXPECT_EQ(unit("v_reader").end, 116u);
+  EXPECT_EQ(r.span, 116u);
+  EXPECT_EQ(unit("sink").end, 114u);  // starved from then on: idle, as in a deadlock
+}
+
 // The accounting reads only stamps, so both modes count the same, stalls included (each mode
 // in its own sdpa-sim process; tb/test_modes.cpp compares whole reports on random configs).
 TEST(Observe, BothModesCountTheSame) {
