@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""Runs sdpa-sim and tb/timing_model.py, the timing contract implemented a second time from the
+docs alone, on random configurations, and compares every statistic of the report: status, cycles,
+span, each channel's capacity, writes, high water, stalls and last ready stamp, each unit's
+firings, busy, starved, blocked and idle cycles, a deadlock's wait-for report, a shared link's
+idle cycles. Also the closed forms of docs/timing.md against the model.
+
+  tb/test_timing_model.py [SDPA_SIM] [--seed S] [--runs-per-family N]
+
+Exit status: 0 all agree, 1 some run differs (each printed with its command line), 2 bad usage.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timing_model as model  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATAPATHS = ("naive", "two_pass", "reordered")
+UNITS = {
+    "naive": ["row_max", "subtract", "exp", "row_sum", "divide", "weighted_sum"],
+    "two_pass": ["online_normalizer", "normalize", "weighted_sum"],
+    "reordered": ["running_max", "running_sum", "rescale_accumulate", "row_divide"],
+}
+READERS_AND_DOT = ["q_reader", "k_reader", "v_reader", "dot_product"]
+CHANNELS = {
+    "naive": ["scores", "score_bypass", "maxima", "shifted", "exps", "exp_bypass", "sums",
+              "probs"],
+    "two_pass": ["scores", "score_bypass", "row_stats", "probs"],
+    "reordered": ["scores", "sum_rescale", "acc_rescale", "sums", "acc_rows"],
+}
+STREAMS_AND_OUT = ["q_rows", "k_rows", "v_rows", "out_rows"]
+INPUT_FORMAT = {2: "bf16", 1: "fp8_e4m3"}
+WAIT = re.compile(r"\w+\.((?:lane\d+\.)?\w+) at cycle (\d+) waits to (read|write) "
+                  r"\w+\.((?:lane\d+\.)?\w+): \w+ (\d+)/(\d+)")
+
+
+def random_config(rng, family):
+    """A small random configuration; the families widen what varies."""
+    dp = rng.choice(DATAPATHS)
+    n = rng.randint(4, 48)
+    d = rng.choice([2, 4, 8, 16])
+    lat = {u: rng.randint(1, 8) for u in READERS_AND_DOT + UNITS[dp] if rng.random() < 0.6}
+    ii = {u: rng.randint(2, 3) for u in READERS_AND_DOT + UNITS[dp] + ["sink"]
+          if rng.random() < 0.15}
+    depths = {c: rng.randint(1 if rng.random() < 0.5 else 2, 2 * n)
+              for c in STREAMS_AND_OUT + CHANNELS[dp] if rng.random() < 0.3}
+    bpc = rng.choice([4, 8, 12, 16, 24, 32, 64, 256])
+    kw = {}
+    if family != "plain":
+        if rng.random() < 0.3:
+            kw["heads"] = rng.randint(1, 3)
+        if rng.random() < 0.2:
+            kw["batch"] = rng.randint(1, 2)
+        if rng.random() < 0.3:
+            kw["Nkv"] = rng.randint(1, 48)
+        if rng.random() < 0.3:
+            kw["causal"] = True
+            if kw.get("Nkv", n) < n:
+                kw["Nkv"] = rng.randint(n, 48)
+        if rng.random() < 0.15:
+            kw["default_depth"] = rng.randint(1, 8)
+        if rng.random() < 0.2:
+            ii["sink"] = rng.randint(2, 20)
+        if rng.random() < 0.2:
+            bpc = rng.randint(1, 70)
+        if rng.random() < 0.2:
+            kw["elem_bytes"] = 2
+    if family in ("lanes", "shared"):
+        if rng.random() < 0.3:
+            kw["heads"] = rng.choice([2, 4, 6])
+            kw["kv_heads"] = rng.choice([h for h in (1, 2, 3) if kw["heads"] % h == 0])
+        if rng.random() < 0.15:
+            kw["elem_bytes"] = 1
+        if rng.random() < 0.2:
+            n = rng.randint(1, 3)
+            depths = {c: min(v, 2 * n) for c, v in depths.items()}
+        if rng.random() < 0.1:
+            kw["Nkv"], kw["causal"] = 1, False
+        if rng.random() < 0.15:
+            d = 1
+        if rng.random() < 0.6:
+            kw["lanes"] = rng.randint(2, 5)
+    if family == "shared" and rng.random() < 0.7:
+        kw["shared"] = True
+    cfg = model.Config(dp, N=n, d=d, lat=lat, ii=ii, depths=depths,
+                       read_latency=rng.randint(1, 16), bytes_per_cycle=bpc, **kw)
+    cfg.mode = "synchronized" if family == "synchronized" else "decoupled"
+    if family == "watchdog":
+        full = model.run(cfg)
+        cfg.max_cycles = rng.randint(5, (full["cycles"] or full["span"]) + 5)
+    return cfg
+
+
+def settings(cfg):
+    s = [f"datapath={cfg.datapath}", f"problem.seq_len={cfg.N}", f"problem.head_dim={cfg.d}",
+         f"memory.read_latency={cfg.read_latency}", f"memory.bytes_per_cycle={cfg.bpc}",
+         f"problem.kv_len={cfg.Nkv}", f"problem.heads={cfg.heads}", f"problem.batch={cfg.batch}",
+         f"problem.kv_heads={cfg.kv_heads}", f"problem.causal={str(cfg.causal).lower()}",
+         f"parallel.lanes={cfg.lanes}", f"memory.ports={'shared' if cfg.shared else 'private'}",
+         f"sim.mode={cfg.mode}", f"channels.default_depth={cfg.default_depth}"]
+    if cfg.elem_bytes in INPUT_FORMAT:
+        s.append(f"numerics.input={INPUT_FORMAT[cfg.elem_bytes]}")
+    if getattr(cfg, "max_cycles", None) is not None:
+        s.append(f"sim.max_cycles={cfg.max_cycles}")
+    s += [f"units.{u}.latency={v}" for u, v in sorted(cfg.lat.items())
+          if v != model.DEFAULT_LAT[u]]
+    s += [f"units.{u}.ii={v}" for u, v in sorted(cfg.ii.items()) if v != 1]
+    s += [f"channels.depths.{c}={v}" for c, v in sorted(cfg.depths.items())]
+    return s
+
+
+def differences(report, m):
+    """What the simulator's report and the model disagree on, as (what, simulator, model)."""
+    run = report["runs"][0]
+    diffs = []
+    if run["status"] != m["status"]:
+        return [("status", run["status"], m["status"])]
+    stopped = run["status"] != "ok"
+    if run["status"] == "deadlock":
+        waits = set()
+        for w in run["waits"]:
+            g = WAIT.match(w)
+            if not g:
+                return [("wait not understood", w, None)]
+            waits.add((g[1], g[3], g[4], int(g[5]), int(g[6]), int(g[2])))
+        if waits != set(m["waits"]):
+            diffs.append(("waits", sorted(waits - set(m["waits"])),
+                          sorted(set(m["waits"]) - waits)))
+    else:
+        diffs += [(k, run[k], m[mk]) for k, mk in (("span_cycles", "span"),)
+                  if run[k] != m[mk]]
+    if run["status"] == "ok":
+        if run["cycles"] != m["cycles"]:
+            diffs.append(("cycles", run["cycles"], m["cycles"]))
+        if "link_idle_cycles" in m:
+            idle = run["memory_traffic"]["link_idle_cycles"]
+            if idle != m["link_idle_cycles"]:
+                diffs.append(("link_idle_cycles", idle, m["link_idle_cycles"]))
+            if not m["grants_in_time_order"]:
+                diffs.append(("the model's grants out of time order", None, None))
+    channels = {c["name"].split(".", 1)[1]: c for c in run["channels"]}
+    if set(channels) != set(m["channels"]):
+        return diffs + [("channels", sorted(channels), sorted(m["channels"]))]
+    for name, mc in m["channels"].items():
+        for k in ("capacity", "writes", "high_water", "producer_stall_cycles",
+                  "consumer_stall_cycles", "last_ready"):
+            if k == "last_ready" and stopped:
+                continue
+            if channels[name][k] != mc[k]:
+                diffs.append((f"{name}.{k}", channels[name][k], mc[k]))
+    units = {u["name"].split(".", 1)[1]: u for u in run["units"]}
+    if set(units) != set(m["units"]):
+        return diffs + [("units", sorted(units), sorted(m["units"]))]
+    for name, mu in m["units"].items():
+        expected = {"firings": mu["firings"], "busy_cycles": mu["busy"],
+                    "starved_cycles": mu["starved"], "blocked_cycles": mu["blocked"]}
+        if run["status"] != "deadlock":
+            expected["idle_cycles"] = m["span"] - mu["t_end"]
+        for k, v in expected.items():
+            if units[name][k] != v:
+                diffs.append((f"{name}.{k}", units[name][k], v))
+    return diffs
+
+
+def check_closed_forms():
+    """docs/timing.md's closed forms, on the model at default parameters."""
+    bad = []
+    for dp in DATAPATHS:
+        for n in (1, 2, 5, 16, 40):
+            cfg = model.Config(dp, N=n, d=64)
+            cycles = model.run(cfg)["cycles"]
+            if cycles != model.closed_form(cfg):
+                bad.append(f"closed form: {dp} N = {n}: model {cycles}, docs "
+                           f"{model.closed_form(cfg)}")
+    return bad
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="test_timing_model")
+    p.add_argument("sim", nargs="?", default=os.path.join(REPO, "build", "bin", "sdpa-sim"))
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--runs-per-family", type=int, default=80)
+    args = p.parse_args(argv)
+    if not os.access(args.sim, os.X_OK):
+        print(f"test_timing_model: error: no simulator at {args.sim}", file=sys.stderr)
+        return 2
+    failures = check_closed_forms()
+    for line in failures:
+        print("FAIL", line)
+    rng = random.Random(args.seed)
+    tmp = tempfile.mkdtemp(prefix="timing-model-")
+    runs = agreed = 0
+    try:
+        for family in ("plain", "wide", "lanes", "shared", "synchronized", "watchdog"):
+            for i in range(args.runs_per_family):
+                cfg = random_config(rng, family)
+                out = os.path.join(tmp, f"{family}{i}")
+                command = [args.sim] + [a for s in settings(cfg) for a in ("--set", s)]
+                done = subprocess.run(command + ["--out", out], capture_output=True, text=True,
+                                      timeout=300)
+                runs += 1
+                try:
+                    with open(os.path.join(out, "report.json")) as f:
+                        diffs = differences(json.load(f), model.run(cfg))
+                except OSError:
+                    diffs = [("no report", done.returncode, done.stderr.strip()[-300:])]
+                shutil.rmtree(out, ignore_errors=True)
+                if not diffs:
+                    agreed += 1
+                    continue
+                failures.append(family)
+                print(f"FAIL {family} run {i}: sdpa-sim " + " ".join(command[1:]))
+                for what, sim, mod in diffs[:10]:
+                    print(f"    {what}: simulator {sim}, model {mod}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    closed = "differ" if any(f.startswith("closed") for f in failures) else "hold"
+    print(f"test_timing_model: {agreed} of {runs} random runs agree on every statistic "
+          f"(seed {args.seed}); the closed forms {closed}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
