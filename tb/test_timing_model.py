@@ -11,6 +11,7 @@ Exit status: 0 all agree, 1 some run differs (each printed with its command line
 """
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -100,6 +101,30 @@ def random_config(rng, family):
     return cfg
 
 
+def all_datapaths_config(rng):
+    """datapath=all: keys of units and channels every datapath has apply to each, and
+    datapaths.NAME.units.U.latency to one; each run must be the model of its datapath alone."""
+    base = random_config(rng, "wide")
+    base.datapath = "naive"
+    common_units = READERS_AND_DOT + ["sink"]
+    base.lat = {u: v for u, v in base.lat.items() if u in common_units}
+    base.ii = {u: v for u, v in base.ii.items() if u in common_units}
+    base.depths = {c: v for c, v in base.depths.items() if c in STREAMS_AND_OUT + ["scores"]}
+    cfgs, own = {}, []
+    for dp in DATAPATHS:
+        cfg = copy.deepcopy(base)
+        cfg.datapath = dp
+        cfg.lat = dict(model.DEFAULT_LAT, **base.lat)
+        cfg.ii = dict({u: 1 for u in model.DEFAULT_LAT}, **base.ii)
+        for u in UNITS[dp]:
+            if rng.random() < 0.3:
+                cfg.lat[u] = rng.randint(1, 8)
+                own.append(f"datapaths.{dp}.units.{u}.latency={cfg.lat[u]}")
+        cfgs[dp] = cfg
+    keys = [s for s in settings(base) if not s.startswith("datapath=")]
+    return keys + ["datapath=all"] + own, cfgs
+
+
 def settings(cfg):
     s = [f"datapath={cfg.datapath}", f"problem.seq_len={cfg.N}", f"problem.head_dim={cfg.d}",
          f"memory.read_latency={cfg.read_latency}", f"memory.bytes_per_cycle={cfg.bpc}",
@@ -118,9 +143,8 @@ def settings(cfg):
     return s
 
 
-def differences(report, m):
-    """What the simulator's report and the model disagree on, as (what, simulator, model)."""
-    run = report["runs"][0]
+def differences(run, m):
+    """What a run of the simulator's report and the model disagree on: (what, simulator, model)."""
     diffs = []
     if run["status"] != m["status"]:
         return [("status", run["status"], m["status"])]
@@ -188,7 +212,7 @@ def main(argv):
     p = argparse.ArgumentParser(prog="test_timing_model")
     p.add_argument("sim", nargs="?", default=os.path.join(REPO, "build", "bin", "sdpa-sim"))
     p.add_argument("--seed", type=int, default=2026)
-    p.add_argument("--runs-per-family", type=int, default=80)
+    p.add_argument("--runs-per-family", type=int, default=70)
     args = p.parse_args(argv)
     if not os.access(args.sim, os.X_OK):
         print(f"test_timing_model: error: no simulator at {args.sim}", file=sys.stderr)
@@ -200,17 +224,28 @@ def main(argv):
     tmp = tempfile.mkdtemp(prefix="timing-model-")
     runs = agreed = 0
     try:
-        for family in ("plain", "wide", "lanes", "shared", "synchronized", "watchdog"):
+        for family in ("plain", "wide", "lanes", "shared", "synchronized", "watchdog", "all"):
             for i in range(args.runs_per_family):
-                cfg = random_config(rng, family)
+                if family == "all":
+                    keys, cfgs = all_datapaths_config(rng)
+                else:
+                    cfg = random_config(rng, family)
+                    keys, cfgs = settings(cfg), {cfg.datapath: cfg}
                 out = os.path.join(tmp, f"{family}{i}")
-                command = [args.sim] + [a for s in settings(cfg) for a in ("--set", s)]
+                command = [args.sim] + [a for s in keys for a in ("--set", s)]
                 done = subprocess.run(command + ["--out", out], capture_output=True, text=True,
                                       timeout=300)
                 runs += 1
                 try:
                     with open(os.path.join(out, "report.json")) as f:
-                        diffs = differences(json.load(f), model.run(cfg))
+                        report = json.load(f)
+                    diffs = [(f"{run['datapath']}: {what}", sim, mod)
+                             for run in report["runs"]
+                             for what, sim, mod in differences(run, model.run(
+                                 cfgs[run["datapath"]]))]
+                    if sorted(run["datapath"] for run in report["runs"]) != sorted(cfgs):
+                        diffs.append(("datapaths", [run["datapath"] for run in report["runs"]],
+                                      sorted(cfgs)))
                 except OSError:
                     diffs = [("no report", done.returncode, done.stderr.strip()[-300:])]
                 shutil.rmtree(out, ignore_errors=True)
