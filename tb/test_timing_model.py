@@ -3,9 +3,10 @@
 docs alone, on random configurations, and compares every statistic of the report: status, cycles,
 span, each channel's capacity, writes, high water, stalls and last ready stamp, each unit's
 firings, busy, starved, blocked and idle cycles, a deadlock's wait-for report, a shared link's
-idle cycles. Also the closed forms of docs/timing.md against the model.
+idle cycles. Then sdpa-sim --size-buffers: its depths keep the cycles of ample buffering in the
+model, and none can lose a slot. Also the closed forms of docs/timing.md against the model.
 
-  tb/test_timing_model.py [SDPA_SIM] [--seed S] [--runs-per-family N]
+  tb/test_timing_model.py [SDPA_SIM] [--seed S] [--runs-per-family N] [--sizings N]
 
 Exit status: 0 all agree, 1 some run differs (each printed with its command line), 2 bad usage.
 """
@@ -20,6 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import timing_model as model  # noqa: E402
@@ -208,11 +211,38 @@ def check_closed_forms():
     return bad
 
 
+def sizing_differences(sim, cfg, out):
+    """sdpa-sim --size-buffers against the model: its depths give the cycles of the run with ample
+    buffering, and one slot less in any channel (the others as sized) gives more, or a deadlock."""
+    cfg.depths, cfg.default_depth = {}, "auto"
+    keys = settings(cfg)
+    command = [sim] + [a for s in keys for a in ("--set", s)] + ["--size-buffers"]
+    done = subprocess.run(command + ["--out", out], capture_output=True, text=True, timeout=600)
+    ample = re.search(r"^\w+: (\d+) cycles with ample buffering", done.stdout, re.M)
+    if done.returncode != 0 or not ample:
+        return command, [("--size-buffers", done.returncode, done.stderr.strip()[-300:])]
+    with open(os.path.join(out, "sized.yaml")) as f:
+        sized = yaml.safe_load(f)["datapaths"][cfg.datapath]["channels"]["depths"]
+    cfg.depths = dict(sized)
+    cycles = model.run(cfg)["cycles"]
+    if cycles != int(ample[1]):
+        return command, [("cycles with sized.yaml", int(ample[1]), cycles)]
+    diffs = []
+    for channel, depth in sized.items():
+        cfg.depths[channel] = depth - 1
+        less = model.run(cfg) if depth > 1 else None
+        if less and less["status"] == "ok" and less["cycles"] == cycles:
+            diffs.append((f"{channel} at {depth - 1} keeps the cycles", depth, depth - 1))
+        cfg.depths[channel] = depth
+    return command, diffs
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="test_timing_model")
     p.add_argument("sim", nargs="?", default=os.path.join(REPO, "build", "bin", "sdpa-sim"))
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--runs-per-family", type=int, default=70)
+    p.add_argument("--sizings", type=int, default=6, help="--size-buffers runs checked")
     args = p.parse_args(argv)
     if not os.access(args.sim, os.X_OK):
         print(f"test_timing_model: error: no simulator at {args.sim}", file=sys.stderr)
@@ -256,11 +286,22 @@ def main(argv):
                 print(f"FAIL {family} run {i}: sdpa-sim " + " ".join(command[1:]))
                 for what, sim, mod in diffs[:10]:
                     print(f"    {what}: simulator {sim}, model {mod}")
+        for i in range(args.sizings):
+            command, diffs = sizing_differences(args.sim, random_config(rng, "wide"),
+                                                os.path.join(tmp, f"sizing{i}"))
+            runs += 1
+            if not diffs:
+                agreed += 1
+                continue
+            failures.append("sizing")
+            print(f"FAIL sizing {i}: sdpa-sim " + " ".join(command[1:]))
+            for what, sim, mod in diffs[:10]:
+                print(f"    {what}: simulator {sim}, model {mod}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     closed = "differ" if any(f.startswith("closed") for f in failures) else "hold"
-    print(f"test_timing_model: {agreed} of {runs} random runs agree on every statistic "
-          f"(seed {args.seed}); the closed forms {closed}")
+    print(f"test_timing_model: {agreed} of {runs} random runs and sizings agree on every "
+          f"statistic (seed {args.seed}); the closed forms {closed}")
     return 1 if failures else 0
 
 
