@@ -78,7 +78,7 @@ def random_config(rng, family):
             bpc = rng.randint(1, 70)
         if rng.random() < 0.2:
             kw["elem_bytes"] = 2
-    if family in ("lanes", "shared"):
+    if family in ("lanes", "shared", "watchdog"):
         if rng.random() < 0.3:
             kw["heads"] = rng.choice([2, 4, 6])
             kw["kv_heads"] = rng.choice([h for h in (1, 2, 3) if kw["heads"] % h == 0])
@@ -93,7 +93,7 @@ def random_config(rng, family):
             d = 1
         if rng.random() < 0.6:
             kw["lanes"] = rng.randint(2, 5)
-    if family == "shared" and rng.random() < 0.7:
+    if family in ("shared", "watchdog") and rng.random() < 0.5:
         kw["shared"] = True
     cfg = model.Config(dp, N=n, d=d, lat=lat, ii=ii, depths=depths,
                        read_latency=rng.randint(1, 16), bytes_per_cycle=bpc, **kw)
