@@ -197,10 +197,22 @@ try study --sim "$sim" --out "$tmp/study2" --grid problem.seq_len=8
 check "study: --grid: one line, exit 2, nothing run" \
   eval 'one_line 2 "study: error: --grid" && [[ ! -e $tmp/study2 ]]'
 
-# An option no sweep takes is refused before the set-up (which, run, would print its build).
-try study --bogus
-check "study: --bogus: the sweep's one line, exit 2, before setting up" \
-  one_line 2 "sweep: error: unrecognized arguments: --bogus"
+# Options no sweep takes are refused before the set-up: run from a copy of the scripts whose
+# setup is a stand-in that records its call, so that a regression installs and builds nothing.
+mkdir -p "$tmp/copy/scripts" "$tmp/copy/params"
+cp "$repo/scripts/study" "$repo/scripts/sweep" "$tmp/copy/scripts/"
+cp "$repo/params/default.yaml" "$tmp/copy/params/"
+printf '#!/bin/sh\ntouch "%s"\nexit 1\n' "$tmp/setup-ran" >"$tmp/copy/scripts/setup"
+chmod +x "$tmp/copy/scripts/setup"
+for bad in "--bogus:unrecognized arguments: --bogus" "--set=foo:--set foo: expected key.path=value" \
+  "--check:unrecognized arguments: --check"; do
+  rc=0
+  (cd "$tmp" && timeout 60 "$tmp/copy/scripts/study" "${bad%%:*}") >"$tmp/stdout" 2>"$tmp/stderr" ||
+    rc=$?
+  err=$(<"$tmp/stderr")
+  check "study: ${bad%%:*}: the sweep's one line, exit 2, before setting up" \
+    eval 'one_line 2 "sweep: error: ${bad#*:}" && [[ ! -e $tmp/setup-ran ]]'
+done
 
 # A --timeout too large for Python's waits: the scaling sweep's one line, exit 2, nothing run.
 try study --sim "$sim" --out "$tmp/study3" --timeout 1e7

@@ -198,16 +198,32 @@ def differences(run, m):
     return diffs
 
 
-def check_closed_forms():
-    """docs/timing.md's closed forms, on the model at default parameters."""
+def check_closed_forms(rng, runs):
+    """docs/timing.md's closed forms, on the model: at default parameters, and on random shapes
+    with random unit latencies at one score per cycle (II 1, a row per beat, readers of latency 1,
+    as the forms assume), where the automatic
+    depths are what the closed forms need: no writer of a per-score or per-row channel waits for
+    a slot (the model computes the depths by the same rules, so this checks the rules)."""
+    configs = [model.Config(dp, N=n, d=64) for dp in DATAPATHS for n in (1, 2, 5, 16, 40)]
+    for _ in range(runs):
+        heads = rng.choice([1, 2, 4])
+        n = rng.randint(1, 40)
+        configs.append(model.Config(
+            rng.choice(DATAPATHS), N=n, d=8, Nkv=rng.randint(n, 48) if rng.random() < 0.5 else n,
+            heads=heads, kv_heads=rng.choice([h for h in (1, 2, 4) if heads % h == 0]),
+            batch=rng.randint(1, 2), causal=rng.random() < 0.5, read_latency=rng.randint(1, 16),
+            lat={u: rng.randint(1, 9) for u in model.DEFAULT_LAT
+                 if u not in ("q_reader", "k_reader", "v_reader", "sink")}))
     bad = []
-    for dp in DATAPATHS:
-        for n in (1, 2, 5, 16, 40):
-            cfg = model.Config(dp, N=n, d=64)
-            cycles = model.run(cfg)["cycles"]
-            if cycles != model.closed_form(cfg):
-                bad.append(f"closed form: {dp} N = {n}: model {cycles}, docs "
-                           f"{model.closed_form(cfg)}")
+    for cfg in configs:
+        r = model.run(cfg)
+        waited = [c for c, st in r["channels"].items()
+                  if st["producer_stall_cycles"] and c not in STREAMS_AND_OUT]
+        if r["cycles"] != model.closed_form(cfg) or waited:
+            bad.append(f"closed form: {cfg.datapath} N = {cfg.N}, N_kv = {cfg.Nkv}, heads "
+                       f"{cfg.heads}/{cfg.kv_heads}, batch {cfg.batch}, causal {cfg.causal}, "
+                       f"latencies {cfg.lat}: model {r['cycles']}, docs {model.closed_form(cfg)}"
+                       f"; writers waited for slots of {waited}")
     return bad
 
 
@@ -243,14 +259,16 @@ def main(argv):
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--runs-per-family", type=int, default=70)
     p.add_argument("--sizings", type=int, default=6, help="--size-buffers runs checked")
+    p.add_argument("--closed-forms", type=int, default=200,
+                   help="random shapes whose closed forms the model is checked on")
     args = p.parse_args(argv)
     if not os.access(args.sim, os.X_OK):
         print(f"test_timing_model: error: no simulator at {args.sim}", file=sys.stderr)
         return 2
-    failures = check_closed_forms()
+    rng = random.Random(args.seed)
+    failures = check_closed_forms(rng, args.closed_forms)
     for line in failures:
         print("FAIL", line)
-    rng = random.Random(args.seed)
     tmp = tempfile.mkdtemp(prefix="timing-model-")
     runs = agreed = 0
     try:

@@ -561,7 +561,9 @@ def closed_form(cfg):
     if cfg.datapath == "two_pass":
         return (S + Nkv - 2 + Lmem + L["dot_product"] + L["online_normalizer"] + L["normalize"]
                 + L["weighted_sum"])
-    return (S - 1 + Lmem + L["dot_product"] + L["running_max"]
-            + max(L["running_sum"], L["rescale_accumulate"]) + L["row_divide"])
+    if cfg.datapath == "reordered":
+        return (S - 1 + Lmem + L["dot_product"] + L["running_max"]
+                + max(L["running_sum"], L["rescale_accumulate"]) + L["row_divide"])
+    raise ValueError(f"no closed form for {cfg.datapath}")
 
 
