@@ -460,9 +460,11 @@ def _passes_limit(u, op, can, limit):
     the limit, at its start or after its stall, which is counted in full."""
     if u.t > limit:
         return True
-    if not can or op[0] == "req" or _completes_at(u, op) <= limit:
+    if not can or op[0] == "req":
         return False
     wait = _completes_at(u, op) - u.t
+    if u.t + wait <= limit:
+        return False
     if op[0] == "r":
         op[1].cstall += wait
         u.starved += wait
