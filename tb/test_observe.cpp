@@ -57,6 +57,17 @@ std::string bottleneck_channel(const DatapathResult& r) {
   return r.channels.at(std::size_t(r.bottleneck.channel)).name.substr(r.datapath.size() + 1);
 }
 
+// The shared link, of `bytes_per_cycle`, is the one limit named at the bottleneck's rate.
+void expect_shared_link_at_the_same_rate(const DatapathResult& r, int bytes_per_cycle) {
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
+  EXPECT_NE(r.bottleneck.reason.find(fmt::format("; at the same rate: the shared link, {} bytes "
+                                                 "per cycle: ",
+                                                 bytes_per_cycle)),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
 // An elaboration error thrown by sc_start while the progress reporter runs reaches the caller
 // (the reporter's thread, left joinable, once terminated the process: exit 134, no message).
 TEST(Observe, AnElaborationErrorWithProgressReportingIsThrownNotATermination) {
@@ -279,11 +290,7 @@ TEST(Observe, ASharedLinkAtTheRateOfASlowUnitIsNamedWithIt) {
   const DatapathResult r = run("reordered", c);
   EXPECT_EQ((r.bytes_read() + 33) / 34, 1958u);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
-  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
-  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
-  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: the shared link, 34 bytes per cycle: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  expect_shared_link_at_the_same_rate(r, 34);
 }
 
 // K and V buffers each 12 deep behind a latency of 18: each passes 13 rows per 20 cycles.
@@ -461,11 +468,7 @@ TEST(Observe, ASharedLinkAtTheUnitsPeakIsAtTheSameRateNotTheLimit) {
   EXPECT_EQ((r.bytes_read() + 31) / 32, 1040u);
   EXPECT_EQ(unit(r, "k_reader").busy, 1024u);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
-  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
-  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
-  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: the shared link, 32 bytes per cycle: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  expect_shared_link_at_the_same_rate(r, 32);
 }
 
 // The same link with K and V buffers of 200: the readers fetch every row ahead and never wait for
