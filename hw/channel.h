@@ -431,10 +431,17 @@ class WriteOp {
   bool await_ready() { return attempt(); }
   void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
   void await_resume() const noexcept {}
+  // The channel pointer is kept in a register and stored only when a write cannot complete.
   bool attempt() {
-    for (; next_ != last_; ++next_)
-      if (!(*next_)->try_write(std::as_const(value_), due_, unit_)) return false;
-    return (*last_)->try_write(std::move(value_), due_, unit_);
+    for (Channel<T>* const* next = next_; next != last_; ++next) {
+      if (!(*next)->try_write(std::as_const(value_), due_, unit_)) {
+        next_ = next;
+        return false;
+      }
+    }
+    if ((*last_)->try_write(std::move(value_), due_, unit_)) return true;
+    next_ = last_;
+    return false;
   }
 
  private:

@@ -13,6 +13,7 @@ StreamReader::StreamReader(const sc_core::sc_module_name& name, Timing timing,
       row_bytes_(pattern.head_dim * sizeof(float)),
       link_bytes_(pattern.head_dim * pattern.element_bytes),
       beats_(memory.beats(link_bytes_)),
+      after_first_beat_(beats_ - 1 + timing.latency - 1),
       read_latency_(memory.read_latency),
       period_(period),
       step_(pattern.row_step * row_bytes_) {
@@ -93,9 +94,11 @@ void StreamReader::request_dmi() {
   if (!socket->get_direct_mem_ptr(trans_, dmi) || !dmi.is_read_allowed()) return;
   // Rows are viewed as floats in place: the region must be aligned for them.
   if (reinterpret_cast<std::uintptr_t>(dmi.get_dmi_ptr()) % alignof(float) != 0) return;
+  const std::uint64_t size = dmi.get_end_address() - dmi.get_start_address() + 1;
+  if (size < row_bytes_) return;
   dmi_ = dmi.get_dmi_ptr();
   dmi_start_ = dmi.get_start_address();
-  dmi_size_ = dmi.get_end_address() - dmi.get_start_address() + 1;
+  dmi_last_row_ = size - row_bytes_;
   dmi_latency_ = dmi.get_read_latency().value() / period_.value();
 }
 

@@ -95,8 +95,7 @@ class StreamReader : public Unit {
 
   // Reads the row at `address`, its first beat leaving in cycle `start`; returns when it is due.
   Cycle fetch_row(std::uint64_t address, Cycle start) {
-    const Cycle arrival = fetch(address, start) + beats_ - 1;
-    return arrival + timing().latency - 1;
+    return fetch(address, start) + after_first_beat_;
   }
   // Firing f's row: of block f.row / rows_per_block, one after another from first_row.
   std::uint64_t row_address(const Firing& f) {
@@ -118,10 +117,10 @@ class StreamReader : public Unit {
     if (view_in_memory(address)) return request + dmi_latency_;
     return transport(address, request);
   }
-  // Through the direct memory interface, if granted for `address`.
+  // Through the direct memory interface, if granted for `address` (one unsigned comparison: an
+  // address below the region wraps past the last row's offset).
   bool view_in_memory(std::uint64_t address) {
-    if (dmi_ == nullptr || address < dmi_start_ || address - dmi_start_ + row_bytes_ > dmi_size_)
-      return false;
+    if (dmi_ == nullptr || address - dmi_start_ > dmi_last_row_) return false;
     row_ = reinterpret_cast<const float*>(dmi_ + (address - dmi_start_));
     return true;
   }
@@ -133,6 +132,7 @@ class StreamReader : public Unit {
   std::size_t row_bytes_;   // of the host's fp32 copy: addresses
   std::size_t link_bytes_;  // on the link to memory, in the input format
   Cycle beats_;
+  Cycle after_first_beat_;  // from a row's first beat to its due cycle: beats − 1 + L − 1
   Cycle read_latency_;
   sc_core::sc_time period_;
   tlm::tlm_generic_payload trans_;
@@ -147,7 +147,7 @@ class StreamReader : public Unit {
 
   const unsigned char* dmi_ = nullptr;
   std::uint64_t dmi_start_ = 0;
-  std::uint64_t dmi_size_ = 0;
+  std::uint64_t dmi_last_row_ = 0;  // offset of the last row that fits in the region
   Cycle dmi_latency_ = 0;
 };
 
