@@ -3,38 +3,118 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
+
+#include "sim/pipe_note.h"
+#include "sim/yaml_reader.h"
 
 namespace sdpa {
 namespace {
 
 const char kMagic[] = "\x93NUMPY";
 
-// The value of 'key' in the header's dict literal, as text: a quoted string, True, False or a
-// tuple; empty if absent. Scanned by hand: std::regex recurses once per character it matches and
-// overflows the stack on a header of some 30 KB, which the format allows.
-std::string header_field(const std::string& header, const std::string& key) {
-  const std::string name = "'" + key + "'";
-  const char* const space = " \t\n\r\f\v";
-  for (auto at = header.find(name); at != std::string::npos; at = header.find(name, at + 1)) {
-    std::size_t begin = header.find_first_not_of(space, at + name.size());
-    if (begin == std::string::npos || header[begin] != ':') continue;
-    begin = header.find_first_not_of(space, begin + 1);
-    if (begin == std::string::npos) return {};
-    if (header[begin] == '\'' || header[begin] == '(') {
-      const auto end = header.find(header[begin] == '(' ? ')' : '\'', begin + 1);
-      // No later occurrence can find its closing character either.
-      if (end == std::string::npos) return {};
-      return header.substr(begin, end + 1 - begin);
+// The header: a Python dict literal of exactly the keys 'descr', 'fortran_order' and 'shape'
+// (as numpy requires), each once (numpy would take the last of two silently), then padding. The
+// values are kept as text: a quoted string, a word (True, False) or a bracketed literal, a list
+// of fields for a structured dtype. Parsed by hand, not with std::regex, which recurses once per
+// character and overflows the stack on a header of some 30 KB, which the format allows; quoted
+// text is skipped as a whole, so that no key is found inside a value.
+struct Header {
+  std::string descr, fortran_order, shape;
+};
+
+std::string parse_header(const std::string& text, Header& header) {
+  std::size_t at = 0;
+  const auto skip_space = [&] {
+    while (at < text.size() && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) ++at;
+  };
+  // The end of the quoted text starting at `at` (past its closing quote), or npos.
+  const auto end_of_string = [&](std::size_t from) {
+    for (std::size_t i = from + 1; i < text.size(); ++i) {
+      if (text[i] == '\\')
+        ++i;
+      else if (text[i] == text[from])
+        return i + 1;
     }
-    for (const char* word : {"True", "False"})
-      if (header.compare(begin, std::strlen(word), word) == 0) return word;
+    return std::string::npos;
+  };
+  const auto value_end = [&]() -> std::size_t {
+    if (at >= text.size()) return std::string::npos;
+    if (text[at] == '\'' || text[at] == '"') return end_of_string(at);
+    if (text[at] == '(' || text[at] == '[' || text[at] == '{') {
+      int depth = 0;
+      for (std::size_t i = at; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\'' || c == '"') {
+          i = end_of_string(i);
+          if (i == std::string::npos) return i;
+          --i;
+        } else if (c == '(' || c == '[' || c == '{') {
+          ++depth;
+        } else if ((c == ')' || c == ']' || c == '}') && --depth == 0) {
+          return i + 1;
+        }
+      }
+      return std::string::npos;
+    }
+    std::size_t i = at;
+    while (i < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_' || text[i] == '.' ||
+            text[i] == '-' || text[i] == '+'))
+      ++i;
+    return i == at ? std::string::npos : i;
+  };
+  skip_space();
+  if (at >= text.size() || text[at] != '{') return "expected a dict";
+  ++at;
+  std::set<std::string> seen;
+  for (;;) {
+    skip_space();
+    if (at < text.size() && text[at] == '}') break;
+    if (at >= text.size() || (text[at] != '\'' && text[at] != '"')) return "expected a quoted key";
+    const std::size_t key_end = end_of_string(at);
+    if (key_end == std::string::npos) return "unterminated key";
+    const std::string key = text.substr(at + 1, key_end - at - 2);
+    at = key_end;
+    std::string* field = key == "descr"           ? &header.descr
+                         : key == "fortran_order" ? &header.fortran_order
+                         : key == "shape"         ? &header.shape
+                                                  : nullptr;
+    const std::string shown = quoted(key);
+    if (field == nullptr)
+      return fmt::format("unexpected key {}, expected 'descr', 'fortran_order' and 'shape'", shown);
+    if (!seen.insert(key).second) return fmt::format("key {} given twice", shown);
+    skip_space();
+    if (at >= text.size() || text[at] != ':') return fmt::format("expected ':' after {}", shown);
+    ++at;
+    skip_space();
+    const std::size_t end = value_end();
+    if (end == std::string::npos) return fmt::format("no value for {}", shown);
+    *field = text.substr(at, end - at);
+    at = end;
+    skip_space();
+    if (at < text.size() && text[at] == ',') {
+      ++at;
+      continue;
+    }
+    skip_space();
+    if (at >= text.size() || text[at] != '}') return "expected ',' or '}'";
+    break;
   }
+  ++at;
+  skip_space();
+  if (at != text.size()) return "text after the dict";
+  for (const char* key : {"descr", "fortran_order", "shape"})
+    if (seen.count(key) == 0) return fmt::format("no '{}'", key);
   return {};
 }
 
@@ -87,8 +167,13 @@ NpyArray read_npy(const std::string& path,
   auto fail = [&](const std::string& what) {
     return InputError(fmt::format("{}: {}", path, what));
   };
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) throw fail("is a folder, expected a .npy file");
+  const PipeWaitNote note(path, "array");
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw fail("cannot open the file");
+  if (!in)
+    throw fail(fmt::format("cannot open the file: {}", std::strerror(errno != 0 ? errno : EIO)));
   char magic[6] = {};
   unsigned char version[2] = {};
   in.read(magic, 6);
@@ -111,24 +196,29 @@ NpyArray read_npy(const std::string& path,
   in.read(header.data(), header_len);
   if (!in) throw fail("truncated .npy header");
 
-  const std::string descr = header_field(header, "descr");
-  const std::string order = header_field(header, "fortran_order");
-  const std::string shape_text = header_field(header, "shape");
-  if (descr.empty() || order.empty() || shape_text.empty()) throw fail("malformed .npy header");
+  Header fields;
+  if (const std::string error = parse_header(header, fields); !error.empty())
+    throw fail("malformed .npy header: " + error);
+  const std::string& descr = fields.descr;
+  const std::string& order = fields.fortran_order;
+  const std::string& shape_text = fields.shape;
   std::size_t item = 0;
-  if (descr == "'<f4'")
+  if (descr == "'<f4'" || descr == "\"<f4\"")
     item = 4;
-  else if (descr == "'<f8'")
+  else if (descr == "'<f8'" || descr == "\"<f8\"")
     item = 8;
   else
     throw fail(fmt::format("dtype {} not supported (expected float32 '<f4' or float64 '<f8')",
                            descr.size() > 40 ? descr.substr(0, 40) + "..." : descr));
-  if (order != "False") throw fail("Fortran-ordered arrays are not supported (expected C order)");
+  if (order == "True") throw fail("Fortran-ordered arrays are not supported (expected C order)");
+  if (order != "False")
+    throw fail(fmt::format("malformed .npy header: fortran_order {}, expected True or False",
+                           order.size() > 40 ? order.substr(0, 40) + "..." : order));
 
   const Shape shape = parse_shape(shape_text);
   const std::string shown = shape_text.size() > 60 ? shape_text.substr(0, 60) + "..." : shape_text;
   if (shape.negative) throw fail(fmt::format("shape {} has a negative dimension", shown));
-  if (!shape.valid)
+  if (!shape.valid || shape_text[0] != '(')
     throw fail(fmt::format("malformed .npy header: shape {} is not a tuple of integers", shown));
   NpyArray a;
   a.shape = shape.dims;
