@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "sim/pipe_note.h"
+
 namespace sdpa {
 namespace {
 
@@ -43,8 +45,12 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error))
     throw ParamError(fmt::format("{}: is a folder, expected a {} (YAML)", path, what));
+  const PipeWaitNote note(path, what);
+  errno = 0;
   std::ifstream in(path);
-  if (!in) throw ParamError(fmt::format("{}: cannot read the {}", path, what));
+  if (!in)
+    throw ParamError(fmt::format("{}: cannot read the {}: {}", path, what,
+                                 std::strerror(errno != 0 ? errno : EIO)));
   // Read up to a bound: /dev/zero or an endless pipe is not a YAML file, and would never end.
   // In chunks: a buffer of the bound, cleared for every file, cost more than reading a file.
   constexpr std::size_t kMaxBytes = 16 << 20;
@@ -63,6 +69,14 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
 }
 
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {
+  // yaml-cpp reads a NUL as the end of the text or as an escape it cannot name: a binary file
+  // would run on what precedes it, or fail with a character that is not in the file.
+  if (const auto nul = text.find('\0'); nul != std::string::npos) {
+    const auto line_start = text.rfind('\n', nul);
+    const std::size_t line = std::count(text.begin(), text.begin() + nul, '\n') + 1;
+    const std::size_t column = line_start == std::string::npos ? nul + 1 : nul - line_start;
+    throw ParamError(fmt::format("{}:{}:{}: a NUL byte, expected a YAML text", name, line, column));
+  }
   YAML::Node root;
   DocumentStarts documents;
   try {
