@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -177,6 +179,12 @@ AttentionShape problem_shape(Params& p) {
           where, dim.key, dim.given, dim.file.path == q.path ? "inputs.q" : "inputs.k",
           dim.file.path, shown(dim.file.given), dim.what, from_file, dim.key, from_file));
   }
+  // The data is the files': another seed than the default would change nothing it seems to.
+  if (const std::string where = p.origin("problem.seed"); !where.empty() && p.seed != Params{}.seed)
+    throw ParamError(
+        fmt::format("{}: problem.seed: has no effect: the inputs are inputs.q, k and "
+                    "v's files, not random data; remove it",
+                    where));
   p.batch = q.shape[0];
   p.heads = q.shape[1];
   p.seq_len = q.shape[2];
@@ -326,9 +334,21 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
 // The cost table (`cost`, or the built-in default), checked before anything is simulated.
 CostTable cost_table(const Params& p) {
   std::error_code error;
-  if (!p.cost.empty() && (!fs::is_regular_file(p.cost, error) || !std::ifstream(p.cost)))
-    throw ParamError(
-        fmt::format("{}: cost: cannot read the cost file {}", p.origin("cost"), p.cost));
+  if (!p.cost.empty()) {
+    // A regular file: params.yaml names it, and reruns of the run (the checks' children) read it
+    // again.
+    std::string why;
+    errno = 0;
+    if (fs::is_directory(p.cost, error))
+      why = "it is a folder";
+    else if (!fs::is_regular_file(p.cost, error))
+      why = fs::exists(p.cost, error) ? "not a regular file" : std::strerror(ENOENT);
+    else if (!std::ifstream(p.cost))
+      why = std::strerror(errno != 0 ? errno : EIO);
+    if (!why.empty())
+      throw ParamError(
+          fmt::format("{}: cost: cannot read the cost file {}: {}", p.origin("cost"), p.cost, why));
+  }
   CostTable table =
       p.cost.empty()
           ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
@@ -425,6 +445,21 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
   return kOk;
 }
 
+// A params file among the results a run replaces (`sdpa-sim OUT/sized.yaml --out OUT`) is read
+// already, and the run's params.yaml and report.json hold its values; the user is told it goes.
+void note_params_file_replaced(const std::string& path, const fs::path& out_dir,
+                               const std::set<std::string>& outputs) {
+  if (path.empty()) return;
+  for (const std::string& name : files_replaced(out_dir, outputs)) {
+    std::error_code ec;
+    if (!fs::equivalent(path, out_dir / name, ec)) continue;
+    std::cerr << fmt::format(
+        "sdpa-sim: note: the params file {} is one of the results this run replaces; its values "
+        "are in the new {}\n",
+        path, (out_dir / "params.yaml").string());
+  }
+}
+
 int run(const Options& opt) {
   Params params = opt.params.empty() ? load_params_text(kDefaultParamsYaml,
                                                         "params/default.yaml (built in)", opt.sets)
@@ -456,6 +491,10 @@ int run(const Options& opt) {
   }
   TraceWindow events;
   if (!opt.trace_events.empty()) {
+    if (opt.trace_events == "report.json")
+      throw InputError(
+          "--trace-events report.json: the run's own report has that name; expected another file "
+          "name ending in .json");
     if (!is_trace_events_name(opt.trace_events)) {
       // Its name is optional, so a params file right after it is taken for the name.
       const std::string ext = fs::path(opt.trace_events).extension().string();
@@ -485,6 +524,7 @@ int run(const Options& opt) {
                  [&] { refuse_input_in_output(out_dir, replaced, *input.second); });
   }
   if (opt.check) return check_only(params, shape, out_dir, outputs);
+  note_params_file_replaced(opt.params, out_dir, outputs);
 
   // Without a folder for its child runs the run stops before touching --out.
   std::optional<ChildRuns> children;
@@ -661,6 +701,9 @@ int sc_main(int argc, char* argv[]) {
                                  "expected a folder name, got an option (for a folder of that "
                                  "name, write ./" +
                                      opt.out + ")");
+    // An empty word (an unset shell variable in quotes) is not "no params file".
+    if (app.count("params") > 0 && opt.params.empty())
+      throw CLI::ValidationError("params ''", "expected a params file, got an empty name");
     for (const std::string& set : opt.sets)
       if (set.starts_with('-'))
         throw CLI::ValidationError("--set " + set, "expected key.path=value, got an option");

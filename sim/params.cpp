@@ -384,7 +384,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
     r.keys(n, "inputs", {"q", "k", "v"});
     std::vector<std::string> given, missing;
     for (auto [key, dest] : {std::pair{"q", &p.input_q}, {"k", &p.input_k}, {"v", &p.input_v}}) {
-      if (n[key] && !n[key].IsNull()) {
+      if (n[key]) {  // given empty (`--set inputs.q=`): not a file path, said where it was
         *dest = r.path(n[key], std::string("inputs.") + key);
         given.push_back(key);
       } else {
