@@ -1,12 +1,16 @@
 // The simulator binary: bad input gets exit 2 and a one-line error naming key and line;
 // outputs, exit statuses and the waveform.
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "sim/npy.h"
 #include "sim/params.h"
@@ -16,6 +20,8 @@
 
 namespace sdpa::test {
 namespace {
+
+using namespace std::string_literals;
 
 namespace fs = std::filesystem;
 
@@ -156,7 +162,56 @@ TEST(Params, AReadErrorIsRefusedNotTakenForTheEnd) {
 
 TEST(Params, UnreadableFile) {
   const fs::path d = scratch();
-  expect_error(sim(params_arg(d / "missing.yaml", d), d), {"missing.yaml", "cannot read"});
+  expect_error(sim(params_arg(d / "missing.yaml", d), d),
+               {"missing.yaml: cannot read the params file: No such file or directory"});
+}
+
+// An empty name (an unset variable in quotes) ran the built-in defaults.
+TEST(Params, AnEmptyParamsFileNameIsRefused) {
+  const fs::path d = scratch();
+  expect_error(sim("'' --check", d), {"params '': expected a params file, got an empty name"});
+}
+
+// yaml-cpp took three NUL bytes for an empty file (the defaults ran) and more for an escape it
+// named with a byte not in the file; a NUL inside a value cut the error line short.
+TEST(Params, ABinaryFileIsRefusedAtItsFirstNul) {
+  const fs::path d = scratch();
+  expect_error(sim(shell_word(write(d / "z.yaml", std::string(3, '\0'))) + " --check", d),
+               {"z.yaml:1:1: a NUL byte, expected a YAML text"});
+  expect_error(
+      sim(shell_word(write(d / "u.yaml", "problem:\n  seq_len: 8\ndatapath: \"na\0ive\"\n"s)) +
+              " --check",
+          d),
+      {"u.yaml:3:14: a NUL byte"});
+}
+
+// Opening a FIFO blocks until something writes it: the run waits, and says so.
+TEST(Params, AParamsFileFromAPipeIsWaitedForWithANote) {
+  const fs::path d = scratch();
+  const fs::path fifo = d / "p.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The writer comes after the note's two seconds, and gives up if no reader opens the FIFO
+  // (a failed run): opening it for writing would otherwise wait for ever.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    for (int tries = 0; tries < 600; ++tries) {
+      if (const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK); fd >= 0) {
+        const std::string text = "problem: {seq_len: 8, head_dim: 2}\n";
+        EXPECT_EQ(::write(fd, text.data(), text.size()), ssize_t(text.size()));
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  const SimRun r = sim(shell_word(fifo) + " --check", d);
+  writer.join();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("N = 8"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("sdpa-sim: note: waiting for " + fifo.string() +
+                       " (a pipe) to deliver the params file"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(Params, AFolderAsTheParamsFile) {

@@ -561,14 +561,22 @@ TEST(CostCli, AMissingCostFileNamesTheKeyAndLine) {
   write(d / "p.yaml", "problem: {seq_len: 4, head_dim: 2}\ncost: nowhere.yaml\n");
   const SimRun r = sim(shell_word(d / "p.yaml") + out_arg(d / "o"), d);
   EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_NE(r.err.find("p.yaml:2:7: cost: cannot read the cost file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("p.yaml:2:7: cost: cannot read the cost file " +
+                       (d / "nowhere.yaml").string() + ": No such file or directory"),
+            std::string::npos)
+      << r.err;
   const SimRun s = sim("--set cost=nowhere.yaml" + out_arg(d / "o"), d);
   EXPECT_EQ(s.status, 2) << s.err;
   EXPECT_NE(s.err.find("--set cost=nowhere.yaml: cost: cannot read"), std::string::npos) << s.err;
   const SimRun folder = sim("--set cost=params/cost" + out_arg(d / "o"), d);
   EXPECT_EQ(folder.status, 2) << folder.err;
-  EXPECT_NE(folder.err.find("cost: cannot read the cost file params/cost"), std::string::npos)
+  EXPECT_NE(folder.err.find("cost: cannot read the cost file params/cost: it is a folder"),
+            std::string::npos)
       << folder.err;
+  const SimRun device = sim("--set cost=/dev/null" + out_arg(d / "o"), d);
+  EXPECT_NE(device.err.find("cost: cannot read the cost file /dev/null: not a regular file"),
+            std::string::npos)
+      << device.err;
 }
 
 }  // namespace

@@ -78,6 +78,26 @@ TEST(ReusedFolder, ANaiveRunAfterAVcdRunOfBothLeavesOnlyItsFilesAndTheUsers) {
   EXPECT_EQ(report(o)["files"], json({"o_naive.npy", "params.yaml", "report.json"}));
 }
 
+// A params file among the results replaced is read already and its values are in the new
+// params.yaml, but the user is told it goes; `--trace-events report.json` says why it is refused.
+TEST(ReusedFolder, AParamsFileAmongTheResultsReplacedIsNamed) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  ASSERT_EQ(sim(kSmall + "--set datapath=naive --size-buffers --out " + shell_word(o), d).status,
+            0);
+  ASSERT_TRUE(fs::exists(o / "sized.yaml"));
+  const SimRun r = sim(shell_word(o / "sized.yaml") + " --out " + shell_word(o), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("note: the params file " + (o / "sized.yaml").string() +
+                       " is one of the results this run replaces; its values are in the new " +
+                       (o / "params.yaml").string()),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(o / "sized.yaml"));
+  const SimRun events = sim(kSmall + "--trace-events=report.json --out " + shell_word(d / "e"), d);
+  expect_error(events, {"--trace-events report.json: the run's own report has that name"});
+}
+
 TEST(ReusedFolder, ADeadlockedRunLeavesNoEarlierOutputBesideItsReport) {
   const fs::path d = scratch();
   const fs::path o = d / "o";

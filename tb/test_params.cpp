@@ -354,12 +354,11 @@ TEST(Inputs, AProblemKeyThatDisagreesWithTheInputsIsRefusedNamingBoth) {
   EXPECT_EQ(alone.status, 0) << alone.err;
 }
 
-// q.npy with the given header shape text and `bytes` of data; k and v valid [4, 3].
-fs::path npy_with_shape(const fs::path& d, const std::string& shape, std::size_t bytes) {
+// q.npy with the given header dict and `bytes` of data; k and v valid [4, 3].
+fs::path npy_with_header(const fs::path& d, std::string header, std::size_t bytes) {
   const AttentionInputs in = random_inputs(1, 4, 3, 1);
   write_npy((d / "k.npy").string(), in.k, {4, 3});
   write_npy((d / "v.npy").string(), in.v, {4, 3});
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
   header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
   header += '\n';
   std::string file = "\x93NUMPY";
@@ -370,6 +369,12 @@ fs::path npy_with_shape(const fs::path& d, const std::string& shape, std::size_t
   file += header + std::string(bytes, '\0');
   write(d / "q.npy", file);
   return write(d / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+}
+
+// The same with the given shape text.
+fs::path npy_with_shape(const fs::path& d, const std::string& shape, std::size_t bytes) {
+  return npy_with_header(d, "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }",
+                         bytes);
 }
 
 TEST(Inputs, ANegativeMalformedOrAbsurdShapeIsRefused) {
@@ -403,6 +408,66 @@ TEST(Inputs, ANegativeMalformedOrAbsurdShapeIsRefused) {
     const SimRun r = sim(shell_word(p) + out_arg(d / "ok"), d);
     EXPECT_EQ(r.status, 0) << shape << r.err;
   }
+}
+
+// The header is the dict numpy writes, read as numpy reads it: a key twice (numpy would take the
+// last, this reader took the first), a key numpy refuses, or a key's name inside another value
+// was taken for something it is not.
+TEST(Inputs, AHeaderIsReadAsTheDictNumpyWritesOrRefused) {
+  const fs::path d = scratch();
+  struct Case {
+    std::string header, message;
+  };
+  const std::vector<Case> cases{
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), 'shape': (3, 4), }",
+       "malformed .npy header: key 'shape' given twice"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), 'extra': 1, }",
+       "malformed .npy header: unexpected key 'extra', expected 'descr', 'fortran_order' and "
+       "'shape'"},
+      {"{'descr': '<f4', 'shape': (4, 3), }", "malformed .npy header: no 'fortran_order'"},
+      {"{'descr': \"'fortran_order': True\", 'fortran_order': False, 'shape': (4, 3), }",
+       "dtype \"'fortran_order': True\" not supported"},
+      {"{'descr': '<f4', 'fortran_order': 0, 'shape': (4, 3), }",
+       "fortran_order 0, expected True or False"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': [4, 3], }",
+       "shape [4, 3] is not a tuple of integers"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), } x",
+       "malformed .npy header: text after the dict"},
+  };
+  for (const Case& c : cases) {
+    const fs::path p = npy_with_header(d, c.header, 48);
+    expect_error(sim(shell_word(p) + out_arg(d / "o"), d),
+                 {"inputs.q: " + (d / "q.npy").string(), c.message});
+  }
+  // numpy's own spellings, keys in any order, a structured dtype refused as a dtype.
+  const SimRun r = sim(shell_word(npy_with_header(
+                           d, "{\"shape\": (4, 3),'fortran_order':False,'descr':\"<f4\"}", 48)) +
+                           out_arg(d / "ok"),
+                       d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  expect_error(
+      sim(shell_word(npy_with_header(
+              d, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4, 3), }", 48)) +
+              out_arg(d / "o"),
+          d),
+      {"dtype [('a', '<f4')] not supported"});
+}
+
+TEST(Inputs, AnEmptyInputOrASeedBesideTheFilesIsRefusedWhereItWasGiven) {
+  const fs::path d = scratch();
+  const std::string files = input_sets(d, 4, 3);
+  const std::string k_and_v = files.substr(files.find("--set inputs.k"));
+  expect_error(sim("--set inputs.q= " + k_and_v + out_arg(d / "o"), d),
+               {"--set inputs.q=: inputs.q: expected a file path"});
+  // The data is the files': a seed would change nothing it seems to.
+  expect_error(sim(files + "--set problem.seed=12345" + out_arg(d / "o"), d),
+               {"--set problem.seed=12345: problem.seed: has no effect"});
+  // A folder, not a file with a bad magic number.
+  expect_error(sim("--set inputs.q=" + shell_word(d) + " " + k_and_v + out_arg(d / "o"), d),
+               {"inputs.q: " + d.string() + ": is a folder, expected a .npy file"});
+  // The shipped files' seed, the default, is left alone.
+  const SimRun r = sim("params/naive.yaml " + files + out_arg(d / "ok"), d);
+  EXPECT_EQ(r.status, 0) << r.err;
 }
 
 // --- Memory estimate ---------------------------------------------------------------------
