@@ -605,12 +605,19 @@ int run(const Options& opt) {
   out.write("params.yaml", to_yaml(params));
   if (opt.waveform()) {
     // Fits the latest unit's end: a deadlocked or stopped run has no cycle count, but its
-    // waveform shows where its units waited.
+    // waveform shows where its units waited. The marker is mid-run, in the steady state, or for a
+    // run that stopped in its last cycle, where the values column shows how each unit stopped.
     Cycle end = 0;
-    for (const DatapathResult& r : result.runs) end = std::max(end, r.span);
-    const double end_ps = double(end) * params.clock_period_ns * 1e3;
+    bool stopped = false;
+    for (const DatapathResult& r : result.runs) {
+      end = std::max(end, r.span);
+      stopped = stopped || r.status == Status::deadlock || r.status == Status::timeout;
+    }
+    const double period_ps = params.clock_period_ns * 1e3;
+    const double end_ps = double(end) * period_ps;
+    const double marker_ps = stopped && end > 0 ? double(end - 1) * period_ps : end_ps / 2;
     const std::string dump = opt.fst && convert_to_fst(out) ? "trace.fst" : "trace.vcd";
-    out.write("trace.gtkw", gtkw_save_file(dump, "trace.gtkw", stages, end_ps));
+    out.write("trace.gtkw", gtkw_save_file(dump, "trace.gtkw", stages, end_ps, marker_ps));
   }
   if (opt.dot) write_graph(out, result.runs, stages);
   if (!events.empty()) {

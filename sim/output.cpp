@@ -198,6 +198,8 @@ fs::path output_folder(const std::string& out, bool given, const std::string& pa
 OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
     : dir_(std::move(dir)), names_(std::move(names)) {
   std::error_code ec;
+  for (fs::path p = dir_; !p.empty() && !fs::exists(fs::symlink_status(p, ec)); p = p.parent_path())
+    created_.push_back(p);
   fs::create_directories(dir_, ec);
   if (ec)
     throw InputError(
@@ -223,6 +225,10 @@ OutputFolder::~OutputFolder() {
   if (!committed_) {
     std::error_code ec;
     fs::remove_all(staging_, ec);
+    // The folders this run created go with it, so that a failed run leaves things as they were;
+    // rmdir leaves one that something else has put a file in since.
+    for (const fs::path& p : created_)
+      if (::rmdir(p.c_str()) != 0) break;
   }
   if (lock_ >= 0) ::close(lock_);
 }
@@ -503,26 +509,28 @@ DatapathStages stages_of(const AttentionDatapath& dp) {
 }
 
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
-                           const std::vector<DatapathStages>& datapaths, double end_ps) {
+                           const std::vector<DatapathStages>& datapaths, double end_ps,
+                           double marker_ps) {
   // GTKWave opens a relative [dumpfile] from its working folder, unless [savefile] is also
   // given: then it looks for the dump where it lies relative to the save file, so the folder
   // opens from anywhere and may be moved (GTKWave's find_dumpfile).
   //
   // A group per stage holds its channels' occupancies, as analog steps two rows high (each
-  // scaled to its own range, so the label gives the capacity, and the value at the marker,
-  // mid-run, the number), the naive bypasses, the O(N) buffers, in red; then its units' states,
-  // as numbers: 0 idle, 1 busy, 2 starved (waiting for input), 3 blocked (waiting for space).
-  // Flags are GTKWave's TR_* bits: decimal 0x4, right-justified 0x20, blank (a comment row)
-  // 0x200, analog step 0x8000, analog height extension 0x20000, group begin 0x800000 and end
-  // 0x1000000. The SST is collapsed to give the waves the width; the signals pane is wide enough
-  // for the widest label (the state legend) with a value of five digits beside a name, which
-  // GTKWave right-justifies and would clip. Its zoom z shows about 2^z·194 pixels per time unit,
-  // so 2.1 − log2(end) fits the run in the ~840 pixels left of a 1400-pixel window.
+  // scaled to the least and most it holds over the whole run, not to what the window shows, so
+  // the label gives the capacity, and the value at the marker the number), the naive bypasses,
+  // the O(N) buffers, in red; then its units' states, as numbers: 0 idle, 1 busy, 2 starved
+  // (waiting for input), 3 blocked (waiting for space). Flags are GTKWave's TR_* bits: decimal
+  // 0x4, right-justified 0x20, blank (a comment row) 0x200, analog step 0x8000, analog height
+  // extension 0x20000, analog full scale 0x80000, group begin 0x800000 and end 0x1000000. The SST
+  // is collapsed to give the waves the width; the signals pane is wide enough for the widest label
+  // (the state legend) with a value of five digits beside a name, which GTKWave right-justifies and
+  // would clip. Its zoom z shows about 2^z·194 pixels per time unit, so 2.1 − log2(end) fits the
+  // run in the ~840 pixels left of a 1400-pixel window.
   const double end = std::max(end_ps, 1.0);
   std::string s = fmt::format(
       "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
       "[signals_width] 420\n*{:.6f} {:.0f}\n",
-      vcd_name, save_name, 2.1 - std::log2(end), std::floor(end / 2));
+      vcd_name, save_name, 2.1 - std::log2(end), std::floor(marker_ps));
   // A signal's label is its name in the datapath (the group names the datapath), with `/` for
   // the dot of a lane's name: GTKWave shows only the last dot-separated part (`lane1/q_rows`).
   const auto label = [](std::string local) {
@@ -536,7 +544,7 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
       if (scope_of(ch.name) != scope) continue;
       const bool bypass = ch.name.find("bypass") != std::string::npos;
       out += fmt::format(
-          "[color] {3}\n@8024\n+{{{2} (capacity {4})}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n"
+          "[color] {3}\n@88024\n+{{{2} (capacity {4})}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n"
           "-\n",
           dp.datapath, ch.name, label(ch.name), bypass ? 1 : 0, ch.capacity);
     }

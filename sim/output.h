@@ -73,6 +73,7 @@ class OutputFolder {
 
  private:
   std::filesystem::path dir_, staging_;
+  std::vector<std::filesystem::path> created_;  // the folders it made for dir_, deepest first
   std::set<std::string> names_, previous_, written_;
   std::string error_;
   bool committed_ = false;
@@ -153,10 +154,11 @@ DatapathStages stages_of(const AttentionDatapath& dp);
 
 // A GTKWave save file showing each datapath's channel occupancy (analog steps) and its units'
 // states, a group per stage (with lanes, a group per lane inside it), zoomed to fit `end_ps`
-// picoseconds (the VCD's time unit) in the window. `vcd_name` (a VCD or FST) and `save_name` are
-// file names in the same folder.
+// picoseconds (the VCD's time unit) in the window, the marker at `marker_ps`. `vcd_name` (a VCD or
+// FST) and `save_name` are file names in the same folder.
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
-                           const std::vector<DatapathStages>& datapaths, double end_ps);
+                           const std::vector<DatapathStages>& datapaths, double end_ps,
+                           double marker_ps);
 
 // A YAML document as JSON: scalars that read as numbers become numbers.
 nlohmann::json yaml_to_json(const std::string& yaml);

@@ -635,6 +635,16 @@ TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
     EXPECT_NE(gtkw.find(std::string("SystemC.naive.") + ch + ".occupancy[31:0]"), std::string::npos)
         << ch;
   }
+  // A run that completes has the marker mid-run, in its steady state (`*Z M`, M in ps).
+  const auto span =
+      nlohmann::json::parse(slurp(d / "o" / "report.json"))["runs"][0]["span_cycles"].get<long>();
+  const std::size_t zoom = gtkw.find("\n*");
+  ASSERT_NE(zoom, std::string::npos) << gtkw;
+  std::istringstream line(gtkw.substr(zoom + 2));
+  double z = 0;
+  long marker = 0;
+  line >> z >> marker;
+  EXPECT_EQ(marker, span * 1000 / 2);
   // GTKWave's converter parses the whole file and must find the bypass's signal.
   const std::string fst = (d / "o" / "trace.fst").string();
   ASSERT_EQ(std::system(
@@ -708,7 +718,8 @@ TEST(Waveform, EndsWithEveryChannelEmptyAndEveryUnitIdle) {
 }
 
 // The view fits the latest unit's end, a deadlocked run's too (it has no cycle count): GTKWave's
-// zoom line `*Z M` puts the marker M mid-way, in ps.
+// zoom line `*Z M` puts the marker M in its last cycle, in ps, where the values column shows the
+// units blocked.
 TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
   const fs::path d = scratch();
   const SimRun r =
@@ -727,9 +738,11 @@ TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
   double z = 0;
   long marker = 0;
   line >> z >> marker;
-  EXPECT_EQ(marker, long(span) * 1000 / 2);  // 1 ns per cycle
+  EXPECT_EQ(marker, long(span - 1) * 1000);  // 1 ns per cycle
   EXPECT_NEAR(z, 2.1 - std::log2(double(span) * 1000), 1e-6);
-  // Each occupancy is scaled to its own range: its label gives the capacity.
+  // Each occupancy is scaled to its own range over the run (analog, full scale: 0x80000), not
+  // to the window: its label gives the capacity.
+  EXPECT_NE(gtkw.find("@88024\n+{score_bypass (capacity 16)}"), std::string::npos) << gtkw;
   EXPECT_NE(gtkw.find("+{score_bypass (capacity 16)} SystemC.naive.score_bypass.occupancy[31:0]"),
             std::string::npos)
       << gtkw;

@@ -495,6 +495,38 @@ cp -a {out}/. {d}/after/
                       contents(d / "after"));
 }
 
+// A folder the run created for --out (and its parents) goes when nothing could be written in it:
+// the error says the folder is as it was, and it was not there.
+TEST(NewFolderDiskFull, TheFoldersTheRunCreatedGo) {
+  const fs::path d = scratch();
+  const fs::path disk = d / "disk";
+  fs::create_directories(disk);
+  fs::create_directories(d / "after");
+  const int rc =
+      in_mount_namespace(d, fmt::format(R"(set -e
+mount -t tmpfs -o size=64k tmpfs {disk} || exit 99
+avail=$(df -B4096 --output=avail {disk} | tail -n 1)
+head -c $(( avail * 4096 )) /dev/zero >{disk}/filler 2>/dev/null || true
+status=0
+(cd '{src}' && timeout 60 '{sim}' {args} --out {disk}/new/run >{d}/stdout 2>{d}/stderr) || status=$?
+echo $status >{d}/status
+rm {disk}/filler
+cp -a {disk}/. {d}/after/
+)",
+                                        fmt::arg("disk", shell_word(disk)),
+                                        fmt::arg("src", SDPA_SOURCE_DIR), fmt::arg("sim", SDPA_SIM),
+                                        fmt::arg("args", kSmall), fmt::arg("d", shell_word(d))));
+  if (rc == 99) GTEST_SKIP() << kNoMount << slurp(d / "mount.err");
+  ASSERT_EQ(rc, 0) << slurp(d / "mount.err");
+  const std::string err = slurp(d / "stderr");
+  EXPECT_EQ(slurp(d / "status"), "5\n") << err;
+  EXPECT_NE(err.find("No space left on device (no results written; " + (disk / "new/run").string() +
+                     " is as it was)"),
+            std::string::npos)
+      << err;
+  EXPECT_TRUE(contents(d / "after").empty()) << names(contents(d / "after")).size();
+}
+
 // --size-buffers runs child simulations in a folder under TMPDIR: a full one is exit 5 (the
 // system's refusal), not exit 2 (bad parameters), and the --out folder stays as it was.
 TEST(SizingDiskFull, AChildsFailedWriteIsExitFive) {
