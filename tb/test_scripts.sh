@@ -121,6 +121,20 @@ before=$(cat "$csv"; ls "$out/runs")
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=8 --set no_such_key=1
 check "sweep: a sweep rejected as bad parameters is one line, exit 2" one_line_error
 check "sweep: ... and leaves the earlier results and run folders" test "$before" = "$(cat "$csv"; ls "$out/runs")"
+# A --slurm submission that Slurm refuses (a stand-in sbatch first on PATH) leaves it too.
+mkdir -p "$tmp/bin"
+printf '#!/bin/bash
+echo "sbatch: error: invalid partition specified: nowhere" >&2
+exit 1
+' \
+  >"$tmp/bin/sbatch"
+chmod +x "$tmp/bin/sbatch"
+manifest=$(<"$out/manifest.json")
+PATH="$tmp/bin:$PATH" sweep --slurm --grid problem.seq_len=8,16,32 --set problem.head_dim=8
+check "sweep: a refused --slurm submission is exit 3 saying the earlier sweep is as it was" \
+  grep -q "sbatch failed (exit 1): sbatch: error: invalid partition specified: nowhere (the earlier sweep in $out is as it was)" <<<"$err"
+check "sweep: ... and leaves its results and run folders" test "$rc:$before" = "3:$(cat "$csv"; ls "$out/runs")"
+check "sweep: ... and its manifest" test "$manifest" = "$(<"$out/manifest.json")"
 # A simulator that interrupts the sweep as the first point starts (its --check passes).
 printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] || kill -TERM $PPID\nexec %q "$@"\n' "$sim" \
   >"$tmp/interrupting-sim"
