@@ -57,6 +57,13 @@ check "sweep: one row per point, statuses, empty cycles when deadlocked" rows "$
 check "sweep: each point in its own run folder" test -f "$out/runs/002-seq_len=64_score_bypass=32/report.json"
 check "sweep: one progress line per run" test "$(grep -c '^sweep: \[[1-4]/4\]' <<<"$err")" = 4
 
+# A reader of stderr that goes away (`2>&1 | head -1`) does not stop the sweep or its CSV.
+timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/piped" --grid problem.seq_len=8,16,24 \
+  --set problem.head_dim=4 --set datapath=naive --jobs 1 2>&1 | head -1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "sweep: stderr closed by its reader: exit 0 and every row" rows "$tmp/piped/results.csv" 3 \
+  "'$rc' == '0'" 'all(x["status"] == "ok" for x in rows)'
+
 # Two units at II 3 are named together (docs/timing.md, "Limits at the same rate").
 sweep --grid units.running_sum.ii=1,3 --set units.running_max.ii=3 --set datapath=reordered \
   --set problem.seq_len=16 --set problem.head_dim=8
