@@ -304,13 +304,30 @@ figure "plot: a deadlocked row is a cross on the x axis, not a line that ends" "
 figure "plot: memory figure has a labelled tick below the lowest curve, legend clear" "$csv" \
   'min(ticks(axes[0], "y")) < min(min(l.get_ydata()) for l in axes[0].get_lines())' \
   'legend_clear' -- --kind memory --where channels.depths.score_bypass=128 --out "$tmp/m.png"
-figure "plot: cycles per score is cycles / N² for one head" "$csv" \
-  'label.startswith("cycles / N²")' 'legend_clear' -- \
+figure "plot: cycles per score is cycles over the scores computed" "$csv" \
+  'label.startswith("cycles / scores computed")' 'legend_clear' -- \
   --kind cycles --where channels.depths.score_bypass=128 --out "$tmp/c.png"
 
-sweep --grid problem.seq_len=8,16 --set problem.heads=2 --set problem.head_dim=4
-figure "plot: cycles per score is cycles / (H·N²) with two heads" "$csv" \
-  'label.startswith("cycles / (H·N²)")' -- --kind cycles --out "$tmp/h.png"
+# With two heads, or a causal mask (half the scores), the label is the same division.
+sweep --grid problem.seq_len=8,16 --set problem.heads=2 --set problem.head_dim=4 \
+  --set problem.causal=true
+figure "plot: cycles per score with two heads and a causal mask: over the scores computed" \
+  "$csv" 'label.startswith("cycles / scores computed")' \
+  'all(0.9 < y < 2 for l in axes[0].get_lines() if l.get_label() in ("naive", "reordered") for y in l.get_ydata())' \
+  -- --kind cycles --out "$tmp/h.png"
+# bf16 runs are unverified (their cycles measured like any others), and reordered has no bypass.
+sweep --grid channels.depths.score_bypass=14,18,24 --set problem.seq_len=16 \
+  --set problem.head_dim=4 --set datapath=all --set numerics.compute=bf16
+figure "plot: bypass draws unverified rows, ringed, and leaves out a datapath with no bypass" \
+  "$csv" 'sorted(lines(axes[0], "naive: cycles")[0].get_xdata()) == [18, 24]' \
+  'len(lines(axes[0], "unverified")[0].get_xdata()) == 4' 'not lines(axes[0], "reordered")' \
+  '"left out reordered: no bypass" in stderr' '"2 deadlocked row(s)" in stderr' \
+  -- --kind bypass --out "$tmp/bb.png"
+# Another x than N names it on the axis and in the title.
+sweep --grid problem.head_dim=4,8 --set problem.seq_len=16 --set datapath=naive
+figure "plot: --x problem.head_dim labels the axis and the title with it" "$csv" \
+  'axes[0].get_xlabel() == "problem.head_dim"' '"against d" in axes[0].get_title()' \
+  -- --kind memory --x problem.head_dim --out "$tmp/x.png"
 
 # All three datapaths, N = 8, 16, 32: each datapath has its own colour, the same in every figure
 # (scripts/plot's STYLES), and the legend lists them by passes over the data.
