@@ -488,5 +488,20 @@ check "models: a report without a key it reads is one line naming it, exit 2" \
   test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1 -a "$(grep -c "report.json: no 'memory_traffic'" <<<"$err")" = 1
 models --no-run --only bert-base
 check "models: no report is a one-line error, exit 2" test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1
+# A run that deadlocks (a stand-in simulator: the 8K decode, smaller, its bypass too shallow)
+# is a row of dashes and a failed check against the shape's S, exit 1, not a missing table.
+printf '#!/bin/bash
+exec %q "$@" --set problem.kv_len=256 --set problem.heads=8 --set problem.kv_heads=2 --set channels.depths.score_bypass=8
+' \
+  "$sim" >"$tmp/deadlocking-sim"
+chmod +x "$tmp/deadlocking-sim"
+rc=0
+timeout 60 "$repo/scripts/models" --sim "$tmp/deadlocking-sim" --out "$tmp/models-dl" \
+  --only llama3-8b-decode-8k >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "models: a deadlocked run is a row of dashes and a mismatch, exit 1" \
+  test "$rc" = 1 -a "$(grep -c '| naive | deadlock | — | S + 2·N_kv + 26 \*\*(no)\*\* |' "$tmp/stdout")" = 1
+check "models: ... its closed form of the shape's S (8·256 scores), not the scores it reached" \
+  grep -q 'mismatch: llama3-8b-decode-8k naive: deadlock, no cycle count, closed form S + 2·N_kv + 26 = 2586' <<<"$err"
 
 summary test_scripts
