@@ -149,6 +149,13 @@ mkdir -p "$tmp/ns4" && echo mine >"$tmp/ns4/results.csv"
 try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns4" --figure "$tmp/ns4-figure"
 check "numerics-study: says that it replaces a results.csv already in --out" \
   eval '((rc == 0)) && grep -q "^numerics-study: note: replacing the results in $tmp/ns4/results.csv$" <<<"$err"'
+# The figures that run wrote are named when the next replaces them.
+try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns4" --figure "$tmp/ns4-figure"
+check "numerics-study: says that it replaces its figures" \
+  eval '((rc == 0)) && grep -q "^numerics-study: note: replacing $tmp/ns4-figure.png and $tmp/ns4-figure.svg$" <<<"$err"'
+try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns5" --figure "$tmp/"
+check "numerics-study: --figure a folder: one line, exit 2, naming a path to give" \
+  one_line 2 "numerics-study: error: --figure $tmp/: a folder; expected the figure's path without its extension, e.g. $tmp/numerics"
 
 # ---------------------------------------------------------------- scripts/models
 
