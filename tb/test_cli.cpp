@@ -619,6 +619,18 @@ TEST(Determinism, SameParamsGiveByteIdenticalOutputs) {
   EXPECT_EQ(report("a"), report("b"));
 }
 
+// A save file's zoom line `*Z M`: GTKWave's zoom Z and its marker M, in ps (-1: no such line).
+std::pair<double, long> gtkw_zoom(const std::string& gtkw) {
+  const std::size_t zoom = gtkw.find("\n*");
+  EXPECT_NE(zoom, std::string::npos) << gtkw;
+  if (zoom == std::string::npos) return {0, -1};
+  std::istringstream line(gtkw.substr(zoom + 2));
+  double z = 0;
+  long marker = 0;
+  line >> z >> marker;
+  return {z, marker};
+}
+
 TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
   const fs::path d = scratch();
   const SimRun r =
@@ -638,12 +650,7 @@ TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
   // A run that completes has the marker mid-run, in its steady state (`*Z M`, M in ps).
   const auto span =
       nlohmann::json::parse(slurp(d / "o" / "report.json"))["runs"][0]["span_cycles"].get<long>();
-  const std::size_t zoom = gtkw.find("\n*");
-  ASSERT_NE(zoom, std::string::npos) << gtkw;
-  std::istringstream line(gtkw.substr(zoom + 2));
-  double z = 0;
-  long marker = 0;
-  line >> z >> marker;
+  const auto [z, marker] = gtkw_zoom(gtkw);
   EXPECT_EQ(marker, span * 1000 / 2);
   // GTKWave's converter parses the whole file and must find the bypass's signal.
   const std::string fst = (d / "o" / "trace.fst").string();
@@ -732,12 +739,7 @@ TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
   const Cycle span = report["runs"][0]["span_cycles"].get<Cycle>();
   ASSERT_GT(span, 0u);  // where its units wait: its cycle count is 0
   const std::string gtkw = slurp(d / "o" / "trace.gtkw");
-  const std::size_t zoom = gtkw.find("\n*");
-  ASSERT_NE(zoom, std::string::npos) << gtkw;
-  std::istringstream line(gtkw.substr(zoom + 2));
-  double z = 0;
-  long marker = 0;
-  line >> z >> marker;
+  const auto [z, marker] = gtkw_zoom(gtkw);
   EXPECT_EQ(marker, long(span - 1) * 1000);  // 1 ns per cycle
   EXPECT_NEAR(z, 2.1 - std::log2(double(span) * 1000), 1e-6);
   // Each occupancy is scaled to its own range over the run (analog, full scale: 0x80000), not
