@@ -128,6 +128,14 @@ before=$(cat "$csv"; ls "$out/runs")
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=8 --set no_such_key=1
 check "sweep: a sweep rejected as bad parameters is one line, exit 2" one_line_error
 check "sweep: ... and leaves the earlier results and run folders" test "$before" = "$(cat "$csv"; ls "$out/runs")"
+# A file of the user's in an earlier run folder: refused, not removed with the folder.
+run1=$(ls -d "$out"/runs/*/ | head -1)
+echo "my notes" >"$run1/notes.txt"
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
+check "sweep: a file of the user's in an earlier run folder is a one-line error, exit 2" \
+  eval 'one_line_error && [[ $err == *"${run1}notes.txt is not a file the sweep wrote"* ]]'
+check "sweep: ... and everything stays" test "$before:my notes" = "$(cat "$csv"; ls "$out/runs"):$(<"$run1/notes.txt")"
+rm "$run1/notes.txt"
 # A --slurm submission that Slurm refuses (a stand-in sbatch first on PATH) leaves it too.
 mkdir -p "$tmp/bin"
 printf '#!/bin/bash
