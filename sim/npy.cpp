@@ -15,7 +15,6 @@
 #include <set>
 
 #include "sim/pipe_note.h"
-#include "sim/yaml_reader.h"
 
 namespace sdpa {
 namespace {
@@ -31,6 +30,11 @@ const char kMagic[] = "\x93NUMPY";
 struct Header {
   std::string descr, fortran_order, shape;
 };
+
+// A key as an error shows it: quoted, cut short past 40 characters.
+std::string shown_key(const std::string& key) {
+  return "'" + (key.size() > 40 ? key.substr(0, 40) + "..." : key) + "'";
+}
 
 std::string parse_header(const std::string& text, Header& header) {
   std::size_t at = 0;
@@ -89,7 +93,7 @@ std::string parse_header(const std::string& text, Header& header) {
                          : key == "fortran_order" ? &header.fortran_order
                          : key == "shape"         ? &header.shape
                                                   : nullptr;
-    const std::string shown = quoted(key);
+    const std::string shown = shown_key(key);
     if (field == nullptr)
       return fmt::format("unexpected key {}, expected 'descr', 'fortran_order' and 'shape'", shown);
     if (!seen.insert(key).second) return fmt::format("key {} given twice", shown);
