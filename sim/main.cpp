@@ -448,16 +448,12 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
 // A params file among the results a run replaces (`sdpa-sim OUT/sized.yaml --out OUT`) is read
 // already, and the run's params.yaml and report.json hold its values; the user is told it goes.
 void note_params_file_replaced(const std::string& path, const fs::path& out_dir,
-                               const std::set<std::string>& outputs) {
-  if (path.empty()) return;
-  for (const std::string& name : files_replaced(out_dir, outputs)) {
-    std::error_code ec;
-    if (!fs::equivalent(path, out_dir / name, ec)) continue;
+                               const std::set<std::string>& replaced) {
+  if (!path.empty() && among_replaced(out_dir, replaced, path))
     std::cerr << fmt::format(
         "sdpa-sim: note: the params file {} is one of the results this run replaces; its values "
         "are in the new {}\n",
         path, (out_dir / "params.yaml").string());
-  }
 }
 
 int run(const Options& opt) {
@@ -514,8 +510,8 @@ int run(const Options& opt) {
   const std::string stem = opt.params.empty() ? "default" : fs::path(opt.params).stem().string();
   const fs::path out_dir = output_folder(opt.out, opt.out_given, stem);
   const std::set<std::string> outputs = output_names(params, opt);
+  const std::set<std::string> replaced = files_replaced(out_dir, outputs);
   if (params.has_inputs()) {
-    const std::set<std::string> replaced = files_replaced(out_dir, outputs);
     // Not structured bindings: clang 14 cannot capture one in a lambda.
     for (const auto& input : {std::pair{"inputs.q", &params.input_q},
                               {"inputs.k", &params.input_k},
@@ -524,7 +520,7 @@ int run(const Options& opt) {
                  [&] { refuse_input_in_output(out_dir, replaced, *input.second); });
   }
   if (opt.check) return check_only(params, shape, out_dir, outputs);
-  note_params_file_replaced(opt.params, out_dir, outputs);
+  note_params_file_replaced(opt.params, out_dir, replaced);
 
   // Without a folder for its child runs the run stops before touching --out.
   std::optional<ChildRuns> children;

@@ -31,6 +31,12 @@ struct Header {
   std::string descr, fortran_order, shape;
 };
 
+// The first position from `at` that is not Python whitespace.
+std::size_t past_space(const std::string& text, std::size_t at) {
+  while (at < text.size() && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) ++at;
+  return at;
+}
+
 // A key as an error shows it: quoted, cut short past 40 characters.
 std::string shown_key(const std::string& key) {
   return "'" + (key.size() > 40 ? key.substr(0, 40) + "..." : key) + "'";
@@ -38,9 +44,7 @@ std::string shown_key(const std::string& key) {
 
 std::string parse_header(const std::string& text, Header& header) {
   std::size_t at = 0;
-  const auto skip_space = [&] {
-    while (at < text.size() && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) ++at;
-  };
+  const auto skip_space = [&] { at = past_space(text, at); };
   // The end of the quoted text starting at `at` (past its closing quote), or npos.
   const auto end_of_string = [&](std::size_t from) {
     for (std::size_t i = from + 1; i < text.size(); ++i) {
@@ -110,7 +114,6 @@ std::string parse_header(const std::string& text, Header& header) {
       ++at;
       continue;
     }
-    skip_space();
     if (at >= text.size() || text[at] != '}') return "expected ',' or '}'";
     break;
   }
@@ -132,10 +135,8 @@ struct Shape {
 
 Shape parse_shape(const std::string& text) {
   Shape shape;
-  std::size_t at = 1;  // past '(': header_field returns the text from '(' to ')'
-  auto skip_space = [&] {
-    while (at < text.size() && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) ++at;
-  };
+  std::size_t at = 1;  // past '(': the header's shape is the text from '(' to ')'
+  const auto skip_space = [&] { at = past_space(text, at); };
   for (;;) {
     skip_space();
     if (at >= text.size()) return shape;

@@ -158,16 +158,20 @@ std::set<std::string> files_replaced(const fs::path& dir, const std::set<std::st
   return replaced;
 }
 
+bool among_replaced(const fs::path& dir, const std::set<std::string>& replaced,
+                    const std::string& path) {
+  std::error_code ec;
+  return std::any_of(replaced.begin(), replaced.end(),
+                     [&](const std::string& name) { return fs::equivalent(path, dir / name, ec); });
+}
+
 void refuse_input_in_output(const fs::path& dir, const std::set<std::string>& replaced,
                             const std::string& path) {
-  for (const std::string& name : replaced) {
-    std::error_code ec;
-    if (!fs::equivalent(path, dir / name, ec)) continue;
+  if (among_replaced(dir, replaced, path))
     throw InputError(fmt::format(
         "{} is a file this run replaces or removes in --out {} (its params.yaml would name a file "
         "that no longer holds the input): copy it elsewhere first, or choose another --out",
         path, dir.string()));
-  }
 }
 
 void check_output_folder(const fs::path& dir, const std::set<std::string>& names) {

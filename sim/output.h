@@ -86,6 +86,9 @@ bool is_trace_events_name(const std::string& name);
 // The files a run writing `names` in `dir` replaces or removes: those and the earlier run's.
 std::set<std::string> files_replaced(const std::filesystem::path& dir,
                                      const std::set<std::string>& names);
+// Whether the file `path` is one of `replaced` in `dir` (the same file, however named).
+bool among_replaced(const std::filesystem::path& dir, const std::set<std::string>& replaced,
+                    const std::string& path);
 // An input file `path` that is one of `replaced` in `dir`: the new params.yaml would name a file
 // that no longer holds the input; an InputError (exit 2) says so before the run.
 void refuse_input_in_output(const std::filesystem::path& dir, const std::set<std::string>& replaced,

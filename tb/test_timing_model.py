@@ -317,5 +317,6 @@ def main(argv):
           f"{'differ' if closed_forms else 'hold'}")
     return 1 if closed_forms or agreed < runs else 0
 
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
