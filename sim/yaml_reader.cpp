@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
@@ -88,6 +89,12 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
     YAML::Parser parser(in);
     for (int i = 0; i < 2 && parser.HandleNextDocument(documents); ++i) {
     }
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp says only "bad file".
+    throw ParamError(fmt::format(
+        "{}:{}:{}: YAML nested deeper than the parser allows (a few hundred levels; params and "
+        "cost files nest five at most)",
+        name, e.mark.line + 1, e.mark.column + 1));
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
                                  e.mark.column + 1, e.msg));

@@ -185,6 +185,41 @@ TEST(Params, ABinaryFileIsRefusedAtItsFirstNul) {
       {"u.yaml:3:14: a NUL byte"});
 }
 
+// An empty or comment-only params file is valid YAML and ran the defaults without a word, as a
+// file truncated to nothing would; a file that sets a key, or no file, gets no note.
+TEST(Params, AParamsFileThatSetsNothingIsNoted) {
+  const fs::path d = scratch();
+  const std::string note = "sets no parameters: the defaults run";
+  for (const char* text : {"", "# N = 4096 next\n", "problem: {}\n"}) {
+    const SimRun r = sim(params_arg(write(d / "e.yaml", text), d) + " --check", d);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("note: the params file " + (d / "e.yaml").string() + " " + note + "\n"),
+              std::string::npos)
+        << text << ": " << r.err;
+  }
+  const SimRun with_set =
+      sim(params_arg(write(d / "e.yaml", ""), d) + " --check --set problem.seq_len=8", d);
+  EXPECT_NE(with_set.err.find(note + ", with the --set values"), std::string::npos) << with_set.err;
+  EXPECT_NE(with_set.out.find("N = 8,"), std::string::npos) << with_set.out;
+  for (const std::string& args :
+       {params_arg(write(d / "one.yaml", "problem: {seq_len: 8}\n"), d), std::string()}) {
+    const SimRun r = sim(args + " --check --set problem.head_dim=4", d);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err.find("note:"), std::string::npos) << r.err;
+  }
+}
+
+// yaml-cpp stops at a few hundred levels of nesting and said only "bad file".
+TEST(Params, DeepNestingIsNamedAsSuch) {
+  const fs::path d = scratch();
+  const std::string text = "problem: " + std::string(600, '[') + std::string(600, ']') + "\n";
+  expect_error(sim(params_arg(write(d / "n.yaml", text), d) + " --check", d),
+               {"n.yaml:1:", "YAML nested deeper than the parser allows"});
+  const fs::path cost = write(d / "c.yaml", text);
+  expect_error(sim("--check --set cost=" + shell_word(cost), d),
+               {"c.yaml:1:", "YAML nested deeper than the parser allows"});
+}
+
 // Opening a FIFO blocks until something writes it: the run waits, and says so.
 TEST(Params, AParamsFileFromAPipeIsWaitedForWithANote) {
   const fs::path d = scratch();
