@@ -150,9 +150,11 @@ check "sweep: a refused --slurm submission is exit 3 saying the earlier sweep is
   grep -q "sbatch failed (exit 1): sbatch: error: invalid partition specified: nowhere (the earlier sweep in $out is as it was)" <<<"$err"
 check "sweep: ... and leaves its results and run folders" test "$rc:$before" = "3:$(cat "$csv"; ls "$out/runs")"
 check "sweep: ... and its manifest" test "$manifest" = "$(<"$out/manifest.json")"
-# A simulator that interrupts the sweep as the first point starts (its --check passes).
-printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] || kill -TERM $PPID\nexec %q "$@"\n' "$sim" \
-  >"$tmp/interrupting-sim"
+# A simulator that interrupts the sweep as the first point starts (its --check passes), and then
+# waits to be stopped: the real one could finish that small point first (it did, one run in four
+# on a busy machine), and its rows would look like the earlier sweep's.
+printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\nkill -TERM $PPID\nexec sleep 30\n' \
+  "$sim" >"$tmp/interrupting-sim"
 chmod +x "$tmp/interrupting-sim"
 rc=0
 timeout 60 "$repo/scripts/sweep" --sim "$tmp/interrupting-sim" --out "$out" --jobs 1 \
