@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <new>
 #include <optional>
 #include <string>
 #include <systemc>
@@ -386,34 +387,51 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
 // hot path, inline; if the operation cannot complete, the body suspends with the awaiter as the
 // unit's pending operation, which the scheduler completes (attempt) before resuming the body.
 
+// The read awaiters try their read at once; the port and the unit go into the awaiter (in the
+// coroutine frame) only if the read cannot complete.
 template <class T>
 class ReadOp {
  public:
-  ReadOp(Unit& unit, In<T>& port) : unit_(unit), port_(port) {}
-  bool await_ready() { return attempt(); }
-  void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
+  ReadOp(Unit& unit, In<T>& port) {
+    done_ = port.channel_->try_read(value_, unit, port.ready_);
+    if (!done_) {
+      unit_ = &unit;
+      port_ = &port;
+    }
+  }
+  bool await_ready() const { return done_; }
+  void await_suspend(std::coroutine_handle<>) { unit_->suspend_on(this); }
   T await_resume() { return std::move(value_); }
-  bool attempt() { return port_.channel_->try_read(value_, unit_, port_.ready_); }
+  bool attempt() { return port_->channel_->try_read(value_, *unit_, port_->ready_); }
 
  private:
-  Unit& unit_;
-  In<T>& port_;
+  bool done_;
+  Unit* unit_;
+  In<T>* port_;
   T value_{};
 };
 
 template <class T>
 class ReadIntoOp {
  public:
-  ReadIntoOp(Unit& unit, In<T>& port, T& into) : unit_(unit), port_(port), into_(into) {}
-  bool await_ready() { return attempt(); }
-  void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
+  ReadIntoOp(Unit& unit, In<T>& port, T& into) {
+    done_ = port.channel_->try_read(into, unit, port.ready_);
+    if (!done_) {
+      unit_ = &unit;
+      port_ = &port;
+      into_ = &into;
+    }
+  }
+  bool await_ready() const { return done_; }
+  void await_suspend(std::coroutine_handle<>) { unit_->suspend_on(this); }
   void await_resume() const noexcept {}
-  bool attempt() { return port_.channel_->try_read(into_, unit_, port_.ready_); }
+  bool attempt() { return port_->channel_->try_read(*into_, *unit_, port_->ready_); }
 
  private:
-  Unit& unit_;
-  In<T>& port_;
-  T& into_;
+  bool done_;
+  Unit* unit_;
+  In<T>* port_;
+  T* into_;
 };
 
 // Holds the value until each channel of the port from `first` to `first + count` has it, in
@@ -422,34 +440,60 @@ class ReadIntoOp {
 template <class T>
 class WriteOp {
  public:
-  WriteOp(Unit& unit, Out<T>& port, T value, Cycle due, std::size_t first, std::size_t count)
-      : unit_(unit),
-        value_(std::move(value)),
-        due_(due),
-        next_(port.channels_.data() + first),
-        last_(next_ + count - 1) {}
-  bool await_ready() { return attempt(); }
-  void await_suspend(std::coroutine_handle<>) { unit_.suspend_on(this); }
+  // Tries the writes at once, with the value and the channel pointer in registers; the state a
+  // retry needs goes into the awaiter (in the coroutine frame) only if a write cannot complete.
+  WriteOp(Unit& unit, Out<T>& port, T value, Cycle due, std::size_t first, std::size_t count) {
+    Channel<T>* const* next = port.channels_.data() + first;
+    Channel<T>* const* const last = next + count - 1;
+    for (; next != last; ++next)
+      if (!(*next)->try_write(std::as_const(value), due, unit)) {
+        keep(unit, std::move(value), due, next, last);
+        return;
+      }
+    if ((*last)->try_write(std::move(value), due, unit)) {
+      done_ = true;
+      return;
+    }
+    keep(unit, std::move(value), due, last, last);
+  }
+  bool await_ready() const { return done_; }
+  void await_suspend(std::coroutine_handle<>) { unit_->suspend_on(this); }
   void await_resume() const noexcept {}
-  // The channel pointer is kept in a register and stored only when a write cannot complete.
   bool attempt() {
     for (Channel<T>* const* next = next_; next != last_; ++next) {
-      if (!(*next)->try_write(std::as_const(value_), due_, unit_)) {
+      if (!(*next)->try_write(std::as_const(value_), due_, *unit_)) {
         next_ = next;
         return false;
       }
     }
-    if ((*last_)->try_write(std::move(value_), due_, unit_)) return true;
+    if ((*last_)->try_write(std::move(value_), due_, *unit_)) return true;
     next_ = last_;
     return false;
   }
 
  private:
-  Unit& unit_;
-  T value_;
+  void keep(Unit& unit, T&& value, Cycle due, Channel<T>* const* next, Channel<T>* const* last) {
+    done_ = false;
+    unit_ = &unit;
+    new (&value_) T(std::move(value));
+    due_ = due;
+    next_ = next;
+    last_ = last;
+  }
+
+  bool done_;  // false: value_ holds the value
+  Unit* unit_;
+  union {
+    T value_;
+  };
   Cycle due_;
   Channel<T>* const* next_;  // the next channel to write
   Channel<T>* const* last_;
+
+ public:
+  ~WriteOp() {
+    if (!done_) value_.~T();
+  }
 };
 
 template <class T>
