@@ -155,6 +155,21 @@ void Graph::add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer,
 }
 
 void Graph::require_connected() const {
+  // A unit constructed directly, not with unit<U>(), is the graph's child all the same, but nothing
+  // schedules or configures it: SystemC would find its ports unbound only when the run starts.
+  std::function<void(const sc_core::sc_object&)> refuse_strays = [&](const sc_core::sc_object& o) {
+    for (const sc_core::sc_object* child : o.get_child_objects()) {
+      const auto* unit = dynamic_cast<const Unit*>(child);
+      if (unit == nullptr)
+        refuse_strays(*child);
+      else if (std::find(units_.begin(), units_.end(), unit) == units_.end())
+        SC_REPORT_ERROR(name(), (std::string(unit->name()) +
+                                 " was not made with unit<U>(name, ...): the graph neither "
+                                 "schedules nor configures it")
+                                    .c_str());
+    }
+  };
+  refuse_strays(*this);
   for (const Unit* unit : units_)
     for (sc_core::sc_object* child : unit->get_child_objects())
       if (auto* port = dynamic_cast<sc_core::sc_port_base*>(child); port && port->bind_count() == 0)

@@ -754,6 +754,12 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "sdpa-sim: error: out of memory (no results written); a narrower --trace-window "
                  "or a smaller problem needs less\n";
     return kInternal;
+  } catch (const sc_core::sc_report& e) {
+    // A graph built wrongly, say (docs/extending.md): its message on one line, then where.
+    std::cerr << fmt::format("sdpa-sim: internal error: {}: {} ({}:{})\n",
+                             one_line(e.get_msg_type()), one_line(e.get_msg()), e.get_file_name(),
+                             e.get_line_number());
+    return kInternal;
   } catch (const std::exception& e) {
     // Not the user's input: a bug, or the system refused a resource.
     std::cerr << "sdpa-sim: internal error: " << one_line(e.what()) << "\n";

@@ -147,6 +147,23 @@ TEST(Graph, AnUnboundPortIsAnElaborationError) {
             std::string::npos);
 }
 
+// Constructed directly, a unit is the graph's child but unscheduled and unconfigured, and --check
+// passed it: only the run's start found its port unbound.
+TEST(Graph, AUnitNotMadeWithUnitIsAnElaborationError) {
+  struct Stray : Graph {
+    explicit Stray(const sc_core::sc_module_name& name = "strays")
+        : Graph(name, GraphConfig{}, 1), stray("stray", Timing{}, 1) {
+      auto& feed = unit<Feed>("feed", std::vector<int>{1});
+      connect(feed.out, stray.in, "to_stray");
+    }
+    Collect stray;
+  } g;
+  EXPECT_NE(elaboration_error([&] {
+              g.require_connected();
+            }).find("strays.stray was not made with unit<U>(name, ...)"),
+            std::string::npos);
+}
+
 TEST(Graph, ConnectingAnOutputTwiceIsAnError) {
   const std::string error = elaboration_error([] {
     struct Twice : Graph {
