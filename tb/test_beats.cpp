@@ -27,8 +27,7 @@ const Link kLinks[] = {{16, 64, 1}, {16, 32, 2}, {64, 100, 3}, {16, 16, 4},
 // absorb that), unless the V reader is the slower one, which then sets the pace at the end.
 void expect_closed_forms(const AttentionShape& shape, const DatapathConfig& c) {
   ASSERT_EQ(c.memory.beats(shape.head_dim * sizeof(float)), row_beats(shape, c));
-  const SimulationResult r =
-      simulate(random_inputs(shape, 17), {"naive", "two_pass", "reordered"}, c);
+  const SimulationResult r = simulate(random_inputs(shape, 17), datapath_names(), c);
   for (const DatapathResult& run : r.runs) {
     SCOPED_TRACE(run.datapath);
     ASSERT_EQ(run.status, Status::ok);
@@ -198,7 +197,7 @@ TEST(Beats, TheBandwidthTableOfResults) {
 TEST(Beats, OutsideTheFormsIsRefused) {
   const AttentionShape shape = AttentionShape::square(1, 30, 64);
   const DatapathConfig base = with_link({64, 64, 4});
-  for (const char* dp : {"naive", "two_pass", "reordered"}) {
+  for (const std::string& dp : datapath_names()) {
     for (const char* buffer : {"q_rows", "k_rows", "v_rows"}) {
       DatapathConfig shallow = base;
       shallow.depths[buffer] = 2;

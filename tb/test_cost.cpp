@@ -136,7 +136,7 @@ TEST_P(CostCounts, ActionsEqualTheClosedFormsAndEnergyIsCountsTimesTheTable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Datapaths, CostCounts,
-                         testing::Combine(testing::Values("naive", "two_pass", "reordered"),
+                         testing::Combine(testing::ValuesIn(datapath_names()),
                                           testing::Values(0, 1, 2)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" +
@@ -255,7 +255,7 @@ TEST_P(CostFormats, EachOperationIsPricedInItsOperatorsFormat) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Datapaths, CostFormats,
-                         testing::Combine(testing::Values("naive", "two_pass", "reordered"),
+                         testing::Combine(testing::ValuesIn(datapath_names()),
                                           testing::Values(0, 1, 2, 3)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" +
@@ -295,7 +295,7 @@ TEST(CostCli, NaiveBufferingGrowsWithNReorderedStaysConstant) {
   }
   EXPECT_EQ(area(16, "reordered"), area(256, "reordered"));
   // Compute area does not depend on N.
-  for (const char* dp : {"naive", "two_pass", "reordered"})
+  for (const std::string& dp : datapath_names())
     EXPECT_EQ(run_of(by_n[16], dp)["area"]["compute_um2"],
               run_of(by_n[256], dp)["area"]["compute_um2"]);
 }

@@ -27,8 +27,7 @@ DatapathConfig with_iis(const Iis& iis, const DatapathConfig& base = default_con
 // Simulates the three datapaths and checks each against its closed form; a unit with II > 1 alone
 // in its datapath hardly waits: never for a slot, and for input only before its first firing.
 void expect_closed_forms(const AttentionShape& shape, const DatapathConfig& c) {
-  const SimulationResult r =
-      simulate(random_inputs(shape, 23), {"naive", "two_pass", "reordered"}, c);
+  const SimulationResult r = simulate(random_inputs(shape, 23), datapath_names(), c);
   for (const DatapathResult& run : r.runs) {
     SCOPED_TRACE(run.datapath);
     ASSERT_EQ(run.status, Status::ok);
@@ -201,7 +200,7 @@ TEST(II, NoClosedFormIsRefused) {
   const AttentionShape shape = AttentionShape::square(1, 16, 4);
   auto refused = [&](const DatapathConfig& c,
                      const AttentionShape& s = AttentionShape::square(1, 16, 4)) {
-    for (const char* dp : {"naive", "two_pass", "reordered"})
+    for (const std::string& dp : datapath_names())
       EXPECT_THROW(closed_form_cycles(dp, s, c), std::invalid_argument) << dp;
   };
   refused(with_iis({{"v_reader", 2}}));

@@ -39,7 +39,7 @@ const Case kCases[] = {
     {"causal_gqa_more_lanes_than_query_rows_4", {2, 2, 1, 1, 6, 4, true}, 4},
 };
 
-class Lanes : public testing::TestWithParam<std::tuple<Case, const char*>> {};
+class Lanes : public testing::TestWithParam<std::tuple<Case, std::string>> {};
 
 TEST_P(Lanes, MatchTheReferenceAndTheClosedFormWithTheKeysStreamedPerRun) {
   const auto& [c, datapath] = GetParam();
@@ -58,13 +58,11 @@ TEST_P(Lanes, MatchTheReferenceAndTheClosedFormWithTheKeysStreamedPerRun) {
   EXPECT_EQ(run.lanes, c.lanes);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, Lanes,
-                         testing::Combine(testing::ValuesIn(kCases),
-                                          testing::Values("naive", "two_pass", "reordered")),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param).name) + "_" +
-                                  std::get<1>(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Lanes, testing::Combine(testing::ValuesIn(kCases), testing::ValuesIn(datapath_names())),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param).name) + "_" + std::get<1>(info.param);
+    });
 
 // A decode step on four lanes: lanes 1 to 3 have no query, so no row results to wait for, and
 // their per-row channels get their producers' latency + 1 like any plain edge.

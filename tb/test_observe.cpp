@@ -333,8 +333,7 @@ TEST(Observe, MemoryLatencyWithAShallowStreamBuffer) {
 TEST(Observe, AReadersOwnLatencyIsNoStall) {
   DatapathConfig c = default_config();
   for (const char* reader : {"q_reader", "k_reader", "v_reader"}) c.timings[reader] = {3, 1};
-  const SimulationResult all =
-      simulate(random_inputs(1, kN, 8, 5), {"naive", "two_pass", "reordered"}, c);
+  const SimulationResult all = simulate(random_inputs(1, kN, 8, 5), datapath_names(), c);
   for (const DatapathResult& r : all.runs) {
     const std::string& dp = r.datapath;
     expect_accounted(r);
@@ -355,8 +354,7 @@ TEST(Observe, CausalLanesOnTheirClosedFormHaveNoBottleneck) {
   DatapathConfig c = default_config();
   c.lanes = 3;
   const AttentionShape shape{1, 3, 3, 20, 24, 8, true};
-  const SimulationResult all =
-      simulate(random_inputs(shape, 5), {"naive", "two_pass", "reordered"}, c);
+  const SimulationResult all = simulate(random_inputs(shape, 5), datapath_names(), c);
   for (const DatapathResult& r : all.runs) {
     expect_accounted(r);
     EXPECT_EQ(r.cycles, closed_form_cycles(r.datapath, shape, c)) << r.datapath;
@@ -605,6 +603,13 @@ const std::string kSmall =
     "--set datapath=all --set problem.seq_len=16 --set problem.head_dim=4 "
     "--set channels.depths.k_rows=4 ";
 
+// A kSmall run's `files`: `others` and every registered datapath's output, in name order.
+json files_with_outputs(std::vector<std::string> others) {
+  for (const std::string& datapath : datapath_names()) others.push_back("o_" + datapath + ".npy");
+  std::sort(others.begin(), others.end());
+  return json(others);
+}
+
 // The trace-event format (Chrome's JSON, as Perfetto reads it): every event has ph, name and
 // pid; complete events ("X") a tid, ts and dur; counters ("C") ts and numeric args; metadata
 // ("M") args.name or args.sort_index.
@@ -844,8 +849,8 @@ TEST(ObserveCli, FstReplacesTheVcdAndTheWaveformHasUnitStates) {
   EXPECT_FALSE(fs::exists(d / "fst" / "trace.vcd"));
   EXPECT_NE(slurp(d / "fst" / "trace.gtkw").find("[dumpfile] \"trace.fst\""), std::string::npos);
   const json fst = json::parse(slurp(d / "fst" / "report.json"));
-  EXPECT_EQ(fst["files"], json({"o_naive.npy", "o_reordered.npy", "o_two_pass.npy", "params.yaml",
-                                "report.json", "trace.fst", "trace.gtkw"}));
+  EXPECT_EQ(fst["files"],
+            files_with_outputs({"params.yaml", "report.json", "trace.fst", "trace.gtkw"}));
   EXPECT_LT(fs::file_size(d / "fst" / "trace.fst"), fs::file_size(d / "vcd" / "trace.vcd"));
 }
 
@@ -999,8 +1004,8 @@ TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
             std::string::npos)
       << err;
   const json report = json::parse(slurp(d / "o" / "report.json"));
-  EXPECT_EQ(report["files"], json({"graph.dot", "o_naive.npy", "o_reordered.npy", "o_two_pass.npy",
-                                   "params.yaml", "report.json", "trace.gtkw", "trace.vcd"}));
+  EXPECT_EQ(report["files"], files_with_outputs({"graph.dot", "params.yaml", "report.json",
+                                                 "trace.gtkw", "trace.vcd"}));
   EXPECT_NE(slurp(d / "o" / "trace.gtkw").find("[dumpfile] \"trace.vcd\""), std::string::npos);
 }
 

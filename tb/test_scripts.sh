@@ -250,7 +250,7 @@ check "plot: a second varying key asks for --where (exit 2)" grep -q -- "--where
 # figure NAME CSV CONDITIONS... -- PLOT ARGS...: a check that scripts/plot's main() draws, from
 # (a copy of) CSV, a figure on which each Python condition holds. The checks run together at the
 # end, in one Python process (matplotlib takes a while to load). In the conditions: axes (left to
-# right), lines(ax, label part), ticks(ax, "x" or "y") (the ticks within the limits),
+# right), lines(ax, words of the label), ticks(ax, "x" or "y") (the ticks within the limits),
 # legend_clear (a legend, and it overlaps no axes), label (the first axes' y label), and
 # stderr (what main() printed there).
 figures=0
@@ -262,7 +262,7 @@ figure() {
 }
 run_figures() {
   timeout 120 /usr/bin/python3 - "$repo/scripts/plot" "$tmp/figures.jsonl" >"$tmp/figures.out" <<'EOF' ||
-import contextlib, importlib.machinery, importlib.util, io, json, sys, traceback
+import contextlib, importlib.machinery, importlib.util, io, json, re, sys, traceback
 loader = importlib.machinery.SourceFileLoader("plot", sys.argv[1])
 plot = importlib.util.module_from_spec(importlib.util.spec_from_loader("plot", loader))
 loader.exec_module(plot)
@@ -280,8 +280,9 @@ for spec in map(json.loads, open(sys.argv[2])):
         fig = plt.gcf()
         fig.canvas.draw()
         axes = sorted(fig.get_axes(), key=lambda a: a.get_position().x0)
-        def lines(ax, part):
-            return [l for l in ax.get_lines() if part in l.get_label()]
+        def lines(ax, part):  # whole words: "two_pass" is not part of "fused_two_pass"
+            word = re.compile(r"(?<!\w)" + re.escape(part) + r"(?!\w)")
+            return [l for l in ax.get_lines() if word.search(l.get_label())]
         def ticks(ax, which):
             lo, hi = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
             locs = ax.get_xticks() if which == "x" else ax.get_yticks()
@@ -356,6 +357,15 @@ figure "plot: cycles figure of three datapaths; two_pass at (N² + N + 31) / N²
   'list(lines(axes[0], "two_pass")[0].get_ydata()) == [(n * n + n + 31) / n / n for n in (8, 16, 32)]' \
   'all(l.get_color() == plot.STYLES[l.get_label()]["color"] for l in axes[0].get_lines()[:3])' \
   'legend_clear' -- --kind cycles --out "$tmp/c3.png"
+
+# A datapath without a style (a new one: docs/extending.md) has a colour no styled one has, with
+# diamonds; it took reordered's blue. Its name holds two_pass's, which is not a series of it.
+sed 's/,two_pass,/,fused_two_pass,/' "$csv" >"$tmp/fused.csv"
+figure "plot: a datapath without a style of its own: a colour of its own, diamonds" "$tmp/fused.csv" \
+  'len(lines(axes[0], "fused_two_pass")) == 1 and not lines(axes[0], "two_pass")' \
+  'not any(matplotlib.colors.same_color(lines(axes[0], "fused_two_pass")[0].get_color(), s["color"])
+           for s in plot.STYLES.values())' \
+  'lines(axes[0], "fused_two_pass")[0].get_marker() == "D"' -- --kind cycles --out "$tmp/f3.png"
 
 # Dense around N = 16, naive and two_pass: deadlock below 15 = N - 1, then stalls; full rate from
 # 21 = N + L_dot + L_max (naive) and from 26 = N + L_dot + L_norm (two_pass).

@@ -26,15 +26,13 @@ DatapathConfig shared_link(unsigned bytes_per_cycle, std::size_t lanes = 1) {
 
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
-const char* const kDatapaths[] = {"naive", "two_pass", "reordered"};
-
 std::string name_of(const std::string& datapath, const std::string& rest) {
   return datapath + "_" + rest;
 }
 
 // Ample bandwidth. d = 16: 64-byte rows; one lane requests at most a Q, a K and a V row in a
 // cycle, which a 256-byte link carries within the cycle, so no request waits for another's.
-class Ample : public testing::TestWithParam<std::tuple<const char*, bool>> {};
+class Ample : public testing::TestWithParam<std::tuple<std::string, bool>> {};
 
 TEST_P(Ample, RunsAsOnPrivateLinks) {
   const auto& [datapath, causal] = GetParam();
@@ -48,7 +46,7 @@ TEST_P(Ample, RunsAsOnPrivateLinks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedMemory, Ample,
-                         testing::Combine(testing::ValuesIn(kDatapaths), testing::Bool()),
+                         testing::Combine(testing::ValuesIn(datapath_names()), testing::Bool()),
                          [](const auto& info) {
                            return name_of(std::get<0>(info.param),
                                           std::get<1>(info.param) ? "causal_gqa" : "square");
@@ -61,7 +59,7 @@ struct Bound {
   std::size_t lanes;
 };
 
-class Roofline : public testing::TestWithParam<std::tuple<const char*, Bound>> {};
+class Roofline : public testing::TestWithParam<std::tuple<std::string, Bound>> {};
 
 TEST_P(Roofline, ABandwidthBoundRunEndsAFixedLatencyAfterTheLinksLastByte) {
   // A link never idle from cycle 0 carries its last byte in cycle ⌈bytes / B⌉ − 1; the row it
@@ -105,7 +103,7 @@ TEST_P(Roofline, ABandwidthBoundRunEndsAFixedLatencyAfterTheLinksLastByte) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedMemory, Roofline,
-                         testing::Combine(testing::ValuesIn(kDatapaths),
+                         testing::Combine(testing::ValuesIn(datapath_names()),
                                           testing::Values(Bound{32, 8, 1}, Bound{48, 16, 1},
                                                           Bound{64, 32, 1}, Bound{64, 16, 4})),
                          [](const auto& info) {
@@ -123,7 +121,7 @@ struct Idling {
   unsigned bytes_per_cycle;
 };
 
-class LinkIdles : public testing::TestWithParam<std::tuple<const char*, Idling>> {};
+class LinkIdles : public testing::TestWithParam<std::tuple<std::string, Idling>> {};
 
 TEST_P(LinkIdles, TheRunEndsAFixedLatencyAfterTheLastByteItsIdleCyclesIncluded) {
   const auto& [datapath, b] = GetParam();
@@ -162,7 +160,7 @@ TEST(SharedMemory, TheLinkCarriesTheInputFormatsBytes) {
 
 // Whatever the lanes and shape, the bytes read per cycle stay within B; with private links the
 // same runs read more than B per cycle (three or more streams, each at up to B).
-class Within : public testing::TestWithParam<std::tuple<const char*, std::size_t, bool>> {};
+class Within : public testing::TestWithParam<std::tuple<std::string, std::size_t, bool>> {};
 
 TEST_P(Within, TheLinkNeverCarriesMoreThanItsBandwidth) {
   const auto& [datapath, lanes, shared] = GetParam();
@@ -180,8 +178,8 @@ TEST_P(Within, TheLinkNeverCarriesMoreThanItsBandwidth) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedMemory, Within,
-                         testing::Combine(testing::ValuesIn(kDatapaths), testing::Values(1, 3),
-                                          testing::Bool()),
+                         testing::Combine(testing::ValuesIn(datapath_names()),
+                                          testing::Values(1, 3), testing::Bool()),
                          [](const auto& info) {
                            return name_of(
                                std::get<0>(info.param),

@@ -296,10 +296,14 @@ def main(argv):
                 try:
                     with open(os.path.join(out, "report.json")) as f:
                         report = json.load(f)
-                    diffs = [(f"{run['datapath']}: {what}", sim, mod)
-                             for run in report["runs"]
-                             for what, sim, mod in differences(run, model.run(
-                                 cfgs[run["datapath"]]))]
+                    diffs = []
+                    for run in report["runs"]:
+                        if run["datapath"] not in cfgs:  # registered since (docs/extending.md)
+                            diffs.append((f"{run['datapath']}: datapath", "runs it",
+                                          "has none: add it to tb/timing_model.py and DATAPATHS"))
+                            continue
+                        diffs += [(f"{run['datapath']}: {what}", sim, mod) for what, sim, mod
+                                  in differences(run, model.run(cfgs[run["datapath"]]))]
                     if sorted(run["datapath"] for run in report["runs"]) != sorted(cfgs):
                         diffs.append(("datapaths", [run["datapath"] for run in report["runs"]],
                                       sorted(cfgs)))

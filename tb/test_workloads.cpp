@@ -32,7 +32,7 @@ const Case kCases[] = {
     {"decode_gqa_batched", {3, 4, 1, 2, 64, 8, true}},
 };
 
-class Workloads : public testing::TestWithParam<std::tuple<Case, const char*>> {};
+class Workloads : public testing::TestWithParam<std::tuple<Case, std::string>> {};
 
 TEST_P(Workloads, MatchTheMaskedReferenceAndTheClosedForm) {
   const auto& [c, datapath] = GetParam();
@@ -48,7 +48,7 @@ TEST_P(Workloads, MatchTheMaskedReferenceAndTheClosedForm) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Workloads,
                          testing::Combine(testing::ValuesIn(kCases),
-                                          testing::Values("naive", "two_pass", "reordered")),
+                                          testing::ValuesIn(datapath_names())),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param).name) + "_" +
                                   std::get<1>(info.param);
