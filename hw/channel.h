@@ -383,12 +383,11 @@ class Out : public sc_core::sc_port<WriteIf<T>, 0> {
   std::vector<Channel<T>*> channels_;  // in binding order
 };
 
-// The awaitables of Unit::read and Unit::write. Each tries its operation in await_ready, the
-// hot path, inline; if the operation cannot complete, the body suspends with the awaiter as the
-// unit's pending operation, which the scheduler completes (attempt) before resuming the body.
-
-// The read awaiters try their read at once; the port and the unit go into the awaiter (in the
-// coroutine frame) only if the read cannot complete.
+// The awaitables of Unit::read and Unit::write. Each tries its operation in its constructor, the
+// hot path, inline, with its operands in registers; only if the operation cannot complete does it
+// store what a retry needs in the awaiter (in the coroutine frame: stores the hot path would pay
+// for nothing), and the body suspends with the awaiter as the unit's pending operation, which the
+// scheduler completes (attempt) before resuming the body.
 template <class T>
 class ReadOp {
  public:
@@ -440,8 +439,6 @@ class ReadIntoOp {
 template <class T>
 class WriteOp {
  public:
-  // Tries the writes at once, with the value and the channel pointer in registers; the state a
-  // retry needs goes into the awaiter (in the coroutine frame) only if a write cannot complete.
   WriteOp(Unit& unit, Out<T>& port, T value, Cycle due, std::size_t first, std::size_t count) {
     Channel<T>* const* next = port.channels_.data() + first;
     Channel<T>* const* const last = next + count - 1;
@@ -455,6 +452,9 @@ class WriteOp {
       return;
     }
     keep(unit, std::move(value), due, last, last);
+  }
+  ~WriteOp() {
+    if (!done_) value_.~T();
   }
   bool await_ready() const { return done_; }
   void await_suspend(std::coroutine_handle<>) { unit_->suspend_on(this); }
@@ -481,7 +481,7 @@ class WriteOp {
     last_ = last;
   }
 
-  bool done_;  // false: value_ holds the value
+  bool done_;  // every write completed; if not, keep() set the members below for the retry
   Unit* unit_;
   union {
     T value_;
@@ -489,11 +489,6 @@ class WriteOp {
   Cycle due_;
   Channel<T>* const* next_;  // the next channel to write
   Channel<T>* const* last_;
-
- public:
-  ~WriteOp() {
-    if (!done_) value_.~T();
-  }
 };
 
 template <class T>
