@@ -151,9 +151,10 @@ check "sweep: a refused --slurm submission is exit 3 saying the earlier sweep is
 check "sweep: ... and leaves its results and run folders" test "$rc:$before" = "3:$(cat "$csv"; ls "$out/runs")"
 check "sweep: ... and its manifest" test "$manifest" = "$(<"$out/manifest.json")"
 # A simulator that interrupts the sweep as the first point starts (its --check passes), and then
-# waits to be stopped: the real one could finish that small point first (it did, one run in four
-# on a busy machine), and its rows would look like the earlier sweep's.
-printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\nkill -TERM $PPID\nexec sleep 30\n' \
+# waits to be stopped, longer than the timeout below: the real one could finish that small point
+# first (it did, one run in four on a busy machine), and its rows would look like the earlier
+# sweep's.
+printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\nkill -TERM $PPID\nexec sleep 120\n' \
   "$sim" >"$tmp/interrupting-sim"
 chmod +x "$tmp/interrupting-sim"
 rc=0
