@@ -16,6 +16,16 @@
 
 namespace sdpa::test {
 
+// Names of parameterised tests after their parameters (gtest's default is the index): `n16` for N,
+// `n33_d16` for (N, d).
+inline std::string n_name(const testing::TestParamInfo<std::size_t>& info) {
+  return fmt::format("n{}", info.param);
+}
+inline std::string n_d_name(
+    const testing::TestParamInfo<std::tuple<std::size_t, std::size_t>>& info) {
+  return fmt::format("n{}_d{}", std::get<0>(info.param), std::get<1>(info.param));
+}
+
 inline DatapathConfig default_config(Mode mode = Mode::decoupled) {
   // The units' default timings are read off graphs built for the purpose (sim/simulation.h),
   // which must happen before a simulation starts: here, before any test builds one.

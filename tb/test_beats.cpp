@@ -171,7 +171,11 @@ TEST_P(DeeperVBuffer, CyclesEqualTheClosedForm) {
 
 INSTANTIATE_TEST_SUITE_P(Beats, DeeperVBuffer,
                          testing::Combine(testing::Values(1, 3, 6),
-                                          testing::Values(1, 4, 9, 20, 40)));
+                                          testing::Values(1, 4, 9, 20, 40)),
+                         [](const auto& info) {
+                           return fmt::format("link{}_extra{}", std::get<0>(info.param),
+                                              std::get<1>(info.param));
+                         });
 
 // docs/results.md, "Memory bandwidth": N = 256, d = 64, cycles − b·N² at 16 … 256 bytes per cycle.
 TEST(Beats, TheBandwidthTableOfResults) {

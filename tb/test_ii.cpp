@@ -177,7 +177,11 @@ TEST_P(SeveralSlowUnits, CyclesEqualTheClosedForm) {
 
 INSTANTIATE_TEST_SUITE_P(II, SeveralSlowUnits,
                          testing::Combine(testing::Range<std::size_t>(0, std::size(kSeveral)),
-                                          testing::Values(3, 30)));
+                                          testing::Values(3, 30)),
+                         [](const auto& info) {
+                           return fmt::format("units{}_n{}", std::get<0>(info.param),
+                                              std::get<1>(info.param));
+                         });
 
 // Full rows of other shapes: N_kv keys per row, rows = B·H·N_q: batched with grouped heads,
 // rectangular.

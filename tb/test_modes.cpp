@@ -83,7 +83,8 @@ TEST_P(Modes, SynchronizedAndDecoupledAgreeBitForBit) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(RandomConfigs, Modes, testing::Range(1u, 25u));
+INSTANTIATE_TEST_SUITE_P(RandomConfigs, Modes, testing::Range(1u, 25u),
+                         [](const auto& info) { return "seed" + std::to_string(info.param); });
 
 TEST(Modes, RandomConfigsIncludeDeadlocksAndCompletedRuns) {
   // Guards the test above against drifting into all-deadlock or no-deadlock configurations.

@@ -17,8 +17,8 @@ TEST_P(NaiveNumerics, MatchesTheFp64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, NaiveNumerics,
                          testing::Values(std::tuple{1, 1}, std::tuple{1, 8}, std::tuple{7, 1},
-                                         std::tuple{16, 3}, std::tuple{33, 16},
-                                         std::tuple{64, 64}));
+                                         std::tuple{16, 3}, std::tuple{33, 16}, std::tuple{64, 64}),
+                         n_d_name);
 
 TEST(Naive, TwoHeadsMatchTheReference) {
   const AttentionInputs in = random_inputs(2, 24, 8, 5);
@@ -45,7 +45,7 @@ TEST_P(NaiveTiming, CyclesEqualTheClosedFormAndBypassesHoldARow) {
   EXPECT_EQ(channel(run, "score_bypass").producer_stall_cycles, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(SeqLens, NaiveTiming, testing::Values(1, 2, 16, 64, 100, 256));
+INSTANTIATE_TEST_SUITE_P(SeqLens, NaiveTiming, testing::Values(1, 2, 16, 64, 100, 256), n_name);
 
 TEST(Naive, BypassOfHalfARowDeadlocksWithAReport) {
   const std::size_t n = 64;

@@ -55,7 +55,12 @@ using Case = std::tuple<std::size_t, std::size_t, float, bool>;
 
 class Certified : public testing::TestWithParam<Case> {};
 
-TEST_P(Certified, BothDatapathsAreOkAndOnePercentOfMaxVOffIsAMismatch) {
+std::string case_name(const testing::TestParamInfo<Case>& info) {
+  const auto [n, d, q_scale, worst] = info.param;
+  return fmt::format("n{}_d{}_q{}{}", n, d, q_scale, worst ? "_sorted" : "");
+}
+
+TEST_P(Certified, EveryDatapathIsOkAndOnePercentOfMaxVOffIsAMismatch) {
   const auto [n, d, q_scale, worst] = GetParam();
   AttentionInputs in = random_inputs(1, n, d, 300 + n + d, q_scale);
   if (worst) {
@@ -66,7 +71,7 @@ TEST_P(Certified, BothDatapathsAreOkAndOnePercentOfMaxVOffIsAMismatch) {
   if (worst) {
     EXPECT_EQ(ref.max_updates, n - 1);
   }
-  const SimulationResult r = simulate(in, {"naive", "reordered"}, default_config());
+  const SimulationResult r = simulate(in, datapath_names(), default_config());
   for (const DatapathResult& run : r.runs) {
     ASSERT_EQ(run.status, Status::ok) << run.datapath;
     Check c = check_output(ref, run.output, n, d);
@@ -92,7 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{48, 16, 60.0f, false},  // test_reordered's scores near 100
                     // Scores up to ~3000: the old tolerance was 1.3% of max|v| here.
                     Case{64, 16, 400.0f, false}, Case{64, 32, 1.0f, true},
-                    Case{64, 16, 60.0f, true}));
+                    Case{64, 16, 60.0f, true}),
+    case_name);
 
 TEST(Certified, OldToleranceLetOnePercentPassAtLargeScores) {
   // The premise of the q_scale 400 case above: the old check called this output ok.
@@ -188,7 +194,7 @@ TEST(Unverified, HugeScoresAreUnverifiedNotOk) {
   const Reference ref = reference_attention(in);
   // The old tolerance let any output with |O| ≤ max|v| pass: every wrong one too.
   ASSERT_GT(old_tolerance(ref, 16, 8), 1e20 * ref.v_bound);
-  const SimulationResult r = simulate(in, {"naive", "reordered"}, default_config());
+  const SimulationResult r = simulate(in, datapath_names(), default_config());
   for (const DatapathResult& run : r.runs) {
     ASSERT_EQ(run.status, Status::ok) << run.datapath;
     const Check c = check_output(ref, run.output, 16, 8);
@@ -209,7 +215,7 @@ TEST(Unverified, ScoresThatOverflowFp32AreUnverifiedNotAMismatch) {
   // Q entries up to 3e38 (finite) times K entries up to 2: products overflow fp32.
   const AttentionInputs in = random_inputs(1, 16, 8, 23, 1.5e38f);
   const Reference ref = reference_attention(in);
-  const SimulationResult r = simulate(in, {"naive", "reordered"}, default_config());
+  const SimulationResult r = simulate(in, datapath_names(), default_config());
   for (const DatapathResult& run : r.runs) {
     ASSERT_EQ(run.status, Status::ok) << run.datapath;
     const Check c = check_output(ref, run.output, 16, 8);

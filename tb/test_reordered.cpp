@@ -25,8 +25,8 @@ TEST_P(ReorderedNumerics, MatchesTheFp64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ReorderedNumerics,
                          testing::Values(std::tuple{1, 1}, std::tuple{1, 8}, std::tuple{7, 2},
-                                         std::tuple{16, 3}, std::tuple{33, 16},
-                                         std::tuple{64, 64}));
+                                         std::tuple{16, 3}, std::tuple{33, 16}, std::tuple{64, 64}),
+                         n_d_name);
 
 TEST(Reordered, ScoresNearOneHundredStayFiniteAndAccurate) {
   // exp(100) overflows fp32: only the max subtraction (row or running) keeps the datapaths finite.
@@ -58,7 +58,7 @@ TEST_P(ReorderedTiming, FullRateAtAutomaticDepths) {
   expect_only_streams_wait_for_slots(run);
 }
 
-INSTANTIATE_TEST_SUITE_P(SeqLens, ReorderedTiming, testing::Values(1, 16, 64, 256));
+INSTANTIATE_TEST_SUITE_P(SeqLens, ReorderedTiming, testing::Values(1, 16, 64, 256), n_name);
 
 // The divide takes a row's sum and accumulator together, the later of them L = max(L_rsum,
 // L_acc) after the row's last score; with rows of ℓ keys, 1 + ⌊L / ℓ⌋ rows' results arrive in

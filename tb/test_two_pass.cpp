@@ -18,8 +18,8 @@ TEST_P(TwoPassNumerics, MatchesTheFp64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, TwoPassNumerics,
                          testing::Values(std::tuple{1, 1}, std::tuple{1, 8}, std::tuple{7, 2},
-                                         std::tuple{16, 3}, std::tuple{33, 16},
-                                         std::tuple{64, 64}));
+                                         std::tuple{16, 3}, std::tuple{33, 16}, std::tuple{64, 64}),
+                         n_d_name);
 
 TEST(TwoPass, LargeScoresStayFiniteAndAccurate) {
   // exp of the raw scores would overflow fp32: the first pass's running max keeps them finite.
@@ -52,7 +52,7 @@ TEST_P(TwoPassTiming, CyclesEqualTheClosedFormAndTheBypassHoldsARow) {
   EXPECT_EQ(channel(run, "score_bypass").producer_stall_cycles, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(SeqLens, TwoPassTiming, testing::Values(1, 2, 16, 64, 100, 256));
+INSTANTIATE_TEST_SUITE_P(SeqLens, TwoPassTiming, testing::Values(1, 2, 16, 64, 100, 256), n_name);
 
 TEST(TwoPass, ChangedLatenciesMoveTheClosedFormByThem) {
   DatapathConfig c = default_config();
