@@ -113,6 +113,23 @@ bool descends_from(const sc_core::sc_object* object, const sc_core::sc_object* a
   return false;
 }
 
+// A unit constructed directly, not with unit<U>(), is a child of the graph all the same, but
+// nothing schedules or configures it: the run would stop as it starts ("not added to a
+// Scheduler", or an unbound port), which checking a configuration never reaches.
+void refuse_strays(const sc_core::sc_object& object, const std::vector<Unit*>& units,
+                   const char* graph) {
+  for (const sc_core::sc_object* child : object.get_child_objects()) {
+    const auto* unit = dynamic_cast<const Unit*>(child);
+    if (unit == nullptr)
+      refuse_strays(*child, units, graph);
+    else if (std::find(units.begin(), units.end(), unit) == units.end())
+      SC_REPORT_ERROR(graph, (std::string(unit->name()) +
+                              " was not made with unit<U>(name, ...): the graph neither "
+                              "schedules nor configures it")
+                                 .c_str());
+  }
+}
+
 }  // namespace
 
 void Graph::scope(const std::string& name, const std::function<void()>& build) {
@@ -155,21 +172,7 @@ void Graph::add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer,
 }
 
 void Graph::require_connected() const {
-  // A unit constructed directly, not with unit<U>(), is the graph's child all the same, but nothing
-  // schedules or configures it: SystemC would find its ports unbound only when the run starts.
-  std::function<void(const sc_core::sc_object&)> refuse_strays = [&](const sc_core::sc_object& o) {
-    for (const sc_core::sc_object* child : o.get_child_objects()) {
-      const auto* unit = dynamic_cast<const Unit*>(child);
-      if (unit == nullptr)
-        refuse_strays(*child);
-      else if (std::find(units_.begin(), units_.end(), unit) == units_.end())
-        SC_REPORT_ERROR(name(), (std::string(unit->name()) +
-                                 " was not made with unit<U>(name, ...): the graph neither "
-                                 "schedules nor configures it")
-                                    .c_str());
-    }
-  };
-  refuse_strays(*this);
+  refuse_strays(*this, units_, name());
   for (const Unit* unit : units_)
     for (sc_core::sc_object* child : unit->get_child_objects())
       if (auto* port = dynamic_cast<sc_core::sc_port_base*>(child); port && port->bind_count() == 0)

@@ -149,9 +149,9 @@ class Graph : public sc_core::sc_module {
   // Host memory of every channel's storage.
   std::uint64_t channel_storage_bytes() const;
 
-  // Refuses, as an elaboration error naming it, a port of a unit left unconnected once the graph
-  // is built: SystemC finds it only when the simulation starts, which checking a configuration
-  // never does.
+  // Refuses, as an elaboration error naming it, a unit not made with unit<U>() and a port of a
+  // unit left unconnected once the graph is built: SystemC finds them only when the simulation
+  // starts, which checking a configuration never does.
   void require_connected() const;
 
   // Replaces the watchdog's limit on every channel; before the simulation starts.

@@ -459,10 +459,7 @@ void note_params_file_replaced(const std::string& path, const fs::path& out_dir,
 // A params file that sets nothing (empty, or comments only) is valid YAML and runs the defaults;
 // a file truncated to nothing would too, so the user is told.
 void note_params_file_sets_nothing(const std::string& path, const Params& params) {
-  const bool from_file =
-      std::any_of(params.origins.begin(), params.origins.end(),
-                  [](const auto& key) { return key.second.rfind("--set ", 0) != 0; });
-  if (!path.empty() && !from_file)
+  if (!path.empty() && params.file_sets_nothing)
     std::cerr << fmt::format(
         "sdpa-sim: note: the params file {} sets no parameters: the defaults run{}\n", path,
         params.origins.empty() ? "" : ", with the --set values");

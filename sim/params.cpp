@@ -110,6 +110,15 @@ void set_leaves(YAML::Node& root, const std::string& name, const std::string& ke
   }
 }
 
+// Whether the tree holds a value anywhere: a scalar, or a null (`seq_len:`), which the reader
+// refuses where it is given.
+bool has_value(const YAML::Node& node) {
+  if (!node.IsMap() && !node.IsSequence()) return true;
+  for (const auto& entry : node)
+    if (has_value(node.IsMap() ? entry.second : entry)) return true;
+  return false;
+}
+
 // Applies "a.b.c=value" onto the tree; returns the keys it set.
 std::vector<std::string> apply_set(YAML::Node& root, const std::string& set) {
   const std::string name = set_name(set);
@@ -123,7 +132,7 @@ std::vector<std::string> apply_set(YAML::Node& root, const std::string& set) {
   try {
     value = YAML::Load(set.substr(eq + 1));
   } catch (const YAML::Exception& e) {
-    throw ParamError(fmt::format("{}: {}: cannot parse the value: {}", name, key, e.msg));
+    throw ParamError(fmt::format("{}: {}: YAML {}", name, key, yaml_problem(e)));
   }
   std::vector<std::string> keys;
   set_leaves(root, name, key, value, keys);
@@ -347,6 +356,7 @@ void write_numerics(YAML::Emitter& out, const Params& p) {
 
 Params from_tree(YAML::Node root, const std::string& path, const std::vector<std::string>& sets) {
   if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
+  const bool file_sets_nothing = !has_value(root);
   std::map<std::string, std::string> set_origins;
   for (const std::string& set : sets) {
     const std::vector<std::string> keys = apply_set(root, set);
@@ -360,6 +370,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
     for (const std::string& key : keys) set_origins[key] = set_name(set);
   }
   Params p;
+  p.file_sets_nothing = file_sets_nothing;
   YamlReader r(path, set_origins, &p.origins);
 
   r.keys(root, "",

@@ -49,6 +49,8 @@ struct Params {
   std::string cost;  // the cost table (sim/cost.h); empty: params/cost/horowitz-45nm.yaml, built in
   // Where each key that was given came from: "FILE:LINE:COLUMN" or "--set key=value".
   std::map<std::string, std::string> origins;
+  // The file itself (empty, comments only, empty mappings) gives no value, --set aside.
+  bool file_sets_nothing = false;
 
   std::vector<std::string> datapaths() const;
   // The problem, kv_heads and kv_len defaulting to heads and seq_len.

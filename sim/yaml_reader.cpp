@@ -69,6 +69,14 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
   return parse_yaml(text, path);
 }
 
+std::string yaml_problem(const YAML::Exception& e) {
+  // yaml-cpp says only "bad file" when it reaches its depth limit.
+  if (dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr)
+    return "nested deeper than the parser allows (a few hundred levels; params and cost files "
+           "nest five at most)";
+  return "syntax error: " + e.msg;
+}
+
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   // yaml-cpp reads a NUL as the end of the text or as an escape it cannot name: a binary file
   // would run on what precedes it, or fail with a character that is not in the file.
@@ -89,15 +97,9 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
     YAML::Parser parser(in);
     for (int i = 0; i < 2 && parser.HandleNextDocument(documents); ++i) {
     }
-  } catch (const YAML::DeepRecursion& e) {
-    // yaml-cpp says only "bad file".
-    throw ParamError(fmt::format(
-        "{}:{}:{}: YAML nested deeper than the parser allows (a few hundred levels; params and "
-        "cost files nest five at most)",
-        name, e.mark.line + 1, e.mark.column + 1));
   } catch (const YAML::Exception& e) {
-    throw ParamError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
-                                 e.mark.column + 1, e.msg));
+    throw ParamError(fmt::format("{}:{}:{}: YAML {}", name, e.mark.line + 1, e.mark.column + 1,
+                                 yaml_problem(e)));
   }
   if (documents.starts.size() > 1) {
     const YAML::Mark& first = documents.starts[0];

@@ -19,6 +19,9 @@ namespace sdpa {
 // at its line and column of `name`.
 YAML::Node parse_yaml(const std::string& text, const std::string& name);
 
+// What a yaml-cpp exception means, after "YAML ": "syntax error: ..." or "nested deeper ...".
+std::string yaml_problem(const YAML::Exception& e);
+
 // The YAML file `path` (a `what`: "params file", "cost file") as a tree: a folder, an unreadable
 // file, a read error or more than 16 MiB (/dev/zero, an endless pipe) is a ParamError naming it.
 YAML::Node load_yaml_file(const std::string& path, const std::string& what);

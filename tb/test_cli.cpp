@@ -201,9 +201,10 @@ TEST(Params, AParamsFileThatSetsNothingIsNoted) {
       sim(params_arg(write(d / "e.yaml", ""), d) + " --check --set problem.seq_len=8", d);
   EXPECT_NE(with_set.err.find(note + ", with the --set values"), std::string::npos) << with_set.err;
   EXPECT_NE(with_set.out.find("N = 8,"), std::string::npos) << with_set.out;
+  // A file whose one key a --set replaces set something all the same.
   for (const std::string& args :
        {params_arg(write(d / "one.yaml", "problem: {seq_len: 8}\n"), d), std::string()}) {
-    const SimRun r = sim(args + " --check --set problem.head_dim=4", d);
+    const SimRun r = sim(args + " --check --set problem.head_dim=4 --set problem.seq_len=16", d);
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.err.find("note:"), std::string::npos) << r.err;
   }
@@ -218,6 +219,8 @@ TEST(Params, DeepNestingIsNamedAsSuch) {
   const fs::path cost = write(d / "c.yaml", text);
   expect_error(sim("--check --set cost=" + shell_word(cost), d),
                {"c.yaml:1:", "YAML nested deeper than the parser allows"});
+  expect_error(sim("--check --set 'problem=" + text.substr(9, 1200) + "'", d),
+               {"problem: YAML nested deeper than the parser allows"});
 }
 
 // Opening a FIFO blocks until something writes it: the run waits, and says so.
