@@ -148,7 +148,7 @@ TEST(Graph, AnUnboundPortIsAnElaborationError) {
 }
 
 // Constructed directly, a unit is the graph's child but unscheduled and unconfigured, and --check
-// passed it: only the run's start found its port unbound.
+// passed it: only the run's start found it ("not added to a Scheduler", or an unbound port).
 TEST(Graph, AUnitNotMadeWithUnitIsAnElaborationError) {
   struct Stray : Graph {
     explicit Stray(const sc_core::sc_module_name& name = "strays")
