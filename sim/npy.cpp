@@ -14,6 +14,7 @@
 #include <limits>
 #include <set>
 
+#include "sim/param_error.h"
 #include "sim/pipe_note.h"
 
 namespace sdpa {
@@ -35,11 +36,6 @@ struct Header {
 std::size_t past_space(const std::string& text, std::size_t at) {
   while (at < text.size() && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) ++at;
   return at;
-}
-
-// A key as an error shows it: quoted, cut short past 40 characters.
-std::string shown_key(const std::string& key) {
-  return "'" + (key.size() > 40 ? key.substr(0, 40) + "..." : key) + "'";
 }
 
 std::string parse_header(const std::string& text, Header& header) {
@@ -97,7 +93,7 @@ std::string parse_header(const std::string& text, Header& header) {
                          : key == "fortran_order" ? &header.fortran_order
                          : key == "shape"         ? &header.shape
                                                   : nullptr;
-    const std::string shown = shown_key(key);
+    const std::string shown = quoted(key);
     if (field == nullptr)
       return fmt::format("unexpected key {}, expected 'descr', 'fortran_order' and 'shape'", shown);
     if (!seen.insert(key).second) return fmt::format("key {} given twice", shown);

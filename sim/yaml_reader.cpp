@@ -120,12 +120,6 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   return root;
 }
 
-std::string quoted(const std::string& value) {
-  constexpr std::size_t kShown = 40;
-  if (value.size() <= kShown) return "'" + value + "'";
-  return fmt::format("'{}...' ({} characters)", value.substr(0, kShown), value.size());
-}
-
 YamlReader::YamlReader(std::string file, std::map<std::string, std::string> set_origins,
                        std::map<std::string, std::string>* origins)
     : file_(std::move(file)), set_origins_(std::move(set_origins)), origins_(origins) {}

@@ -26,9 +26,6 @@ std::string yaml_problem(const YAML::Exception& e);
 // file, a read error or more than 16 MiB (/dev/zero, an endless pipe) is a ParamError naming it.
 YAML::Node load_yaml_file(const std::string& path, const std::string& what);
 
-// A value as an error quotes it: in quotes, a long one cut short with its length.
-std::string quoted(const std::string& value);
-
 class YamlReader {
  public:
   // `set_origins` maps each key a --set replaced to that --set, which errors name instead of the
