@@ -6,6 +6,8 @@
 #include <bit>
 #include <stdexcept>
 
+#include "hw/scheduler.h"
+
 namespace sdpa {
 
 ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t width,
@@ -47,6 +49,11 @@ ChannelStats ChannelBase::stats() const {
 void ChannelBase::set_cycle_limit(Cycle max_cycles) {
   max_cycles_ = max_cycles;
   fast_limit_ = synchronized_ ? 0 : max_cycles;
+}
+
+bool ChannelBase::run_reader_now(const Unit& writer) {
+  return !synchronized_ && reader_ != nullptr && reader_->scheduler_ == writer.scheduler_ &&
+         !reader_->idle() && reader_->scheduler_->run_now(*reader_);
 }
 
 bool ChannelBase::sync_slow(Unit& unit) {

@@ -100,7 +100,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
   [[gnu::always_inline]] bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index,
                                           Cycle& ready) {
     if (!sync(writer)) return false;
-    if (written_ - read_ == capacity_) {
+    if (written_ - read_ == capacity_ && !make_room(writer)) {
       blocked_writer_ = &writer;
       attention_ = true;
       writer.blocked_on_channel_ = true;
@@ -161,6 +161,9 @@ class ChannelBase : public sc_core::sc_prim_channel {
   }
 
  private:
+  template <class T>
+  friend class In;
+
   // A blocked unit to wake or a watched channel: one test on the hot path for both.
   void after_write(Unit& writer) {
     if (watched_) on_write(writer);
@@ -172,6 +175,19 @@ class ChannelBase : public sc_core::sc_prim_channel {
     if (blocked_writer_ != nullptr) wake(blocked_writer_);
     attention_ = watched_ || blocked_reader_ != nullptr;
   }
+
+  // Decoupled mode, a channel of capacity 2 or less: runs the reader now, if it waits to run on
+  // the writer's scheduler, until it suspends, so that the writer finding the channel full goes on
+  // instead of suspending too. Such a channel's writer and reader would otherwise each suspend
+  // every other element; with deeper channels, running in place did not pay
+  // (docs/performance.md). The order of running changes speed, never results. True if it made
+  // room.
+  bool make_room(const Unit& writer) {
+    return capacity_ <= in_place_capacity && run_reader_now(writer) &&
+           written_ - read_ != capacity_;
+  }
+  static constexpr std::size_t in_place_capacity = 2;
+  bool run_reader_now(const Unit& writer);
 
   // False when the unit must wait: for SystemC time to reach its cycle (synchronized mode), or
   // for good once it passed the watchdog's limit. One comparison in decoupled mode.
@@ -238,6 +254,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   Unit* blocked_reader_ = nullptr;
   Unit* blocked_writer_ = nullptr;
+  Unit* reader_ = nullptr;  // the unit whose In port is bound here, if a unit's
 
   bool watched_ = false;    // traced or recording trace events
   bool attention_ = false;  // watched_, or a unit blocked on the channel
@@ -356,7 +373,10 @@ class In : public sc_core::sc_port<ReadIf<T>>, public InputPort {
   friend class ReadIntoOp<T>;
 
   // The concrete channel, so that reads are direct calls the compiler can inline.
-  void end_of_elaboration() override { channel_ = &concrete<T>(this->get_interface(), this); }
+  void end_of_elaboration() override {
+    channel_ = &concrete<T>(this->get_interface(), this);
+    channel_->reader_ = dynamic_cast<Unit*>(this->get_parent_object());
+  }
 
   Channel<T>* channel_ = nullptr;
   Cycle ready_ = 0;

@@ -37,6 +37,13 @@ void Scheduler::before_end_of_elaboration() {
   }
 }
 
+inline void Scheduler::step(Unit& unit) {
+  unit.step();
+  // A suspended unit is blocked, or stopped for good: nothing else suspends a body here.
+  if (!unit.idle())
+    SC_REPORT_FATAL(name(), (std::string(unit.name()) + " suspended unblocked").c_str());
+}
+
 void Scheduler::run_decoupled() {
   ready_.resize(units_.size());
   top_ = ready_.data();
@@ -49,18 +56,26 @@ void Scheduler::run_decoupled() {
   // over, complete or deadlocked.
   for (;;) {
     while (top_ != ready_.data()) {
-      Unit& unit = **--top_;
-      unit.step();
+      step(**--top_);
       stack_woken_sources();
-      // A suspended unit is blocked, or stopped for good: nothing else suspends a body here.
-      if (!unit.idle())
-        SC_REPORT_FATAL(name(), (std::string(unit.name()) + " suspended unblocked").c_str());
     }
     const bool granted = std::any_of(arbiters_.begin(), arbiters_.end(),
                                      [](Arbiter* arbiter) { return arbiter->grant_earliest(); });
     stack_woken_sources();
     if (!granted || top_ == ready_.data()) return;
   }
+}
+
+bool Scheduler::run_now(Unit& unit) {
+  // From the top down: as a rule, a recent operation of the unit that needs it woke it.
+  for (Unit** at = top_; at != ready_.data();) {
+    if (*--at != &unit) continue;
+    std::copy(at + 1, top_, at);
+    --top_;
+    step(unit);
+    return true;
+  }
+  return false;
 }
 
 void Scheduler::stack_woken_sources() {

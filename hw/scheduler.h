@@ -26,8 +26,10 @@ class Arbiter {
 // parallel lanes, a fixed sweep over every unit cost a quarter more per score). Sources (units
 // without inputs: the stream readers) woken by a unit run before the units it woke downstream,
 // so a stream buffer is topped up before its consumer's next batch, as a sweep would. A unit
-// blocked on a channel is off the stack until the channel wakes it. When the stack is empty and
-// no arbiter has a request to grant, every unit is finished or blocked for good (a deadlock):
+// blocked on a channel is off the stack until the channel wakes it. A unit that finds a shallow
+// channel (2 deep or less) full runs its reader in place, off the stack, until the reader
+// suspends, and goes on instead of suspending too (ChannelBase::make_room). When the stack is empty
+// and no arbiter has a request to grant, every unit is finished or blocked for good (a deadlock):
 // the method returns. No thread switches: a suspended body costs a return.
 //
 // Synchronized: one SystemC method per unit resumes its body when SystemC time reaches the
@@ -47,6 +49,7 @@ class Scheduler : public sc_core::sc_module {
   void add(Arbiter& arbiter) { arbiters_.push_back(&arbiter); }
 
  private:
+  friend class ChannelBase;
   friend class Unit;
 
   // Decoupled mode: a unit woken joins the units that can move, to run first; a source woken
@@ -59,8 +62,15 @@ class Scheduler : public sc_core::sc_module {
       *top_++ = &unit;
   }
 
+  // Decoupled mode: runs `unit`, not a source, now if it waits on the stack (from inside the step
+  // of a unit writing to a shallow channel it reads: ChannelBase::make_room); false if it is not
+  // there: running, or idle.
+  bool run_now(Unit& unit);
+
   void before_end_of_elaboration() override;
   void run_decoupled();
+  // Steps `unit`, and checks that it suspended blocked (inlined into both callers).
+  [[gnu::always_inline]] inline void step(Unit& unit);
   void stack_woken_sources();
   void run_synchronized(Unit& unit);
 

@@ -126,6 +126,46 @@ TEST_P(Coroutines, AUnitLoopingOnItsOwnCountFinishes) {
   EXPECT_EQ(g.collect.cycle(), Cycle(1 + 2 * 3 + 2 + 1));
 }
 
+// Two AddHeader units in a chain of channels 2 and 1 deep, the second unit's headers slow: in
+// decoupled mode a writer finding such a channel full runs its reader in place, which runs its own
+// reader in place in turn, and blocks there on the slow headers (Scheduler::run_now).
+struct ChainGraph : Graph {
+  explicit ChainGraph(const GraphConfig& config, const sc_core::sc_module_name& name = "g")
+      : Graph(name, config, 1),
+        payloads(unit<Feed>("payload_feed", std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8})),
+        first_headers(unit<Feed>("first_header_feed", std::vector<int>(8, 100))),
+        second_headers(
+            unit<Feed>("second_header_feed", std::vector<int>{0, 10, 20, 30, 40, 50, 60, 70})),
+        first(unit<AddHeader>("first", 8)),
+        second(unit<AddHeader>("second", 8)),
+        collect(unit<Collect>("collect", 8)) {
+    connect(payloads.out, first.payloads, "payloads", Depth::exactly(2));
+    connect(first_headers.out, first.headers, "first_headers");
+    connect(first.out, second.payloads, "firsts", Depth::exactly(2));
+    connect(second_headers.out, second.headers, "second_headers");
+    connect(second.out, collect.in, "seconds", Depth::exactly(1));
+  }
+  Feed& payloads;
+  Feed& first_headers;
+  Feed& second_headers;
+  AddHeader& first;
+  AddHeader& second;
+  Collect& collect;
+};
+
+TEST_P(Coroutines, ShallowChannelsInAChainKeepValuesAndCycles) {
+  GraphConfig c = config();
+  c.timings["second_header_feed"] = {1, 3};  // header k ready at 3k + 1: the chain's pace
+  ChainGraph g(c);
+  sc_core::sc_start();
+  EXPECT_EQ(g.collect.values, (std::vector<int>{101, 112, 123, 134, 145, 156, 167, 178}));
+  // The first unit's results wait in their 2 slots well before 3k + 1, so the second issues
+  // firing k at 3k + 1, due a cycle later, when the collector reads it: the last at 3·7 + 2.
+  EXPECT_EQ(g.collect.cycle(), Cycle(3 * 7 + 2 + 1));
+  for (const Unit* u : {static_cast<const Unit*>(&g.first), static_cast<const Unit*>(&g.second)})
+    EXPECT_TRUE(u->finished()) << u->name();
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, Coroutines, testing::Values(Mode::synchronized, Mode::decoupled),
                          [](const testing::TestParamInfo<Mode>& info) { return name(info.param); });
 
