@@ -100,6 +100,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
   [[gnu::always_inline]] bool begin_write(Unit& writer, Cycle due, std::size_t& slot_index,
                                           Cycle& ready) {
     if (!sync(writer)) return false;
+    // Room made in place comes before the writer registers as blocked: a reader's read would
+    // otherwise wake the writer while it runs.
     if (written_ - read_ == capacity_ && !make_room(writer)) {
       blocked_writer_ = &writer;
       attention_ = true;

@@ -157,6 +157,8 @@ class Graph : public sc_core::sc_module {
   // Replaces the watchdog's limit on every channel; before the simulation starts.
   void set_cycle_limit(Cycle max_cycles);
 
+  const Scheduler& scheduler() const { return scheduler_; }
+
  protected:
   // A resource whose grants the scheduler releases when every unit waits (SharedLink).
   void add_arbiter(Arbiter& arbiter) { scheduler_.add(arbiter); }

@@ -72,6 +72,7 @@ bool Scheduler::run_now(Unit& unit) {
     if (*--at != &unit) continue;
     std::copy(at + 1, top_, at);
     --top_;
+    ++runs_in_place_;
     step(unit);
     return true;
   }

@@ -28,9 +28,10 @@ class Arbiter {
 // so a stream buffer is topped up before its consumer's next batch, as a sweep would. A unit
 // blocked on a channel is off the stack until the channel wakes it. A unit that finds a shallow
 // channel (2 deep or less) full runs its reader in place, off the stack, until the reader
-// suspends, and goes on instead of suspending too (ChannelBase::make_room). When the stack is empty
-// and no arbiter has a request to grant, every unit is finished or blocked for good (a deadlock):
-// the method returns. No thread switches: a suspended body costs a return.
+// suspends, and if that freed a slot goes on instead of suspending too (ChannelBase::make_room);
+// the sources woken meanwhile join the stack when the outermost unit suspends. When the stack is
+// empty and no arbiter has a request to grant, every unit is finished or blocked for good (a
+// deadlock): the method returns. No thread switches: a suspended body costs a return.
 //
 // Synchronized: one SystemC method per unit resumes its body when SystemC time reaches the
 // unit's cycle at each channel operation, or when the channel it is blocked on wakes it
@@ -47,6 +48,9 @@ class Scheduler : public sc_core::sc_module {
     for (Unit* u : units) add(*u);
   }
   void add(Arbiter& arbiter) { arbiters_.push_back(&arbiter); }
+
+  // Units run in place so far (run_now): a count for tests, since results never show it.
+  std::uint64_t runs_in_place() const { return runs_in_place_; }
 
  private:
   friend class ChannelBase;
@@ -81,6 +85,7 @@ class Scheduler : public sc_core::sc_module {
   Unit** top_ = nullptr;
   std::vector<Unit*> sources_woken_;  // during the current unit's step
   Unit** sources_top_ = nullptr;
+  std::uint64_t runs_in_place_ = 0;
 };
 
 inline void Unit::wake() {

@@ -138,7 +138,9 @@ struct Firing {
 // Port operations never block the host: one that cannot complete yet (empty or full channel,
 // or SystemC time behind the unit in synchronized mode) suspends the coroutine, and the
 // scheduler completes the operation and resumes the body later. Locals live across suspension
-// in the coroutine's frame, so a body is just the unit's algorithm.
+// in the coroutine's frame, so a body is just the unit's algorithm. A write may run other units'
+// bodies in place (scheduler.h), and an exception from one passes through it: a body must not
+// catch exceptions around a port operation.
 class Unit : public sc_core::sc_module {
  public:
   Unit(const sc_core::sc_module_name& name, Timing timing, RowShape shape);
