@@ -1,5 +1,6 @@
 // Units as straight-line coroutines: locals survive a blocked operation, a unit may loop on its
-// own count, and a graph's wiring mistakes are elaboration errors.
+// own count, running shallow channels' readers in place changes no result, and a graph's wiring
+// mistakes are elaboration errors.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -160,9 +161,9 @@ TEST_P(Coroutines, ShallowChannelsInAChainKeepValuesAndCycles) {
   ChainGraph g(c);
   sc_core::sc_start();
   EXPECT_EQ(g.collect.values, (std::vector<int>{101, 112, 123, 134, 145, 156, 167, 178}));
-  // For k ≥ 1 the first unit's result k is ready by 3k − 3 (its 2 slots free up as the second
-  // reads), so the second issues firing k at 3k + 1, due a cycle later, when the collector reads
-  // it: the last at 3·7 + 2.
+  // For k ≥ 1 the first unit's result k is ready before 3k + 1 (its 2 slots free up as the
+  // second reads), so the second issues firing k at 3k + 1, due a cycle later, when the collector
+  // reads it: the last at 3·7 + 2.
   EXPECT_EQ(g.collect.cycle(), Cycle(3 * 7 + 2 + 1));
   for (const Unit* u : {static_cast<const Unit*>(&g.first), static_cast<const Unit*>(&g.second)})
     EXPECT_TRUE(u->finished()) << u->name();
