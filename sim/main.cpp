@@ -145,15 +145,15 @@ AttentionShape problem_shape(Params& p) {
     const char* key;
     const char* what;
     const File& file;
-    std::size_t index, max, given;
+    std::size_t index, max, given;  // given 0: `auto`, the files' (kv_heads, kv_len)
   };
   const AttentionShape given = p.shape();
   const Dimension dims[] = {{"problem.batch", "batch", q, 0, 1 << 16, given.batch},
                             {"problem.heads", "heads", q, 1, 1 << 16, given.heads},
                             {"problem.seq_len", "N", q, 2, 1 << 20, given.seq_len},
                             {"problem.head_dim", "d", q, 3, 1 << 16, given.head_dim},
-                            {"problem.kv_heads", "kv_heads", k, 1, 1 << 16, given.kv_heads},
-                            {"problem.kv_len", "N_kv", k, 2, 1 << 20, given.kv_len}};
+                            {"problem.kv_heads", "kv_heads", k, 1, 1 << 16, p.kv_heads},
+                            {"problem.kv_len", "N_kv", k, 2, 1 << 20, p.kv_len}};
   for (const Dimension& dim : dims)
     if (dim.file.shape[dim.index] > dim.max)
       throw misfit(dim.file, fmt::format("shape {}: {} = {} is more than {}, the most {} allows",
@@ -173,7 +173,7 @@ AttentionShape problem_shape(Params& p) {
   for (const Dimension& dim : dims) {
     const std::string where = p.origin(dim.key);
     const std::size_t from_file = dim.file.shape[dim.index];
-    if (!where.empty() && dim.given != from_file)
+    if (!where.empty() && dim.given != 0 && dim.given != from_file)
       throw ParamError(fmt::format(
           "{}: {}: {} disagrees with {} ({} has shape {}, so {} = {}): remove {} or set it to {}",
           where, dim.key, dim.given, dim.file.path == q.path ? "inputs.q" : "inputs.k",

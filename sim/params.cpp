@@ -383,9 +383,10 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
            {"batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim", "causal", "seed"});
     if (n["batch"]) p.batch = r.integer(n["batch"], "problem.batch", 1, 1 << 16);
     if (n["heads"]) p.heads = r.integer(n["heads"], "problem.heads", 1, 1 << 16);
-    if (n["kv_heads"]) p.kv_heads = r.integer(n["kv_heads"], "problem.kv_heads", 1, 1 << 16);
+    // `auto` (0), as params.yaml writes them when not given: they follow heads and seq_len.
+    if (n["kv_heads"]) p.kv_heads = r.integer_or_auto(n["kv_heads"], "problem.kv_heads", 1 << 16);
     if (n["seq_len"]) p.seq_len = r.integer(n["seq_len"], "problem.seq_len", 1, 1 << 20);
-    if (n["kv_len"]) p.kv_len = r.integer(n["kv_len"], "problem.kv_len", 1, 1 << 20);
+    if (n["kv_len"]) p.kv_len = r.integer_or_auto(n["kv_len"], "problem.kv_len", 1 << 20);
     if (n["head_dim"]) p.head_dim = r.integer(n["head_dim"], "problem.head_dim", 1, 1 << 16);
     if (n["causal"]) p.causal = r.boolean(n["causal"], "problem.causal");
     if (n["seed"])
@@ -548,11 +549,11 @@ std::string to_yaml(const Params& p) {
     out << YAML::Key << "latency" << YAML::Value << t.latency;
     out << YAML::Key << "ii" << YAML::Value << t.ii << YAML::EndMap;
   };
-  auto depth = [](YAML::Emitter& out, std::size_t d) {
-    if (d == 0)
+  auto auto_or = [](YAML::Emitter& out, std::uint64_t v) {
+    if (v == 0)
       out << "auto";
     else
-      out << d;
+      out << v;
   };
 
   YAML::Emitter out;
@@ -562,9 +563,13 @@ std::string to_yaml(const Params& p) {
   const AttentionShape shape = p.shape();
   out << YAML::Key << "batch" << YAML::Value << shape.batch;
   out << YAML::Key << "heads" << YAML::Value << shape.heads;
-  out << YAML::Key << "kv_heads" << YAML::Value << shape.kv_heads;
+  // Not given: `auto`, so that the file passed back with another heads or seq_len follows it, as
+  // the defaults do, instead of keeping this run's value.
+  out << YAML::Key << "kv_heads" << YAML::Value;
+  auto_or(out, p.kv_heads);
   out << YAML::Key << "seq_len" << YAML::Value << shape.seq_len;
-  out << YAML::Key << "kv_len" << YAML::Value << shape.kv_len;
+  out << YAML::Key << "kv_len" << YAML::Value;
+  auto_or(out, p.kv_len);
   out << YAML::Key << "head_dim" << YAML::Value << shape.head_dim;
   out << YAML::Key << "causal" << YAML::Value << shape.causal;
   out << YAML::Key << "seed" << YAML::Value << p.seed;
@@ -593,7 +598,7 @@ std::string to_yaml(const Params& p) {
   out << YAML::Key << "channels" << YAML::Value << YAML::BeginMap;
   if (shared_default_depth()) {
     out << YAML::Key << "default_depth" << YAML::Value;
-    depth(out, configs.at(selected[0]).default_depth);
+    auto_or(out, configs.at(selected[0]).default_depth);
   }
   out << YAML::Key << "depths" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::EndMap;
   out << YAML::EndMap;
@@ -608,7 +613,7 @@ std::string to_yaml(const Params& p) {
     out << YAML::Key << "channels" << YAML::Value << YAML::BeginMap;
     if (!shared_default_depth()) {
       out << YAML::Key << "default_depth" << YAML::Value;
-      depth(out, c.default_depth);
+      auto_or(out, c.default_depth);
     }
     out << YAML::Key << "depths" << YAML::Value;
     if (c.depths.empty()) out << YAML::Flow;
@@ -622,10 +627,7 @@ std::string to_yaml(const Params& p) {
   out << YAML::Key << "sim" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "mode" << YAML::Value << p.mode;
   out << YAML::Key << "max_cycles" << YAML::Value;
-  if (p.max_cycles == 0)
-    out << "auto";
-  else
-    out << p.max_cycles;
+  auto_or(out, p.max_cycles);
   out << YAML::EndMap;
   if (!p.cost.empty()) out << YAML::Key << "cost" << YAML::Value << fs::absolute(p.cost).string();
   out << YAML::EndMap;

@@ -237,6 +237,36 @@ TEST(PerDatapath, ParamsYamlRoundTripsAndServesEitherDatapath) {
   EXPECT_EQ(y["datapaths"]["naive"]["channels"]["default_depth"].as<std::string>(), "auto");
 }
 
+// kv_heads and kv_len follow heads and seq_len unless given: params.yaml writes them `auto`, so
+// that the file passed back with another heads or seq_len does not run GQA or a rectangular
+// problem the user never asked for. Given, they are written and kept.
+TEST(PerDatapath, ParamsYamlKeepsKvHeadsAndKvLenFollowingUnlessGiven) {
+  const fs::path d = scratch();
+  ASSERT_EQ(sim(std::string(kSmall) + out_arg(d / "a"), d).status, 0);
+  const fs::path written = d / "a" / "params.yaml";
+  const YAML::Node y = YAML::LoadFile(written.string());
+  EXPECT_EQ(y["problem"]["kv_heads"].as<std::string>(), "auto");
+  EXPECT_EQ(y["problem"]["kv_len"].as<std::string>(), "auto");
+  const SimRun again = sim(
+      shell_word(written) + " --set problem.heads=4 --set problem.seq_len=8" + out_arg(d / "b"), d);
+  ASSERT_EQ(again.status, 0) << again.err;
+  const json p = report(d / "b")["problem"];
+  EXPECT_EQ(p["kv_heads"], 4);
+  EXPECT_EQ(p["kv_len"], 8);
+
+  ASSERT_EQ(sim(std::string(kSmall) + "--set problem.heads=4 --set problem.kv_heads=2 " +
+                    "--set problem.kv_len=24" + out_arg(d / "c"),
+                d)
+                .status,
+            0);
+  const SimRun kept =
+      sim(shell_word(d / "c" / "params.yaml") + " --set problem.seq_len=8" + out_arg(d / "e"), d);
+  ASSERT_EQ(kept.status, 0) << kept.err;
+  const json q = report(d / "e")["problem"];
+  EXPECT_EQ(q["kv_heads"], 2);
+  EXPECT_EQ(q["kv_len"], 24);
+}
+
 // --- Errors name their real source ---------------------------------------------------------
 
 TEST(Sources, ADuplicateKeyIsBlamedOnTheFileNotOnASetOfTheSameKey) {
