@@ -419,8 +419,9 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
     if (n["period_ns"]) {
       p.clock_period_ns = r.number(n["period_ns"], "clock.period_ns", 1e-3, 1e6);
       // SystemC's time resolution is 1 ps: a fraction of one would be rounded at every cycle.
+      // The slack is for the decimal's binary rounding (0.1 ns is 100.00000000000001 ps) only.
       const double ps = p.clock_period_ns * 1e3;
-      if (std::abs(ps - std::round(ps)) > 1e-6 * ps)
+      if (std::abs(ps - std::round(ps)) > 1e-9 * ps)
         r.fail(n["period_ns"], "clock.period_ns",
                fmt::format("expected a whole number of picoseconds (the waveform's resolution, "
                            "1 ps), got {}",
@@ -585,7 +586,9 @@ std::string to_yaml(const Params& p) {
   out << YAML::Key << "lanes" << YAML::Value << p.lanes << YAML::EndMap;
   write_numerics(out, p);
   out << YAML::Key << "clock" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "period_ns" << YAML::Value << p.clock_period_ns << YAML::EndMap;
+  // The shortest text that reads back as the same double: 0.1, not 0.10000000000000001.
+  out << YAML::Key << "period_ns" << YAML::Value << fmt::format("{}", p.clock_period_ns)
+      << YAML::EndMap;
   out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "read_latency" << YAML::Value << p.memory.read_latency;
   out << YAML::Key << "bytes_per_cycle" << YAML::Value << p.memory.bytes_per_cycle;

@@ -78,6 +78,17 @@ TEST(Params, AClockPeriodOfPartPicosecondsIsRefused) {
   const auto p = write(d / "p.yaml", "clock:\n  period_ns: 0.0015\n");
   expect_error(sim(params_arg(p, d), d),
                {"clock.period_ns", "p.yaml:2:14", "a whole number of picoseconds"});
+  // A thousandth of a picosecond off is off too (it was once within the slack and rounded).
+  expect_error(sim("--set clock.period_ns=1.000001 --out " + shell_word(d / "o"), d),
+               {"clock.period_ns", "a whole number of picoseconds"});
+  // A decimal's own binary rounding is not: 0.1 ns is written back as 0.1.
+  ASSERT_EQ(sim("--set clock.period_ns=0.1 --set problem.seq_len=8 --set problem.head_dim=4 "
+                "--out " +
+                    shell_word(d / "p"),
+                d)
+                .status,
+            0);
+  EXPECT_NE(slurp(d / "p" / "params.yaml").find("  period_ns: 0.1\n"), std::string::npos);
 }
 
 TEST(Params, BadChoiceListsTheChoices) {
