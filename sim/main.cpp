@@ -465,6 +465,29 @@ void note_params_file_sets_nothing(const std::string& path, const Params& params
         params.origins.empty() ? "" : ", with the --set values");
 }
 
+// --size-buffers sizes every channel from ample depths: the depths given are not used, and the
+// user is told which (`auto` is no depth).
+void note_depths_not_used(const Params& params) {
+  std::vector<std::string> given;
+  auto add = [&](const std::string& prefix, const HardwareKeys& keys) {
+    if (keys.default_depth.value_or(0) != 0) given.push_back(prefix + "default_depth");
+    for (const auto& entry : keys.depths) given.push_back(prefix + "depths." + entry.first);
+  };
+  add("channels.", params.shared);
+  for (const auto& [dp, keys] : params.per_datapath) add("datapaths." + dp + ".channels.", keys);
+  if (given.empty()) return;
+  // Two named; a sized.yaml passed back gives every channel.
+  std::vector<std::string> named;
+  for (std::size_t i = 0; i < std::min<std::size_t>(given.size(), 2); ++i)
+    named.push_back(fmt::format("{} ({})", given[i], params.origin(given[i])));
+  const std::string more =
+      given.size() > 2 ? fmt::format(" and {} more", given.size() - 2) : std::string();
+  std::cerr << fmt::format(
+      "sdpa-sim: note: --size-buffers sizes every channel, starting from ample depths: {}{} not "
+      "used\n",
+      fmt::join(named, ", "), more);
+}
+
 int run(const Options& opt) {
   Params params = opt.params.empty() ? load_params_text(kDefaultParamsYaml,
                                                         "params/default.yaml (built in)", opt.sets)
@@ -541,6 +564,7 @@ int run(const Options& opt) {
   if (opt.size_buffers) {
     // The children read the inputs too, but their errors would name a temporary params file.
     if (params.has_inputs()) load_inputs(params);
+    note_depths_not_used(params);
     out.note_replacing();
     const int status = size_buffers(params, out);
     write_report(out, params, nlohmann::json::object());

@@ -82,8 +82,11 @@ int size_buffers(const Params& params, OutputFolder& out) {
     }
     sized[dp] = depths;
   }
+  // Every channel is listed, so a default depth would have no effect: auto.
   Params result = params;
   result.shared.depths.clear();
+  result.shared.default_depth.reset();
+  for (auto& [dp, keys] : result.per_datapath) keys.default_depth.reset();
   for (const auto& [dp, depths] : sized) result.per_datapath[dp].depths = depths;
   out.write("sized.yaml", to_yaml(result));
   out.check();

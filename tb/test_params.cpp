@@ -585,6 +585,32 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
   }
 }
 
+// Sizing starts from ample depths whatever was given: the user is told which depths go unused,
+// and sized.yaml, which lists every channel, leaves the default depth auto.
+TEST(SizeBuffers, NamesTheDepthsGivenAsNotUsed) {
+  const fs::path d = scratch();
+  const SimRun r = sim(std::string(kSmall) +
+                           "--set datapath=reordered --set channels.depths.k_rows=2 "
+                           "--set channels.default_depth=64 --size-buffers" +
+                           out_arg(d / "o"),
+                       d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("note: --size-buffers sizes every channel, starting from ample depths: "
+                       "channels.default_depth (--set channels.default_depth=64), "
+                       "channels.depths.k_rows (--set channels.depths.k_rows=2) not used"),
+            std::string::npos)
+      << r.err;
+  const YAML::Node y = YAML::LoadFile((d / "o" / "sized.yaml").string());
+  EXPECT_EQ(y["channels"]["default_depth"].as<std::string>(), "auto");
+  EXPECT_EQ(y["datapaths"]["reordered"]["channels"]["depths"]["k_rows"].as<std::size_t>(),
+            y["memory"]["read_latency"].as<std::size_t>() + 1);
+  // Without depths given, nothing to say.
+  const SimRun plain =
+      sim(std::string(kSmall) + "--set datapath=reordered --size-buffers" + out_arg(d / "p"), d);
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("not used"), std::string::npos) << plain.err;
+}
+
 // With lanes each key sizes every lane's channel of that name; the table shows the most any lane's
 // held (it once looked the name up among lane0.scores, lane1.scores, ... and failed, exit 5).
 TEST(SizeBuffers, SizesEveryLanesChannelsByTheirKey) {
