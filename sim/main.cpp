@@ -553,13 +553,14 @@ int run(const Options& opt) {
                  [&] { refuse_input_in_output(out_dir, replaced, *input.second); });
   }
   if (opt.check) return check_only(params, shape, out_dir, outputs);
-  note_params_file_replaced(opt.params, out_dir, replaced);
 
   // Without a folder for its child runs the run stops before touching --out.
   std::optional<ChildRuns> children;
   if (opt.verify_bottleneck) children.emplace("--verify-bottleneck");
   // Before simulating: a folder that cannot be written is found now, not after the run.
   OutputFolder out(out_dir, outputs);
+  // Once the folder is known to take the results: a refused one replaces nothing.
+  note_params_file_replaced(opt.params, out_dir, replaced);
 
   if (opt.size_buffers) {
     // The children read the inputs too, but their errors would name a temporary params file.

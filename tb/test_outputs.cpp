@@ -141,6 +141,15 @@ TEST(ReusedFolder, AFileNoEarlierRunRecordedIsNeverReplaced) {
   EXPECT_EQ(contents(o),
             (std::map<std::string, std::string>{{"params.yaml", "my own parameters\n"}}));
   EXPECT_TRUE(r.out.empty()) << r.out;
+  // The same file as the run's params file: refused in one line, without the note that it is
+  // replaced (nothing is).
+  const std::string own = "problem: {seq_len: 16, head_dim: 4}\n";
+  write(o / "params.yaml", own);
+  const SimRun p = sim(shell_word(o / "params.yaml") + " --out " + shell_word(o), d);
+  EXPECT_EQ(p.status, 2) << p.err;
+  EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << p.err;
+  EXPECT_NE(p.err.find("params.yaml is there"), std::string::npos) << p.err;
+  EXPECT_EQ(contents(o), (std::map<std::string, std::string>{{"params.yaml", own}}));
 }
 
 // A folder named report.json is the user's too (reading it as a report was an internal error).
