@@ -26,13 +26,6 @@ std::string bytes(std::uint64_t b) {
   return fmt::format("{} B", b);
 }
 
-// Energy, from pJ: three significant digits in pJ, nJ or µJ.
-std::string energy(double pj) {
-  if (pj >= 1e6) return fmt::format("{:.3g} µJ", pj * 1e-6);
-  if (pj >= 1e3) return fmt::format("{:.3g} nJ", pj * 1e-3);
-  return fmt::format("{:.3g} pJ", pj);
-}
-
 std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
 
 // The summary's "limiting channel" cell: name (high water/capacity), and why. With no stall no
@@ -289,9 +282,10 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
       // A deadlocked or stopped run did not compute all its scores: no energy per score.
       rows[13].push_back(incomplete(r)
                              ? "-"
-                             : fmt::format("{} ({}, {}, {})", energy(c.per_score_pj()),
-                                           energy(c.compute_pj / s), energy(c.buffering_pj() / s),
-                                           energy(c.memory_pj / s)));
+                             : fmt::format("{} ({}, {}, {})", energy_text(c.per_score_pj()),
+                                           energy_text(c.compute_pj / s),
+                                           energy_text(c.buffering_pj() / s),
+                                           energy_text(c.memory_pj / s)));
       rows[14].push_back(
           fmt::format("{:.3f} + {:.3f} mm²", c.compute_um2 * 1e-6, c.buffering_um2() * 1e-6));
     }
@@ -339,6 +333,18 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     for (const std::string& w : r.waits) out += "  " + w + "\n";
   }
   return out;
+}
+
+// Rounded first, then scaled: 999.6 pJ is 1 nJ, not 1e+03 pJ.
+std::string energy_text(double pj) {
+  static constexpr const char* units[] = {"pJ", "nJ", "µJ", "mJ"};
+  double value = pj;
+  std::size_t unit = 0;
+  while (unit + 1 < std::size(units) && std::stod(fmt::format("{:.3g}", value)) >= 1e3) {
+    value *= 1e-3;
+    ++unit;
+  }
+  return fmt::format("{:.3g} {}", value, units[unit]);
 }
 
 }  // namespace sdpa

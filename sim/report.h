@@ -32,6 +32,9 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                            const SimulationResult& result, const std::vector<Check>& checks,
                            const CostTable* cost = nullptr);
 
+// Energy as the summary shows it, from pJ: three significant digits in pJ, nJ, µJ or mJ.
+std::string energy_text(double pj);
+
 std::string summary(const SimulationResult& result, const std::vector<Check>& checks,
                     const CostTable* cost = nullptr);
 

@@ -1,4 +1,5 @@
-// The summary's and report.json's limiting channel: the channel that limited the run, and why.
+// The summary's and report.json's limiting channel: the channel that limited the run, and why;
+// the summary's energy figures.
 #include <string>
 
 #include "sim/report.h"
@@ -127,6 +128,18 @@ TEST(Limiting, AtFullRateTheReorderedDatapathsLargestIsARow) {
   ASSERT_EQ(r.cycles, reordered_cycles(1, kN, default_config()));
   EXPECT_EQ(limiting(r).name, "reordered.acc_rows");
   EXPECT_EQ(summary_row(r), "none; largest: acc_rows (1/5)");
+}
+
+// Three significant digits, the unit chosen after rounding: a value just under a thousand of one
+// unit is one of the next, never 1e+03.
+TEST(Summary, EnergyHasThreeDigitsInTheUnitItRoundsTo) {
+  EXPECT_EQ(energy_text(0.0), "0 pJ");
+  EXPECT_EQ(energy_text(46.34), "46.3 pJ");
+  EXPECT_EQ(energy_text(999.4), "999 pJ");
+  EXPECT_EQ(energy_text(999.575), "1 nJ");
+  EXPECT_EQ(energy_text(1234.0), "1.23 nJ");
+  EXPECT_EQ(energy_text(999'600.0), "1 µJ");
+  EXPECT_EQ(energy_text(2.5e9), "2.5 mJ");
 }
 
 }  // namespace
