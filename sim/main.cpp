@@ -234,6 +234,13 @@ AttentionInputs load_inputs(const Params& p) {
       }
       return a;
     });
+    // Not an error (such values are as good as zero next to any other), but a file of them all
+    // would run as zeros without a word.
+    if (a.flushed_to_zero != 0)
+      std::cerr << fmt::format(
+          "sdpa-sim: note: {}: {}: {} of its {} values are nonzero in float64 but too small for "
+          "float32, whose least subnormal is {:g}, and are read as 0\n",
+          key, *path, a.flushed_to_zero, a.data.size(), std::numeric_limits<float>::denorm_min());
     *dest = std::move(a.data);
   }
   return in;

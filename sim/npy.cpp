@@ -259,6 +259,7 @@ NpyArray read_npy(const std::string& path,
       if (std::isfinite(v) && !std::isfinite(a.data[i]))
         throw fail(fmt::format("element {} is {}, beyond float32's largest finite value {}", i, v,
                                std::numeric_limits<float>::max()));
+      if (v != 0 && a.data[i] == 0) ++a.flushed_to_zero;
     }
   }
   return a;

@@ -18,6 +18,8 @@ class InputError : public std::runtime_error {
 struct NpyArray {
   std::vector<std::size_t> shape;
   std::vector<float> data;  // converted to fp32
+  // float64 only: nonzero values below float32's least subnormal, read as zero.
+  std::size_t flushed_to_zero = 0;
 };
 
 // Accepts dtype <f4 or <f8 and a shape of non-negative integers; anything else is an InputError

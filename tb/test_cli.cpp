@@ -434,6 +434,35 @@ TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
   }
 }
 
+// float64 values too small for float32 are read as 0: not an error, but a note says how many, so
+// that a file of them does not run as zeros without a word; a file without them, no note.
+TEST(Inputs, Float64ValuesTooSmallForFloat32AreNamedInANote) {
+  const fs::path d = scratch();
+  const std::string valid = npy_bytes(std::vector<float>(12, 0.5f), {4, 3}, d / "tmp.npy");
+  std::string f8 = valid.substr(0, valid.size() - 12 * sizeof(float));
+  f8.replace(f8.find("<f4"), 3, "<f8");
+  for (int i = 0; i < 12; ++i) {
+    const double x = i % 4 == 0 ? 0.5 : 1e-50;
+    f8.append(reinterpret_cast<const char*>(&x), sizeof x);
+  }
+  const fs::path p = inputs_with_q(d, f8);
+  const SimRun r = sim(params_arg(p, d), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("note: inputs.q: " + (d / "q.npy").string() +
+                       ": 9 of its 12 values are nonzero in float64 but too small for float32"),
+            std::string::npos)
+      << r.err;
+  std::string plain = f8.substr(0, f8.size() - 12 * sizeof(double));
+  for (int i = 0; i < 12; ++i) {
+    const double x = i % 4 == 0 ? 0.5 : 1e-30;  // a float32 normal
+    plain.append(reinterpret_cast<const char*>(&x), sizeof x);
+  }
+  write(d / "q.npy", plain);
+  const SimRun fine = sim(params_arg(p, d), d);
+  ASSERT_EQ(fine.status, 0) << fine.err;
+  EXPECT_EQ(fine.err.find("too small"), std::string::npos) << fine.err;
+}
+
 // K and V of one wrong width differ from Q, not from each other: the error names K against Q.
 // A V alone of another shape is named against K, and a causal Q longer than K against K.
 TEST(Inputs, KIsCheckedAgainstQBeforeVAgainstK) {
