@@ -221,6 +221,13 @@ for bad in "--bogus:unrecognized arguments: --bogus" "--set=foo:--set foo: expec
     eval 'one_line 2 "sweep: error: ${bad#*:}" && [[ ! -e $tmp/setup-ran ]]'
 done
 
+# A --set of a key that a sweep sweeps: refused before anything runs, naming the sweep (it was
+# refused only when that sweep started, after the sweeps before it).
+try study --sim "$sim" --out "$tmp/study4" --set memory.bytes_per_cycle=64
+check "study: --set of a swept key: one line naming the sweep, exit 2, nothing run" \
+  eval 'one_line 2 "study: error: sweep bandwidth: --set memory.bytes_per_cycle: the key is also swept by --grid" &&
+    [[ ! -e $tmp/study4 ]]'
+
 # A --timeout too large for Python's waits: the scaling sweep's one line, exit 2, nothing run.
 try study --sim "$sim" --out "$tmp/study3" --timeout 1e7
 check "study: --timeout 1e7: sweep's one-line error, exit 2, nothing run" \
