@@ -92,8 +92,8 @@ std::vector<std::size_t> as_4d(const std::string& file, std::vector<std::size_t>
   if (s.size() < 2 || s.size() > 4)
     throw InputError(fmt::format(
         "{}: expected an array [B, heads, rows, d] (leading dimensions of 1 may be left out), got "
-        "{} dimensions",
-        file, s.size()));
+        "{} dimension{}",
+        file, s.size(), s.size() == 1 ? "" : "s"));
   for (std::size_t n : s)
     if (n == 0) throw InputError(fmt::format("{}: a dimension is 0", file));
   s.insert(s.begin(), 4 - s.size(), 1);
