@@ -238,8 +238,8 @@ AttentionInputs load_inputs(const Params& p) {
     // would run as zeros without a word.
     if (a.flushed_to_zero != 0)
       std::cerr << fmt::format(
-          "sdpa-sim: note: {}: {}: {} of its {} values are nonzero in float64 but too small for "
-          "float32, whose least subnormal is {:g}, and are read as 0\n",
+          "sdpa-sim: note: {}: {}: {} of its {} values are nonzero in float64 but round to 0 in "
+          "float32 (below half its least subnormal, {:g})\n",
           key, *path, a.flushed_to_zero, a.data.size(), std::numeric_limits<float>::denorm_min());
     *dest = std::move(a.data);
   }
@@ -483,16 +483,18 @@ void note_depths_not_used(const Params& params) {
   add("channels.", params.shared);
   for (const auto& [dp, keys] : params.per_datapath) add("datapaths." + dp + ".channels.", keys);
   if (given.empty()) return;
-  // Two named; a sized.yaml passed back gives every channel.
+  // Up to three named; a sized.yaml passed back gives every channel.
+  const std::size_t shown = given.size() > 3 ? 2 : given.size();
   std::vector<std::string> named;
-  for (std::size_t i = 0; i < std::min<std::size_t>(given.size(), 2); ++i)
+  for (std::size_t i = 0; i < shown; ++i)
     named.push_back(fmt::format("{} ({})", given[i], params.origin(given[i])));
-  const std::string more =
-      given.size() > 2 ? fmt::format(" and {} more", given.size() - 2) : std::string();
+  if (shown < given.size()) named.push_back(fmt::format("{} more", given.size() - shown));
+  const std::string last = named.back();
+  named.pop_back();
   std::cerr << fmt::format(
-      "sdpa-sim: note: --size-buffers sizes every channel, starting from ample depths: {}{} not "
-      "used\n",
-      fmt::join(named, ", "), more);
+      "sdpa-sim: note: --size-buffers sizes every channel, starting from ample depths: {}{}{} {} "
+      "not used\n",
+      fmt::join(named, ", "), named.empty() ? "" : " and ", last, given.size() == 1 ? "is" : "are");
 }
 
 int run(const Options& opt) {

@@ -419,9 +419,10 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
     if (n["period_ns"]) {
       p.clock_period_ns = r.number(n["period_ns"], "clock.period_ns", 1e-3, 1e6);
       // SystemC's time resolution is 1 ps: a fraction of one would be rounded at every cycle.
-      // The slack is for the decimal's binary rounding (0.1 ns is 100.00000000000001 ps) only.
+      // Whole if it is the double nearest a whole number of ps: 0.1 ns, 100.00000000000001 ps
+      // multiplied out, is.
       const double ps = p.clock_period_ns * 1e3;
-      if (std::abs(ps - std::round(ps)) > 1e-9 * ps)
+      if (std::round(ps) / 1e3 != p.clock_period_ns)
         r.fail(n["period_ns"], "clock.period_ns",
                fmt::format("expected a whole number of picoseconds (the waveform's resolution, "
                            "1 ps), got {}",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "sim/observe.h"
 
@@ -340,7 +341,8 @@ std::string energy_text(double pj) {
   static constexpr const char* units[] = {"pJ", "nJ", "µJ", "mJ"};
   double value = pj;
   std::size_t unit = 0;
-  while (unit + 1 < std::size(units) && std::stod(fmt::format("{:.3g}", value)) >= 1e3) {
+  while (unit + 1 < std::size(units) &&
+         std::strtod(fmt::format("{:.3g}", value).c_str(), nullptr) >= 1e3) {
     value *= 1e-3;
     ++unit;
   }

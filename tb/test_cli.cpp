@@ -78,9 +78,12 @@ TEST(Params, AClockPeriodOfPartPicosecondsIsRefused) {
   const auto p = write(d / "p.yaml", "clock:\n  period_ns: 0.0015\n");
   expect_error(sim(params_arg(p, d), d),
                {"clock.period_ns", "p.yaml:2:14", "a whole number of picoseconds"});
-  // A thousandth of a picosecond off is off too (it was once within the slack and rounded).
-  expect_error(sim("--set clock.period_ns=1.000001 --out " + shell_word(d / "o"), d),
-               {"clock.period_ns", "a whole number of picoseconds"});
+  // A thousandth of a picosecond off is off too, and half of one in a long period (both were
+  // once within the slack and rounded).
+  for (const char* off : {"1.000001", "999999.9995"})
+    expect_error(
+        sim(std::string("--set clock.period_ns=") + off + " --out " + shell_word(d / "o"), d),
+        {"clock.period_ns", "a whole number of picoseconds"});
   // A decimal's own binary rounding is not: 0.1 ns is written back as 0.1.
   ASSERT_EQ(sim("--set clock.period_ns=0.1 --set problem.seq_len=8 --set problem.head_dim=4 "
                 "--out " +
@@ -434,8 +437,8 @@ TEST(Inputs, BadDataFilesAreRefusedNamingTheFile) {
   }
 }
 
-// float64 values too small for float32 are read as 0: not an error, but a note says how many, so
-// that a file of them does not run as zeros without a word; a file without them, no note.
+// float64 values that round to 0 in float32 are read as 0: not an error, but a note says how many,
+// so that a file of them does not run as zeros without a word; a file without them, no note.
 TEST(Inputs, Float64ValuesTooSmallForFloat32AreNamedInANote) {
   const fs::path d = scratch();
   const std::string valid = npy_bytes(std::vector<float>(12, 0.5f), {4, 3}, d / "tmp.npy");
@@ -449,7 +452,7 @@ TEST(Inputs, Float64ValuesTooSmallForFloat32AreNamedInANote) {
   const SimRun r = sim(params_arg(p, d), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("note: inputs.q: " + (d / "q.npy").string() +
-                       ": 9 of its 12 values are nonzero in float64 but too small for float32"),
+                       ": 9 of its 12 values are nonzero in float64 but round to 0 in float32"),
             std::string::npos)
       << r.err;
   std::string plain = f8.substr(0, f8.size() - 12 * sizeof(double));
@@ -460,7 +463,7 @@ TEST(Inputs, Float64ValuesTooSmallForFloat32AreNamedInANote) {
   write(d / "q.npy", plain);
   const SimRun fine = sim(params_arg(p, d), d);
   ASSERT_EQ(fine.status, 0) << fine.err;
-  EXPECT_EQ(fine.err.find("too small"), std::string::npos) << fine.err;
+  EXPECT_EQ(fine.err.find("round to 0"), std::string::npos) << fine.err;
 }
 
 // K and V of one wrong width differ from Q, not from each other: the error names K against Q.

@@ -596,8 +596,8 @@ TEST(SizeBuffers, NamesTheDepthsGivenAsNotUsed) {
                        d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("note: --size-buffers sizes every channel, starting from ample depths: "
-                       "channels.default_depth (--set channels.default_depth=64), "
-                       "channels.depths.k_rows (--set channels.depths.k_rows=2) not used"),
+                       "channels.default_depth (--set channels.default_depth=64) and "
+                       "channels.depths.k_rows (--set channels.depths.k_rows=2) are not used"),
             std::string::npos)
       << r.err;
   const YAML::Node y = YAML::LoadFile((d / "o" / "sized.yaml").string());
