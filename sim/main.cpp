@@ -646,16 +646,21 @@ int run(const Options& opt) {
   if (opt.waveform()) {
     // Fits the latest unit's end: a deadlocked or stopped run has no cycle count, but its
     // waveform shows where its units waited. The marker is mid-run, in the steady state, or for a
-    // run that stopped in its last cycle, where the values column shows how each unit stopped.
+    // run that stopped at its end, where the values column shows how each unit stopped: from the
+    // span on, the cycle a deadlock's units wait in. The waveform's last values are a cycle before
+    // SystemC time stopped (its last step is written only when time advances): past the span, or
+    // for a run the watchdog stopped, past the limit, which a unit's stall may have overshot.
+    const double period_ps = params.clock_period_ns * 1e3;
+    const auto shown = static_cast<Cycle>(
+        std::max(0.0, sc_core::sc_time_stamp().to_seconds() * 1e12 / period_ps - 1));
     Cycle end = 0;
     bool stopped = false;
     for (const DatapathResult& r : result.runs) {
-      end = std::max(end, r.span);
+      end = std::max(end, std::min(r.span, shown));
       stopped = stopped || r.status == Status::deadlock || r.status == Status::timeout;
     }
-    const double period_ps = params.clock_period_ns * 1e3;
     const double end_ps = double(end) * period_ps;
-    const double marker_ps = stopped && end > 0 ? double(end - 1) * period_ps : end_ps / 2;
+    const double marker_ps = stopped ? end_ps : end_ps / 2;
     const std::string dump = opt.fst && convert_to_fst(out) ? "trace.fst" : "trace.vcd";
     out.write("trace.gtkw", gtkw_save_file(dump, "trace.gtkw", stages, end_ps, marker_ps));
   }

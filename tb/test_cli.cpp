@@ -712,6 +712,30 @@ std::pair<double, long> gtkw_zoom(const std::string& gtkw) {
   return {z, marker};
 }
 
+// A unit's `state` in a SystemC VCD (one unit of that name: a datapath alone) at time `ps`: the
+// last value written at or before it, and the file's last time step; -1 where not found.
+std::pair<long, long> vcd_state_at(const std::string& vcd, const std::string& unit, long ps) {
+  std::istringstream in(vcd);
+  std::string line, id;
+  bool in_unit = false;
+  long value = -1, time = -1;
+  while (std::getline(in, line)) {
+    if (line == "$scope module " + unit + " $end") in_unit = true;
+    if (in_unit && line.starts_with("$var") && line.find(" state ") != std::string::npos) {
+      std::istringstream var(line);
+      std::string skip;
+      var >> skip >> skip >> skip >> id;
+      in_unit = false;
+    }
+    if (line.starts_with("#")) time = std::stol(line.substr(1));
+    const std::size_t space = line.find(' ');
+    if (!id.empty() && time <= ps && line.starts_with("b") && space != std::string::npos &&
+        line.substr(space + 1) == id)
+      value = std::stol(line.substr(1, space - 1), nullptr, 2);
+  }
+  return {value, time};
+}
+
 TEST(Waveform, VcdListsEveryChannelAndGtkwaveAcceptsIt) {
   const fs::path d = scratch();
   const SimRun r =
@@ -806,8 +830,9 @@ TEST(Waveform, EndsWithEveryChannelEmptyAndEveryUnitIdle) {
 }
 
 // The view fits the latest unit's end, a deadlocked run's too (it has no cycle count): GTKWave's
-// zoom line `*Z M` puts the marker M in its last cycle, in ps, where the values column shows the
-// units blocked.
+// zoom line `*Z M` puts the marker M at its span, in ps, the cycle from which its units wait, as
+// the values column shows (at the cycle before, the marker's place until 2026-12-05, the row max
+// was still busy).
 TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
   const fs::path d = scratch();
   const SimRun r =
@@ -821,14 +846,37 @@ TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
   ASSERT_GT(span, 0u);  // where its units wait: its cycle count is 0
   const std::string gtkw = slurp(d / "o" / "trace.gtkw");
   const auto [z, marker] = gtkw_zoom(gtkw);
-  EXPECT_EQ(marker, long(span - 1) * 1000);  // 1 ns per cycle
+  EXPECT_EQ(marker, long(span) * 1000);  // 1 ns per cycle
   EXPECT_NEAR(z, 2.1 - std::log2(double(span) * 1000), 1e-6);
+  const std::string vcd = slurp(d / "o" / "trace.vcd");
+  EXPECT_EQ(vcd_state_at(vcd, "row_max", marker).first, 2);      // starved: scores is empty
+  EXPECT_EQ(vcd_state_at(vcd, "dot_product", marker).first, 3);  // blocked: score_bypass is full
   // Each occupancy is scaled to its own range over the run (analog, full scale: 0x80000), not
   // to the window: its label gives the capacity.
   EXPECT_NE(gtkw.find("@88024\n+{score_bypass (capacity 16)}"), std::string::npos) << gtkw;
   EXPECT_NE(gtkw.find("+{score_bypass (capacity 16)} SystemC.naive.score_bypass.occupancy[31:0]"),
             std::string::npos)
       << gtkw;
+}
+
+// A run the watchdog stopped may have a span past its limit (a unit's stall jumps over it), but
+// SystemC time, and with it the waveform, stops a cycle past the limit: the view and the marker
+// end at the waveform's last values, not in the blank beyond them.
+TEST(Waveform, AStoppedRunsViewEndsWithItsWaveform) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=naive --set problem.seq_len=32 --set problem.head_dim=8 "
+          "--set memory.read_latency=40 --set sim.max_cycles=20 --vcd --out '" +
+              (d / "o").string() + "'",
+          d);
+  ASSERT_EQ(r.status, 4) << r.err;
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  ASSERT_GT(report["runs"][0]["span_cycles"].get<long>(), 21);  // past the limit
+  const auto [z, marker] = gtkw_zoom(slurp(d / "o" / "trace.gtkw"));
+  const long last = vcd_state_at(slurp(d / "o" / "trace.vcd"), "k_reader", 0).second;
+  EXPECT_EQ(last, 21000);  // the limit and one cycle
+  EXPECT_EQ(marker, last - 1000);
+  EXPECT_NEAR(z, 2.1 - std::log2(double(marker)), 1e-6);
 }
 
 }  // namespace
