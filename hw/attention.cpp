@@ -169,9 +169,14 @@ std::vector<float> AttentionDatapath::output() const {
   return out;
 }
 
+void AttentionDatapath::set_cycle_limit(Cycle max_cycles) {
+  Graph::set_cycle_limit(max_cycles);
+  if (link_) link_->set_cycle_limit(max_cycles);
+}
+
 std::uint64_t AttentionDatapath::q_bytes_read() const {
   std::uint64_t rows = 0;
-  for (const Lane& lane : lanes_) rows += lane.q_reader->firings_done();
+  for (const Lane& lane : lanes_) rows += lane.q_reader->rows_fetched();
   return rows * row_bytes();
 }
 

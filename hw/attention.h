@@ -145,13 +145,15 @@ class AttentionDatapath : public Graph {
   std::uint64_t row_bytes() const { return shape_.head_dim * bytes_of(input_); }
   bool done() const { return rows_taken() == rows_expected(); }
   std::vector<float> output() const;  // [B·H·N_q, d], row-major
-  // Bytes the Q, K and V readers streamed from memory.
+  // Bytes the Q, K and V readers read from memory: their rows fetched, a run that stopped early
+  // included, where a reader may hold a row it could not yet write.
   std::uint64_t q_bytes_read() const;
-  // (Rows read so far: a run that stopped early read fewer.)
-  std::uint64_t k_bytes_read() const { return k_reader_.firings_done() * row_bytes(); }
-  std::uint64_t v_bytes_read() const { return v_reader_.firings_done() * row_bytes(); }
+  std::uint64_t k_bytes_read() const { return k_reader_.rows_fetched() * row_bytes(); }
+  std::uint64_t v_bytes_read() const { return v_reader_.rows_fetched() * row_bytes(); }
   // The link the streams share, if they do.
   const SharedLink* shared_link() const { return link_.get(); }
+  // The watchdog's limit on the channels and the shared link.
+  void set_cycle_limit(Cycle max_cycles) override;
 
  private:
   struct Lane {

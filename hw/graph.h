@@ -154,8 +154,9 @@ class Graph : public sc_core::sc_module {
   // starts, which checking a configuration never does.
   void require_connected() const;
 
-  // Replaces the watchdog's limit on every channel; before the simulation starts.
-  void set_cycle_limit(Cycle max_cycles);
+  // Replaces the watchdog's limit on every channel; before the simulation starts. A graph with
+  // other timed parts (a shared memory link) extends it.
+  virtual void set_cycle_limit(Cycle max_cycles);
 
   const Scheduler& scheduler() const { return scheduler_; }
 

@@ -12,7 +12,8 @@ SharedLink::SharedLink(const sc_core::sc_module_name& name, const MemoryTiming& 
     : sc_module(name),
       bytes_per_cycle_(memory.bytes_per_cycle),
       synchronized_(clocking.mode == Mode::synchronized),
-      period_(clocking.period) {
+      period_(clocking.period),
+      max_cycles_(clocking.max_cycles) {
   if (!synchronized_) return;
   sc_core::sc_spawn_options options;
   options.spawn_method();
@@ -29,6 +30,10 @@ std::size_t SharedLink::attach(Unit& stream) {
 
 bool SharedLink::try_grant(std::size_t s, Cycle request, std::size_t bytes, Cycle& last_beat) {
   Stream& stream = streams_[s];
+  if (request > max_cycles_) {
+    stream.unit->stopped_by_watchdog_ = true;
+    return false;
+  }
   if (!stream.waiting && !stream.granted) {
     stream.waiting = true;
     stream.request = request;

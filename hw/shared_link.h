@@ -34,9 +34,12 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
 
   // Stream `stream`'s request of `bytes` at cycle `request`. True, with the cycle in which its
   // last beat leaves the link, once granted; false (the stream blocked) until then. The stream
-  // repeats the same call until it returns true.
+  // repeats the same call until it returns true. A request past the watchdog's limit stops the
+  // stream, as a channel operation would: false, for good.
   bool try_grant(std::size_t stream, Cycle request, std::size_t bytes, Cycle& last_beat);
 
+  // Replaces the watchdog's limit from the clocking; before the simulation starts.
+  void set_cycle_limit(Cycle max_cycles) { max_cycles_ = max_cycles; }
   // Decoupled mode, when no unit can move: grants the earliest waiting request. A stream
   // holding a grant it has not taken yet can still move: then it grants nothing and returns
   // true, since that stream's next request may come first.
@@ -84,6 +87,7 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
   std::uint64_t bytes_per_cycle_;
   bool synchronized_;
   sc_core::sc_time period_;
+  Cycle max_cycles_;
   std::vector<Stream> streams_;
   std::uint64_t busy_until_ = 0;  // byte-time: cycles × bytes_per_cycle
   std::size_t last_granted_ = 0;  // the last stream attached, before any grant: K goes first

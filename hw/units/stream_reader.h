@@ -70,6 +70,10 @@ class StreamReader : public Unit {
     return read_latency_ + beats_ - 1 + timing().latency - 1;
   }
 
+  // Rows read from memory: its firings done, and in a run that stopped, the row it holds while
+  // it waits to write it (the memory traffic, which the link carried).
+  Cycle rows_fetched() const { return fetched_; }
+
   // Reads over `link`, shared with other readers, instead of a link of its own; before the
   // simulation starts.
   void share(SharedLink& link) {
@@ -95,6 +99,7 @@ class StreamReader : public Unit {
 
   // Reads the row at `address`, its first beat leaving in cycle `start`; returns when it is due.
   Cycle fetch_row(std::uint64_t address, Cycle start) {
+    ++fetched_;
     return fetch(address, start) + after_first_beat_;
   }
   // Firing f's row: of block f.row / rows_per_block, one after another from first_row.
@@ -142,6 +147,7 @@ class StreamReader : public Unit {
   std::uint64_t row_base_ = 0;  // address of the current row's first element
   std::uint64_t step_;          // bytes between the elements of a row
   Cycle link_free_ = 0;         // its own link's
+  Cycle fetched_ = 0;           // rows read
   SharedLink* link_ = nullptr;  // or the one it shares
   std::size_t stream_ = 0;      // its index there
 
