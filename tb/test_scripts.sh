@@ -476,6 +476,17 @@ figure "plot: formats figure, a bar group per input and compute format" "$csv" \
   'all(len(a.get_lines()) == 1 and len(a.get_lines()[0].get_xdata()) == 6 for a in axes)' \
   '"ringed 6 unverified row(s)" in stderr' -- \
   --kind formats --out "$tmp/formats-pairs.png"
+# Deadlocked rows: a cross where the bar would be, in every panel, and no empty bars (the formats
+# are text: the x axis's crosses once refused the CSV, "'fp32' is not a number"). The title names
+# d, which the base file fixes (it named only what --set and --grid gave).
+sweep --grid numerics.compute=fp32,bf16 --set channels.depths.score_bypass=10 \
+  --set problem.seq_len=32 --set datapath=all --jobs 2
+figure "plot: formats figure, deadlocked rows crossed at their bars" "$csv" \
+  '"marked 4 deadlocked row(s)" in stderr' \
+  'fig._suptitle.get_text().endswith("(N = 32, d = 64)")' \
+  'all(len(lines(a, "naive: deadlocked")) == 1 and len(lines(a, "two_pass: deadlocked")) == 1 for a in axes)' \
+  'len(axes[0].patches) == 6 and len(axes[1].patches) == 2' -- \
+  --kind formats --out "$tmp/formats-dead.png"
 run_figures
 
 # scripts/models: the shipped 8K decode, run for real, matches its closed forms; a report whose
