@@ -174,12 +174,19 @@ edit_bert() {
 r = json.load(open(sys.argv[1])); $1
 json.dump(r, open(sys.argv[1], 'w'))" "$tmp/models/bert-base/report.json"
 }
-"$sim" --set problem.seq_len=8 --set problem.head_dim=4 --out "$tmp/models/bert-base" >/dev/null 2>&1
+"$sim" --set problem.seq_len=8 --set problem.head_dim=4 --set datapath=all \
+  --out "$tmp/models/bert-base" >/dev/null 2>&1
 cp "$tmp/models/bert-base/report.json" "$tmp/bert-report.json"
 edit_bert 'r["runs"] = []'
 try models --no-run --only bert-base --out "$tmp/models"
 check "models: --no-run on a report with no runs: one line, exit 2" \
   one_line 2 "models: error: $tmp/models/bert-base/report.json: no run of naive, two_pass, reordered"
+cp "$tmp/bert-report.json" "$tmp/models/bert-base/report.json"
+# Without one datapath's run (its table rows were left out without a word).
+edit_bert 'r["runs"] = [x for x in r["runs"] if x["datapath"] != "two_pass"]'
+try models --no-run --only bert-base --out "$tmp/models"
+check "models: --no-run on a report without a datapath's run: one line naming it, exit 2" \
+  one_line 2 "models: error: $tmp/models/bert-base/report.json: no run of two_pass in its runs"
 cp "$tmp/bert-report.json" "$tmp/models/bert-base/report.json"
 edit_bert 'r["runs"][0]["status"] = "deadlock"'
 try models --no-run --only bert-base --out "$tmp/models"
