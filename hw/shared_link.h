@@ -40,6 +40,7 @@ class SharedLink : public sc_core::sc_module, public Arbiter {
 
   // Replaces the watchdog's limit from the clocking; before the simulation starts.
   void set_cycle_limit(Cycle max_cycles) { max_cycles_ = max_cycles; }
+
   // Decoupled mode, when no unit can move: grants the earliest waiting request. A stream
   // holding a grant it has not taken yet can still move: then it grants nothing and returns
   // true, since that stream's next request may come first.

@@ -651,8 +651,10 @@ int run(const Options& opt) {
     // SystemC time stopped (its last step is written only when time advances): past the span, or
     // for a run the watchdog stopped, past the limit, which a unit's stall may have overshot.
     const double period_ps = params.clock_period_ns * 1e3;
-    const auto shown = static_cast<Cycle>(
-        std::max(0.0, sc_core::sc_time_stamp().to_seconds() * 1e12 / period_ps - 1));
+    // In SystemC's time units, whole: a period of 0.1 ns in seconds would round the cycle down.
+    const Cycle now = sc_core::sc_time_stamp().value() /
+                      sc_core::sc_time(params.clock_period_ns, sc_core::SC_NS).value();
+    const Cycle shown = now == 0 ? 0 : now - 1;
     Cycle end = 0;
     bool stopped = false;
     for (const DatapathResult& r : result.runs) {
