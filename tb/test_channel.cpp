@@ -96,8 +96,7 @@ TEST(Channel, CapacityLatencyLosesOneCyclePerLPlusOneElements) {
   // (docs/timing.md). The stalled element keeps its due stamp (it waits in the relay's output
   // register), so only the elements after it are late, and the next L write into slots freed in
   // time: elements L, 2L + 1, 3L + 2, … stall, L + 1 elements per L + 2 cycles.
-  for (int k = 0; k < n; ++k)
-    EXPECT_EQ(p.recorder.ready[k], Cycle(k + 1 + L + k / (L + 1))) << k;
+  for (int k = 0; k < n; ++k) EXPECT_EQ(p.recorder.ready[k], Cycle(k + 1 + L + k / (L + 1))) << k;
   EXPECT_EQ(p.b.stats().producer_stall_cycles, Cycle(n / (L + 1)));
   EXPECT_EQ(p.b.stats().high_water, L);
   EXPECT_EQ(p.b.stats().last_ready, p.recorder.ready.back());
