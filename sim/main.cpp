@@ -562,6 +562,17 @@ int run(const Options& opt) {
                  [&] { refuse_input_in_output(out_dir, replaced, *input.second); });
   }
   if (opt.check) return check_only(params, shape, out_dir, outputs);
+  // Sizing searches for the least depth that keeps the cycles, which presumes that a deeper
+  // channel is never slower; on a shared link a deeper stream buffer can be (timing.md).
+  if (opt.size_buffers && params.memory.shared) {
+    const std::string where = params.origin("memory.ports");
+    throw ParamError(fmt::format(
+        "{}memory.ports: shared: --size-buffers needs private links: on a shared link a deeper "
+        "stream buffer can make a run slower (its reader fetches ahead and takes the link from "
+        "rows needed sooner), so the least depths that keep the cycles of ample buffering need "
+        "not be fast; size with --set memory.ports=private",
+        where.empty() ? "" : where + ": "));
+  }
 
   // Without a folder for its child runs the run stops before touching --out.
   std::optional<ChildRuns> children;

@@ -108,7 +108,8 @@ int size_buffers(const Params& params, OutputFolder& out) {
                          cycles(o));
     if (!together.empty()) {
       reproduced &= together[dp].cycles == target[dp];
-      check += fmt::format(" alone and {} with datapath: both", cycles(together[dp]));
+      check +=
+          fmt::format(" alone and {} with datapath: {}", cycles(together[dp]), params.datapath);
     }
     check += "\n";
   }

@@ -611,6 +611,32 @@ TEST(SizeBuffers, NamesTheDepthsGivenAsNotUsed) {
   EXPECT_EQ(plain.err.find("not used"), std::string::npos) << plain.err;
 }
 
+// On a shared link a deeper stream buffer can make a run slower, so the search for the least
+// depths that keep ample buffering's cycles is refused there (it once sized k_rows to 390 and
+// called a run 25% slower than the default depths a success); the final lines name the datapath
+// choice as given (they said "both" for `all`).
+TEST(SizeBuffers, RefusesASharedLinkAndNamesTheDatapathsRunTogether) {
+  const fs::path d = scratch();
+  const SimRun shared =
+      sim(std::string(kSmall) + "--set memory.ports=shared --size-buffers" + out_arg(d / "s"), d);
+  expect_error(shared, {"--set memory.ports=shared: memory.ports: shared: --size-buffers needs "
+                        "private links"});
+  EXPECT_FALSE(fs::exists(d / "s"));
+  const SimRun all =
+      sim("--set problem.seq_len=8 --set problem.head_dim=4 --set datapath=all --size-buffers" +
+              out_arg(d / "a"),
+          d);
+  ASSERT_EQ(all.status, 0) << all.err;
+  for (const std::string& dp : datapath_names())
+    EXPECT_NE(all.out.find("\n" + dp + ": "), std::string::npos) << all.out;
+  std::size_t lines = 0;
+  for (std::size_t at = all.out.find(" with datapath: all\n"); at != std::string::npos;
+       at = all.out.find(" with datapath: all\n", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, datapath_names().size()) << all.out;
+  EXPECT_EQ(all.out.find("both"), std::string::npos) << all.out;
+}
+
 // With lanes each key sizes every lane's channel of that name; the table shows the most any lane's
 // held (it once looked the name up among lane0.scores, lane1.scores, ... and failed, exit 5).
 TEST(SizeBuffers, SizesEveryLanesChannelsByTheirKey) {
