@@ -472,17 +472,18 @@ void note_params_file_sets_nothing(const std::string& path, const Params& params
         params.origins.empty() ? "" : ", with the --set values");
 }
 
-// --size-buffers sizes every channel from ample depths: the depths given are not used, and the
-// user is told which (`auto` is no depth).
+// --size-buffers sizes every channel from ample depths: the keys that would set a selected
+// datapath's depths (as config_for resolves them; `auto` sets none) are not used, and the user
+// is told which.
 void note_depths_not_used(const Params& params) {
-  std::vector<std::string> given;
-  auto add = [&](const std::string& prefix, const HardwareKeys& keys) {
-    if (keys.default_depth.value_or(0) != 0) given.push_back(prefix + "default_depth");
-    for (const auto& entry : keys.depths) given.push_back(prefix + "depths." + entry.first);
-  };
-  add("channels.", params.shared);
-  for (const auto& [dp, keys] : params.per_datapath) add("datapaths." + dp + ".channels.", keys);
-  if (given.empty()) return;
+  std::set<std::string> keys;
+  for (const std::string& dp : params.datapaths()) {
+    std::map<std::string, std::string> depth_keys;
+    params.config_for(dp, &depth_keys);
+    for (const auto& entry : depth_keys) keys.insert(entry.second);
+  }
+  if (keys.empty()) return;
+  const std::vector<std::string> given(keys.begin(), keys.end());
   // Up to three named; a sized.yaml passed back gives every channel.
   const std::size_t shown = given.size() > 3 ? 2 : given.size();
   std::vector<std::string> named;
