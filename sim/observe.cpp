@@ -45,6 +45,20 @@ std::size_t most_waited_stream(const DatapathResult& r) {
   return waited;
 }
 
+// A channel of capacity C shallower than its elements' latency L + 1 passes C + 1 of them per
+// L + 2 cycles (docs/timing.md, "Consequences"; a stream buffer's L is Lmem): a bound on the
+// run's cycles, or 0 if it has none.
+Cycle round_trip_bound(Cycle elements, Cycle latency, Cycle capacity) {
+  if (capacity >= latency + 1) return 0;
+  return (elements * (latency + 2) + capacity) / (capacity + 1);
+}
+// An intermediate channel's, its writer's latency the elements'.
+Cycle round_trip_bound(const DatapathResult& r, std::size_t s) {
+  const ChannelStats& c = r.channels[s];
+  if (c.input_stream) return 0;
+  return round_trip_bound(c.writes, r.units[r.channel_ends[s].first].timing.latency, c.capacity);
+}
+
 // The bytes a shared link carries in each cycle, as steps [from, to) of one value, in time order
 // (none: no byte). A grant's bytes fill cycles at bytes_per_cycle from its start in byte-time, so
 // its first and last cycles may carry part of it and share a cycle with the grants beside it.
@@ -242,16 +256,18 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   if (stream) return stream_buffer(i);
   // The writer of an intermediate channel waited for slots because its reader did not read. The
   // channel is too small when the reader waited for it too (the credits' round trip); a reader
-  // at II > 1 busy at least as long as it waited held the writer back itself, one that waited
-  // most for a stream buffer's rows (beyond the first) passes on that buffer's wait, and one
-  // that waited for slots more than it was busy or starved passes on the channel it waited on
-  // most (downstream: the graph has no cycles).
+  // at II > 1 busy at least as long as it waited held the writer back itself, unless the
+  // channel's round trip is the slower by more than 5% (its reader then starves for it too), one
+  // that waited most for a stream buffer's rows (beyond the first) passes on that buffer's wait,
+  // and one that waited for slots more than it was busy or starved passes on the channel it
+  // waited on most (downstream: the graph has no cycles).
   std::size_t full = i;
   for (std::size_t step = 0; step < r.channels.size(); ++step) {
     const ChannelStats& f = r.channels[full];
     const std::size_t reader = r.channel_ends[full].second;
     const UnitStats& q = r.units[reader];
     if (q.timing.ii > 1 && q.busy >= q.starved + q.blocked) {
+      if (!saturated(q.busy, round_trip_bound(r, full))) break;
       b.kind = BottleneckKind::slow_ii;
       b.unit = reader;
       b.reason =
@@ -290,8 +306,8 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
 
 // A limit with its bound on the run's cycles in closed form (docs/timing.md): a unit at II > 1
 // is busy firings · II; a stream buffer shallower than Lmem + 1 passes C + 1 rows per Lmem + 2
-// cycles; a private link of b > 1 beats per row carries a row per b cycles; a shared link carries
-// every byte at B per cycle.
+// cycles, an intermediate channel shallower than L + 1 C + 1 elements per L + 2; a private link of
+// b > 1 beats per row carries a row per b cycles; a shared link carries every byte at B per cycle.
 struct Bound {
   Limit limit;
   Cycle cycles = 0;
@@ -309,16 +325,23 @@ std::vector<Bound> bounds(const DatapathResult& r) {
   }
   for (std::size_t s = 0; s < r.channels.size(); ++s) {
     const ChannelStats& c = r.channels[s];
-    if (!c.input_stream) continue;
-    const std::size_t reader = r.channel_ends[s].first;
+    const std::size_t writer = r.channel_ends[s].first;
+    if (!c.input_stream) {
+      if (const Cycle cycles = round_trip_bound(r, s))
+        all.push_back({{BottleneckKind::small_fifo, writer, std::ptrdiff_t(s)},
+                       cycles,
+                       fmt::format("{} depth {} for latency {}", local_name(c.name), c.capacity,
+                                   r.units[writer].timing.latency)});
+      continue;
+    }
     const Cycle rows = c.writes, beats = r.memory.beats(c.width * c.element_bytes);
-    if (c.capacity < r.first_row[s] + 1)
-      all.push_back({{BottleneckKind::memory_latency, reader, std::ptrdiff_t(s)},
-                     (rows * (r.first_row[s] + 2) + c.capacity) / (c.capacity + 1),
+    if (const Cycle cycles = round_trip_bound(rows, r.first_row[s], c.capacity))
+      all.push_back({{BottleneckKind::memory_latency, writer, std::ptrdiff_t(s)},
+                     cycles,
                      fmt::format("{} depth {} for latency {}", local_name(c.name), c.capacity,
                                  r.first_row[s])});
     if (!r.shared_link && beats > 1)
-      all.push_back({{BottleneckKind::memory_bandwidth, reader, std::ptrdiff_t(s)},
+      all.push_back({{BottleneckKind::memory_bandwidth, writer, std::ptrdiff_t(s)},
                      beats * rows,
                      fmt::format("{}'s link, {} cycles per row", local_name(c.name), beats)});
   }

@@ -221,6 +221,45 @@ TEST(Observe, ASlowReaderBehindAFullChannelIsNamedNotTheChannel) {
       << r.bottleneck.reason;
 }
 
+// probs 2 deep behind the normalize's latency of 9 passes 3 probabilities per 11 cycles, 3.67
+// per score, against the weighted sum's II 2: the weighted sum, busy more than it waited, is
+// slower than a firing per cycle but faster than its input channel, which is named (the weighted
+// sum was; its II 1 changes nothing, probs 4× as deep runs 1.8× as fast).
+TEST(Observe, AChannelShallowerThanItsRoundTripIsNamedNotItsSlowReader) {
+  DatapathConfig c = default_config();
+  c.depths["probs"] = 2;
+  c.timings["weighted_sum"] = {L(c, "two_pass", "weighted_sum"), 2};
+  const DatapathResult r = run("two_pass", c);
+  expect_accounted(r);
+  const Cycle latency = L(c, "two_pass", "normalize");
+  ASSERT_EQ(latency, 9u);
+  const UnitStats& reader = unit(r, "weighted_sum");
+  EXPECT_GE(reader.busy, reader.starved + reader.blocked);
+  EXPECT_GE(3 * r.cycles, (latency + 2) * r.scores);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::small_fifo) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "normalize");
+  EXPECT_EQ(bottleneck_channel(r), "probs");
+}
+
+// The same channel behind a latency of 10 passes 3 per 12 cycles, 4 per score, the weighted
+// sum's rate at II 4: relieving either alone leaves the other, so the reason names both.
+TEST(Observe, AShallowChannelAtItsReadersRateIsNamedWithIt) {
+  DatapathConfig c = default_config();
+  c.depths["probs"] = 2;
+  c.timings["normalize"] = {10, 1};
+  c.timings["weighted_sum"] = {L(c, "two_pass", "weighted_sum"), 4};
+  const DatapathResult r = run("two_pass", c);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "weighted_sum");
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::small_fifo);
+  EXPECT_EQ(r.channels[std::size_t(r.bottleneck.also[0].channel)].name, "two_pass.probs");
+  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: probs depth 2 for latency 10: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
 // The walk goes downstream: subtract waits most on shifted (2 deep), but exp, which reads it,
 // waited for slots on exps (7 deep) more than it was busy or starved, behind the row sum at II 3
 // busy 91% of the cycles. The row sum is named (shifted was; 4× as deep changes nothing).

@@ -129,30 +129,34 @@ TEST(VerifyBottleneck, LimitsNamedAtTheSameRateAreRelievedTogether) {
   expect_reproduced("reordered", t, d);
 }
 
-// A shared link named with q_rows at its rate, relieved together, is not confirmed: each part is
-// then no alternative of its own, and the run of all that waited gives each key once (it gave
-// the link's twice, which the simulator refuses), so it reproduces.
+// A shared link named with three channels at its rate (a run of four scores, mostly fill),
+// relieved together, is not confirmed: each part is then no alternative of its own, and the run
+// of all that waited gives each key once (it gave the link's twice, which the simulator
+// refuses), so it reproduces.
 TEST(VerifyBottleneck, APartOfTheNamedLimitsIsRelievedOnceInAllThatWaited) {
   const fs::path d = scratch();
   const Checked c = verify(
-      "--set problem.seq_len=1 --set problem.kv_len=1 --set problem.head_dim=4 "
-      "--set problem.heads=4 --set memory.ports=shared --set memory.bytes_per_cycle=24 "
-      "--set memory.read_latency=20 --set datapath=reordered --set channels.depths.scores=2 "
-      "--set channels.depths.q_rows=4",
+      "--set problem.seq_len=1 --set problem.kv_len=2 --set problem.head_dim=4 "
+      "--set problem.heads=2 --set memory.ports=shared --set memory.bytes_per_cycle=32 "
+      "--set memory.read_latency=12 --set datapath=naive --set channels.depths.q_rows=4 "
+      "--set channels.depths.k_rows=8 --set channels.depths.scores=3",
       d);
   ASSERT_EQ(c.run.status, 0) << c.run.err;
-  ASSERT_EQ(c.report["runs"][0]["bottleneck"]["also"].size(), 1u);
+  ASSERT_EQ(c.report["runs"][0]["bottleneck"]["also"].size(), 3u);
   const json check = check_of(c);
   EXPECT_EQ(check["confirmed"], false);
   const json& trials = check["trials"];
   ASSERT_GE(trials.size(), 2u);
-  EXPECT_EQ(trials[0]["limit"], "memory bytes_per_cycle 24 → 96 and q_rows depth 4 → 16");
+  EXPECT_EQ(trials[0]["limit"],
+            "memory bytes_per_cycle 32 → 128 and k_rows depth 8 → 32 and q_rows depth 4 → 16 and "
+            "scores depth 3 → 12");
   for (std::size_t i = 1; i < trials.size(); ++i) {
     const std::string set = trials[i]["set"];
-    EXPECT_NE(set, "memory.bytes_per_cycle=96");
-    EXPECT_NE(set, "datapaths.reordered.channels.depths.q_rows=16");
-    EXPECT_EQ(set.find("bytes_per_cycle"), set.rfind("bytes_per_cycle")) << set;
-    expect_reproduced("reordered", trials[i], d);
+    EXPECT_NE(set, "memory.bytes_per_cycle=128");
+    EXPECT_NE(set, "datapaths.naive.channels.depths.q_rows=16");
+    for (const char* key : {"bytes_per_cycle", "k_rows", "q_rows", "scores"})
+      EXPECT_EQ(set.find(key), set.rfind(key)) << set;
+    expect_reproduced("naive", trials[i], d);
   }
 }
 
