@@ -29,6 +29,15 @@ double utilisation(const DatapathResult& r, const UnitStats& u) {
   return double(u.busy) / double(run_cycles(r));
 }
 
+// "busy 93.3% of the cycles": a unit busy past the cycle count (a sink slower than the rows
+// arrive) did not keep up, but the count ends at the last result's ready stamp, before its last
+// firings, which the reason says.
+std::string busy_share(const DatapathResult& r, const UnitStats& u) {
+  const double share = utilisation(r, u);
+  return fmt::format("busy {:.1f}% of the cycles{}", 100 * share,
+                     share > 1 ? ", past the last result's ready cycle, where the count ends" : "");
+}
+
 // A share at least 95%: the rest is filling and draining the pipeline.
 bool saturated(Cycle part, Cycle whole) { return part * 100 >= whole * 95; }
 
@@ -218,20 +227,14 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   const auto busiest_unit = [&](bool slow) {
     b.unit = busiest;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
-    // Busy past the cycle count (a sink slower than the rows arrive), a unit did not keep up,
-    // but the count ends at the last result's ready stamp, before its last firings.
-    const double busy = 100 * utilisation(r, top);
     if (slow)
-      b.reason = fmt::format("{}: II {}, busy {:.1f}% of the cycles: {}", local_name(top.name),
-                             top.timing.ii, busy, rate);
-    else if (busy > 100)
-      b.reason = fmt::format(
-          "none: {} busy {:.1f}% of the cycles, past the last result's ready cycle, where the "
-          "count ends: {}",
-          local_name(top.name), busy, rate);
+      b.reason = fmt::format("{}: II {}, {}: {}", local_name(top.name), top.timing.ii,
+                             busy_share(r, top), rate);
+    else if (utilisation(r, top) > 1)  // it did not keep up, but nothing waited for it
+      b.reason = fmt::format("none: {} {}: {}", local_name(top.name), busy_share(r, top), rate);
     else
-      b.reason = fmt::format("none: every unit keeps up, {} busy {:.1f}% of the cycles: {}",
-                             local_name(top.name), busy, rate);
+      b.reason = fmt::format("none: every unit keeps up, {} {}: {}", local_name(top.name),
+                             busy_share(r, top), rate);
     return b;
   };
   if (sets_rate || !stalls) return busiest_unit(sets_rate && top.timing.ii > 1);
@@ -270,11 +273,10 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
       if (!saturated(q.busy, round_trip_bound(r, full))) break;
       b.kind = BottleneckKind::slow_ii;
       b.unit = reader;
-      b.reason =
-          fmt::format("{}: II {}, busy {:.1f}% of the cycles, {} blocked {} cycles on {}: {}",
-                      local_name(q.name), q.timing.ii, 100 * utilisation(r, q),
-                      local_name(r.units[r.channel_ends[full].first].name), f.producer_stall_cycles,
-                      local_name(f.name), rate);
+      b.reason = fmt::format("{}: II {}, {}, {} blocked {} cycles on {}: {}", local_name(q.name),
+                             q.timing.ii, busy_share(r, q),
+                             local_name(r.units[r.channel_ends[full].first].name),
+                             f.producer_stall_cycles, local_name(f.name), rate);
       return b;
     }
     std::size_t waited_for = full, next = full;

@@ -185,6 +185,24 @@ TEST(Observe, ASinkSlowerThanTheRowsIsNamedBusyPastTheCycleCount) {
   EXPECT_EQ(r.bottleneck.reason.find("keeps up"), std::string::npos) << r.bottleneck.reason;
 }
 
+// A sink at II 100 behind 32 rows sets the rate (the row divide waits for it) and is busy past
+// the cycle count: the reason says so, as `none`'s does.
+TEST(Observe, ASlowSinkBusyPastTheCycleCountSaysSo) {
+  DatapathConfig c = default_config();
+  c.timings["sink"] = {1, 100};
+  const DatapathResult r = run("reordered", c);
+  expect_accounted(r);
+  EXPECT_EQ(unit(r, "sink").busy, 100u * kN);
+  EXPECT_GT(unit(r, "sink").busy, r.cycles);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "sink");
+  const std::string busy = fmt::format(
+      "sink: II 100, busy {:.1f}% of the cycles, past the last result's ready cycle, where the "
+      "count ends: ",
+      100.0 * 100.0 * kN / double(r.cycles));
+  EXPECT_NE(r.bottleneck.reason.find(busy), std::string::npos) << r.bottleneck.reason;
+}
+
 // A channel shallower than its producer's latency + 1: the producer waits for slots and its
 // consumer for elements, on that channel.
 TEST(Observe, SmallFifoNamesTheChannelAndItsProducer) {
