@@ -303,15 +303,18 @@ nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
     channels.push_back(
         {{"name", ch.name}, {"storage", s.storage->name}, {"pj", channel_pj(ch, *s.storage)}});
   }
+  // A deadlocked or stopped run did not compute all its scores nor produce all its tokens.
+  const bool stopped = r.status == Status::deadlock || r.status == Status::timeout;
+  const auto unless_stopped = [&](double pj) {
+    return stopped ? nlohmann::json(nullptr) : nlohmann::json(pj);
+  };
   return {{"cost_table", table.source},
           {"technology", table.technology},
           {"format", c.format},
           {"operator_formats", formats},
           {"total_pj", c.total_pj()},
-          // A deadlocked or stopped run did not compute all its scores.
-          {"per_score_pj", r.status == Status::deadlock || r.status == Status::timeout
-                               ? nlohmann::json(nullptr)
-                               : nlohmann::json(c.per_score_pj())},
+          {"per_score_pj", unless_stopped(c.per_score_pj())},
+          {"per_token_pj", unless_stopped(c.total_pj() / double(r.tokens))},
           {"compute_pj", c.compute_pj},
           {"compute_pj_by_format", c.compute_pj_by_format},
           {"buffering_pj",

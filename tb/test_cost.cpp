@@ -330,6 +330,8 @@ TEST(CostCli, TheReportAndSummaryHaveActionsEnergyAndArea) {
                 1e-6 * e["total_pj"].get<double>());
     EXPECT_DOUBLE_EQ(e["per_score_pj"].get<double>(),
                      e["total_pj"].get<double>() / run["scores"].get<double>());
+    EXPECT_DOUBLE_EQ(e["per_token_pj"].get<double>(),
+                     e["total_pj"].get<double>() / run["per_token"]["tokens"].get<double>());
     const json& a = run["area"];
     EXPECT_DOUBLE_EQ(a["total_um2"].get<double>(),
                      a["compute_um2"].get<double>() + a["buffering_um2"]["total"].get<double>());
@@ -369,7 +371,7 @@ const json& actions_of(const json& run, const std::string& unit) {
   throw std::out_of_range("no actions of " + unit);
 }
 
-// A deadlocked run reports the energy of what it did, but no energy per score.
+// A deadlocked run reports the energy of what it did, but no energy per score or token.
 TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
   const fs::path d = scratch();
   const SimRun r =
@@ -381,6 +383,7 @@ TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
   const json rep = report(d / "o");
   const json& e = run_of(rep, "naive")["energy"];
   EXPECT_TRUE(e["per_score_pj"].is_null());
+  EXPECT_TRUE(e["per_token_pj"].is_null());
   EXPECT_GT(e["total_pj"].get<double>(), 0);
   // The scores it computed, the dot product's firings, not the problem's 64²; the intensities
   // are of them and of the bytes it moved.

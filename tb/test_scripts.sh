@@ -450,6 +450,7 @@ sweep --grid problem.seq_len=16,64 --set problem.head_dim=4 --set datapath=all -
 check "sweep: energy and area columns" rows "$csv" 6 \
   'all(x["format"] == "fp32" for x in rows)' \
   'all(abs(float(x["energy_per_score_pj"]) * int(x["scores"]) - sum(float(x[c]) for c in ("energy_compute_pj", "energy_intermediate_pj", "energy_streams_pj", "energy_memory_pj"))) <= 1e-9 * float(x["energy_per_score_pj"]) * int(x["scores"]) for x in rows)' \
+  'all(abs(float(x["energy_per_token_pj"]) * int(x["tokens"]) - float(x["energy_per_score_pj"]) * int(x["scores"])) <= 1e-9 * float(x["energy_per_score_pj"]) * int(x["scores"]) for x in rows)' \
   'float(r(datapath="naive", seq_len=64)["area_intermediate_um2"]) > float(r(datapath="naive", seq_len=16)["area_intermediate_um2"])' \
   'r(datapath="reordered", seq_len=64)["area_intermediate_um2"] == r(datapath="reordered", seq_len=16)["area_intermediate_um2"]' \
   'all(r(datapath=dp, seq_len=64)["area_compute_um2"] == r(datapath=dp, seq_len=16)["area_compute_um2"] for dp in ("naive", "two_pass", "reordered"))'
