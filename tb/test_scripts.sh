@@ -188,6 +188,15 @@ if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
 else
   echo "SKIP sweep: another user's folders (needs root and setpriv)"
 fi
+# A value may be a YAML flow map, commas and all: two keys swept together, one point each.
+sweep --grid 'problem={seq_len: 8, head_dim: 4},{seq_len: 16, head_dim: 8}' --set datapath=reordered
+check "sweep: --grid of flow maps runs one point per map (exit 0)" test "$rc" = 0
+check "sweep: ... each with its map's shape" rows "$csv" 2 \
+  'r(problem="{seq_len: 8, head_dim: 4}")["seq_len"] == "8" and r(problem="{seq_len: 8, head_dim: 4}")["head_dim"] == "4"' \
+  'r(problem="{seq_len: 16, head_dim: 8}")["seq_len"] == "16" and r(problem="{seq_len: 16, head_dim: 8}")["head_dim"] == "8"'
+sweep --grid 'problem={seq_len: 8,{seq_len: 16}' --set problem.head_dim=4
+check "sweep: --grid with an unclosed brace is a one-line error, exit 2" \
+  eval 'one_line_error && [[ $err == *"unbalanced brackets or quotes"* ]]'
 # Values the simulator reads as one (04 is 4) are one point, not two runs of it.
 sweep --grid problem.seq_len=04,4 --set problem.head_dim=4
 check "sweep: --grid 04,4 (one integer twice) is a one-line error, exit 2" \
