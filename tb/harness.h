@@ -42,6 +42,14 @@ inline unsigned L(const DatapathConfig& c, const std::string& datapath, const st
                                : datapath_parts(datapath).default_timings.at(unit).latency;
 }
 
+// Sets `unit`'s II, keeping its latency. (Not `c.timings[unit] = {L(c, datapath, unit), ii}`:
+// the subscript may insert a default timing, latency 1, before L reads it.)
+inline void set_ii(DatapathConfig& c, const std::string& datapath, const std::string& unit,
+                   unsigned ii) {
+  const unsigned latency = L(c, datapath, unit);
+  c.timings[unit] = {latency, ii};
+}
+
 // A unit's initiation interval in `datapath`: as configured in `c`, or its default.
 inline unsigned II(const DatapathConfig& c, const std::string& datapath, const std::string& unit) {
   const auto it = c.timings.find(unit);

@@ -146,7 +146,7 @@ TEST(Observe, SlowIIBlocksTheUnitsUpstreamByTheDerivedAmount) {
 TEST(Observe, ASlowUnitInAShortRunSetsTheRateAfterItsFirstRows) {
   DatapathConfig c = default_config();
   c.memory.read_latency = 40;
-  c.timings["dot_product"] = {L(c, "reordered", "dot_product"), 2};
+  set_ii(c, "reordered", "dot_product", 2);
   const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"reordered"}, c).runs.at(0);
   expect_accounted(r);
   const UnitStats& dot = unit(r, "dot_product");
@@ -160,7 +160,7 @@ TEST(Observe, ASlowUnitInAShortRunSetsTheRateAfterItsFirstRows) {
 // at II 3, busy 3 of 29 cycles, was named slow_ii once its wait for its rows was left out).
 TEST(Observe, ARunOfOneScoreHasNoRateToSet) {
   DatapathConfig c = default_config();
-  c.timings["dot_product"] = {L(c, "naive", "dot_product"), 3};
+  set_ii(c, "naive", "dot_product", 3);
   const DatapathResult r = simulate(random_inputs(1, 1, 8, 5), {"naive"}, c).runs.at(0);
   expect_accounted(r);
   EXPECT_EQ(unit(r, "dot_product").firings, 1u);
@@ -223,7 +223,7 @@ TEST(Observe, SmallFifoNamesTheChannelAndItsProducer) {
 TEST(Observe, ASlowReaderBehindAFullChannelIsNamedNotTheChannel) {
   DatapathConfig c = default_config();
   c.memory.read_latency = 40;
-  c.timings["running_max"] = {L(c, "reordered", "running_max"), 3};
+  set_ii(c, "reordered", "running_max", 3);
   const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"reordered"}, c).runs.at(0);
   expect_accounted(r);
   const UnitStats& slow = unit(r, "running_max");
@@ -246,7 +246,7 @@ TEST(Observe, ASlowReaderBehindAFullChannelIsNamedNotTheChannel) {
 TEST(Observe, AChannelShallowerThanItsRoundTripIsNamedNotItsSlowReader) {
   DatapathConfig c = default_config();
   c.depths["probs"] = 2;
-  c.timings["weighted_sum"] = {L(c, "two_pass", "weighted_sum"), 2};
+  set_ii(c, "two_pass", "weighted_sum", 2);
   const DatapathResult r = run("two_pass", c);
   expect_accounted(r);
   const Cycle latency = L(c, "two_pass", "normalize");
@@ -265,7 +265,7 @@ TEST(Observe, AShallowChannelAtItsReadersRateIsNamedWithIt) {
   DatapathConfig c = default_config();
   c.depths["probs"] = 2;
   c.timings["normalize"] = {10, 1};
-  c.timings["weighted_sum"] = {L(c, "two_pass", "weighted_sum"), 4};
+  set_ii(c, "two_pass", "weighted_sum", 4);
   const DatapathResult r = run("two_pass", c);
   expect_accounted(r);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
@@ -285,7 +285,7 @@ TEST(Observe, AReaderThatWaitedForSlotsPassesOnTheChannelItWaitedOn) {
   DatapathConfig c = default_config();
   c.memory.read_latency = 32;
   c.depths["exps"] = 7;
-  c.timings["row_sum"] = {L(c, "naive", "row_sum"), 3};
+  set_ii(c, "naive", "row_sum", 3);
   const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"naive"}, c).runs.at(0);
   expect_accounted(r);
   EXPECT_EQ(r.channels[r.limiting.channel].name, "naive.shifted");
@@ -323,8 +323,8 @@ TEST(Observe, AShallowVBufferIsNamedNotTheChannelBehindIt) {
 // Two units at II 3, each busy 3 cycles per score.
 TEST(Observe, UnitsAtTheSameRateAreNamedTogether) {
   DatapathConfig c = default_config();
-  c.timings["running_max"] = {L(c, "reordered", "running_max"), 3};
-  c.timings["running_sum"] = {L(c, "reordered", "running_sum"), 3};
+  set_ii(c, "reordered", "running_max", 3);
+  set_ii(c, "reordered", "running_sum", 3);
   const DatapathResult r = run("reordered", c);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "running_max");
@@ -343,7 +343,7 @@ TEST(Observe, ASharedLinkAtTheRateOfASlowUnitIsNamedWithIt) {
   DatapathConfig c = default_config();
   c.memory.shared = true;
   c.memory.bytes_per_cycle = 34;
-  c.timings["running_max"] = {L(c, "reordered", "running_max"), 2};
+  set_ii(c, "reordered", "running_max", 2);
   const DatapathResult r = run("reordered", c);
   EXPECT_EQ((r.bytes_read() + 33) / 34, 1958u);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
