@@ -54,18 +54,26 @@ std::size_t most_waited_stream(const DatapathResult& r) {
   return waited;
 }
 
-// A channel of capacity C shallower than its elements' latency L + 1 passes C + 1 of them per
-// L + 2 cycles (docs/timing.md, "Consequences"; a stream buffer's L is Lmem): a bound on the
-// run's cycles, or 0 if it has none.
-Cycle round_trip_bound(Cycle elements, Cycle latency, Cycle capacity) {
-  if (capacity >= latency + 1) return 0;
-  return (elements * (latency + 2) + capacity) / (capacity + 1);
-}
-// An intermediate channel's, its writer's latency the elements'.
+// A channel of capacity C whose writer, at II I, issues elements ready L cycles later passes
+// C + 1 of them per L + 1 + I cycles if I·C < L + 1 (the writer holds one more in its output
+// register), and at capacity 1 one per 2 cycles at most, since an element holds its slot from its
+// write to the cycle after its read (docs/timing.md, "Consequences"; a stream buffer's L is
+// Lmem): a bound on the run's cycles, or 0 if it has none.
 Cycle round_trip_bound(const DatapathResult& r, std::size_t s) {
   const ChannelStats& c = r.channels[s];
-  if (c.input_stream) return 0;
-  return round_trip_bound(c.writes, r.units[r.channel_ends[s].first].timing.latency, c.capacity);
+  const Timing& writer = r.units[r.channel_ends[s].first].timing;
+  const Cycle latency = c.input_stream ? r.first_row[s] : writer.latency;
+  if (writer.ii * c.capacity >= latency + 1) return 0;
+  const Cycle trips = (c.writes * (latency + 1 + writer.ii) + c.capacity) / (c.capacity + 1);
+  return c.capacity == 1 ? std::max(trips, 2 * c.writes) : trips;
+}
+// As a reason names it: "scores depth 2 for latency 4", "... at II 2" for a slower writer.
+std::string round_trip_text(const DatapathResult& r, std::size_t s) {
+  const ChannelStats& c = r.channels[s];
+  const Timing& writer = r.units[r.channel_ends[s].first].timing;
+  const Cycle latency = c.input_stream ? r.first_row[s] : writer.latency;
+  return fmt::format("{} depth {} for latency {}{}", local_name(c.name), c.capacity, latency,
+                     writer.ii > 1 ? fmt::format(" at II {}", writer.ii) : "");
 }
 
 // The bytes a shared link carries in each cycle, as steps [from, to) of one value, in time order
@@ -125,6 +133,54 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r) {
 }
 
 namespace {
+
+// A limit with its bound on the run's cycles in closed form (docs/timing.md): a unit at II > 1
+// is busy firings · II; a channel too shallow for its writer's latency (a stream buffer's, Lmem)
+// passes C + 1 elements per round trip (round_trip_bound); a private link of b > 1 beats per row
+// carries a row per b cycles; a shared link carries every byte at B per cycle.
+struct Bound {
+  Limit limit;
+  Cycle cycles = 0;
+  std::string what;  // as the reason names it
+};
+
+std::vector<Bound> bounds(const DatapathResult& r) {
+  std::vector<Bound> all;
+  for (std::size_t u = 0; u < r.units.size(); ++u) {
+    const UnitStats& unit = r.units[u];
+    if (unit.timing.ii > 1)
+      all.push_back({{BottleneckKind::slow_ii, u, -1},
+                     unit.busy,
+                     fmt::format("{} II {}", local_name(unit.name), unit.timing.ii)});
+  }
+  for (std::size_t s = 0; s < r.channels.size(); ++s) {
+    const ChannelStats& c = r.channels[s];
+    const std::size_t writer = r.channel_ends[s].first;
+    if (const Cycle cycles = round_trip_bound(r, s))
+      all.push_back({{c.input_stream ? BottleneckKind::memory_latency : BottleneckKind::small_fifo,
+                      writer, std::ptrdiff_t(s)},
+                     cycles,
+                     round_trip_text(r, s)});
+    if (!c.input_stream) continue;
+    const Cycle rows = c.writes, beats = r.memory.beats(c.width * c.element_bytes);
+    if (!r.shared_link && beats > 1)
+      all.push_back({{BottleneckKind::memory_bandwidth, writer, std::ptrdiff_t(s)},
+                     beats * rows,
+                     fmt::format("{}'s link, {} cycles per row", local_name(c.name), beats)});
+  }
+  // A shared link, at the stream buffer whose consumer waited the most beyond its first row (if
+  // none did, the first stream buffer).
+  if (!r.shared_link) return all;
+  std::size_t waited = most_waited_stream(r);
+  for (std::size_t s = 0; s < r.channels.size() && waited == r.channels.size(); ++s)
+    if (r.channels[s].input_stream) waited = s;
+  if (waited < r.channels.size())
+    all.push_back(
+        {{BottleneckKind::memory_bandwidth, r.channel_ends[waited].first, std::ptrdiff_t(waited)},
+         r.link_cycles(),
+         fmt::format("the shared link, {} bytes per cycle", r.memory.bytes_per_cycle)});
+  return all;
+}
 
 // The rule's one limit (docs/timing.md, "The bottleneck").
 Bottleneck named_bottleneck(const DatapathResult& r) {
@@ -222,8 +278,21 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   for (std::size_t s = 0; s < r.channels.size(); ++s)
     if (r.channels[s].input_stream && r.channel_ends[s].second == busiest)
       fill = std::max(fill, r.first_row[s]);
-  // (A unit that fired once has no rate: a single score's run is all fill.)
-  const bool sets_rate = top.firings > 1 && saturated(top.busy, top.end - std::min(top.end, fill));
+  // (A unit that fired once has no rate: a single score's run is all fill.) Nor does one that a
+  // channel's round trip exceeds by more than 5%, if that bound is at least half the run's
+  // cycles: a reader that never waited is busy to its end, which may come long before the run's
+  // (its rows then waited in a buffer too shallow for the memory's latency, say). In a run that
+  // is mostly fill, nothing sets a rate. (The links have their rules above and below.)
+  const std::vector<Bound> limits = bounds(r);
+  const bool outlasted = std::any_of(limits.begin(), limits.end(), [&](const Bound& o) {
+    const bool trip = o.limit.kind == BottleneckKind::small_fifo ||
+                      o.limit.kind == BottleneckKind::memory_latency;
+    return trip && !saturated(top.busy, o.cycles) && 2 * o.cycles >= cycles;
+  });
+  Cycle slowest = 0;
+  for (const Bound& o : limits) slowest = std::max(slowest, o.cycles);
+  const bool sets_rate =
+      top.firings > 1 && !outlasted && saturated(top.busy, top.end - std::min(top.end, fill));
   const auto busiest_unit = [&](bool slow) {
     b.unit = busiest;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
@@ -238,12 +307,13 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
     return b;
   };
   if (sets_rate || !stalls) return busiest_unit(sets_rate && top.timing.ii > 1);
-  // A stream buffer at least Lmem + 1 deep keeps enough rows in flight for the latency: what its
-  // consumer waited for beyond that is its link, shared or of more than one beat per row.
+  // A stream buffer at least (Lmem + 1) / II deep, II its reader's, keeps enough rows in flight
+  // for the latency (it has no round-trip bound): what its consumer waited for beyond that is its
+  // link, shared or of more than one beat per row.
   const auto stream_buffer = [&](std::size_t s) {
     const ChannelStats& buffer = r.channels[s];
     if (slow_private_link(s)) return memory_bandwidth(s);
-    const bool enough_in_flight = buffer.capacity >= r.first_row[s] + 1;
+    const bool enough_in_flight = round_trip_bound(r, s) == 0;
     if (r.shared_link && enough_in_flight) return shared_bandwidth(s);
     if (!r.shared_link && (link_saturated(s) || (enough_in_flight && beats(s) > 1)))
       return memory_bandwidth(s);
@@ -260,7 +330,8 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   // The writer of an intermediate channel waited for slots because its reader did not read. The
   // channel is too small when the reader waited for it too (the credits' round trip); a reader
   // at II > 1 busy at least as long as it waited held the writer back itself, unless the
-  // channel's round trip is the slower by more than 5% (its reader then starves for it too), one
+  // channel's round trip is slower by more than 5% than the reader, busy or blocked on its own
+  // outputs, and is the slowest limit in closed form (within 5%: limits at the same rate), one
   // that waited most for a stream buffer's rows (beyond the first) passes on that buffer's wait,
   // and one that waited for slots more than it was busy or starved passes on the channel it
   // waited on most (downstream: the graph has no cycles).
@@ -270,7 +341,8 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
     const std::size_t reader = r.channel_ends[full].second;
     const UnitStats& q = r.units[reader];
     if (q.timing.ii > 1 && q.busy >= q.starved + q.blocked) {
-      if (!saturated(q.busy, round_trip_bound(r, full))) break;
+      const Cycle trip = round_trip_bound(r, full);
+      if (!saturated(q.busy + q.blocked, trip) && saturated(trip, slowest)) break;
       b.kind = BottleneckKind::slow_ii;
       b.unit = reader;
       b.reason = fmt::format("{}: II {}, {}, {} blocked {} cycles on {}: {}", local_name(q.name),
@@ -306,61 +378,6 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
                   local_name(f.name), f.capacity, writer.blocked, local_name(q.name), q.starved));
 }
 
-// A limit with its bound on the run's cycles in closed form (docs/timing.md): a unit at II > 1
-// is busy firings · II; a stream buffer shallower than Lmem + 1 passes C + 1 rows per Lmem + 2
-// cycles, an intermediate channel shallower than L + 1 C + 1 elements per L + 2; a private link of
-// b > 1 beats per row carries a row per b cycles; a shared link carries every byte at B per cycle.
-struct Bound {
-  Limit limit;
-  Cycle cycles = 0;
-  std::string what;  // as the reason names it
-};
-
-std::vector<Bound> bounds(const DatapathResult& r) {
-  std::vector<Bound> all;
-  for (std::size_t u = 0; u < r.units.size(); ++u) {
-    const UnitStats& unit = r.units[u];
-    if (unit.timing.ii > 1)
-      all.push_back({{BottleneckKind::slow_ii, u, -1},
-                     unit.busy,
-                     fmt::format("{} II {}", local_name(unit.name), unit.timing.ii)});
-  }
-  for (std::size_t s = 0; s < r.channels.size(); ++s) {
-    const ChannelStats& c = r.channels[s];
-    const std::size_t writer = r.channel_ends[s].first;
-    if (!c.input_stream) {
-      if (const Cycle cycles = round_trip_bound(r, s))
-        all.push_back({{BottleneckKind::small_fifo, writer, std::ptrdiff_t(s)},
-                       cycles,
-                       fmt::format("{} depth {} for latency {}", local_name(c.name), c.capacity,
-                                   r.units[writer].timing.latency)});
-      continue;
-    }
-    const Cycle rows = c.writes, beats = r.memory.beats(c.width * c.element_bytes);
-    if (const Cycle cycles = round_trip_bound(rows, r.first_row[s], c.capacity))
-      all.push_back({{BottleneckKind::memory_latency, writer, std::ptrdiff_t(s)},
-                     cycles,
-                     fmt::format("{} depth {} for latency {}", local_name(c.name), c.capacity,
-                                 r.first_row[s])});
-    if (!r.shared_link && beats > 1)
-      all.push_back({{BottleneckKind::memory_bandwidth, writer, std::ptrdiff_t(s)},
-                     beats * rows,
-                     fmt::format("{}'s link, {} cycles per row", local_name(c.name), beats)});
-  }
-  // A shared link, at the stream buffer whose consumer waited the most beyond its first row (if
-  // none did, the first stream buffer).
-  if (!r.shared_link) return all;
-  std::size_t waited = most_waited_stream(r);
-  for (std::size_t s = 0; s < r.channels.size() && waited == r.channels.size(); ++s)
-    if (r.channels[s].input_stream) waited = s;
-  if (waited < r.channels.size())
-    all.push_back(
-        {{BottleneckKind::memory_bandwidth, r.channel_ends[waited].first, std::ptrdiff_t(waited)},
-         r.link_cycles(),
-         fmt::format("the shared link, {} bytes per cycle", r.memory.bytes_per_cycle)});
-  return all;
-}
-
 // Limits relieved under one key are one: a lane's unit or channel is every lane's, and the link
 // is the link whichever stream buffer names it.
 std::string relief_key(const DatapathResult& r, const Limit& l) {
@@ -375,7 +392,8 @@ std::string relief_key(const DatapathResult& r, const Limit& l) {
 
 Bottleneck find_bottleneck(const DatapathResult& r) {
   Bottleneck b = named_bottleneck(r);
-  if (b.kind == BottleneckKind::stopped || b.kind == BottleneckKind::small_fifo) return b;
+  // A stopped run has no rate. A small FIFO's bound is its round trip's, if it has one.
+  if (b.kind == BottleneckKind::stopped) return b;
   // Every unit keeping up, the busiest sets the bound: only a link can be as slow (a slower unit
   // at II > 1 would be the bottleneck).
   const bool none = b.kind == BottleneckKind::none;

@@ -278,6 +278,72 @@ TEST(Observe, AShallowChannelAtItsReadersRateIsNamedWithIt) {
       << r.bottleneck.reason;
 }
 
+// scores 3 deep behind the dot product's latency of 12 passes 4 scores per 14 cycles (3.5 per
+// score), slower than the running max's II 3, but the running max was also blocked 2048 cycles
+// on sum_rescale, 1 deep, which passes 2 elements per 6 + 1 + 3 cycles from a writer at latency
+// 6 and II 3: busy or blocked, it took 5 cycles per score, so it is named, with both channels
+// listed at its rate (scores was named alone; 4× as deep it changed nothing).
+TEST(Observe, AReaderBlockedOnItsOutputsIsNamedNotTheChannelBehindIt) {
+  DatapathConfig c = default_config();
+  c.depths["sum_rescale"] = 1;
+  c.depths["scores"] = 3;
+  set_ii(c, "reordered", "running_max", 3);
+  c.timings["dot_product"] = {12, 1};
+  const DatapathResult r = run("reordered", c);
+  expect_accounted(r);
+  const UnitStats& reader = unit(r, "running_max");
+  const Cycle trip = (r.scores * 14 + 3) / 4;  // scores' round trips
+  EXPECT_GT(100 * trip, 105 * reader.busy);
+  EXPECT_GE(100 * (reader.busy + reader.blocked), 95 * trip);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "running_max");
+  EXPECT_NE(r.bottleneck.reason.find(
+                "; at the same rate: sum_rescale depth 1 for latency 6 at II 3, scores depth 3 "
+                "for latency 12: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
+// Capacity 1 passes at most one element per 2 cycles, whatever the latency (docs/timing.md):
+// shifted, 1 deep behind the subtract's latency of 1, at the exp's II 2, is at its rate (it was
+// not listed: ⌈3/2 · n⌉ was its bound; either relieved alone changes nothing).
+TEST(Observe, CapacityOnePassesOneElementPerTwoCycles) {
+  DatapathConfig c = default_config();
+  c.depths["shifted"] = 1;
+  set_ii(c, "naive", "exp", 2);
+  ASSERT_EQ(L(c, "naive", "subtract"), 1u);
+  const DatapathResult r = simulate(random_inputs(1, 64, 8, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_GE(r.cycles, 2 * channel(r, "shifted").writes);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "exp");
+  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: shifted depth 1 for latency 1: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
+// A small FIFO lists the limits at its rate: scores, 1 deep behind the dot product's latency 4,
+// passes a score per 3 cycles, as the K link of 16 bytes per cycle carries a row of 11 floats
+// (either relieved alone changes nothing; both, 1.35× as fast).
+TEST(Observe, ASmallFifoNamesTheLimitsAtItsRate) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 12;
+  c.memory.bytes_per_cycle = 16;
+  c.depths["scores"] = 1;
+  c.depths["probs"] = 4;
+  set_ii(c, "two_pass", "online_normalizer", 2);
+  c.timings["weighted_sum"] = {14, 1};
+  const DatapathResult r = simulate(random_inputs(1, 40, 11, 5), {"two_pass"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::small_fifo) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_channel(r), "scores");
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
+  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: k_rows's link, 3 cycles per row: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+}
+
 // The walk goes downstream: subtract waits most on shifted (2 deep), but exp, which reads it,
 // waited for slots on exps (7 deep) more than it was busy or starved, behind the row sum at II 3
 // busy 91% of the cycles. The row sum is named (shifted was; 4× as deep changes nothing).
@@ -317,6 +383,29 @@ TEST(Observe, AShallowVBufferIsNamedNotTheChannelBehindIt) {
     EXPECT_GE(13 * r.cycles, 20 * r.scores) << r.datapath;
     EXPECT_LE(13 * r.cycles, 20 * r.scores + 13 * (2 * kN + 40)) << r.datapath;
   }
+}
+
+// Two lanes behind a read latency of 20 with V rows 2 deep: each lane's V buffer passes 3 rows
+// per 22 cycles, 32 rows in at least 235 of the run's 259 cycles. The K reader, first of the
+// units busy 32 cycles, never waited (its buffer holds 21 rows) and so was busy to its end, at
+// cycle 32: it does not set the rate, since the V buffer's bound is more than 5% above its busy
+// cycles and more than half the run's (it was "none: every unit keeps up"; V rows 4× as deep
+// run 2.4× as fast).
+TEST(Observe, AReaderBusyToAnEarlyEndDoesNotSetTheRate) {
+  DatapathConfig c = default_config();
+  c.lanes = 2;
+  c.memory.read_latency = 20;
+  c.depths["v_rows"] = 2;
+  const DatapathResult r = simulate(random_inputs(1, 8, 8, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  const UnitStats& k = unit(r, "k_reader");
+  EXPECT_EQ(k.blocked + k.starved, 0u);
+  const Cycle rows = channel(r, "lane1.v_rows").writes, bound = (rows * 22 + 2) / 3;
+  EXPECT_EQ(rows, 32u);
+  EXPECT_GE(r.cycles, bound);
+  EXPECT_GT(100 * bound, 105 * k.busy);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_channel(r), "lane1.v_rows") << r.bottleneck.reason;
 }
 
 // Two limits at one rate: relieving either alone leaves the other, so the reason names both.

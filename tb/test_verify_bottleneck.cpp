@@ -160,15 +160,16 @@ TEST(VerifyBottleneck, APartOfTheNamedLimitsIsRelievedOnceInAllThatWaited) {
   }
 }
 
-// Depth 1 everywhere behind a latency of 7: the K and V streams, the rescale fan-out and the
-// scores each pass about a score per 4 to 4.5 cycles, so relieving the named channel, or any
-// one, changes nothing; all that waited, relieved together, run faster, and the check says so.
+// Both naive bypasses a few elements short of the 21 a row of 16 and its latencies need
+// (score_bypass 18, exp_bypass 17 deep): no bound in closed form sees them, and relieving the
+// named one, or any one, changes nothing; all that waited, relieved together, run faster (as
+// fast as the default depths), and the check says so.
 TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
   const fs::path d = scratch();
   const std::string args =
-      "--set problem.seq_len=64 --set problem.head_dim=16 --set channels.default_depth=1 "
-      "--set memory.read_latency=7";
-  const Checked c = verify(args + " --set datapath=reordered", d);
+      "--set problem.seq_len=16 --set problem.head_dim=8 --set channels.depths.score_bypass=18 "
+      "--set channels.depths.exp_bypass=17";
+  const Checked c = verify(args + " --set datapath=naive", d);
   ASSERT_EQ(c.run.status, 0) << c.run.err;
   const json check = check_of(c);
   EXPECT_EQ(check["confirmed"], false);
@@ -179,11 +180,12 @@ TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
   for (std::size_t i = 0; i + 1 < trials.size(); ++i)
     EXPECT_EQ(trials[i]["cycles"], c.report["runs"][0]["cycles"]) << trials[i]["limit"];
   EXPECT_EQ(check["fastest"], together["set"]);
-  EXPECT_GT(together["speedup"].get<double>(), 2.0);
+  EXPECT_GT(together["speedup"].get<double>(), 1.15);
+  EXPECT_NE(together["set"].get<std::string>().find("exp_bypass="), std::string::npos);
   const std::string limit = together["limit"];
   EXPECT_EQ(limit.rfind("the ", 0), 0u) << limit;
   EXPECT_NE(limit.find(" that waited, together"), std::string::npos) << limit;
-  expect_reproduced("reordered", together, d);
+  expect_reproduced("naive", together, d);
   EXPECT_NE(
       c.run.out.find("  check (--verify-bottleneck): not confirmed, " + limit + " ran fastest\n"),
       std::string::npos)
