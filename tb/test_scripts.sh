@@ -194,6 +194,10 @@ check "sweep: --grid of flow maps runs one point per map (exit 0)" test "$rc" = 
 check "sweep: ... each with its map's shape" rows "$csv" 2 \
   'r(problem="{seq_len: 8, head_dim: 4}")["seq_len"] == "8" and r(problem="{seq_len: 8, head_dim: 4}")["head_dim"] == "4"' \
   'r(problem="{seq_len: 16, head_dim: 8}")["seq_len"] == "16" and r(problem="{seq_len: 16, head_dim: 8}")["head_dim"] == "8"'
+# Quotes and brackets are YAML's only where a value begins: '' escapes a quote, and a] is text.
+sweep --grid "datapath='it''s, naive',x 'y,a]1" --set problem.seq_len=8 --set problem.head_dim=4
+check "sweep: --grid splits only outside quoted values (the simulator refuses the first whole)" \
+  eval 'one_line_error && [[ $err == *"got '"'"'it'"'"'s, naive'"'"'"* ]]'
 sweep --grid 'problem={seq_len: 8,{seq_len: 16}' --set problem.head_dim=4
 check "sweep: --grid with an unclosed brace is a one-line error, exit 2" \
   eval 'one_line_error && [[ $err == *"unbalanced brackets or quotes"* ]]'
