@@ -54,6 +54,19 @@ std::size_t most_waited_stream(const DatapathResult& r) {
   return waited;
 }
 
+// The writer's latency and II for a channel's round trip. A stream buffer's is the memory
+// latency's alone, as if its reader were at II 1: a reader at II > 1 is a limit of its own
+// (slow_ii), and folding its II into the round trip dropped limits at nearly one rate from the
+// list (a K buffer's bound 7% above the V buffer's, both relieved 1.26× as fast, the K buffer
+// alone 1.00×).
+struct RoundTrip {
+  Cycle latency, ii;
+};
+RoundTrip round_trip_timing(const DatapathResult& r, std::size_t s) {
+  const Timing& writer = r.units[r.channel_ends[s].first].timing;
+  if (r.channels[s].input_stream) return {r.first_row[s], 1};
+  return {writer.latency, writer.ii};
+}
 // A channel of capacity C whose writer, at II I, issues elements ready L cycles later passes
 // C + 1 of them per L + 1 + I cycles if I·C < L + 1 (the writer holds one more in its output
 // register), and at capacity 1 one per 2 cycles at most, since an element holds its slot from its
@@ -61,19 +74,17 @@ std::size_t most_waited_stream(const DatapathResult& r) {
 // Lmem): a bound on the run's cycles, or 0 if it has none.
 Cycle round_trip_bound(const DatapathResult& r, std::size_t s) {
   const ChannelStats& c = r.channels[s];
-  const Timing& writer = r.units[r.channel_ends[s].first].timing;
-  const Cycle latency = c.input_stream ? r.first_row[s] : writer.latency;
-  if (writer.ii * c.capacity >= latency + 1) return 0;
-  const Cycle trips = (c.writes * (latency + 1 + writer.ii) + c.capacity) / (c.capacity + 1);
+  const RoundTrip t = round_trip_timing(r, s);
+  if (t.ii * c.capacity >= t.latency + 1) return 0;
+  const Cycle trips = (c.writes * (t.latency + 1 + t.ii) + c.capacity) / (c.capacity + 1);
   return c.capacity == 1 ? std::max(trips, 2 * c.writes) : trips;
 }
 // As a reason names it: "scores depth 2 for latency 4", "... at II 2" for a slower writer.
 std::string round_trip_text(const DatapathResult& r, std::size_t s) {
   const ChannelStats& c = r.channels[s];
-  const Timing& writer = r.units[r.channel_ends[s].first].timing;
-  const Cycle latency = c.input_stream ? r.first_row[s] : writer.latency;
-  return fmt::format("{} depth {} for latency {}{}", local_name(c.name), c.capacity, latency,
-                     writer.ii > 1 ? fmt::format(" at II {}", writer.ii) : "");
+  const RoundTrip t = round_trip_timing(r, s);
+  return fmt::format("{} depth {} for latency {}{}", local_name(c.name), c.capacity, t.latency,
+                     t.ii > 1 ? fmt::format(" at II {}", t.ii) : "");
 }
 
 // The bytes a shared link carries in each cycle, as steps [from, to) of one value, in time order
@@ -278,21 +289,8 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   for (std::size_t s = 0; s < r.channels.size(); ++s)
     if (r.channels[s].input_stream && r.channel_ends[s].second == busiest)
       fill = std::max(fill, r.first_row[s]);
-  // (A unit that fired once has no rate: a single score's run is all fill.) Nor does one that a
-  // channel's round trip exceeds by more than 5%, if that bound is at least half the run's
-  // cycles: a reader that never waited is busy to its end, which may come long before the run's
-  // (its rows then waited in a buffer too shallow for the memory's latency, say). In a run that
-  // is mostly fill, nothing sets a rate. (The links have their rules above and below.)
-  const std::vector<Bound> limits = bounds(r);
-  const bool outlasted = std::any_of(limits.begin(), limits.end(), [&](const Bound& o) {
-    const bool trip = o.limit.kind == BottleneckKind::small_fifo ||
-                      o.limit.kind == BottleneckKind::memory_latency;
-    return trip && !saturated(top.busy, o.cycles) && 2 * o.cycles >= cycles;
-  });
-  Cycle slowest = 0;
-  for (const Bound& o : limits) slowest = std::max(slowest, o.cycles);
-  const bool sets_rate =
-      top.firings > 1 && !outlasted && saturated(top.busy, top.end - std::min(top.end, fill));
+  // (A unit that fired once has no rate: a single score's run is all fill.)
+  const bool sets_rate = top.firings > 1 && saturated(top.busy, top.end - std::min(top.end, fill));
   const auto busiest_unit = [&](bool slow) {
     b.unit = busiest;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
@@ -307,9 +305,9 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
     return b;
   };
   if (sets_rate || !stalls) return busiest_unit(sets_rate && top.timing.ii > 1);
-  // A stream buffer at least (Lmem + 1) / II deep, II its reader's, keeps enough rows in flight
-  // for the latency (it has no round-trip bound): what its consumer waited for beyond that is its
-  // link, shared or of more than one beat per row.
+  // A stream buffer at least Lmem + 1 deep keeps enough rows in flight for the latency (it has no
+  // round-trip bound): what its consumer waited for beyond that is its link, shared or of more
+  // than one beat per row.
   const auto stream_buffer = [&](std::size_t s) {
     const ChannelStats& buffer = r.channels[s];
     if (slow_private_link(s)) return memory_bandwidth(s);
@@ -335,6 +333,8 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   // that waited most for a stream buffer's rows (beyond the first) passes on that buffer's wait,
   // and one that waited for slots more than it was busy or starved passes on the channel it
   // waited on most (downstream: the graph has no cycles).
+  Cycle slowest = 0;
+  for (const Bound& o : bounds(r)) slowest = std::max(slowest, o.cycles);
   std::size_t full = i;
   for (std::size_t step = 0; step < r.channels.size(); ++step) {
     const ChannelStats& f = r.channels[full];

@@ -385,29 +385,6 @@ TEST(Observe, AShallowVBufferIsNamedNotTheChannelBehindIt) {
   }
 }
 
-// Two lanes behind a read latency of 20 with V rows 2 deep: each lane's V buffer passes 3 rows
-// per 22 cycles, 32 rows in at least 235 of the run's 259 cycles. The K reader, first of the
-// units busy 32 cycles, never waited (its buffer holds 21 rows) and so was busy to its end, at
-// cycle 32: it does not set the rate, since the V buffer's bound is more than 5% above its busy
-// cycles and more than half the run's (it was "none: every unit keeps up"; V rows 4× as deep
-// run 2.4× as fast).
-TEST(Observe, AReaderBusyToAnEarlyEndDoesNotSetTheRate) {
-  DatapathConfig c = default_config();
-  c.lanes = 2;
-  c.memory.read_latency = 20;
-  c.depths["v_rows"] = 2;
-  const DatapathResult r = simulate(random_inputs(1, 8, 8, 5), {"reordered"}, c).runs.at(0);
-  expect_accounted(r);
-  const UnitStats& k = unit(r, "k_reader");
-  EXPECT_EQ(k.blocked + k.starved, 0u);
-  const Cycle rows = channel(r, "lane1.v_rows").writes, bound = (rows * 22 + 2) / 3;
-  EXPECT_EQ(rows, 32u);
-  EXPECT_GE(r.cycles, bound);
-  EXPECT_GT(100 * bound, 105 * k.busy);
-  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
-  EXPECT_EQ(bottleneck_channel(r), "lane1.v_rows") << r.bottleneck.reason;
-}
-
 // Two limits at one rate: relieving either alone leaves the other, so the reason names both.
 // Two units at II 3, each busy 3 cycles per score.
 TEST(Observe, UnitsAtTheSameRateAreNamedTogether) {
