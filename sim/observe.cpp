@@ -193,8 +193,8 @@ std::vector<Bound> bounds(const DatapathResult& r) {
   return all;
 }
 
-// The rule's one limit (docs/timing.md, "The bottleneck").
-Bottleneck named_bottleneck(const DatapathResult& r) {
+// The rule's one limit (docs/timing.md, "The bottleneck"), given the run's bounds.
+Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& all) {
   Bottleneck b;
   if (r.units.empty()) return b;
   const Cycle cycles = run_cycles(r);
@@ -334,7 +334,7 @@ Bottleneck named_bottleneck(const DatapathResult& r) {
   // and one that waited for slots more than it was busy or starved passes on the channel it
   // waited on most (downstream: the graph has no cycles).
   Cycle slowest = 0;
-  for (const Bound& o : bounds(r)) slowest = std::max(slowest, o.cycles);
+  for (const Bound& o : all) slowest = std::max(slowest, o.cycles);
   std::size_t full = i;
   for (std::size_t step = 0; step < r.channels.size(); ++step) {
     const ChannelStats& f = r.channels[full];
@@ -391,7 +391,8 @@ std::string relief_key(const DatapathResult& r, const Limit& l) {
 }  // namespace
 
 Bottleneck find_bottleneck(const DatapathResult& r) {
-  Bottleneck b = named_bottleneck(r);
+  const std::vector<Bound> all = bounds(r);
+  Bottleneck b = named_bottleneck(r, all);
   // A stopped run has no rate. A small FIFO's bound is its round trip's, if it has one.
   if (b.kind == BottleneckKind::stopped) return b;
   // Every unit keeping up, the busiest sets the bound: only a link can be as slow (a slower unit
@@ -399,7 +400,6 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   const bool none = b.kind == BottleneckKind::none;
   const std::string named = none ? "" : relief_key(r, b);
   Cycle bound = none ? r.units[b.unit].busy : 0;
-  const std::vector<Bound> all = bounds(r);
   for (const Bound& o : all)
     if (!none && relief_key(r, o.limit) == named) bound = std::max(bound, o.cycles);
   // The others within 5%, one per key (its largest bound), slowest first.
