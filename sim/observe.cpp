@@ -289,8 +289,12 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   for (std::size_t s = 0; s < r.channels.size(); ++s)
     if (r.channels[s].input_stream && r.channel_ends[s].second == busiest)
       fill = std::max(fill, r.first_row[s]);
-  // (A unit that fired once has no rate: a single score's run is all fill.)
-  const bool sets_rate = top.firings > 1 && saturated(top.busy, top.end - std::min(top.end, fill));
+  // (A unit that fired once has no rate: a single score's run is all fill.) One that ended before
+  // half the run outran it: a reader whose buffer took every row it read, the rest of the run
+  // spent behind something slower.
+  const bool sets_rate = top.firings > 1 &&
+                         saturated(top.busy, top.end - std::min(top.end, fill)) &&
+                         2 * top.end >= cycles;
   const auto busiest_unit = [&](bool slow) {
     b.unit = busiest;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;

@@ -385,6 +385,26 @@ TEST(Observe, AShallowVBufferIsNamedNotTheChannelBehindIt) {
   }
 }
 
+// A reader busy to its end set no rate when it ended early: the K reader of a short run reads
+// all 32 rows into its buffer by cycle 32, busier than any unit, while the V rows, 2 deep behind
+// a latency of 20 and shared by 2 lanes, pass 3 per 22 cycles. Named "none: every unit keeps
+// up" before, at 12% of the cycles; a V buffer 4 times as deep ran 2.4 times as fast.
+TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 20;
+  c.lanes = 2;
+  c.depths["v_rows"] = 2;
+  const DatapathResult r = simulate(random_inputs(1, 8, 8, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_LT(2 * unit(r, "k_reader").end, r.cycles);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "v_reader") << r.bottleneck.reason;
+  EXPECT_NE(r.bottleneck.reason.find("memory latency 20 with lane"), std::string::npos)
+      << r.bottleneck.reason;
+  // 32 rows at 3 per 22 cycles.
+  EXPECT_GE(3 * r.cycles, 22 * 32u);
+}
+
 // Two limits at one rate: relieving either alone leaves the other, so the reason names both.
 // Two units at II 3, each busy 3 cycles per score.
 TEST(Observe, UnitsAtTheSameRateAreNamedTogether) {
