@@ -128,6 +128,11 @@ std::map<std::string, ChildOutcome> ChildRuns::run(const Params& params) {
       Cycle& mark = o.high_water[name.substr(name.rfind('.') + 1)];
       mark = std::max(mark, ch["high_water"].get<Cycle>());
     }
+    for (const auto& unit : run["units"]) {
+      const std::string name = unit["name"];
+      Cycle& blocked = o.blocked[name.substr(name.rfind('.') + 1)];
+      blocked = std::max(blocked, unit["blocked_cycles"].get<Cycle>());
+    }
   }
   // Read: its outputs (an O per datapath) need not take the temporary folder's space any longer.
   fs::remove_all(dir, ec);

@@ -22,6 +22,8 @@ struct ChildOutcome {
   std::string stopped_at;       // a deadlock's full channel, by key name; else empty
   // By the channel's key name: with lanes, the most of any lane's (lane3.scores is scores).
   std::map<std::string, Cycle> high_water;
+  // Cycles each unit waited for a slot, by its key name: with lanes, the most of any lane's.
+  std::map<std::string, Cycle> blocked;
 };
 
 // A child that gave no outcome: it refused its parameters (`refused`: exit 2), or failed

@@ -192,6 +192,35 @@ TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
       << c.run.out;
 }
 
+// Both bypasses 17 deep: the exp's writes never wait while the score bypass holds the rows back,
+// so the exp bypass is not among those that waited, and relieving them together changes nothing.
+// In that run the exp waits for its bypass: a further round relieves it too, and runs faster.
+TEST(VerifyBottleneck, ALimitThatWaitedOnlyOnceTheOthersWereRelievedJoinsThem) {
+  const fs::path d = scratch();
+  const std::string args =
+      "--set problem.seq_len=16 --set problem.head_dim=8 --set channels.depths.score_bypass=17 "
+      "--set channels.depths.exp_bypass=17";
+  const Checked c = verify(args + " --set datapath=naive", d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  const json check = check_of(c);
+  EXPECT_EQ(check["confirmed"], false);
+  const json& trials = check["trials"];
+  ASSERT_GE(trials.size(), 3u);
+  const json& first = trials[trials.size() - 2];
+  const json& then = trials.back();
+  EXPECT_EQ(first["cycles"], c.report["runs"][0]["cycles"]) << first["limit"];
+  EXPECT_EQ(first["set"].get<std::string>().find("exp_bypass="), std::string::npos);
+  EXPECT_NE(then["set"].get<std::string>().find("exp_bypass="), std::string::npos);
+  EXPECT_EQ(then["set"].get<std::string>().rfind(first["set"].get<std::string>() + " --set ", 0),
+            0u)
+      << then["set"];
+  EXPECT_GT(then["speedup"].get<double>(), 1.15);
+  EXPECT_EQ(check["fastest"], then["set"]);
+  EXPECT_NE(then["limit"].get<std::string>().find(" that waited then, together"), std::string::npos)
+      << then["limit"];
+  expect_reproduced("naive", then, d);
+}
+
 // A deadlock's full bypass is relieved to hold twice a row and its latencies (64 rows of 64: 192),
 // and the run completes; with the exp bypass as shallow, the run gets past the score bypass and
 // deadlocks at the next, which confirms the first as a cause. The run's exit status is its own
