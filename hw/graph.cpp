@@ -40,11 +40,8 @@ std::size_t Depth::of(const Unit& producer) const {
   switch (rule_) {
     case Rule::latency_plus_one:
       return latency + 1;
-    case Rule::row_plus: {
-      std::size_t depth = base_;
-      for (const Unit* u : units_) depth += u->result_latency();
-      return depth;
-    }
+    case Rule::row_plus:
+      return base_ + row_latency();
     case Rule::exactly:
       return base_;
     case Rule::per_row_result:
@@ -64,6 +61,13 @@ std::size_t Depth::of(const Unit& producer) const {
     }
   }
   return latency + 1;
+}
+
+std::size_t Depth::row_latency() const {
+  std::size_t latency = 0;
+  if (rule_ == Rule::row_plus)
+    for (const Unit* u : units_) latency += u->result_latency();
+  return latency;
 }
 
 Graph::Graph(const sc_core::sc_module_name& name, const GraphConfig& config,
@@ -165,9 +169,9 @@ void Graph::adopt(std::unique_ptr<Unit> unit) {
 }
 
 void Graph::add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer,
-                     const Unit& consumer) {
+                     const Unit& consumer, std::size_t row_latency) {
   if (!config_.events.empty()) channel->watch(config_.events);
-  edges_.push_back({channel.get(), stage_, &producer, &consumer});
+  edges_.push_back({channel.get(), stage_, &producer, &consumer, row_latency});
   owned_channels_.push_back(std::move(channel));
 }
 

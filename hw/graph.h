@@ -52,6 +52,9 @@ class Depth {
   }
 
   std::size_t of(const Unit& producer) const;
+  // A bypass's latencies beyond its row (row_plus: the producer's and the reduction's), which
+  // it holds each element for at full rate; 0 for the other rules.
+  std::size_t row_latency() const;
 
  private:
   enum class Rule { latency_plus_one, row_plus, exactly, per_row_result, joined_row_result };
@@ -80,6 +83,7 @@ class Graph : public sc_core::sc_module {
     std::string stage;  // the group it is shown in (waveforms)
     const Unit* producer;
     const Unit* consumer;
+    std::size_t row_latency = 0;  // a bypass's (Depth::row_latency), 0 for other channels
   };
 
   Graph(const sc_core::sc_module_name& name, const GraphConfig& config, std::size_t vector_width);
@@ -176,7 +180,7 @@ class Graph : public sc_core::sc_module {
     ch.set_element_bytes(bytes_of(config_.compute));
     from(ch);
     to(ch);
-    add_edge(std::move(owned), producer, owner(to));
+    add_edge(std::move(owned), producer, owner(to), rule.row_latency());
     return ch;
   }
   // Refuses a name that a unit, channel or scope of the same scope has already: SystemC would
@@ -186,7 +190,8 @@ class Graph : public sc_core::sc_module {
   std::size_t depth(const std::string& channel, const Depth& rule, const Unit& producer);
   const Unit& owner(const sc_core::sc_object& port) const;
   void adopt(std::unique_ptr<Unit> unit);
-  void add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer, const Unit& consumer);
+  void add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer, const Unit& consumer,
+                std::size_t row_latency);
 
   GraphConfig config_;
   std::size_t vector_width_;

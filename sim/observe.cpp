@@ -75,13 +75,56 @@ RoundTrip round_trip_timing(const DatapathResult& r, std::size_t s) {
 Cycle round_trip_bound(const DatapathResult& r, std::size_t s) {
   const ChannelStats& c = r.channels[s];
   const RoundTrip t = round_trip_timing(r, s);
-  if (t.ii * c.capacity >= t.latency + 1) return 0;
+  // Capacity 1 passes at most one element per 2 cycles however slow its writer (at II 2, as
+  // slow as the writer: both at one rate).
+  if (t.ii * c.capacity >= t.latency + 1) return c.capacity == 1 ? 2 * c.writes : 0;
   const Cycle trips = (c.writes * (t.latency + 1 + t.ii) + c.capacity) / (c.capacity + 1);
   return c.capacity == 1 ? std::max(trips, 2 * c.writes) : trips;
 }
-// As a reason names it: "scores depth 2 for latency 4", "... at II 2" for a slower writer.
+// A bypass of capacity C holding each element for ℓ + L at full rate (rows of ℓ, L the producer's
+// and the reduction's latencies): the slot that element j = max(0, C − ℓ) of row r + 1 needs is
+// element ℓ + j − C of row r, freed only after row r's reduction, L cycles after the row's last
+// issue, and the elements before it. If j is not the row's last (whose write may stall after its
+// issue, the reduction already fed), row r + 1's last element issues at least ℓ' + ℓ + L − C
+// cycles after row r's (ℓ' its length); with rows of one length, row r + m's, m = max(1, ⌊C / ℓ⌋),
+// mℓ + ℓ + L − C after row r's, a capacity C ≥ ℓ of C ≡ ℓ − 1 (mod ℓ) bounded as one deeper. Over
+// the run's rows that bounds its cycles (docs/timing.md, "Bypasses shorter than a row"); 0 if no
+// row is held back.
+Cycle bypass_bound(const DatapathResult& r, std::size_t s) {
+  const DatapathResult::Bypass& b = r.bypass[s];
+  if (b.latency == 0) return 0;
+  const Cycle capacity = r.channels[s].capacity;
+  if (b.rows.period() == nullptr) {  // rows of one length ℓ: one waits every m
+    const Cycle row = b.rows.row_len, rows = b.rows.rows;
+    if (row < 2 || rows == 0) return 0;
+    const Cycle c = capacity >= row && capacity % row == row - 1 ? capacity + 1 : capacity;
+    if (c >= row + b.latency) return 0;
+    const Cycle extra = (rows - 1) / std::max<Cycle>(1, c / row) * (row + b.latency - c);
+    return extra == 0 ? 0 : rows * row + extra;
+  }
+  Cycle elements = 0, extra = 0, previous = 0;
+  for (std::size_t k = 0; k < b.rows.rows; ++k) {
+    const Cycle row = b.rows.row_length(k);
+    if (row == 0) continue;  // a lane's row that no key reaches: not on the channel
+    if (previous != 0 && capacity + 2 <= previous + row && row >= 2 &&
+        previous + b.latency > capacity)
+      extra += previous + b.latency - capacity;
+    elements += row;
+    previous = row;
+  }
+  return extra == 0 ? 0 : elements + extra;
+}
+// The tighter of the two.
+Cycle channel_bound(const DatapathResult& r, std::size_t s) {
+  return std::max(round_trip_bound(r, s), bypass_bound(r, s));
+}
+// As a reason names it: "scores depth 2 for latency 4", "... at II 2" for a slower writer;
+// "exp_bypass depth 17 for a row of 16 and latency 5".
 std::string round_trip_text(const DatapathResult& r, std::size_t s) {
   const ChannelStats& c = r.channels[s];
+  if (bypass_bound(r, s) > round_trip_bound(r, s))
+    return fmt::format("{} depth {} for a row of {} and latency {}", local_name(c.name), c.capacity,
+                       r.bypass[s].rows.row_len, r.bypass[s].latency);
   const RoundTrip t = round_trip_timing(r, s);
   return fmt::format("{} depth {} for latency {}{}", local_name(c.name), c.capacity, t.latency,
                      t.ii > 1 ? fmt::format(" at II {}", t.ii) : "");
@@ -135,6 +178,7 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r) {
     const Graph::Edge& e = dp.edges()[i];
     const std::size_t p = index.at(e.producer), c = index.at(e.consumer);
     r.channel_ends.emplace_back(p, c);
+    r.bypass.push_back({e.consumer->shape(), e.row_latency});
     r.units[p].blocked += r.channels[i].producer_stall_cycles;
     r.units[c].starved += r.channels[i].consumer_stall_cycles;
     if (dp.is_input_stream(e)) r.units[p].memory_reader = true;
@@ -167,7 +211,7 @@ std::vector<Bound> bounds(const DatapathResult& r) {
   for (std::size_t s = 0; s < r.channels.size(); ++s) {
     const ChannelStats& c = r.channels[s];
     const std::size_t writer = r.channel_ends[s].first;
-    if (const Cycle cycles = round_trip_bound(r, s))
+    if (const Cycle cycles = channel_bound(r, s))
       all.push_back({{c.input_stream ? BottleneckKind::memory_latency : BottleneckKind::small_fifo,
                       writer, std::ptrdiff_t(s)},
                      cycles,
@@ -345,7 +389,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     const std::size_t reader = r.channel_ends[full].second;
     const UnitStats& q = r.units[reader];
     if (q.timing.ii > 1 && q.busy >= q.starved + q.blocked) {
-      const Cycle trip = round_trip_bound(r, full);
+      const Cycle trip = channel_bound(r, full);
       if (!saturated(q.busy + q.blocked, trip) && saturated(trip, slowest)) break;
       b.kind = BottleneckKind::slow_ii;
       b.unit = reader;

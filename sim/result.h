@@ -137,6 +137,14 @@ struct DatapathResult {
   // (its reader's result latency: the memory's, the row's beats, its own), which its consumer
   // waits by design and only waits beyond count as stalls; 0 for the other channels.
   std::vector<Cycle> first_row;
+  // bypass[i]: for a bypass around a row reduction (naive, two_pass), the rows it carries and the
+  // latencies beyond a row it holds each element for at full rate (docs/timing.md, "Automatic
+  // depths"); latency 0 for the other channels.
+  struct Bypass {
+    RowShape rows;
+    Cycle latency = 0;
+  };
+  std::vector<Bypass> bypass;
   // A stream buffer's consumer's waits beyond its first row: the stalls (docs/timing.md).
   Cycle waits_beyond_first_row(std::size_t s) const {
     const Cycle waits = channels[s].consumer_stall_cycles;

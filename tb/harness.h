@@ -242,6 +242,15 @@ inline Cycle chain_cycles_ii(const std::string& dp, const AttentionShape& s,
   return std::max(k + path(true), q + path(false)) + latencies;
 }
 
+// A bypass `depth` deep, from a row less one up to its full-rate depth row + latency (rows of
+// `row`, the producer's and the reduction's latencies), but not C ≥ ℓ with C ≡ ℓ − 1 (mod ℓ):
+// every m = max(1, ⌊C / ℓ⌋) rows one waits ℓ + L − C cycles for its slots (docs/timing.md,
+// "Bypasses shorter than a row").
+inline Cycle short_bypass_delay(Cycle rows, Cycle row, Cycle latency, Cycle depth) {
+  if (depth >= row + latency) return 0;
+  return (rows - 1) / std::max<Cycle>(1, depth / row) * (row + latency - depth);
+}
+
 // Naive: (S_g − 1)·b + 2·N_kv − 2 + Lmem + the latencies along the path, + the V stream's excess.
 // With units of II > 1: chain_cycles_ii.
 inline Cycle naive_cycles(const AttentionShape& s, const DatapathConfig& c) {

@@ -64,17 +64,38 @@ TEST(Naive, BypassOfHalfARowDeadlocksWithAReport) {
   EXPECT_EQ(channel(run, "score_bypass").high_water, n / 2);
 }
 
-TEST(Naive, BypassOfLessThanARowButNoDeadlockStalls) {
-  // The dot product writes the reduction path first, so N − 1 slots suffice to avoid deadlock;
-  // below N + L_dot + L_max the datapath runs, but slower.
-  const std::size_t n = 32;
+// The dot product writes the reduction path first, so N − 1 slots suffice to avoid deadlock; from
+// there up to its full-rate depth N + L (L its producer's and its reduction's latencies) a bypass
+// C deep makes every m = max(1, ⌊C / N⌋)-th row wait N + L − C cycles for its slots, on top of the
+// closed form, unless C ≥ N is a row less one past a multiple of N (docs/timing.md, "Bypasses
+// shorter than a row"). Two heads: 2N rows.
+class NaiveShortBypass
+    : public testing::TestWithParam<std::tuple<std::string, std::size_t, std::size_t>> {};
+
+TEST_P(NaiveShortBypass, DelaysEveryMthRowByItsShortfall) {
+  const auto& [bypass, n, depth] = GetParam();
   DatapathConfig c = default_config();
-  c.depths["score_bypass"] = n - 1;
-  const SimulationResult r = simulate(random_inputs(1, n, 4, 9), {"naive"}, c);
-  ASSERT_EQ(r.runs.at(0).status, Status::ok);
-  EXPECT_GT(r.runs[0].cycles, naive_cycles(1, n, c));
-  EXPECT_GT(channel(r.runs[0], "score_bypass").producer_stall_cycles, 0u);
+  const Cycle full_rate = naive_cycles(2, n, c);
+  const Cycle latency = bypass == "score_bypass"
+                            ? L(c, "naive", "dot_product") + L(c, "naive", "row_max")
+                            : L(c, "naive", "exp") + L(c, "naive", "row_sum");
+  c.depths[bypass] = depth;
+  const DatapathResult run = simulate(random_inputs(2, n, 4, 11), {"naive"}, c).runs.at(0);
+  ASSERT_EQ(run.status, Status::ok);
+  EXPECT_EQ(run.cycles, full_rate + short_bypass_delay(2 * n, n, latency, depth));
+  EXPECT_EQ(channel(run, bypass).producer_stall_cycles > 0, depth < n + latency);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Depths, NaiveShortBypass,
+    testing::Values(std::tuple{"score_bypass", 16, 15}, std::tuple{"score_bypass", 16, 18},
+                    std::tuple{"score_bypass", 16, 20}, std::tuple{"score_bypass", 16, 21},
+                    std::tuple{"exp_bypass", 16, 15}, std::tuple{"exp_bypass", 16, 19},
+                    std::tuple{"score_bypass", 4, 8}, std::tuple{"exp_bypass", 4, 6}),
+    [](const auto& info) {
+      return std::get<0>(info.param) + "_n" + std::to_string(std::get<1>(info.param)) + "_depth" +
+             std::to_string(std::get<2>(info.param));
+    });
 
 }  // namespace
 }  // namespace sdpa::test

@@ -405,6 +405,29 @@ TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
   EXPECT_GE(3 * r.cycles, 22 * 32u);
 }
 
+// Both naive bypasses 17 deep, 4 short of the 21 a row of 16 and its latencies need (the dot
+// product's 4 and the row max's 1; the exp's 4 and the row sum's 1): each row after the first
+// waits 21 − 17 cycles for its slots, so 16 rows take at least 16 · 16 + 15 · 4 = 316 cycles for
+// each bypass (docs/timing.md, "Bypasses shorter than a row"). Relieving one leaves the other:
+// the reason names both.
+TEST(Observe, TwoShortBypassesAreNamedTogether) {
+  DatapathConfig c = default_config();
+  c.depths["score_bypass"] = 17;
+  c.depths["exp_bypass"] = 17;
+  const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::small_fifo) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_channel(r), "score_bypass") << r.bottleneck.reason;
+  ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::small_fifo);
+  EXPECT_EQ(r.channels[std::size_t(r.bottleneck.also[0].channel)].name, "naive.exp_bypass");
+  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: exp_bypass depth 17 for a row of 16 and "
+                                     "latency 5: "),
+            std::string::npos)
+      << r.bottleneck.reason;
+  EXPECT_GE(r.cycles, 316u);
+}
+
 // Two limits at one rate: relieving either alone leaves the other, so the reason names both.
 // Two units at II 3, each busy 3 cycles per score.
 TEST(Observe, UnitsAtTheSameRateAreNamedTogether) {

@@ -74,15 +74,16 @@ check "sweep: the limits at the same rate as the bottleneck" rows "$csv" 2 \
   'r(units__running_sum__ii=3)["bottleneck_also"] == "slow_ii:reordered.running_sum"' \
   'all(x["bottleneck_confirmed"] == "" and x["bottleneck_fastest"] == "" for x in rows)'
 # --verify-bottleneck checks each point's statement (both confirmed: the running max relieved
-# alone, then with the running sum); with both naive bypasses a few elements short, two limits
+# alone, then with the running sum); with `probs` 3 and `v_rows` 2 deep on a shared link, limits
 # no bound sees are at one rate (docs/timing.md): not confirmed, and all that waited, relieved
 # together, ran fastest.
 sweep --grid units.running_sum.ii=1,3 --set units.running_max.ii=3 --set datapath=reordered \
   --set problem.seq_len=16 --set problem.head_dim=8 --verify-bottleneck
 check "sweep: --verify-bottleneck's verdict per row" rows "$csv" 2 \
   'all(x["bottleneck_confirmed"] == "true" and x["bottleneck_fastest"] == "" for x in rows)'
-sweep --grid channels.depths.exp_bypass=17 --set channels.depths.score_bypass=18 \
-  --set datapath=naive --set problem.seq_len=16 --set problem.head_dim=8 --verify-bottleneck
+sweep --grid channels.depths.v_rows=2 --set channels.depths.probs=3 --set memory.ports=shared \
+  --set memory.bytes_per_cycle=48 --set memory.read_latency=2 --set datapath=naive \
+  --set problem.seq_len=8 --set problem.head_dim=8 --verify-bottleneck
 check "sweep: --verify-bottleneck's fastest other relief" rows "$csv" 1 \
   'rows[0]["bottleneck_confirmed"] == "false"' \
   'rows[0]["bottleneck_fastest"].count(" --set ") >= 2'

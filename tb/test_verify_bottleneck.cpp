@@ -160,15 +160,16 @@ TEST(VerifyBottleneck, APartOfTheNamedLimitsIsRelievedOnceInAllThatWaited) {
   }
 }
 
-// Both naive bypasses a few elements short of the 21 a row of 16 and its latencies need
-// (score_bypass 18, exp_bypass 17 deep): no bound in closed form sees them, and relieving the
-// named one, or any one, changes nothing; all that waited, relieved together, run faster (as
-// fast as the default depths), and the check says so.
+// A short naive run on a shared link with `probs` 3 and `v_rows` 2 deep: limits that no bound in
+// closed form sees, which relieved one at a time run less than 5% faster (the named `probs` 1.04×,
+// the link 1.03×, `v_rows` slower) and all that waited, relieved together, 1.35× as fast; the check
+// says so.
 TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
   const fs::path d = scratch();
   const std::string args =
-      "--set problem.seq_len=16 --set problem.head_dim=8 --set channels.depths.score_bypass=18 "
-      "--set channels.depths.exp_bypass=17";
+      "--set problem.seq_len=8 --set problem.head_dim=8 --set memory.read_latency=2 --set "
+      "memory.ports=shared --set memory.bytes_per_cycle=48 --set channels.depths.probs=3 --set "
+      "channels.depths.v_rows=2";
   const Checked c = verify(args + " --set datapath=naive", d);
   ASSERT_EQ(c.run.status, 0) << c.run.err;
   const json check = check_of(c);
@@ -178,10 +179,10 @@ TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
   EXPECT_EQ(trials[0]["named"], true);
   const json& together = trials.back();
   for (std::size_t i = 0; i + 1 < trials.size(); ++i)
-    EXPECT_EQ(trials[i]["cycles"], c.report["runs"][0]["cycles"]) << trials[i]["limit"];
+    EXPECT_LT(trials[i]["speedup"].get<double>(), 1.05) << trials[i]["limit"];
   EXPECT_EQ(check["fastest"], together["set"]);
-  EXPECT_GT(together["speedup"].get<double>(), 1.15);
-  EXPECT_NE(together["set"].get<std::string>().find("exp_bypass="), std::string::npos);
+  EXPECT_GT(together["speedup"].get<double>(), 1.3);
+  EXPECT_NE(together["set"].get<std::string>().find("v_rows="), std::string::npos);
   const std::string limit = together["limit"];
   EXPECT_EQ(limit.rfind("the ", 0), 0u) << limit;
   EXPECT_NE(limit.find(" that waited, together"), std::string::npos) << limit;
@@ -192,14 +193,17 @@ TEST(VerifyBottleneck, LimitsAtOneRateAreNotConfirmedAloneButTogether) {
       << c.run.out;
 }
 
-// Both bypasses 17 deep: the exp's writes never wait while the score bypass holds the rows back,
-// so the exp bypass is not among those that waited, and relieving them together changes nothing.
-// In that run the exp waits for its bypass: a further round relieves it too, and runs faster.
+// Naive, rows of 3 (two heads), `score_bypass` 6 and `exp_bypass` 7 deep, both short of the 8 a
+// row and its latencies need: the exp bypass's rows wait a cycle every other row, the score
+// bypass's two, so its bound is not at the same rate, and while the score bypass holds the rows
+// back the exp never waits for a slot. The exp bypass is not among those that waited, relieving
+// them runs 1.03× as fast; in that run the exp waits for its bypass, and a further round relieves
+// it too: 1.08×.
 TEST(VerifyBottleneck, ALimitThatWaitedOnlyOnceTheOthersWereRelievedJoinsThem) {
   const fs::path d = scratch();
   const std::string args =
-      "--set problem.seq_len=16 --set problem.head_dim=8 --set channels.depths.score_bypass=17 "
-      "--set channels.depths.exp_bypass=17";
+      "--set problem.seq_len=3 --set problem.heads=2 --set problem.head_dim=4 --set "
+      "channels.depths.score_bypass=6 --set channels.depths.exp_bypass=7";
   const Checked c = verify(args + " --set datapath=naive", d);
   ASSERT_EQ(c.run.status, 0) << c.run.err;
   const json check = check_of(c);
@@ -208,13 +212,13 @@ TEST(VerifyBottleneck, ALimitThatWaitedOnlyOnceTheOthersWereRelievedJoinsThem) {
   ASSERT_GE(trials.size(), 3u);
   const json& first = trials[trials.size() - 2];
   const json& then = trials.back();
-  EXPECT_EQ(first["cycles"], c.report["runs"][0]["cycles"]) << first["limit"];
+  EXPECT_LT(first["speedup"].get<double>(), 1.05) << first["limit"];
   EXPECT_EQ(first["set"].get<std::string>().find("exp_bypass="), std::string::npos);
   EXPECT_NE(then["set"].get<std::string>().find("exp_bypass="), std::string::npos);
   EXPECT_EQ(then["set"].get<std::string>().rfind(first["set"].get<std::string>() + " --set ", 0),
             0u)
       << then["set"];
-  EXPECT_GT(then["speedup"].get<double>(), 1.15);
+  EXPECT_GE(then["speedup"].get<double>(), 1.05);
   EXPECT_EQ(check["fastest"], then["set"]);
   EXPECT_NE(then["limit"].get<std::string>().find(" that waited then, together"), std::string::npos)
       << then["limit"];
