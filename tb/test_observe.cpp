@@ -405,6 +405,26 @@ TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
   EXPECT_GE(3 * r.cycles, 22 * 32u);
 }
 
+// A unit busy to its end sets no rate when a limit's bound exceeds its busy cycles by 5% of the
+// run: naive, 3 lanes, rows of 16, `exp_bypass` 17 deep. The K reader, busiest, streams the 96
+// rows of each lane's run in 96 cycles, but lane 0's exp bypass makes each of its 6 rows after
+// the first wait 4 cycles: 96 + 5 · 4 = 116, 20 cycles more in a run of 176. Named "none: every
+// unit keeps up" before; the bypass 4 times as deep runs 1.12 times as fast.
+TEST(Observe, ALimitSlowerThanTheBusiestUnitByAShareOfTheRunIsNamed) {
+  DatapathConfig c = default_config();
+  c.lanes = 3;
+  c.depths["score_bypass"] = 28;
+  c.depths["exp_bypass"] = 17;
+  c.timings["subtract"] = {3, 1};
+  const DatapathResult r = simulate(random_inputs(1, 16, 8, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(bottleneck_unit(r), "lane0.exp") << r.bottleneck.reason;
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::small_fifo) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_channel(r), "lane0.exp_bypass") << r.bottleneck.reason;
+  EXPECT_EQ(unit(r, "k_reader").busy, 96u);
+  EXPECT_GE(r.cycles, 116u);
+}
+
 // Both naive bypasses 17 deep, 4 short of the 21 a row of 16 and its latencies need (the dot
 // product's 4 and the row max's 1; the exp's 4 and the row sum's 1): each row after the first
 // waits 21 − 17 cycles for its slots, so 16 rows take at least 16 · 16 + 15 · 4 = 316 cycles for
