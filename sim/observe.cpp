@@ -347,7 +347,46 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   const bool sets_rate = top.firings > 1 &&
                          saturated(top.busy, top.end - std::min(top.end, fill)) &&
                          2 * top.end >= cycles && !outrun;
+  // A channel too shallow for its round trip, or a bypass for its row: its writer, the channel, its
+  // writer's waits and its reader's.
+  const auto small_fifo = [&](std::size_t s) {
+    const ChannelStats& f = r.channels[s];
+    const UnitStats& writer = r.units[r.channel_ends[s].first];
+    const UnitStats& q = r.units[r.channel_ends[s].second];
+    return limited(
+        BottleneckKind::small_fifo, s,
+        fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}", local_name(writer.name),
+                    local_name(f.name), f.capacity, writer.blocked, local_name(q.name), q.starved));
+  };
+  const auto memory_latency = [&](std::size_t s) {
+    return limited(BottleneckKind::memory_latency, s,
+                   fmt::format("{}: memory latency {} with {} depth {}",
+                               local_name(r.units[r.channel_ends[s].first].name), r.first_row[s],
+                               local_name(r.channels[s].name), r.channels[s].capacity));
+  };
   const auto busiest_unit = [&](bool slow) {
+    // Not "every unit keeps up" where a channel's or link's bound takes nearly all of the run's
+    // cycles, more than 5% above the busiest unit's busy ones (as fast, the units are at their
+    // peak, which the limit keeps up with): that limit sets the rate, whatever the stalls' walk
+    // found (a lane's small FIFO holding back the K and V readers that every lane shares, and
+    // with them the other lanes).
+    const Bound* rate_setter = nullptr;
+    for (const Bound& o : all)
+      if (o.limit.kind != BottleneckKind::slow_ii && saturated(o.cycles, cycles) &&
+          !saturated(top.busy, o.cycles) &&
+          (rate_setter == nullptr || o.cycles > rate_setter->cycles))
+        rate_setter = &o;
+    if (!slow && rate_setter != nullptr) {
+      const std::size_t s = std::size_t(rate_setter->limit.channel);
+      switch (rate_setter->limit.kind) {
+        case BottleneckKind::small_fifo:
+          return small_fifo(s);
+        case BottleneckKind::memory_latency:
+          return memory_latency(s);
+        default:
+          return r.shared_link ? shared_bandwidth(s) : memory_bandwidth(s);
+      }
+    }
     b.unit = busiest;
     b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
     if (slow)
@@ -365,7 +404,6 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // round-trip bound): what its consumer waited for beyond that is its link, shared or of more
   // than one beat per row.
   const auto stream_buffer = [&](std::size_t s) {
-    const ChannelStats& buffer = r.channels[s];
     if (slow_private_link(s)) return memory_bandwidth(s);
     const bool enough_in_flight = round_trip_bound(r, s) == 0;
     if (r.shared_link && enough_in_flight) return shared_bandwidth(s);
@@ -375,10 +413,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     // back: its reader did, waiting for a slot in a lane behind a slower unit (lanes share each
     // K and V row), the busiest one.
     if (enough_in_flight) return busiest_unit(top.timing.ii > 1);
-    return limited(BottleneckKind::memory_latency, s,
-                   fmt::format("{}: memory latency {} with {} depth {}",
-                               local_name(r.units[r.channel_ends[s].first].name), r.first_row[s],
-                               local_name(buffer.name), buffer.capacity));
+    return memory_latency(s);
   };
   if (stream) return stream_buffer(i);
   // The writer of an intermediate channel waited for slots because its reader did not read. The
@@ -425,13 +460,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     if (next == full || q.blocked <= q.busy || q.blocked <= q.starved) break;
     full = next;
   }
-  const ChannelStats& f = r.channels[full];
-  const UnitStats& writer = r.units[r.channel_ends[full].first];
-  const UnitStats& q = r.units[r.channel_ends[full].second];
-  return limited(
-      BottleneckKind::small_fifo, full,
-      fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}", local_name(writer.name),
-                  local_name(f.name), f.capacity, writer.blocked, local_name(q.name), q.starved));
+  return small_fifo(full);
 }
 
 // Limits relieved under one key are one: a lane's unit or channel is every lane's, and the link

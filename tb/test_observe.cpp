@@ -425,6 +425,27 @@ TEST(Observe, ALimitSlowerThanTheBusiestUnitByAShareOfTheRunIsNamed) {
   EXPECT_GE(r.cycles, 116u);
 }
 
+// Two-pass, causal, 2 lanes, `probs` 3 deep behind the normalize's latency of 9: each lane's
+// passes 4 elements per 11 cycles, 2352 of them in lane 1: at least 6468 cycles, of the run's
+// 6495. The stalls' walk ends at a V buffer deep enough for the latency (lane 1's weighted sum,
+// held back, keeps the shared V reader from lane 0's), which would name the busiest unit, "none:
+// every unit keeps up"; a bound that takes nearly all of the run's cycles names its limit.
+TEST(Observe, ABoundThatTakesNearlyTheWholeRunIsNamedNotNone) {
+  DatapathConfig c = default_config();
+  c.lanes = 2;
+  c.depths["probs"] = 3;
+  c.timings["weighted_sum"] = {3, 1};
+  const AttentionShape shape{1, 1, 1, 96, 96, 8, true};
+  const DatapathResult r = simulate(random_inputs(shape, 5), {"two_pass"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::small_fifo) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_channel(r), "lane1.probs") << r.bottleneck.reason;
+  EXPECT_EQ(channel(r, "lane1.probs").writes, 2352u);
+  // At least ⌈2352 · 11 / 4⌉ = 6468 cycles, and those are at least 95% of the run's.
+  EXPECT_GE(4 * r.cycles, 11 * 2352u);
+  EXPECT_GE(100 * 6468u, 95 * r.cycles);
+}
+
 // Both naive bypasses 17 deep, 4 short of the 21 a row of 16 and its latencies need (the dot
 // product's 4 and the row max's 1; the exp's 4 and the row sum's 1): each row after the first
 // waits 21 − 17 cycles for its slots, so 16 rows take at least 16 · 16 + 15 · 4 = 316 cycles for
