@@ -138,8 +138,8 @@ struct DatapathResult {
   // waits by design and only waits beyond count as stalls; 0 for the other channels.
   std::vector<Cycle> first_row;
   // bypass[i]: for a bypass around a row reduction (naive, two_pass), the rows it carries and the
-  // latencies beyond a row it holds each element for at full rate (docs/timing.md, "Automatic
-  // depths"); latency 0 for the other channels.
+  // latencies beyond a row it holds each element for at full rate, for its bound when shorter
+  // (docs/timing.md, "Bypasses shorter than a row"); latency 0 for the other channels.
   struct Bypass {
     RowShape rows;
     Cycle latency = 0;

@@ -407,9 +407,9 @@ TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
 
 // A unit busy to its end sets no rate when a limit's bound exceeds its busy cycles by 5% of the
 // run: naive, 3 lanes, rows of 16, `exp_bypass` 17 deep. The K reader, busiest, streams the 96
-// rows of each lane's run in 96 cycles, but lane 0's exp bypass makes each of its 6 rows after
-// the first wait 4 cycles: 96 + 5 · 4 = 116, 20 cycles more in a run of 176. Named "none: every
-// unit keeps up" before; the bypass 4 times as deep runs 1.12 times as fast.
+// rows of each lane's run in 96 cycles, but lane 0's exp bypass makes each of its 6 rows but the
+// first wait 4 cycles: 96 + 5 · 4 = 116, 20 cycles more in a run of 176. Named "none: every unit
+// keeps up" before; the bypass 4 times as deep runs 1.12 times as fast.
 TEST(Observe, ALimitSlowerThanTheBusiestUnitByAShareOfTheRunIsNamed) {
   DatapathConfig c = default_config();
   c.lanes = 3;
