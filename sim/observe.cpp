@@ -460,6 +460,21 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     if (next == full || q.blocked <= q.busy || q.blocked <= q.starved) break;
     full = next;
   }
+  // A channel no closed form finds too shallow, while the slowest limit that one finds is a unit
+  // at II > 1: that unit (a slow unit behind a long pipeline fill looks busy too little of its
+  // time to set the rate, and the stalls it causes back up into a bypass at its full-rate depth).
+  const Bound* slowest_bound = nullptr;
+  for (const Bound& o : all)
+    if (slowest_bound == nullptr || o.cycles > slowest_bound->cycles) slowest_bound = &o;
+  if (channel_bound(r, full) == 0 && slowest_bound != nullptr &&
+      slowest_bound->limit.kind == BottleneckKind::slow_ii) {
+    const UnitStats& u = r.units[slowest_bound->limit.unit];
+    b.kind = BottleneckKind::slow_ii;
+    b.unit = slowest_bound->limit.unit;
+    b.reason =
+        fmt::format("{}: II {}, {}: {}", local_name(u.name), u.timing.ii, busy_share(r, u), rate);
+    return b;
+  }
   return small_fifo(full);
 }
 

@@ -425,6 +425,27 @@ TEST(Observe, ALimitSlowerThanTheBusiestUnitByAShareOfTheRunIsNamed) {
   EXPECT_GE(r.cycles, 116u);
 }
 
+// Naive, N = 8, a memory latency of 40, the weighted sum at II 4 and the divide at II 2: the
+// weighted sum is busy 256 of 327 cycles, but its first probability comes some 70 cycles in, so
+// it looks busy too little of its time to set the rate, and the stalls it causes back up into
+// the exp bypass, at its full-rate depth (13 = 8 + 5). A channel no closed form finds too shallow
+// is not named while the slowest limit in closed form is a unit at II > 1 (relieved, 1.62×).
+TEST(Observe, ASlowUnitBehindALongFillIsNamedNotABypassAtItsFullRateDepth) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 40;
+  set_ii(c, "naive", "weighted_sum", 4);
+  set_ii(c, "naive", "divide", 2);
+  c.depths["scores"] = 3;
+  c.depths["probs"] = 4;
+  const DatapathResult r = simulate(random_inputs(1, 8, 16, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(channel(r, "exp_bypass").capacity, 13u);
+  EXPECT_GT(channel(r, "exp_bypass").producer_stall_cycles, 0u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "weighted_sum") << r.bottleneck.reason;
+  EXPECT_EQ(unit(r, "weighted_sum").busy, 256u);
+}
+
 // Two-pass, causal, 2 lanes, `probs` 3 deep behind the normalize's latency of 9: each lane's
 // passes 4 elements per 11 cycles, 2352 of them in lane 1: at least 6468 cycles, of the run's
 // 6495. The stalls' walk ends at a V buffer deep enough for the latency (lane 1's weighted sum,
