@@ -364,6 +364,15 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
                                local_name(r.units[r.channel_ends[s].first].name), r.first_row[s],
                                local_name(r.channels[s].name), r.channels[s].capacity));
   };
+  // A unit at II > 1 that sets the rate.
+  const auto slow_unit = [&](std::size_t u) {
+    const UnitStats& unit = r.units[u];
+    b.kind = BottleneckKind::slow_ii;
+    b.unit = u;
+    b.reason = fmt::format("{}: II {}, {}: {}", local_name(unit.name), unit.timing.ii,
+                           busy_share(r, unit), rate);
+    return b;
+  };
   const auto busiest_unit = [&](bool slow) {
     // Not "every unit keeps up" where a channel's or link's bound takes nearly all of the run's
     // cycles, more than 5% above the busiest unit's busy ones (as fast, the units are at their
@@ -387,12 +396,10 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
           return r.shared_link ? shared_bandwidth(s) : memory_bandwidth(s);
       }
     }
+    if (slow) return slow_unit(busiest);
     b.unit = busiest;
-    b.kind = slow ? BottleneckKind::slow_ii : BottleneckKind::none;
-    if (slow)
-      b.reason = fmt::format("{}: II {}, {}: {}", local_name(top.name), top.timing.ii,
-                             busy_share(r, top), rate);
-    else if (utilisation(r, top) > 1)  // it did not keep up, but nothing waited for it
+    b.kind = BottleneckKind::none;
+    if (utilisation(r, top) > 1)  // it did not keep up, but nothing waited for it
       b.reason = fmt::format("none: {} {}: {}", local_name(top.name), busy_share(r, top), rate);
     else
       b.reason = fmt::format("none: every unit keeps up, {} {}: {}", local_name(top.name),
@@ -424,8 +431,10 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // that waited most for a stream buffer's rows (beyond the first) passes on that buffer's wait,
   // and one that waited for slots more than it was busy or starved passes on the channel it
   // waited on most (downstream: the graph has no cycles).
-  Cycle slowest = 0;
-  for (const Bound& o : all) slowest = std::max(slowest, o.cycles);
+  const Bound* slowest_bound = nullptr;
+  for (const Bound& o : all)
+    if (slowest_bound == nullptr || o.cycles > slowest_bound->cycles) slowest_bound = &o;
+  const Cycle slowest = slowest_bound != nullptr ? slowest_bound->cycles : 0;
   std::size_t full = i;
   for (std::size_t step = 0; step < r.channels.size(); ++step) {
     const ChannelStats& f = r.channels[full];
@@ -463,18 +472,9 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // A channel no closed form finds too shallow, while the slowest limit that one finds is a unit
   // at II > 1: that unit (a slow unit behind a long pipeline fill looks busy too little of its
   // time to set the rate, and the stalls it causes back up into a bypass at its full-rate depth).
-  const Bound* slowest_bound = nullptr;
-  for (const Bound& o : all)
-    if (slowest_bound == nullptr || o.cycles > slowest_bound->cycles) slowest_bound = &o;
   if (channel_bound(r, full) == 0 && slowest_bound != nullptr &&
-      slowest_bound->limit.kind == BottleneckKind::slow_ii) {
-    const UnitStats& u = r.units[slowest_bound->limit.unit];
-    b.kind = BottleneckKind::slow_ii;
-    b.unit = slowest_bound->limit.unit;
-    b.reason =
-        fmt::format("{}: II {}, {}: {}", local_name(u.name), u.timing.ii, busy_share(r, u), rate);
-    return b;
-  }
+      slowest_bound->limit.kind == BottleneckKind::slow_ii)
+    return slow_unit(slowest_bound->limit.unit);
   return small_fifo(full);
 }
 
@@ -493,7 +493,7 @@ std::string relief_key(const DatapathResult& r, const Limit& l) {
 Bottleneck find_bottleneck(const DatapathResult& r) {
   const std::vector<Bound> all = bounds(r);
   Bottleneck b = named_bottleneck(r, all);
-  // A stopped run has no rate. A small FIFO's bound is its round trip's, if it has one.
+  // A stopped run has no rate. A small FIFO's bound is its channel's, if it has one.
   if (b.kind == BottleneckKind::stopped) return b;
   // Every unit keeping up, the busiest sets the bound: only a link can be as slow (a slower unit
   // at II > 1 would be the bottleneck).
