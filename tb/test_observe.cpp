@@ -57,15 +57,19 @@ std::string bottleneck_channel(const DatapathResult& r) {
   return r.channels.at(std::size_t(r.bottleneck.channel)).name.substr(r.datapath.size() + 1);
 }
 
+// The bottleneck's reason says `text`.
+testing::AssertionResult reason_has(const DatapathResult& r, const std::string& text) {
+  if (r.bottleneck.reason.find(text) != std::string::npos) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "no \"" << text << "\" in: " << r.bottleneck.reason;
+}
+
 // The shared link, of `bytes_per_cycle`, is the one limit named at the bottleneck's rate.
 void expect_shared_link_at_the_same_rate(const DatapathResult& r, int bytes_per_cycle) {
   ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
   EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
-  EXPECT_NE(r.bottleneck.reason.find(fmt::format("; at the same rate: the shared link, {} bytes "
-                                                 "per cycle: ",
-                                                 bytes_per_cycle)),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, fmt::format("; at the same rate: the shared link, {} bytes "
+                                        "per cycle: ",
+                                        bytes_per_cycle)));
 }
 
 // An elaboration error thrown by sc_start while the progress reporter runs reaches the caller
@@ -137,7 +141,7 @@ TEST(Observe, SlowIIBlocksTheUnitsUpstreamByTheDerivedAmount) {
   EXPECT_EQ(unit(r, "dot_product").blocked, (ii - 1) * (F - l - 2));
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "running_max");
-  EXPECT_NE(r.bottleneck.reason.find("II 3"), std::string::npos) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "II 3"));
 }
 
 // A short run behind a long latency: the dot product at II 2 is busy 512 of 568 cycles (90%),
@@ -181,7 +185,7 @@ TEST(Observe, ASinkSlowerThanTheRowsIsNamedBusyPastTheCycleCount) {
   EXPECT_EQ(bottleneck_unit(r), "sink");
   const std::string busy = fmt::format("sink busy {:.1f}% of the cycles, past the last result's",
                                        100.0 * 100.0 / double(r.cycles));
-  EXPECT_NE(r.bottleneck.reason.find(busy), std::string::npos) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, busy));
   EXPECT_EQ(r.bottleneck.reason.find("keeps up"), std::string::npos) << r.bottleneck.reason;
 }
 
@@ -200,7 +204,7 @@ TEST(Observe, ASlowSinkBusyPastTheCycleCountSaysSo) {
       "sink: II 100, busy {:.1f}% of the cycles, past the last result's ready cycle, where the "
       "count ends: ",
       100.0 * 100.0 * kN / double(r.cycles));
-  EXPECT_NE(r.bottleneck.reason.find(busy), std::string::npos) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, busy));
 }
 
 // A channel shallower than its producer's latency + 1: the producer waits for slots and its
@@ -231,12 +235,11 @@ TEST(Observe, ASlowReaderBehindAFullChannelIsNamedNotTheChannel) {
   EXPECT_GE(slow.busy, slow.starved + slow.blocked);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "running_max");
-  EXPECT_NE(r.bottleneck.reason.find(fmt::format(
-                "running_max: II 3, busy {:.1f}% of the cycles, dot_product blocked "
-                "{} cycles on scores: ",
-                100.0 * double(slow.busy) / double(r.cycles), unit(r, "dot_product").blocked)),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(
+      r,
+      fmt::format("running_max: II 3, busy {:.1f}% of the cycles, dot_product blocked "
+                  "{} cycles on scores: ",
+                  100.0 * double(slow.busy) / double(r.cycles), unit(r, "dot_product").blocked)));
 }
 
 // probs 2 deep behind the normalize's latency of 9 passes 3 probabilities per 11 cycles, 3.67
@@ -273,9 +276,7 @@ TEST(Observe, AShallowChannelAtItsReadersRateIsNamedWithIt) {
   ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
   EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::small_fifo);
   EXPECT_EQ(r.channels[std::size_t(r.bottleneck.also[0].channel)].name, "two_pass.probs");
-  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: probs depth 2 for latency 10: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "; at the same rate: probs depth 2 for latency 10: "));
 }
 
 // scores 3 deep behind the dot product's latency of 12 passes 4 scores per 14 cycles (3.5 per
@@ -297,11 +298,10 @@ TEST(Observe, AReaderBlockedOnItsOutputsIsNamedNotTheChannelBehindIt) {
   EXPECT_GE(100 * (reader.busy + reader.blocked), 95 * trip);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "running_max");
-  EXPECT_NE(r.bottleneck.reason.find(
-                "; at the same rate: sum_rescale depth 1 for latency 6 at II 3, scores depth 3 "
-                "for latency 12: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(
+      reason_has(r,
+                 "; at the same rate: sum_rescale depth 1 for latency 6 at II 3, scores depth 3 "
+                 "for latency 12: "));
 }
 
 // Capacity 1 passes at most one element per 2 cycles, whatever the latency (docs/timing.md):
@@ -317,9 +317,7 @@ TEST(Observe, CapacityOnePassesOneElementPerTwoCycles) {
   EXPECT_GE(r.cycles, 2 * channel(r, "shifted").writes);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "exp");
-  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: shifted depth 1 for latency 1: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "; at the same rate: shifted depth 1 for latency 1: "));
 }
 
 // A small FIFO lists the limits at its rate: scores, 1 deep behind the dot product's latency 4,
@@ -339,9 +337,7 @@ TEST(Observe, ASmallFifoNamesTheLimitsAtItsRate) {
   EXPECT_EQ(bottleneck_channel(r), "scores");
   ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
   EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_bandwidth);
-  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: k_rows's link, 3 cycles per row: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "; at the same rate: k_rows's link, 3 cycles per row: "));
 }
 
 // The walk goes downstream: subtract waits most on shifted (2 deep), but exp, which reads it,
@@ -360,10 +356,8 @@ TEST(Observe, AReaderThatWaitedForSlotsPassesOnTheChannelItWaitedOn) {
   EXPECT_GT(exp.blocked, exp.starved);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "row_sum");
-  EXPECT_NE(r.bottleneck.reason.find(fmt::format("exp blocked {} cycles on exps: ",
-                                                 channel(r, "exps").producer_stall_cycles)),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(
+      r, fmt::format("exp blocked {} cycles on exps: ", channel(r, "exps").producer_stall_cycles)));
 }
 
 // V rows 12 deep behind a latency of 18 pass 13 rows per 20 cycles; the unit that reads them
@@ -399,8 +393,7 @@ TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
   EXPECT_LT(2 * unit(r, "k_reader").end, r.cycles);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "v_reader") << r.bottleneck.reason;
-  EXPECT_NE(r.bottleneck.reason.find("memory latency 20 with lane"), std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "memory latency 20 with lane"));
   // 32 rows at 3 per 22 cycles.
   EXPECT_GE(3 * r.cycles, 22 * 32u);
 }
@@ -483,10 +476,9 @@ TEST(Observe, TwoShortBypassesAreNamedTogether) {
   ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
   EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::small_fifo);
   EXPECT_EQ(r.channels[std::size_t(r.bottleneck.also[0].channel)].name, "naive.exp_bypass");
-  EXPECT_NE(r.bottleneck.reason.find("; at the same rate: exp_bypass depth 17 for a row of 16 and "
-                                     "latency 5: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r,
+                         "; at the same rate: exp_bypass depth 17 for a row of 16 and "
+                         "latency 5: "));
   EXPECT_GE(r.cycles, 316u);
 }
 
@@ -503,9 +495,7 @@ TEST(Observe, UnitsAtTheSameRateAreNamedTogether) {
   ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
   EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::slow_ii);
   EXPECT_EQ(r.units[r.bottleneck.also[0].unit].name, "reordered.running_sum");
-  EXPECT_NE(r.bottleneck.reason.find("of the cycles; at the same rate: running_sum II 3: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "of the cycles; at the same rate: running_sum II 3: "));
 }
 
 // The running max at II 2 (2048 busy cycles) on a shared link of 34 bytes per cycle that
@@ -533,10 +523,9 @@ TEST(Observe, StreamBuffersAtTheSameRateAreNamedTogether) {
   ASSERT_EQ(r.bottleneck.also.size(), 1u) << r.bottleneck.reason;
   EXPECT_EQ(r.bottleneck.also[0].kind, BottleneckKind::memory_latency);
   EXPECT_EQ(r.channels[std::size_t(r.bottleneck.also[0].channel)].name, "reordered.v_rows");
-  EXPECT_NE(r.bottleneck.reason.find("memory latency 18 with k_rows depth 12; at the same rate: "
-                                     "v_rows depth 12 for latency 18: "),
-            std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r,
+                         "memory latency 18 with k_rows depth 12; at the same rate: "
+                         "v_rows depth 12 for latency 18: "));
 }
 
 // k_rows 4 deep with a memory latency of 10: 4 rows in flight and one in the reader's output
@@ -549,8 +538,7 @@ TEST(Observe, MemoryLatencyWithAShallowStreamBuffer) {
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_latency) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "k_reader");
   EXPECT_EQ(bottleneck_channel(r), "k_rows");
-  EXPECT_NE(r.bottleneck.reason.find("memory latency 10 with k_rows depth 4"), std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "memory latency 10 with k_rows depth 4"));
   // The K rows at 5 per 12 cycles, then the naive datapath's tail (2N and its latencies).
   EXPECT_GE(5 * r.cycles, 12 * r.scores);
   EXPECT_LE(5 * r.cycles, 12 * r.scores + 5 * (2 * kN + 30));
@@ -615,8 +603,7 @@ TEST(Observe, MemoryBandwidthInARunShorterThanTheStreamBuffer) {
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
   EXPECT_EQ(bottleneck_unit(r), "k_reader");
   EXPECT_EQ(bottleneck_channel(r), "k_rows");
-  EXPECT_NE(r.bottleneck.reason.find("4 bytes per cycle, 16 cycles per row"), std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "4 bytes per cycle, 16 cycles per row"));
 }
 
 // A per-row unit at II 5, the busiest unit of a run of 4 keys per row (20 busy cycles against
@@ -646,8 +633,7 @@ TEST(Observe, SharedMemoryLinkBandwidth) {
   const DatapathResult r = run("reordered", c);
   expect_accounted(r);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
-  EXPECT_NE(r.bottleneck.reason.find("shared memory link, 16 bytes per cycle"), std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "shared memory link, 16 bytes per cycle"));
   EXPECT_NEAR(double(r.cycles) / double(r.scores), 4.0, 0.1);
 }
 
@@ -676,8 +662,7 @@ TEST(Observe, ASharedLinkThatNeverIdlesInAShortRunIsTheLimit) {
     ASSERT_LT(link_cycles * 100, r.cycles * 95) << dp;
     EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth)
         << dp << ": " << r.bottleneck.reason;
-    EXPECT_NE(r.bottleneck.reason.find("shared memory link, 16 bytes per cycle"), std::string::npos)
-        << r.bottleneck.reason;
+    EXPECT_TRUE(reason_has(r, "shared memory link, 16 bytes per cycle"));
   }
 }
 
@@ -724,8 +709,7 @@ TEST(Observe, AStreamBufferDeepEnoughForTheLatencyWaitsForItsLink) {
   const DatapathResult r = simulate(random_inputs(1, 16, 64, 5), {"naive"}, c).runs.at(0);
   expect_accounted(r);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
-  EXPECT_NE(r.bottleneck.reason.find("128 bytes per cycle, 2 cycles per row"), std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "128 bytes per cycle, 2 cycles per row"));
 }
 
 TEST(Observe, AStreamBufferDeepEnoughForTheLatencyWaitsForItsSharedLink) {
@@ -737,8 +721,7 @@ TEST(Observe, AStreamBufferDeepEnoughForTheLatencyWaitsForItsSharedLink) {
   expect_accounted(r);
   EXPECT_GT(r.link_idle_cycles(), 0u);
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
-  EXPECT_NE(r.bottleneck.reason.find("shared memory link, 48 bytes per cycle"), std::string::npos)
-      << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "shared memory link, 48 bytes per cycle"));
 }
 
 TEST(Observe, DeadlockIsAStopAtTheFullChannel) {
