@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -235,12 +236,21 @@ AttentionInputs load_inputs(const Params& p) {
       return a;
     });
     // Not an error (such values are as good as zero next to any other), but a file of them all
-    // would run as zeros without a word.
+    // would run as zeros without a word; so would one whose values numerics.input cannot hold.
+    // Half the least subnormal rounds to 0 too: ties go to the even neighbour.
     if (a.flushed_to_zero != 0)
       std::cerr << fmt::format(
           "sdpa-sim: note: {}: {}: {} of its {} values are nonzero in float64 but round to 0 in "
-          "float32 (below half its least subnormal, {:g})\n",
+          "float32 (at or below half its least subnormal, {:g})\n",
           key, *path, a.flushed_to_zero, a.data.size(), std::numeric_limits<float>::denorm_min());
+    const auto lost = std::count_if(a.data.begin(), a.data.end(), [&](float x) {
+      return x != 0 && round_to(p.input_format, x) == 0;
+    });
+    if (lost != 0)
+      std::cerr << fmt::format(
+          "sdpa-sim: note: {}: {}: {} of its {} values are nonzero but round to 0 in "
+          "numerics.input {} (at or below half its least subnormal, {:g})\n",
+          key, *path, lost, a.data.size(), format.name, format.min_subnormal);
     *dest = std::move(a.data);
   }
   return in;

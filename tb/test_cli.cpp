@@ -466,6 +466,26 @@ TEST(Inputs, Float64ValuesTooSmallForFloat32AreNamedInANote) {
   EXPECT_EQ(fine.err.find("round to 0"), std::string::npos) << fine.err;
 }
 
+// Values that numerics.input rounds to 0 are counted in a note too: at or below half its least
+// subnormal (2^-10 for fp8_e4m3; exactly half is a tie, which goes to the even 0), not above it.
+TEST(Inputs, ValuesTheInputFormatRoundsTo0AreNamedInANote) {
+  const fs::path d = scratch();
+  const float half = std::ldexp(1.0f, -10);
+  const std::vector<float> q = {0.5f,   half, -half, half / 3, 0.5f, std::nextafter(half, 1.0f),
+                                1e-30f, 0.5f, 0.25f, -0.5f,    1.0f, 0.0f};
+  const fs::path p = inputs_with_q(d, npy_bytes(q, {4, 3}, d / "tmp.npy"));
+  const SimRun r = sim(params_arg(p, d) + " --set numerics.input=fp8_e4m3", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("note: inputs.q: " + (d / "q.npy").string() +
+                       ": 4 of its 12 values are nonzero but round to 0 in numerics.input "
+                       "fp8_e4m3 (at or below half its least subnormal, 0.00195312)"),
+            std::string::npos)
+      << r.err;
+  const SimRun wide = sim(params_arg(p, d), d);
+  ASSERT_EQ(wide.status, 0) << wide.err;
+  EXPECT_EQ(wide.err.find("round to 0"), std::string::npos) << wide.err;
+}
+
 // K and V of one wrong width differ from Q, not from each other: the error names K against Q.
 // A V alone of another shape is named against K, and a causal Q longer than K against K.
 TEST(Inputs, KIsCheckedAgainstQBeforeVAgainstK) {
