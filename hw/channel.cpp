@@ -42,6 +42,7 @@ ChannelStats ChannelBase::stats() const {
                  written_, producer_stall_, consumer_stall_};
   s.reads = read_;
   if (written_ != 0) s.last_ready = slots_[(written_ - 1) & mask_].ready;
+  s.first_ready = first_ready_;
   s.element_bytes = element_bytes_;
   return s;
 }

@@ -34,6 +34,7 @@ struct ChannelStats {
   bool input_stream = false;        // a memory stream buffer rather than an intermediate
   Cycle reads = 0;                  // elements read (writes less those left in a deadlock)
   Cycle last_ready = 0;             // ready stamp of the last element written (none: 0)
+  Cycle first_ready = 0;            // ready stamp of the first element written (none: 0)
   std::size_t element_bytes = 4;    // per scalar: the format's (input for a stream buffer)
   // Hardware bytes: a d-wide element counts d scalars of element_bytes.
   std::uint64_t capacity_bytes() const { return std::uint64_t(capacity) * width * element_bytes; }
@@ -166,8 +167,9 @@ class ChannelBase : public sc_core::sc_prim_channel {
   template <class T>
   friend class In;
 
-  // A blocked unit to wake or a watched channel: one test on the hot path for both.
+  // A blocked unit to wake, a watched channel or the first write: one test on the hot path.
   void after_write(Unit& writer) {
+    if (written_ == 1) first_ready_ = slots_[0].ready;
     if (watched_) on_write(writer);
     if (blocked_reader_ != nullptr) wake(blocked_reader_);
     attention_ = watched_ || blocked_writer_ != nullptr;
@@ -258,8 +260,11 @@ class ChannelBase : public sc_core::sc_prim_channel {
   Unit* blocked_writer_ = nullptr;
   Unit* reader_ = nullptr;  // the unit whose In port is bound here, if a unit's
 
-  bool watched_ = false;    // traced or recording trace events
-  bool attention_ = false;  // watched_, or a unit blocked on the channel
+  bool watched_ = false;  // traced or recording trace events
+  // watched_, or a unit blocked on the channel; and before the first write, which records its
+  // ready stamp (a pipeline's fill, for the bottleneck) off the hot path.
+  bool attention_ = true;
+  Cycle first_ready_ = 0;
   TraceWindow window_;
   std::optional<OccupancyTrace> events_;
   // Waveform only: occupancy as SystemC time passes (synchronized mode).
