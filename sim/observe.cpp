@@ -327,12 +327,13 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // behind it (with lanes and a causal mask a lane idles by design while its run's longer
   // rows stream, and a small run's pipeline fill is a large share of its cycles). Only such a
   // unit sets the rate: one slower than a firing per cycle that mostly waited sets nothing.
-  // The wait for its first rows, if it reads stream buffers, is the pipeline's fill: a short run
-  // behind a long latency spends a large share of its cycles in it.
+  // The wait for its first inputs is the pipeline's fill (the memory's latency and every unit's
+  // before it): a short run behind long latencies spends a large share of its cycles in it.
+  // Every unit reads each of its inputs in its first firing, so it issues once the last of them
+  // is ready.
   Cycle fill = 0;
   for (std::size_t s = 0; s < r.channels.size(); ++s)
-    if (r.channels[s].input_stream && r.channel_ends[s].second == busiest)
-      fill = std::max(fill, r.first_row[s]);
+    if (r.channel_ends[s].second == busiest) fill = std::max(fill, r.channels[s].first_ready);
   // (A unit that fired once has no rate: a single score's run is all fill.) One that ended before
   // half the run outran it: a reader whose buffer took every row it read, the rest of the run
   // spent behind something slower. So did one whose busy cycles a channel's or link's bound
@@ -344,7 +345,11 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     return o.limit.kind != BottleneckKind::slow_ii && o.cycles > top.busy &&
            (o.cycles - top.busy) * 100 >= cycles * 5;
   });
-  const bool sets_rate = top.firings > 1 &&
+  // A unit that writes nothing (a sink) sets no rate by its pace: the count ends at the ready
+  // stamp of the last result it takes; if it held its writer back, the walk below finds it.
+  const bool writes = std::any_of(r.channel_ends.begin(), r.channel_ends.end(),
+                                  [&](const auto& ends) { return ends.first == busiest; });
+  const bool sets_rate = top.firings > 1 && writes &&
                          saturated(top.busy, top.end - std::min(top.end, fill)) &&
                          2 * top.end >= cycles && !outrun;
   // A channel too shallow for its round trip, or a bypass for its row: its writer, the channel, its
@@ -364,13 +369,25 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
                                local_name(r.units[r.channel_ends[s].first].name), r.first_row[s],
                                local_name(r.channels[s].name), r.channels[s].capacity));
   };
-  // A unit at II > 1 that sets the rate.
+  // A unit at II > 1 that sets the rate, and the writer that waited most for it, if one did: of
+  // an intermediate channel before a stream buffer, whose reader fetches ahead by design.
   const auto slow_unit = [&](std::size_t u) {
     const UnitStats& unit = r.units[u];
     b.kind = BottleneckKind::slow_ii;
     b.unit = u;
-    b.reason = fmt::format("{}: II {}, {}: {}", local_name(unit.name), unit.timing.ii,
-                           busy_share(r, unit), rate);
+    std::string waited;
+    std::pair<bool, Cycle> most{false, 0};  // an intermediate channel's, its writer's stalls
+    for (std::size_t s = 0; s < r.channels.size(); ++s) {
+      const ChannelStats& c = r.channels[s];
+      const std::pair<bool, Cycle> waits{!c.input_stream, c.producer_stall_cycles};
+      if (r.channel_ends[s].second != u || c.producer_stall_cycles == 0 || waits <= most) continue;
+      most = waits;
+      waited = fmt::format(", {} blocked {} cycles on {}",
+                           local_name(r.units[r.channel_ends[s].first].name),
+                           c.producer_stall_cycles, local_name(c.name));
+    }
+    b.reason = fmt::format("{}: II {}, {}{}: {}", local_name(unit.name), unit.timing.ii,
+                           busy_share(r, unit), waited, rate);
     return b;
   };
   const auto busiest_unit = [&](bool slow) {
@@ -470,8 +487,8 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     full = next;
   }
   // A channel no closed form finds too shallow, while the slowest limit that one finds is a unit
-  // at II > 1: that unit (a slow unit behind a long pipeline fill looks busy too little of its
-  // time to set the rate, and the stalls it causes back up into a bypass at its full-rate depth).
+  // at II > 1: that unit (in a short run with lanes, a slow unit that waits between its rows sets
+  // no rate, and the stalls it causes reach a channel deep enough for its latency).
   if (channel_bound(r, full) == 0 && slowest_bound != nullptr &&
       slowest_bound->limit.kind == BottleneckKind::slow_ii)
     return slow_unit(slowest_bound->limit.unit);
