@@ -390,6 +390,20 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
                            busy_share(r, unit), waited, rate);
     return b;
   };
+  // The statement of a limit found in closed form.
+  const auto named = [&](const Bound& o) {
+    const std::size_t s = std::size_t(o.limit.channel);
+    switch (o.limit.kind) {
+      case BottleneckKind::slow_ii:
+        return slow_unit(o.limit.unit);
+      case BottleneckKind::small_fifo:
+        return small_fifo(s);
+      case BottleneckKind::memory_latency:
+        return memory_latency(s);
+      default:
+        return r.shared_link ? shared_bandwidth(s) : memory_bandwidth(s);
+    }
+  };
   const auto busiest_unit = [&](bool slow) {
     // Not "every unit keeps up" where a channel's or link's bound takes nearly all of the run's
     // cycles, more than 5% above the busiest unit's busy ones (as fast, the units are at their
@@ -402,17 +416,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
           !saturated(top.busy, o.cycles) &&
           (rate_setter == nullptr || o.cycles > rate_setter->cycles))
         rate_setter = &o;
-    if (!slow && rate_setter != nullptr) {
-      const std::size_t s = std::size_t(rate_setter->limit.channel);
-      switch (rate_setter->limit.kind) {
-        case BottleneckKind::small_fifo:
-          return small_fifo(s);
-        case BottleneckKind::memory_latency:
-          return memory_latency(s);
-        default:
-          return r.shared_link ? shared_bandwidth(s) : memory_bandwidth(s);
-      }
-    }
+    if (!slow && rate_setter != nullptr) return named(*rate_setter);
     if (slow) return slow_unit(busiest);
     b.unit = busiest;
     b.kind = BottleneckKind::none;
@@ -486,12 +490,11 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     if (next == full || q.blocked <= q.busy || q.blocked <= q.starved) break;
     full = next;
   }
-  // A channel no closed form finds too shallow, while the slowest limit that one finds is a unit
-  // at II > 1: that unit (in a short run with lanes, a slow unit that waits between its rows sets
-  // no rate, and the stalls it causes reach a channel deep enough for its latency).
-  if (channel_bound(r, full) == 0 && slowest_bound != nullptr &&
-      slowest_bound->limit.kind == BottleneckKind::slow_ii)
-    return slow_unit(slowest_bound->limit.unit);
+  // A channel no closed form finds too shallow: the slowest limit that one finds instead (in a
+  // short run with lanes, a slow unit that waits between its rows sets no rate, and the stalls it
+  // causes reach a channel deep enough for its latency; a unit at II 2 blocked on a shallow
+  // channel about as long as it was busy keeps the walk from that channel).
+  if (channel_bound(r, full) == 0 && slowest_bound != nullptr) return named(*slowest_bound);
   return small_fifo(full);
 }
 

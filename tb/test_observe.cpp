@@ -441,6 +441,26 @@ TEST(Observe, AChannelNoClosedFormFindsTooShallowPassesToTheSlowestUnit) {
   EXPECT_TRUE(reason_has(r, "; at the same rate: lane1.k_rows depth 3 for latency 10: "));
 }
 
+// Two-pass, N = 64, `probs` 2 deep behind the normalize's latency 9 at II 2: 3 elements per 12
+// cycles, 4 cycles a score. The dot product waits most, on `score_bypass` at its full-rate depth;
+// the normalize, its reader, was blocked on `probs` 2 cycles less than it was busy, so the walk
+// stops there, at a channel no closed form finds too shallow: the slowest limit one finds is
+// named instead, `probs` (`score_bypass` was; relieved, `probs` 1.98× as fast).
+TEST(Observe, AWalkEndingAtAChannelAtFullRateDepthNamesTheSlowestBound) {
+  DatapathConfig c = default_config();
+  set_ii(c, "two_pass", "normalize", 2);
+  c.depths["probs"] = 2;
+  const DatapathResult r = simulate(random_inputs(1, 64, 8, 5), {"two_pass"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(r.channels[r.limiting.channel].name, "two_pass.score_bypass");
+  EXPECT_EQ(channel(r, "score_bypass").capacity, 64u + 4 + 6);
+  const UnitStats& normalize = unit(r, "normalize");
+  EXPECT_LE(normalize.blocked, normalize.busy);
+  EXPECT_GE(r.cycles, 4 * 4096u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::small_fifo) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_channel(r), "probs");
+}
+
 // Reordered, N = 8, the dot product's and the running sum's latencies 80, the running max at
 // II 2: the running max's first score comes 90 cycles in, and from then on it is busy every
 // cycle, yet only 42% of the run's, which drains for 80 cycles more. Its fill is its inputs' first
