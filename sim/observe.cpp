@@ -334,13 +334,13 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   Cycle fill = 0;
   for (std::size_t s = 0; s < r.channels.size(); ++s)
     if (r.channel_ends[s].second == busiest) fill = std::max(fill, r.channels[s].first_ready);
-  // (A unit that fired once has no rate: a single score's run is all fill.) One that ended before
-  // half the run outran it: a reader whose buffer took every row it read, the rest of the run
-  // spent behind something slower. So did one whose busy cycles a channel's or link's bound
-  // exceeds by 5% of the run's cycles (a lane's short bypass: the K reader, busiest, serves every
-  // lane at its pace): relieving that limit could save as much. (By 5% of its own busy cycles
-  // instead, small excesses in short runs, where the fill leaves room, were named and not
-  // confirmed.)
+  // (A unit that fired once has no rate: a single score's run is all fill.) One whose busy cycles
+  // a channel's or link's bound exceeds by 5% of the run's cycles outran the run (a lane's short
+  // bypass: the K reader, busiest, serves every lane at its pace; a reader whose buffer took every
+  // row it read, the rest of the run spent behind a shallow V buffer): relieving that limit could
+  // save as much. (By 5% of its own busy cycles instead, small excesses in short runs, where the
+  // fill leaves room, were named and not confirmed.) One that merely ended early did not: the
+  // rest of a short run can be the pipeline's drain behind it.
   const bool outrun = std::any_of(all.begin(), all.end(), [&](const Bound& o) {
     return o.limit.kind != BottleneckKind::slow_ii && o.cycles > top.busy &&
            (o.cycles - top.busy) * 100 >= cycles * 5;
@@ -350,8 +350,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   const bool writes = std::any_of(r.channel_ends.begin(), r.channel_ends.end(),
                                   [&](const auto& ends) { return ends.first == busiest; });
   const bool sets_rate = top.firings > 1 && writes &&
-                         saturated(top.busy, top.end - std::min(top.end, fill)) &&
-                         2 * top.end >= cycles && !outrun;
+                         saturated(top.busy, top.end - std::min(top.end, fill)) && !outrun;
   // A channel too shallow for its round trip, or a bypass for its row: its writer, the channel, its
   // writer's waits and its reader's.
   const auto small_fifo = [&](std::size_t s) {

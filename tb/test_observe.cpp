@@ -379,10 +379,11 @@ TEST(Observe, AShallowVBufferIsNamedNotTheChannelBehindIt) {
   }
 }
 
-// A reader busy to its end set no rate when it ended early: the K reader of a short run reads
-// all 32 rows into its buffer by cycle 32, busier than any unit, while the V rows, 2 deep behind
-// a latency of 20 and shared by 2 lanes, pass 3 per 22 cycles. Named "none: every unit keeps
-// up" before, at 12% of the cycles; a V buffer 4 times as deep ran 2.4 times as fast.
+// A reader busy to its end sets no rate when it ended early behind a slower limit: the K reader of
+// a short run reads all 32 rows into its buffer by cycle 32, busier than any unit, while the V
+// rows, 2 deep behind a latency of 20 and shared by 2 lanes, pass 3 per 22 cycles, a bound of 235
+// cycles. Named "none: every unit keeps up" before, at 12% of the cycles; a V buffer 4 times as
+// deep ran 2.4 times as fast.
 TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
   DatapathConfig c = default_config();
   c.memory.read_latency = 20;
@@ -396,6 +397,24 @@ TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
   EXPECT_TRUE(reason_has(r, "memory latency 20 with lane"));
   // 32 rows at 3 per 22 cycles.
   EXPECT_GE(3 * r.cycles, 22 * 32u);
+}
+
+// A unit that ended early but behind no slower limit sets the rate: reordered, N = 8, causal, the
+// dot product at II 2 and the latencies after it 40 each. The dot product ends before half the
+// run, the rest the pipeline's drain behind it (named "none: every unit keeps up" when a unit
+// that ended before half the run set no rate; relieved, 1.22× as fast).
+TEST(Observe, AUnitThatEndedEarlyBeforeTheDrainSetsTheRate) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 2;
+  c.timings["running_max"] = {40, 1};
+  c.timings["row_divide"] = {40, 1};
+  c.timings["dot_product"] = {40, 2};
+  const AttentionShape shape{1, 1, 1, 8, 8, 8, true};
+  const DatapathResult r = simulate(random_inputs(shape, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_LT(2 * unit(r, "dot_product").end, r.cycles);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::slow_ii) << r.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(r), "dot_product");
 }
 
 // A unit busy to its end sets no rate when a limit's bound exceeds its busy cycles by 5% of the
