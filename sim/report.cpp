@@ -135,6 +135,7 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                           {"writes", c.writes},
                           {"producer_stall_cycles", c.producer_stall_cycles},
                           {"consumer_stall_cycles", c.consumer_stall_cycles},
+                          {"first_ready", c.first_ready},
                           {"last_ready", c.last_ready},
                           {"input_stream", c.input_stream},
                           {"element_bytes", c.element_bytes}});

@@ -190,7 +190,8 @@ TEST(Channel, HighWaterAndStallsOnAScriptedScenario) {
   EXPECT_EQ(s.consumer_stall_cycles, 1u);
   EXPECT_EQ(s.producer_stall_cycles, 0u);
   EXPECT_EQ(s.capacity, 8u);
-  EXPECT_EQ(s.last_ready, 6u);  // written at 5, ready the next cycle
+  EXPECT_EQ(s.last_ready, 6u);   // written at 5, ready the next cycle
+  EXPECT_EQ(s.first_ready, 1u);  // written at 0
 }
 
 TEST(Channel, DecoupledModeGivesTheSameStamps) {

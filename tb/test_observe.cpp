@@ -123,6 +123,12 @@ TEST(Observe, ReorderedAtFullRateEveryUnitsUtilisationIsScoresPerCycle) {
   EXPECT_EQ(unit(r, "running_max").starved, mem + dot);
   EXPECT_EQ(unit(r, "running_sum").starved, mem + dot + rmax);
   EXPECT_EQ(unit(r, "rescale_accumulate").starved, mem + dot + rmax);
+  // The first elements' ready stamps are that fill: a row's results come after its kN scores.
+  EXPECT_EQ(channel(r, "k_rows").first_ready, mem);
+  EXPECT_EQ(channel(r, "scores").first_ready, mem + dot);
+  EXPECT_EQ(channel(r, "acc_rescale").first_ready, mem + dot + rmax);
+  EXPECT_EQ(channel(r, "sums").first_ready,
+            mem + dot + rmax + kN - 1 + L(c, "reordered", "running_sum"));
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
   EXPECT_EQ(r.bottleneck.channel, -1);
 }
