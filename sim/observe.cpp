@@ -368,26 +368,35 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
                                local_name(r.units[r.channel_ends[s].first].name), r.first_row[s],
                                local_name(r.channels[s].name), r.channels[s].capacity));
   };
-  // A unit at II > 1 that sets the rate, and the writer that waited most for it, if one did: of
-  // an intermediate channel before a stream buffer, whose reader fetches ahead by design.
-  const auto slow_unit = [&](std::size_t u) {
+  // A unit at II > 1 that sets the rate, and the writer that waited for it on channel `on` (none:
+  // channels.size()).
+  const auto slow_unit_behind = [&](std::size_t u, std::size_t on) {
     const UnitStats& unit = r.units[u];
     b.kind = BottleneckKind::slow_ii;
     b.unit = u;
-    std::string waited;
+    const std::string waited =
+        on == r.channels.size()
+            ? ""
+            : fmt::format(", {} blocked {} cycles on {}",
+                          local_name(r.units[r.channel_ends[on].first].name),
+                          r.channels[on].producer_stall_cycles, local_name(r.channels[on].name));
+    b.reason = fmt::format("{}: II {}, {}{}: {}", local_name(unit.name), unit.timing.ii,
+                           busy_share(r, unit), waited, rate);
+    return b;
+  };
+  // The same with the writer that waited most for it, if one did: of an intermediate channel
+  // before a stream buffer, whose reader fetches ahead by design.
+  const auto slow_unit = [&](std::size_t u) {
+    std::size_t on = r.channels.size();
     std::pair<bool, Cycle> most{false, 0};  // an intermediate channel's, its writer's stalls
     for (std::size_t s = 0; s < r.channels.size(); ++s) {
       const ChannelStats& c = r.channels[s];
       const std::pair<bool, Cycle> waits{!c.input_stream, c.producer_stall_cycles};
       if (r.channel_ends[s].second != u || c.producer_stall_cycles == 0 || waits <= most) continue;
       most = waits;
-      waited = fmt::format(", {} blocked {} cycles on {}",
-                           local_name(r.units[r.channel_ends[s].first].name),
-                           c.producer_stall_cycles, local_name(c.name));
+      on = s;
     }
-    b.reason = fmt::format("{}: II {}, {}{}: {}", local_name(unit.name), unit.timing.ii,
-                           busy_share(r, unit), waited, rate);
-    return b;
+    return slow_unit_behind(u, on);
   };
   // The statement of a limit found in closed form.
   const auto named = [&](const Bound& o) {
@@ -463,13 +472,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     if (q.timing.ii > 1 && q.busy >= q.starved + q.blocked) {
       const Cycle trip = channel_bound(r, full);
       if (!saturated(q.busy + q.blocked, trip) && saturated(trip, slowest)) break;
-      b.kind = BottleneckKind::slow_ii;
-      b.unit = reader;
-      b.reason = fmt::format("{}: II {}, {}, {} blocked {} cycles on {}: {}", local_name(q.name),
-                             q.timing.ii, busy_share(r, q),
-                             local_name(r.units[r.channel_ends[full].first].name),
-                             f.producer_stall_cycles, local_name(f.name), rate);
-      return b;
+      return slow_unit_behind(reader, full);
     }
     std::size_t waited_for = full, next = full;
     Cycle most = f.consumer_stall_cycles, most_blocked = 0;
