@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -215,6 +214,7 @@ AttentionInputs load_inputs(const Params& p) {
     // Not structured bindings: clang 14 cannot capture one in a lambda.
     const std::string* file = path;
     const std::uint64_t elements = count;
+    std::size_t lost = 0;  // nonzero values that round to 0 in numerics.input
     NpyArray a = read_input(p, key, [&] {
       NpyArray a = read_npy(*file);
       if (a.data.size() != elements)
@@ -225,13 +225,15 @@ AttentionInputs load_inputs(const Params& p) {
           throw InputError(fmt::format("{}: contains NaN or Inf (element {} is {})", *file, i, x));
         // The memory holds the inputs in numerics.input: one that rounds past its largest finite
         // value would be inf or NaN there, and every result after it.
-        if (!std::isfinite(round_to(p.input_format, x))) {
+        const float held = round_to(p.input_format, x);
+        if (!std::isfinite(held)) {
           const std::string where = p.origin("numerics.input");
           throw InputError(fmt::format(
               "{}: element {} is {}, beyond numerics.input {}'s largest finite value {} ({}): "
               "scale the inputs or choose a wider format",
               *file, i, x, format.name, format.max_finite, where.empty() ? "its default" : where));
         }
+        lost += x != 0 && held == 0;
       }
       return a;
     });
@@ -243,9 +245,6 @@ AttentionInputs load_inputs(const Params& p) {
           "sdpa-sim: note: {}: {}: {} of its {} values are nonzero in float64 but round to 0 in "
           "float32 (at or below half its least subnormal, {:g})\n",
           key, *path, a.flushed_to_zero, a.data.size(), std::numeric_limits<float>::denorm_min());
-    const auto lost = std::count_if(a.data.begin(), a.data.end(), [&](float x) {
-      return x != 0 && round_to(p.input_format, x) == 0;
-    });
     if (lost != 0)
       std::cerr << fmt::format(
           "sdpa-sim: note: {}: {}: {} of its {} values are nonzero but round to 0 in "
