@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tb/scratch.h"
+
 namespace sdpa::test {
 
 struct SimRun {
@@ -26,22 +28,6 @@ inline std::string slurp(const std::filesystem::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// A fresh folder per test, in the system's temporary folder (some tests run the simulator as
-// another user, who must reach it), one set per build tree: two suites running at once (a clean
-// clone's CI beside a working tree's build) would otherwise remove each other's files.
-inline std::filesystem::path scratch() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string(info->test_suite_name()) + "." + info->name();
-  for (char& c : name)
-    if (c == '/') c = '_';
-  const auto dir = std::filesystem::temp_directory_path() /
-                   fmt::format("sdpa-tests-{:016x}", std::hash<std::string>{}(SDPA_BUILD_DIR)) /
-                   name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
 }
 
 // A path as one shell word (the tests' paths hold no quote), and the --out option naming one.

@@ -1,11 +1,15 @@
 // Cases for tb/test_runner.sh, which runs this binary as a user would and checks how the test
 // main (tb/test_main.cpp) runs them: each case elaborates, so two in one process would fail with
-// E529; some fail on purpose. Without SDPA_RUNNER_SELFTEST in the environment every case skips,
-// so a stray run of the binary passes.
+// E529; some fail on purpose; two leave a file in their scratch folder (tb/scratch.h). Without
+// SDPA_RUNNER_SELFTEST in the environment every case skips, so a stray run of the binary passes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <systemc>
+
+#include "tb/scratch.h"
 
 namespace {
 
@@ -64,5 +68,18 @@ TEST(Runner, Crashes) {
 }
 
 TEST(Runner, Skips) { GTEST_SKIP() << "on purpose"; }
+
+TEST(Runner, PassesLeavingNoScratchFolder) {
+  skip_unless_selftest();
+  const auto dir = sdpa::test::scratch();
+  std::ofstream(dir / "result") << "written";
+  std::printf("scratch folder: %s\n", dir.c_str());
+}
+
+TEST(Runner, FailsKeepingItsScratchFolder) {
+  skip_unless_selftest();
+  std::ofstream(sdpa::test::scratch() / "result") << "written";
+  ADD_FAILURE() << "on purpose";
+}
 
 }  // namespace

@@ -8,6 +8,9 @@ bin=$(realpath "$1")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export SDPA_RUNNER_SELFTEST=1
+# The cases' scratch folders (tb/scratch.h) go here, removed with the rest.
+export TMPDIR=$tmp/scratch
+mkdir "$TMPDIR"
 
 source "$(dirname "$0")/checks.sh"
 on_failure() { echo "--- output:"; cat "$tmp/out"; echo "---"; }
@@ -34,8 +37,8 @@ check "  a crash fails its case, naming the signal" \
   has_line '^\[  FAILED  \] Runner.Crashes \([0-9]+ ms, killed by signal 6 \(Aborted\)\)$'
 check "  a failed case's output is shown" has_line "a warning on purpose"
 check "  a skipped case is reported" has "[  SKIPPED ] Runner.Skips"
-check "  summary counts" has "[  PASSED  ] 2 tests."
-check "  summary lists 3 failures" has "3 FAILED TESTS"
+check "  summary counts" has "[  PASSED  ] 3 tests."
+check "  summary lists 4 failures" has "4 FAILED TESTS"
 check "  the passing cases are not listed as failed" lacks "FAILED  ] Runner.Elaborates"
 
 run --gtest_filter=Runner.FailsAnExpectation
@@ -46,11 +49,11 @@ check "one passing case by exact name (exit 0)" test "$rc" = 0
 
 run --gtest_list_tests
 check "--gtest_list_tests lists every case" test "$rc" = 0
-check "  six cases" test "$(grep -c '^  ' "$tmp/out")" = 6
+check "  eight cases" test "$(grep -c '^  ' "$tmp/out")" = 8
 
 run --gtest_filter='Runner.*-Runner.Fails*:Runner.Crashes'
 check "a negative filter leaves out the failing cases (exit 0)" test "$rc" = 0
-check "  three run" has_line '^\[==========\] 3 tests ran\.'
+check "  four run" has_line '^\[==========\] 4 tests ran\.'
 
 run --gtest_filter='Runner.Elaborates*' --gtest_repeat=2
 check "--gtest_repeat runs each case once per iteration (exit 0)" test "$rc" = 0
@@ -58,7 +61,17 @@ check "  twice" test "$(grep -c '^\[       OK \] Runner.ElaboratesOnce' "$tmp/ou
 
 run --gtest_filter='Runner.Fails*' --gtest_fail_fast
 check "--gtest_fail_fast stops after the first failure (exit 1)" test "$rc" = 1
-check "  one failure, one not run" has "(1 not run: --gtest_fail_fast)"
+check "  one failure, two not run" has "(2 not run: --gtest_fail_fast)"
+
+run --gtest_filter=Runner.PassesLeavingNoScratchFolder
+passed_in=$(sed -n 's/^scratch folder: //p' "$tmp/out")
+check "a case that passes leaves no scratch folder (exit 0)" test "$rc" = 0
+check "  it had one" test -n "$passed_in"
+check "  removed as the case ended" test ! -e "$passed_in"
+run --gtest_filter=Runner.FailsKeepingItsScratchFolder
+kept=$(sed -n 's/^scratch folder kept: //p' "$tmp/out")
+check "a case that fails keeps its scratch folder (exit 1)" test "$rc" = 1
+check "  named in the output, with what the case wrote" test -s "$kept/result"
 
 run --gtest_filter='Runner.Elaborates*' --gtest_output="xml:$tmp/xml/"
 check "--gtest_output=xml:DIR/ writes one file per case" test -s "$tmp/xml/Runner.ElaboratesOnce.xml"
