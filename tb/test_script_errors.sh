@@ -238,8 +238,15 @@ check "study: --set of a swept key: one line naming the sweep, exit 2, nothing r
 # A --timeout too large for Python's waits: the scaling sweep's one line, exit 2, nothing run.
 try study --sim "$sim" --out "$tmp/study3" --timeout 1e7
 check "study: --timeout 1e7: sweep's one-line error, exit 2, nothing run" \
-  eval '((rc == 2)) && [[ $(tail -n 1 <<<"$err") == "sweep: error: --timeout 1e+07"* &&
+  eval '((rc == 2)) && [[ $(tail -n 1 <<<"$err") == "sweep: error: --timeout 1e7:"* &&
     $err != *Traceback* && ! -e $tmp/study3/scaling ]]'
+# The value as given, not as Python prints a float (1000001 is not "1e+06").
+for bad in 1000001 1234567 abc; do
+  try sweep --sim "$sim" --grid problem.seq_len=4 --out "$tmp/sweep-timeout" --timeout "$bad"
+  check "sweep: --timeout $bad: one line naming it as given, exit 2" \
+    eval 'one_line 2 "sweep: error: --timeout $bad: expected a positive number of seconds" &&
+      [[ ! -e $tmp/sweep-timeout ]]'
+done
 
 # ---------------------------------------------------------------- docs/tutorial.md
 

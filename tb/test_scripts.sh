@@ -50,6 +50,7 @@ check "sweep: one row per point, statuses, empty cycles when deadlocked" rows "$
   'r(problem__seq_len=64, channels__depths__score_bypass=32)["status"] == "deadlock"' \
   'r(status="deadlock")["cycles"] == "" and r(status="deadlock")["exit_code"] == "3"' \
   'all(r(status="deadlock")[c] == "" for c in ("bytes_read", "bytes_read_per_cycle", "traffic_relative_to_minimum"))' \
+  'r(status="deadlock")["scores_skipped"] == "0"' \
   'r(status="deadlock")["bottleneck"] == "stopped" and r(status="deadlock")["bottleneck_channel"] == "naive.score_bypass"' \
   'all(x["bottleneck"] == "none" and x["bottleneck_unit"] and x["bottleneck_channel"] == "" for x in rows if x["status"] == "ok")' \
   'all(x["datapath"] == "naive" and x["problem.head_dim"] == "8" for x in rows)' \
