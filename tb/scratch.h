@@ -24,7 +24,7 @@ class ScratchCleanup : public testing::EmptyTestEventListener {
       std::printf("scratch folder kept: %s\n", dir_.c_str());
       return;
     }
-    std::error_code ignored;  // a file another user left there: the folder stays, as before
+    std::error_code ignored;  // a file another user left there: the folder stays
     std::filesystem::remove_all(dir_, ignored);
   }
 
