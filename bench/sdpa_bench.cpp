@@ -1,6 +1,6 @@
 // Simulation speed in one run: ns per score of the synchronized and decoupled modes of sdpa-sim
 // and of a plain C++ loop doing the same fp32 arithmetic with no simulation (the floor), for
-// both datapaths, and the ratios. Each simulation runs in its own process (one elaboration per
+// each datapath, and the ratios. Each simulation runs in its own process (one elaboration per
 // process); its time is report.json's sim.wall_seconds (sc_start only). Times are medians.
 // The floor's output must equal the simulated O bit for bit, or the bench fails: it is then
 // not the same arithmetic.

@@ -90,7 +90,8 @@ class Graph : public sc_core::sc_module {
   ~Graph() override;
 
   // Creates a unit named `name`, a child of this graph, with its timing: the configured one, or
-  // U::default_timing. The scheduler runs units in creation order: create producers first.
+  // U::default_timing. The order of creation is the order of the report's rows (the scheduler's
+  // order changes speed, never results): create producers first, as the graph reads.
   template <class U, class... Args>
   U& unit(const std::string& name, Args&&... args) {
     claim(name);

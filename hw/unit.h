@@ -27,8 +27,8 @@ struct Clocking {
   Mode mode = Mode::decoupled;
   sc_core::sc_time period{1, sc_core::SC_NS};
   // Watchdog: a unit whose cycle passes this stops for good, and so, unit by unit, does its
-  // datapath; the other datapaths of the simulation run on. 0: a bound that no run that
-  // completes can reach, derived from each datapath (sim/simulation.cpp).
+  // datapath; the other datapaths of the simulation run on. (sim/ derives a bound that no run
+  // that completes can reach when the parameters give 0: sim/simulation.cpp.)
   Cycle max_cycles = ~Cycle{0};
 };
 

@@ -1,4 +1,4 @@
-// sdpa-sim: runs the naive and/or reordered SDPA datapaths on one set of Q, K, V and reports.
+// sdpa-sim: runs the selected SDPA datapaths on one set of Q, K, V and reports.
 // Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog,
 // 5 internal error or a failed write, 6 numerically unverified (docs/errors.md).
 

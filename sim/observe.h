@@ -26,9 +26,10 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r);
 //   reader at II > 1 busy at least half its cycles is slow_ii, one that waited more for a stream
 //   buffer's rows passes on that buffer's statement, and one that waited for slots more than it
 //   was busy or starved passes on the channel it waited on most (a walk downstream).
-// slow_ii, memory_latency and memory_bandwidth also list the limits whose closed-form bound on
-// the cycles is within 5% of the named one's (`also`); none, a link within 5% of the busiest
-// unit's busy cycles (a shared link is not the limit when a unit at II 1 is that busy).
+// slow_ii, memory_latency, memory_bandwidth, and small_fifo where its channel has a bound of its
+// own (a round trip or a short bypass), also list the limits whose closed-form bound on the
+// cycles is within 5% of the named one's (`also`); none, a link within 5% of the busiest unit's
+// busy cycles (a shared link is not the limit when a unit at II 1 is that busy).
 Bottleneck find_bottleneck(const DatapathResult& r);
 
 // report.json's "units" and "bottleneck" of a run.

@@ -18,7 +18,7 @@
 namespace sdpa {
 
 // unverified: finished within the tolerance, but fp32 cannot promise 1% of max|v| for these
-// inputs (tb/reference.h, Verdict).
+// inputs (sim/reference.h, Verdict).
 enum class Status { ok, deadlock, mismatch, timeout, unverified };
 const char* to_string(Status status);
 

@@ -16,7 +16,8 @@ namespace sdpa {
 // end: the reordered datapath's running max and running sum fused, with their operators.
 class OnlineNormalizer : public Unit {
  public:
-  // The running max's latency: max, two subtracts, two exps, then the multiply-add.
+  // The running max's latency (max, the subtracts, the exps): the model does not add the sum's
+  // multiply-add to it, a choice (units.online_normalizer.latency sets another).
   static constexpr Timing default_timing{6, 1};
   In<float> scores{"scores"};
   Out<RowStats> stats{"stats"};
