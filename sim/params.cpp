@@ -11,6 +11,7 @@
 #include <iterator>
 #include <limits>
 
+#include "hw/datapaths/datapaths.h"
 #include "sim/simulation.h"
 #include "sim/yaml_reader.h"
 
@@ -19,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Every registered datapath, then both (naive and reordered, the paper's pair) and all.
+// Every registered datapath, then both (the paper's pair: DatapathKind::in_paper) and all.
 std::vector<std::string> datapath_choices() {
   std::vector<std::string> choices = datapath_names();
   choices.push_back("both");
@@ -310,7 +311,12 @@ void resolve(const Params& p, const std::string& datapath, DatapathConfig& c,
 
 std::vector<std::string> Params::datapaths() const {
   if (datapath == "all") return datapath_names();
-  if (datapath == "both") return {"naive", "reordered"};
+  if (datapath == "both") {
+    std::vector<std::string> pair;
+    for (const DatapathKind& kind : datapath_kinds())
+      if (kind.in_paper) pair.push_back(kind.name);
+    return pair;
+  }
   return {datapath};
 }
 

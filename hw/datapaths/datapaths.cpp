@@ -11,11 +11,11 @@ const std::vector<DatapathKind>& datapath_kinds() {
   static const std::vector<DatapathKind> kinds{
       {"naive",
        "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",
-       build_naive},
+       build_naive, true},
       {"two_pass", "two passes: online max and sum, then normalise and weighted sum; one bypass",
        build_two_pass},
       {"reordered", "one pass: running max, rescaled sum and accumulator (online softmax); O(1)",
-       build_reordered},
+       build_reordered, true},
   };
   return kinds;
 }

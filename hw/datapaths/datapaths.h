@@ -12,6 +12,7 @@ struct DatapathKind {
   std::string name;
   std::string summary;  // one line: what it computes and what it costs
   AttentionDatapath::Build build;
+  bool in_paper = false;  // one of the paper's pair, which `datapath: both` runs
 };
 
 // In the order `datapath: all` runs them.
