@@ -143,6 +143,7 @@ class VcdStream {
 struct StageChannel {
   std::string name;  // within the datapath: `lane2.scores` with lanes
   std::size_t capacity = 0;
+  bool bypass = false;  // holds a row while a reduction finishes (Depth::row_plus)
 };
 struct Stage {
   std::string label;

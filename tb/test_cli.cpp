@@ -877,6 +877,11 @@ TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
   EXPECT_NE(gtkw.find("+{score_bypass (capacity 16)} SystemC.naive.score_bypass.occupancy[31:0]"),
             std::string::npos)
       << gtkw;
+  // The bypasses, the graph's row-holding channels, in red (GTKWave's colour 1); the others not.
+  EXPECT_NE(gtkw.find("[color] 1\n@88024\n+{score_bypass "), std::string::npos) << gtkw;
+  EXPECT_NE(gtkw.find("[color] 1\n@88024\n+{exp_bypass "), std::string::npos) << gtkw;
+  EXPECT_NE(gtkw.find("[color] 0\n@88024\n+{scores "), std::string::npos) << gtkw;
+  EXPECT_EQ(gtkw.find("[color] 1\n@88024\n+{scores "), std::string::npos) << gtkw;
 }
 
 // A run the watchdog stopped may have a span past its limit (a unit's stall jumps over it), but
