@@ -197,7 +197,9 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
       // No last output row, so no cycle count.
       run["cycles"] = nullptr;
       run["scores_per_cycle"] = nullptr;
+      // Per token is of every token: a stopped run did not do them all.
       run["per_token"]["cycles"] = nullptr;
+      run["per_token"]["bytes_read"] = nullptr;
       run["waits"] = r.waits;
     } else {
       // Achieved bandwidth, all streams together: against link_bytes_per_cycle when shared.
@@ -339,7 +341,7 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
 
 // Rounded first, then scaled: 999.6 pJ is 1 nJ, not 1e+03 pJ.
 std::string energy_text(double pj) {
-  static constexpr const char* units[] = {"pJ", "nJ", "µJ", "mJ"};
+  static constexpr const char* units[] = {"pJ", "nJ", "µJ", "mJ", "J"};
   double value = pj;
   std::size_t unit = 0;
   while (unit + 1 < std::size(units) &&
