@@ -32,7 +32,8 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
                            const SimulationResult& result, const std::vector<Check>& checks,
                            const CostTable* cost = nullptr);
 
-// Energy as the summary shows it, from pJ: three significant digits in pJ, nJ, µJ or mJ.
+// Energy as the summary shows it, from pJ: three significant digits in pJ, nJ, µJ, mJ or J (a
+// cost table may give up to 10¹² pJ per byte).
 std::string energy_text(double pj);
 
 std::string summary(const SimulationResult& result, const std::vector<Check>& checks,

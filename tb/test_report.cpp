@@ -140,6 +140,8 @@ TEST(Summary, EnergyHasThreeDigitsInTheUnitItRoundsTo) {
   EXPECT_EQ(energy_text(1234.0), "1.23 nJ");
   EXPECT_EQ(energy_text(999'600.0), "1 µJ");
   EXPECT_EQ(energy_text(2.5e9), "2.5 mJ");
+  EXPECT_EQ(energy_text(3.6e13), "36 J");
+  EXPECT_EQ(energy_text(3.6e16), "3.6e+04 J");  // past J: three digits in J
   EXPECT_EQ(energy_text(1e-310), "1e-310 pJ");  // subnormal: a cost table may give such values
 }
 
