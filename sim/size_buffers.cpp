@@ -56,6 +56,14 @@ int size_buffers(const Params& params, OutputFolder& out) {
             dp, ample, params.max_cycles);
         return 4;
       }
+      // No cycle count to keep: the run completed, but outside the tolerance (exit 1).
+      if (reference.status == "mismatch") {
+        std::cerr << fmt::format(
+            "sdpa-sim: {} with depth {} everywhere: its output is outside the tolerance of the "
+            "fp64 reference (status mismatch): not sized\n",
+            dp, ample);
+        return 1;
+      }
       std::cerr << fmt::format("sdpa-sim: {} does not complete even with depth {} everywhere\n", dp,
                                ample);
       return 3;
