@@ -156,7 +156,9 @@ std::vector<Relief> named_limits(const Params& params, const DatapathResult& r) 
   const std::optional<Relief> named = relieved(params, r, r.bottleneck);
   if (!named) return parts;
   parts.push_back(*named);
-  for (const Limit& l : r.bottleneck.also) parts.push_back(*relieved(params, r, l));
+  // `also` lists limits of the kinds that can be relieved (find_bottleneck): never none or stopped.
+  for (const Limit& l : r.bottleneck.also)
+    if (const std::optional<Relief> other = relieved(params, r, l)) parts.push_back(*other);
   return parts;
 }
 
