@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sim/exit_status.h"
 #include "sim/output.h"
 
 namespace sdpa {
@@ -98,7 +99,7 @@ std::map<std::string, ChildOutcome> ChildRuns::run(const Params& params) {
                      false);
   const int code = WEXITSTATUS(status);
   // A mismatch, deadlock or watchdog stop is an outcome (not the target); anything else is not.
-  if (code != 0 && code != 1 && code != 3 && code != 4 && code != 6)
+  if (!reports_outcome(code))
     throw ChildError(fmt::format("{}: a child simulation failed (exit {}): {}", option_, code,
                                  last_line(errors, file)),
                      code == 2);

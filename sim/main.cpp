@@ -20,6 +20,7 @@
 
 #include "sim/build_info.h"
 #include "sim/cost.h"
+#include "sim/exit_status.h"
 #include "sim/npy.h"
 #include "sim/observe.h"
 #include "sim/output.h"
@@ -34,10 +35,6 @@ namespace fs = std::filesystem;
 using namespace sdpa;
 
 namespace {
-
-enum Exit { kOk = 0, kMismatch = 1, kBadInput = 2, kDeadlock = 3, kTimeout = 4, kInternal = 5 };
-// Finished within the tolerance, but fp32 cannot promise 1% of max|v| for these inputs.
-constexpr int kUnverified = 6;
 
 // An error is one line, whatever the input it quotes holds: control characters are escaped.
 std::string one_line(std::string_view message) {

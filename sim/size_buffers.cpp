@@ -6,6 +6,7 @@
 #include <map>
 
 #include "sim/child_run.h"
+#include "sim/exit_status.h"
 #include "sim/output.h"
 #include "sim/simulation.h"
 
@@ -54,7 +55,7 @@ int size_buffers(const Params& params, OutputFolder& out) {
             "sdpa-sim: the watchdog stopped {} with depth {} everywhere (sim.max_cycles: {}): "
             "raise it, or leave it auto\n",
             dp, ample, params.max_cycles);
-        return 4;
+        return kTimeout;
       }
       // No cycle count to keep: the run completed, but outside the tolerance (exit 1).
       if (reference.status == "mismatch") {
@@ -62,11 +63,11 @@ int size_buffers(const Params& params, OutputFolder& out) {
             "sdpa-sim: {} with depth {} everywhere: its output is outside the tolerance of the "
             "fp64 reference (status mismatch): not sized\n",
             dp, ample);
-        return 1;
+        return kMismatch;
       }
       std::cerr << fmt::format("sdpa-sim: {} does not complete even with depth {} everywhere\n", dp,
                                ample);
-      return 3;
+      return kDeadlock;
     }
     target[dp] = *reference.cycles;
     // Greedy, channel by channel in datapath order: each search keeps the depths found so far.
@@ -125,7 +126,7 @@ int size_buffers(const Params& params, OutputFolder& out) {
             << check
             << fmt::format("{} simulations; sized parameters in {}\n", children.count(),
                            (out.dir() / "sized.yaml").string());
-  return reproduced ? 0 : 1;
+  return reproduced ? kOk : kMismatch;
 }
 
 }  // namespace sdpa

@@ -8,7 +8,7 @@
 namespace sdpa {
 
 // Writes sized.yaml (the params with every channel's depth) into `out` and prints the table.
-// Returns the exit status: 0 when sized.yaml reproduces the cycle counts.
+// Returns the exit status (sim/exit_status.h): kOk when sized.yaml reproduces the cycle counts.
 int size_buffers(const Params& params, OutputFolder& out);
 
 }  // namespace sdpa
