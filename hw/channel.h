@@ -233,7 +233,6 @@ class ChannelBase : public sc_core::sc_prim_channel {
   bool sync_slow(Unit& unit);
   bool reached(Unit& unit);
   void stop_runaway(Unit& unit);
-  void trace_free(Cycle freed);
   void apply_frees();
   sc_core::sc_time at(Cycle c) const { return sc_core::sc_time::from_value(c * period_); }
 

@@ -6,7 +6,6 @@
 // encode()/decode() give the format's bit patterns, for tests and for anyone who wants them.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <optional>

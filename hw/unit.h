@@ -173,7 +173,6 @@ class Unit : public sc_core::sc_module {
   // What watch() recorded; null if unwatched. (Not `trace()`, which would hide sc_object's.)
   const UnitTrace* timeline() const { return trace_.get(); }
   // The format its results take on its output channels (the graph sets it; fp32 by default).
-  Format compute_format() const { return format_; }
   void set_compute_format(Format f) { format_ = f; }
 
  protected:

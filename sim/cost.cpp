@@ -6,9 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 
-#include "sim/params.h"
 #include "sim/yaml_reader.h"
 
 namespace sdpa {

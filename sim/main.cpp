@@ -697,7 +697,7 @@ int run(const Options& opt) {
     trace += '\n';
     out.write(opt.trace_events, trace);
   }
-  write_report(out, params, report_json(params, params.mode, result, checks, &cost));
+  write_report(out, params, report_json(params, result, checks, &cost));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
     std::cerr << "sdpa-sim: error: " << out.error() << "\n";

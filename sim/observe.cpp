@@ -17,8 +17,6 @@
 namespace sdpa {
 namespace {
 
-std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
-
 // The run's cycles as utilisation counts them: a stopped run has no cycle count, only a span.
 Cycle run_cycles(const DatapathResult& r) {
   const bool stopped = r.status == Status::deadlock || r.status == Status::timeout;
@@ -695,20 +693,15 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
     const std::string prefix = r.datapath + ".";
     auto local = [&](const std::string& name) { return name.substr(prefix.size()); };
     auto id = [](const std::string& name) { return "\"" + name + "\""; };
-    // Each unit in the stage of its first output channel (the sink in the last stage).
-    std::map<std::string, std::string> stage_of_channel;
+    // Each unit in its stage, as the waveform groups it (stages_of: the stage of its first
+    // output channel; the sink in the last stage).
+    std::map<std::string, std::string> stage_of_unit;
     std::vector<std::string> order;
     if (d < stages.size())
       for (const Stage& st : stages[d].stages) {
         order.push_back(st.label);
-        for (const StageChannel& ch : st.channels) stage_of_channel[ch.name] = st.label;
+        for (const std::string& unit : st.units) stage_of_unit[unit] = st.label;
       }
-    std::vector<std::string> unit_stage(r.units.size());
-    for (std::size_t i = r.channels.size(); i-- > 0;)
-      unit_stage[r.channel_ends[i].first] = stage_of_channel[local(r.channels[i].name)];
-    for (std::size_t i = 0; i < r.channels.size(); ++i)
-      if (unit_stage[r.channel_ends[i].second].empty())
-        unit_stage[r.channel_ends[i].second] = stage_of_channel[local(r.channels[i].name)];
     s += fmt::format(
         "  subgraph \"cluster_{0}\" {{\n    label=\"{0}: {1}\";\n    fontname=Helvetica;\n",
         r.datapath, r.bottleneck.reason);
@@ -718,7 +711,7 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
           "      color=gray60;\n",
           r.datapath, g, order[g]);
       for (std::size_t i = 0; i < r.units.size(); ++i) {
-        if (unit_stage[i] != order[g]) continue;
+        if (stage_of_unit[local(r.units[i].name)] != order[g]) continue;
         const UnitStats& u = r.units[i];
         const bool limit = r.bottleneck.kind != BottleneckKind::none &&
                            (r.bottleneck.unit == i ||
@@ -731,7 +724,8 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       s += "    }\n";
     }
     for (std::size_t i = 0; i < r.units.size(); ++i)
-      if (std::find(order.begin(), order.end(), unit_stage[i]) == order.end())
+      if (std::find(order.begin(), order.end(), stage_of_unit[local(r.units[i].name)]) ==
+          order.end())
         s += fmt::format("    {} [label=\"{}\\nL {}, II {}\"];\n", id(r.units[i].name),
                          local(r.units[i].name), r.units[i].timing.latency, r.units[i].timing.ii);
     for (std::size_t i = 0; i < r.channels.size(); ++i) {

@@ -270,8 +270,6 @@ void refuse_overridden_keys(const Params& p) {
   }
 }
 
-bool same(const Timing& a, const Timing& b) { return a.latency == b.latency && a.ii == b.ii; }
-
 // Units, default depth and depths of `datapath`; see Params::config_for.
 void resolve(const Params& p, const std::string& datapath, DatapathConfig& c,
              std::map<std::string, std::string>* depth_keys) {
@@ -524,8 +522,7 @@ bool shared_unit(const std::string& unit, const std::vector<std::string>& select
   for (const std::string& dp : datapath_names())
     if (!contains(unit_names(dp), unit)) return false;
   for (const std::string& dp : selected)
-    if (!same(configs.at(dp).timings.at(unit), configs.at(selected[0]).timings.at(unit)))
-      return false;
+    if (configs.at(dp).timings.at(unit) != configs.at(selected[0]).timings.at(unit)) return false;
   return true;
 }
 

@@ -27,8 +27,6 @@ std::string bytes(std::uint64_t b) {
   return fmt::format("{} B", b);
 }
 
-std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
-
 // The summary's "limiting channel" cell: name (high water/capacity), and why. With no stall no
 // channel limited the run: the cell says so before naming the largest, lest it read as a limit.
 std::string limiting_cell(const DatapathResult& r) {
@@ -112,15 +110,14 @@ MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediat
     if (intermediate_only && c.input_stream) continue;
     m.capacity_elements += c.capacity * c.width;
     m.high_water_elements += c.high_water * c.width;
-    m.capacity_byte_count += c.capacity_bytes();
-    m.high_water_byte_count += c.high_water_bytes();
+    m.capacity_bytes += c.capacity_bytes();
+    m.high_water_bytes += c.high_water_bytes();
   }
   return m;
 }
 
-nlohmann::json report_json(const Params& params, const std::string& mode,
-                           const SimulationResult& result, const std::vector<Check>& checks,
-                           const CostTable* cost) {
+nlohmann::json report_json(const Params& params, const SimulationResult& result,
+                           const std::vector<Check>& checks, const CostTable* cost) {
   nlohmann::json runs = nlohmann::json::array();
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const DatapathResult& r = result.runs[i];
@@ -152,13 +149,13 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
         {"memory",
          {{"capacity_elements", m.capacity_elements},
           {"high_water_elements", m.high_water_elements},
-          {"capacity_bytes", m.capacity_bytes()},
-          {"high_water_bytes", m.high_water_bytes()},
+          {"capacity_bytes", m.capacity_bytes},
+          {"high_water_bytes", m.high_water_bytes},
           {"intermediate",
            {{"capacity_elements", im.capacity_elements},
             {"high_water_elements", im.high_water_elements},
-            {"capacity_bytes", im.capacity_bytes()},
-            {"high_water_bytes", im.high_water_bytes()}}}}},
+            {"capacity_bytes", im.capacity_bytes},
+            {"high_water_bytes", im.high_water_bytes}}}}},
         {"lanes", r.lanes},
         {"memory_traffic",
          {{"footprint_bytes", r.footprint_bytes},
@@ -222,7 +219,7 @@ nlohmann::json report_json(const Params& params, const std::string& mode,
             {"head_dim", params.head_dim},
             {"causal", params.causal},
             {"seed", params.seed}}},
-          {"sim", {{"mode", mode}, {"wall_seconds", result.wall_seconds}}}};
+          {"sim", {{"mode", params.mode}, {"wall_seconds", result.wall_seconds}}}};
 }
 
 std::string summary(const SimulationResult& result, const std::vector<Check>& checks,
@@ -250,7 +247,7 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     const MemoryUse all = memory_use(r.channels);
     MemoryUse streams;
     streams.capacity_elements = all.capacity_elements - m.capacity_elements;
-    streams.capacity_byte_count = all.capacity_bytes() - m.capacity_bytes();
+    streams.capacity_bytes = all.capacity_bytes - m.capacity_bytes;
     rows[0].push_back(r.datapath);
     rows[1].push_back(to_string(r.status));
     rows[2].push_back(incomplete(r) ? "-" : fmt::format("{}", r.cycles));
@@ -266,12 +263,12 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
                           : fmt::format("{} ({:.1f} B/cycle)", bytes(r.bytes_read()),
                                         double(r.bytes_read()) / double(r.cycles)));
     rows[6].push_back(
-        fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes())));
+        fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes)));
     rows[7].push_back(
-        fmt::format("{} elements ({})", m.high_water_elements, bytes(m.high_water_bytes())));
+        fmt::format("{} elements ({})", m.high_water_elements, bytes(m.high_water_bytes)));
     rows[8].push_back(limiting_cell(r));
-    rows[9].push_back(fmt::format("{} elements ({})", streams.capacity_elements,
-                                  bytes(streams.capacity_bytes())));
+    rows[9].push_back(
+        fmt::format("{} elements ({})", streams.capacity_elements, bytes(streams.capacity_bytes)));
     if (incomplete(r))
       rows[10].push_back("-");
     else if (!checks[i].finite)

@@ -16,21 +16,19 @@ struct MemoryUse {
   std::uint64_t capacity_elements = 0;
   std::uint64_t high_water_elements = 0;
   // In each channel's format: the input format's for a stream buffer, the compute format's else.
-  std::uint64_t capacity_byte_count = 0;
-  std::uint64_t high_water_byte_count = 0;
-  std::uint64_t capacity_bytes() const { return capacity_byte_count; }
-  std::uint64_t high_water_bytes() const { return high_water_byte_count; }
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t high_water_bytes = 0;
 };
 
 // Channel memory: capacities (provisioned) and high-water marks (used), a d-wide element
 // counting d. With `intermediate_only`, the Q/K/V stream buffers are left out.
 MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediate_only = false);
 
-// `checks[i]` belongs to `result.runs[i]` (ignored for a deadlocked run). With a cost table, each
+// `checks[i]` belongs to `result.runs[i]` (ignored for a deadlocked run); `params.mode` is the
+// mode the run took (set by then). With a cost table, each
 // run has its `energy` and `area` (sim/cost.h).
-nlohmann::json report_json(const Params& params, const std::string& mode,
-                           const SimulationResult& result, const std::vector<Check>& checks,
-                           const CostTable* cost = nullptr);
+nlohmann::json report_json(const Params& params, const SimulationResult& result,
+                           const std::vector<Check>& checks, const CostTable* cost = nullptr);
 
 // Energy as the summary shows it, from pJ: three significant digits in pJ, nJ, µJ, mJ or J (a
 // cost table may give up to 10¹² pJ per byte).

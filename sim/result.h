@@ -22,6 +22,10 @@ namespace sdpa {
 enum class Status { ok, deadlock, mismatch, timeout, unverified };
 const char* to_string(Status status);
 
+// A unit's or channel's name within its datapath, as the reports show it (`naive.lane1.scores`:
+// `lane1.scores`).
+inline std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
+
 // Why a channel is the one that limited a run (LimitingChannel).
 enum class LimitReason { deadlock, producer_stalls, consumer_stalls, high_water };
 const char* to_string(LimitReason reason);

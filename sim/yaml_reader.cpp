@@ -152,16 +152,6 @@ std::string YamlReader::where(const YAML::Node& node, const std::string& key) co
 void YamlReader::keys(const YAML::Node& node, const std::string& key,
                       const std::vector<std::string>& allowed,
                       const std::function<std::string(const std::string&)>& explain) const {
-  check_keys(node, key, &allowed, explain);
-}
-
-void YamlReader::any_keys(const YAML::Node& node, const std::string& key) const {
-  check_keys(node, key, nullptr, {});
-}
-
-void YamlReader::check_keys(const YAML::Node& node, const std::string& key,
-                            const std::vector<std::string>* allowed,
-                            const std::function<std::string(const std::string&)>& explain) const {
   const std::string label = key.empty() ? "(top level)" : key;
   if (!node.IsMap()) fail(node, label, "expected a mapping");
   std::set<std::string> seen;
@@ -169,14 +159,12 @@ void YamlReader::check_keys(const YAML::Node& node, const std::string& key,
     // YAML allows any node as a key (`? [a, b]: 1`); as<std::string>() throws on those.
     if (!entry.first.IsScalar())
       fail(entry.first, label,
-           allowed == nullptr
-               ? "expected a key name"
-               : fmt::format("expected a key name (one of: {})", fmt::join(*allowed, ", ")));
+           fmt::format("expected a key name (one of: {})", fmt::join(allowed, ", ")));
     const std::string name = entry.first.Scalar();
     const std::string path = key.empty() ? name : key + "." + name;
-    if (allowed != nullptr && std::ranges::find(*allowed, name) == allowed->end())
+    if (std::ranges::find(allowed, name) == allowed.end())
       fail(entry.first, path,
-           fmt::format("unknown key (expected one of: {}{})", fmt::join(*allowed, ", "),
+           fmt::format("unknown key (expected one of: {}{})", fmt::join(allowed, ", "),
                        explain ? explain(name) : ""));
     // yaml-cpp keeps the first of duplicate keys silently; a second value is a mistake. It is
     // where the mapping holding both came from: a --set of one of them replaced only the first.

@@ -45,8 +45,6 @@ class YamlReader {
   // message for an unknown name.
   void keys(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed,
             const std::function<std::string(const std::string&)>& explain = {}) const;
-  // `node` is a mapping whose keys, of any name, appear once.
-  void any_keys(const YAML::Node& node, const std::string& key) const;
   // The mapping `node` has every key of `required`.
   void require(const YAML::Node& node, const std::string& key,
                const std::vector<std::string>& required) const;
@@ -73,10 +71,6 @@ class YamlReader {
   std::uint64_t integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
                         std::uint64_t max, const std::string& expected) const;
   void note(const YAML::Node& node, const std::string& key) const;
-  // keys() with `allowed` null: any name.
-  void check_keys(const YAML::Node& node, const std::string& key,
-                  const std::vector<std::string>* allowed,
-                  const std::function<std::string(const std::string&)>& explain) const;
 
   std::string file_;
   std::map<std::string, std::string> set_origins_;

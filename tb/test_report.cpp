@@ -33,7 +33,8 @@ nlohmann::json json_entry(const DatapathResult& r) {
   SimulationResult result;
   result.runs.push_back(r);
   Params params;
-  return report_json(params, "decoupled", result, {Check{}})["runs"][0]["limiting_channel"];
+  params.mode = "decoupled";
+  return report_json(params, result, {Check{}})["runs"][0]["limiting_channel"];
 }
 
 bool waits_to_write_full(const DatapathResult& r, const std::string& channel) {

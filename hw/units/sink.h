@@ -18,7 +18,6 @@ class Sink : public Unit {
       : Unit(name, timing, RowShape{rows, 1}), head_dim_(head_dim) {}
 
   std::size_t rows_expected() const { return shape().rows; }
-  bool done() const { return rows_taken() == rows_expected(); }
   // Safe to read from another OS thread (progress reports) while the simulation runs.
   std::size_t rows_taken() const { return taken_.load(std::memory_order_relaxed); }
   // The run's cycle count: the ready stamp of the last output row taken.
