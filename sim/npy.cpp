@@ -294,13 +294,4 @@ std::string npy_header(const std::vector<std::size_t>& shape) {
   return std::string(kMagic, 6) + std::string(version, 2) + std::string(len, 2) + header;
 }
 
-void write_npy(const std::string& path, const std::vector<float>& data,
-               const std::vector<std::size_t>& shape) {
-  std::ofstream out(path, std::ios::binary);
-  out << npy_header(shape);
-  out.write(reinterpret_cast<const char*>(data.data()),
-            static_cast<std::streamsize>(data.size() * sizeof(float)));
-  if (!out) throw InputError(fmt::format("{}: cannot write the file", path));
-}
-
 }  // namespace sdpa

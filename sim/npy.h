@@ -33,8 +33,4 @@ std::vector<std::size_t> read_npy_shape(const std::string& path);
 // The bytes before a float32 array's data: magic, version, header length, header (padded).
 std::string npy_header(const std::vector<std::size_t>& shape);
 
-// Writes a float32 array; the caller handles atomic placement.
-void write_npy(const std::string& path, const std::vector<float>& data,
-               const std::vector<std::size_t>& shape);
-
 }  // namespace sdpa

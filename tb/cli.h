@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/npy.h"
 #include "tb/scratch.h"
 
 namespace sdpa::test {
@@ -21,6 +22,16 @@ struct SimRun {
   int status = -1;
   std::string out, err;
 };
+
+// A float32 .npy file of `data` in `shape`: a test's input.
+inline void write_npy(const std::string& path, const std::vector<float>& data,
+                      const std::vector<std::size_t>& shape) {
+  std::ofstream out(path, std::ios::binary);
+  out << npy_header(shape);
+  out.write(reinterpret_cast<const char*>(data.data()),
+            static_cast<std::streamsize>(data.size() * sizeof(float)));
+  if (!out) throw std::runtime_error(path + ": cannot write the file");
+}
 
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p);
