@@ -799,6 +799,27 @@ TEST(Observe, AStreamBufferDeepEnoughForTheLatencyWaitsForItsSharedLink) {
   EXPECT_TRUE(reason_has(r, "shared memory link, 48 bytes per cycle"));
 }
 
+// timing.md's example of a limiting channel that is not too shallow: on a shared link, a
+// decode-like naive run's V reader waits for slots while each row's scores are reduced, the link
+// idles, and the weighted sum's wait for V rows backs up into `probs`. The statement's walk ends
+// there, but `probs` has no round-trip bound, so it names the slowest limit with a closed form: the
+// link, ⌈40 320 / 46⌉ = 877 of the run's 1 108 cycles (it named `probs` before the link's rule).
+TEST(Observe, ALimitingChannelWithoutABoundPassesToTheLink) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.memory.bytes_per_cycle = 46;
+  c.memory.read_latency = 28;
+  const AttentionShape shape{1, 4, 4, 1, 157, 8, false};
+  const DatapathResult r = simulate(random_inputs(shape, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  EXPECT_EQ(r.cycles, 1108u);
+  EXPECT_EQ(r.link_cycles(), 877u);
+  EXPECT_EQ(r.link_idle_cycles(), 200u);
+  EXPECT_EQ(r.channels.at(r.limiting.channel).name, "naive.probs");
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::memory_bandwidth) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "shared memory link, 46 bytes per cycle")) << r.bottleneck.reason;
+}
+
 TEST(Observe, DeadlockIsAStopAtTheFullChannel) {
   DatapathConfig c = default_config();
   c.depths["score_bypass"] = kN / 2;
