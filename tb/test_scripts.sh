@@ -552,5 +552,17 @@ check "models: a deadlocked run is a row of dashes and a mismatch, exit 1" \
   test "$rc" = 1 -a "$(grep -c '| naive | deadlock | — | S + 2·N_kv + 26 \*\*(no)\*\* |' "$tmp/stdout")" = 1
 check "models: ... its closed form of the shape's S (8·256 scores), not the scores it reached" \
   grep -q 'mismatch: llama3-8b-decode-8k naive: deadlock, no cycle count, closed form S + 2·N_kv + 26 = 2586' <<<"$err"
+# bf16 inputs on a link of 256 bytes per cycle: a row of d = 128 is one beat, as fp32's was at 512;
+# the closed form counts the link's beats in the input format (it counted fp32's: 2, one cycle off).
+printf '#!/bin/bash
+exec %q "$@" --set problem.kv_len=256 --set numerics.input=bf16 --set memory.bytes_per_cycle=256
+' \
+  "$sim" >"$tmp/bf16-sim"
+chmod +x "$tmp/bf16-sim"
+rc=0
+timeout 60 "$repo/scripts/models" --sim "$tmp/bf16-sim" --out "$tmp/models-bf16" \
+  --only llama3-8b-decode-8k >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+check "models: bf16 inputs' rows take the beats of 2 bytes per element: every closed form exact, exit 0" \
+  test "$rc" = 0 -a "$(grep -c 'S + 2·N_kv + 26 | ' "$tmp/stdout")" = 1
 
 summary test_scripts
