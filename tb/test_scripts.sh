@@ -537,31 +537,28 @@ check "models: a report without a key it reads is one line naming it, exit 2" \
   test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1 -a "$(grep -c "report.json: no 'memory_traffic'" <<<"$err")" = 1
 models --no-run --only bert-base
 check "models: no report is a one-line error, exit 2" test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1
-# A run that deadlocks (a stand-in simulator: the 8K decode, smaller, its bypass too shallow)
-# is a row of dashes and a failed check against the shape's S, exit 1, not a missing table.
-printf '#!/bin/bash
-exec %q "$@" --set problem.kv_len=256 --set problem.heads=8 --set problem.kv_heads=2 --set channels.depths.score_bypass=8
-' \
-  "$sim" >"$tmp/deadlocking-sim"
-chmod +x "$tmp/deadlocking-sim"
-rc=0
-timeout 60 "$repo/scripts/models" --sim "$tmp/deadlocking-sim" --out "$tmp/models-dl" \
-  --only llama3-8b-decode-8k >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-err=$(<"$tmp/stderr")
+# models_with NAME SETTING...: the 8K decode through a stand-in simulator, the real one with
+# these --set settings after the model's, into $tmp/models-NAME.
+models_with() {
+  local name=$1
+  shift
+  printf '#!/bin/bash\nexec %q "$@"%s\n' "$sim" "$(printf ' --set %q' "$@")" >"$tmp/$name-sim"
+  chmod +x "$tmp/$name-sim"
+  rc=0
+  timeout 60 "$repo/scripts/models" --sim "$tmp/$name-sim" --out "$tmp/models-$name" \
+    --only llama3-8b-decode-8k >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+}
+# A run that deadlocks (smaller, its bypass too shallow) is a row of dashes and a failed check
+# against the shape's S, exit 1, not a missing table.
+models_with deadlock problem.kv_len=256 problem.heads=8 problem.kv_heads=2 channels.depths.score_bypass=8
 check "models: a deadlocked run is a row of dashes and a mismatch, exit 1" \
   test "$rc" = 1 -a "$(grep -c '| naive | deadlock | — | S + 2·N_kv + 26 \*\*(no)\*\* |' "$tmp/stdout")" = 1
 check "models: ... its closed form of the shape's S (8·256 scores), not the scores it reached" \
   grep -q 'mismatch: llama3-8b-decode-8k naive: deadlock, no cycle count, closed form S + 2·N_kv + 26 = 2586' <<<"$err"
 # bf16 inputs on a link of 256 bytes per cycle: a row of d = 128 is one beat, as fp32's was at 512;
 # the closed form counts the link's beats in the input format (it counted fp32's: 2, one cycle off).
-printf '#!/bin/bash
-exec %q "$@" --set problem.kv_len=256 --set numerics.input=bf16 --set memory.bytes_per_cycle=256
-' \
-  "$sim" >"$tmp/bf16-sim"
-chmod +x "$tmp/bf16-sim"
-rc=0
-timeout 60 "$repo/scripts/models" --sim "$tmp/bf16-sim" --out "$tmp/models-bf16" \
-  --only llama3-8b-decode-8k >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+models_with bf16 problem.kv_len=256 numerics.input=bf16 memory.bytes_per_cycle=256
 check "models: bf16 inputs' rows take the beats of 2 bytes per element: every closed form exact, exit 0" \
   test "$rc" = 0 -a "$(grep -c 'S + 2·N_kv + 26 | ' "$tmp/stdout")" = 1
 
