@@ -198,25 +198,29 @@ double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t he
   const double fp64 = relative_bound(n, score_error(s, d, kU64), naive_shape(n, p64), 200);
   cap += magnitude(naive_shape(n, p64));
   // Subnormal results: at most 2^-149 absolute per fp32 operation, far below this; and half the
-  // compute format's least subnormal per weight, rescale factor and probability on a channel.
+  // compute format's least subnormal per weight, rescale factor and probability on a channel, and
+  // per output row (and the reordered datapath's accumulator row, divided by a sum of at least 1)
+  // rounded onto a channel: absolute, whatever the values' relative error.
   double underflow = n * n * 0x1p-140 * (1 + v);
-  if (compute != Format::fp32) underflow += v * n * (3 + c) * info(compute).min_subnormal;
+  if (compute != Format::fp32)
+    underflow += (v * n * (3 + c) + 1) * info(compute).min_subnormal;
   return v * std::min(ours + fp64, cap) + underflow;
 }
 
-bool scores_may_overflow(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
-                         Format compute) {
-  const double d = double(head_dim);
+bool may_overflow(const Reference& ref, std::size_t head_dim, std::size_t seq_len, Format compute) {
+  const double d = double(head_dim), n = double(seq_len);
   // Dot products reach S·√d before the scaling, score differences 2S after it.
   const double largest =
       score_bound(ref, d) * (1 + gamma(d + 3, kU32)) * std::max(std::sqrt(d), 2.0);
-  if (!(largest < FLT_MAX)) return true;
+  // The reordered datapath's accumulators, fp32 in every format, reach N·max|v| (each weight at
+  // most 1), and their three roundings a step at most (1 + 2^-24)^{3N} ≤ e^{3N·2^-24} more.
+  const double accumulated = n * ref.v_bound * std::exp(3 * n * kU32);
+  if (!(std::max(largest, accumulated) < FLT_MAX)) return true;
   if (compute == Format::fp32) return false;
   // On channels: scores and their differences (2·max|s|), running sums (up to N, the weights
   // being at most 1) and accumulators (up to N·max|v|).
   const double score =
       ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + compute_score_error(ref, d, compute);
-  const double n = double(seq_len);
   const double most = std::max({2 * score, n, n * ref.v_bound});
   return !(most < info(compute).max_finite);
 }
@@ -255,7 +259,7 @@ Check check_output(const Reference& ref, const std::vector<float>& output, std::
     c.max_abs_error = INFINITY;
     return c;
   }
-  c.may_overflow = scores_may_overflow(ref, head_dim, seq_len, compute);
+  c.may_overflow = may_overflow(ref, head_dim, seq_len, compute);
   for (std::size_t i = 0; i < output.size(); ++i) {
     if (!std::isfinite(output[i])) {
       c.finite = false;

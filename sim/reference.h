@@ -50,11 +50,12 @@ inline constexpr double kCertifiedFraction = 0.01;
 double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,
                        Format compute = Format::fp32);
 
-// Whether a dot product, a score or a score difference can overflow fp32 for these inputs, or,
-// computing in fp16, a score, a running sum or an accumulator can pass fp16's 65504: then Inf
-// or NaN outputs are what correct arithmetic may give.
-bool scores_may_overflow(const Reference& ref, std::size_t head_dim, std::size_t seq_len = 0,
-                         Format compute = Format::fp32);
+// Whether a dot product, a score, a score difference or an fp32 accumulator (up to N·max|v|) can
+// overflow fp32 for these inputs, or, computing in a narrower format, a score, a running sum or
+// an accumulator on a channel can pass its largest value (fp16's 65504): then Inf or NaN outputs
+// are what correct arithmetic may give.
+bool may_overflow(const Reference& ref, std::size_t head_dim, std::size_t seq_len = 0,
+                  Format compute = Format::fp32);
 
 enum class Verdict {
   ok,          // within a tolerance below kCertifiedFraction·max|v|

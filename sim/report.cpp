@@ -93,8 +93,8 @@ void numerics_rows(std::vector<std::string>& formats, std::vector<std::string>& 
 std::string overflow_note(const DatapathResult& r) {
   if (r.compute == Format::fp32)
     return fmt::format(
-        "\n{}: UNVERIFIED: scores can overflow fp32 for these inputs, so fp32 guarantees nothing "
-        "about the output.\n",
+        "\n{}: UNVERIFIED: a score or an accumulator (up to N·max|v|) can overflow fp32 for these "
+        "inputs, so fp32 guarantees nothing about the output.\n",
         r.datapath);
   return fmt::format(
       "\n{}: UNVERIFIED: a score, a running sum (up to N) or an accumulator (up to N·max|v|) can "

@@ -389,6 +389,51 @@ TEST(FormatRuns, Fp16RangeMakesLongRowsUnverified) {
       << bf16.out;
 }
 
+// fp16 outputs of |v| ≈ 10⁻⁶ are subnormal (fp16's least normal is 6.1·10⁻⁵): rounding an output
+// row onto its channel, and the reordered accumulator row on acc_rows, errs by up to half a least
+// subnormal (2⁻²⁵) whatever the relative error. Correct runs were a mismatch (error 3.0·10⁻⁸
+// against a tolerance of 2.0·10⁻⁸) before the tolerance counted it.
+TEST(FormatRuns, Fp16SubnormalOutputsAreWithinTheTolerance) {
+  AttentionInputs in = random_inputs(1, 8, 4, 7);
+  for (float& v : in.v) v *= 1e-6f;
+  DatapathConfig c = default_config();
+  c.compute = Format::fp16;
+  const SimulationResult result = simulate(in, datapath_names(), c);
+  const Reference ref = reference_attention(in, Format::fp16);
+  double largest = 0;
+  for (const DatapathResult& r : result.runs) {
+    SCOPED_TRACE(r.datapath);
+    const Check check = check_output(ref, r.output, 8, 4, Format::fp16);
+    EXPECT_NE(check.verdict(), Verdict::mismatch) << check.max_abs_error << " " << check.tolerance;
+    EXPECT_LE(check.max_abs_error, check.tolerance);
+    largest = std::max(largest, check.max_abs_error);
+  }
+  // The case the term is for: an error of about half a least subnormal, past the old tolerance.
+  EXPECT_GT(largest, 0x1p-26);
+}
+
+// The reordered datapath's accumulators are fp32 in every format and reach N·max|v|: two values
+// of 3·10³⁸ add to Inf in correct fp32 arithmetic (the naive and two-pass outputs are 3·10³⁸), so
+// fp32 promises nothing: unverified, saying why, not a mismatch.
+TEST(FormatRuns, AnAccumulatorThatCanOverflowFp32IsUnverified) {
+  const auto dir = scratch();
+  write_npy((dir / "q.npy").string(), {0.0f, 0.0f}, {2, 1});
+  write_npy((dir / "k.npy").string(), {0.0f, 0.0f}, {2, 1});
+  write_npy((dir / "v.npy").string(), {3e38f, 3e38f}, {2, 1});
+  const auto p = write(dir / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
+  const SimRun run = sim(p.string() + " --set datapath=all --out " + (dir / "o").string(), dir);
+  EXPECT_EQ(run.status, 6) << run.out << run.err;
+  EXPECT_NE(run.out.find("reordered: UNVERIFIED: a score or an accumulator (up to N·max|v|) can "
+                         "overflow fp32"),
+            std::string::npos)
+      << run.out;
+  const auto report = nlohmann::json::parse(slurp(dir / "o" / "report.json"));
+  for (const auto& r : report["runs"]) {
+    EXPECT_EQ(r["status"], "unverified") << r["datapath"];
+    EXPECT_EQ(r["finite"], r["datapath"] != "reordered") << r["datapath"];
+  }
+}
+
 TEST(FormatRuns, BadFormatsAreExitTwoNamingKeyAndLine) {
   const auto dir = scratch();
   const auto file = write(dir / "p.yaml", "numerics:\n  input: fp32\n  compute: fp8_e5m2\n");
