@@ -386,12 +386,12 @@ TEST(CostCli, ADeadlockedRunHasNoEnergyPerScore) {
   EXPECT_TRUE(e["per_token_pj"].is_null());
   EXPECT_GT(e["total_pj"].get<double>(), 0);
   // Nor anything else per token; the bytes it read are in memory_traffic.
-  EXPECT_TRUE(run_of(rep, "naive")["per_token"]["cycles"].is_null());
-  EXPECT_TRUE(run_of(rep, "naive")["per_token"]["bytes_read"].is_null());
-  EXPECT_GT(run_of(rep, "naive")["memory_traffic"]["bytes_read"]["total"].get<double>(), 0);
+  const json& run = run_of(rep, "naive");
+  EXPECT_TRUE(run["per_token"]["cycles"].is_null());
+  EXPECT_TRUE(run["per_token"]["bytes_read"].is_null());
+  EXPECT_GT(run["memory_traffic"]["bytes_read"]["total"].get<double>(), 0);
   // The scores it computed, the dot product's firings, not the problem's 64²; the intensities
   // are of them and of the bytes it moved.
-  const json& run = run_of(rep, "naive");
   const std::uint64_t dot_firings = actions_of(run, "naive.dot_product")["firings"];
   EXPECT_EQ(run["scores"].get<std::uint64_t>(), dot_firings);
   EXPECT_LT(dot_firings, 64u * 64u);
