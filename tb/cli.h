@@ -34,8 +34,10 @@ inline void write_npy(const std::string& path, const std::vector<float>& data,
   if (!out) throw std::runtime_error(path + ": cannot write the file");
 }
 
+// A file's text; one that cannot be read fails the test (two missing files would compare equal).
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p);
+  if (!in) ADD_FAILURE() << "cannot read " << p.string();
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
