@@ -301,15 +301,30 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
   if (estimate.total() <= usable) return;
   std::map<std::string, std::map<std::string, std::string>> depth_keys;
   for (const std::string& dp : params.datapaths()) params.config_for(dp, &depth_keys[dp]);
-  // The arrays grow with heads × N × d: the factor furthest above its default drives them.
+  // The larger arrays, K and V (B·H_kv·N_kv·d) or Q and O (B·H·N_q·d), grow with the factor
+  // furthest above its default; kv_heads and kv_len left at their default follow heads and seq_len.
   auto problem_key = [&](const char* key) -> std::string {
     if (params.has_inputs()) return "inputs.q";
     if (key != nullptr) return key;
     const Params defaults;
-    const double n = double(params.seq_len) / double(defaults.seq_len);
-    const double d = double(params.head_dim) / double(defaults.head_dim);
-    const double h = double(params.heads) / double(defaults.heads);
-    return h > n && h > d ? "problem.heads" : d > n ? "problem.head_dim" : "problem.seq_len";
+    const AttentionShape s = params.shape();
+    const bool kv = s.kv_heads * s.kv_len > s.heads * s.seq_len;
+    const auto ratio = [](std::size_t value, std::size_t by_default) {
+      return double(value) / double(by_default);
+    };
+    // Ties go to the first.
+    const std::pair<double, const char*> factors[] = {
+        kv && params.kv_len != 0 ? std::pair{ratio(s.kv_len, defaults.seq_len), "problem.kv_len"}
+                                 : std::pair{ratio(s.seq_len, defaults.seq_len), "problem.seq_len"},
+        kv && params.kv_heads != 0
+            ? std::pair{ratio(s.kv_heads, defaults.heads), "problem.kv_heads"}
+            : std::pair{ratio(s.heads, defaults.heads), "problem.heads"},
+        {ratio(s.head_dim, defaults.head_dim), "problem.head_dim"},
+        {ratio(s.batch, defaults.batch), "problem.batch"},
+    };
+    return std::max_element(std::begin(factors), std::end(factors),
+                            [](const auto& a, const auto& b) { return a.first < b.first; })
+        ->second;
   };
   std::map<std::string, std::uint64_t> by_key;
   by_key[problem_key(nullptr)] = estimate.arrays;

@@ -531,6 +531,13 @@ TEST(Memory, ARefusalNamesTheKeyThatDrivesTheSize) {
   expect_error(
       sim("--set problem.seq_len=65536 --set problem.head_dim=65536" + out_arg(d / "o"), d),
       {"--set problem.head_dim=65536: problem.head_dim: this run needs about"});
+  // A decode shape's K and V outgrow Q: their length, not the query heads (which named heads
+  // before, though 512 heads of one query take 128 KiB).
+  expect_error(sim("--set problem.seq_len=1 --set problem.kv_len=1048576 --set problem.heads=512 "
+                   "--set problem.kv_heads=64" +
+                       out_arg(d / "o"),
+                   d),
+               {"--set problem.kv_len=1048576: problem.kv_len: this run needs about"});
 }
 
 // --- sized.yaml per datapath ---------------------------------------------------------------
