@@ -835,18 +835,21 @@ TEST(Waveform, EndsWithEveryChannelEmptyAndEveryUnitIdle) {
   const VcdEnd end = vcd_end(slurp(d / "o" / "trace.vcd"));
   const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
   Cycle span = 0;
-  std::size_t units = 0;
+  std::size_t units = 0, channels = 0;
   for (const auto& run : report["runs"]) {
     span = std::max(span, run["span_cycles"].get<Cycle>());
     units += run["units"].size();
+    channels += run["channels"].size();
   }
   EXPECT_EQ(end.last_time, long(span + 1) * 1000);  // in ps, 1 ns per cycle
-  std::size_t states = 0;
+  std::size_t states = 0, occupancies = 0;
   for (const auto& [name, value] : end.values) {
     EXPECT_EQ(value, 0) << name;
     states += name.ends_with(".state");
+    occupancies += name.ends_with(".occupancy");
   }
   EXPECT_EQ(states, units);
+  EXPECT_EQ(occupancies, channels);
 }
 
 // The view fits the latest unit's end, a deadlocked run's too (it has no cycle count): GTKWave's

@@ -332,7 +332,8 @@ TEST(FormatRuns, Fp16RunsAreWithinTheirTolerance) {
     const Check check = check_output(ref, r.output, 80, 8, Format::fp16);
     // Within the tolerance, which is above 1% of max|v| (unverified); measured, fp16's rounding
     // (2⁻¹¹ relative) keeps the error several times below bf16's.
-    EXPECT_NE(check.verdict(), Verdict::mismatch) << check.max_abs_error << " " << check.tolerance;
+    EXPECT_EQ(check.verdict(), Verdict::unverified)
+        << check.max_abs_error << " " << check.tolerance;
     EXPECT_LE(check.max_abs_error, check.tolerance);
     EXPECT_LT(check.max_abs_error, 0.005 * check.v_bound);
     for (float x : r.output) ASSERT_EQ(round_to(Format::fp16, x), x);
@@ -404,7 +405,9 @@ TEST(FormatRuns, Fp16SubnormalOutputsAreWithinTheTolerance) {
   for (const DatapathResult& r : result.runs) {
     SCOPED_TRACE(r.datapath);
     const Check check = check_output(ref, r.output, 8, 4, Format::fp16);
-    EXPECT_NE(check.verdict(), Verdict::mismatch) << check.max_abs_error << " " << check.tolerance;
+    // Within the tolerance, which λ alone puts above 1% of max|v| ≈ 2·10⁻⁶.
+    EXPECT_EQ(check.verdict(), Verdict::unverified)
+        << check.max_abs_error << " " << check.tolerance;
     EXPECT_LE(check.max_abs_error, check.tolerance);
     largest = std::max(largest, check.max_abs_error);
   }

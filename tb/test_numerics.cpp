@@ -3,6 +3,7 @@
 // `unverified` (exit 6), never `ok`; an output 1% of max|v| off is a mismatch.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <tuple>
@@ -280,6 +281,34 @@ TEST(Unverified, SizeBuffersSizesAnUnverifiedRun) {
   EXPECT_TRUE(fs::exists(d / "out" / "sized.yaml"));
 }
 
+// results.csv as rows of named fields (RFC 4180: a quoted field may hold commas and "").
+std::vector<std::map<std::string, std::string>> csv_rows(const std::string& text) {
+  std::vector<std::vector<std::string>> lines(1, std::vector<std::string>(1));
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted && c == '"' && i + 1 < text.size() && text[i + 1] == '"')
+      lines.back().back() += text[++i];
+    else if (c == '"')
+      quoted = !quoted;
+    else if (!quoted && c == ',')
+      lines.back().emplace_back();
+    else if (!quoted && c == '\n')
+      lines.emplace_back(1);
+    else if (c != '\r')
+      lines.back().back() += c;
+  }
+  std::vector<std::map<std::string, std::string>> rows;
+  for (std::size_t r = 1; r < lines.size(); ++r) {
+    if (lines[r].size() == 1 && lines[r][0].empty()) continue;  // the final newline
+    EXPECT_EQ(lines[r].size(), lines[0].size()) << "row " << r;
+    std::map<std::string, std::string>& row = rows.emplace_back();
+    for (std::size_t c = 0; c < lines[0].size() && c < lines[r].size(); ++c)
+      row[lines[0][c]] = lines[r][c];
+  }
+  return rows;
+}
+
 TEST(Unverified, SweepRecordsUnverifiedRunsAsResults) {
   const fs::path d = scratch();
   AttentionInputs in;
@@ -295,13 +324,13 @@ TEST(Unverified, SweepRecordsUnverifiedRunsAsResults) {
   EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << slurp(d / "stderr");
   const std::string csv = slurp(d / "sweep" / "results.csv");
   // Both rows: status unverified, exit code 6, and a cycle count.
-  std::size_t rows = 0;
-  for (std::size_t at = csv.find("unverified"); at != std::string::npos;
-       at = csv.find("unverified", at + 1))
-    ++rows;
-  EXPECT_EQ(rows, 2u) << csv;
-  EXPECT_EQ(csv.find(",error,"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",6,"), std::string::npos) << csv;
+  const auto rows = csv_rows(csv);
+  ASSERT_EQ(rows.size(), 2u) << csv;
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("status"), "unverified") << csv;
+    EXPECT_EQ(row.at("exit_code"), "6") << csv;
+    EXPECT_FALSE(row.at("cycles").empty()) << csv;
+  }
 }
 
 }  // namespace
