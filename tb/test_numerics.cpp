@@ -119,6 +119,36 @@ TEST(Tolerance, CertifiesEveryInputInTwoByTwoUpTo16KBy256) {
   EXPECT_LT(error_tolerance(ref, 16384, 256), 0.01 * ref.v_bound);
 }
 
+// timing.md's table of measured errors gives the bound tol / max|v| of each case from its N, d,
+// S and C (S to three digits, the bound to two): the tolerance is that one, not a looser one that
+// would still certify these runs.
+TEST(Tolerance, IsTheBoundTimingMdTabulates) {
+  struct Row {
+    std::size_t n, d;
+    double s;
+    std::size_t c;
+    double bound;
+  };
+  const Row rows[] = {
+      {1024, 64, 12.2, 16, 2.3e-4},   {4096, 64, 12.8, 18, 6.0e-4},
+      {4096, 128, 16.5, 19, 7.6e-4},  {16384, 64, 13.3, 22, 2.1e-3},
+      {16384, 256, 21.5, 23, 2.6e-3}, {1024, 64, 12.2, 1023, 5.9e-4},
+      {4096, 64, 12.8, 4095, 2.1e-3}, {16384, 64, 13.3, 16383, 7.9e-3},
+      {1024, 8, 0, 0, 1.2e-4},        {16384, 4, 0, 0, 2.0e-3},
+      {48, 16, 424, 9, 9.7e-4},       {1024, 16, 500, 16, 1.3e-3},
+      {1024, 64, 733, 16, 6.0e-3},
+  };
+  for (const Row& row : rows) {
+    Reference ref;
+    ref.v_bound = 1;
+    ref.score_bound = row.s;
+    ref.max_updates = row.c;
+    const double bound = error_tolerance(ref, row.n, row.d);
+    EXPECT_NEAR(bound, row.bound, 0.051 * row.bound)
+        << "N = " << row.n << ", d = " << row.d << ", S = " << row.s << ", C = " << row.c;
+  }
+}
+
 TEST(Tolerance, NeverExceedsTwiceMaxV) {
   for (double s : {1e4, 1e10, 1e30, 1e300}) {
     Reference ref;
