@@ -686,6 +686,44 @@ TEST(Exit, OneDatapathsWatchdogLeavesTheOtherAsItIsAlone) {
   }
 }
 
+// Datapaths run together exit with the worst status (errors.md): a watchdog stop over deadlocks,
+// a deadlock over a run that completed, ok or unverified.
+TEST(Exit, SeveralDatapathsExitWithTheWorstStatus) {
+  const fs::path d = scratch();
+  const auto statuses = [&](const fs::path& o) {
+    const auto report = nlohmann::json::parse(slurp(o / "report.json"));
+    std::vector<std::string> out;
+    for (const auto& run : report["runs"]) out.push_back(run["status"]);
+    return out;
+  };
+  // Both bypasses 8 deep for rows of 64: naive and two_pass deadlock.
+  const std::string shallow =
+      "--set datapath=all --set problem.seq_len=64 --set problem.head_dim=8 "
+      "--set channels.depths.score_bypass=8 ";
+  const SimRun deadlocks = sim(shallow + out_arg(d / "a"), d);
+  EXPECT_EQ(deadlocks.status, 3) << deadlocks.err;
+  EXPECT_EQ(statuses(d / "a"), (std::vector<std::string>{"deadlock", "deadlock", "ok"}));
+  const SimRun stopped = sim(shallow + "--set sim.max_cycles=200" + out_arg(d / "b"), d);
+  EXPECT_EQ(stopped.status, 4) << stopped.err;
+  EXPECT_EQ(statuses(d / "b"), (std::vector<std::string>{"deadlock", "deadlock", "timeout"}));
+  // Scores of 1e30: every completed run is unverified (exit 6 alone).
+  const AttentionInputs in = random_inputs(1, 12, 5, 77, 1e30f);
+  const std::pair<const char*, const std::vector<float>*> arrays[] = {
+      {"q", &in.q}, {"k", &in.k}, {"v", &in.v}};
+  std::string huge;
+  for (const auto& [name, values] : arrays) {
+    const fs::path file = d / (std::string(name) + ".npy");
+    write_npy(file.string(), *values, {12, 5});
+    huge += fmt::format("--set inputs.{}={} ", name, shell_word(file));
+  }
+  const SimRun unverified = sim(huge + "--set datapath=reordered" + out_arg(d / "c"), d);
+  EXPECT_EQ(unverified.status, 6) << unverified.err;
+  const SimRun worse =
+      sim(huge + "--set datapath=all --set channels.depths.score_bypass=4" + out_arg(d / "e"), d);
+  EXPECT_EQ(worse.status, 3) << worse.err;
+  EXPECT_EQ(statuses(d / "e"), (std::vector<std::string>{"deadlock", "deadlock", "unverified"}));
+}
+
 TEST(Exit, AutomaticWatchdogNeverStopsARunThatCompletes) {
   // A memory latency of 2^20 cycles puts every run beyond a limit that ignores latencies.
   const fs::path d = scratch();
