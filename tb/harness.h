@@ -74,8 +74,19 @@ inline DatapathConfig with_latencies(DatapathConfig c, const LatencySet& t) {
 
 // docs/timing.md, "Closed forms", for any shape and c.lanes lanes: S_g keys streamed (the
 // scores, one lane; with lanes, each run of P query rows' longest row), rows of at most N_kv keys.
+// Written from the docs, not with the shape's run_rows, which the readers' pattern uses: each
+// batch and K/V head has g·N_q query rows, taken position by position across its g query heads
+// (head after head with one lane or one head), in runs of P; a run streams the keys its last
+// row's query i sees: N_kv, or i + N_kv − N_q + 1 with the causal mask.
 inline std::uint64_t keys_streamed(const AttentionShape& s, const DatapathConfig& c) {
-  return s.run_rows(c.lanes).elements();
+  const std::size_t g = s.heads / s.kv_heads, rows = g * s.seq_len, p = c.lanes;
+  std::uint64_t keys = 0;
+  for (std::size_t first = 0; first < rows; first += p) {
+    const std::size_t last = std::min(first + p, rows) - 1;
+    const std::size_t query = p > 1 && g > 1 ? last / g : last % s.seq_len;
+    keys += s.causal ? query + s.kv_len - s.seq_len + 1 : s.kv_len;
+  }
+  return keys * s.batch * s.kv_heads;
 }
 
 // b: the cycles a Q, K or V row of d elements in the input format takes on its private link.
