@@ -12,6 +12,7 @@ Exit status: 0 all agree, 1 some run differs (each printed with its command line
 """
 
 import argparse
+import collections
 import copy
 import json
 import os
@@ -197,6 +198,21 @@ def differences(run, m):
     return diffs
 
 
+# sdpa-sim's exit status for the statuses of its runs: the worst (docs/errors.md).
+WORST_FIRST = [("timeout", 4), ("deadlock", 3), ("mismatch", 1), ("unverified", 6)]
+
+
+def exit_status(statuses):
+    return next((code for status, code in WORST_FIRST if status in statuses), 0)
+
+
+# What the random runs must include, or they check less than they claim: (family or None for any,
+# what, least count).
+COVERAGE = [("plain", "ok", 20), ("lanes", "ok", 20), ("shared", "ok", 20),
+            ("synchronized", "ok", 20), ("all", "ok", 20), (None, "deadlock", 10),
+            ("watchdog", "timeout", 10), ("shared", "link idle", 10), ("lanes", "lanes > 1", 20)]
+
+
 def check_closed_forms(rng, runs):
     """docs/timing.md's closed forms, on the model: at default parameters, and on random shapes
     with random unit latencies at one score per cycle (II 1, a row per beat, readers of latency 1,
@@ -269,6 +285,7 @@ def main(argv):
     for line in closed_forms:
         print("FAIL", line)
     runs = agreed = 0
+    seen = collections.Counter()  # (family, what)
 
     def tally(label, command, diffs):
         nonlocal runs, agreed
@@ -297,7 +314,15 @@ def main(argv):
                     with open(os.path.join(out, "report.json")) as f:
                         report = json.load(f)
                     diffs = []
+                    statuses = [run["status"] for run in report["runs"]]
+                    if done.returncode != exit_status(statuses):
+                        diffs.append(("exit status", done.returncode, exit_status(statuses)))
                     for run in report["runs"]:
+                        seen[(family, run["status"])] += 1
+                        if run["memory_traffic"].get("link_idle_cycles"):
+                            seen[(family, "link idle")] += 1
+                        if run["lanes"] > 1:
+                            seen[(family, "lanes > 1")] += 1
                         if run["datapath"] not in cfgs:  # registered since (docs/extending.md)
                             diffs.append((f"{run['datapath']}: datapath", "runs it",
                                           "has none: add it to tb/timing_model.py and DATAPATHS"))
@@ -316,10 +341,20 @@ def main(argv):
                                                       os.path.join(tmp, f"sizing{i}")))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    short = []
+    for family, what, least in COVERAGE:
+        count = sum(n for (f, w), n in seen.items() if w == what and family in (None, f))
+        if count < least:
+            short.append(f"{family or 'all families'}: {count} runs with {what}, fewer than {least}")
+    for line in short:
+        print("FAIL coverage", line)
+    print("test_timing_model: runs by family and status: " +
+          ", ".join(f"{f} {w} {n}" for (f, w), n in sorted(seen.items())))
     print(f"test_timing_model: {agreed} of {runs} random runs and sizings agree on every "
-          f"statistic (seed {args.seed}); the closed forms "
-          f"{'differ' if closed_forms else 'hold'}")
-    return 1 if closed_forms or agreed < runs else 0
+          f"statistic and exit status (seed {args.seed}); the closed forms "
+          f"{'differ' if closed_forms else 'hold'}; coverage "
+          f"{'short' if short else 'as required'}")
+    return 1 if closed_forms or agreed < runs or short else 0
 
 
 if __name__ == "__main__":
