@@ -390,6 +390,24 @@ TEST(FormatRuns, Fp16RangeMakesLongRowsUnverified) {
       << bf16.out;
 }
 
+// The smallest problems have an fp16 bound below 1% of max|v| and are ok (params.md: N = 3, d = 8,
+// 0.75%): `ok` certifies the same in every format.
+TEST(FormatRuns, Fp16IsOkWhereItsBoundIsBelowOnePercent) {
+  const auto dir = scratch();
+  const SimRun run =
+      sim("--set datapath=all --set problem.seq_len=3 --set problem.head_dim=8 "
+          "--set numerics.compute=fp16 --out " +
+              (dir / "o").string(),
+          dir);
+  EXPECT_EQ(run.status, 0) << run.out << run.err;
+  const auto report = nlohmann::json::parse(slurp(dir / "o" / "report.json"));
+  for (const auto& r : report["runs"]) {
+    EXPECT_EQ(r["status"], "ok") << r["datapath"];
+    const double fraction = r["tolerance"].get<double>() / r["numerics"]["max_abs_v"].get<double>();
+    EXPECT_NEAR(fraction, 0.0075, 0.00005) << r["datapath"];
+  }
+}
+
 // fp16 outputs of |v| ≈ 10⁻⁶ are subnormal (fp16's least normal is 6.1·10⁻⁵): rounding an output
 // row onto its channel, and the reordered accumulator row on acc_rows, errs by up to half a least
 // subnormal (2⁻²⁵) whatever the relative error. Correct runs were a mismatch (error 3.0·10⁻⁸

@@ -1316,5 +1316,52 @@ TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
   EXPECT_NE(slurp(d / "o" / "trace.gtkw").find("[dumpfile] \"trace.vcd\""), std::string::npos);
 }
 
+// Trace events over a wide window take about three times the file's size in memory (N = 512 over
+// 400 000 cycles: some 660 MiB): past what the process may use, the run stops with exit 5 saying
+// so and writes nothing, not a crash (errors.md). The limit, 400 MB of address space, holds the
+// same run without trace events.
+TEST(ObserveCli, TraceEventsPastTheMemoryAreExitFiveAndNothingWritten) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
+#endif
+  const fs::path d = scratch();
+  const auto limited = [&](const std::string& args, const fs::path& out) {
+    // A script of its own: bash -c would need the command quoted once more.
+    std::ofstream(d / "run.sh") << "ulimit -v 400000\n'" SDPA_SIM
+                                   "' --set datapath=naive --set problem.seq_len=512 "
+                                << args << " --out " << shell_word(out) << " >/dev/null 2>"
+                                << shell_word(d / "stderr") << "\n";
+    const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  };
+  ASSERT_EQ(limited("", d / "plain"), 0) << slurp(d / "stderr");
+  EXPECT_EQ(limited("--trace-events --trace-window 0:400000", d / "o"), 5);
+  EXPECT_NE(slurp(d / "stderr").find("sdpa-sim: error: out of memory (no results written)"),
+            std::string::npos)
+      << slurp(d / "stderr");
+  EXPECT_FALSE(fs::exists(d / "o"));
+}
+
+// A tool that is there but fails is a failed write (exit 5, errors.md): the run's results are
+// all or nothing, so none are written.
+TEST(ObserveCli, AFailingToolIsAFailedWrite) {
+  const fs::path d = scratch();
+  fs::create_directories(d / "bin");
+  std::ofstream(d / "bin" / "dot") << "#!/bin/sh\necho 'syntax error in line 1' >&2\nexit 1\n";
+  fs::permissions(d / "bin" / "dot", fs::perms::owner_all);
+  const std::string cmd = "env PATH='" + (d / "bin").string() + ":/usr/bin:/bin' '" SDPA_SIM "' " +
+                          kSmall + "--dot --out '" + (d / "o").string() + "' >/dev/null 2>'" +
+                          (d / "stderr").string() + "'";
+  const int raw = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 5);
+  const std::string err = slurp(d / "stderr");
+  EXPECT_NE(err.find((d / "o" / "graph.svg").string() +
+                     ": cannot write: Graphviz's dot exited with status 1 (no results written; "),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(fs::exists(d / "o"));
+}
+
 }  // namespace
 }  // namespace sdpa::test
