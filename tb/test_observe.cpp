@@ -22,8 +22,12 @@ DatapathResult run(const std::string& datapath, const DatapathConfig& config,
   return simulate(random_inputs(1, kN, head_dim, 5), {datapath}, config).runs.at(0);
 }
 
-// The accounting's identities, whatever the run: each unit's local cycle is II per firing plus
-// its stalls, its channels' stalls are all of them, and the span is the latest unit's end.
+// The accounting's identities, whatever the run. The one the timing contract could break: each
+// unit's local cycle at its end is II per firing plus the stalls its channels counted (a cycle
+// moved without a stall would show). The rest check the bookkeeping: every channel's stalls are
+// one unit's, the span is the latest end, and the report's four counts are the unit's (they add up
+// to the span by idle's definition). The counts themselves are checked against a second
+// implementation of the contract, tb/timing_model.py (test_timing_model).
 void expect_accounted(const DatapathResult& r) {
   Cycle span = 0, starved = 0, blocked = 0, waits = 0, stalls = 0;
   for (const UnitStats& u : r.units) {
