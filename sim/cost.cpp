@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "sim/yaml_reader.h"
 
@@ -272,8 +273,8 @@ nlohmann::json actions_json(const DatapathResult& r) {
     written += c.writes * bytes;
     read += c.reads * bytes;
   }
-  return {{"units", units},
-          {"channels", channels},
+  return {{"units", std::move(units)},
+          {"channels", std::move(channels)},
           {"memory", {{"bytes_read", r.bytes_read()}, {"bytes_written", r.o_bytes_written}}},
           {"totals",
            {{"ops", ops_json(ops)},
@@ -320,8 +321,8 @@ nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
             {"streams", c.streams_pj},
             {"total", c.buffering_pj()}}},
           {"memory_pj", c.memory_pj},
-          {"units", units},
-          {"channels", channels}};
+          {"units", std::move(units)},
+          {"channels", std::move(channels)}};
 }
 
 nlohmann::json area_json(const DatapathResult& r, const CostTable& table) {
@@ -348,8 +349,8 @@ nlohmann::json area_json(const DatapathResult& r, const CostTable& table) {
             {"streams", c.streams_um2},
             {"total", c.buffering_um2()}}},
           {"total_um2", c.total_um2()},
-          {"units", units},
-          {"channels", channels}};
+          {"units", std::move(units)},
+          {"channels", std::move(channels)}};
 }
 
 }  // namespace sdpa

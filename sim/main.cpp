@@ -438,7 +438,11 @@ void write_report(OutputFolder& out, const Params& params, nlohmann::json report
   report["params"] = yaml_to_json(to_yaml(params));
   out.add("report.json");
   report["files"] = out.files();
-  out.write("report.json", report.dump(2) + "\n");
+  // The text without the tree, and without a copy: with many lanes each is tens of MiB.
+  std::string text = report.dump(2);
+  report = nullptr;
+  text += '\n';
+  out.write("report.json", text);
 }
 
 // The process's resident memory now, from Linux's /proc/self/statm (0 if it cannot be read).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 
 #include "sim/observe.h"
 
@@ -180,7 +181,7 @@ nlohmann::json report_json(const Params& params, const SimulationResult& result,
          {{"tokens", r.tokens},
           {"cycles", double(r.cycles) / double(r.tokens)},
           {"bytes_read", double(r.bytes_read()) / double(r.tokens)}}},
-        {"channels", channels},
+        {"channels", std::move(channels)},
         {"limiting_channel", limiting_json(r)},
         {"span_cycles", r.span},
         {"units", units_json(r)},
@@ -207,9 +208,10 @@ nlohmann::json report_json(const Params& params, const SimulationResult& result,
       run["tolerance"] = checks[i].tolerance;
     }
     run["numerics"] = numerics_json(r, incomplete(r) ? nullptr : &checks[i]);
-    runs.push_back(run);
+    // Moved, not copied: with many lanes the report is tens of MiB.
+    runs.push_back(std::move(run));
   }
-  return {{"runs", runs},
+  return {{"runs", std::move(runs)},
           {"problem",
            {{"batch", params.batch},
             {"heads", params.heads},
