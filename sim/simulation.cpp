@@ -235,7 +235,7 @@ std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
 }
 
 std::uint64_t MemoryEstimate::total() const {
-  std::uint64_t bytes = arrays;
+  std::uint64_t bytes = saturating_add(arrays, report);
   for (const Part& part : channels) bytes = saturating_add(bytes, part.bytes);
   return bytes;
 }
@@ -262,10 +262,12 @@ MemoryEstimate Simulation::memory_estimate() const {
     copies_of_qkv += 1;
   }
   e.arrays = saturating_add(saturating_mul(copies_of_qkv, qkv), saturating_mul(copies_of_q, q));
-  for (const auto& dp : datapaths_)
+  for (const auto& dp : datapaths_) {
     for (const Graph::Edge& edge : dp->edges())
       e.channels.push_back({dp->basename(), edge.channel->basename(), edge.channel->storage_bytes(),
                             edge.channel->width() > 1, dp->is_input_stream(edge)});
+    e.report += MemoryEstimate::kReportBytesPerEntry * (dp->units().size() + dp->edges().size());
+  }
   return e;
 }
 
