@@ -202,8 +202,7 @@ double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t he
   // per output row (and the reordered datapath's accumulator row, divided by a sum of at least 1)
   // rounded onto a channel: absolute, whatever the values' relative error.
   double underflow = n * n * 0x1p-140 * (1 + v);
-  if (compute != Format::fp32)
-    underflow += (v * n * (3 + c) + 1) * info(compute).min_subnormal;
+  if (compute != Format::fp32) underflow += (v * n * (3 + c) + 1) * info(compute).min_subnormal;
   return v * std::min(ours + fp64, cap) + underflow;
 }
 
