@@ -438,7 +438,8 @@ void write_report(OutputFolder& out, const Params& params, nlohmann::json report
   report["params"] = yaml_to_json(to_yaml(params));
   out.add("report.json");
   report["files"] = out.files();
-  // The text without the tree, and without a copy: with many lanes each is tens of MiB.
+  // The tree is freed once it is text, and the newline goes on in place, not in a copy: with many
+  // lanes each is tens of MiB.
   std::string text = report.dump(2);
   report = nullptr;
   text += '\n';
