@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "hw/attention.h"
 #include "sim/npy.h"
 #include "tb/scratch.h"
 
@@ -49,6 +50,20 @@ inline std::string shell_word(const std::filesystem::path& p) {
 }
 inline std::string out_arg(const std::filesystem::path& dir) {
   return fmt::format(" --out {}", shell_word(dir));
+}
+
+// `in`'s Q, K and V as q.npy, k.npy and v.npy in `dir`, Q of `q_shape` and K and V of
+// `kv_shape`; returns the --set options that name them, each followed by a space.
+inline std::string write_inputs(const std::filesystem::path& dir, const AttentionInputs& in,
+                                const std::vector<std::size_t>& q_shape,
+                                const std::vector<std::size_t>& kv_shape) {
+  std::string sets;
+  for (const auto& [name, values] : {std::pair{"q", &in.q}, {"k", &in.k}, {"v", &in.v}}) {
+    const std::filesystem::path file = dir / (std::string(name) + ".npy");
+    write_npy(file.string(), *values, name[0] == 'q' ? q_shape : kv_shape);
+    sets += fmt::format("--set inputs.{}={} ", name, shell_word(file));
+  }
+  return sets;
 }
 
 // `args` is appended to the simulator's path as shell words; runs from the source tree.

@@ -593,17 +593,9 @@ TEST(Check, TheEstimateHoldsWithLargeNpyInputs) {
 #endif
   const fs::path d = scratch();
   const AttentionInputs in = random_inputs({1, 32, 8, 1, 4096, 128, true}, 3);
-  const std::pair<const char*, const std::vector<float>*> arrays[] = {
-      {"q", &in.q}, {"k", &in.k}, {"v", &in.v}};
-  std::string settings = "--set datapath=reordered --set problem.causal=true";
-  for (const auto& [name, values] : arrays) {
-    const fs::path file = d / (std::string(name) + ".npy");
-    write_npy(file.string(), *values,
-              name[0] == 'q' ? std::vector<std::size_t>{1, 32, 1, 128}
-                             : std::vector<std::size_t>{1, 8, 4096, 128});
-    settings += fmt::format(" --set inputs.{}={}", name, shell_word(file));
-  }
-  expect_estimate_holds(settings, 60, d);
+  expect_estimate_holds(write_inputs(d, in, {1, 32, 1, 128}, {1, 8, 4096, 128}) +
+                            "--set datapath=reordered --set problem.causal=true",
+                        60, d);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -741,15 +733,7 @@ TEST(Exit, SeveralDatapathsExitWithTheWorstStatus) {
   EXPECT_EQ(stopped.status, 4) << stopped.err;
   EXPECT_EQ(statuses(d / "b"), (std::vector<std::string>{"deadlock", "deadlock", "timeout"}));
   // Scores of 1e30: every completed run is unverified (exit 6 alone).
-  const AttentionInputs in = random_inputs(1, 12, 5, 77, 1e30f);
-  const std::pair<const char*, const std::vector<float>*> arrays[] = {
-      {"q", &in.q}, {"k", &in.k}, {"v", &in.v}};
-  std::string huge;
-  for (const auto& [name, values] : arrays) {
-    const fs::path file = d / (std::string(name) + ".npy");
-    write_npy(file.string(), *values, {12, 5});
-    huge += fmt::format("--set inputs.{}={} ", name, shell_word(file));
-  }
+  const std::string huge = write_inputs(d, random_inputs(1, 12, 5, 77, 1e30f), {12, 5}, {12, 5});
   const SimRun unverified = sim(huge + "--set datapath=reordered" + out_arg(d / "c"), d);
   EXPECT_EQ(unverified.status, 6) << unverified.err;
   const SimRun worse =

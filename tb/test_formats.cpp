@@ -438,11 +438,9 @@ TEST(FormatRuns, Fp16SubnormalOutputsAreWithinTheTolerance) {
 // fp32 promises nothing: unverified, saying why, not a mismatch.
 TEST(FormatRuns, AnAccumulatorThatCanOverflowFp32IsUnverified) {
   const auto dir = scratch();
-  write_npy((dir / "q.npy").string(), {0.0f, 0.0f}, {2, 1});
-  write_npy((dir / "k.npy").string(), {0.0f, 0.0f}, {2, 1});
-  write_npy((dir / "v.npy").string(), {3e38f, 3e38f}, {2, 1});
-  const auto p = write(dir / "p.yaml", "inputs: {q: q.npy, k: k.npy, v: v.npy}\n");
-  const SimRun run = sim(p.string() + " --set datapath=all --out " + (dir / "o").string(), dir);
+  const AttentionInputs in{AttentionShape::square(1, 2, 1), {0, 0}, {0, 0}, {3e38f, 3e38f}};
+  const SimRun run =
+      sim(write_inputs(dir, in, {2, 1}, {2, 1}) + "--set datapath=all" + out_arg(dir / "o"), dir);
   EXPECT_EQ(run.status, 6) << run.out << run.err;
   EXPECT_NE(run.out.find("reordered: UNVERIFIED: a score or an accumulator (up to N·max|v|) can "
                          "overflow fp32"),

@@ -345,14 +345,7 @@ TEST(Sources, AnUnknownKeyMadeByASetIsBlamedOnTheSet) {
 
 // q, k, v .npy files of shape [n, d] in `dir`; returns the --set options that name them.
 std::string input_sets(const fs::path& dir, std::size_t n, std::size_t d) {
-  const AttentionInputs in = random_inputs(1, n, d, 5);
-  std::string sets;
-  for (auto [name, data] : {std::pair{"q", &in.q}, {"k", &in.k}, {"v", &in.v}}) {
-    write_npy((dir / (std::string(name) + ".npy")).string(), *data, {n, d});
-    sets +=
-        fmt::format("--set inputs.{}='{}' ", name, (dir / (std::string(name) + ".npy")).string());
-  }
-  return sets;
+  return write_inputs(dir, random_inputs(1, n, d, 5), {n, d}, {n, d});
 }
 
 TEST(Inputs, AProblemKeyThatDisagreesWithTheInputsIsRefusedNamingBoth) {
