@@ -690,8 +690,6 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       "fontsize=10];\n  edge [fontname=Helvetica, fontsize=9];\n";
   for (std::size_t d = 0; d < runs.size(); ++d) {
     const DatapathResult& r = runs[d];
-    const std::string prefix = r.datapath + ".";
-    auto local = [&](const std::string& name) { return name.substr(prefix.size()); };
     auto id = [](const std::string& name) { return "\"" + name + "\""; };
     // Each unit in its stage, as the waveform groups it (stages_of: the stage of its first
     // output channel; the sink in the last stage).
@@ -711,23 +709,25 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
           "      color=gray60;\n",
           r.datapath, g, order[g]);
       for (std::size_t i = 0; i < r.units.size(); ++i) {
-        if (stage_of_unit[local(r.units[i].name)] != order[g]) continue;
+        if (stage_of_unit[local_name(r.units[i].name)] != order[g]) continue;
         const UnitStats& u = r.units[i];
         const bool limit = r.bottleneck.kind != BottleneckKind::none &&
                            (r.bottleneck.unit == i ||
                             std::any_of(r.bottleneck.also.begin(), r.bottleneck.also.end(),
                                         [&](const Limit& l) { return l.unit == i; }));
         s += fmt::format("      {} [label=\"{}\\nL {}, II {}\\n{:.1f}% busy\"{}];\n", id(u.name),
-                         local(u.name), u.timing.latency, u.timing.ii, 100.0 * utilisation(r, u),
+                         local_name(u.name), u.timing.latency, u.timing.ii,
+                         100.0 * utilisation(r, u),
                          limit ? ", style=\"rounded,filled\", fillcolor=lightpink" : "");
       }
       s += "    }\n";
     }
     for (std::size_t i = 0; i < r.units.size(); ++i)
-      if (std::find(order.begin(), order.end(), stage_of_unit[local(r.units[i].name)]) ==
+      if (std::find(order.begin(), order.end(), stage_of_unit[local_name(r.units[i].name)]) ==
           order.end())
         s += fmt::format("    {} [label=\"{}\\nL {}, II {}\"];\n", id(r.units[i].name),
-                         local(r.units[i].name), r.units[i].timing.latency, r.units[i].timing.ii);
+                         local_name(r.units[i].name), r.units[i].timing.latency,
+                         r.units[i].timing.ii);
     for (std::size_t i = 0; i < r.channels.size(); ++i) {
       const ChannelStats& c = r.channels[i];
       // A stream reader fetching ahead waits for slots by design: its buffer stalls when its
@@ -741,7 +741,7 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
                       [&](const Limit& l) { return l.channel == std::ptrdiff_t(i); });
       s += fmt::format("    {} -> {} [label=\"{}\\n{}/{}\", color={}, fontcolor={}{}];\n",
                        id(r.units[r.channel_ends[i].first].name),
-                       id(r.units[r.channel_ends[i].second].name), local(c.name), c.high_water,
+                       id(r.units[r.channel_ends[i].second].name), local_name(c.name), c.high_water,
                        c.capacity, colour, colour, limit ? ", penwidth=2.5" : "");
     }
     s += "  }\n";
