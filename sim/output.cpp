@@ -84,6 +84,18 @@ bool is_trace_events_name(const std::string& name) {
 
 namespace {
 
+// A report of a version before "files": runs, each naming its datapath, status and channels, as
+// those versions wrote them; a user's JSON with a "runs" key of its own is not one.
+bool looks_like_early_report(const nlohmann::json& report) {
+  if (!report.contains("runs") || !report["runs"].is_array() || report["runs"].empty())
+    return false;
+  return std::all_of(report["runs"].begin(), report["runs"].end(), [](const nlohmann::json& run) {
+    return run.is_object() && run.contains("datapath") && run["datapath"].is_string() &&
+           run.contains("status") && run["status"].is_string() && run.contains("channels") &&
+           run["channels"].is_array();
+  });
+}
+
 // The files of the run whose report.json is in `dir`: its "files" list; for a report written
 // before the list existed, every file there with a name the simulator writes. Only regular
 // files count.
@@ -102,7 +114,7 @@ std::set<std::string> previous_outputs(const fs::path& dir) {
       if (f.is_string() &&
           (is_output_name(f.get<std::string>()) || is_trace_events_name(f.get<std::string>())))
         names.insert(f.get<std::string>());
-  } else if (report.contains("runs")) {
+  } else if (looks_like_early_report(report)) {
     for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
       if (is_output_name(e.path().filename().string())) names.insert(e.path().filename().string());
   }
@@ -135,6 +147,16 @@ int lock_folder(const fs::path& dir) {
   return -1;
 }
 
+// Why a file in `dir` is not an earlier run's output, for the refusal below.
+std::string why_not_listed(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(dir / "report.json", ec))) return "there is no report.json";
+  if (!fs::is_regular_file(dir / "report.json", ec)) return "its report.json is not a file";
+  std::ifstream in(dir / "report.json");
+  if (!in || !nlohmann::json::accept(in)) return "its report.json is not valid JSON";
+  return "its report.json does not list it";
+}
+
 // Refuses to replace a file of the user's: one of `names` in `dir` that no earlier run recorded.
 std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std::string>& names) {
   std::set<std::string> previous = previous_outputs(dir);
@@ -142,9 +164,9 @@ std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std
   for (const std::string& name : names) {
     if (!fs::exists(fs::symlink_status(dir / name, ec)) || previous.count(name)) continue;
     throw InputError(fmt::format(
-        "--out {}: {} is there but is not the output of an earlier run (its report.json does not "
-        "list it); move it away or choose another folder",
-        dir.string(), name));
+        "--out {}: {} is there but is not the output of an earlier run ({}); move it away or "
+        "choose another folder",
+        dir.string(), name, why_not_listed(dir)));
   }
   return previous;
 }

@@ -171,7 +171,8 @@ TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
   fs::create_directories(o);
-  write(o / "report.json", R"({"runs": []})");
+  // As versions before the list wrote it: runs naming their datapath, status and channels.
+  write(o / "report.json", R"({"runs": [{"datapath": "naive", "status": "ok", "channels": []}]})");
   write(o / "trace.vcd", "old\n");
   write(o / "sized.yaml", "old\n");
   write(o / "notes.txt", "mine\n");
@@ -183,6 +184,32 @@ TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
   EXPECT_EQ(names(contents(o)),
             (std::vector<std::string>{"notes.txt", "o_mydata.npy", "o_naive.npy", "params.yaml",
                                       "report.json"}));
+}
+
+// A JSON file of the user's with a "runs" key of its own is not an earlier run's report: the
+// files beside it stay theirs. The refusal says why they are not an earlier run's.
+TEST(ReusedFolder, AUsersReportJsonIsNotTakenForAnEarlierRuns) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  fs::create_directories(o);
+  write(o / "report.json", R"({"runs": [], "note": "my own analysis"})");
+  write(o / "params.yaml", "mine\n");
+  const SimRun r = sim(kSmall + "--out " + shell_word(o), d);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("params.yaml is there but is not the output of an earlier run (its "
+                       "report.json does not list it)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(slurp(o / "params.yaml"), "mine\n");
+  write(o / "report.json", "garbage{");
+  const SimRun garbled = sim(kSmall + "--out " + shell_word(o), d);
+  EXPECT_EQ(garbled.status, 2) << garbled.err;
+  EXPECT_NE(garbled.err.find("(its report.json is not valid JSON)"), std::string::npos)
+      << garbled.err;
+  fs::remove(o / "report.json");
+  const SimRun none = sim(kSmall + "--out " + shell_word(o), d);
+  EXPECT_NE(none.err.find("(there is no report.json)"), std::string::npos) << none.err;
+  EXPECT_EQ(slurp(o / "params.yaml"), "mine\n");
 }
 
 TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
