@@ -15,7 +15,6 @@
 #include <set>
 
 #include "sim/param_error.h"
-#include "sim/pipe_note.h"
 
 namespace sdpa {
 namespace {
@@ -170,7 +169,12 @@ NpyArray read_npy(const std::string& path,
   };
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) throw fail("is a folder, expected a .npy file");
-  const PipeWaitNote note(path, "array");
+  // An input is read twice (its header, then its data once the run is checked) and again by the
+  // checks' child runs, and params.yaml names it for a rerun: a pipe could be read once.
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error))
+    throw fail(
+        "not a regular file (a pipe or a device): params.yaml names each input for reruns, which "
+        "read it again; expected a .npy file");
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -240,13 +244,9 @@ NpyArray read_npy(const std::string& path,
     return fail(
         fmt::format("data after the array: more than the {} bytes of shape {}", bytes, shape_text));
   };
-  // Elements [first, first + n) from their bytes in `src`.
-  const auto convert = [&](const char* src, std::size_t first, std::size_t n) {
+  // float64 elements [first, first + n) from their bytes in `src`.
+  const auto from_float64 = [&](const char* src, std::size_t first, std::size_t n) {
     for (std::size_t i = first; i < first + n; ++i) {
-      if (item == 4) {
-        std::memcpy(&a.data[i], src + 4 * (i - first), 4);
-        continue;
-      }
       double v;
       std::memcpy(&v, src + 8 * (i - first), 8);
       a.data[i] = static_cast<float>(v);
@@ -257,43 +257,28 @@ NpyArray read_npy(const std::string& path,
       if (v != 0 && a.data[i] == 0) ++a.flushed_to_zero;
     }
   };
-  // A regular file's size bounds the header's claim (up to 8 TiB) before anything is allocated;
-  // its data is then read once, in place (float32) or a chunk at a time (float64), so that a large
+  // The file's size bounds the header's claim (up to 8 TiB) before anything is allocated; its
+  // data is then read once, in place (float32) or a chunk at a time (float64), so that a large
   // input takes its own size in memory, not two or three times that.
   const std::streamoff at = in.tellg();
-  const std::uintmax_t size = std::filesystem::is_regular_file(path, error)
-                                  ? std::filesystem::file_size(path, error)
-                                  : std::uintmax_t(-1);
-  if (!error && at >= 0 && size != std::uintmax_t(-1)) {
-    const std::uintmax_t available = size - std::min<std::uintmax_t>(size, std::uintmax_t(at));
-    if (available < bytes) throw truncated(std::size_t(available));
-    if (available > bytes) throw data_after();
-    a.data.resize(count);
-    constexpr std::size_t kChunk = std::size_t(1) << 16;  // elements: 512 KiB of float64
-    std::vector<char> chunk(item == 4 ? 0 : std::min(count, kChunk) * item);
-    for (std::size_t first = 0; first < count; first += kChunk) {
-      const std::size_t n = std::min(kChunk, count - first);
-      char* into = item == 4 ? reinterpret_cast<char*>(a.data.data() + first) : chunk.data();
-      in.read(into, static_cast<std::streamsize>(n * item));
-      if (std::size_t(in.gcount()) != n * item)
-        throw truncated(first * item + std::size_t(in.gcount()));
-      if (item == 8) convert(chunk.data(), first, n);
-    }
-    if (in.peek() != std::char_traits<char>::eof()) throw data_after();
-    return a;
-  }
-  // A pipe: its size is not known up front, so the buffer grows with the data actually there.
-  std::vector<char> raw;
-  while (raw.size() < bytes && in) {
-    const std::size_t have = raw.size();
-    raw.resize(std::min(bytes, std::max(2 * have, std::size_t(1) << 20)));
-    in.read(raw.data() + have, static_cast<std::streamsize>(raw.size() - have));
-    raw.resize(have + static_cast<std::size_t>(in.gcount()));
-  }
-  if (raw.size() != bytes) throw truncated(raw.size());
-  if (in.peek() != std::char_traits<char>::eof()) throw data_after();
+  const std::uintmax_t size = std::filesystem::file_size(path, error);
+  if (error || at < 0)
+    throw fail(fmt::format("cannot read its size: {}", error ? error.message() : "tellg failed"));
+  const std::uintmax_t available = size - std::min<std::uintmax_t>(size, std::uintmax_t(at));
+  if (available < bytes) throw truncated(std::size_t(available));
+  if (available > bytes) throw data_after();
   a.data.resize(count);
-  convert(raw.data(), 0, count);
+  constexpr std::size_t kChunk = std::size_t(1) << 16;  // elements: 512 KiB of float64
+  std::vector<char> chunk(item == 4 ? 0 : std::min(count, kChunk) * item);
+  for (std::size_t first = 0; first < count; first += kChunk) {
+    const std::size_t n = std::min(kChunk, count - first);
+    char* into = item == 4 ? reinterpret_cast<char*>(a.data.data() + first) : chunk.data();
+    in.read(into, static_cast<std::streamsize>(n * item));
+    if (std::size_t(in.gcount()) != n * item)
+      throw truncated(first * item + std::size_t(in.gcount()));
+    if (item == 8) from_float64(chunk.data(), first, n);
+  }
+  if (in.peek() != std::char_traits<char>::eof()) throw data_after();
   return a;
 }
 
