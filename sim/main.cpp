@@ -36,16 +36,44 @@ using namespace sdpa;
 
 namespace {
 
-// An error is one line, whatever the input it quotes holds: control characters are escaped.
+// An error is one line, whatever the input it quotes holds: control characters are escaped, and
+// so are those a terminal shows as a space or not at all (`seq_len\u{200b}` is not `seq_len`).
 std::string one_line(std::string_view message) {
+  const auto invisible = [](char32_t c) {
+    return (c >= 0x80 && c <= 0xa0) || c == 0xad || (c >= 0x2000 && c <= 0x200f) ||
+           (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c == 0x3000 ||
+           c == 0xfeff;
+  };
   std::string line;
-  for (const char c : message) {
-    if (c == '\n')
+  for (std::size_t i = 0; i < message.size();) {
+    const auto b = static_cast<unsigned char>(message[i]);
+    if (b == '\n') {
       line += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      line += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      ++i;
+      continue;
+    }
+    if (b < 0x20 || b == 0x7f) {
+      line += fmt::format("\\x{:02x}", b);
+      ++i;
+      continue;
+    }
+    const std::size_t n = b < 0x80         ? 1
+                          : (b >> 5) == 6  ? 2
+                          : (b >> 4) == 14 ? 3
+                          : (b >> 3) == 30 ? 4
+                                           : 0;
+    if (n == 0 || i + n > message.size()) {  // not UTF-8: the byte as it is
+      line += message[i++];
+      continue;
+    }
+    char32_t c = n == 1 ? b : b & (0x7f >> n);
+    for (std::size_t k = 1; k < n; ++k)
+      c = (c << 6) | (static_cast<unsigned char>(message[i + k]) & 0x3f);
+    if (invisible(c))
+      line += fmt::format("\\u{{{:04x}}}", static_cast<std::uint32_t>(c));
     else
-      line += c;
+      line.append(message.substr(i, n));
+    i += n;
   }
   return line;
 }
@@ -747,8 +775,9 @@ int sc_main(int argc, char* argv[]) {
   app.add_option("params", opt.params,
                  "hardware parameter file (YAML; default: params/default.yaml, built in)");
   // One value per --set, so that a params file may follow it on the command line.
-  app.add_option("--set", opt.sets, "override a parameter: key.path=value (repeatable)")
-      ->allow_extra_args(false);
+  app.add_option("--set", opt.sets, "override a parameter: key.path=value (one per --set)")
+      ->allow_extra_args(false)
+      ->type_name("KEY=VALUE");
   app.add_option("--out", opt.out, "output folder (default: out/<params file stem>)");
   CLI::Option* vcd =
       app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
@@ -799,11 +828,23 @@ int sc_main(int argc, char* argv[]) {
     for (const std::string& set : opt.sets)
       if (set.starts_with('-'))
         throw CLI::ValidationError("--set " + set, "expected key.path=value, got an option");
+    // `--set a=1 b=2`: the second is taken for the params file.
+    if (std::error_code ec;
+        opt.params.find('=') != std::string::npos && !fs::exists(opt.params, ec))
+      throw CLI::ValidationError(
+          opt.params, "no such params file, and a --set takes one key=value: write --set " +
+                          opt.params + " for a second");
     if (events->count() > 0 && opt.trace_events.empty()) opt.trace_events = "trace.json";
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "sdpa-sim: error: " << one_line(e.what()) << " (see --help)\n";
+    // `p.yaml --set a=1 b=2`: CLI11 names b=2 only as an argument not expected.
+    const bool second_set = dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr &&
+                            std::string_view(e.what()).find('=') != std::string_view::npos;
+    std::cerr << "sdpa-sim: error: " << one_line(e.what())
+              << (second_set ? " (a --set takes one key=value: give each its own --set)"
+                             : " (see --help)")
+              << "\n";
     return kBadInput;
   }
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);

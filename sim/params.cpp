@@ -10,6 +10,7 @@
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <optional>
 
 #include "hw/datapaths/datapaths.h"
 #include "sim/simulation.h"
@@ -64,8 +65,16 @@ std::string set_name(const std::string& set) {
   return fmt::format("--set {}... ({} characters)", set.substr(0, kShown), set.size());
 }
 
-// Puts `value` at `key` (a.b.c) in the tree, making the mappings on the way; `name` is the
-// --set's, for errors.
+// A mapping of its own with `map`'s entries. yaml-cpp's alias is the node it names, shared by
+// every key that refers to it: an assignment into the shared node would set them all.
+YAML::Node own_map(const YAML::Node& map) {
+  YAML::Node own(YAML::NodeType::Map);
+  for (const auto& entry : map) own[entry.first] = entry.second;
+  return own;
+}
+
+// Puts `value` at `key` (a.b.c) in `root`, a mapping of its own (own_map), making each mapping on
+// the way its own or new; `name` is the --set's, for errors.
 void set_key(YAML::Node& root, const std::string& name, const std::string& key,
              const YAML::Node& value) {
   YAML::Node node = root;
@@ -81,8 +90,11 @@ void set_key(YAML::Node& root, const std::string& name, const std::string& key,
       node[part] = value;
       return;
     }
-    YAML::Node child = node[part];
-    if (!child.IsDefined() || child.IsNull()) node[part] = YAML::Node(YAML::NodeType::Map);
+    const YAML::Node child = node[part];
+    if (child.IsMap())
+      node[part] = own_map(child);
+    else if (!child.IsDefined() || child.IsNull())
+      node[part] = YAML::Node(YAML::NodeType::Map);
     node.reset(node[part]);
     begin = dot + 1;
   }
@@ -129,12 +141,16 @@ std::vector<std::string> apply_set(YAML::Node& root, const std::string& set) {
   const std::string key = set.substr(0, eq);
   if (set.find_first_of(std::string("\n\r\0", 3)) != std::string::npos)
     throw ParamError(fmt::format("{}: {}: expected a value on one line", name, key));
+  const std::string text = set.substr(eq + 1);
   YAML::Node value;
   try {
-    value = YAML::Load(set.substr(eq + 1));
+    value = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}: {}: YAML {}", name, key, yaml_problem(e)));
   }
+  if (const std::optional<AliasProblem> alias = alias_problem(text))
+    throw ParamError(fmt::format("{}: {}{}: {}", name, key,
+                                 alias->key == "(top level)" ? "" : "." + alias->key, alias->what));
   std::vector<std::string> keys;
   set_leaves(root, name, key, value, keys);
   return keys;
@@ -362,6 +378,7 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
   if (!root.IsMap()) throw ParamError(fmt::format("{}:1:1: expected a mapping of keys", path));
   const bool file_sets_nothing = !has_value(root);
   std::map<std::string, std::string> set_origins;
+  if (!sets.empty()) root = own_map(root);
   for (const std::string& set : sets) {
     const std::vector<std::string> keys = apply_set(root, set);
     // A key set twice, or a key and a value above it (`problem.seq_len=8`, then `problem=5`),
@@ -487,7 +504,18 @@ Params from_tree(YAML::Node root, const std::string& path, const std::vector<std
                       elsewhere("channel", channel_names), keys);
     }
   }
-  check_shape(p);
+  // A file's section of a datapath not selected serves other choices of `datapath`; a --set of
+  // one changes nothing in this run.
+  for (const auto& [key, origin] : set_origins)
+    for (const std::string& dp : datapath_names())
+      if (within(key, "datapaths." + dp) && !contains(p.datapaths(), dp))
+        YamlReader::fail_at(origin, key,
+                            fmt::format("has no effect: datapath: {} does not select {} (select "
+                                        "it, or leave the --set out)",
+                                        p.datapath, dp));
+  // Input files set the shape, and the run checks theirs (problem_shape): the defaults here are
+  // not the problem's.
+  if (!p.has_inputs()) check_shape(p);
   refuse_overridden_keys(p);
 
   if (root["cost"]) p.cost = r.path(root["cost"], "cost");

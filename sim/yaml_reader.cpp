@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -21,24 +22,117 @@
 namespace sdpa {
 namespace {
 
-// Where a YAML stream's documents start, found without building them.
-class DocumentStarts final : public YAML::EventHandler {
+// Where a YAML stream's documents start, and the first alias no reader of the tree could walk,
+// found from the parser's events without building the tree.
+class Structure final : public YAML::EventHandler {
  public:
+  // The node count past which aliases are taken for an attack (each alias counts the nodes it
+  // repeats): a params or cost file holds a few hundred, and a --set's value fewer.
+  static constexpr std::uint64_t kMaxNodes = 1 << 20;
+
   std::vector<YAML::Mark> starts;
+  std::optional<AliasProblem> problem;
 
   void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { leaf(anchor, ""); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    leaf(anchor, value);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    // yaml-cpp ties an alias inside its anchor's collection into a cycle: the tree never ends.
+    if (std::ranges::any_of(open_, [&](const Open& o) { return o.anchor == anchor; }))
+      fail(mark,
+           "an alias inside the node it names (a cycle), expected a value, or an alias of a "
+           "node that ends before it");
+    const auto size = sizes_.find(anchor);
+    add(mark, size == sizes_.end() ? 1 : size->second);
+    done("");
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open_.push_back({anchor, mark, 1, false, false, {}});
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open_.push_back({anchor, mark, 1, true, false, {}});
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Open {
+    YAML::anchor_t anchor;
+    YAML::Mark mark;
+    std::uint64_t nodes;  // its own and those below it, aliases expanded
+    bool map;
+    bool at_value = false;  // a mapping's next node is the value of `key`
+    std::string key;
+  };
+
+  void leaf(YAML::anchor_t anchor, const std::string& value) {
+    if (anchor != YAML::NullAnchor) sizes_[anchor] = 1;
+    if (!open_.empty()) ++open_.back().nodes;
+    done(value);
+  }
+  void close() {
+    const Open closed = open_.back();
+    open_.pop_back();
+    if (closed.anchor != YAML::NullAnchor) sizes_[closed.anchor] = closed.nodes;
+    add(closed.mark, closed.nodes);
+    done("");
+  }
+  // A node has ended: in a mapping, a key (its text kept for messages) or a value.
+  void done(const std::string& text) {
+    if (open_.empty() || !open_.back().map) return;
+    Open& map = open_.back();
+    if (!map.at_value) map.key = text;
+    map.at_value = !map.at_value;
+  }
+  void add(const YAML::Mark& mark, std::uint64_t nodes) {
+    if (open_.empty()) return;
+    open_.back().nodes = std::min(open_.back().nodes + nodes, kMaxNodes + 1);
+    if (open_.back().nodes > kMaxNodes)
+      fail(mark, fmt::format("aliases repeat nodes to more than {} in all, expected a params or "
+                             "cost file's few hundred",
+                             kMaxNodes));
+  }
+  // The first problem stands, with the keys of the mappings it is in.
+  void fail(const YAML::Mark& mark, std::string what) {
+    if (problem) return;
+    std::string key;
+    for (const Open& o : open_)
+      if (o.map && o.at_value) key += (key.empty() ? "" : ".") + o.key;
+    problem = AliasProblem{mark, key.empty() ? "(top level)" : key, std::move(what)};
+  }
+
+  std::vector<Open> open_;
+  std::map<YAML::anchor_t, std::uint64_t> sizes_;
 };
+
+// Two mistakes yaml-cpp's syntax errors do not name, as "(...)" after them, or nothing.
+std::string likely_cause(const std::string& text, const YAML::Mark& mark) {
+  if (text.find('\r') != std::string::npos && text.find('\n') == std::string::npos)
+    return " (lines end in a CR alone, which YAML reads as one line: expected LF or CRLF line "
+           "ends)";
+  std::size_t start = 0;
+  for (int line = 0; line < mark.line && start != std::string::npos; ++line)
+    start = text.find('\n', start) + 1;
+  if (start == 0 && mark.line > 0) return {};
+  const std::size_t indent = text.find_first_not_of(" \t", start);
+  const std::size_t tab = text.find('\t', start);
+  if (tab != std::string::npos && tab < indent)
+    return " (a tab in the indentation: YAML indents with spaces)";
+  return {};
+}
+
+// What a node that is not a scalar is, as an error's "got ...".
+std::string not_scalar(const YAML::Node& node) {
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a mapping";
+  return "nothing";
+}
 
 }  // namespace
 
@@ -69,6 +163,14 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
   return parse_yaml(text, path);
 }
 
+std::optional<AliasProblem> alias_problem(const std::string& text) {
+  Structure structure;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  parser.HandleNextDocument(structure);
+  return structure.problem;
+}
+
 std::string yaml_problem(const YAML::Exception& e) {
   // yaml-cpp says only "bad file" when it reaches its depth limit.
   if (dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr)
@@ -87,7 +189,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
     throw ParamError(fmt::format("{}:{}:{}: a NUL byte, expected a YAML text", name, line, column));
   }
   YAML::Node root;
-  DocumentStarts documents;
+  Structure documents;
   try {
     root = YAML::Load(text);
     // At most two documents, not YAML::LoadAll: yaml-cpp 0.7 (Debian 12's) loops there for ever,
@@ -98,9 +200,13 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
     for (int i = 0; i < 2 && parser.HandleNextDocument(documents); ++i) {
     }
   } catch (const YAML::Exception& e) {
-    throw ParamError(fmt::format("{}:{}:{}: YAML {}", name, e.mark.line + 1, e.mark.column + 1,
-                                 yaml_problem(e)));
+    throw ParamError(fmt::format("{}:{}:{}: YAML {}{}", name, e.mark.line + 1, e.mark.column + 1,
+                                 yaml_problem(e), likely_cause(text, e.mark)));
   }
+  if (documents.problem)
+    throw ParamError(fmt::format("{}:{}:{}: {}: {}", name, documents.problem->mark.line + 1,
+                                 documents.problem->mark.column + 1, documents.problem->key,
+                                 documents.problem->what));
   if (documents.starts.size() > 1) {
     const YAML::Mark& first = documents.starts[0];
     const YAML::Mark& second = documents.starts[1];
@@ -139,7 +245,11 @@ std::string YamlReader::where(const YAML::Node& node, const std::string& key) co
     if (auto it = set_origins_.find(k); it != set_origins_.end()) return it->second;
     if (k.find('.') == std::string::npos) break;
   }
-  const YAML::Mark mark = node.Mark();
+  YAML::Mark mark = node.Mark();
+  // yaml-cpp marks a key's missing value (`seq_len:` and the line's end) at the next token, a
+  // line or more below: the key is where the user looks.
+  if (node.IsNull())
+    if (const auto k = null_value_keys_.find(key); k != null_value_keys_.end()) mark = k->second;
   if (mark.is_null()) {
     // Not from the file: a mapping a --set of a key below it made.
     const auto below = set_origins_.lower_bound(key + ".");
@@ -162,6 +272,9 @@ void YamlReader::keys(const YAML::Node& node, const std::string& key,
            fmt::format("expected a key name (one of: {})", fmt::join(allowed, ", ")));
     const std::string name = entry.first.Scalar();
     const std::string path = key.empty() ? name : key + "." + name;
+    if (entry.second.IsNull()) null_value_keys_.emplace(path, entry.first.Mark());
+    if (name == "<<")
+      fail(entry.first, path, "YAML merge keys are not supported, expected the keys written out");
     if (std::ranges::find(allowed, name) == allowed.end())
       fail(entry.first, path,
            fmt::format("unknown key (expected one of: {}{})", fmt::join(allowed, ", "),
@@ -185,7 +298,7 @@ std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key
 
 std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key, std::uint64_t min,
                                   std::uint64_t max, const std::string& expected) const {
-  if (!node.IsScalar()) fail(node, key, expected);
+  if (!node.IsScalar()) fail(node, key, fmt::format("{}, got {}", expected, not_scalar(node)));
   const std::string& text = node.Scalar();
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -200,7 +313,7 @@ double YamlReader::number(const YAML::Node& node, const std::string& key, double
   const std::string expected = std::isinf(max)
                                    ? fmt::format("expected a number >= {}", min)
                                    : fmt::format("expected a number in [{}, {}]", min, max);
-  if (!node.IsScalar()) fail(node, key, expected);
+  if (!node.IsScalar()) fail(node, key, fmt::format("{}, got {}", expected, not_scalar(node)));
   double value = 0;
   try {
     value = node.as<double>();
@@ -214,7 +327,9 @@ double YamlReader::number(const YAML::Node& node, const std::string& key, double
 }
 
 bool YamlReader::boolean(const YAML::Node& node, const std::string& key) const {
-  const std::string text = node.IsScalar() ? node.Scalar() : "";
+  if (!node.IsScalar())
+    fail(node, key, fmt::format("expected true or false, got {}", not_scalar(node)));
+  const std::string& text = node.Scalar();
   if (text != "true" && text != "false")
     fail(node, key, fmt::format("expected true or false, got {}", quoted(text)));
   note(node, key);
@@ -224,7 +339,7 @@ bool YamlReader::boolean(const YAML::Node& node, const std::string& key) const {
 std::string YamlReader::choice(const YAML::Node& node, const std::string& key,
                                const std::vector<std::string>& allowed) const {
   const std::string expected = fmt::format("expected one of: {}", fmt::join(allowed, ", "));
-  if (!node.IsScalar()) fail(node, key, expected);
+  if (!node.IsScalar()) fail(node, key, fmt::format("{}, got {}", expected, not_scalar(node)));
   if (std::ranges::find(allowed, node.Scalar()) == allowed.end())
     fail(node, key, fmt::format("{}, got {}", expected, quoted(node.Scalar())));
   note(node, key);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,16 @@ namespace sdpa {
 // YAML text as a tree, an empty document as an empty mapping; a syntax error is a ParamError
 // at its line and column of `name`.
 YAML::Node parse_yaml(const std::string& text, const std::string& name);
+
+// An alias a reader of the tree could not walk: one inside the node it names (yaml-cpp makes
+// that a cycle), or aliases repeating nodes past a million (a "billion laughs").
+struct AliasProblem {
+  YAML::Mark mark;
+  std::string key;  // the keys of the mappings it is in: `units.exp`
+  std::string what;
+};
+// The first in a YAML text of one document that yaml-cpp parses, or none.
+std::optional<AliasProblem> alias_problem(const std::string& text);
 
 // What a yaml-cpp exception means, after "YAML ": "syntax error: ..." or "nested deeper ...".
 std::string yaml_problem(const YAML::Exception& e);
@@ -75,6 +86,8 @@ class YamlReader {
   std::string file_;
   std::map<std::string, std::string> set_origins_;
   std::map<std::string, std::string>* origins_;
+  // Where each key given no value is, as keys() meets them.
+  mutable std::map<std::string, YAML::Mark> null_value_keys_;
 };
 
 }  // namespace sdpa

@@ -125,6 +125,78 @@ TEST(Params, MalformedYamlNamesTheLine) {
   expect_error(sim(params_arg(comma, d), d), {"c.yaml:1:1: YAML syntax error: unexpected ','"});
 }
 
+// yaml-cpp ties an alias inside its anchor's node into a cycle, which every walk of the tree
+// followed until the stack ran out (a crash) or memory did (a --set's value); aliases that repeat
+// nodes a million times over would be walked as long.
+TEST(Params, AliasesNoWalkCouldFinishAreRefused) {
+  const fs::path d = scratch();
+  expect_error(sim(params_arg(write(d / "c.yaml", "units: &r {exp: *r}\n"), d) + " --check", d),
+               {"c.yaml:1:17: units.exp: an alias inside the node it names (a cycle)"});
+  expect_error(sim(params_arg(write(d / "t.yaml", "&r {a: *r}\n"), d) + " --check", d),
+               {"t.yaml:1:8: a: an alias inside the node it names"});
+  expect_error(sim("--check --set 'problem=&r {seq_len: 16, x: *r}'", d),
+               {"--set problem=&r {seq_len: 16, x: *r}: problem.x: an alias inside the node it "
+                "names"});
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    laughs += fmt::format("a{0}: &a{0} [*a{1}", i, i - 1);
+    for (int k = 1; k < 10; ++k) laughs += fmt::format(", *a{}", i - 1);
+    laughs += "]\n";
+  }
+  expect_error(sim(params_arg(write(d / "l.yaml", laughs), d) + " --check", d),
+               {"l.yaml:6:", "a5: aliases repeat nodes to more than 1048576 in all"});
+  // An alias of a node that ends before it is YAML's sharing, and reads as the node.
+  const SimRun shared =
+      sim(params_arg(write(d / "s.yaml",
+                           "problem: {seq_len: &n 16, kv_len: *n, head_dim: 4}\n"
+                           "datapaths: {naive: &d {units: {dot_product: {latency: 7}}}, "
+                           "reordered: *d}\n"),
+                     d) +
+              " --check",
+          d);
+  EXPECT_EQ(shared.status, 0) << shared.err;
+}
+
+// yaml-cpp marks a missing value at the next token: the line below the key, or past the end.
+TEST(Params, AKeyWithoutAValueIsNamedWhereTheKeyIs) {
+  const fs::path d = scratch();
+  expect_error(sim(params_arg(write(d / "a.yaml", "problem:\n  seq_len:\n  head_dim: 8\n"), d), d),
+               {"a.yaml:2:3: problem.seq_len: expected an integer in [1, 1048576], got nothing"});
+  expect_error(sim(params_arg(write(d / "b.yaml", "problem:\n  causal:\n\n# end\n"), d), d),
+               {"b.yaml:2:3: problem.causal: expected true or false, got nothing"});
+  expect_error(sim(params_arg(write(d / "c.yaml", "problem:\n  causal: [true]\n"), d), d),
+               {"c.yaml:2:11: problem.causal: expected true or false, got a list"});
+}
+
+// Two common mistakes that yaml-cpp's messages do not name, and a YAML feature it does not have.
+TEST(Params, TabsCrLineEndsAndMergeKeysAreNamed) {
+  const fs::path d = scratch();
+  expect_error(sim(params_arg(write(d / "t.yaml", "problem:\n\tseq_len: 16\n"), d), d),
+               {"t.yaml:2:", "YAML syntax error",
+                "(a tab in the indentation: YAML indents with "
+                "spaces)"});
+  expect_error(
+      sim(params_arg(write(d / "r.yaml", "problem:\r  seq_len: 16\r  head_dim: 8\r"), d), d),
+      {"r.yaml:1:", "(lines end in a CR alone, which YAML reads as one line"});
+  expect_error(sim(params_arg(write(d / "m.yaml", "units: {exp: {<<: {latency: 3}}}\n"), d), d),
+               {"m.yaml:1:15: units.exp.<<: YAML merge keys are not supported, expected the keys "
+                "written out"});
+  // CRLF line ends are YAML's own.
+  const SimRun crlf =
+      sim(params_arg(write(d / "w.yaml", "problem:\r\n  seq_len: 16\r\n"), d) + " --check", d);
+  EXPECT_EQ(crlf.status, 0) << crlf.err;
+}
+
+// What a terminal shows as a space or not at all is escaped: `seq_len\u200b` looked like a valid
+// key that the run called unknown.
+TEST(Params, InvisibleCharactersInAnErrorAreEscaped) {
+  const fs::path d = scratch();
+  expect_error(sim(params_arg(write(d / "z.yaml", "problem:\n  seq_len\xe2\x80\x8b: 16\n"), d), d),
+               {"z.yaml:2:3: problem.seq_len\\u{200b}: unknown key"});
+  expect_error(sim(params_arg(write(d / "n.yaml", "problem:\n  seq_len: 16\xc2\xa0\n"), d), d),
+               {"got '16\\u{00a0}'"});
+}
+
 // yaml-cpp reads the first document and drops the rest: a header document before the
 // parameters ran the defaults, and a syntax error after a '---' went unreported.
 TEST(Params, ASecondYamlDocumentIsRefused) {
@@ -289,6 +361,17 @@ TEST(Params, BadSetValueNamesTheSet) {
                {"--set problem", "key.path=value"});
 }
 
+// `--set a=1 b=2` took b=2 for the params file, or for an argument not expected after one.
+TEST(Params, ASecondValueAfterASetIsNamedAsSuch) {
+  const fs::path d = scratch();
+  expect_error(sim("--check --set problem.seq_len=16 problem.head_dim=8", d),
+               {"problem.head_dim=8: no such params file, and a --set takes one key=value: write "
+                "--set problem.head_dim=8 for a second"});
+  const fs::path p = write(d / "p.yaml", "problem: {seq_len: 16}\n");
+  expect_error(sim(params_arg(p, d) + " --check --set problem.seq_len=16 problem.head_dim=8", d),
+               {"problem.head_dim=8", "(a --set takes one key=value: give each its own --set)"});
+}
+
 TEST(Params, UnknownOption) {
   const fs::path d = scratch();
   expect_error(sim("--bogus", d), {"--bogus"});
@@ -338,6 +421,44 @@ TEST(Inputs, NotAnNpyFileNamesTheFile) {
   // The key and where it was given, then the file.
   expect_error(sim(params_arg(p, d), d),
                {"p.yaml:1:13: inputs.q: " + (d / "q.npy").string(), "not a .npy file"});
+}
+
+// An input is read twice and again by the checks' child runs, and params.yaml names it for a
+// rerun: a pipe's array was read as far as its header, then the run waited for a second writer or
+// took the data for a header (bad magic).
+TEST(Inputs, APipeIsRefusedNotReadTwice) {
+  const fs::path d = scratch();
+  const AttentionInputs in = random_inputs(1, 4, 3, 1);
+  write_npy((d / "k.npy").string(), in.k, {4, 3});
+  write_npy((d / "v.npy").string(), in.v, {4, 3});
+  ASSERT_EQ(::mkfifo((d / "q.npy").c_str(), 0600), 0);  // no writer: opening it would block
+  std::string sets;
+  for (const char* name : {"q", "k", "v"})
+    sets += fmt::format(" --set inputs.{}={}", name, shell_word(d / (std::string(name) + ".npy")));
+  expect_error(sim("--check" + sets, d), {"inputs.q: " + (d / "q.npy").string() +
+                                          ": not a regular file (a pipe or a device)"});
+}
+
+// The shape's rules are the files' once inputs are given: the defaults (heads 1, N 1024) are not
+// the problem, and a key that agrees with the files was refused against them.
+TEST(Inputs, ProblemKeysThatAgreeWithTheFilesAreAccepted) {
+  const fs::path d = scratch();
+  const AttentionInputs gqa = random_inputs({1, 4, 2, 6, 6, 3}, 1);
+  const std::string files = write_inputs(d, gqa, {1, 4, 6, 3}, {1, 2, 6, 3});
+  const SimRun heads = sim("--check " + files + "--set problem.kv_heads=2", d);
+  EXPECT_EQ(heads.status, 0) << heads.err;
+  const AttentionInputs decode = random_inputs({1, 1, 1, 4, 9, 3}, 1);
+  const fs::path e = d / "decode";
+  fs::create_directories(e);
+  const std::string long_kv = write_inputs(e, decode, {4, 3}, {9, 3});
+  const SimRun causal =
+      sim("--check " + long_kv + "--set problem.kv_len=9 --set problem.causal=true", e);
+  EXPECT_EQ(causal.status, 0) << causal.err;
+  // And the rule still holds for the files: more queries than keys under a causal mask.
+  const std::string short_kv =
+      write_inputs(e, random_inputs({1, 1, 1, 9, 4, 3}, 1), {9, 3}, {4, 3});
+  expect_error(sim("--check " + short_kv + "--set problem.causal=true", e),
+               {"N = 9 queries are more than inputs.k's N_kv = 4 keys"});
 }
 
 // Writes k.npy and v.npy valid for [n, d] and q.npy as given; returns the params file.

@@ -91,19 +91,26 @@ TEST(PerDatapath, AKeyMatchingNoUnitOrChannelOfASelectedDatapathIsRefused) {
                 fmt::format("{}", fmt::join(datapath_names(), ", "))});
 }
 
+// In a file it serves other choices of `datapath`; a --set of it would change nothing.
 TEST(PerDatapath, TheSectionOfADatapathNotSelectedIsCheckedButUnused) {
   const fs::path d = scratch();
-  const SimRun r = sim(std::string(kSmall) +
-                           "--set datapath=naive "
-                           "--set datapaths.reordered.units.running_max.latency=3" +
-                           out_arg(d / "o"),
-                       d);
+  const fs::path file =
+      write(d / "p.yaml", "datapaths:\n  reordered:\n    units: {running_max: {latency: 3}}\n");
+  const SimRun r =
+      sim(shell_word(file) + " " + kSmall + "--set datapath=naive" + out_arg(d / "o"), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(cycles(report(d / "o"), "naive"), naive_cycles(1, 16, default_config()));
+  const fs::path wrong =
+      write(d / "q.yaml", "datapaths:\n  reordered:\n    units: {exp: {latency: 3}}\n");
   expect_error(
-      sim("--set datapath=naive --set datapaths.reordered.units.exp.latency=3" + out_arg(d / "o"),
-          d),
-      {"datapaths.reordered.units.exp: unknown key", "exp is a unit of naive"});
+      sim(shell_word(wrong) + " --set datapath=naive" + out_arg(d / "o"), d),
+      {"q.yaml:3:13: datapaths.reordered.units.exp: unknown key", "exp is a unit of naive"});
+  expect_error(sim("--set datapath=naive --set datapaths.reordered.units.running_max.latency=3" +
+                       out_arg(d / "o"),
+                   d),
+               {"--set datapaths.reordered.units.running_max.latency=3: "
+                "datapaths.reordered.units.running_max.latency: has no effect: datapath: naive "
+                "does not select reordered (select it, or leave the --set out)"});
 }
 
 // The sink writes no result, so a latency of its own would change nothing: refused, but the
@@ -325,6 +332,23 @@ TEST(Sources, AMappingSetSetsItsKeysAndKeepsTheFilesOthers) {
   // A mapping that names nothing is refused, not taken for "clear the file's keys".
   expect_error(sim(shell_word(p) + " --set 'problem={}'" + out_arg(d / "o2"), d),
                {"--set problem={}: problem: an empty mapping sets nothing"});
+}
+
+// A YAML alias is the node it names, shared: a --set into it set every key that refers to it.
+TEST(Sources, ASetThroughAnAliasChangesOnlyTheKeyItNames) {
+  const fs::path d = scratch();
+  const fs::path p =
+      write(d / "p.yaml",
+            "units:\n  dot_product: &t {latency: 5}\n  k_reader: *t\n"
+            "datapaths: {naive: &d {units: {weighted_sum: {latency: 7}}}, two_pass: *d}\n");
+  const Params params =
+      load_params(p.string(), {"datapath=all", "units.k_reader.latency=3",
+                               "datapaths.two_pass.units.weighted_sum.latency=9"});
+  const DatapathConfig naive = params.config_for("naive");
+  EXPECT_EQ(naive.timings.at("k_reader").latency, 3u);
+  EXPECT_EQ(naive.timings.at("dot_product").latency, 5u);
+  EXPECT_EQ(naive.timings.at("weighted_sum").latency, 7u);
+  EXPECT_EQ(params.config_for("two_pass").timings.at("weighted_sum").latency, 9u);
 }
 
 TEST(Sources, OneInputAloneBlamesTheMissingInputWhereTheGivenOneIs) {
