@@ -267,14 +267,16 @@ AttentionInputs load_inputs(const Params& p) {
     // Half the least subnormal rounds to 0 too: ties go to the even neighbour.
     if (a.flushed_to_zero != 0)
       std::cerr << fmt::format(
-          "sdpa-sim: note: {}: {}: {} of its {} values are nonzero in float64 but round to 0 in "
+          "sdpa-sim: note: {}: {}: {} of its {} values {} nonzero in float64 but round{} to 0 in "
           "float32 (at or below half its least subnormal, {:g})\n",
-          key, *path, a.flushed_to_zero, a.data.size(), std::numeric_limits<float>::denorm_min());
+          key, *path, a.flushed_to_zero, a.data.size(), a.flushed_to_zero == 1 ? "is" : "are",
+          a.flushed_to_zero == 1 ? "s" : "", std::numeric_limits<float>::denorm_min());
     if (lost != 0)
       std::cerr << fmt::format(
-          "sdpa-sim: note: {}: {}: {} of its {} values are nonzero but round to 0 in "
+          "sdpa-sim: note: {}: {}: {} of its {} values {} nonzero but round{} to 0 in "
           "numerics.input {} (at or below half its least subnormal, {:g})\n",
-          key, *path, lost, a.data.size(), format.name, format.min_subnormal);
+          key, *path, lost, a.data.size(), lost == 1 ? "is" : "are", lost == 1 ? "s" : "",
+          format.name, format.min_subnormal);
     *dest = std::move(a.data);
   }
   return in;

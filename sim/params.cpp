@@ -227,10 +227,11 @@ void refuse_overridden_keys(const Params& p) {
     for (const std::string& dp : datapaths)
       overrides.push_back(fmt::format("datapaths.{}.{} ({})", dp, local_key,
                                       p.origin("datapaths." + dp + "." + local_key)));
-    YamlReader::fail_at(p.origin(shared_key), shared_key,
-                        fmt::format("has no effect: {} overrides it in every selected datapath it "
-                                    "applies to (set that key instead, or remove one of them)",
-                                    fmt::join(overrides, " and ")));
+    YamlReader::fail_at(
+        p.origin(shared_key), shared_key,
+        fmt::format("has no effect: {} override{} it in every selected datapath "
+                    "it applies to (set that key instead, or remove one of them)",
+                    fmt::join(overrides, " and "), overrides.size() == 1 ? "s" : ""));
   };
   // The selected datapaths having `name` in `list`, if each of them overrides `local_key`.
   auto all_override = [&](const std::string& name,
