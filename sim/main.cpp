@@ -669,10 +669,10 @@ int run(const Options& opt) {
                                      ? std::move(unrounded)
                                      : rounded_inputs(unrounded, params.input_format);
   out.note_replacing();
-  std::vector<DatapathStages> stages;
-  for (const auto& dp : simulation.datapaths()) stages.push_back(stages_of(*dp));
   ProgressReporter progress{2.0, print_progress};
   SimulationResult result = simulation.run(inputs, progress);
+  std::vector<DatapathStages> stages;  // after the run: which channels were written
+  for (const auto& dp : simulation.datapaths()) stages.push_back(stages_of(*dp));
   if (vcd) vcd->finish();
   if (children) verify_bottlenecks(params, result, *children);
 
@@ -713,22 +713,28 @@ int run(const Options& opt) {
   out.write("params.yaml", to_yaml(params));
   if (opt.waveform()) {
     // Fits the latest unit's end: a deadlocked or stopped run has no cycle count, but its
-    // waveform shows where its units waited. The marker is mid-run, in the steady state, or for a
-    // run that stopped at its end, where the values column shows how each unit stopped: from the
-    // span on, the cycle a deadlock's units wait in. The waveform's last values are a cycle before
-    // SystemC time stopped (its last step is written only when time advances): past the span, or
-    // for a run the watchdog stopped, past the limit, which a unit's stall may have overshot.
+    // waveform shows where its units waited. The marker is mid-run, in the steady state, or, where
+    // a datapath stopped, at the end of the latest that did, where the values column shows how
+    // each unit stopped: from the span on, the cycle a deadlock's units wait in (a datapath that
+    // completed later runs on past the view, which would otherwise shrink the stop to a sliver).
+    // The waveform's last values are a cycle before SystemC time stopped (its last step is written
+    // only when time advances): past the span, or for a run the watchdog stopped, past the limit,
+    // which a unit's stall may have overshot.
     const double period_ps = params.clock_period_ns * 1e3;
     // In SystemC's time units, whole: a period of 0.1 ns in seconds would round the cycle down.
     const Cycle now = sc_core::sc_time_stamp().value() /
                       sc_core::sc_time(params.clock_period_ns, sc_core::SC_NS).value();
     const Cycle shown = now == 0 ? 0 : now - 1;
-    Cycle end = 0;
+    Cycle end = 0, stopped_end = 0;
     bool stopped = false;
     for (const DatapathResult& r : result.runs) {
       end = std::max(end, std::min(r.span, shown));
-      stopped = stopped || r.status == Status::deadlock || r.status == Status::timeout;
+      if (r.status == Status::deadlock || r.status == Status::timeout) {
+        stopped = true;
+        stopped_end = std::max(stopped_end, std::min(r.span, shown));
+      }
     }
+    if (stopped) end = stopped_end;
     const double end_ps = double(end) * period_ps;
     const double marker_ps = stopped ? end_ps : end_ps / 2;
     const std::string dump = opt.fst && convert_to_fst(out) ? "trace.fst" : "trace.vcd";

@@ -517,7 +517,8 @@ DatapathStages stages_of(const AttentionDatapath& dp) {
                               [&](const Stage& s) { return s.label == label; });
     if (stage == out.stages.end()) stage = out.stages.insert(out.stages.end(), {label, {}, {}});
     stage->channels.push_back({std::string(e.channel->name()).substr(out.datapath.size() + 1),
-                               e.channel->capacity(), e.row_latency != 0});
+                               e.channel->capacity(), e.row_latency != 0,
+                               e.channel->stats().writes != 0});
   }
   // Units in edge order: each where its first output goes, a unit with none where its input is.
   std::set<const Unit*> placed;
@@ -543,7 +544,9 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
   // A group per stage holds its channels' occupancies, as analog steps two rows high (each
   // scaled to the least and most it holds over the whole run, not to what the window shows, so
   // the label gives the capacity, and the value at the marker the number), the bypasses, the
-  // O(N) buffers, in red; then its units' states, as numbers: 0 idle, 1 busy, 2 starved
+  // O(N) buffers, in red; a channel never written (downstream of a deadlock, an idle lane) as a
+  // number, 0, since GTKWave draws an analog trace that never changes at half height, as if half
+  // full; then its units' states, as numbers: 0 idle, 1 busy, 2 starved
   // (waiting for input), 3 blocked (waiting for space). Flags are GTKWave's TR_* bits: decimal
   // 0x4, right-justified 0x20, blank (a comment row) 0x200, analog step 0x8000, analog height
   // extension 0x20000, analog full scale 0x80000, group begin 0x800000 and end 0x1000000. The SST
@@ -567,6 +570,13 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
     std::string out;
     for (const StageChannel& ch : stage.channels) {
       if (scope_of(ch.name) != scope) continue;
+      if (!ch.written) {
+        out += fmt::format(
+            "[color] {3}\n@24\n+{{{2} (capacity {4}, never written)}} "
+            "SystemC.{0}.{1}.occupancy[31:0]\n",
+            dp.datapath, ch.name, label(ch.name), ch.bypass ? 1 : 0, ch.capacity);
+        continue;
+      }
       out += fmt::format(
           "[color] {3}\n@88024\n+{{{2} (capacity {4})}} SystemC.{0}.{1}.occupancy[31:0]\n@20200\n"
           "-\n",

@@ -144,6 +144,7 @@ struct StageChannel {
   std::string name;  // within the datapath: `lane2.scores` with lanes
   std::size_t capacity = 0;
   bool bypass = false;  // holds a row while a reduction finishes (Depth::row_plus)
+  bool written = true;  // after the run: any element was written to it
 };
 struct Stage {
   std::string label;

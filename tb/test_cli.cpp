@@ -1059,9 +1059,42 @@ TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
       << gtkw;
   // The bypasses, the graph's row-holding channels, in red (GTKWave's colour 1); the others not.
   EXPECT_NE(gtkw.find("[color] 1\n@88024\n+{score_bypass "), std::string::npos) << gtkw;
-  EXPECT_NE(gtkw.find("[color] 1\n@88024\n+{exp_bypass "), std::string::npos) << gtkw;
   EXPECT_NE(gtkw.find("[color] 0\n@88024\n+{scores "), std::string::npos) << gtkw;
   EXPECT_EQ(gtkw.find("[color] 1\n@88024\n+{scores "), std::string::npos) << gtkw;
+  // Downstream of the deadlock nothing was written: a number (0), not an analog trace, which
+  // GTKWave would draw at half height when it never changes.
+  long exp_capacity = 0;
+  for (const auto& ch : report["runs"][0]["channels"])
+    if (ch["name"] == "naive.exp_bypass") exp_capacity = ch["capacity"].get<long>();
+  ASSERT_GT(exp_capacity, 0);
+  EXPECT_NE(gtkw.find(fmt::format("[color] 1\n@24\n+{{exp_bypass (capacity {}, never written)}} "
+                                  "SystemC.naive.exp_bypass.occupancy[31:0]\n",
+                                  exp_capacity)),
+            std::string::npos)
+      << gtkw;
+  EXPECT_NE(gtkw.find("[color] 0\n@24\n+{shifted (capacity 2, never written)}"), std::string::npos)
+      << gtkw;
+}
+
+// Where one datapath stops and another completes later, the view ends where the stopped one's
+// units wait, not at the other's end, where the stop would be a sliver at the left edge.
+TEST(Waveform, AStopBesideACompletedRunIsWhereTheViewEnds) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=both --set problem.seq_len=32 --set problem.head_dim=4 "
+          "--set channels.depths.score_bypass=16 --vcd --out '" +
+              (d / "o").string() + "'",
+          d);
+  ASSERT_EQ(r.status, 3) << r.err;
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  ASSERT_EQ(report["runs"][0]["datapath"], "naive");
+  ASSERT_EQ(report["runs"][0]["status"], "deadlock");
+  ASSERT_EQ(report["runs"][1]["status"], "ok");
+  const long stop = report["runs"][0]["span_cycles"].get<long>();
+  ASSERT_LT(stop * 4, report["runs"][1]["span_cycles"].get<long>());
+  const auto [z, marker] = gtkw_zoom(slurp(d / "o" / "trace.gtkw"));
+  EXPECT_EQ(marker, stop * 1000);
+  EXPECT_NEAR(z, 2.1 - std::log2(double(stop) * 1000), 1e-6);
 }
 
 // A run the watchdog stopped may have a span past its limit (a unit's stall jumps over it), but
