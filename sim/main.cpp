@@ -502,7 +502,9 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
   const std::uint64_t needs =
       saturating_add(resident_bytes(), simulation.memory_estimate().total());
   if (params.has_inputs()) load_inputs(params);
-  check_output_folder(out, outputs);
+  if (check_output_folder(out, outputs))
+    std::cerr << fmt::format("sdpa-sim: note: a run would replace the results in {}\n",
+                             out.string());
   std::cout << fmt::format("parameters ok: {}, datapaths {}; the run needs about {} of memory\n",
                            describe(shape), fmt::join(params.datapaths(), ", "), mib_or_gib(needs));
   return kOk;
@@ -842,7 +844,12 @@ int sc_main(int argc, char* argv[]) {
       throw CLI::ValidationError(
           opt.params, "no such params file, and a --set takes one key=value: write --set " +
                           opt.params + " for a second");
-    if (events->count() > 0 && opt.trace_events.empty()) opt.trace_events = "trace.json";
+    // `--trace-events` alone names the default; `--trace-events=` (an unset variable) names none.
+    if (events->count() > 0 && opt.trace_events.empty()) {
+      if (!events->results().empty())
+        throw CLI::ValidationError("--trace-events ''", "expected a file name, got an empty one");
+      opt.trace_events = "trace.json";
+    }
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

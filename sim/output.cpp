@@ -195,7 +195,7 @@ void refuse_input_in_output(const fs::path& dir, const std::set<std::string>& re
         path, dir.string()));
 }
 
-void check_output_folder(const fs::path& dir, const std::set<std::string>& names) {
+bool check_output_folder(const fs::path& dir, const std::set<std::string>& names) {
   std::error_code ec;
   // The folder, or the nearest existing folder above it, where the run would create it.
   fs::path existing = dir;
@@ -208,10 +208,9 @@ void check_output_folder(const fs::path& dir, const std::set<std::string>& names
   if (::access(existing.c_str(), W_OK | X_OK) != 0)
     throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir.string(),
                                  std::strerror(errno)));
-  if (existing == dir) {
-    if (const int fd = lock_folder(dir); fd >= 0) ::close(fd);  // a run there now: refused
-    refuse_users_files(dir, names);
-  }
+  if (existing != dir) return false;
+  if (const int fd = lock_folder(dir); fd >= 0) ::close(fd);  // a run there now: refused
+  return !refuse_users_files(dir, names).empty();
 }
 
 fs::path output_folder(const std::string& out, bool given, const std::string& params_stem) {

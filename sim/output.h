@@ -95,8 +95,9 @@ void refuse_input_in_output(const std::filesystem::path& dir, const std::set<std
                             const std::string& path);
 
 // What OutputFolder's constructor refuses, found without creating or writing anything (--check):
-// a folder that cannot be created or written, a file of the user's among `names`.
-void check_output_folder(const std::filesystem::path& dir, const std::set<std::string>& names);
+// a folder that cannot be created or written, a file of the user's among `names`. Returns whether
+// the folder holds an earlier run's results, which a run would replace.
+bool check_output_folder(const std::filesystem::path& dir, const std::set<std::string>& names);
 
 // The default --out folder, and checks of a given one: an empty --out is an InputError.
 std::filesystem::path output_folder(const std::string& out, bool given,

@@ -676,6 +676,23 @@ TEST(Check, AcceptsWhatRunsAndWritesNothing) {
   EXPECT_FALSE(fs::exists(d / "out"));
 }
 
+// As the run itself says before it starts, a check of a folder with earlier results says that a
+// run would replace them (and replaces nothing).
+TEST(Check, SaysARunWouldReplaceEarlierResults) {
+  const fs::path d = scratch();
+  const std::string small = "--set problem.seq_len=8 --set problem.head_dim=4" + out_arg(d / "o");
+  ASSERT_EQ(sim(small, d).status, 0);
+  const std::string report = slurp(d / "o" / "report.json");
+  const SimRun r = sim("--check " + small, d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err,
+            "sdpa-sim: note: a run would replace the results in " + (d / "o").string() + "\n");
+  EXPECT_EQ(slurp(d / "o" / "report.json"), report);
+  // An empty name (an unset variable in quotes) is not the default file name.
+  expect_error(sim("--check --trace-events ''", d),
+               {"--trace-events '': expected a file name, got an empty one"});
+}
+
 // The memory --check says a run needs is the run's peak resident memory, within 10%: what the
 // process holds once the graphs are built, and the estimate of what the run allocates.
 void expect_estimate_holds(const std::string& settings, double least_mib, const fs::path& d) {
