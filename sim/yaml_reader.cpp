@@ -26,8 +26,8 @@ namespace {
 // found from the parser's events without building the tree.
 class Structure final : public YAML::EventHandler {
  public:
-  // The node count past which aliases are taken for an attack (each alias counts the nodes it
-  // repeats): a params or cost file holds a few hundred, and a --set's value fewer.
+  // The node count, each alias counting the nodes it repeats, past which a text is refused: a
+  // params or cost file holds a few hundred, and a --set's value fewer.
   static constexpr std::uint64_t kMaxNodes = 1 << 20;
 
   std::vector<YAML::Mark> starts;
@@ -94,8 +94,8 @@ class Structure final : public YAML::EventHandler {
     if (open_.empty()) return;
     open_.back().nodes = std::min(open_.back().nodes + nodes, kMaxNodes + 1);
     if (open_.back().nodes > kMaxNodes)
-      fail(mark, fmt::format("aliases repeat nodes to more than {} in all, expected a params or "
-                             "cost file's few hundred",
+      fail(mark, fmt::format("more than {} nodes, each alias counted as the nodes it repeats, "
+                             "expected a params or cost file's few hundred",
                              kMaxNodes));
   }
   // The first problem stands, with the keys of the mappings it is in.

@@ -21,7 +21,7 @@ namespace sdpa {
 YAML::Node parse_yaml(const std::string& text, const std::string& name);
 
 // An alias a reader of the tree could not walk: one inside the node it names (yaml-cpp makes
-// that a cycle), or aliases repeating nodes past a million (a "billion laughs").
+// that a cycle), or more than a million nodes with aliases expanded (a "billion laughs").
 struct AliasProblem {
   YAML::Mark mark;
   std::string key;  // the keys of the mappings it is in: `units.exp`
