@@ -166,6 +166,41 @@ timeout 60 "$repo/scripts/sweep" --sim "$tmp/interrupting-sim" --out "$out" --jo
 check "sweep: interrupted, exit 130" test "$rc" = 130
 check "sweep: ... no row shows the earlier sweep's result as this one's" rows "$csv" 2 \
   'all(x["status"] == "error" and x["head_dim"] in ("", "4") for x in rows)'
+# The folders it left are its own: the same sweep re-runs (it refused them as the user's).
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
+check "sweep: re-runs over the folders of an interrupted sweep (exit 0)" test "$rc" = 0
+# A file of the user's beside a run's outputs, named as the simulator might name one but not in
+# the run's report.json list, is refused (it was removed with the folder).
+touch "$out/runs/000-seq_len=8/graph.svg"
+before=$(cat "$csv"; ls -R "$out/runs")
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
+check "sweep: a file its run's report does not list is the user's: one line, exit 2" \
+  grep -q "runs/000-seq_len=8/graph.svg is not a file the sweep wrote" <<<"$err"
+check "sweep: ... and everything stays" test "$rc:$before" = "2:$(cat "$csv"; ls -R "$out/runs")"
+rm "$out/runs/000-seq_len=8/graph.svg"
+before=$(cat "$csv"; ls -R "$out/runs")
+# A simulator that accepts no point (it cannot run here) would fail every run: refused before the
+# earlier sweep is removed.
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim /bin/false
+check "sweep: a simulator that accepts no point is one line, exit 2" one_line_error
+check "sweep: ... saying what its check did" grep -q "the simulator accepted no point (its --check: exit code 1)" <<<"$err"
+check "sweep: ... and the earlier sweep stays" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+# Two sweeps into one folder would each remove the other's runs: the second is refused.
+printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\nexec sleep 60\n' "$sim" \
+  >"$tmp/slow-sim"
+chmod +x "$tmp/slow-sim"
+"$repo/scripts/sweep" --sim "$tmp/slow-sim" --out "$tmp/shared" --grid problem.seq_len=8 \
+  --set problem.head_dim=4 >/dev/null 2>&1 &
+first=$!
+for ((i = 0; i < 100; i++)); do [[ -f $tmp/shared/manifest.json ]] && break; sleep 0.1; done
+rc=0
+timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/shared" --grid problem.seq_len=16 \
+  --set problem.head_dim=4 >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: a second sweep into a folder a sweep is writing is one line, exit 2" one_line_error
+check "sweep: ... saying so" grep -q "another sweep is writing in $tmp/shared" <<<"$err"
+kill -TERM "$first"
+wait "$first"
 # Another user re-running the sweep cannot remove one of its folders: refused before anything is
 # removed (it stopped half way). Run as nobody, with copies of the scripts it needs.
 if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
