@@ -106,6 +106,32 @@ try plot --csv "$csv" --csv "$tmp/other.csv" --kind memory --out "$tmp/p.png"
 check "plot: two --csv files disagreeing at one (datapath, x): one line naming both, exit 2" \
   eval 'one_line 2 "plot: error: $tmp/other.csv: line 3: naive at problem.seq_len = 32" &&
     [[ $err == *"but $csv line 3 has 72"* && ! -e $tmp/p.png ]]'
+# A value no axis holds: a NaN was a silent gap in a line, an infinity a traceback.
+for bad in nan inf; do
+  printf '%s\n' "problem.seq_len,datapath,status,cycles,scores" "8,naive,ok,72,64" \
+    "16,naive,ok,$bad,256" >"$tmp/$bad.csv"
+  try plot --csv "$tmp/$bad.csv" --kind cycles --out "$tmp/p.png"
+  check "plot: a cycles value of $bad: one line naming line and column, exit 2" \
+    one_line 2 "plot: error: $tmp/$bad.csv: line 3: column cycles: '$bad' is not a finite number"
+done
+# Provisioned memory, drawn where the CSV has it, must agree at a point too.
+printf '%s\n' "problem.seq_len,datapath,status,intermediate_high_water_elements,intermediate_capacity_elements" \
+  "16,naive,ok,40,60" >"$tmp/cap-a.csv"
+sed 's/,60$/,99/' "$tmp/cap-a.csv" >"$tmp/cap-b.csv"
+try plot --csv "$tmp/cap-a.csv" --csv "$tmp/cap-b.csv" --kind memory --out "$tmp/p.png"
+check "plot: two --csv files disagreeing on the provisioned memory: one line, exit 2" \
+  one_line 2 "plot: error: $tmp/cap-b.csv: line 2: naive at problem.seq_len = 16 has intermediate_capacity_elements 99"
+# The same columns in another order join (a sweep whose --set options came in another order).
+printf '%s\n' "datapath,problem.seq_len,status,intermediate_high_water_elements,intermediate_capacity_elements" \
+  "naive,32,ok,72,90" >"$tmp/cap-c.csv"
+try plot --csv "$tmp/cap-a.csv" --csv "$tmp/cap-c.csv" --kind memory --out "$tmp/p.png"
+check "plot: --csv files with the same columns in another order join (exit 0)" test "$rc" = 0
+# The causal figure compares causal and full runs: without causal ones it would be flat at 1.
+printf '%s\n' "problem.seq_len,datapath,status,causal,scores,scores_skipped,cycles,kv_len,bypass_high_water_elements" \
+  "16,naive,ok,false,256,0,300,16,20" >"$tmp/full.csv"
+try plot --csv "$tmp/full.csv" --kind causal --out "$tmp/p.png"
+check "plot: --kind causal without causal runs: one line, exit 2" \
+  one_line 2 "plot: error: $tmp/full.csv: no causal run among the rows drawn"
 
 # ---------------------------------------------------------------- scripts/numerics-study
 
