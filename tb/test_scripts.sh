@@ -549,6 +549,9 @@ check "models: the 8K decode runs and matches S + 2·N_kv + 26, S + N_kv + 31, S
   test "$rc" = 0 -a -f "$tmp/models/llama3-8b-decode-8k/run.json"
 check "models: its rows in the table" grep -qF \
   "| Llama-3-8B decode, 8K cache | naive | ok | 278554 | S + 2·N_kv + 26 | 262144 | 0 |" "$tmp/stdout"
+models --only llama3-8b-decode-8k --only llama3-8b-decode-8k --no-run
+check "models: a model named twice is tabulated once" \
+  test "$rc:$(grep -c '^| Llama-3-8B decode, 8K cache | naive |' "$tmp/stdout")" = 0:1
 # edit_report PYTHON: runs PYTHON on the 8K decode's report as r, and writes it back.
 edit_report() {
   /usr/bin/python3 -c "import json, sys
