@@ -164,6 +164,7 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r) {
     s.name = u->name();
     s.timing = u->timing();
     s.firings = u->firings_done();
+    s.planned_firings = u->planned_firings();
     s.busy = s.firings * s.timing.ii;
     s.end = u->cycle();
     s.operators = u->operators();

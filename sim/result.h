@@ -54,7 +54,8 @@ struct UnitStats {
   std::string name;
   Timing timing;
   Cycle firings = 0;
-  Cycle busy = 0;     // firings · II
+  Cycle planned_firings = 0;  // its shape's elements: what a completed run fires
+  Cycle busy = 0;             // firings · II
   Cycle starved = 0;  // its reads waited for an element's ready stamp (its input channels' waits)
   Cycle blocked = 0;  // its writes waited for a free slot (its output channels' stalls)
   Cycle end = 0;      // its local cycle when the run ended

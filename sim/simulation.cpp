@@ -78,6 +78,29 @@ Cycle automatic_cycle_limit(const AttentionDatapath& dp) {
   return limit >= 1.8e19L ? ~Cycle{0} : static_cast<Cycle>(limit);
 }
 
+}  // namespace
+
+void require_drained(const DatapathResult& r) {
+  for (std::size_t i = 0; i < r.channels.size(); ++i) {
+    const ChannelStats& c = r.channels[i];
+    if (c.writes == c.reads) continue;
+    const auto [producer, consumer] = r.channel_ends.at(i);
+    throw std::logic_error(fmt::format(
+        "{} holds {} element{} at the end of a completed run: {} wrote more than {} read (a "
+        "unit's loop; docs/extending.md)",
+        c.name, c.writes - c.reads, c.writes - c.reads == 1 ? "" : "s",
+        local_name(r.units.at(producer).name), local_name(r.units.at(consumer).name)));
+  }
+  for (const UnitStats& u : r.units)
+    if (u.firings != u.planned_firings)
+      throw std::logic_error(fmt::format(
+          "{} fired {} times in a completed run where its shape plans {}: a unit's body takes "
+          "its firings from firings() (docs/extending.md)",
+          u.name, u.firings, u.planned_firings));
+}
+
+namespace {
+
 // After the watchdog: every unit's cycle and whether it finished, waits, or was running.
 std::vector<std::string> where_units_stand(const AttentionDatapath& dp) {
   const std::vector<std::string> waits = wait_for_report(dp.channels());
@@ -146,6 +169,7 @@ DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
     r.status = Status::deadlock;
     r.waits = wait_for_report(dp.channels());
   }
+  if (r.status != Status::deadlock && r.status != Status::timeout) require_drained(r);
   r.limiting =
       limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, r.first_row);
   r.bottleneck = find_bottleneck(r);

@@ -103,4 +103,9 @@ SimulationResult simulate(const AttentionInputs& inputs,
 SimulationResult simulate(const AttentionInputs& inputs, const std::vector<std::string>& datapaths,
                           const DatapathConfig& config, const ProgressReporter& progress = {});
 
+// A completed run's channels are empty and its units fired as their shapes plan: else a unit's
+// loop is wrong (it wrote an element no one read, or did not take its firings from firings()),
+// which would pass for a result; a std::logic_error naming the channel or unit.
+void require_drained(const DatapathResult& r);
+
 }  // namespace sdpa

@@ -89,6 +89,37 @@ TEST(Observe, AnElaborationErrorWithProgressReportingIsThrownNotATermination) {
   EXPECT_NE(error.find("port not bound"), std::string::npos) << error;
 }
 
+// A unit's loop that writes an element no one reads, or fires without firings(), completes and
+// would pass for a result (a review's new unit did both, exit 0); a completed run must show
+// neither. Each datapath's real runs hold it across the suite (result_of checks every one).
+TEST(Observe, ACompletedRunWithAnElementLeftOrFiringsAmissIsAnInternalError) {
+  DatapathResult r;
+  r.units = {{.name = "naive.clamp", .firings = 64, .planned_firings = 64},
+             {.name = "naive.exp", .firings = 64, .planned_firings = 64}};
+  r.channels = {{.name = "naive.clamped", .writes = 65, .reads = 64}};
+  r.channel_ends = {{0, 1}};
+  try {
+    require_drained(r);
+    ADD_FAILURE() << "no error";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(),
+                 "naive.clamped holds 1 element at the end of a completed run: clamp wrote more "
+                 "than exp read (a unit's loop; docs/extending.md)");
+  }
+  r.channels[0].writes = 64;
+  r.units[0].firings = 0;
+  try {
+    require_drained(r);
+    ADD_FAILURE() << "no error";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(),
+                 "naive.clamp fired 0 times in a completed run where its shape plans 64: a unit's "
+                 "body takes its firings from firings() (docs/extending.md)");
+  }
+  r.units[0].firings = 64;
+  EXPECT_NO_THROW(require_drained(r));
+}
+
 TEST(Observe, EveryUnitsCyclesAddUpToTheSpanInEveryDatapath) {
   // One simulation per process: the three datapaths side by side.
   const DatapathConfig c = default_config();

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "hw/datapaths/datapaths.h"
 #include "sim/npy.h"
 #include "sim/params.h"
 #include "sim/simulation.h"
@@ -178,6 +179,25 @@ TEST(PerDatapath, ASharedKeyThatEverySelectedDatapathOverridesIsRefused) {
                               d);
   ASSERT_EQ(defaults.status, 0) << defaults.err;
   EXPECT_EQ(capacity(report(d / "c"), "two_pass.probs"), 40u);
+}
+
+// A second `naive` passed --check and then failed its run (its outputs were renamed naive_0); a
+// datapath named `both` was shadowed by the choice of two.
+TEST(Registry, ANameTakenTwiceOrAChoiceOfSeveralIsRefused) {
+  EXPECT_NO_THROW(unique_names(datapath_kinds()));
+  for (const char* taken : {"naive", "both", "all"}) {
+    std::vector<DatapathKind> kinds = datapath_kinds();
+    kinds.push_back({taken, "a copy", kinds.front().build});
+    try {
+      unique_names(kinds);
+      ADD_FAILURE() << taken;
+    } catch (const std::logic_error& e) {
+      EXPECT_EQ(std::string(e.what()),
+                fmt::format("datapath {} is registered twice, or is both or all: give each a name "
+                            "of its own (hw/datapaths/datapaths.cpp)",
+                            taken));
+    }
+  }
 }
 
 TEST(PerDatapath, EveryUnitOfEveryDatapathHasItsOwnTiming) {

@@ -1,5 +1,9 @@
 #include "hw/datapaths/datapaths.h"
 
+#include <set>
+#include <stdexcept>
+#include <string>
+
 namespace sdpa {
 
 // A datapath is its file under hw/datapaths/ and one line here.
@@ -7,8 +11,18 @@ Out<Row>& build_naive(AttentionDatapath& dp);
 Out<Row>& build_two_pass(AttentionDatapath& dp);
 Out<Row>& build_reordered(AttentionDatapath& dp);
 
+const std::vector<DatapathKind>& unique_names(const std::vector<DatapathKind>& kinds) {
+  std::set<std::string> names{"both", "all"};
+  for (const DatapathKind& kind : kinds)
+    if (!names.insert(kind.name).second)
+      throw std::logic_error("datapath " + kind.name +
+                             " is registered twice, or is both or all: give each a name of its "
+                             "own (hw/datapaths/datapaths.cpp)");
+  return kinds;
+}
+
 const std::vector<DatapathKind>& datapath_kinds() {
-  static const std::vector<DatapathKind> kinds{
+  static const std::vector<DatapathKind> kinds = unique_names({
       {"naive",
        "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",
        build_naive, true},
@@ -16,7 +30,7 @@ const std::vector<DatapathKind>& datapath_kinds() {
        build_two_pass},
       {"reordered", "one pass: running max, rescaled sum and accumulator (online softmax); O(1)",
        build_reordered, true},
-  };
+  });
   return kinds;
 }
 
