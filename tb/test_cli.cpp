@@ -143,8 +143,9 @@ TEST(Params, AliasesNoWalkCouldFinishAreRefused) {
     for (int k = 1; k < 10; ++k) laughs += fmt::format(", *a{}", i - 1);
     laughs += "]\n";
   }
-  expect_error(sim(params_arg(write(d / "l.yaml", laughs), d) + " --check", d),
-               {"l.yaml:6:", "a5: more than 1048576 nodes, each alias counted as the nodes it repeats"});
+  expect_error(
+      sim(params_arg(write(d / "l.yaml", laughs), d) + " --check", d),
+      {"l.yaml:6:", "a5: more than 1048576 nodes, each alias counted as the nodes it repeats"});
   // An alias of a node that ends before it is YAML's sharing, and reads as the node.
   const SimRun shared =
       sim(params_arg(write(d / "s.yaml",
