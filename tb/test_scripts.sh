@@ -185,6 +185,12 @@ sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim /bin/false
 check "sweep: a simulator that accepts no point is one line, exit 2" one_line_error
 check "sweep: ... saying what its check did" grep -q "the simulator accepted no point (its --check: exit code 1)" <<<"$err"
 check "sweep: ... and the earlier sweep stays" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+# A --check slower than --timeout (a sanitizer build's) says nothing against the simulator: the
+# points run.
+printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && sleep 2\nexec %q "$@"\n' "$sim" >"$tmp/slow-check"
+chmod +x "$tmp/slow-check"
+sweep --grid problem.seq_len=8 --set problem.head_dim=4 --sim "$tmp/slow-check" --timeout 1
+check "sweep: a --check over --timeout leaves the point to its run (exit 0)" test "$rc" = 0
 # Two sweeps into one folder would each remove the other's runs: the second is refused.
 printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\nexec sleep 60\n' "$sim" \
   >"$tmp/slow-sim"
