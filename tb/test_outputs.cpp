@@ -188,7 +188,7 @@ TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
 
 // A JSON file of the user's with a "runs" key of its own is not an earlier run's report: the
 // files beside it stay theirs. The refusal says why they are not an earlier run's.
-TEST(ReusedFolder, AUsersReportJsonIsNotTakenForAnEarlierRuns) {
+TEST(ReusedFolder, AUsersReportJsonIsNotAnEarlierRunsReport) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
   fs::create_directories(o);
