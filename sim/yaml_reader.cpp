@@ -116,10 +116,12 @@ std::string likely_cause(const std::string& text, const YAML::Mark& mark) {
   if (text.find('\r') != std::string::npos && text.find('\n') == std::string::npos)
     return " (lines end in a CR alone, which YAML reads as one line: expected LF or CRLF line "
            "ends)";
-  std::size_t start = 0;
-  for (int line = 0; line < mark.line && start != std::string::npos; ++line)
-    start = text.find('\n', start) + 1;
-  if (start == 0 && mark.line > 0) return {};
+  std::size_t start = 0;  // of the error's line
+  for (int line = 0; line < mark.line; ++line) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) return {};
+    start = end + 1;
+  }
   const std::size_t indent = text.find_first_not_of(" \t", start);
   const std::size_t tab = text.find('\t', start);
   if (tab != std::string::npos && tab < indent)
