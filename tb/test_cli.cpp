@@ -429,15 +429,11 @@ TEST(Inputs, NotAnNpyFileNamesTheFile) {
 // took the data for a header (bad magic).
 TEST(Inputs, APipeIsRefusedNotReadTwice) {
   const fs::path d = scratch();
-  const AttentionInputs in = random_inputs(1, 4, 3, 1);
-  write_npy((d / "k.npy").string(), in.k, {4, 3});
-  write_npy((d / "v.npy").string(), in.v, {4, 3});
+  const std::string sets = write_inputs(d, random_inputs(1, 4, 3, 1), {4, 3}, {4, 3});
+  fs::remove(d / "q.npy");
   ASSERT_EQ(::mkfifo((d / "q.npy").c_str(), 0600), 0);  // no writer: opening it would block
-  std::string sets;
-  for (const char* name : {"q", "k", "v"})
-    sets += fmt::format(" --set inputs.{}={}", name, shell_word(d / (std::string(name) + ".npy")));
-  expect_error(sim("--check" + sets, d), {"inputs.q: " + (d / "q.npy").string() +
-                                          ": not a regular file (a pipe or a device)"});
+  expect_error(sim("--check " + sets, d), {"inputs.q: " + (d / "q.npy").string() +
+                                           ": not a regular file (a pipe or a device)"});
 }
 
 // The shape's rules are the files' once inputs are given: the defaults (heads 1, N 1024) are not
