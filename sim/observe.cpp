@@ -248,10 +248,16 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     b.channel = std::ptrdiff_t(r.limiting.channel);
     b.unit = r.channel_ends.at(r.limiting.channel).first;
     const ChannelStats& c = r.channels[r.limiting.channel];
-    b.reason = r.status == Status::deadlock
-                   ? fmt::format("{}: deadlock, {} full at depth {}",
-                                 local_name(r.units[b.unit].name), local_name(c.name), c.capacity)
-                   : "stopped by the watchdog (sim.max_cycles)";
+    b.reason = "stopped by the watchdog (sim.max_cycles)";
+    if (r.limiting.reason == LimitReason::deadlock)
+      b.reason = fmt::format("{}: deadlock, {} full at depth {}", local_name(r.units[b.unit].name),
+                             local_name(c.name), c.capacity);
+    // No depth relieves a deadlock no full channel holds up: its reader is named, which waits.
+    if (r.limiting.reason == LimitReason::starved) {
+      b.unit = r.channel_ends[r.limiting.channel].second;
+      b.reason = fmt::format("{}: deadlock, waits on {}, empty, and no channel is full",
+                             local_name(r.units[b.unit].name), local_name(c.name));
+    }
     return b;
   }
   const bool stalls = r.limiting.reason == LimitReason::producer_stalls ||
@@ -599,7 +605,10 @@ std::string check_summary(const DatapathResult& r, const BottleneckCheck& c) {
     else
       verdict = "not done, the relieved run did not complete";
   } else if (!c.note.empty()) {
-    verdict = fmt::format("{}, {}", r.status == Status::timeout ? "not done" : "confirmed", c.note);
+    // A note on a stopped run says why nothing was tried.
+    const bool tried_nothing =
+        r.status == Status::timeout || r.limiting.reason == LimitReason::starved;
+    verdict = fmt::format("{}, {}", tried_nothing ? "not done" : "confirmed", c.note);
   } else if (c.confirmed) {
     verdict = named ? "confirmed" : "confirmed, no limit tried ran 5% faster";
   } else if (c.fastest >= 0) {

@@ -37,6 +37,8 @@ std::string limiting_cell(const DatapathResult& r) {
   switch (r.limiting.reason) {
     case LimitReason::deadlock:
       return channel + ", full";
+    case LimitReason::starved:
+      return channel + ", empty";
     case LimitReason::producer_stalls:
       return fmt::format("{}, {} stalls", channel, r.limiting.stall_cycles);
     case LimitReason::consumer_stalls:

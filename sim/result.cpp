@@ -24,6 +24,8 @@ const char* to_string(LimitReason reason) {
   switch (reason) {
     case LimitReason::deadlock:
       return "deadlock";
+    case LimitReason::starved:
+      return "starved";
     case LimitReason::producer_stalls:
       return "producer_stalls";
     case LimitReason::consumer_stalls:
@@ -35,12 +37,16 @@ const char* to_string(LimitReason reason) {
 }
 
 LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
-                                 const std::vector<bool>& writer_blocked, bool deadlocked,
+                                 const std::vector<bool>& writer_blocked,
+                                 const std::vector<bool>& reader_blocked, bool deadlocked,
                                  const std::vector<Cycle>& first_row) {
   LimitingChannel limit;
-  if (deadlocked)
+  if (deadlocked) {
     for (std::size_t i = channels.size(); i-- > 0;)
       if (writer_blocked[i]) return {i, LimitReason::deadlock, 0};
+    for (std::size_t i = 0; i < channels.size(); ++i)
+      if (reader_blocked[i]) return {i, LimitReason::starved, 0};
+  }
   for (std::size_t i = 0; i < channels.size(); ++i) {
     const ChannelStats& c = channels[i];
     Cycle stalls = c.producer_stall_cycles;

@@ -27,13 +27,16 @@ const char* to_string(Status status);
 inline std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
 
 // Why a channel is the one that limited a run (LimitingChannel).
-enum class LimitReason { deadlock, producer_stalls, consumer_stalls, high_water };
+enum class LimitReason { deadlock, starved, producer_stalls, consumer_stalls, high_water };
 const char* to_string(LimitReason reason);
 
 // The channel that limited a run, chosen in this order (channels are in dataflow order):
 // - deadlock: the last full channel whose writer waits on it. Its reader waits to read (a full
 //   channel it waited to write would come later): there the cycle of waits turns from full to
 //   empty, while full channels before it may just be backed up behind it.
+// - starved: a deadlock with no such channel (a unit wrote fewer elements than its reader takes):
+//   the first channel whose reader waits on it, empty. Channels before it in dataflow order are
+//   not waited on, so there the waits begin.
 // - producer_stalls / consumer_stalls: the channel with the most stall cycles, counting for an
 //   intermediate channel the cycles its writer waited for a free slot, and for a Q/K/V stream
 //   buffer the cycles its reader waited for a row beyond the first row's memory latency (a stream
@@ -169,10 +172,12 @@ struct SimulationResult {
   double wall_seconds = 0;  // sc_start only: elaboration and checks excluded
 };
 
-// `writer_blocked[i]`: channels[i] is full and its writer waits on it. `first_row[i]`: as
-// DatapathResult's, a stream buffer's consumer's waits count only beyond it.
+// `writer_blocked[i]`: channels[i] is full and its writer waits on it; `reader_blocked[i]`: it is
+// empty and its reader waits on it. `first_row[i]`: as DatapathResult's, a stream buffer's
+// consumer's waits count only beyond it.
 LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
-                                 const std::vector<bool>& writer_blocked, bool deadlocked,
+                                 const std::vector<bool>& writer_blocked,
+                                 const std::vector<bool>& reader_blocked, bool deadlocked,
                                  const std::vector<Cycle>& first_row);
 
 }  // namespace sdpa

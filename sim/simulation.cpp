@@ -145,13 +145,14 @@ DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
   r.rows_done = dp.rows_taken();
   r.cycles = dp.last_ready();
   r.output = dp.output();
-  std::vector<bool> writer_blocked;
+  std::vector<bool> writer_blocked, reader_blocked;
   for (const Graph::Edge& e : dp.edges()) {
     const ChannelBase& ch = *e.channel;
     r.channels.push_back(ch.stats());
     r.channels.back().input_stream = dp.is_input_stream(e);
     r.first_row.push_back(dp.is_input_stream(e) ? e.producer->result_latency() : 0);
     writer_blocked.push_back(ch.blocked_writer() != nullptr && ch.fill() == ch.capacity());
+    reader_blocked.push_back(ch.blocked_reader() != nullptr && ch.fill() == 0);
   }
   bool stopped_by_watchdog = false;
   account_units(dp, r);
@@ -170,8 +171,8 @@ DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
     r.waits = wait_for_report(dp.channels());
   }
   if (r.status != Status::deadlock && r.status != Status::timeout) require_drained(r);
-  r.limiting =
-      limiting_channel(r.channels, writer_blocked, r.status == Status::deadlock, r.first_row);
+  r.limiting = limiting_channel(r.channels, writer_blocked, reader_blocked,
+                                r.status == Status::deadlock, r.first_row);
   r.bottleneck = find_bottleneck(r);
   return r;
 }

@@ -231,6 +231,10 @@ BottleneckCheck check_bottleneck(const Params& params, const DatapathResult& r, 
     check.note = "stopped by the watchdog: nothing to compare with";
     return check;
   }
+  if (r.limiting.reason == LimitReason::starved) {
+    check.note = "a deadlock with no channel full: no depth relieves it";
+    return check;
+  }
   Trials trials(params, r, children, announce);
   const std::vector<Relief> named = named_limits(params, r);
   if (!named.empty()) {

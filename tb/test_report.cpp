@@ -2,7 +2,10 @@
 // the summary's energy figures.
 #include <string>
 
+#include "sim/child_run.h"
+#include "sim/observe.h"
 #include "sim/report.h"
+#include "sim/verify_bottleneck.h"
 #include "tb/harness.h"
 
 namespace sdpa::test {
@@ -69,6 +72,46 @@ TEST(Limiting, ADeadlockNamesTheFullChannelWhereTheWaitsTurn) {
   ASSERT_TRUE(waits_to_write_full(r, "shifted"));
   EXPECT_EQ(limiting(r).name, "naive.exp_bypass");
   EXPECT_EQ(summary_row(r), "exp_bypass (40/40), full");
+}
+
+// A unit that writes fewer elements than its reader takes deadlocks with no channel full: every
+// waiting unit waits to read. No depth relieves that, so no full channel is named nor deepened;
+// the first channel waited on is, where the waits begin. (No shipped unit does this: the naive
+// run's channels are taken as a faulty exp would leave them, its readers and theirs waiting.)
+TEST(Limiting, ADeadlockWithNoChannelFullNamesTheFirstEmptyChannelWaitedOn) {
+  DatapathResult r = run("naive", default_config());
+  ASSERT_EQ(r.status, Status::ok);
+  r.status = Status::deadlock;
+  const auto index_of = [&r](const std::string& local) {
+    return std::size_t(&channel(r, local) - r.channels.data());
+  };
+  std::vector<bool> writer_blocked(r.channels.size()), reader_blocked(r.channels.size());
+  for (const char* waited_on : {"exps", "exp_bypass", "probs"})
+    reader_blocked[index_of(waited_on)] = true;
+  r.limiting = limiting_channel(r.channels, writer_blocked, reader_blocked, true, r.first_row);
+  EXPECT_EQ(r.limiting.channel, index_of("exps"));
+  EXPECT_EQ(r.limiting.reason, LimitReason::starved);
+  const ChannelStats& exps = channel(r, "exps");
+  EXPECT_EQ(summary_row(r), fmt::format("exps ({}/{}), empty", exps.high_water, exps.capacity));
+  EXPECT_EQ(
+      json_entry(r),
+      (nlohmann::json{{"name", "naive.exps"}, {"reason", "starved"}, {"stall_cycles", nullptr}}));
+  r.bottleneck = find_bottleneck(r);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::stopped);
+  EXPECT_EQ(r.bottleneck.reason, "row_sum: deadlock, waits on exps, empty, and no channel is full");
+  // --verify-bottleneck runs nothing: deepening an empty channel changes nothing.
+  SimulationResult result;
+  result.runs.push_back(r);
+  ChildRuns children("--verify-bottleneck");
+  verify_bottlenecks(Params{}, result, children);
+  EXPECT_EQ(children.count(), 0);
+  ASSERT_TRUE(result.runs[0].bottleneck_check);
+  EXPECT_FALSE(result.runs[0].bottleneck_check->confirmed);
+  EXPECT_NE(units_summary(result.runs[0])
+                .find("check (--verify-bottleneck): not done, a deadlock with no channel full: no "
+                      "depth relieves it"),
+            std::string::npos)
+      << units_summary(result.runs[0]);
 }
 
 class BypassStalls : public testing::TestWithParam<const char*> {};
