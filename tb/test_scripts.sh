@@ -169,6 +169,49 @@ check "sweep: ... no row shows the earlier sweep's result as this one's" rows "$
 # The folders it left are its own: the same sweep re-runs (it refused them as the user's).
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
 check "sweep: re-runs over the folders of an interrupted sweep (exit 0)" test "$rc" = 0
+# --resume keeps the points with a result and runs the rest (here an interrupted point, left by a
+# simulator that is killed while a flag file exists: the same simulator file both times).
+printf '#!/bin/bash\n[[ -e %q && " $* " == *seq_len=16* && " $* " != *" --check "* ]] && kill -9 $$\nexec %q "$@"\n' \
+  "$tmp/kill16" "$sim" >"$tmp/flaky-sim"
+chmod +x "$tmp/flaky-sim"
+touch "$tmp/kill16"
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim"
+check "sweep: a point killed is an error row" rows "$csv" 3 \
+  'r(problem__seq_len=16)["status"] == "error" and r(problem__seq_len=16)["exit_code"] == "-9"'
+rm "$tmp/kill16"
+kept=$(cat "$out"/runs/000-seq_len=8/{run.json,report.json})
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume runs the point without a result (exit 0)" test "$rc" = 0
+check "sweep: ... saying how many it keeps" \
+  grep -q "resuming the sweep in $out: 1 of 2 points has a result; running the other 1" <<<"$err"
+check "sweep: ... and runs only that one" test "$(grep -c '^sweep: \[' <<<"$err")" = 1
+check "sweep: ... keeps the other's run folder as it was" \
+  test "$kept" = "$(cat "$out"/runs/000-seq_len=8/{run.json,report.json})"
+check "sweep: ... and gathers all the rows" rows "$csv" 4 'all(x["status"] == "ok" for x in rows)'
+before=$(cat "$csv"; ls -R "$out/runs")
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume with every point done runs nothing (exit 0)" \
+  eval '((rc == 0)) && grep -q "every point of the sweep in $out has a result: nothing to run" <<<"$err"'
+check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+# Another sweep, or the same one with another simulator build, is not resumed: results would mix.
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=8 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume of another sweep is one line naming the difference, exit 2" \
+  eval 'one_line_error && [[ $err == *"--resume: --set differs from the sweep'"'"'s in $out, {\"problem.head_dim\": \"4\"} there"* ]]'
+echo "# rebuilt" >>"$tmp/flaky-sim"
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume with the simulator changed since is one line, exit 2" \
+  eval 'one_line_error && [[ $err == *"--resume: the simulator'"'"'s build differs"* ]]'
+check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+# With no sweep in DIR there is nothing to keep: every point runs (a study resumed runs the
+# sweeps it had not reached).
+rc=0
+"$repo/scripts/sweep" --sim "$sim" --out "$tmp/no-sweep" --grid problem.seq_len=8 --resume \
+  >/dev/null 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: --resume with no sweep in DIR runs every point, saying so (exit 0)" \
+  eval '((rc == 0)) && [[ $err == *"--resume: no sweep in $tmp/no-sweep yet: running every point"* ]] &&
+    rows "$tmp/no-sweep/results.csv" 2 "all(x[\"status\"] == \"ok\" for x in rows)"'
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
 # A file of the user's beside a run's outputs, named as the simulator might name one but not in
 # the run's report.json list, is refused (it was removed with the folder).
 touch "$out/runs/000-seq_len=8/graph.svg"
