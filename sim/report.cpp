@@ -200,6 +200,8 @@ nlohmann::json report_json(const Params& params, const SimulationResult& result,
       // Per token is of every token: a stopped run did not do them all.
       run["per_token"]["cycles"] = nullptr;
       run["per_token"]["bytes_read"] = nullptr;
+      // Part of the traffic over the whole problem's minimum would read as below the minimum.
+      run["memory_traffic"]["relative_to_minimum"] = nullptr;
       run["waits"] = r.waits;
     } else {
       // Achieved bandwidth, all streams together: against link_bytes_per_cycle when shared.

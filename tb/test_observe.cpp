@@ -448,7 +448,7 @@ TEST(Observe, AReaderThatEndedEarlySetsNoRate) {
 // A unit that ended early but behind no slower limit sets the rate: reordered, N = 8, causal, the
 // dot product at II 2 and the latencies after it 40 each. The dot product ends before half the
 // run, the rest the pipeline's drain behind it (named "none: every unit keeps up" when a unit
-// that ended before half the run set no rate; relieved, 1.22× as fast).
+// that ended before half the run set no rate; relieved, 161 cycles for 196, 1.21× as fast).
 TEST(Observe, AUnitThatEndedEarlyBeforeTheDrainSetsTheRate) {
   DatapathConfig c = default_config();
   c.memory.read_latency = 2;
