@@ -268,15 +268,15 @@ AttentionInputs load_inputs(const Params& p) {
     if (a.flushed_to_zero != 0)
       std::cerr << fmt::format(
           "sdpa-sim: note: {}: {}: {} of its {} values {} nonzero in float64 but round{} to 0 in "
-          "float32 (at or below half its least subnormal, {:g})\n",
+          "float32 (at or below {:g}, half its least subnormal)\n",
           key, *path, a.flushed_to_zero, a.data.size(), a.flushed_to_zero == 1 ? "is" : "are",
-          a.flushed_to_zero == 1 ? "s" : "", std::numeric_limits<float>::denorm_min());
+          a.flushed_to_zero == 1 ? "s" : "", double(std::numeric_limits<float>::denorm_min()) / 2);
     if (lost != 0)
       std::cerr << fmt::format(
           "sdpa-sim: note: {}: {}: {} of its {} values {} nonzero but round{} to 0 in "
-          "numerics.input {} (at or below half its least subnormal, {:g})\n",
+          "numerics.input {} (at or below {:g}, half its least subnormal)\n",
           key, *path, lost, a.data.size(), lost == 1 ? "is" : "are", lost == 1 ? "s" : "",
-          format.name, format.min_subnormal);
+          format.name, format.min_subnormal / 2);
     *dest = std::move(a.data);
   }
   return in;

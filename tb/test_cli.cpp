@@ -596,7 +596,7 @@ TEST(Inputs, ValuesTheInputFormatRoundsTo0AreNamedInANote) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("note: inputs.q: " + (d / "q.npy").string() +
                        ": 4 of its 12 values are nonzero but round to 0 in numerics.input "
-                       "fp8_e4m3 (at or below half its least subnormal, 0.00195312)"),
+                       "fp8_e4m3 (at or below 0.000976562, half its least subnormal)"),
             std::string::npos)
       << r.err;
   const SimRun wide = sim(params_arg(p, d), d);
