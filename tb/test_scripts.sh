@@ -193,6 +193,25 @@ sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim
 check "sweep: --resume with every point done runs nothing (exit 0)" \
   eval '((rc == 0)) && grep -q "every point of the sweep in $out has a result: nothing to run" <<<"$err"'
 check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+# --dry-run prints each command that would run and changes nothing, with or without --resume.
+rm "$out"/runs/001-*/run.json
+before=$(cat "$csv"; ls -R "$out/runs")
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume --dry-run
+check "sweep: --resume --dry-run prints the one command that would run (exit 0)" \
+  eval '((rc == 0)) && [[ $(<"$tmp/stdout") == "$tmp/flaky-sim "*"--set problem.seq_len=16 --out $out/runs/001-seq_len=16" ]]'
+check "sweep: ... says what it would replace" \
+  grep -q "dry run: 1 of 2 points would run again; 1 run folder in $out/runs/ would be replaced" <<<"$err"
+check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+sweep --grid problem.seq_len=8,16,24 --set problem.head_dim=4 --dry-run
+check "sweep: --dry-run prints each point's command (exit 0)" \
+  eval '((rc == 0)) && (($(wc -l <"$tmp/stdout") == 3))'
+check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+rc=0
+"$repo/scripts/sweep" --sim "$sim" --out "$tmp/dry" --grid problem.seq_len=8 --dry-run \
+  >/dev/null 2>&1 || rc=$?
+check "sweep: --dry-run into a new folder creates none" eval '((rc == 0)) && [[ ! -e $tmp/dry ]]'
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+before=$(cat "$csv"; ls -R "$out/runs")
 # Another sweep, or the same one with another simulator build, is not resumed: results would mix.
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=8 --sim "$tmp/flaky-sim" --resume
 check "sweep: --resume of another sweep is one line naming the difference, exit 2" \
