@@ -43,6 +43,7 @@ ChannelStats ChannelBase::stats() const {
   s.reads = read_;
   if (written_ != 0) s.last_ready = slots_[(written_ - 1) & mask_].ready;
   s.first_ready = first_ready_;
+  s.first_read_stall = first_read_stall_;
   s.element_bytes = element_bytes_;
   return s;
 }

@@ -35,6 +35,7 @@ struct ChannelStats {
   Cycle reads = 0;                  // elements read (writes less those left in a deadlock)
   Cycle last_ready = 0;             // ready stamp of the last element written (none: 0)
   Cycle first_ready = 0;            // ready stamp of the first element written (none: 0)
+  Cycle first_read_stall = 0;       // of consumer_stall_cycles, the wait for the first element
   std::size_t element_bytes = 4;    // per scalar: the format's (input for a stream buffer)
   // Hardware bytes: a d-wide element counts d scalars of element_bytes.
   std::uint64_t capacity_bytes() const { return std::uint64_t(capacity) * width * element_bytes; }
@@ -147,6 +148,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
     ready = slots_[slot_index].ready;
     if (ready > reader.t_) {
       consumer_stall_ += ready - reader.t_;
+      if (read_ == 0) first_read_stall_ = ready - reader.t_;
       if (reader.trace_) note_stall(reader, ready, UnitTrace::starved);
       reader.t_ = ready;
       if (!sync(reader)) return false;
@@ -254,6 +256,7 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   Cycle producer_stall_ = 0;
   Cycle consumer_stall_ = 0;
+  Cycle first_read_stall_ = 0;
 
   Unit* blocked_reader_ = nullptr;
   Unit* blocked_writer_ = nullptr;

@@ -362,10 +362,14 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     const ChannelStats& f = r.channels[s];
     const UnitStats& writer = r.units[r.channel_ends[s].first];
     const UnitStats& q = r.units[r.channel_ends[s].second];
-    return limited(
-        BottleneckKind::small_fifo, s,
-        fmt::format("{}: {} depth {}, blocked {} cycles, {} starved {}", local_name(writer.name),
-                    local_name(f.name), f.capacity, writer.blocked, local_name(q.name), q.starved));
+    // A writer at II > 1 paces the round trip too: relieving its II may do more than a deeper
+    // channel, so the reason shows it.
+    const std::string at_ii =
+        writer.timing.ii > 1 ? fmt::format(" at II {}", writer.timing.ii) : std::string();
+    return limited(BottleneckKind::small_fifo, s,
+                   fmt::format("{}: {} depth {}{}, blocked {} cycles, {} starved {}",
+                               local_name(writer.name), local_name(f.name), f.capacity, at_ii,
+                               writer.blocked, local_name(q.name), q.starved));
   };
   const auto memory_latency = [&](std::size_t s) {
     return limited(BottleneckKind::memory_latency, s,
@@ -447,7 +451,10 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   const auto stream_buffer = [&](std::size_t s) {
     if (slow_private_link(s)) return memory_bandwidth(s);
     const bool enough_in_flight = round_trip_bound(r, s) == 0;
-    if (r.shared_link && enough_in_flight) return shared_bandwidth(s);
+    // Behind a shared link, waits of under 5% of the run (a grant's turn at the start of a short
+    // run) would name a link whose relief could save no more.
+    if (r.shared_link && enough_in_flight && 20 * r.waits_beyond_first_row(s) >= cycles)
+      return shared_bandwidth(s);
     if (!r.shared_link && (link_saturated(s) || (enough_in_flight && beats(s) > 1)))
       return memory_bandwidth(s);
     // As deep on a link of one beat per row, neither the latency nor the link held its rows
@@ -743,7 +750,7 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       // A stream reader fetching ahead waits for slots by design: its buffer stalls when its
       // reader waits beyond the first row's latency (as the limiting channel counts it).
       const bool stalling =
-          c.input_stream ? c.consumer_stall_cycles > r.first_row[i] : c.producer_stall_cycles > 0;
+          c.input_stream ? r.waits_beyond_first_row(i) > 0 : c.producer_stall_cycles > 0;
       const char* colour = stalling ? "red" : c.high_water == c.capacity ? "orange" : "black";
       const bool limit =
           r.bottleneck.channel == std::ptrdiff_t(i) ||

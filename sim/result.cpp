@@ -50,8 +50,7 @@ LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
   for (std::size_t i = 0; i < channels.size(); ++i) {
     const ChannelStats& c = channels[i];
     Cycle stalls = c.producer_stall_cycles;
-    if (c.input_stream)
-      stalls = c.consumer_stall_cycles - std::min(c.consumer_stall_cycles, first_row[i]);
+    if (c.input_stream) stalls = waits_beyond_first_row(c, first_row[i]);
     if (stalls != 0 && stalls >= limit.stall_cycles)
       limit = {i, c.input_stream ? LimitReason::consumer_stalls : LimitReason::producer_stalls,
                stalls};

@@ -26,6 +26,13 @@ const char* to_string(Status status);
 // `lane1.scores`).
 inline std::string local_name(const std::string& name) { return name.substr(name.find('.') + 1); }
 
+// A stream buffer's consumer's waits beyond its first row, `first_row` cycles from the request:
+// all its waits but those for the first element, up to that. (Its first wait may be shorter, the
+// consumer late, or fall on another input, read first: then waits for later rows all count.)
+inline Cycle waits_beyond_first_row(const ChannelStats& c, Cycle first_row) {
+  return c.consumer_stall_cycles - std::min(c.first_read_stall, first_row);
+}
+
 // Why a channel is the one that limited a run (LimitingChannel).
 enum class LimitReason { deadlock, starved, producer_stalls, consumer_stalls, high_water };
 const char* to_string(LimitReason reason);
@@ -39,7 +46,7 @@ const char* to_string(LimitReason reason);
 //   not waited on, so there the waits begin.
 // - producer_stalls / consumer_stalls: the channel with the most stall cycles, counting for an
 //   intermediate channel the cycles its writer waited for a free slot, and for a Q/K/V stream
-//   buffer the cycles its reader waited for a row beyond the first row's memory latency (a stream
+//   buffer the cycles its reader waited beyond the first row (waits_beyond_first_row; a stream
 //   reader fetching ahead and waiting for slots is by design). A stall spreads upstream, no larger,
 //   so a tie goes to the later channel, where it started.
 // - high_water: with no stalls, the intermediate channel with the largest high water in elements
@@ -155,8 +162,7 @@ struct DatapathResult {
   std::vector<Bypass> bypass;
   // A stream buffer's consumer's waits beyond its first row: the stalls (docs/timing.md).
   Cycle waits_beyond_first_row(std::size_t s) const {
-    const Cycle waits = channels[s].consumer_stall_cycles;
-    return waits - std::min(waits, first_row[s]);
+    return sdpa::waits_beyond_first_row(channels[s], first_row[s]);
   }
   Cycle span = 0;       // the latest unit's end: every unit's cycles add up to it
   MemoryTiming memory;  // of the stream readers' links
