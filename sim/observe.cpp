@@ -748,7 +748,7 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
     for (std::size_t i = 0; i < r.channels.size(); ++i) {
       const ChannelStats& c = r.channels[i];
       // A stream reader fetching ahead waits for slots by design: its buffer stalls when its
-      // reader waits beyond the first row's latency (as the limiting channel counts it).
+      // reader waits beyond its first row (as the limiting channel counts it).
       const bool stalling =
           c.input_stream ? r.waits_beyond_first_row(i) > 0 : c.producer_stall_cycles > 0;
       const char* colour = stalling ? "red" : c.high_water == c.capacity ? "orange" : "black";
