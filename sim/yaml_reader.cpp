@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "sim/pipe_note.h"
 
@@ -111,11 +112,51 @@ class Structure final : public YAML::EventHandler {
   std::map<YAML::anchor_t, std::uint64_t> sizes_;
 };
 
-// Two mistakes yaml-cpp's syntax errors do not name, as "(...)" after them, or nothing.
-std::string likely_cause(const std::string& text, const YAML::Mark& mark) {
+// The last '{' or '[' before `end` that no '}' or ']' closes, outside quotes and comments
+// (npos: none).
+std::size_t unclosed_bracket(const std::string& text, std::size_t end) {
+  std::vector<std::size_t> open;
+  char quote = 0;
+  for (std::size_t i = 0; i < std::min(end, text.size()); ++i) {
+    const char c = text[i];
+    if (quote != 0) {
+      if (c == quote)
+        quote = 0;  // '' inside single quotes closes and reopens: the same
+      else if (c == '\\' && quote == '"')
+        ++i;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#' &&
+               (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) {
+      i = std::min(text.find('\n', i), end) - 1;
+    } else if (c == '{' || c == '[') {
+      open.push_back(i);
+    } else if ((c == '}' || c == ']') && !open.empty()) {
+      open.pop_back();
+    }
+    if (c == '\n') quote = 0;  // a quote left open: the bracket search starts over there
+  }
+  return open.empty() ? std::string::npos : open.back();
+}
+
+// Mistakes yaml-cpp's syntax errors do not name, or name where it noticed them, as "(...)" after
+// them, or nothing.
+std::string likely_cause(const std::string& text, const YAML::Mark& mark, const std::string& msg) {
   if (text.find('\r') != std::string::npos && text.find('\n') == std::string::npos)
     return " (lines end in a CR alone, which YAML reads as one line: expected LF or CRLF line "
            "ends)";
+  // yaml-cpp finds a bracket left open at the next line's token, at the end of the file, or at
+  // a closing bracket of the other kind.
+  const bool flow = msg.find("flow not found") != std::string::npos ||
+                    msg.find("illegal flow end") != std::string::npos;
+  if (flow && mark.pos >= 0)
+    if (const std::size_t at = unclosed_bracket(text, std::size_t(mark.pos));
+        at != std::string::npos) {
+      const std::size_t line_start = text.rfind('\n', at);
+      const std::size_t line = std::size_t(std::count(text.begin(), text.begin() + at, '\n')) + 1;
+      const std::size_t column = line_start == std::string::npos ? at + 1 : at - line_start;
+      return fmt::format(" (the '{}' at line {}, column {} is not closed)", text[at], line, column);
+    }
   std::size_t start = 0;  // of the error's line
   for (int line = 0; line < mark.line; ++line) {
     const std::size_t end = text.find('\n', start);
@@ -203,7 +244,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
     }
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}:{}:{}: YAML {}{}", name, e.mark.line + 1, e.mark.column + 1,
-                                 yaml_problem(e), likely_cause(text, e.mark)));
+                                 yaml_problem(e), likely_cause(text, e.mark, e.msg)));
   }
   if (documents.problem)
     throw ParamError(fmt::format("{}:{}:{}: {}: {}", name, documents.problem->mark.line + 1,

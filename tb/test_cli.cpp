@@ -188,6 +188,22 @@ TEST(Params, TabsCrLineEndsAndMergeKeysAreNamed) {
   EXPECT_EQ(crlf.status, 0) << crlf.err;
 }
 
+// yaml-cpp finds a bracket left open at the next line's token or at the end of the file: the hint
+// names where it opened (quotes and comments aside).
+TEST(Params, AnUnclosedBracketIsNamedWhereItOpens) {
+  const fs::path d = scratch();
+  expect_error(sim(params_arg(write(d / "u.yaml",
+                                    "problem: {seq_len: 16}  # {\nunits:\n  exp: {latency: 4, "
+                                    "ii: 1\n  row_sum: {latency: '}'}\n"),
+                              d),
+                   d),
+               {"u.yaml:4:10: YAML syntax error: end of map flow not found (the '{' at line 3, "
+                "column 8 is not closed)"});
+  expect_error(sim(params_arg(write(d / "l.yaml", "units:\n  exp: {latency: [4, ii: 1}\n"), d), d),
+               {"l.yaml:2:27: YAML syntax error: illegal flow end (the '[' at line 2, column 18 is "
+                "not closed)"});
+}
+
 // What a terminal shows as a space or not at all is escaped: `seq_len\u200b` looked like a valid
 // key that the run called unknown.
 TEST(Params, InvisibleCharactersInAnErrorAreEscaped) {
