@@ -354,8 +354,8 @@ std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key
 double YamlReader::number(const YAML::Node& node, const std::string& key, double min,
                           double max) const {
   const std::string expected = std::isinf(max)
-                                   ? fmt::format("expected a number >= {}", min)
-                                   : fmt::format("expected a number in [{}, {}]", min, max);
+                                   ? fmt::format("expected a number >= {:g}", min)
+                                   : fmt::format("expected a number in [{:g}, {:g}]", min, max);
   if (!node.IsScalar()) fail(node, key, fmt::format("{}, got {}", expected, not_scalar(node)));
   double value = 0;
   try {
