@@ -478,9 +478,9 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 }
 
 TEST(CostCli, ANegativeEnergyNamesTheKeyAndLine) {
-  expect_bad_cost(replaced(kTable, "exp: {energy_pj: 8", "exp: {energy_pj: -8"),
-                  {"cost.yaml:7:", "arithmetic.fp32.exp.energy_pj",
-                   "expected a number in [0, 1e+12]", "'-8'"});
+  expect_bad_cost(
+      replaced(kTable, "exp: {energy_pj: 8", "exp: {energy_pj: -8"),
+      {"cost.yaml:7:", "arithmetic.fp32.exp.energy_pj", "expected a number in [0, 1e+12]", "'-8'"});
 }
 
 // Finite but huge, a value made the totals infinite (reported as null, exit 0).
