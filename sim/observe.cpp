@@ -322,10 +322,16 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // which the rule below would take for keeping up. A private link is the limit too when its
   // reader never waited for a slot: its rows then left at the link's pace, and still its
   // consumer waited for them (in a small run the fill keeps the link below 95% of the cycles).
+  // A link is named for its consumer's waits only if they are at least 5% of the run: fewer (a
+  // grant's turn, a row a cycle late at the start of a short run) name a link whose relief could
+  // save no more.
+  const auto waited_enough = [&](std::size_t s) {
+    return 20 * r.waits_beyond_first_row(s) >= cycles;
+  };
   const auto slow_private_link = [&](std::size_t s) {
     const UnitStats& reader = r.units[r.channel_ends[s].first];
     return !r.shared_link && beats(s) > 1 && beats(s) >= reader.timing.ii &&
-           (link_saturated(s) || reader.blocked == 0);
+           (link_saturated(s) || (reader.blocked == 0 && waited_enough(s)));
   };
   if (stream && slow_private_link(i)) return memory_bandwidth(i);
   // Busy nearly all of its time up to its end, it hardly waited: whatever else waited, waited
@@ -437,11 +443,25 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     if (slow) return slow_unit(busiest);
     b.unit = busiest;
     b.kind = BottleneckKind::none;
-    if (utilisation(r, top) > 1)  // it did not keep up, but nothing waited for it
+    if (utilisation(r, top) > 1) {  // it did not keep up, but nothing waited for it
       b.reason = fmt::format("none: {} {}: {}", local_name(top.name), busy_share(r, top), rate);
-    else
-      b.reason = fmt::format("none: every unit keeps up, {} {}: {}", local_name(top.name),
-                             busy_share(r, top), rate);
+      return b;
+    }
+    // Where the rest of a short run's cycles went, when they are more than 5%: the wait for its
+    // first inputs (the pipeline's fill), its waits after that, and the cycles after its end
+    // (the drain behind it), which add up to them (docs/timing.md, "Where the cycles go").
+    std::string rest;
+    if (!saturated(top.busy, cycles)) {
+      const Cycle first = std::min(fill, top.starved);
+      const std::pair<const char*, Cycle> parts[] = {{"fill", first},
+                                                     {"waits", top.starved + top.blocked - first},
+                                                     {"drain", cycles - std::min(cycles, top.end)}};
+      for (const auto& [part, n] : parts)
+        if (n != 0) rest += fmt::format("{}{} {}", rest.empty() ? " (" : ", ", part, n);
+      if (!rest.empty()) rest += " cycles)";
+    }
+    b.reason = fmt::format("none: every unit keeps up, {} {}{}: {}", local_name(top.name),
+                           busy_share(r, top), rest, rate);
     return b;
   };
   if (sets_rate || !stalls) return busiest_unit(sets_rate && top.timing.ii > 1);
@@ -451,11 +471,9 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   const auto stream_buffer = [&](std::size_t s) {
     if (slow_private_link(s)) return memory_bandwidth(s);
     const bool enough_in_flight = round_trip_bound(r, s) == 0;
-    // Behind a shared link, waits of under 5% of the run (a grant's turn at the start of a short
-    // run) would name a link whose relief could save no more.
-    if (r.shared_link && enough_in_flight && 20 * r.waits_beyond_first_row(s) >= cycles)
-      return shared_bandwidth(s);
-    if (!r.shared_link && (link_saturated(s) || (enough_in_flight && beats(s) > 1)))
+    if (r.shared_link && enough_in_flight && waited_enough(s)) return shared_bandwidth(s);
+    if (!r.shared_link &&
+        (link_saturated(s) || (enough_in_flight && beats(s) > 1 && waited_enough(s))))
       return memory_bandwidth(s);
     // As deep on a link of one beat per row, neither the latency nor the link held its rows
     // back: its reader did, waiting for a slot in a lane behind a slower unit (lanes share each

@@ -911,6 +911,54 @@ TEST(Observe, AFewCyclesWaitedBehindASharedLinkDoNotNameIt) {
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
+// A short run at the units' peak says where the busiest unit's other cycles went, each part if
+// any, adding up to the cycles: naive, N = 8, d = 8, the K reader busy 64 of N² + 2N + 26 = 106,
+// the pipeline's 42 behind its last row.
+TEST(Observe, AShortRunsNoneSaysWhereTheRestOfItsCyclesWent) {
+  const DatapathResult r =
+      simulate(random_inputs(1, 8, 8, 5), {"naive"}, default_config()).runs.at(0);
+  ASSERT_EQ(r.cycles, 106u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "k_reader busy 60.4% of the cycles (drain 42 cycles): "));
+}
+
+// The two-pass run above with a few cycles behind its shared link: 36 busy, 10 waiting for the
+// link, 39 after its end, of 85.
+TEST(Observe, AShortRunsNoneCountsItsWaitsApartFromItsDrain) {
+  DatapathConfig c = default_config();
+  c.memory.shared = true;
+  c.timings["q_reader"] = {10, 1};
+  const AttentionShape shape{1, 1, 1, 8, 8, 32, true};
+  const DatapathResult r = simulate(random_inputs(shape, 5), {"two_pass"}, c).runs.at(0);
+  const UnitStats& k = unit(r, "k_reader");
+  ASSERT_EQ(r.cycles, 85u);
+  EXPECT_EQ(k.busy + k.starved + k.blocked + (r.cycles - k.end), r.cycles);
+  EXPECT_TRUE(reason_has(r, fmt::format("k_reader busy 42.4% of the cycles (waits {}, drain {} "
+                                        "cycles)",
+                                        k.starved + k.blocked, r.cycles - k.end)));
+}
+
+// So behind a private link of two beats per row: two_pass, N = 6, d = 8, 3 lanes, 16 bytes per
+// cycle, lane 2's K rows 1 cycle late in 75 (the link 4× as fast: 1.01×).
+TEST(Observe, AFewCyclesWaitedBehindAPrivateLinkDoNotNameIt) {
+  DatapathConfig c = default_config();
+  c.lanes = 3;
+  c.memory.read_latency = 6;
+  c.memory.bytes_per_cycle = 16;
+  c.timings["v_reader"] = {10, 1};
+  c.timings["k_reader"] = {2, 1};
+  c.timings["q_reader"] = {29, 1};
+  set_ii(c, "two_pass", "sink", 4);
+  c.depths["q_rows"] = 4;
+  c.depths["probs"] = 9;
+  const DatapathResult r = simulate(random_inputs(1, 6, 8, 5), {"two_pass"}, c).runs.at(0);
+  expect_accounted(r);
+  ASSERT_EQ(r.cycles, 75u);
+  ASSERT_EQ(r.channels.at(r.limiting.channel).name, "two_pass.lane2.k_rows");
+  ASSERT_EQ(r.limiting.stall_cycles, 1u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+}
+
 TEST(Observe, DeadlockIsAStopAtTheFullChannel) {
   DatapathConfig c = default_config();
   c.depths["score_bypass"] = kN / 2;
