@@ -256,6 +256,15 @@ BottleneckCheck check_bottleneck(const Params& params, const DatapathResult& r, 
   const auto same = [](const Relief& a) {
     return [&a](const Relief& b) { return a.set == b.set; };
   };
+  // A none statement's limits at the same rate, relieved alone, should change nothing: they are
+  // tried first, whatever waited.
+  if (r.bottleneck.kind == BottleneckKind::none)
+    for (auto l = r.bottleneck.also.rbegin(); l != r.bottleneck.also.rend(); ++l)
+      if (std::optional<Relief> also = relieved(params, r, *l)) {
+        waited.erase(std::remove_if(waited.begin(), waited.end(), same(*also)), waited.end());
+        also->weight = std::max<Cycle>(1, waited.empty() ? 1 : waited.front().weight);
+        waited.insert(waited.begin(), std::move(*also));
+      }
   const auto is_named = [&](const Relief& l) {
     return std::any_of(named.begin(), named.end(), same(l));
   };

@@ -258,6 +258,29 @@ TEST(VerifyBottleneck, ADeadlocksFullChannelDeeperCompletesOrDeadlocksAtTheNext)
   }
 }
 
+// A none statement that names a limit at the same rate tries it first, alone: relieved, it must
+// change nothing (reordered, N = 32, d = 4, K and V rows of 16 bytes on a shared link of 32: the
+// link 4× as fast, 1.02×).
+TEST(VerifyBottleneck, ANoneStatementsLimitAtTheSameRateIsTriedFirst) {
+  const fs::path d = scratch();
+  const Checked c = verify(
+      "--set datapath=reordered --set problem.seq_len=32 --set problem.head_dim=4 --set "
+      "memory.ports=shared --set memory.bytes_per_cycle=32",
+      d);
+  ASSERT_EQ(c.run.status, 0) << c.run.err;
+  const json& bottleneck = c.report["runs"][0]["bottleneck"];
+  ASSERT_EQ(bottleneck["kind"], "none");
+  ASSERT_EQ(bottleneck["also"].size(), 1u);
+  EXPECT_EQ(bottleneck["also"][0]["kind"], "memory_bandwidth");
+  const json check = check_of(c);
+  EXPECT_EQ(check["confirmed"], true);
+  ASSERT_GE(check["trials"].size(), 1u);
+  const json& link = check["trials"][0];
+  EXPECT_EQ(link["set"], "memory.bytes_per_cycle=128");
+  EXPECT_LT(link["speedup"].get<double>(), 1 / 0.95);
+  expect_reproduced("reordered", link, d);
+}
+
 // At full rate only the Q reader waits for slots (behind each row's scores), and the last
 // units for their inputs: nothing is likely enough to try alone; all that waited, relieved
 // together, run no faster, which confirms "none". Without the option the report has no check.
