@@ -248,7 +248,8 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     b.channel = std::ptrdiff_t(r.limiting.channel);
     b.unit = r.channel_ends.at(r.limiting.channel).first;
     const ChannelStats& c = r.channels[r.limiting.channel];
-    b.reason = "stopped by the watchdog (sim.max_cycles)";
+    b.reason = r.status == Status::deadlock ? "deadlock (the wait-for report says where)"
+                                            : "stopped by the watchdog (sim.max_cycles)";
     if (r.limiting.reason == LimitReason::deadlock)
       b.reason = fmt::format("{}: deadlock, {} full at depth {}", local_name(r.units[b.unit].name),
                              local_name(c.name), c.capacity);

@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "sim/pipe_note.h"
@@ -124,8 +125,10 @@ std::size_t unclosed_bracket(const std::string& text, std::size_t end) {
         quote = 0;  // '' inside single quotes closes and reopens: the same
       else if (c == '\\' && quote == '"')
         ++i;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
+    } else if ((c == '"' || c == '\'') &&
+               (i == 0 ||
+                std::string_view(" \t\n[{,:").find(text[i - 1]) != std::string_view::npos)) {
+      quote = c;  // only where a scalar begins: an apostrophe inside a plain one is text
     } else if (c == '#' &&
                (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) {
       i = std::min(text.find('\n', i), end) - 1;

@@ -202,6 +202,12 @@ TEST(Params, AnUnclosedBracketIsNamedWhereItOpens) {
   expect_error(sim(params_arg(write(d / "l.yaml", "units:\n  exp: {latency: [4, ii: 1}\n"), d), d),
                {"l.yaml:2:27: YAML syntax error: illegal flow end (the '[' at line 2, column 18 is "
                 "not closed)"});
+  // An apostrophe inside a plain scalar is no quote.
+  expect_error(
+      sim(params_arg(write(d / "a.yaml", "units: {exp: {latency: 4}, row_sum: {latency: it's}\n"),
+                     d),
+          d),
+      {"(the '{' at line 1, column 8 is not closed)"});
 }
 
 // What a terminal shows as a space or not at all is escaped: `seq_len\u200b` looked like a valid

@@ -245,7 +245,8 @@ cp "$repo/params/default.yaml" "$tmp/copy/params/"
 printf '#!/bin/sh\ntouch "%s"\nexit 1\n' "$tmp/setup-ran" >"$tmp/copy/scripts/setup"
 chmod +x "$tmp/copy/scripts/setup"
 for bad in "--bogus:unrecognized arguments: --bogus" "--set=foo:--set foo: expected key.path=value" \
-  "--check:unrecognized arguments: --check"; do
+  "--check:unrecognized arguments: --check" \
+  "--dry-run:--dry-run is not an option of a study's sweeps"; do
   rc=0
   (cd "$tmp" && timeout 60 "$tmp/copy/scripts/study" "${bad%%:*}") >"$tmp/stdout" 2>"$tmp/stderr" ||
     rc=$?

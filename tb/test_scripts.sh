@@ -193,6 +193,32 @@ sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim
 check "sweep: --resume with every point done runs nothing (exit 0)" \
   eval '((rc == 0)) && grep -q "every point of the sweep in $out has a result: nothing to run" <<<"$err"'
 check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+# A point whose report cannot be read is an error row, and runs again; the order of the --grid
+# keys orders the points and their folders, so swapped it is another sweep.
+: >"$out"/runs/001-*/report.json
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume runs a point whose report.json is unreadable again" \
+  eval '((rc == 0)) && grep -q "1 of 2 points has a result; running the other 1" <<<"$err"'
+sweep --grid problem.seq_len=8,16 --grid datapath=naive --set problem.head_dim=4 --sim "$tmp/flaky-sim"
+sweep --grid datapath=naive --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume with the --grid keys in another order is one line, exit 2" \
+  eval 'one_line_error && [[ $err == *"--resume: --grid differs"* ]]'
+# A point the simulator rejects has its result: resumed, the sweep does not refuse for it.
+sweep --grid problem.head_dim=4,70000 --set problem.seq_len=8 --sim "$tmp/flaky-sim"
+sweep --grid problem.head_dim=4,70000 --set problem.seq_len=8 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume keeps a point the simulator rejected as its result (exit 1, nothing to run)" \
+  eval '((rc == 1)) && grep -q "nothing to run" <<<"$err"'
+# Resumed under Slurm, a submission Slurm refuses leaves the folders of the points it would have
+# run as they were (the stand-in sbatch above refuses every job).
+touch "$tmp/kill16"
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim"
+rm "$tmp/kill16"
+before=$(cat "$csv" "$out"/runs/*/run.json; ls -R "$out/runs")
+PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" \
+  --slurm --resume
+check "sweep: --slurm --resume refused by Slurm is exit 3, the sweep as it was" \
+  test "$rc:$before" = "3:$(cat "$csv" "$out"/runs/*/run.json; ls -R "$out/runs")"
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim"
 # --dry-run prints each command that would run and changes nothing, with or without --resume.
 rm "$out"/runs/001-*/run.json
 before=$(cat "$csv"; ls -R "$out/runs")
@@ -210,6 +236,18 @@ rc=0
 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/dry" --grid problem.seq_len=8 --dry-run \
   >/dev/null 2>&1 || rc=$?
 check "sweep: --dry-run into a new folder creates none" eval '((rc == 0)) && [[ ! -e $tmp/dry ]]'
+# A dry run into a folder another sweep is writing in says so, as that sweep would.
+mkdir -p "$tmp/busy"
+flock "$tmp/busy" sleep 30 &
+holder=$!
+sleep 0.5
+rc=0
+"$repo/scripts/sweep" --sim "$sim" --out "$tmp/busy" --grid problem.seq_len=8 --dry-run \
+  >/dev/null 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+kill "$holder" 2>/dev/null
+check "sweep: --dry-run where another sweep writes is one line, exit 2" \
+  eval 'one_line_error && [[ $err == *"another sweep is writing in $tmp/busy"* ]]'
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
 before=$(cat "$csv"; ls -R "$out/runs")
 # Another sweep, or the same one with another simulator build, is not resumed: results would mix.
@@ -228,7 +266,7 @@ rc=0
   >/dev/null 2>"$tmp/stderr" || rc=$?
 err=$(<"$tmp/stderr")
 check "sweep: --resume with no sweep in DIR runs every point, saying so (exit 0)" \
-  eval '((rc == 0)) && [[ $err == *"--resume: no sweep in $tmp/no-sweep yet: running every point"* ]] &&
+  eval '((rc == 0)) && [[ $err == *"--resume: no sweep in $tmp/no-sweep yet: every point runs"* ]] &&
     rows "$tmp/no-sweep/results.csv" 2 "all(x[\"status\"] == \"ok\" for x in rows)"'
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
 # A file of the user's beside a run's outputs, named as the simulator might name one but not in
