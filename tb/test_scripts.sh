@@ -219,6 +219,17 @@ PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
 check "sweep: --slurm --resume refused by Slurm is exit 3, the sweep as it was" \
   test "$rc:$before" = "3:$(cat "$csv" "$out"/runs/*/run.json; ls -R "$out/runs")"
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim"
+# A file of the user's in a point's folder the sweep left without its record is refused before
+# anything changes, named.
+rm "$out"/runs/001-*/run.json
+echo "my notes" >"$out"/runs/001-seq_len=16/notes.txt
+before=$(cat "$csv"; ls -R "$out/runs")
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume over a point's folder holding the user's file is one line naming it, exit 2" \
+  eval 'one_line_error && [[ $err == *"runs/001-seq_len=16 holds notes.txt, not a file the sweep wrote"* ]]'
+check "sweep: ... and everything stays" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+rm "$out"/runs/001-seq_len=16/notes.txt
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
 # --dry-run prints each command that would run and changes nothing, with or without --resume.
 rm "$out"/runs/001-*/run.json
 before=$(cat "$csv"; ls -R "$out/runs")
@@ -367,14 +378,15 @@ check "sweep: a folder as --base is a one-line error saying so, exit 2" \
 for kind in folder file link; do
   rm -rf "$tmp/sweep" && mkdir -p "$tmp/sweep/runs"
   case $kind in
-    folder) mkdir "$tmp/sweep/runs/000-seq_len=4" && echo precious >"$tmp/sweep/runs/000-seq_len=4/notes.txt" ;;
-    file) echo precious >"$tmp/sweep/runs/000-seq_len=4" ;;
-    link) ln -s "$tmp/afolder" "$tmp/sweep/runs/000-seq_len=4" ;;
+    folder) mkdir "$tmp/sweep/runs/000-seq_len=4" && echo precious >"$tmp/sweep/runs/000-seq_len=4/notes.txt"
+      want="holds notes.txt, not a file the sweep wrote" ;;
+    file) echo precious >"$tmp/sweep/runs/000-seq_len=4" && want="is a file" ;;
+    link) ln -s "$tmp/afolder" "$tmp/sweep/runs/000-seq_len=4" && want="is a symbolic link" ;;
   esac
   before=$(ls -lR "$tmp/sweep")
   sweep --grid problem.seq_len=4,8 --set problem.head_dim=4
   check "sweep: a $kind of the user's named as a point's run folder: one line naming it, exit 2" \
-    eval 'one_line_error && [[ $err == *"runs/000-seq_len=4 is a"* ]]'
+    eval 'one_line_error && [[ $err == *"runs/000-seq_len=4 $want"* ]]'
   check "sweep: ... and nothing was created or removed" test "$before" = "$(ls -lR "$tmp/sweep")"
 done
 # A manifest.json of the user's is named when it is replaced, as results.csv is.
