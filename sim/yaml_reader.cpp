@@ -122,13 +122,15 @@ std::size_t unclosed_bracket(const std::string& text, std::size_t end) {
     const char c = text[i];
     if (quote != 0) {
       if (c == quote)
-        quote = 0;  // '' inside single quotes closes and reopens: the same
+        quote = 0;
       else if (c == '\\' && quote == '"')
         ++i;
     } else if ((c == '"' || c == '\'') &&
-               (i == 0 ||
+               (i == 0 || text[i - 1] == c ||
                 std::string_view(" \t\n[{,:").find(text[i - 1]) != std::string_view::npos)) {
-      quote = c;  // only where a scalar begins: an apostrophe inside a plain one is text
+      // Only where a scalar begins (an apostrophe inside a plain one is text), or after the
+      // quote it doubles ('it''s').
+      quote = c;
     } else if (c == '#' &&
                (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) {
       i = std::min(text.find('\n', i), end) - 1;

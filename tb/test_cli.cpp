@@ -202,9 +202,14 @@ TEST(Params, AnUnclosedBracketIsNamedWhereItOpens) {
   expect_error(sim(params_arg(write(d / "l.yaml", "units:\n  exp: {latency: [4, ii: 1}\n"), d), d),
                {"l.yaml:2:27: YAML syntax error: illegal flow end (the '[' at line 2, column 18 is "
                 "not closed)"});
-  // An apostrophe inside a plain scalar is no quote.
+  // An apostrophe inside a plain scalar is no quote; a doubled one inside a quoted scalar is.
   expect_error(
       sim(params_arg(write(d / "a.yaml", "units: {exp: {latency: 4}, row_sum: {latency: it's}\n"),
+                     d),
+          d),
+      {"(the '{' at line 1, column 8 is not closed)"});
+  expect_error(
+      sim(params_arg(write(d / "q.yaml", "units: {exp: {latency: 4}, row_sum: {latency: 'a''{'}\n"),
                      d),
           d),
       {"(the '{' at line 1, column 8 is not closed)"});
