@@ -323,11 +323,11 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // which the rule below would take for keeping up. A private link is the limit too when its
   // reader never waited for a slot: its rows then left at the link's pace, and still its
   // consumer waited for them (in a small run the fill keeps the link below 95% of the cycles).
-  // A link is named for its consumer's waits only if they are at least 5% of the run: fewer (a
-  // grant's turn, a row a cycle late at the start of a short run) name a link whose relief could
-  // save no more.
+  // A link is named for its consumer's waits only if what relieving it could save is at least 5%
+  // of the run: the waits, and the last row's beats but one (its latency shortens with them).
+  // Less (a grant's turn, a row a cycle late at the start of a short run) names no limit.
   const auto waited_enough = [&](std::size_t s) {
-    return 20 * r.waits_beyond_first_row(s) >= cycles;
+    return 20 * (r.waits_beyond_first_row(s) + beats(s) - 1) >= cycles;
   };
   const auto slow_private_link = [&](std::size_t s) {
     const UnitStats& reader = r.units[r.channel_ends[s].first];
