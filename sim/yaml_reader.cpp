@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/pipe_note.h"
@@ -113,6 +114,13 @@ class Structure final : public YAML::EventHandler {
   std::map<YAML::anchor_t, std::uint64_t> sizes_;
 };
 
+// A byte offset in `text` as a 1-based line and column.
+std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std::size_t at) {
+  const std::size_t line_start = text.rfind('\n', at);
+  const std::size_t line = std::size_t(std::count(text.begin(), text.begin() + at, '\n')) + 1;
+  return {line, line_start == std::string::npos ? at + 1 : at - line_start};
+}
+
 // The last '{' or '[' before `end` that no '}' or ']' closes, outside quotes and comments
 // (npos: none).
 std::size_t unclosed_bracket(const std::string& text, std::size_t end) {
@@ -157,9 +165,7 @@ std::string likely_cause(const std::string& text, const YAML::Mark& mark, const 
   if (flow && mark.pos >= 0)
     if (const std::size_t at = unclosed_bracket(text, std::size_t(mark.pos));
         at != std::string::npos) {
-      const std::size_t line_start = text.rfind('\n', at);
-      const std::size_t line = std::size_t(std::count(text.begin(), text.begin() + at, '\n')) + 1;
-      const std::size_t column = line_start == std::string::npos ? at + 1 : at - line_start;
+      const auto [line, column] = line_and_column(text, at);
       return fmt::format(" (the '{}' at line {}, column {} is not closed)", text[at], line, column);
     }
   std::size_t start = 0;  // of the error's line
@@ -231,9 +237,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   // yaml-cpp reads a NUL as the end of the text or as an escape it cannot name: a binary file
   // would run on what precedes it, or fail with a character that is not in the file.
   if (const auto nul = text.find('\0'); nul != std::string::npos) {
-    const auto line_start = text.rfind('\n', nul);
-    const std::size_t line = std::count(text.begin(), text.begin() + nul, '\n') + 1;
-    const std::size_t column = line_start == std::string::npos ? nul + 1 : nul - line_start;
+    const auto [line, column] = line_and_column(text, nul);
     throw ParamError(fmt::format("{}:{}:{}: a NUL byte, expected a YAML text", name, line, column));
   }
   YAML::Node root;
