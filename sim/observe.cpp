@@ -631,10 +631,8 @@ std::string check_summary(const DatapathResult& r, const BottleneckCheck& c) {
     else
       verdict = "not done, the relieved run did not complete";
   } else if (!c.note.empty()) {
-    // A note on a stopped run says why nothing was tried.
-    const bool tried_nothing =
-        r.status == Status::timeout || r.limiting.reason == LimitReason::starved;
-    verdict = fmt::format("{}, {}", tried_nothing ? "not done" : "confirmed", c.note);
+    // A note says why nothing was tried: a stopped run's check was not done.
+    verdict = fmt::format("{}, {}", c.confirmed ? "confirmed" : "not done", c.note);
   } else if (c.confirmed) {
     verdict = named ? "confirmed" : "confirmed, no limit tried ran 5% faster";
   } else if (c.fastest >= 0) {
