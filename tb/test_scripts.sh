@@ -261,6 +261,36 @@ check "sweep: --dry-run where another sweep writes is one line, exit 2" \
   eval 'one_line_error && [[ $err == *"another sweep is writing in $tmp/busy"* ]]'
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
 before=$(cat "$csv"; ls -R "$out/runs")
+# The Slurm job of a sweep killed outright (no chance to cancel it) is in the queue while its
+# record is in DIR: a later sweep there is refused, resumed or not (a stand-in squeue answers).
+mkdir -p "$out/slurm"
+echo 4242 >"$out/slurm/job"
+squeue_says() { printf '#!/bin/bash\n%s\n' "$1" >"$tmp/bin/squeue"; chmod +x "$tmp/bin/squeue"; }
+squeue_says 'echo RUNNING; echo PENDING'
+for resume in "" --resume; do
+  PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
+    --sim "$tmp/flaky-sim" $resume
+  check "sweep${resume:+ $resume}: an earlier sweep's Slurm job still queued is one line naming it, exit 2" \
+    eval 'one_line_error && [[ $err == *"Slurm job 4242 of an earlier sweep in $out is still in the queue (PENDING, RUNNING)"*"scancel 4242 (nothing was changed)" ]]'
+  check "sweep${resume:+ $resume}: ... and everything stays" \
+    test "$before:4242" = "$(cat "$csv"; ls -R "$out/runs"):$(<"$out/slurm/job")"
+done
+squeue_says 'echo "slurm_load_jobs error: Unable to contact slurm controller" >&2; exit 1'
+PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
+  --sim "$tmp/flaky-sim" --resume
+check "sweep: ... and one squeue cannot tell about is one line, exit 2" \
+  eval 'one_line_error && [[ $err == *"4242 of an earlier sweep in $out may still run, and squeue cannot tell (exit 1: slurm_load_jobs error: Unable to contact slurm controller)"* ]]'
+squeue_says 'echo COMPLETED; echo CANCELLED'
+PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
+  --sim "$tmp/flaky-sim" --resume
+check "sweep: once the job is over, the sweep runs and forgets it" \
+  eval '((rc == 0)) && [[ ! -e $out/slurm/job ]]'
+echo 4242 >"$out/slurm/job"
+squeue_says 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1'
+PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
+  --sim "$tmp/flaky-sim" --resume
+check "sweep: ... as once Slurm no longer knows it" eval '((rc == 0)) && [[ ! -e $out/slurm/job ]]'
+rm "$tmp/bin/squeue"
 # Another sweep, or the same one with another simulator build, is not resumed: results would mix.
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=8 --sim "$tmp/flaky-sim" --resume
 check "sweep: --resume of another sweep is one line naming the difference, exit 2" \
