@@ -348,6 +348,27 @@ check "sweep: a second sweep into a folder a sweep is writing is one line, exit 
 check "sweep: ... saying so" grep -q "another sweep is writing in $tmp/shared" <<<"$err"
 kill -TERM "$first"
 wait "$first"
+# A sweep killed outright leaves its runs writing: they hold the lock until they end.
+printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\necho $$ >%q\nexec sleep 60\n' \
+  "$sim" "$tmp/orphan.pid" >"$tmp/orphaned-sim"
+chmod +x "$tmp/orphaned-sim"
+"$repo/scripts/sweep" --sim "$tmp/orphaned-sim" --out "$tmp/killed" --grid problem.seq_len=8 \
+  --set problem.head_dim=4 >/dev/null 2>&1 &
+first=$!
+for ((i = 0; i < 100; i++)); do [[ -s $tmp/orphan.pid ]] && break; sleep 0.1; done
+kill -KILL "$first"
+wait "$first" 2>/dev/null
+rc=0
+timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/killed" --grid problem.seq_len=8 \
+  --set problem.head_dim=4 --resume >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: over the runs a sweep killed outright left running is one line, exit 2" \
+  eval 'one_line_error && [[ $err == *"another sweep is writing in $tmp/killed (or the runs of one killed outright)"* ]]'
+kill -KILL "$(<"$tmp/orphan.pid")"
+for ((i = 0; i < 100; i++)); do kill -0 "$(<"$tmp/orphan.pid")" 2>/dev/null || break; sleep 0.1; done
+timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/killed" --grid problem.seq_len=8 \
+  --set problem.head_dim=4 >/dev/null 2>&1
+check "sweep: ... and runs there once they ended" rows "$tmp/killed/results.csv" 2 'all(x["status"] == "ok" for x in rows)'
 # Another user re-running the sweep cannot remove one of its folders: refused before anything is
 # removed (it stopped half way). Run as nobody, with copies of the scripts it needs.
 if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
