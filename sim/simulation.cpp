@@ -216,17 +216,34 @@ bool writes_nothing(const std::string& unit) {
   return found;
 }
 
-Simulation::Simulation(const AttentionShape& shape,
-                       const std::map<std::string, DatapathConfig>& configs,
-                       const std::vector<std::string>& datapaths)
-    : shape_(shape) {
+namespace {
+
+std::vector<DatapathKind> registered(const std::vector<std::string>& datapaths) {
+  std::vector<DatapathKind> kinds;
   for (const std::string& name : datapaths) {
     const DatapathKind* kind = find_datapath(name);
     if (kind == nullptr) throw std::invalid_argument("unknown datapath " + name);
-    const DatapathConfig& config = configs.at(name);
+    kinds.push_back(*kind);
+  }
+  return kinds;
+}
+
+}  // namespace
+
+Simulation::Simulation(const AttentionShape& shape,
+                       const std::map<std::string, DatapathConfig>& configs,
+                       const std::vector<std::string>& datapaths)
+    : Simulation(shape, configs, registered(datapaths)) {}
+
+Simulation::Simulation(const AttentionShape& shape,
+                       const std::map<std::string, DatapathConfig>& configs,
+                       const std::vector<DatapathKind>& kinds)
+    : shape_(shape) {
+  for (const DatapathKind& kind : kinds) {
+    const DatapathConfig& config = configs.at(kind.name);
     trace_ = config.trace;
     datapaths_.push_back(
-        std::make_unique<AttentionDatapath>(name.c_str(), config, shape, kind->build));
+        std::make_unique<AttentionDatapath>(kind.name.c_str(), config, shape, kind.build));
     Cycle limit = config.clocking.max_cycles;
     if (limit == 0) limit = automatic_cycle_limit(*datapaths_.back());
     // Synchronized mode puts every cycle on SystemC's time line, which ends at 2^64 time units:

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hw/attention.h"
+#include "hw/datapaths/datapaths.h"
 #include "sim/result.h"
 
 namespace sdpa {
@@ -81,6 +82,10 @@ class Simulation {
   // and the trace, which run() closes when done.
   Simulation(const AttentionShape& shape, const std::map<std::string, DatapathConfig>& configs,
              const std::vector<std::string>& datapaths);
+  // The same from the datapaths' kinds, registered or not (a new one, in its tests, before its
+  // registration line); `configs` by their names.
+  Simulation(const AttentionShape& shape, const std::map<std::string, DatapathConfig>& configs,
+             const std::vector<DatapathKind>& kinds);
   ~Simulation();
 
   const std::vector<std::unique_ptr<AttentionDatapath>>& datapaths() const { return datapaths_; }

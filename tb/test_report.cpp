@@ -5,6 +5,7 @@
 #include "sim/child_run.h"
 #include "sim/observe.h"
 #include "sim/report.h"
+#include "sim/simulation.h"
 #include "sim/verify_bottleneck.h"
 #include "tb/harness.h"
 
@@ -74,44 +75,70 @@ TEST(Limiting, ADeadlockNamesTheFullChannelWhereTheWaitsTurn) {
   EXPECT_EQ(summary_row(r), "exp_bypass (40/40), full");
 }
 
+// A faulty unit, as a contributor's first try might be: it takes every output row and passes on
+// all but the last, so the sink waits for a row that never comes.
+class DropsTheLastRow : public Unit {
+ public:
+  static constexpr Timing default_timing{1, 1};
+  In<Row> rows{"rows"};
+  Out<Row> passed{"passed"};
+  DropsTheLastRow(const sc_core::sc_module_name& name, Timing timing, RowShape shape)
+      : Unit(name, timing, shape), last_(shape.rows - 1) {}
+
+ private:
+  Task body() override {
+    for (const Firing& f : firings()) {
+      Row row = co_await read(rows);
+      if (f.row != last_) co_await write(passed, std::move(row));
+    }
+  }
+
+  std::size_t last_;
+};
+
+Out<Row>& build_two_pass_dropping_a_row(AttentionDatapath& dp) {
+  auto& drop = dp.unit<DropsTheLastRow>("drops_the_last_row", dp.per_row());
+  dp.connect(find_datapath("two_pass")->build(dp), drop.rows, "all_rows");
+  return drop.passed;
+}
+
 // A unit that writes fewer elements than its reader takes deadlocks with no channel full: every
 // waiting unit waits to read. No depth relieves that, so no full channel is named nor deepened;
-// the first channel waited on is, where the waits begin. (No shipped unit does this: the naive
-// run's channels are taken as a faulty exp would leave them, its readers and theirs waiting.)
+// the first channel waited on is, where the waits begin. (No registered datapath does this: the
+// faulty one is built here, unregistered.)
 TEST(Limiting, ADeadlockWithNoChannelFullNamesTheFirstEmptyChannelWaitedOn) {
-  DatapathResult r = run("naive", default_config());
-  ASSERT_EQ(r.status, Status::ok);
-  r.status = Status::deadlock;
-  const auto index_of = [&r](const std::string& local) {
-    return std::size_t(&channel(r, local) - r.channels.data());
-  };
-  std::vector<bool> writer_blocked(r.channels.size()), reader_blocked(r.channels.size());
-  for (const char* waited_on : {"exps", "exp_bypass", "probs"})
-    reader_blocked[index_of(waited_on)] = true;
-  r.limiting = limiting_channel(r.channels, writer_blocked, reader_blocked, true, r.first_row);
-  EXPECT_EQ(r.limiting.channel, index_of("exps"));
+  const DatapathKind kind{"faulty", "two_pass without its last output row",
+                          &build_two_pass_dropping_a_row};
+  const AttentionInputs inputs = random_inputs(1, kN, 8, 7);
+  Simulation simulation(inputs.shape, {{kind.name, default_config()}}, {kind});
+  SimulationResult result = simulation.run(inputs);
+  DatapathResult& r = result.runs.at(0);
+  ASSERT_EQ(r.status, Status::deadlock);
+  // The sink alone waits, to read; every other unit finished.
+  ASSERT_EQ(r.waits.size(), 1u);
+  EXPECT_TRUE(r.waits[0].starts_with("faulty.sink at cycle ")) << r.waits[0];
+  EXPECT_TRUE(r.waits[0].ends_with(
+      fmt::format(" waits to read faulty.out_rows: empty 0/{}", limiting(r).capacity)))
+      << r.waits[0];
+  EXPECT_EQ(limiting(r).name, "faulty.out_rows");
   EXPECT_EQ(r.limiting.reason, LimitReason::starved);
-  const ChannelStats& exps = channel(r, "exps");
-  EXPECT_EQ(summary_row(r), fmt::format("exps ({}/{}), empty", exps.high_water, exps.capacity));
-  EXPECT_EQ(
-      json_entry(r),
-      (nlohmann::json{{"name", "naive.exps"}, {"reason", "starved"}, {"stall_cycles", nullptr}}));
-  r.bottleneck = find_bottleneck(r);
+  EXPECT_EQ(summary_row(r), fmt::format("out_rows (1/{}), empty", limiting(r).capacity));
+  EXPECT_EQ(json_entry(r),
+            (nlohmann::json{
+                {"name", "faulty.out_rows"}, {"reason", "starved"}, {"stall_cycles", nullptr}}));
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::stopped);
-  EXPECT_EQ(r.bottleneck.reason, "row_sum: deadlock, waits on exps, empty, and no channel is full");
+  EXPECT_EQ(r.bottleneck.reason,
+            "sink: deadlock, waits on out_rows, empty, and no channel is full");
   // --verify-bottleneck runs nothing: deepening an empty channel changes nothing.
-  SimulationResult result;
-  result.runs.push_back(r);
   ChildRuns children("--verify-bottleneck");
   verify_bottlenecks(Params{}, result, children);
   EXPECT_EQ(children.count(), 0);
-  ASSERT_TRUE(result.runs[0].bottleneck_check);
-  EXPECT_FALSE(result.runs[0].bottleneck_check->confirmed);
-  EXPECT_NE(units_summary(result.runs[0])
-                .find("check (--verify-bottleneck): not done, a deadlock with no channel full: no "
-                      "depth relieves it"),
+  ASSERT_TRUE(r.bottleneck_check);
+  EXPECT_FALSE(r.bottleneck_check->confirmed);
+  EXPECT_NE(units_summary(r).find("check (--verify-bottleneck): not done, a deadlock with no "
+                                  "channel full: no depth relieves it"),
             std::string::npos)
-      << units_summary(result.runs[0]);
+      << units_summary(r);
 }
 
 class BypassStalls : public testing::TestWithParam<const char*> {};
