@@ -478,8 +478,10 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
       return memory_bandwidth(s);
     // As deep on a link of one beat per row, neither the latency nor the link held its rows
     // back: its reader did, waiting for a slot in a lane behind a slower unit (lanes share each
-    // K and V row), the busiest one.
-    if (enough_in_flight) return busiest_unit(top.timing.ii > 1);
+    // K and V row), the busiest one. Shallower, the latency is named by the link's rule: for
+    // waits of at least 5% of the run (less, as a shared link's grant a cycle late for a lane's
+    // one Q row, is no limit: a deeper buffer saves at most the waits).
+    if (enough_in_flight || !waited_enough(s)) return busiest_unit(top.timing.ii > 1);
     return memory_latency(s);
   };
   if (stream) return stream_buffer(i);

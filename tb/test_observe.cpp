@@ -952,6 +952,27 @@ TEST(Observe, AFewCyclesWaitedBehindAPrivateLinkDoNotNameIt) {
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
+// Nor, by the same rule, does the latency with a stream buffer shallower than it: naive, N = 4,
+// d = 8, 3 lanes behind a shared link, the Q reader's latency 29 and q_rows 5 deep, lane 2's one
+// Q row a cycle late in 64 (its grant after the other lanes'; q_rows 20 deep: 1.00×).
+TEST(Observe, AFewCyclesWaitedForAShallowStreamBufferDoNotNameTheLatency) {
+  DatapathConfig c = default_config();
+  c.lanes = 3;
+  c.memory.shared = true;
+  c.memory.read_latency = 4;
+  c.memory.bytes_per_cycle = 100;
+  c.timings["q_reader"] = {29, 1};
+  set_ii(c, "naive", "sink", 4);
+  c.depths["q_rows"] = 5;
+  c.depths["v_rows"] = 5;
+  const DatapathResult r = simulate(random_inputs(1, 4, 8, 5), {"naive"}, c).runs.at(0);
+  expect_accounted(r);
+  ASSERT_EQ(r.cycles, 64u);
+  ASSERT_EQ(r.channels.at(r.limiting.channel).name, "naive.lane2.q_rows");
+  ASSERT_EQ(r.limiting.stall_cycles, 1u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+}
+
 // What relieving a link could save counts the last row's beats but one too, its latency shorter
 // with them: two_pass, N = 4, d = 8, 4 lanes, rows of 2 beats at 24 bytes per cycle, 1 wait and
 // a beat in 37 cycles (the link 4× as fast: 35, 1.05×) names the link.
