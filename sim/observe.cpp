@@ -530,6 +530,12 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // causes reach a channel deep enough for its latency; a unit at II 2 blocked on a shallow
   // channel about as long as it was busy keeps the walk from that channel).
   if (channel_bound(r, full) == 0 && slowest_bound != nullptr) return named(*slowest_bound);
+  // Deep enough for its round trip, a channel whose reader waited for it only for its first
+  // element held nothing back: its writer waited for slots in the pipeline's fill, while the
+  // reader waited for another input behind a longer latency.
+  const ChannelStats& f = r.channels[full];
+  if (channel_bound(r, full) == 0 && f.consumer_stall_cycles == f.first_read_stall)
+    return busiest_unit(top.timing.ii > 1);
   return small_fifo(full);
 }
 

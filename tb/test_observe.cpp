@@ -973,6 +973,25 @@ TEST(Observe, AFewCyclesWaitedForAShallowStreamBufferDoNotNameTheLatency) {
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
+// A writer blocked on a channel deep enough for its round trip, whose reader waited for it only
+// for its first element, waited in the pipeline's fill: reordered, N = 6, d = 16, the V reader's
+// latency 15, its first row 16 cycles in; the running max blocks 4 cycles on `acc_rescale` (7
+// deep, its latency 6) while the rescale accumulate waits for that row (28 deep: 1.00×).
+TEST(Observe, AWriterBlockedOnlyInTheFillNamesNoSmallFifo) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 2;
+  c.memory.bytes_per_cycle = 64;
+  c.timings["v_reader"] = {15, 1};
+  const DatapathResult r = simulate(random_inputs(1, 6, 16, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  ASSERT_EQ(r.cycles, 59u);
+  const ChannelStats& acc_rescale = r.channels.at(r.limiting.channel);
+  ASSERT_EQ(acc_rescale.name, "reordered.acc_rescale");
+  ASSERT_EQ(r.limiting.stall_cycles, 4u);
+  ASSERT_EQ(acc_rescale.consumer_stall_cycles, acc_rescale.first_read_stall);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+}
+
 // What relieving a link could save counts the last row's beats but one too, its latency shorter
 // with them: two_pass, N = 4, d = 8, 4 lanes, rows of 2 beats at 24 bytes per cycle, 1 wait and
 // a beat in 37 cycles (the link 4× as fast: 35, 1.05×) names the link.
