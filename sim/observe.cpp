@@ -465,7 +465,18 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
                            busy_share(r, top), rest, rate);
     return b;
   };
-  if (sets_rate || !stalls) return busiest_unit(sets_rate && top.timing.ii > 1);
+  // At II > 1 it sets no rate if each channel it writes held all its results at once and no
+  // reader waited for one beyond the first: all were written before any was taken (a K reader
+  // whose lanes' buffers took every row long before the Q rows arrived).
+  bool held_all = true, waited_for = false;
+  for (std::size_t s = 0; s < r.channels.size(); ++s) {
+    const ChannelStats& c = r.channels[s];
+    if (r.channel_ends[s].first != busiest) continue;
+    held_all = held_all && c.high_water == c.writes;
+    waited_for = waited_for || c.consumer_stall_cycles > c.first_read_stall;
+  }
+  const bool slow = sets_rate && top.timing.ii > 1 && (waited_for || !held_all);
+  if (sets_rate || !stalls) return busiest_unit(slow);
   // A stream buffer at least Lmem + 1 deep keeps enough rows in flight for the latency (it has no
   // round-trip bound): what its consumer waited for beyond that is its link, shared or of more
   // than one beat per row.

@@ -992,6 +992,25 @@ TEST(Observe, AWriterBlockedOnlyInTheFillNamesNoSmallFifo) {
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
+// A unit at II > 1 busy to its end sets no rate if no reader of its results waited for one
+// beyond the first: two_pass, N = 4, d = 8, 4 lanes, the K reader at II 2 puts its 4 rows in
+// the lanes' buffers by cycle 8, long before the Q rows arrive (the Q reader's latency 26); at
+// II 1, 1.00× as fast.
+TEST(Observe, AUnitAtIiAboveOneThatNoOneWaitedForSetsNoRate) {
+  DatapathConfig c = default_config();
+  c.lanes = 4;
+  c.timings["q_reader"] = {26, 1};
+  set_ii(c, "two_pass", "k_reader", 2);
+  const DatapathResult r = simulate(random_inputs(1, 4, 8, 5), {"two_pass"}, c).runs.at(0);
+  expect_accounted(r);
+  ASSERT_EQ(r.cycles, 64u);
+  const UnitStats& k = unit(r, "k_reader");
+  ASSERT_EQ(k.busy, 8u);
+  ASSERT_EQ(k.end, 8u);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "k_reader busy 12.5% of the cycles (drain 56 cycles)"));
+}
+
 // What relieving a link could save counts the last row's beats but one too, its latency shorter
 // with them: two_pass, N = 4, d = 8, 4 lanes, rows of 2 beats at 24 bytes per cycle, 1 wait and
 // a beat in 37 cycles (the link 4× as fast: 35, 1.05×) names the link.
