@@ -290,6 +290,12 @@ squeue_says 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1'
 PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
   --sim "$tmp/flaky-sim" --resume
 check "sweep: ... as once Slurm no longer knows it" eval '((rc == 0)) && [[ ! -e $out/slurm/job ]]'
+echo "my notes" >"$out/slurm/job"
+PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
+  --sim "$tmp/flaky-sim" --resume
+check "sweep: a record that is no job id is one line naming it, exit 2, and stays" \
+  eval 'one_line_error && [[ $err == *"$out/slurm/job: expected the Slurm job id an earlier sweep wrote, found '"'my notes'"'"* && $(<"$out/slurm/job") == "my notes" ]]'
+rm "$out/slurm/job"
 rm "$tmp/bin/squeue"
 # Another sweep, or the same one with another simulator build, is not resumed: results would mix.
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=8 --sim "$tmp/flaky-sim" --resume
