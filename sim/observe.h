@@ -17,12 +17,14 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r);
 // The unit (and channel) that limited `r`'s throughput, in this order (docs/timing.md):
 // - stopped: a deadlock or the watchdog; the limiting channel and its writer;
 // - slow_ii / none: the busiest unit, busy at least 95% of its cycles up to its end (it hardly
-//   waited), sets the rate: slow_ii if its II is above 1, none (every unit keeps up with one
-//   firing per cycle) otherwise; none too if nothing stalls;
+//   waited), sets the rate: slow_ii if its II is above 1 and its results were not all written
+//   before any was taken, none (every unit keeps up with one firing per cycle) otherwise; none
+//   too if nothing stalls;
 // - memory_bandwidth / memory_latency: the limiting channel is a Q/K/V stream buffer whose
-//   reader's link is busy at least 95% of the cycles, or else waits for the memory's latency
-//   with too few rows in flight (the channel's depth);
-// - small_fifo: the limiting channel is an intermediate one whose writer waited for slots; but a
+//   reader's link is busy at least 95% of the cycles, or else waits, at least 5% of the cycles,
+//   for the memory's latency with too few rows in flight (the channel's depth);
+// - small_fifo: the limiting channel is an intermediate one whose writer waited for slots, and
+//   its reader waited for it beyond its first element or a bound says it is too shallow; but a
 //   reader at II > 1 busy at least half its cycles is slow_ii, one that waited more for a stream
 //   buffer's rows passes on that buffer's statement, and one that waited for slots more than it
 //   was busy or starved passes on the channel it waited on most (a walk downstream).
