@@ -306,6 +306,39 @@ sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim
 check "sweep: --resume with the simulator changed since is one line, exit 2" \
   eval 'one_line_error && [[ $err == *"--resume: the simulator'"'"'s build differs"* ]]'
 check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$out/runs")"
+# Resumed from another folder, the points run where the sweep was started: a relative inputs path
+# names the same files there.
+mkdir -p "$tmp/here" "$tmp/elsewhere"
+/usr/bin/python3 -c "
+import numpy as np
+r = np.random.default_rng(1)
+for n in 'qkv':
+    np.save('$tmp/here/' + n + '.npy', r.standard_normal((8, 4)).astype(np.float32))"
+relative=(--sim "$sim" --out "$tmp/rel" --grid datapath=naive,reordered --set inputs.q=q.npy
+          --set inputs.k=k.npy --set inputs.v=v.npy)
+rc=0
+(cd "$tmp/here" && timeout 60 "$repo/scripts/sweep" "${relative[@]}") >/dev/null 2>&1 || rc=$?
+check "sweep: relative inputs paths run (exit 0)" test "$rc" = 0
+rm "$tmp"/rel/runs/001-*/run.json
+rc=0
+(cd "$tmp/elsewhere" && timeout 60 "$repo/scripts/sweep" "${relative[@]}" --resume --dry-run) \
+  >"$tmp/stdout" 2>/dev/null || rc=$?
+check "sweep: --resume --dry-run from another folder prints the command with a cd to where it ran" \
+  eval '((rc == 0)) && [[ $(<"$tmp/stdout") == "cd $tmp/here && $sim "*"--set inputs.q=q.npy"* ]]'
+rc=0
+(cd "$tmp/elsewhere" && timeout 60 "$repo/scripts/sweep" "${relative[@]}" --resume) \
+  >/dev/null 2>"$tmp/stderr" || rc=$?
+check "sweep: --resume from another folder runs the point where the sweep was started (exit 0)" \
+  eval '((rc == 0)) && grep -q "the points run in $tmp/here, where the sweep was started" "$tmp/stderr"'
+check "sweep: ... its rows ok" rows "$tmp/rel/results.csv" 2 'all(x["status"] == "ok" for x in rows)'
+rm "$tmp"/rel/runs/001-*/run.json
+mv "$tmp/here" "$tmp/moved"
+rc=0
+(cd "$tmp/elsewhere" && timeout 60 "$repo/scripts/sweep" "${relative[@]}" --resume) \
+  >/dev/null 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: --resume when that folder is gone is one line naming it, exit 2" \
+  eval 'one_line_error && [[ $err == *"the folder the sweep in $tmp/rel was started from, $tmp/here, is gone"* ]]'
 # With no sweep in DIR there is nothing to keep: every point runs (a study resumed runs the
 # sweeps it had not reached).
 rc=0
