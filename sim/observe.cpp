@@ -465,17 +465,23 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
                            busy_share(r, top), rest, rate);
     return b;
   };
-  // At II > 1 it sets no rate if each channel it writes held all its results at once and no
-  // reader waited for one beyond the first: all were written before any was taken (a K reader
-  // whose lanes' buffers took every row long before the Q rows arrived).
-  bool held_all = true, waited_for = false;
+  // At II > 1 it sets no rate if each channel it writes held all its results at once, no reader
+  // waited for any, and no other limit is at its rate: all were written before any was taken (a
+  // K reader whose lanes' buffers took every row long before the Q rows arrived). A reader's
+  // wait for the first, as a lane's for its one row's maximum, counts: a faster unit would have
+  // shortened it; and a reader as slow never waits, yet the two together set the rate.
+  bool held_all = true, reader_waited = false;
   for (std::size_t s = 0; s < r.channels.size(); ++s) {
     const ChannelStats& c = r.channels[s];
     if (r.channel_ends[s].first != busiest) continue;
     held_all = held_all && c.high_water == c.writes;
-    waited_for = waited_for || c.consumer_stall_cycles > c.first_read_stall;
+    reader_waited = reader_waited || c.consumer_stall_cycles != 0;
   }
-  const bool slow = sets_rate && top.timing.ii > 1 && (waited_for || !held_all);
+  const bool alone = std::none_of(all.begin(), all.end(), [&](const Bound& o) {
+    const bool own = o.limit.kind == BottleneckKind::slow_ii && o.limit.unit == busiest;
+    return !own && saturated(o.cycles, top.busy);
+  });
+  const bool slow = sets_rate && top.timing.ii > 1 && (reader_waited || !held_all || !alone);
   if (sets_rate || !stalls) return busiest_unit(slow);
   // A stream buffer at least Lmem + 1 deep keeps enough rows in flight for the latency (it has no
   // round-trip bound): what its consumer waited for beyond that is its link, shared or of more

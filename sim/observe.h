@@ -17,9 +17,9 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r);
 // The unit (and channel) that limited `r`'s throughput, in this order (docs/timing.md):
 // - stopped: a deadlock or the watchdog; the limiting channel and its writer;
 // - slow_ii / none: the busiest unit, busy at least 95% of its cycles up to its end (it hardly
-//   waited), sets the rate: slow_ii if its II is above 1 and its results were not all written
-//   before any was taken, none (every unit keeps up with one firing per cycle) otherwise; none
-//   too if nothing stalls;
+//   waited), sets the rate: slow_ii if its II is above 1 (unless all its results were written
+//   before any was taken, no reader waited for one and no other limit is at its rate), none
+//   (every unit keeps up with one firing per cycle) otherwise; none too if nothing stalls;
 // - memory_bandwidth / memory_latency: the limiting channel is a Q/K/V stream buffer whose
 //   reader's link is busy at least 95% of the cycles, or else waits, at least 5% of the cycles,
 //   for the memory's latency with too few rows in flight (the channel's depth);

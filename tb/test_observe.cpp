@@ -1011,6 +1011,37 @@ TEST(Observe, AUnitAtIiAboveOneThatNoOneWaitedForSetsNoRate) {
   EXPECT_TRUE(reason_has(r, "k_reader busy 12.5% of the cycles (drain 56 cycles)"));
 }
 
+// But a reader's wait for a first result counts (naive, N = 4, d = 8, 4 lanes, the row sum at
+// II 3 behind the dot product's latency 20: each lane's divide waits for its one row's sum; at
+// II 1, 1.11× as fast), and so does a reader as slow, which never waits (reordered, N = 4, d = 8,
+// causal, the K reader and the dot product at II 3: relieved together, 1.32× as fast).
+TEST(Observe, AUnitAtIiAboveOneSetsTheRateForAFirstWait) {
+  DatapathConfig lanes = default_config();
+  lanes.lanes = 4;
+  lanes.timings["dot_product"] = {20, 1};
+  set_ii(lanes, "naive", "row_sum", 3);
+  const DatapathResult first = simulate(random_inputs(1, 4, 8, 5), {"naive"}, lanes).runs.at(0);
+  expect_accounted(first);
+  EXPECT_EQ(first.bottleneck.kind, BottleneckKind::slow_ii) << first.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(first), "lane0.row_sum");
+}
+
+TEST(Observe, AUnitAtIiAboveOneSetsTheRateWithAReaderAsSlow) {
+  DatapathConfig c = default_config();
+  c.memory.read_latency = 30;
+  c.timings["running_max"] = {5, 1};
+  set_ii(c, "reordered", "k_reader", 3);
+  set_ii(c, "reordered", "dot_product", 3);
+  const AttentionShape shape{1, 1, 1, 4, 4, 8, true};
+  const DatapathResult slow = simulate(random_inputs(shape, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(slow);
+  const ChannelStats& k_rows = channel(slow, "k_rows");
+  ASSERT_EQ(k_rows.high_water, k_rows.writes);
+  ASSERT_EQ(k_rows.consumer_stall_cycles, 0u);
+  EXPECT_EQ(slow.bottleneck.kind, BottleneckKind::slow_ii) << slow.bottleneck.reason;
+  EXPECT_EQ(bottleneck_unit(slow), "k_reader");
+}
+
 // What relieving a link could save counts the last row's beats but one too, its latency shorter
 // with them: two_pass, N = 4, d = 8, 4 lanes, rows of 2 beats at 24 bytes per cycle, 1 wait and
 // a beat in 37 cycles (the link 4× as fast: 35, 1.05×) names the link.
