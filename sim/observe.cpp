@@ -549,10 +549,11 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   if (channel_bound(r, full) == 0 && slowest_bound != nullptr) return named(*slowest_bound);
   // Deep enough for its round trip, a channel whose reader waited for it only for its first
   // element held nothing back: its writer waited for slots in the pipeline's fill, while the
-  // reader waited for another input behind a longer latency.
+  // reader waited for another input behind a longer latency. (No limit has a bound here, so no
+  // unit is at II > 1: every unit keeps up.)
   const ChannelStats& f = r.channels[full];
   if (channel_bound(r, full) == 0 && f.consumer_stall_cycles == f.first_read_stall)
-    return busiest_unit(top.timing.ii > 1);
+    return busiest_unit(false);
   return small_fifo(full);
 }
 
