@@ -496,7 +496,8 @@ std::string mib_or_gib(std::uint64_t bytes) {
 // their values are checked too) and the output folder. Creates and writes nothing.
 int check_only(const Params& params, const AttentionShape& shape, const fs::path& out,
                const std::set<std::string>& outputs) {
-  const Simulation simulation(shape, datapath_configs(params, Mode::decoupled), params.datapaths());
+  const Simulation simulation(shape, datapath_configs(params, Mode::decoupled),
+                              registered_kinds(params.datapaths()));
   refuse_if_too_large(params, simulation);
   // What the process holds now (the program, the graphs) and what the run will allocate.
   const std::uint64_t needs =
@@ -663,7 +664,7 @@ int run(const Options& opt) {
   }
   for (auto& [dp, config] : configs) config.events = events;
   const std::vector<std::string> datapaths = params.datapaths();
-  Simulation simulation(shape, configs, datapaths);
+  Simulation simulation(shape, configs, registered_kinds(datapaths));
   refuse_if_too_large(params, simulation);
   // The memory holds the inputs rounded to numerics.input; both references are reported.
   AttentionInputs unrounded = load_inputs(params);

@@ -216,24 +216,15 @@ bool writes_nothing(const std::string& unit) {
   return found;
 }
 
-namespace {
-
-std::vector<DatapathKind> registered(const std::vector<std::string>& datapaths) {
+std::vector<DatapathKind> registered_kinds(const std::vector<std::string>& names) {
   std::vector<DatapathKind> kinds;
-  for (const std::string& name : datapaths) {
+  for (const std::string& name : names) {
     const DatapathKind* kind = find_datapath(name);
     if (kind == nullptr) throw std::invalid_argument("unknown datapath " + name);
     kinds.push_back(*kind);
   }
   return kinds;
 }
-
-}  // namespace
-
-Simulation::Simulation(const AttentionShape& shape,
-                       const std::map<std::string, DatapathConfig>& configs,
-                       const std::vector<std::string>& datapaths)
-    : Simulation(shape, configs, registered(datapaths)) {}
 
 Simulation::Simulation(const AttentionShape& shape,
                        const std::map<std::string, DatapathConfig>& configs,
@@ -344,7 +335,7 @@ SimulationResult simulate(const AttentionInputs& inputs,
   for (const std::string& name : datapath_names())
     if (configs.count(name) != 0) datapaths.push_back(name);
   if (datapaths.size() != configs.size()) throw std::invalid_argument("unknown datapath");
-  Simulation simulation(inputs.shape, configs, datapaths);
+  Simulation simulation(inputs.shape, configs, registered_kinds(datapaths));
   return simulation.run(inputs, progress);
 }
 

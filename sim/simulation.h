@@ -78,12 +78,9 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b);
 // process (SystemC): build at most one Simulation and run it once.
 class Simulation {
  public:
-  // Builds each of `datapaths` with its config from `configs`; they share the clocking mode
+  // Builds a datapath of each of `kinds` (registered_kinds(), or a new one's in its tests, before
+  // its registration line) with its config from `configs`, by name; they share the clocking mode
   // and the trace, which run() closes when done.
-  Simulation(const AttentionShape& shape, const std::map<std::string, DatapathConfig>& configs,
-             const std::vector<std::string>& datapaths);
-  // The same from the datapaths' kinds, registered or not (a new one, in its tests, before its
-  // registration line); `configs` by their names.
   Simulation(const AttentionShape& shape, const std::map<std::string, DatapathConfig>& configs,
              const std::vector<DatapathKind>& kinds);
   ~Simulation();
@@ -99,6 +96,9 @@ class Simulation {
   std::vector<Cycle> time_limits_;
   sc_core::sc_trace_file* trace_ = nullptr;
 };
+
+// The registered datapaths named `names`, in that order; std::invalid_argument for a name none has.
+std::vector<DatapathKind> registered_kinds(const std::vector<std::string>& names);
 
 // Builds and runs each datapath of `configs` (by name) in the order of datapath_names().
 SimulationResult simulate(const AttentionInputs& inputs,

@@ -549,7 +549,8 @@ TEST(Memory, AWideButShortRunIsNotRefused) {
   std::map<std::string, DatapathConfig> configs;
   Params p;
   for (const std::string& dp : datapath_names()) configs[dp] = p.config_for(dp);
-  const Simulation simulation(AttentionShape::square(1, 4, 65536), configs, datapath_names());
+  const Simulation simulation(AttentionShape::square(1, 4, 65536), configs,
+                              registered_kinds(datapath_names()));
   const MemoryEstimate e = simulation.memory_estimate();
   EXPECT_LT(e.total(), std::uint64_t(64) << 20);
   // Q, K, V, the reference's fp64 output, the shared memory image, and two per datapath.
