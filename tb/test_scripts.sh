@@ -290,6 +290,21 @@ squeue_says 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1'
 PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
   --sim "$tmp/flaky-sim" --resume
 check "sweep: ... as once Slurm no longer knows it" eval '((rc == 0)) && [[ ! -e $out/slurm/job ]]'
+# A job on another cluster (sbatch --parsable prints ID;CLUSTER) is asked about there.
+echo "4242;far" >"$out/slurm/job"
+squeue_says '[[ $1 == -M && $2 == far ]] && echo RUNNING'
+PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
+  --sim "$tmp/flaky-sim" --resume
+check "sweep: ... a job of another cluster is asked about there, and named with it" \
+  eval 'one_line_error && [[ $err == *"(RUNNING)"*"scancel -M far 4242 (nothing was changed)" ]]'
+echo 4242 >"$out/slurm/job"
+mkdir -p "$tmp/nobin"
+rc=0
+PATH="$tmp/nobin" /usr/bin/timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$out" \
+  --grid problem.seq_len=8,16 --set problem.head_dim=4 >/dev/null 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: ... and one with no squeue to ask is one line saying so, exit 2" \
+  eval 'one_line_error && [[ $err == *"squeue cannot tell (not on PATH): once it is over, remove $out/slurm/job"* ]]'
 echo "my notes" >"$out/slurm/job"
 PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
   --sim "$tmp/flaky-sim" --resume
@@ -334,11 +349,10 @@ check "sweep: ... its rows ok" rows "$tmp/rel/results.csv" 2 'all(x["status"] ==
 rm "$tmp"/rel/runs/001-*/run.json
 mv "$tmp/here" "$tmp/moved"
 rc=0
-(cd "$tmp/elsewhere" && timeout 60 "$repo/scripts/sweep" "${relative[@]}" --resume) \
+(cd "$tmp/moved" && timeout 60 "$repo/scripts/sweep" "${relative[@]}" --resume) \
   >/dev/null 2>"$tmp/stderr" || rc=$?
-err=$(<"$tmp/stderr")
-check "sweep: --resume when that folder is gone is one line naming it, exit 2" \
-  eval 'one_line_error && [[ $err == *"the folder the sweep in $tmp/rel was started from, $tmp/here, is gone"* ]]'
+check "sweep: --resume when that folder is gone runs the points here, saying so (exit 0)" \
+  eval '((rc == 0)) && grep -q "$tmp/here, where the sweep was started, is gone: the points run here" "$tmp/stderr"'
 # With no sweep in DIR there is nothing to keep: every point runs (a study resumed runs the
 # sweeps it had not reached).
 rc=0
