@@ -353,6 +353,14 @@ rc=0
   >/dev/null 2>"$tmp/stderr" || rc=$?
 check "sweep: --resume when that folder is gone runs the points here, saying so (exit 0)" \
   eval '((rc == 0)) && grep -q "$tmp/here, where the sweep was started, is gone: the points run here" "$tmp/stderr"'
+# Started from a folder that no longer exists: one line saying so.
+mkdir -p "$tmp/deleted"
+rc=0
+(cd "$tmp/deleted" && rmdir "$tmp/deleted" && timeout 60 "$repo/scripts/sweep" --sim "$sim" \
+  --out "$tmp/from-deleted" --grid problem.seq_len=8) >/dev/null 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: started from a deleted folder is one line, exit 2" \
+  eval 'one_line_error && [[ $err == *"the current folder no longer exists"* ]]'
 # With no sweep in DIR there is nothing to keep: every point runs (a study resumed runs the
 # sweeps it had not reached).
 rc=0
