@@ -992,10 +992,10 @@ TEST(Observe, AWriterBlockedOnlyInTheFillNamesNoSmallFifo) {
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
-// A unit at II > 1 busy to its end sets no rate if no reader of its results waited for one
-// beyond the first: two_pass, N = 4, d = 8, 4 lanes, the K reader at II 2 puts its 4 rows in
-// the lanes' buffers by cycle 8, long before the Q rows arrive (the Q reader's latency 26); at
-// II 1, 1.00× as fast.
+// A unit at II > 1 busy to its end sets no rate if the channels it writes held all its results
+// at once, no reader waited for one and no other limit is at its rate: two_pass, N = 4, d = 8,
+// 4 lanes, the K reader at II 2 puts its 4 rows in the lanes' buffers by cycle 8, long before
+// the Q rows arrive (the Q reader's latency 26); at II 1, 1.00× as fast.
 TEST(Observe, AUnitAtIiAboveOneThatNoOneWaitedForSetsNoRate) {
   DatapathConfig c = default_config();
   c.lanes = 4;
