@@ -358,9 +358,17 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
            (o.cycles - top.busy) * 100 >= cycles * 5;
   });
   // A unit that writes nothing (a sink) sets no rate by its pace: the count ends at the ready
-  // stamp of the last result it takes; if it held its writer back, the walk below finds it.
-  const bool writes = std::any_of(r.channel_ends.begin(), r.channel_ends.end(),
-                                  [&](const auto& ends) { return ends.first == busiest; });
+  // stamp of the last result it takes; if it held its writer back, the walk below finds it. Of
+  // the channels it writes, too: whether each held all its results at once, and whether a reader
+  // waited for one (below).
+  bool writes = false, held_all = true, reader_waited = false;
+  for (std::size_t s = 0; s < r.channels.size(); ++s) {
+    const ChannelStats& c = r.channels[s];
+    if (r.channel_ends[s].first != busiest) continue;
+    writes = true;
+    held_all = held_all && c.high_water == c.writes;
+    reader_waited = reader_waited || c.consumer_stall_cycles != 0;
+  }
   const bool sets_rate = top.firings > 1 && writes &&
                          saturated(top.busy, top.end - std::min(top.end, fill)) && !outrun;
   // A channel too shallow for its round trip, or a bypass for its row: its writer, the channel, its
@@ -470,13 +478,6 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // K reader whose lanes' buffers took every row long before the Q rows arrived). A reader's
   // wait for the first, as a lane's for its one row's maximum, counts: a faster unit would have
   // shortened it; and a reader as slow never waits, yet the two together set the rate.
-  bool held_all = true, reader_waited = false;
-  for (std::size_t s = 0; s < r.channels.size(); ++s) {
-    const ChannelStats& c = r.channels[s];
-    if (r.channel_ends[s].first != busiest) continue;
-    held_all = held_all && c.high_water == c.writes;
-    reader_waited = reader_waited || c.consumer_stall_cycles != 0;
-  }
   const bool alone = std::none_of(all.begin(), all.end(), [&](const Bound& o) {
     const bool own = o.limit.kind == BottleneckKind::slow_ii && o.limit.unit == busiest;
     return !own && saturated(o.cycles, top.busy);
