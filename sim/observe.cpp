@@ -458,7 +458,9 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     }
     // Where the rest of a short run's cycles went, when they are more than 5%: the wait for its
     // first inputs (the pipeline's fill), its waits after that, and the cycles after its end
-    // (the drain behind it), which add up to them (docs/timing.md, "Where the cycles go").
+    // (the drain behind it), which add up to them (docs/timing.md, "Where the cycles go"). A
+    // unit whose last firing ends past the count (a sink at II 4 taking rows that came a cycle
+    // apart) has busy cycles there too, which the count leaves out: said, so the parts add up.
     std::string rest;
     if (!saturated(top.busy, cycles)) {
       const Cycle first = std::min(fill, top.starved);
@@ -467,7 +469,11 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
                                                      {"drain", cycles - std::min(cycles, top.end)}};
       for (const auto& [part, n] : parts)
         if (n != 0) rest += fmt::format("{}{} {}", rest.empty() ? " (" : ", ", part, n);
-      if (!rest.empty()) rest += " cycles)";
+      if (!rest.empty()) rest += " cycles";
+      if (top.end > cycles)
+        rest += fmt::format("{}{} busy cycles after the last result's ready cycle",
+                            rest.empty() ? " (" : "; ", top.end - cycles);
+      if (!rest.empty()) rest += ")";
     }
     b.reason = fmt::format("none: every unit keeps up, {} {}{}: {}", local_name(top.name),
                            busy_share(r, top), rest, rate);

@@ -943,6 +943,41 @@ TEST(Observe, AShortRunsNoneSaysWhereTheRestOfItsCyclesWent) {
   EXPECT_TRUE(reason_has(r, "k_reader busy 60.4% of the cycles (drain 42 cycles): "));
 }
 
+// The fill is the busiest unit's wait for its first inputs: reordered, N = 3, d = 4, 3 lanes, the
+// row divide at II 4 fires once in each lane, when its row's sums are ready, 26 cycles in, busy
+// the 4 cycles after, to the end of the run.
+TEST(Observe, AShortRunsNoneCountsTheFillBeforeTheBusiestUnitsFirstInputs) {
+  DatapathConfig c = default_config();
+  c.lanes = 3;
+  set_ii(c, "reordered", "row_divide", 4);
+  const DatapathResult r = simulate(random_inputs(1, 3, 4, 5), {"reordered"}, c).runs.at(0);
+  expect_accounted(r);
+  const UnitStats& divide = unit(r, "lane0.row_divide");
+  ASSERT_EQ(divide.busy, 4u);
+  ASSERT_EQ(divide.starved, 26u);
+  ASSERT_EQ(r.cycles, divide.busy + divide.starved);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r, "lane0.row_divide busy 13.3% of the cycles (fill 26 cycles): "));
+}
+
+// A sink at II 4 takes two rows ready 35 and 37 cycles in (two_pass, N = 2, d = 4), the second
+// at 39: its last firing ends 6 cycles after the count, at 43, and its busy cycles less those 6,
+// with its fill, add up to the run's 37.
+TEST(Observe, AShortRunsNoneCountsTheBusyCyclesAfterTheCount) {
+  DatapathConfig c = default_config();
+  set_ii(c, "two_pass", "sink", 4);
+  const DatapathResult r = simulate(random_inputs(1, 2, 4, 5), {"two_pass"}, c).runs.at(0);
+  expect_accounted(r);
+  const UnitStats& sink = unit(r, "sink");
+  ASSERT_EQ(r.cycles, 37u);
+  ASSERT_EQ(sink.end, 43u);
+  ASSERT_EQ(sink.busy - (sink.end - r.cycles) + sink.starved, r.cycles);
+  EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
+  EXPECT_TRUE(reason_has(r,
+                         "sink busy 21.6% of the cycles (fill 35 cycles; 6 busy cycles after "
+                         "the last result's ready cycle): "));
+}
+
 // As behind a shared link (above), behind a private link of two beats per row: two_pass, N = 6,
 // d = 8, 3 lanes, 16 bytes per cycle, lane 2's K rows 1 cycle late in 75 (the link 4× as fast:
 // 1.01×).
