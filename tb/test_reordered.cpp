@@ -99,6 +99,15 @@ TEST_P(ReorderedCausalRows, RunAtFullRateWhicheverRowResultIsLater) {
   run_at_full_rate({1, 4, 4, queries, keys, 4, true}, l_rsum, l_acc);
 }
 
+// docs/timing.md's example: causal rows of 1 to 24 keys, head after head, M = 6. The most row
+// results in flight are a head's last row's and the next head's rows of 1, 2 and 3 keys (1 + 2 + 3
+// ≤ 6): 4, not the 1 + 6 / 1 = 7 of the shortest row alone.
+TEST(ReorderedCausalRows, RowResultsAreAsDeepAsTheMostRowsInFlight) {
+  const DatapathResult run = run_at_full_rate({1, 4, 2, 24, 24, 8, true}, 2, 6);
+  EXPECT_EQ(channel(run, "sums").capacity, 4u);
+  EXPECT_EQ(channel(run, "acc_rows").capacity, 7u);
+}
+
 using CausalRows = std::tuple<std::size_t, std::size_t, unsigned, unsigned>;
 INSTANTIATE_TEST_SUITE_P(Shapes, ReorderedCausalRows,
                          testing::Values(CausalRows{12, 12, 3, 20}, CausalRows{12, 14, 20, 3},
