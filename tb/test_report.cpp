@@ -181,6 +181,31 @@ TEST(Limiting, AShallowStreamBufferIsNamedByItsReadersWaits) {
   EXPECT_EQ(json_entry(r)["reason"], "consumer_stalls");
 }
 
+// report.json gives a stream buffer's first wait apart, so its summary's waits re-derive: the
+// rescale accumulate waits for its first V row (the V reader's latency 40, Lmem = 10 + 40 − 1),
+// a wait that does not count, then for every later one, 4 slots being too few for the latency.
+TEST(Limiting, TheReportGivesTheFirstWaitThatAStreamBuffersWaitsLeaveOut) {
+  DatapathConfig c = default_config();
+  c.timings["v_reader"] = {40, 1};
+  c.depths["v_rows"] = 4;
+  const DatapathResult r = run("reordered", c);
+  ASSERT_EQ(limiting(r).name, "reordered.v_rows");
+  SimulationResult result;
+  result.runs.push_back(r);
+  Params params;
+  params.mode = "decoupled";
+  const nlohmann::json report = report_json(params, result, {Check{}})["runs"][0];
+  nlohmann::json v_rows;
+  for (const nlohmann::json& ch : report["channels"])
+    if (ch["name"] == "reordered.v_rows") v_rows = ch;
+  const Cycle first = v_rows["first_read_stall_cycles"];
+  EXPECT_GT(first, 0u);
+  EXPECT_LT(first, 10u + 40u - 1u);
+  EXPECT_EQ(Cycle(v_rows["consumer_stall_cycles"]) - first,
+            Cycle(report["limiting_channel"]["stall_cycles"]));
+  EXPECT_EQ(summary_row(r), fmt::format("v_rows (4/4), {} waits", r.limiting.stall_cycles));
+}
+
 TEST(Limiting, AtFullRateTheLargestIntermediateChannelByHighWater) {
   // The Q stream reader waits for slots most of the run (a Q row is held for a whole row of
   // scores): by design, not a limit.

@@ -179,7 +179,7 @@ def differences(run, m):
         return diffs + [("channels", sorted(channels), sorted(m["channels"]))]
     for name, mc in m["channels"].items():
         for k in ("capacity", "writes", "high_water", "producer_stall_cycles",
-                  "consumer_stall_cycles", "last_ready"):
+                  "consumer_stall_cycles", "first_read_stall_cycles", "last_ready"):
             if k == "last_ready" and stopped:
                 continue
             if channels[name][k] != mc[k]:

@@ -32,6 +32,7 @@ class Channel:
         self.free = []   # free cycle of element k (known once read)
         self.pstall = 0
         self.cstall = 0
+        self.first_cstall = 0  # of cstall, the first read's
 
     # write side
     def can_write(self):
@@ -56,6 +57,8 @@ class Channel:
         r = self.ready[len(self.free)]
         if r > unit.t:
             self.cstall += r - unit.t
+            if not self.free:
+                self.first_cstall = r - unit.t
             unit.starved += r - unit.t
             unit.t = r
         self.free.append(unit.t + 1)
@@ -71,6 +74,7 @@ class Channel:
     def stats(self):
         return dict(capacity=self.cap, writes=len(self.ready), high_water=self.high_water(),
                     producer_stall_cycles=self.pstall, consumer_stall_cycles=self.cstall,
+                    first_read_stall_cycles=self.first_cstall,
                     last_ready=self.ready[-1] if self.ready else 0)
 
 
@@ -467,6 +471,8 @@ def _passes_limit(u, op, can, limit):
         return False
     if op[0] == "r":
         op[1].cstall += wait
+        if not op[1].free:
+            op[1].first_cstall = wait
         u.starved += wait
     else:
         op[1].pstall += wait
