@@ -420,7 +420,7 @@ std::set<std::string> output_names(const Params& params, const Options& opt) {
   if (opt.size_buffers) return {"report.json", "sized.yaml"};
   std::set<std::string> names{"report.json", "params.yaml"};
   for (const std::string& dp : params.datapaths()) names.insert(fmt::format("o_{}.npy", dp));
-  if (opt.waveform()) names.insert({"trace.vcd", "trace.gtkw"});
+  if (opt.waveform()) names.insert({"trace.vcd", "trace.gtkw", "trace.states"});
   if (opt.fst) names.insert("trace.fst");
   if (opt.dot) names.insert({"graph.dot", "graph.svg"});
   if (!opt.trace_events.empty()) names.insert(opt.trace_events);
@@ -741,7 +741,9 @@ int run(const Options& opt) {
     const double end_ps = double(end) * period_ps;
     const double marker_ps = stopped ? end_ps : end_ps / 2;
     const std::string dump = opt.fst && convert_to_fst(out) ? "trace.fst" : "trace.vcd";
-    out.write("trace.gtkw", gtkw_save_file(dump, "trace.gtkw", stages, end_ps, marker_ps));
+    out.write("trace.states", gtkw_state_names());
+    out.write("trace.gtkw",
+              gtkw_save_file(dump, "trace.gtkw", "trace.states", stages, end_ps, marker_ps));
   }
   if (opt.dot) write_graph(out, result.runs, stages);
   if (!events.empty()) {
@@ -790,10 +792,12 @@ int sc_main(int argc, char* argv[]) {
       ->allow_extra_args(false)
       ->type_name("KEY=VALUE");
   app.add_option("--out", opt.out, "output folder (default: out/<params file stem>)");
-  CLI::Option* vcd =
-      app.add_flag("--vcd", opt.vcd, "write trace.vcd and trace.gtkw (synchronized mode)");
+  CLI::Option* vcd = app.add_flag(
+      "--vcd", opt.vcd, "write trace.vcd, trace.gtkw and trace.states (synchronized mode)");
   CLI::Option* fst = app.add_flag(
-      "--fst", opt.fst, "the waveform as trace.fst (GTKWave's compressed format) and trace.gtkw");
+      "--fst", opt.fst,
+      "the waveform as trace.fst (GTKWave's compressed format) instead of trace.vcd, with "
+      "trace.gtkw and trace.states");
   CLI::Option* dot =
       app.add_flag("--dot", opt.dot, "write the elaborated graph: graph.dot and graph.svg");
   CLI::Option* events =

@@ -62,8 +62,9 @@ int write_new_file(const fs::path& path, std::initializer_list<std::string_view>
 
 // The names the simulator writes into an output folder; only these are ever removed from it.
 bool is_output_name(const std::string& name) {
-  static const std::set<std::string> fixed{"report.json", "params.yaml", "trace.vcd", "trace.gtkw",
-                                           "sized.yaml",  "trace.fst",   "graph.dot", "graph.svg"};
+  static const std::set<std::string> fixed{"report.json", "params.yaml",  "trace.vcd",
+                                           "trace.gtkw",  "trace.states", "sized.yaml",
+                                           "trace.fst",   "graph.dot",    "graph.svg"};
   if (fixed.count(name)) return true;
   // o_<datapath>.npy, of a datapath this simulator has: not any o_*.npy, which may be the user's.
   static const std::vector<std::string> datapaths = datapath_names();
@@ -533,7 +534,16 @@ DatapathStages stages_of(const AttentionDatapath& dp) {
   return out;
 }
 
+std::string gtkw_state_names() {
+  // GTKWave fills a value's box in the colour between `?`s: the stalls stand out of the busy
+  // cycles, which keep the trace's own colour.
+  return fmt::format("{} idle\n{} busy\n{} ?orange?starved\n{} ?red?blocked\n",
+                     int(UnitTrace::idle), int(UnitTrace::busy), int(UnitTrace::starved),
+                     int(UnitTrace::blocked));
+}
+
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
+                           const std::string& states_name,
                            const std::vector<DatapathStages>& datapaths, double end_ps,
                            double marker_ps) {
   // GTKWave opens a relative [dumpfile] from its working folder, unless [savefile] is also
@@ -545,19 +555,21 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
   // the label gives the capacity, and the value at the marker the number), the bypasses, the
   // O(N) buffers, in red; a channel never written (downstream of a deadlock, an idle lane) as a
   // number, 0, since GTKWave draws an analog trace that never changes at half height, as if half
-  // full; then its units' states, as numbers: 0 idle, 1 busy, 2 starved
-  // (waiting for input), 3 blocked (waiting for space). Flags are GTKWave's TR_* bits: decimal
-  // 0x4, right-justified 0x20, blank (a comment row) 0x200, analog step 0x8000, analog height
+  // full; then its units' states, 0 idle, 1 busy, 2 starved (waiting for input), 3 blocked
+  // (waiting for space), shown by name through the translate filter file `states_name` (file
+  // filter 1, which GTKWave, like the dump, looks for beside the save file). Flags are GTKWave's
+  // TR_* bits: decimal 0x4, right-justified 0x20, blank (a comment row) 0x200, translated by a
+  // file filter 0x2000, analog step 0x8000, analog height
   // extension 0x20000, analog full scale 0x80000, group begin 0x800000 and end 0x1000000. The SST
   // is collapsed to give the waves the width; the signals pane is wide enough for the widest label
-  // (the state legend) with a value of five digits beside a name, which GTKWave right-justifies and
-  // would clip. Its zoom z shows about 2^z·194 pixels per time unit, so 2.1 − log2(end) fits the
-  // run in the ~840 pixels left of a 1400-pixel window.
+  // (the state legend) and for a value of seven characters (`blocked`) beside a name, which
+  // GTKWave right-justifies and would clip. Its zoom z shows about 2^z·194 pixels per time unit,
+  // so 2.05 − log2(end) fits the run in the ~810 pixels left of a 1400-pixel window.
   const double end = std::max(end_ps, 1.0);
   std::string s = fmt::format(
       "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
-      "[signals_width] 420\n*{:.6f} {:.0f}\n",
-      vcd_name, save_name, 2.1 - std::log2(end), std::floor(marker_ps));
+      "[signals_width] 470\n*{:.6f} {:.0f}\n^1 {}\n",
+      vcd_name, save_name, 2.05 - std::log2(end), std::floor(marker_ps), states_name);
   // A signal's label is its name in the datapath (the group names the datapath), with `/` for
   // the dot of a lane's name: GTKWave shows only the last dot-separated part (`lane1/q_rows`).
   const auto label = [](std::string local) {
@@ -585,8 +597,8 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
     for (const std::string& unit : stage.units) {
       if (scope_of(unit) != scope) continue;
       if (!std::exchange(legend, true))
-        out += "[color] 0\n@200\n-state: 0 idle 1 busy 2 starved 3 blocked\n";
-      out += fmt::format("[color] 0\n@24\n+{{{2}}} SystemC.{0}.{1}.state[31:0]\n", dp.datapath,
+        out += "[color] 0\n@200\n-state: starved waits for input, blocked for space\n";
+      out += fmt::format("[color] 0\n@2024\n+{{{2}}} SystemC.{0}.{1}.state[31:0]\n", dp.datapath,
                          unit, label(unit));
     }
     return out;

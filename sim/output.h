@@ -161,10 +161,14 @@ DatapathStages stages_of(const AttentionDatapath& dp);
 // A GTKWave save file showing each datapath's channel occupancy (analog steps) and its units'
 // states, a group per stage (with lanes, a group per lane inside it), zoomed to fit `end_ps`
 // picoseconds (the VCD's time unit) in the window, the marker at `marker_ps`. `vcd_name` (a VCD or
-// FST) and `save_name` are file names in the same folder.
+// FST), `save_name` and `states_name` (gtkw_state_names) are file names in the same folder.
 std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_name,
+                           const std::string& states_name,
                            const std::vector<DatapathStages>& datapaths, double end_ps,
                            double marker_ps);
+
+// A GTKWave translate filter that shows a unit's state signal by name, a stall in colour.
+std::string gtkw_state_names();
 
 // A YAML document as JSON: scalars that read as numbers become numbers.
 nlohmann::json yaml_to_json(const std::string& yaml);

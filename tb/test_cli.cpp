@@ -928,7 +928,7 @@ TEST(Determinism, SameParamsGiveByteIdenticalOutputs) {
     ASSERT_EQ(r.status, 0) << r.err;
   }
   for (const char* file :
-       {"o_naive.npy", "o_reordered.npy", "trace.vcd", "trace.gtkw", "params.yaml"})
+       {"o_naive.npy", "o_reordered.npy", "trace.vcd", "trace.gtkw", "trace.states", "params.yaml"})
     EXPECT_EQ(slurp(d / "a" / file), slurp(d / "b" / file)) << file;
   auto report = [&](const char* run) {
     auto j = nlohmann::json::parse(slurp(d / run / "report.json"));
@@ -1088,7 +1088,7 @@ TEST(Waveform, ADeadlockedRunsViewFitsWhereItsUnitsWait) {
   const std::string gtkw = slurp(d / "o" / "trace.gtkw");
   const auto [z, marker] = gtkw_zoom(gtkw);
   EXPECT_EQ(marker, long(span) * 1000);  // 1 ns per cycle
-  EXPECT_NEAR(z, 2.1 - std::log2(double(span) * 1000), 1e-6);
+  EXPECT_NEAR(z, 2.05 - std::log2(double(span) * 1000), 1e-6);
   const std::string vcd = slurp(d / "o" / "trace.vcd");
   EXPECT_EQ(vcd_state_at(vcd, "row_max", marker).first, 2);      // starved: scores is empty
   EXPECT_EQ(vcd_state_at(vcd, "dot_product", marker).first, 3);  // blocked: score_bypass is full
@@ -1135,7 +1135,7 @@ TEST(Waveform, AStopBesideACompletedRunIsWhereTheViewEnds) {
   ASSERT_LT(stop * 4, report["runs"][1]["span_cycles"].get<long>());
   const auto [z, marker] = gtkw_zoom(slurp(d / "o" / "trace.gtkw"));
   EXPECT_EQ(marker, stop * 1000);
-  EXPECT_NEAR(z, 2.1 - std::log2(double(stop) * 1000), 1e-6);
+  EXPECT_NEAR(z, 2.05 - std::log2(double(stop) * 1000), 1e-6);
 }
 
 // A run the watchdog stopped may have a span past its limit (a unit's stall jumps over it), but
@@ -1155,7 +1155,7 @@ TEST(Waveform, AStoppedRunsViewEndsWithItsWaveform) {
   const long last = vcd_state_at(slurp(d / "o" / "trace.vcd"), "k_reader", 0).second;
   EXPECT_EQ(last, 21000);  // the limit and one cycle
   EXPECT_EQ(marker, last - 1000);
-  EXPECT_NEAR(z, 2.1 - std::log2(double(marker)), 1e-6);
+  EXPECT_NEAR(z, 2.05 - std::log2(double(marker)), 1e-6);
 }
 
 }  // namespace

@@ -1430,18 +1430,24 @@ TEST(ObserveCli, FstReplacesTheVcdAndTheWaveformHasUnitStates) {
       EXPECT_NE(vcd.find("$scope module " + name.substr(name.rfind('.') + 1) + " $end"),
                 std::string::npos)
           << name;
-      EXPECT_NE(slurp(d / "vcd" / "trace.gtkw").find("SystemC." + name + ".state[31:0]"),
-                std::string::npos)
-          << name;
+      // Shown by name: translated (0x2000) by file filter 1, trace.states.
+      const std::string gtkw = slurp(d / "vcd" / "trace.gtkw");
+      const std::size_t at = gtkw.find("} SystemC." + name + ".state[31:0]\n");
+      ASSERT_NE(at, std::string::npos) << name;
+      const std::size_t line = gtkw.rfind('\n', at);
+      EXPECT_EQ(gtkw.substr(line - 6, 7), "\n@2024\n") << name;
+      EXPECT_LT(gtkw.find("\n^1 trace.states\n"), at);
     }
+  EXPECT_EQ(slurp(d / "vcd" / "trace.states"),
+            "0 idle\n1 busy\n2 ?orange?starved\n3 ?red?blocked\n");
   r = sim(kSmall + "--fst --out '" + (d / "fst").string() + "'", d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(fs::exists(d / "fst" / "trace.fst"));
   EXPECT_FALSE(fs::exists(d / "fst" / "trace.vcd"));
   EXPECT_NE(slurp(d / "fst" / "trace.gtkw").find("[dumpfile] \"trace.fst\""), std::string::npos);
   const json fst = json::parse(slurp(d / "fst" / "report.json"));
-  EXPECT_EQ(fst["files"],
-            files_with_outputs({"params.yaml", "report.json", "trace.fst", "trace.gtkw"}));
+  EXPECT_EQ(fst["files"], files_with_outputs({"params.yaml", "report.json", "trace.fst",
+                                              "trace.gtkw", "trace.states"}));
   EXPECT_LT(fs::file_size(d / "fst" / "trace.fst"), fs::file_size(d / "vcd" / "trace.vcd"));
 }
 
@@ -1596,7 +1602,7 @@ TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
       << err;
   const json report = json::parse(slurp(d / "o" / "report.json"));
   EXPECT_EQ(report["files"], files_with_outputs({"graph.dot", "params.yaml", "report.json",
-                                                 "trace.gtkw", "trace.vcd"}));
+                                                 "trace.gtkw", "trace.states", "trace.vcd"}));
   EXPECT_NE(slurp(d / "o" / "trace.gtkw").find("[dumpfile] \"trace.vcd\""), std::string::npos);
 }
 

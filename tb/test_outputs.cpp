@@ -348,7 +348,8 @@ TEST(DefaultParams, RunFromAnyFolderWithTheShippedDefaults) {
 }
 
 // GTKWave on a virtual X server opens trace.gtkw as the README says, from the folder above
-// out/ and from anywhere else, also after the folder was moved: its window names the VCD.
+// out/ and from anywhere else, also after the folder was moved: its window names the VCD, and
+// it finds trace.states, which names the units' states (it says when it cannot).
 TEST(Waveform, GtkwaveOpensTraceGtkwFromAnyFolder) {
   const fs::path d = scratch();
   const fs::path root = d / "root";
@@ -416,9 +417,13 @@ done
       << slurp(d / "all.log");
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const std::string title = slurp(d / fmt::format("title{}", i));
+    const std::string log = slurp(d / fmt::format("log{}", i));
     EXPECT_EQ(title, "\"GTKWave - " + fs::canonical(cases[i].vcd).string() + "\"\n")
         << "from " << cases[i].cwd << ": gtkwave " << cases[i].savefile << "\n"
-        << slurp(d / fmt::format("log{}", i));
+        << log;
+    EXPECT_EQ(log.find("Could not open filter file"), std::string::npos)
+        << "from " << cases[i].cwd << ": gtkwave " << cases[i].savefile << "\n"
+        << log;
   }
 }
 
@@ -435,8 +440,8 @@ struct WriteFailure {
 void PrintTo(const WriteFailure& c, std::ostream* os) { *os << c.kind; }
 
 const std::string kVcdRun = kSmall + "--set datapath=naive --vcd ";
-const std::vector<std::string> kVcdOrder{"trace.vcd", "o_naive.npy", "params.yaml", "trace.gtkw",
-                                         "report.json"};
+const std::vector<std::string> kVcdOrder{"trace.vcd",    "o_naive.npy", "params.yaml",
+                                         "trace.states", "trace.gtkw",  "report.json"};
 const std::string kSizingRun =
     "--set datapath=reordered --set problem.seq_len=1 --set problem.head_dim=1 --size-buffers ";
 
@@ -652,6 +657,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(WriteFailure{"trace.vcd", kVcdRun, kVcdOrder},
                     WriteFailure{"o_naive.npy", kVcdRun, kVcdOrder},
                     WriteFailure{"params.yaml", kVcdRun, kVcdOrder},
+                    WriteFailure{"trace.states", kVcdRun, kVcdOrder},
                     WriteFailure{"trace.gtkw", kVcdRun, kVcdOrder},
                     WriteFailure{"report.json", kVcdRun, kVcdOrder},
                     WriteFailure{"sized.yaml", kSizingRun, {"sized.yaml", "report.json"}}),
