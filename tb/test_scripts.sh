@@ -708,6 +708,8 @@ sweep --grid problem.kv_len=16,64,131072 --set problem.seq_len=1 --set problem.h
 check "sweep: decode rows, the longest unverified with its cycles" rows "$csv" 9 \
   'all(x["status"] == ("unverified" if x["kv_len"] == "131072" else "ok") for x in rows)' \
   'float(r(datapath="naive", kv_len=131072)["cycles_per_token"]) == 4 * 131072 + 26'
+check "sweep: an unverified run's progress line gives its cycles" \
+  grep -q "naive unverified, $((4 * 131072 + 26)) cycles;" <<<"$err"
 figure "plot: decode figure, naive memory grows 2 per key, two_pass 1, reordered flat; unverified ringed" "$csv" \
   'len(axes) == 3' \
   'list(lines(axes[0], "naive")[0].get_xdata()) == [16, 64, 131072]' \
