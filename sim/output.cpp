@@ -559,12 +559,12 @@ std::string gtkw_save_file(const std::string& vcd_name, const std::string& save_
   // (waiting for space), shown by name through the translate filter file `states_name` (file
   // filter 1, which GTKWave, like the dump, looks for beside the save file). Flags are GTKWave's
   // TR_* bits: decimal 0x4, right-justified 0x20, blank (a comment row) 0x200, translated by a
-  // file filter 0x2000, analog step 0x8000, analog height
-  // extension 0x20000, analog full scale 0x80000, group begin 0x800000 and end 0x1000000. The SST
-  // is collapsed to give the waves the width; the signals pane is wide enough for the widest label
-  // (the state legend) and for a value of seven characters (`blocked`) beside a name, which
-  // GTKWave right-justifies and would clip. Its zoom z shows about 2^z·194 pixels per time unit,
-  // so 2.05 − log2(end) fits the run in the ~810 pixels left of a 1400-pixel window.
+  // file filter 0x2000, analog step 0x8000, analog height extension 0x20000, analog full scale
+  // 0x80000, group begin 0x800000 and end 0x1000000. The SST is collapsed to give the waves the
+  // width; the signals pane is wide enough for the widest label (the state legend) and for a value
+  // of seven characters (`blocked`) beside a name, which GTKWave right-justifies and would clip.
+  // Its zoom z shows about 2^z·194 pixels per time unit, so 2.05 − log2(end) fits the run in the
+  // ~810 pixels left of a 1400-pixel window.
   const double end = std::max(end_ps, 1.0);
   std::string s = fmt::format(
       "[dumpfile] \"{}\"\n[savefile] \"{}\"\n[timestart] 0\n[size] 1400 820\n[sst_expanded] 0\n"
