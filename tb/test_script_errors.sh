@@ -287,4 +287,26 @@ shown=$(awk 'on { print; exit } /^\$ cut -d,/ { on = 1 }' "$repo/docs/tutorial.m
 printed=$(cd "$tmp/tutorial" && bash columns.sh 2>&1 | head -1)
 check "tutorial: section 8 prints the columns it shows" test -n "$shown" -a "$printed" = "$shown"
 
+# A checkout moved or copied with its build folders: scripts/setup drops each one's CMake cache
+# and objects (CMake would refuse to configure), says so, and keeps the rest (a fuzz corpus); a
+# build folder configured here is left alone. --no-build: nothing is installed or built.
+moved=$tmp/moved
+mkdir -p "$moved/scripts" "$moved/build/CMakeFiles/x.dir" "$moved/build/tb/CMakeFiles/y.dir" \
+  "$moved/build-fuzz/CMakeFiles" "$moved/build-fuzz/corpus" "$moved/build-asan/CMakeFiles"
+cp "$repo/scripts/setup" "$moved/scripts/"
+printf 'CMAKE_HOME_DIRECTORY:INTERNAL=/gone/sdpa\n' >"$moved/build/CMakeCache.txt"
+printf 'CMAKE_HOME_DIRECTORY:INTERNAL=/gone/sdpa\n' >"$moved/build-fuzz/CMakeCache.txt"
+printf 'CMAKE_HOME_DIRECTORY:INTERNAL=%s\n' "$moved" >"$moved/build-asan/CMakeCache.txt"
+touch "$moved/build/tb/CMakeFiles/y.dir/y.o" "$moved/build-fuzz/corpus/input"
+rc=0
+"$moved/scripts/setup" --no-build >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "setup: a build folder configured elsewhere loses its cache and objects, with a note" \
+  eval '[[ $rc == 0 && ! -e $moved/build/CMakeCache.txt && ! -e $moved/build/CMakeFiles &&
+          ! -e $moved/build/tb/CMakeFiles && ! -e $moved/build-fuzz/CMakeFiles &&
+          -e $moved/build-fuzz/corpus/input &&
+          $err == *"setup: build/ was configured in /gone/sdpa: building it over here"* ]]'
+check "setup: a build folder configured here keeps its cache" \
+  eval '[[ -e $moved/build-asan/CMakeCache.txt && -d $moved/build-asan/CMakeFiles && $err != *build-asan* ]]'
+
 summary test_script_errors
