@@ -778,10 +778,10 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
       for (std::size_t i = 0; i < r.units.size(); ++i) {
         if (stage_of_unit[local_name(r.units[i].name)] != order[g]) continue;
         const UnitStats& u = r.units[i];
-        const bool limit = r.bottleneck.kind != BottleneckKind::none &&
-                           (r.bottleneck.unit == i ||
-                            std::any_of(r.bottleneck.also.begin(), r.bottleneck.also.end(),
-                                        [&](const Limit& l) { return l.unit == i; }));
+        // A `none` statement's unit keeps up: no limit, unlike a limit at its rate (the link).
+        const bool limit = (r.bottleneck.kind != BottleneckKind::none && r.bottleneck.unit == i) ||
+                           std::any_of(r.bottleneck.also.begin(), r.bottleneck.also.end(),
+                                       [&](const Limit& l) { return l.unit == i; });
         s += fmt::format("      {} [label=\"{}\\nL {}, II {}\\n{:.1f}% busy\"{}];\n", id(u.name),
                          local_name(u.name), u.timing.latency, u.timing.ii,
                          100.0 * utilisation(r, u),

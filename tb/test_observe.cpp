@@ -1543,6 +1543,32 @@ TEST(ObserveCli, DotFillsTheLimitsAtTheSameRate) {
   EXPECT_EQ(filled, 2u) << dot;
 }
 
+// Under `none` too: every unit keeps up, and the shared link is at the same rate, its K reader
+// filled and `k_rows` thick, the unit the statement names (the same K reader) not for itself.
+TEST(ObserveCli, DotFillsALimitAtTheRateOfANoneStatement) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=reordered --set problem.seq_len=64 --set problem.head_dim=8 "
+          "--set memory.ports=shared --set memory.bytes_per_cycle=64 --dot" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json bottleneck = json::parse(slurp(d / "o" / "report.json"))["runs"][0]["bottleneck"];
+  ASSERT_EQ(bottleneck["kind"], "none");
+  ASSERT_EQ(bottleneck["also"].size(), 1u);
+  ASSERT_EQ(bottleneck["also"][0]["unit"], "reordered.k_reader");
+  const std::string dot = slurp(d / "o" / "graph.dot");
+  const std::size_t node = dot.find("\"reordered.k_reader\" [");
+  ASSERT_NE(node, std::string::npos);
+  EXPECT_NE(dot.substr(node, dot.find('\n', node) - node).find("fillcolor=lightpink"),
+            std::string::npos)
+      << dot;
+  EXPECT_EQ(dot.find("lightpink"), dot.rfind("lightpink")) << dot;
+  EXPECT_NE(dot.find("[label=\"k_rows\\n11/11\", color=red, fontcolor=red, penwidth=2.5]"),
+            std::string::npos)
+      << dot;
+}
+
 // A V buffer deep enough for the latency, on a private link of one beat per row, that its
 // reader's consumer waited for: the reader waited for a slot in the other lane, behind the
 // normalize at II 3, the busiest unit, which is named though busy 67% of the cycles (the causal
