@@ -37,7 +37,8 @@ using namespace sdpa;
 namespace {
 
 // An error is one line, whatever the input it quotes holds: control characters are escaped, and
-// so are those a terminal shows as a space or not at all (`seq_len\u{200b}` is not `seq_len`).
+// so are those a terminal shows as a space or not at all (`seq_len\u{200b}` is not `seq_len`),
+// and bytes that are not UTF-8, which a terminal would show as something else or garble.
 std::string one_line(std::string_view message) {
   const auto invisible = [](char32_t c) {
     return (c >= 0x80 && c <= 0xa0) || c == 0xad || (c >= 0x2000 && c <= 0x200f) ||
@@ -62,8 +63,13 @@ std::string one_line(std::string_view message) {
                           : (b >> 4) == 14 ? 3
                           : (b >> 3) == 30 ? 4
                                            : 0;
-    if (n == 0 || i + n > message.size()) {  // not UTF-8: the byte as it is
-      line += message[i++];
+    const auto continues = [&](std::size_t k) {
+      return (static_cast<unsigned char>(message[i + k]) & 0xc0) == 0x80;
+    };
+    if (n == 0 || i + n > message.size() || (n > 1 && !continues(1)) || (n > 2 && !continues(2)) ||
+        (n > 3 && !continues(3))) {
+      line += fmt::format("\\x{:02x}", b);
+      ++i;
       continue;
     }
     char32_t c = n == 1 ? b : b & (0x7f >> n);

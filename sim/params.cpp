@@ -148,9 +148,10 @@ std::vector<std::string> apply_set(YAML::Node& root, const std::string& set) {
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}: {}: YAML {}", name, key, yaml_problem(e)));
   }
-  if (const std::optional<AliasProblem> alias = alias_problem(text))
+  if (const std::optional<TreeProblem> problem = value_problem(text))
     throw ParamError(fmt::format("{}: {}{}: {}", name, key,
-                                 alias->key == "(top level)" ? "" : "." + alias->key, alias->what));
+                                 problem->key == "(top level)" ? "" : "." + problem->key,
+                                 problem->what));
   std::vector<std::string> keys;
   set_leaves(root, name, key, value, keys);
   return keys;

@@ -25,8 +25,8 @@
 namespace sdpa {
 namespace {
 
-// Where a YAML stream's documents start, and the first alias no reader of the tree could walk,
-// found from the parser's events without building the tree.
+// Where a YAML stream's documents start, and the first alias no reader of the tree could walk
+// or scalar it could not use, found from the parser's events without building the tree.
 class Structure final : public YAML::EventHandler {
  public:
   // The node count, each alias counting the nodes it repeats, past which a text is refused: a
@@ -34,13 +34,17 @@ class Structure final : public YAML::EventHandler {
   static constexpr std::uint64_t kMaxNodes = 1 << 20;
 
   std::vector<YAML::Mark> starts;
-  std::optional<AliasProblem> problem;
+  std::optional<TreeProblem> problem;
 
   void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { leaf(anchor, ""); }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                 const std::string& value) override {
+    // An escape (`\0`, `\u0000`) can put a NUL in a scalar: a path would end there, opening
+    // another file than the one named, and a message that quotes it would be cut short.
+    if (value.find('\0') != std::string::npos)
+      fail(mark, "a NUL character (an escape such as \\0), expected text without one");
     leaf(anchor, value);
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
@@ -107,7 +111,7 @@ class Structure final : public YAML::EventHandler {
     std::string key;
     for (const Open& o : open_)
       if (o.map && o.at_value) key += (key.empty() ? "" : ".") + o.key;
-    problem = AliasProblem{mark, key.empty() ? "(top level)" : key, std::move(what)};
+    problem = TreeProblem{mark, key.empty() ? "(top level)" : key, std::move(what)};
   }
 
   std::vector<Open> open_;
@@ -181,6 +185,14 @@ std::string likely_cause(const std::string& text, const YAML::Mark& mark, const 
   return {};
 }
 
+// An integer written with a leading 0 before another digit (`020`): YAML 1.1 reads it as octal
+// (16), 1.2 and yaml-cpp as decimal (20); neither is taken for granted.
+bool leading_zero(const std::string& text) {
+  const std::size_t digits = text.find_first_not_of("+-");
+  return digits != std::string::npos && text.size() > digits + 1 && text[digits] == '0' &&
+         text.find_first_not_of("0123456789", digits) == std::string::npos;
+}
+
 // What a node that is not a scalar is, as an error's "got ...".
 std::string not_scalar(const YAML::Node& node) {
   if (node.IsSequence()) return "a list";
@@ -217,11 +229,20 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
   return parse_yaml(text, path);
 }
 
-std::optional<AliasProblem> alias_problem(const std::string& text) {
+std::optional<TreeProblem> value_problem(const std::string& text) {
   Structure structure;
   std::istringstream in(text);
   YAML::Parser parser(in);
-  parser.HandleNextDocument(structure);
+  // Two documents at most (see parse_yaml): yaml-cpp reads the first value and drops the rest.
+  for (int i = 0; i < 2 && !structure.problem && parser.HandleNextDocument(structure); ++i) {
+  }
+  if (!structure.problem && structure.starts.size() > 1) {
+    const auto at = static_cast<std::size_t>(structure.starts[1].pos);
+    structure.problem =
+        TreeProblem{structure.starts[1], "(top level)",
+                    fmt::format("expected one value, got more after it: {}",
+                                at < text.size() ? quoted(text.substr(at)) : "a '---'")};
+  }
   return structure.problem;
 }
 
@@ -269,6 +290,13 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
                                    at < text.size() ? quoted(text.substr(at, 1)) : "end"));
     }
     // yaml-cpp would read the first and drop the rest without a word.
+    const auto at = static_cast<std::size_t>(second.pos);
+    if (text.compare(at, 3, "---") != 0)
+      throw ParamError(
+          fmt::format("{}:{}:{}: more after the document's value: {}, expected one "
+                      "YAML document",
+                      name, second.line + 1, second.column + 1,
+                      quoted(text.substr(at, text.find('\n', at) - at))));
     throw ParamError(
         fmt::format("{}:{}: a second YAML document (after '---'): the file is read as one "
                     "document; remove the '---' lines",
@@ -356,6 +384,11 @@ std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
     fail(node, key, fmt::format("{}, got {}", expected, quoted(text)));
+  if (leading_zero(text))
+    fail(node, key,
+         fmt::format("{} without a leading 0, got {} (YAML 1.1 reads it as octal, 1.2 "
+                     "as decimal)",
+                     expected, quoted(text)));
   note(node, key);
   return value;
 }
@@ -374,6 +407,11 @@ double YamlReader::number(const YAML::Node& node, const std::string& key, double
   }
   if (!std::isfinite(value) || value < min || value > max)
     fail(node, key, fmt::format("{}, got {}", expected, quoted(node.Scalar())));
+  if (leading_zero(node.Scalar()))
+    fail(node, key,
+         fmt::format("{} without a leading 0, got {} (YAML 1.1 reads it as octal, 1.2 "
+                     "as decimal)",
+                     expected, quoted(node.Scalar())));
   note(node, key);
   return value;
 }

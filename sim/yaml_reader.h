@@ -21,14 +21,15 @@ namespace sdpa {
 YAML::Node parse_yaml(const std::string& text, const std::string& name);
 
 // An alias a reader of the tree could not walk: one inside the node it names (yaml-cpp makes
-// that a cycle), or more than a million nodes with aliases expanded (a "billion laughs").
-struct AliasProblem {
+// that a cycle), or more than a million nodes with aliases expanded (a "billion laughs"); or a
+// scalar holding a NUL (an escape), or, in a --set's value, more after the value.
+struct TreeProblem {
   YAML::Mark mark;
   std::string key;  // the keys of the mappings it is in: `units.exp`
   std::string what;
 };
-// The first in a YAML text of one document that yaml-cpp parses, or none.
-std::optional<AliasProblem> alias_problem(const std::string& text);
+// The first in a YAML text that yaml-cpp parses as one value (a --set's), or none.
+std::optional<TreeProblem> value_problem(const std::string& text);
 
 // What a yaml-cpp exception means, after "YAML ": "syntax error: ..." or "nested deeper ...".
 std::string yaml_problem(const YAML::Exception& e);

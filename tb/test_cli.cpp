@@ -223,6 +223,35 @@ TEST(Params, InvisibleCharactersInAnErrorAreEscaped) {
                {"z.yaml:2:3: problem.seq_len\\u{200b}: unknown key"});
   expect_error(sim(params_arg(write(d / "n.yaml", "problem:\n  seq_len: 16\xc2\xa0\n"), d), d),
                {"got '16\\u{00a0}'"});
+  // A byte that is not UTF-8 went out as it was.
+  expect_error(sim(params_arg(write(d / "b.yaml", "datapath: na\xffive\n"), d), d),
+               {"b.yaml:1:11: datapath: expected one of", "got 'na\\xffive'"});
+}
+
+// An escape can put a NUL in a scalar: a path ended there (`q.npy\0junk` read q.npy, the
+// params recording another name) and an error quoting it was cut short at it.
+TEST(Params, ANulInAScalarIsRefused) {
+  const fs::path d = scratch();
+  expect_error(sim(params_arg(write(d / "n.yaml", "cost: \"my_cost.yaml\\u0000junk\"\n"), d), d),
+               {"n.yaml:1:7: cost: a NUL character (an escape such as \\0), expected text "
+                "without one"});
+  expect_error(sim(params_arg(write(d / "k.yaml", "problem: {\"seq_len\\0x\": 4}\n"), d), d),
+               {"k.yaml:1:11: problem: a NUL character"});
+  expect_error(sim("--check --set 'inputs.q=\"q.npy\\0x\"'", d),
+               {"--set inputs.q=\"q.npy\\0x\": inputs.q: a NUL character"});
+}
+
+// An integer with a leading 0 is octal in YAML 1.1 and decimal in 1.2 (and yaml-cpp): `020` ran
+// 20 query rows, even under `%YAML 1.1`.
+TEST(Params, AnIntegerWithALeadingZeroIsRefused) {
+  const fs::path d = scratch();
+  expect_error(
+      sim(params_arg(write(d / "o.yaml", "%YAML 1.1\n---\nproblem: {seq_len: 020}\n"), d), d),
+      {"o.yaml:3:20: problem.seq_len: expected an integer in [1, 1048576] without a leading 0, "
+       "got '020' (YAML 1.1 reads it as octal, 1.2 as decimal)"});
+  expect_error(sim("--check --set units.exp.latency=-00", d),
+               {"units.exp.latency: expected an integer"});
+  EXPECT_EQ(sim("--check --set problem.seq_len=10 --set problem.head_dim=8", d).status, 0);
 }
 
 // yaml-cpp reads the first document and drops the rest: a header document before the
@@ -233,6 +262,10 @@ TEST(Params, ASecondYamlDocumentIsRefused) {
   expect_error(sim(params_arg(header, d), d), {"h.yaml:3", "a second YAML document"});
   const auto broken = write(d / "b.yaml", "problem: {seq_len: 8}\n---\n- garbage: [unclosed\n");
   expect_error(sim(params_arg(broken, d), d), {"b.yaml:"});
+  // Nor is more after the one document's value (no '---'): `{...} {...}` ran the first.
+  expect_error(sim(params_arg(write(d / "m.yaml", "{problem: {seq_len: 16}} {x: 1}\n"), d), d),
+               {"m.yaml:1:26: more after the document's value: '{x: 1}', expected one YAML "
+                "document"});
   // One document, with its markers, is fine.
   const auto one = write(d / "o.yaml", "---\nproblem: {seq_len: 8, head_dim: 4}\n...\n");
   EXPECT_EQ(sim("--check " + params_arg(one, d), d).status, 0);
@@ -242,6 +275,16 @@ TEST(Params, ASecondYamlDocumentIsRefused) {
 TEST(Params, AnEndlessParamsFileIsRefused) {
   const fs::path d = scratch();
   expect_error(sim("--check /dev/zero", d), {"/dev/zero", "more than 16 MiB"});
+}
+
+// A --set's value is one YAML value: what follows it was dropped, the run going on without it.
+TEST(Params, MoreAfterASetsValueIsRefused) {
+  const fs::path d = scratch();
+  expect_error(sim("--check --set 'problem={seq_len: 16} {head_dim: 4}'", d),
+               {"--set problem={seq_len: 16} {head_dim: 4}: problem: expected one value, got more "
+                "after it: '{head_dim: 4}'"});
+  expect_error(sim("--check --set 'datapath=\"naive\" x'", d),
+               {"datapath: expected one value, got more after it: 'x'"});
 }
 
 // An error is one line, whatever the value: a --set value over several lines is refused, and a
