@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <limits.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -611,6 +612,11 @@ int run(const Options& opt) {
           "written in the --out folder{}",
           opt.trace_events, hint));
     }
+    // A name longer than a file system's names (ext4, tmpfs, NFS: 255 bytes) would fail only when
+    // the results are written, after the whole run.
+    if (opt.trace_events.size() > NAME_MAX)
+      throw InputError(fmt::format("--trace-events {}: expected a file name of at most {} bytes",
+                                   quoted(opt.trace_events), NAME_MAX));
     events = opt.trace_window.empty() ? default_trace_window(shape)
                                       : parse_trace_window(opt.trace_window);
   }

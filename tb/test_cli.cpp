@@ -758,6 +758,12 @@ TEST(Check, SaysARunWouldReplaceEarlierResults) {
   // An empty name (an unset variable in quotes) is not the default file name.
   expect_error(sim("--check --trace-events ''", d),
                {"--trace-events '': expected a file name, got an empty one"});
+  // Nor is a name no file system takes, which failed only when the run wrote it (exit 5).
+  expect_error(sim("--check --trace-events=" + std::string(251, 'a') + ".json", d),
+               {"(256 characters): expected a file name of at most 255 bytes"});
+  EXPECT_EQ(
+      sim("--check --trace-events=" + std::string(250, 'a') + ".json" + out_arg(d / "t"), d).status,
+      0);
 }
 
 // The memory --check says a run needs is the run's peak resident memory, within 10%: what the
