@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -328,12 +329,30 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
   std::cerr << line << std::endl;
 }
 
+// What the process maps now, from Linux's /proc/self/statm (0 if it cannot be read).
+std::uint64_t mapped_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0;
+  statm >> size;
+  return size * std::uint64_t(::sysconf(_SC_PAGE_SIZE));
+}
+
 // Refuses, before allocating anything large, a run that would not fit in nine tenths of the
-// machine's memory, naming the key whose part of the estimate is the largest: a channel depth,
-// or what sets the problem size.
+// machine's memory, or in what an address-space limit (`ulimit -v`, a batch system's) leaves
+// beside what the process maps now, naming the key whose part of the estimate is the largest: a
+// channel depth, or what sets the problem size.
 void refuse_if_too_large(const Params& params, const Simulation& simulation) {
-  const std::uint64_t usable =
+  std::uint64_t usable =
       std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 10 * 9;
+  std::string limit = "of this machine a run may use";
+  if (rlimit as{}; ::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    const std::uint64_t mapped = mapped_bytes();
+    const std::uint64_t left = as.rlim_cur > mapped ? as.rlim_cur - mapped : 0;
+    if (left < usable) {
+      usable = left;
+      limit = "the address-space limit (ulimit -v) leaves";
+    }
+  }
   const MemoryEstimate estimate = simulation.memory_estimate();
   if (estimate.total() <= usable) return;
   std::map<std::string, std::map<std::string, std::string>> depth_keys;
@@ -389,10 +408,9 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
   };
   const std::string needs = gib(estimate.total());
   throw ParamError(fmt::format(
-      "{}{}: this run needs {}{} of memory, more than the {} of this machine a run may use; {} of "
-      "it is for {} (reduce it)",
+      "{}{}: this run needs {}{} of memory, more than the {} {}; {} of it is for {} (reduce it)",
       where.empty() ? "" : where + ": ", driver->first,
-      estimate.total() == MemoryEstimate::beyond ? "" : "about ", needs, gib(usable),
+      estimate.total() == MemoryEstimate::beyond ? "" : "about ", needs, gib(usable), limit,
       gib(driver->second), driver->first));
 }
 
@@ -900,8 +918,10 @@ int sc_main(int argc, char* argv[]) {
     return kInternal;
   } catch (const std::bad_alloc&) {
     // What the memory estimate cannot bound before the run: trace events over a wide window.
-    std::cerr << "sdpa-sim: error: out of memory (no results written); a narrower --trace-window "
-                 "or a smaller problem needs less\n";
+    std::cerr << "sdpa-sim: error: out of memory (no results written); "
+              << (opt.trace_events.empty() ? "a smaller problem needs less\n"
+                                           : "a narrower --trace-window or a smaller problem "
+                                             "needs less\n");
     return kInternal;
   } catch (const sc_core::sc_report& e) {
     // A graph built wrongly, say (docs/extending.md): its message on one line, then where.

@@ -1658,6 +1658,33 @@ TEST(ObserveCli, TraceEventsPastTheMemoryAreExitFiveAndNothingWritten) {
   EXPECT_FALSE(fs::exists(d / "o"));
 }
 
+// An address-space limit (ulimit -v) is a limit the memory check heeds, as the machine's: a run
+// that needs more than it leaves is refused before it starts (exit 2, naming the key), where it
+// ran 7 seconds into an out-of-memory error that blamed a --trace-window it did not have.
+TEST(ObserveCli, ARunPastTheAddressSpaceLimitIsRefusedBeforeItStarts) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
+#endif
+  const fs::path d = scratch();
+  std::ofstream(d / "run.sh") << "ulimit -v 400000\n'" SDPA_SIM
+                                 "' --set datapath=naive --set problem.seq_len=1 "
+                                 "--set problem.head_dim=65536 --set problem.heads=512 --out "
+                              << shell_word(d / "o") << " >/dev/null 2>" << shell_word(d / "stderr")
+                              << "\n";
+  const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 2) << slurp(d / "stderr");
+  EXPECT_NE(slurp(d / "stderr")
+                .find("sdpa-sim: error: --set problem.head_dim=65536: problem.head_dim: "
+                      "this run needs about 1.3 GiB"),
+            std::string::npos)
+      << slurp(d / "stderr");
+  EXPECT_NE(slurp(d / "stderr").find("the address-space limit (ulimit -v) leaves"),
+            std::string::npos)
+      << slurp(d / "stderr");
+  EXPECT_FALSE(fs::exists(d / "o"));
+}
+
 // A tool that is there but fails is a failed write (exit 5, errors.md): the run's results are
 // all or nothing, so none are written.
 TEST(ObserveCli, AFailingToolIsAFailedWrite) {
