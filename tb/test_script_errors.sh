@@ -114,6 +114,18 @@ for bad in nan inf; do
   check "plot: a cycles value of $bad: one line naming line and column, exit 2" \
     one_line 2 "plot: error: $tmp/$bad.csv: line 3: column cycles: '$bad' is not a finite number"
 done
+# Cycles of 0 or fewer were drawn as zero or negative cycles per score, exit 0.
+printf '%s\n' "problem.seq_len,datapath,status,cycles,scores" "8,naive,ok,72,64" \
+  "16,naive,ok,-5,256" >"$tmp/negative.csv"
+try plot --csv "$tmp/negative.csv" --kind cycles --out "$tmp/p.png"
+check "plot: cycles of -5: one line naming line and column, exit 2" \
+  one_line 2 "plot: error: $tmp/negative.csv: line 3: column cycles: '-5' is not a positive number, expected one for a cycle count"
+# A column twice in the header: DictReader took the last, and the figure drew it, exit 0.
+printf '%s\n' "problem.seq_len,datapath,status,cycles,scores,cycles" "8,naive,ok,72,64,999" \
+  >"$tmp/twice.csv"
+try plot --csv "$tmp/twice.csv" --kind cycles --out "$tmp/p.png"
+check "plot: a column twice in the header: one line naming it, exit 2" \
+  one_line 2 "plot: error: $tmp/twice.csv: column cycles twice in its header"
 # Provisioned memory, drawn where the CSV has it, must agree at a point too.
 printf '%s\n' "problem.seq_len,datapath,status,intermediate_high_water_elements,intermediate_capacity_elements" \
   "16,naive,ok,40,60" >"$tmp/cap-a.csv"
