@@ -98,6 +98,16 @@ for bad in "problem.seq_len" "problem.seq_len=" "=1,2" "problem.seq_len=1,,2" "a
 done
 sweep --grid problem.seq_len=8 --set datapath
 check "sweep: bad --set is a one-line error, exit 2" one_line_error
+# An --out that is no folder was "/dev/null: File exists", naming neither --out nor a folder.
+touch "$tmp/a-file"
+for bad in /dev/null "$tmp/a-file" "$tmp/a-file/sub"; do
+  rc=0
+  timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$bad" --grid problem.seq_len=8 \
+    >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+  check "sweep: --out $bad, no folder, is a one-line error naming --out, exit 2" \
+    eval 'one_line_error && [[ $err == "sweep: error: --out $bad: "* ]]'
+done
 # A later --set of a key replaces an earlier one (scripts/study's defaults, then the user's).
 sweep --grid problem.seq_len=8 --set problem.head_dim=4 --set datapath=naive --set problem.head_dim=8
 check "sweep: a later --set of a key wins" rows "$csv" 1 \
