@@ -65,18 +65,21 @@ std::string one_line(std::string_view message) {
                           : (b >> 4) == 14 ? 3
                           : (b >> 3) == 30 ? 4
                                            : 0;
-    const auto continues = [&](std::size_t k) {
-      return (static_cast<unsigned char>(message[i + k]) & 0xc0) == 0x80;
-    };
-    if (n == 0 || i + n > message.size() || (n > 1 && !continues(1)) || (n > 2 && !continues(2)) ||
-        (n > 3 && !continues(3))) {
+    // A sequence is UTF-8 if its bytes continue it and it decodes to a code point that is no
+    // surrogate, is at most U+10FFFF and needs its length (no overlong form such as C0 AF).
+    bool utf8 = n != 0 && i + n <= message.size();
+    char32_t c = n == 1 ? b : b & (0x7f >> n);
+    for (std::size_t k = 1; utf8 && k < n; ++k) {
+      const auto next = static_cast<unsigned char>(message[i + k]);
+      utf8 = (next & 0xc0) == 0x80;
+      c = (c << 6) | (next & 0x3f);
+    }
+    constexpr char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (!utf8 || c < least[n] || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) {
       line += fmt::format("\\x{:02x}", b);
       ++i;
       continue;
     }
-    char32_t c = n == 1 ? b : b & (0x7f >> n);
-    for (std::size_t k = 1; k < n; ++k)
-      c = (c << 6) | (static_cast<unsigned char>(message[i + k]) & 0x3f);
     if (invisible(c))
       line += fmt::format("\\u{{{:04x}}}", static_cast<std::uint32_t>(c));
     else
@@ -329,6 +332,13 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
   std::cerr << line << std::endl;
 }
 
+std::string mib_or_gib(std::uint64_t bytes) {
+  if (bytes == MemoryEstimate::beyond) return "over 16 EiB";
+  if (bytes >= (std::uint64_t(1) << 30))
+    return fmt::format("{:.1f} GiB", double(bytes) / (1 << 30));
+  return fmt::format("{:.1f} MiB", double(bytes) / (1 << 20));
+}
+
 // What the process maps now, from Linux's /proc/self/statm (0 if it cannot be read).
 std::uint64_t mapped_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -346,7 +356,16 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
       std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 10 * 9;
   std::string limit = "of this machine a run may use";
   if (rlimit as{}; ::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
-    const std::uint64_t mapped = mapped_bytes();
+    // Besides what it maps now, the run maps what the estimate leaves out: the progress
+    // reporter's thread stack (the stack limit, 8 MiB by default) and a few MiB of allocator
+    // and library state (a run needed up to 6 MiB more than the check left).
+    rlimit stack{};
+    const std::uint64_t thread_stack =
+        ::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY
+            ? std::uint64_t(stack.rlim_cur)
+            : std::uint64_t(8) << 20;
+    const std::uint64_t mapped =
+        saturating_add(mapped_bytes(), saturating_add(thread_stack, std::uint64_t(16) << 20));
     const std::uint64_t left = as.rlim_cur > mapped ? as.rlim_cur - mapped : 0;
     if (left < usable) {
       usable = left;
@@ -401,17 +420,12 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
       std::max_element(by_key.begin(), by_key.end(),
                        [](const auto& a, const auto& b) { return a.second < b.second; });
   const std::string where = params.origin(driver->first);
-  const auto gib = [](std::uint64_t bytes) {
-    return bytes == MemoryEstimate::beyond
-               ? std::string("over 16 EiB")
-               : fmt::format("{:.1f} GiB", double(bytes) / (1024.0 * 1024.0 * 1024.0));
-  };
-  const std::string needs = gib(estimate.total());
+  const std::string needs = mib_or_gib(estimate.total());
   throw ParamError(fmt::format(
       "{}{}: this run needs {}{} of memory, more than the {} {}; {} of it is for {} (reduce it)",
       where.empty() ? "" : where + ": ", driver->first,
-      estimate.total() == MemoryEstimate::beyond ? "" : "about ", needs, gib(usable), limit,
-      gib(driver->second), driver->first));
+      estimate.total() == MemoryEstimate::beyond ? "" : "about ", needs, mib_or_gib(usable), limit,
+      mib_or_gib(driver->second), driver->first));
 }
 
 // The cost table (`cost`, or the built-in default), checked before anything is simulated.
@@ -507,13 +521,6 @@ std::uint64_t resident_bytes() {
   std::uint64_t size = 0, resident = 0;
   statm >> size >> resident;
   return resident * std::uint64_t(::sysconf(_SC_PAGE_SIZE));
-}
-
-std::string mib_or_gib(std::uint64_t bytes) {
-  if (bytes == MemoryEstimate::beyond) return "over 16 EiB";
-  if (bytes >= (std::uint64_t(1) << 30))
-    return fmt::format("{:.1f} GiB", double(bytes) / (1 << 30));
-  return fmt::format("{:.1f} MiB", double(bytes) / (1 << 20));
 }
 
 // --check: everything a run refuses before it simulates: the parameters, the cost table, the

@@ -143,12 +143,14 @@ std::vector<std::string> apply_set(YAML::Node& root, const std::string& set) {
     throw ParamError(fmt::format("{}: {}: expected a value on one line", name, key));
   const std::string text = set.substr(eq + 1);
   YAML::Node value;
+  std::optional<TreeProblem> problem;
   try {
     value = YAML::Load(text);
+    problem = value_problem(text);  // which parses what follows the value too: `x *undefined`
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}: {}: YAML {}", name, key, yaml_problem(e)));
   }
-  if (const std::optional<TreeProblem> problem = value_problem(text))
+  if (problem)
     throw ParamError(fmt::format("{}: {}{}: {}", name, key,
                                  problem->key == "(top level)" ? "" : "." + problem->key,
                                  problem->what));

@@ -223,9 +223,13 @@ TEST(Params, InvisibleCharactersInAnErrorAreEscaped) {
                {"z.yaml:2:3: problem.seq_len\\u{200b}: unknown key"});
   expect_error(sim(params_arg(write(d / "n.yaml", "problem:\n  seq_len: 16\xc2\xa0\n"), d), d),
                {"got '16\\u{00a0}'"});
-  // A byte that is not UTF-8 went out as it was.
+  // A byte that is not UTF-8 went out as it was, and so did an overlong form and a surrogate.
   expect_error(sim(params_arg(write(d / "b.yaml", "datapath: na\xffive\n"), d), d),
                {"b.yaml:1:11: datapath: expected one of", "got 'na\\xffive'"});
+  expect_error(sim(params_arg(write(d / "o.yaml", "datapath: na\xc0\xafive\n"), d), d),
+               {"got 'na\\xc0\\xafive'"});
+  expect_error(sim(params_arg(write(d / "s.yaml", "datapath: na\xed\xa0\x80ive\n"), d), d),
+               {"got 'na\\xed\\xa0\\x80ive'"});
 }
 
 // An escape can put a NUL in a scalar: a path ended there (`q.npy\0junk` read q.npy, the
@@ -249,8 +253,12 @@ TEST(Params, AnIntegerWithALeadingZeroIsRefused) {
       sim(params_arg(write(d / "o.yaml", "%YAML 1.1\n---\nproblem: {seq_len: 020}\n"), d), d),
       {"o.yaml:3:20: problem.seq_len: expected an integer in [1, 1048576] without a leading 0, "
        "got '020' (YAML 1.1 reads it as octal, 1.2 as decimal)"});
-  expect_error(sim("--check --set units.exp.latency=-00", d),
-               {"units.exp.latency: expected an integer"});
+  // A number key too (01 ns), and a 0 alone is no leading 0 (an out-of-range latency).
+  expect_error(sim("--check --set clock.period_ns=01", d),
+               {"clock.period_ns: expected a number in [0.001, 1e+06] without a leading 0, got "
+                "'01'"});
+  expect_error(sim("--check --set units.exp.latency=0", d),
+               {"units.exp.latency: expected an integer in [1, 1048576], got '0'"});
   EXPECT_EQ(sim("--check --set problem.seq_len=10 --set problem.head_dim=8", d).status, 0);
 }
 
@@ -285,6 +293,9 @@ TEST(Params, MoreAfterASetsValueIsRefused) {
                 "after it: '{head_dim: 4}'"});
   expect_error(sim("--check --set 'datapath=\"naive\" x'", d),
                {"datapath: expected one value, got more after it: 'x'"});
+  // What follows may be broken YAML of its own: an error, not yaml-cpp's exception (exit 5).
+  expect_error(sim("--check --set 'datapath=\"naive\" *x'", d),
+               {"datapath: YAML syntax error: the referenced anchor is not defined"});
 }
 
 // An error is one line, whatever the value: a --set value over several lines is refused, and a

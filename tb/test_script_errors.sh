@@ -310,8 +310,12 @@ printf 'CMAKE_HOME_DIRECTORY:INTERNAL=/gone/sdpa\n' >"$moved/build/CMakeCache.tx
 printf 'CMAKE_HOME_DIRECTORY:INTERNAL=/gone/sdpa\n' >"$moved/build-fuzz/CMakeCache.txt"
 printf 'CMAKE_HOME_DIRECTORY:INTERNAL=%s\n' "$moved" >"$moved/build-asan/CMakeCache.txt"
 touch "$moved/build/tb/CMakeFiles/y.dir/y.o" "$moved/build-fuzz/corpus/input"
+# A dpkg-query that finds every package installed: the test installs nothing where one is missing.
+mkdir -p "$tmp/installed"
+printf '#!/bin/sh\nprintf "install ok installed"\n' >"$tmp/installed/dpkg-query"
+chmod +x "$tmp/installed/dpkg-query"
 rc=0
-"$moved/scripts/setup" --no-build >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+PATH=$tmp/installed:$PATH "$moved/scripts/setup" --no-build >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
 err=$(<"$tmp/stderr")
 check "setup: a build folder configured elsewhere loses its cache and objects, with a note" \
   eval '[[ $rc == 0 && ! -e $moved/build/CMakeCache.txt && ! -e $moved/build/CMakeFiles &&
