@@ -339,12 +339,17 @@ std::string mib_or_gib(std::uint64_t bytes) {
   return fmt::format("{:.1f} MiB", double(bytes) / (1 << 20));
 }
 
-// What the process maps now, from Linux's /proc/self/statm (0 if it cannot be read).
-std::uint64_t mapped_bytes() {
+// The process's memory now, from Linux's /proc/self/statm (0s if it cannot be read): what it
+// maps and what of that is resident.
+struct ProcessMemory {
+  std::uint64_t mapped = 0, resident = 0;
+};
+ProcessMemory process_memory() {
   std::ifstream statm("/proc/self/statm");
-  std::uint64_t size = 0;
-  statm >> size;
-  return size * std::uint64_t(::sysconf(_SC_PAGE_SIZE));
+  ProcessMemory pages;
+  statm >> pages.mapped >> pages.resident;
+  const auto page = std::uint64_t(::sysconf(_SC_PAGE_SIZE));
+  return {pages.mapped * page, pages.resident * page};
 }
 
 // Refuses, before allocating anything large, a run that would not fit in nine tenths of the
@@ -364,8 +369,8 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
         ::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY
             ? std::uint64_t(stack.rlim_cur)
             : std::uint64_t(8) << 20;
-    const std::uint64_t mapped =
-        saturating_add(mapped_bytes(), saturating_add(thread_stack, std::uint64_t(16) << 20));
+    const std::uint64_t mapped = saturating_add(
+        process_memory().mapped, saturating_add(thread_stack, std::uint64_t(16) << 20));
     const std::uint64_t left = as.rlim_cur > mapped ? as.rlim_cur - mapped : 0;
     if (left < usable) {
       usable = left;
@@ -515,14 +520,6 @@ void write_report(OutputFolder& out, const Params& params, nlohmann::json report
   out.write("report.json", text);
 }
 
-// The process's resident memory now, from Linux's /proc/self/statm (0 if it cannot be read).
-std::uint64_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * std::uint64_t(::sysconf(_SC_PAGE_SIZE));
-}
-
 // --check: everything a run refuses before it simulates: the parameters, the cost table, the
 // graphs (built, nothing allocated), the memory estimate, the user's .npy inputs (read whole:
 // their values are checked too) and the output folder. Creates and writes nothing.
@@ -533,7 +530,7 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
   refuse_if_too_large(params, simulation);
   // What the process holds now (the program, the graphs) and what the run will allocate.
   const std::uint64_t needs =
-      saturating_add(resident_bytes(), simulation.memory_estimate().total());
+      saturating_add(process_memory().resident, simulation.memory_estimate().total());
   if (params.has_inputs()) load_inputs(params);
   if (check_output_folder(out, outputs))
     std::cerr << fmt::format("sdpa-sim: note: a run would replace the results in {}\n",

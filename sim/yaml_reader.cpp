@@ -118,6 +118,18 @@ class Structure final : public YAML::EventHandler {
   std::map<YAML::anchor_t, std::uint64_t> sizes_;
 };
 
+// The structure of a YAML text's first two documents. Two at most, not YAML::LoadAll: yaml-cpp
+// 0.7 (Debian 12's) loops there for ever, allocating, on a stream it cannot advance in (a leading
+// ','), reporting a document at the same place again and again. Throws what the parser throws.
+Structure read_structure(const std::string& text) {
+  Structure structure;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  for (int i = 0; i < 2 && parser.HandleNextDocument(structure); ++i) {
+  }
+  return structure;
+}
+
 // A byte offset in `text` as a 1-based line and column.
 std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std::size_t at) {
   const std::size_t line_start = text.rfind('\n', at);
@@ -193,6 +205,12 @@ bool leading_zero(const std::string& text) {
          text.find_first_not_of("0123456789", digits) == std::string::npos;
 }
 
+// The error of such an integer: what was `expected`, and why the leading 0 is refused.
+std::string without_leading_zero(const std::string& expected, const std::string& text) {
+  return fmt::format("{} without a leading 0, got {} (YAML 1.1 reads it as octal, 1.2 as decimal)",
+                     expected, quoted(text));
+}
+
 // What a node that is not a scalar is, as an error's "got ...".
 std::string not_scalar(const YAML::Node& node) {
   if (node.IsSequence()) return "a list";
@@ -230,12 +248,8 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
 }
 
 std::optional<TreeProblem> value_problem(const std::string& text) {
-  Structure structure;
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  // Two documents at most (see parse_yaml): yaml-cpp reads the first value and drops the rest.
-  for (int i = 0; i < 2 && !structure.problem && parser.HandleNextDocument(structure); ++i) {
-  }
+  // yaml-cpp reads the first value and drops the rest.
+  Structure structure = read_structure(text);
   if (!structure.problem && structure.starts.size() > 1) {
     const auto at = static_cast<std::size_t>(structure.starts[1].pos);
     structure.problem =
@@ -265,13 +279,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   Structure documents;
   try {
     root = YAML::Load(text);
-    // At most two documents, not YAML::LoadAll: yaml-cpp 0.7 (Debian 12's) loops there for ever,
-    // allocating, on a stream it cannot advance in (a leading ','), reporting a document at the
-    // same place again and again.
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    for (int i = 0; i < 2 && parser.HandleNextDocument(documents); ++i) {
-    }
+    documents = read_structure(text);
   } catch (const YAML::Exception& e) {
     throw ParamError(fmt::format("{}:{}:{}: YAML {}{}", name, e.mark.line + 1, e.mark.column + 1,
                                  yaml_problem(e), likely_cause(text, e.mark, e.msg)));
@@ -384,11 +392,7 @@ std::uint64_t YamlReader::integer(const YAML::Node& node, const std::string& key
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
     fail(node, key, fmt::format("{}, got {}", expected, quoted(text)));
-  if (leading_zero(text))
-    fail(node, key,
-         fmt::format("{} without a leading 0, got {} (YAML 1.1 reads it as octal, 1.2 "
-                     "as decimal)",
-                     expected, quoted(text)));
+  if (leading_zero(text)) fail(node, key, without_leading_zero(expected, text));
   note(node, key);
   return value;
 }
@@ -407,11 +411,7 @@ double YamlReader::number(const YAML::Node& node, const std::string& key, double
   }
   if (!std::isfinite(value) || value < min || value > max)
     fail(node, key, fmt::format("{}, got {}", expected, quoted(node.Scalar())));
-  if (leading_zero(node.Scalar()))
-    fail(node, key,
-         fmt::format("{} without a leading 0, got {} (YAML 1.1 reads it as octal, 1.2 "
-                     "as decimal)",
-                     expected, quoted(node.Scalar())));
+  if (leading_zero(node.Scalar())) fail(node, key, without_leading_zero(expected, node.Scalar()));
   note(node, key);
   return value;
 }
