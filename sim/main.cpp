@@ -23,6 +23,7 @@
 #include "sim/build_info.h"
 #include "sim/cost.h"
 #include "sim/exit_status.h"
+#include "sim/messages.h"
 #include "sim/npy.h"
 #include "sim/observe.h"
 #include "sim/output.h"
@@ -37,57 +38,6 @@ namespace fs = std::filesystem;
 using namespace sdpa;
 
 namespace {
-
-// An error is one line, whatever the input it quotes holds: control characters are escaped, and
-// so are those a terminal shows as a space or not at all (`seq_len\u{200b}` is not `seq_len`),
-// and bytes that are not UTF-8, which a terminal would show as something else or garble.
-std::string one_line(std::string_view message) {
-  const auto invisible = [](char32_t c) {
-    return (c >= 0x80 && c <= 0xa0) || c == 0xad || (c >= 0x2000 && c <= 0x200f) ||
-           (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c == 0x3000 ||
-           c == 0xfeff;
-  };
-  std::string line;
-  for (std::size_t i = 0; i < message.size();) {
-    const auto b = static_cast<unsigned char>(message[i]);
-    if (b == '\n') {
-      line += "\\n";
-      ++i;
-      continue;
-    }
-    if (b < 0x20 || b == 0x7f) {
-      line += fmt::format("\\x{:02x}", b);
-      ++i;
-      continue;
-    }
-    const std::size_t n = b < 0x80         ? 1
-                          : (b >> 5) == 6  ? 2
-                          : (b >> 4) == 14 ? 3
-                          : (b >> 3) == 30 ? 4
-                                           : 0;
-    // A sequence is UTF-8 if its bytes continue it and it decodes to a code point that is no
-    // surrogate, is at most U+10FFFF and needs its length (no overlong form such as C0 AF).
-    bool utf8 = n != 0 && i + n <= message.size();
-    char32_t c = n == 1 ? b : b & (0x7f >> n);
-    for (std::size_t k = 1; utf8 && k < n; ++k) {
-      const auto next = static_cast<unsigned char>(message[i + k]);
-      utf8 = (next & 0xc0) == 0x80;
-      c = (c << 6) | (next & 0x3f);
-    }
-    constexpr char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (!utf8 || c < least[n] || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) {
-      line += fmt::format("\\x{:02x}", b);
-      ++i;
-      continue;
-    }
-    if (invisible(c))
-      line += fmt::format("\\u{{{:04x}}}", static_cast<std::uint32_t>(c));
-    else
-      line.append(message.substr(i, n));
-    i += n;
-  }
-  return line;
-}
 
 struct Options {
   std::string params;  // empty: the built-in params/default.yaml
@@ -277,17 +227,17 @@ AttentionInputs load_inputs(const Params& p) {
     // would run as zeros without a word; so would one whose values numerics.input cannot hold.
     // Half the least subnormal rounds to 0 too: ties go to the even neighbour.
     if (a.flushed_to_zero != 0)
-      std::cerr << fmt::format(
-          "sdpa-sim: note: {}: {}: {} of its {} values {} nonzero in float64 but round{} to 0 in "
-          "float32 (at or below {:g}, half its least subnormal)\n",
+      note(fmt::format(
+          "{}: {}: {} of its {} values {} nonzero in float64 but round{} to 0 in float32 (at or "
+          "below {:g}, half its least subnormal)",
           key, *path, a.flushed_to_zero, a.data.size(), a.flushed_to_zero == 1 ? "is" : "are",
-          a.flushed_to_zero == 1 ? "s" : "", double(std::numeric_limits<float>::denorm_min()) / 2);
+          a.flushed_to_zero == 1 ? "s" : "", double(std::numeric_limits<float>::denorm_min()) / 2));
     if (lost != 0)
-      std::cerr << fmt::format(
-          "sdpa-sim: note: {}: {}: {} of its {} values {} nonzero but round{} to 0 in "
-          "numerics.input {} (at or below {:g}, half its least subnormal)\n",
+      note(fmt::format(
+          "{}: {}: {} of its {} values {} nonzero but round{} to 0 in numerics.input {} (at or "
+          "below {:g}, half its least subnormal)",
           key, *path, lost, a.data.size(), lost == 1 ? "is" : "are", lost == 1 ? "s" : "",
-          format.name, format.min_subnormal / 2);
+          format.name, format.min_subnormal / 2));
     *dest = std::move(a.data);
   }
   return in;
@@ -477,8 +427,9 @@ bool convert_to_fst(OutputFolder& out) {
   const int status =
       run_tool({"vcd2fst", out.staged("trace.vcd").string(), out.staged("trace.fst").string()});
   if (status == -1) {
-    std::cerr << "sdpa-sim: note: trace.fst not written, trace.vcd kept: vcd2fst is not "
-                 "installed (Debian package gtkwave)\n";
+    note(
+        "trace.fst not written, trace.vcd kept: vcd2fst is not installed (Debian package "
+        "gtkwave)");
     return false;
   }
   if (status != 0) {
@@ -498,8 +449,9 @@ void write_graph(OutputFolder& out, const std::vector<DatapathResult>& runs,
   const int status = run_tool(
       {"dot", "-Tsvg", "-o", out.staged("graph.svg").string(), out.staged("graph.dot").string()});
   if (status == -1)
-    std::cerr << "sdpa-sim: note: graph.svg not written: Graphviz's dot is not installed "
-                 "(Debian package graphviz); graph.dot is\n";
+    note(
+        "graph.svg not written: Graphviz's dot is not installed (Debian package graphviz); "
+        "graph.dot is");
   else if (status != 0)
     out.fail("graph.svg", fmt::format("Graphviz's dot exited with status {}", status));
   else
@@ -533,8 +485,7 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
       saturating_add(process_memory().resident, simulation.memory_estimate().total());
   if (params.has_inputs()) load_inputs(params);
   if (check_output_folder(out, outputs))
-    std::cerr << fmt::format("sdpa-sim: note: a run would replace the results in {}\n",
-                             out.string());
+    note(fmt::format("a run would replace the results in {}", out.string()));
   std::cout << fmt::format("parameters ok: {}, datapaths {}; the run needs about {} of memory\n",
                            describe(shape), fmt::join(params.datapaths(), ", "), mib_or_gib(needs));
   return kOk;
@@ -545,19 +496,17 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
 void note_params_file_replaced(const std::string& path, const fs::path& out_dir,
                                const std::set<std::string>& replaced) {
   if (!path.empty() && among_replaced(out_dir, replaced, path))
-    std::cerr << fmt::format(
-        "sdpa-sim: note: the params file {} is one of the results this run replaces; its values "
-        "are in the new {}\n",
-        path, (out_dir / "params.yaml").string());
+    note(fmt::format(
+        "the params file {} is one of the results this run replaces; its values are in the new {}",
+        path, (out_dir / "params.yaml").string()));
 }
 
 // A params file that sets nothing (empty, or comments only) is valid YAML and runs the defaults;
 // a file truncated to nothing would too, so the user is told.
 void note_params_file_sets_nothing(const std::string& path, const Params& params) {
   if (!path.empty() && params.file_sets_nothing)
-    std::cerr << fmt::format(
-        "sdpa-sim: note: the params file {} sets no parameters: the defaults run{}\n", path,
-        params.origins.empty() ? "" : ", with the --set values");
+    note(fmt::format("the params file {} sets no parameters: the defaults run{}", path,
+                     params.origins.empty() ? "" : ", with the --set values"));
 }
 
 // --size-buffers sizes every channel from ample depths: the keys that would set a selected
@@ -580,10 +529,10 @@ void note_depths_not_used(const Params& params) {
   if (shown < given.size()) named.push_back(fmt::format("{} more", given.size() - shown));
   const std::string last = named.back();
   named.pop_back();
-  std::cerr << fmt::format(
-      "sdpa-sim: note: --size-buffers sizes every channel, starting from ample depths: {}{}{} {} "
-      "not used\n",
-      fmt::join(named, ", "), named.empty() ? "" : " and ", last, given.size() == 1 ? "is" : "are");
+  note(fmt::format(
+      "--size-buffers sizes every channel, starting from ample depths: {}{}{} {} not used",
+      fmt::join(named, ", "), named.empty() ? "" : " and ", last,
+      given.size() == 1 ? "is" : "are"));
 }
 
 int run(const Options& opt) {
@@ -593,10 +542,8 @@ int run(const Options& opt) {
   note_params_file_sets_nothing(opt.params, params);
   // Both modes give identical results; only synchronized time makes a true waveform.
   if (opt.waveform() && params.mode == "decoupled")
-    std::cerr << fmt::format(
-        "sdpa-sim: note: {} runs in synchronized mode (sim.mode was "
-        "decoupled)\n",
-        opt.fst ? "--fst" : "--vcd");
+    note(fmt::format("{} runs in synchronized mode (sim.mode was decoupled)",
+                     opt.fst ? "--fst" : "--vcd"));
   if (params.mode.empty() || opt.waveform())
     params.mode = opt.waveform() ? "synchronized" : "decoupled";
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
@@ -607,14 +554,14 @@ int run(const Options& opt) {
   if (params.lanes > shape.group_queries()) {
     const std::size_t first_idle = shape.group_queries(), last = params.lanes - 1;
     const std::size_t n = shape.seq_len, g = shape.group();
-    std::cerr << fmt::format(
-        "sdpa-sim: note: parallel.lanes is {} but {}: {} idle (lanes share out the query rows of "
-        "a K/V head's group: docs/timing.md, \"Parallel lanes\")\n",
+    note(fmt::format(
+        "parallel.lanes is {} but {}: {} idle (lanes share out the query rows of a K/V head's "
+        "group: docs/timing.md, \"Parallel lanes\")",
         params.lanes,
         g == 1 ? fmt::format("a head has {} {}", n, n == 1 ? "query" : "queries")
                : fmt::format("a K/V head's {} query heads have {} query rows", g, g * n),
         first_idle == last ? fmt::format("lane {} stays", last)
-                           : fmt::format("lanes {} … {} stay", first_idle, last));
+                           : fmt::format("lanes {} … {} stay", first_idle, last)));
   }
   TraceWindow events;
   if (!opt.trace_events.empty()) {
@@ -784,10 +731,9 @@ int run(const Options& opt) {
     Cycle span = 0;
     for (const DatapathResult& r : result.runs) span = std::max(span, r.span);
     if (span != 0 && events.from >= span)
-      std::cerr << fmt::format(
-          "sdpa-sim: note: --trace-window {}:{} starts after the run's last cycle, {}: {} holds "
-          "no intervals\n",
-          events.from, events.to, span - 1, opt.trace_events);
+      note(fmt::format(
+          "--trace-window {}:{} starts after the run's last cycle, {}: {} holds no intervals",
+          events.from, events.to, span - 1, opt.trace_events));
     std::string trace = trace_events(simulation.datapaths(), events);
     trace += '\n';
     out.write(opt.trace_events, trace);
@@ -802,7 +748,7 @@ int run(const Options& opt) {
   std::cout << fmt::format("{}, mode {}, simulated in {:.2f} s of wall time\n\n", describe(shape),
                            params.mode, result.wall_seconds)
             << summary(result, checks, &cost)
-            << fmt::format("\nresults in {}\n", out.dir().string());
+            << fmt::format("\nresults in {}\n", one_line(out.dir().string()));
   // A summary lost on the way (standard output on a full disk) is not a quiet success.
   if (!std::cout.flush())
     throw WriteError(

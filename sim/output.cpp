@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/messages.h"
 #include "sim/npy.h"
 #include "sim/simulation.h"
 
@@ -242,8 +243,7 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
 }
 
 void OutputFolder::note_replacing() const {
-  if (!previous_.empty())
-    std::cerr << fmt::format("sdpa-sim: note: replacing the results in {}\n", dir_.string());
+  if (!previous_.empty()) note(fmt::format("replacing the results in {}", dir_.string()));
 }
 
 OutputFolder::~OutputFolder() {

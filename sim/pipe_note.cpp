@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "sim/messages.h"
+
 namespace sdpa {
 
 PipeWaitNote::PipeWaitNote(const std::string& path, const std::string& what) {
@@ -14,11 +16,10 @@ PipeWaitNote::PipeWaitNote(const std::string& path, const std::string& what) {
   thread_ = std::thread([this, path, what] {
     std::unique_lock lock(mutex_);
     if (read_.wait_for(lock, std::chrono::seconds(2), [this] { return done_; })) return;
-    std::fputs(fmt::format("sdpa-sim: note: waiting for {} (a pipe) to deliver the {}: nothing "
-                           "runs until whatever writes it has finished\n",
-                           path, what)
-                   .c_str(),
-               stderr);
+    note(fmt::format(
+        "waiting for {} (a pipe) to deliver the {}: nothing runs until whatever writes it has "
+        "finished",
+        path, what));
   });
 }
 

@@ -98,6 +98,22 @@ TEST(ReusedFolder, AParamsFileAmongTheResultsReplacedIsNamed) {
   expect_error(events, {"--trace-events report.json: the run's own report has that name"});
 }
 
+// Notes quote paths, which may hold a newline: each note is still one line, with the newline
+// escaped as errors escape it, and so is the summary's last line.
+TEST(ReusedFolder, ANoteOnAFolderWithANewlineInItsNameIsOneLine) {
+  const fs::path d = scratch();
+  const fs::path o = d / "two\nlines";
+  const std::string escaped = (d / "two\\nlines").string();
+  ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
+  const SimRun check = sim(kSmall + "--check --out " + shell_word(o), d);
+  ASSERT_EQ(check.status, 0) << check.err;
+  EXPECT_EQ(check.err, "sdpa-sim: note: a run would replace the results in " + escaped + "\n");
+  const SimRun r = sim(kSmall + "--out " + shell_word(o), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "sdpa-sim: note: replacing the results in " + escaped + "\n");
+  EXPECT_NE(r.out.find("\nresults in " + escaped + "\n"), std::string::npos) << r.out;
+}
+
 TEST(ReusedFolder, ADeadlockedRunLeavesNoEarlierOutputBesideItsReport) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
