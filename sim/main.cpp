@@ -391,10 +391,13 @@ CostTable cost_table(const Params& p) {
     // again.
     std::string why;
     errno = 0;
-    if (fs::is_directory(p.cost, error))
+    const fs::file_status file = fs::status(p.cost, error);
+    if (error)  // not there, a loop of links, no permission to look
+      why = error.message();
+    else if (fs::is_directory(file))
       why = "it is a folder";
-    else if (!fs::is_regular_file(p.cost, error))
-      why = fs::exists(p.cost, error) ? "not a regular file" : std::strerror(ENOENT);
+    else if (!fs::is_regular_file(file))
+      why = "not a regular file";
     else if (!std::ifstream(p.cost))
       why = std::strerror(errno != 0 ? errno : EIO);
     if (!why.empty())

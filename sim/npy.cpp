@@ -196,7 +196,10 @@ NpyArray read_npy(const std::string& path,
   } else {
     throw fail(fmt::format("unsupported .npy version {}", int(version[0])));
   }
-  if (!in || header_len > (1u << 20)) throw fail("truncated or oversized .npy header");
+  if (!in) throw fail("truncated .npy header");
+  // numpy writes a few hundred bytes; a length past 1 MiB is a corrupt file, not one to read.
+  if (header_len > (1u << 20))
+    throw fail(fmt::format(".npy header of {} bytes, expected at most 1 MiB", header_len));
   std::string header(header_len, '\0');
   in.read(header.data(), header_len);
   if (!in) throw fail("truncated .npy header");

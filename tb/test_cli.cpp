@@ -505,6 +505,22 @@ TEST(Inputs, NotAnNpyFileNamesTheFile) {
                {"p.yaml:1:13: inputs.q: " + (d / "q.npy").string(), "not a .npy file"});
 }
 
+// A version 2 header's length field can say 4 GiB; the message gives the length and the limit.
+TEST(Inputs, AnOversizedOrTruncatedNpyHeaderSaysWhich) {
+  const fs::path d = scratch();
+  write(d / "big.npy", std::string("\x93NUMPY\x02\x00\x00\x00\x20\x00", 12));
+  write(d / "short.npy", std::string("\x93NUMPY\x01\x00\x10", 9));
+  for (const auto& [name, message] :
+       {std::pair{"big.npy", ".npy header of 2097152 bytes, expected at most 1 MiB"},
+        {"short.npy", "truncated .npy header"}}) {
+    const std::string file = shell_word(d / name);
+    expect_error(sim("--check --set inputs.q=" + file + " --set inputs.k=" + file +
+                         " --set inputs.v=" + file,
+                     d),
+                 {std::string(name) + ": " + message});
+  }
+}
+
 // An input is read twice and again by the checks' child runs, and params.yaml names it for a
 // rerun: a pipe's array was read as far as its header, then the run waited for a second writer or
 // took the data for a header (bad magic).

@@ -586,6 +586,13 @@ TEST(CostCli, AMissingCostFileNamesTheKeyAndLine) {
   EXPECT_NE(device.err.find("cost: cannot read the cost file /dev/null: not a regular file"),
             std::string::npos)
       << device.err;
+  // A link that leads back to itself is there, but its file is not.
+  fs::create_symlink(d / "b.yaml", d / "a.yaml");
+  fs::create_symlink(d / "a.yaml", d / "b.yaml");
+  const SimRun loop = sim("--set cost=" + shell_word(d / "a.yaml") + out_arg(d / "o"), d);
+  EXPECT_EQ(loop.status, 2) << loop.err;
+  EXPECT_NE(loop.err.find("a.yaml: Too many levels of symbolic links"), std::string::npos)
+      << loop.err;
 }
 
 }  // namespace
