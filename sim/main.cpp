@@ -896,5 +896,8 @@ int main(int argc, char* argv[]) {
   // Past a file size limit (ulimit -f) a write then fails with EFBIG, reported as exit 5,
   // instead of the signal killing the run.
   ::signal(SIGXFSZ, SIG_IGN);
+  // A closed pipe (`| head`, a dead `tee`) makes a write fail with EPIPE instead of killing the
+  // run: the results are still written, and a summary that cannot be is exit 5 (errors.md).
+  ::signal(SIGPIPE, SIG_IGN);
   return sc_core::sc_elab_and_sim(argc, argv);
 }

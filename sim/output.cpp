@@ -9,11 +9,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -149,10 +151,24 @@ int lock_folder(const fs::path& dir) {
   return -1;
 }
 
+// A run killed while it replaced its results (SIGKILL, or the machine going down: other
+// signals wait for the commit) left the earlier run's files in a folder beside them.
+std::string earlier_files_aside(const fs::path& dir) {
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
+    if (e.path().filename().string().rfind(".sdpa-earlier.", 0) == 0)
+      return fmt::format(
+          "; a run stopped while it replaced the results there, and the earlier "
+          "run's files are in {}",
+          e.path().string());
+  return "";
+}
+
 // Why a file in `dir` is not an earlier run's output, for the refusal below.
 std::string why_not_listed(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::exists(fs::symlink_status(dir / "report.json", ec))) return "there is no report.json";
+  if (!fs::exists(fs::symlink_status(dir / "report.json", ec)))
+    return "there is no report.json" + earlier_files_aside(dir);
   if (!fs::is_regular_file(dir / "report.json", ec)) return "its report.json is not a file";
   std::ifstream in(dir / "report.json");
   if (!in || !nlohmann::json::accept(in)) return "its report.json is not valid JSON";
@@ -172,6 +188,33 @@ std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std
   }
   return previous;
 }
+
+// Ctrl-C, a kill or a closed terminal in the middle of the renames would leave the folder half
+// replaced: the earlier run's files aside, some of this run's in place, no report. While one
+// lives, those signals wait (whichever thread they reach); at its end they act as they would have,
+// after the folder holds one run's results. SIGKILL cannot wait (errors.md).
+class SignalsWait {
+ public:
+  SignalsWait() {
+    struct sigaction wait {};
+    wait.sa_handler = [](int signal) { pending_ = signal; };
+    ::sigemptyset(&wait.sa_mask);
+    for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &wait, &before_[i]);
+  }
+  ~SignalsWait() {
+    for (std::size_t i = 0; i < kSignals.size(); ++i)
+      ::sigaction(kSignals[i], &before_[i], nullptr);
+    // Ignored before (nohup's SIGHUP), it is ignored now.
+    if (pending_ != 0) ::raise(pending_);
+  }
+  SignalsWait(const SignalsWait&) = delete;
+  SignalsWait& operator=(const SignalsWait&) = delete;
+
+ private:
+  static constexpr std::array<int, 4> kSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  static inline volatile std::sig_atomic_t pending_ = 0;
+  std::array<struct sigaction, kSignals.size()> before_{};
+};
 
 }  // namespace
 
@@ -313,6 +356,7 @@ bool OutputFolder::commit() {
     return false;
   };
   if (!ok()) return discard();
+  const SignalsWait signals_wait;
   // The earlier run's files move aside, report.json first, then this run's move in, report.json
   // last: while the files change no report describes the folder, and a rename that fails (a file
   // another user owns in a sticky folder, say) puts back every file that moved, so the folder is

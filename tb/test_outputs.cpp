@@ -247,6 +247,111 @@ TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
   EXPECT_TRUE(fs::exists(o / alive / "o_naive.npy"));
 }
 
+// Ctrl-C or a kill while a run replaces earlier results (its commit: the four earlier files move
+// aside, renames 1 to 4, then the run's four move in) waits until the folder holds the new run's
+// results, all of them, and then stops the run as it would have.
+struct SignalInCommit {
+  int rename;
+  int signal;
+};
+class SignalInCommitTest : public testing::TestWithParam<SignalInCommit> {};
+
+TEST_P(SignalInCommitTest, WaitsUntilTheFolderHoldsOneRunsResults) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
+  write(o / "notes.txt", "mine\n");
+  const std::string prefix = fmt::format(
+      "env SDPA_SIGNAL_AT_RENAME='{} {}' LD_PRELOAD={} "
+      "ASAN_OPTIONS=\"$ASAN_OPTIONS:verify_asan_link_order=0\" ",
+      GetParam().rename, GetParam().signal, shell_word(SDPA_SIGNAL_AT_RENAME));
+  const SimRun r =
+      sim_in(SDPA_SOURCE_DIR,
+             "--set problem.seq_len=12 --set problem.head_dim=4 --out " + shell_word(o), d, prefix);
+  EXPECT_EQ(r.status, 128 + GetParam().signal) << r.err;  // as timeout reports a signal's end
+  EXPECT_EQ(names(contents(o)),
+            (std::vector<std::string>{"notes.txt", "o_naive.npy", "o_reordered.npy", "params.yaml",
+                                      "report.json"}));
+  EXPECT_EQ(report(o)["params"]["problem"]["seq_len"], 12);
+  EXPECT_EQ(slurp(o / "notes.txt"), "mine\n");
+  for (const fs::directory_entry& e : fs::directory_iterator(o))
+    EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+}
+
+INSTANTIATE_TEST_SUITE_P(ReusedFolder, SignalInCommitTest,
+                         testing::Values(SignalInCommit{2, SIGINT}, SignalInCommit{6, SIGTERM},
+                                         SignalInCommit{8, SIGHUP}),
+                         [](const auto& info) {
+                           return fmt::format("Rename{}Signal{}", info.param.rename,
+                                              info.param.signal);
+                         });
+
+// SIGKILL cannot wait: a run killed in its commit leaves the earlier run's files aside, which the
+// refusal of the next run names.
+TEST(ReusedFolder, TheRefusalNamesTheEarlierFilesAKilledCommitLeftAside) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
+  const fs::path aside = o / ".sdpa-earlier.host.123";
+  fs::create_directories(aside);
+  for (const char* name : {"report.json", "o_naive.npy", "o_reordered.npy"})
+    fs::rename(o / name, aside / name);
+  expect_error(sim(kSmall + "--out " + shell_word(o), d),
+               {"params.yaml is there but is not the output of an earlier run (there is no "
+                "report.json; a run stopped while it replaced the results there, and the earlier "
+                "run's files are in " +
+                aside.string() + ")"});
+}
+
+// A pipe whose reader has gone (`| head`, a dead `tee`) fails the writes to it instead of killing
+// the run. Runs the simulator with `args`, its standard output (fd 1) or error (fd 2) such a pipe.
+SimRun sim_into_closed_pipe(int fd, const std::string& args, const fs::path& d) {
+  int ends[2];
+  if (::pipe(ends) != 0) throw std::runtime_error("pipe failed");
+  ::close(ends[0]);
+  const std::string other =
+      fd == 1 ? "2>" + shell_word(d / "stderr") : ">" + shell_word(d / "stdout");
+  const std::string cmd =
+      "cd '" SDPA_SOURCE_DIR "' && timeout 60 " + shell_word(SDPA_SIM) + " " + args + " " + other;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(ends[1], fd);
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(ends[1]);
+  int raw = 0;
+  ::waitpid(child, &raw, 0);
+  SimRun r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  if (fd == 1) r.err = slurp(d / "stderr");
+  if (fd == 2) r.out = slurp(d / "stdout");
+  return r;
+}
+
+TEST(Options, ASummaryIntoAClosedPipeIsExitFiveAndTheResultsAreWritten) {
+  const fs::path d = scratch();
+  const SimRun r = sim_into_closed_pipe(1, kSmall + "--out " + shell_word(d / "o"), d);
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_EQ(r.err,
+            "sdpa-sim: error: standard output: cannot write the summary: Broken pipe (the "
+            "results are in " +
+                (d / "o").string() + ")\n");
+  EXPECT_TRUE(fs::exists(d / "o" / "report.json"));
+}
+
+// The note that earlier results are replaced meets the closed pipe: the run goes on.
+TEST(Options, ARunWhoseStandardErrorIsAClosedPipeCompletes) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
+  const SimRun r = sim_into_closed_pipe(
+      2, "--set problem.seq_len=12 --set problem.head_dim=4 --out " + shell_word(o), d);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("results in " + o.string()), std::string::npos) << r.out;
+  EXPECT_EQ(report(o)["params"]["problem"]["seq_len"], 12);
+}
+
 TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
   const fs::path d = scratch();
   write(d / "afile", "");
