@@ -705,8 +705,9 @@ int run(const Options& opt) {
     // each unit stopped: from the span on, the cycle a deadlock's units wait in (a datapath that
     // completed later runs on past the view, which would otherwise shrink the stop to a sliver).
     // The waveform's last values are a cycle before SystemC time stopped (its last step is written
-    // only when time advances): past the span, or for a run the watchdog stopped, past the limit,
-    // which a unit's stall may have overshot.
+    // only when time advances): past the span, or for a run the watchdog stopped, near the limit
+    // or before it (where every unit's next operation lay beyond it), while a unit's stall may
+    // have taken its span past both.
     const double period_ps = params.clock_period_ns * 1e3;
     // In SystemC's time units, whole: a period of 0.1 ns in seconds would round the cycle down.
     const Cycle now = sc_core::sc_time_stamp().value() /
