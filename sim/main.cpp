@@ -475,6 +475,18 @@ void write_report(OutputFolder& out, const Params& params, nlohmann::json report
   out.write("report.json", text);
 }
 
+// A summary lost on the way (standard output on a full disk, or a pipe whose reader has gone)
+// is not a quiet success: exit 5, naming the folder that holds the results, if any were written.
+void flush_summary(const fs::path* results) {
+  if (std::cout.flush()) return;
+  const char* why = std::strerror(errno != 0 ? errno : EIO);
+  throw WriteError(results == nullptr
+                       ? fmt::format("standard output: cannot write: {}", why)
+                       : fmt::format("standard output: cannot write the summary: {} (the results "
+                                     "are in {})",
+                                     why, results->string()));
+}
+
 // --check: everything a run refuses before it simulates: the parameters, the cost table, the
 // graphs (built, nothing allocated), the memory estimate, the user's .npy inputs (read whole:
 // their values are checked too) and the output folder. Creates and writes nothing.
@@ -491,6 +503,7 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
     note(fmt::format("a run would replace the results in {}", out.string()));
   std::cout << fmt::format("parameters ok: {}, datapaths {}; the run needs about {} of memory\n",
                            describe(shape), fmt::join(params.datapaths(), ", "), mib_or_gib(needs));
+  flush_summary(nullptr);
   return kOk;
 }
 
@@ -635,6 +648,7 @@ int run(const Options& opt) {
     write_report(out, params, nlohmann::json::object());
     out.check();
     if (!out.commit()) throw WriteError(out.error());
+    flush_summary(&out.dir());
     return status;
   }
 
@@ -745,7 +759,7 @@ int run(const Options& opt) {
   write_report(out, params, report_json(params, result, checks, &cost));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
-    std::cerr << "sdpa-sim: error: " << out.error() << "\n";
+    std::cerr << "sdpa-sim: error: " << one_line(out.error()) << "\n";
     return kInternal;
   }
 
@@ -753,12 +767,7 @@ int run(const Options& opt) {
                            params.mode, result.wall_seconds)
             << summary(result, checks, &cost)
             << fmt::format("\nresults in {}\n", one_line(out.dir().string()));
-  // A summary lost on the way (standard output on a full disk) is not a quiet success.
-  if (!std::cout.flush())
-    throw WriteError(
-        fmt::format("standard output: cannot write the summary: {} (the results are "
-                    "in {})",
-                    std::strerror(errno), out.dir().string()));
+  flush_summary(&out.dir());
   return status;
 }
 

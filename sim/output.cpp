@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -152,23 +153,25 @@ int lock_folder(const fs::path& dir) {
 }
 
 // A run killed while it replaced its results (SIGKILL, or the machine going down: other
-// signals wait for the commit) left the earlier run's files in a folder beside them.
-std::string earlier_files_aside(const fs::path& dir) {
+// signals wait for the commit), or whose commit failed and could not put them back, left the
+// earlier run's files in a folder beside them, which no run removes.
+std::optional<fs::path> files_left_aside(const fs::path& dir) {
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().rfind(".sdpa-earlier.", 0) == 0)
-      return fmt::format(
-          "; a run stopped while it replaced the results there, and the earlier "
-          "run's files are in {}",
-          e.path().string());
-  return "";
+    if (e.path().filename().string().rfind(".sdpa-earlier.", 0) == 0) return e.path();
+  return std::nullopt;
 }
 
 // Why a file in `dir` is not an earlier run's output, for the refusal below.
 std::string why_not_listed(const fs::path& dir) {
   std::error_code ec;
+  const std::optional<fs::path> aside = files_left_aside(dir);
   if (!fs::exists(fs::symlink_status(dir / "report.json", ec)))
-    return "there is no report.json" + earlier_files_aside(dir);
+    return "there is no report.json" +
+           (aside ? fmt::format("; a run stopped while it replaced the results there, and the "
+                                "earlier run's files are in {}",
+                                aside->string())
+                  : "");
   if (!fs::is_regular_file(dir / "report.json", ec)) return "its report.json is not a file";
   std::ifstream in(dir / "report.json");
   if (!in || !nlohmann::json::accept(in)) return "its report.json is not valid JSON";
@@ -191,29 +194,42 @@ std::set<std::string> refuse_users_files(const fs::path& dir, const std::set<std
 
 // Ctrl-C, a kill or a closed terminal in the middle of the renames would leave the folder half
 // replaced: the earlier run's files aside, some of this run's in place, no report. While one
-// lives, those signals wait (whichever thread they reach); at its end they act as they would have,
-// after the folder holds one run's results. SIGKILL cannot wait (errors.md).
+// lives, those signals wait (whichever thread they reach), each on its own (a SIGHUP after a
+// SIGTERM does not take its place); at its end they act as they would have, after the folder
+// holds one run's results. Ignored ones stay ignored (nohup's SIGHUP). SIGKILL cannot wait.
 class SignalsWait {
  public:
   SignalsWait() {
     struct sigaction wait {};
-    wait.sa_handler = [](int signal) { pending_ = signal; };
+    wait.sa_handler = [](int signal) {
+      for (std::size_t i = 0; i < kSignals.size(); ++i)
+        if (kSignals[i] == signal) pending_[i] = 1;
+    };
     ::sigemptyset(&wait.sa_mask);
-    for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &wait, &before_[i]);
+    wait.sa_flags = SA_RESTART;  // a rename on NFS or FUSE may be interrupted: restart it
+    for (std::size_t i = 0; i < kSignals.size(); ++i) {
+      ::sigaction(kSignals[i], nullptr, &before_[i]);
+      waits_[i] = (before_[i].sa_flags & SA_SIGINFO) != 0 || before_[i].sa_handler != SIG_IGN;
+      if (waits_[i]) ::sigaction(kSignals[i], &wait, nullptr);
+    }
   }
   ~SignalsWait() {
     for (std::size_t i = 0; i < kSignals.size(); ++i)
-      ::sigaction(kSignals[i], &before_[i], nullptr);
-    // Ignored before (nohup's SIGHUP), it is ignored now.
-    if (pending_ != 0) ::raise(pending_);
+      if (waits_[i]) ::sigaction(kSignals[i], &before_[i], nullptr);
+    for (std::size_t i = 0; i < kSignals.size(); ++i)
+      if (pending_[i] != 0) {
+        pending_[i] = 0;
+        ::raise(kSignals[i]);
+      }
   }
   SignalsWait(const SignalsWait&) = delete;
   SignalsWait& operator=(const SignalsWait&) = delete;
 
  private:
   static constexpr std::array<int, 4> kSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  static inline volatile std::sig_atomic_t pending_ = 0;
+  static inline std::array<volatile std::sig_atomic_t, kSignals.size()> pending_{};
   std::array<struct sigaction, kSignals.size()> before_{};
+  std::array<bool, kSignals.size()> waits_{};
 };
 
 }  // namespace
@@ -275,6 +291,7 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
         fmt::format("--out {}: cannot create the folder: {}", dir_.string(), ec.message()));
   lock_ = lock_folder(dir_);
   previous_ = refuse_users_files(dir_, names_);
+  left_aside_ = files_left_aside(dir_);
   const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
   remove_stale_folders(dir_, prefix);
   staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());
@@ -287,6 +304,11 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
 
 void OutputFolder::note_replacing() const {
   if (!previous_.empty()) note(fmt::format("replacing the results in {}", dir_.string()));
+  if (left_aside_)
+    note(fmt::format(
+        "{} holds the files of an earlier run, moved aside by a run stopped while it replaced "
+        "them; no run removes it",
+        left_aside_->string()));
 }
 
 OutputFolder::~OutputFolder() {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -38,8 +39,9 @@ class OutputFolder {
   // any simulation; refuses to replace a file with one of `names` that no earlier run recorded
   // as its own. Errors are InputError (exit 2) naming the folder and the OS error.
   OutputFolder(std::filesystem::path dir, std::set<std::string> names);
-  // Says on stderr that an earlier run's results will be replaced: once nothing but the run
-  // itself can stop it (an error before would be the note's second line, and replace nothing).
+  // Says on stderr that an earlier run's results will be replaced, and where a stopped run left
+  // files aside: once nothing but the run itself can stop it (an error before would be the
+  // note's second line, and replace nothing).
   void note_replacing() const;
   ~OutputFolder();  // removes the staging folder unless committed
   OutputFolder(const OutputFolder&) = delete;
@@ -75,6 +77,7 @@ class OutputFolder {
   std::filesystem::path dir_, staging_;
   std::vector<std::filesystem::path> created_;  // the folders it made for dir_, deepest first
   std::set<std::string> names_, previous_, written_;
+  std::optional<std::filesystem::path> left_aside_;  // an earlier commit's, stopped (errors.md)
   std::string error_;
   bool committed_ = false;
   int lock_ = -1;  // the folder, open and locked while this run may write it

@@ -7,6 +7,7 @@
 
 #include "sim/child_run.h"
 #include "sim/exit_status.h"
+#include "sim/messages.h"
 #include "sim/output.h"
 #include "sim/simulation.h"
 
@@ -125,7 +126,7 @@ int size_buffers(const Params& params, OutputFolder& out) {
   std::cout << table << "\n"
             << check
             << fmt::format("{} simulations; sized parameters in {}\n", children.count(),
-                           (out.dir() / "sized.yaml").string());
+                           one_line((out.dir() / "sized.yaml").string()));
   return reproduced ? kOk : kMismatch;
 }
 

@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -249,26 +250,33 @@ TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
 
 // Ctrl-C or a kill while a run replaces earlier results (its commit: the four earlier files move
 // aside, renames 1 to 4, then the run's four move in) waits until the folder holds the new run's
-// results, all of them, and then stops the run as it would have.
+// results, all of them, and then stops the run as it would have. A second signal that was
+// ignored (nohup's SIGHUP) does not take the first one's place.
 struct SignalInCommit {
   int rename;
-  int signal;
+  std::vector<int> signals;  // raised in this order at that rename
+  std::string prefix;        // of the simulator's command
+  int status;                // as timeout reports a signal's end: 128 + its number
 };
 class SignalInCommitTest : public testing::TestWithParam<SignalInCommit> {};
 
 TEST_P(SignalInCommitTest, WaitsUntilTheFolderHoldsOneRunsResults) {
+  const SignalInCommit& c = GetParam();
   const fs::path d = scratch();
   const fs::path o = d / "o";
   ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
   write(o / "notes.txt", "mine\n");
+  // Whatever this process inherited (a background shell ignores SIGINT), they act as from a
+  // terminal.
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) std::signal(signal, SIG_DFL);
   const std::string prefix = fmt::format(
       "env SDPA_SIGNAL_AT_RENAME='{} {}' LD_PRELOAD={} "
-      "ASAN_OPTIONS=\"$ASAN_OPTIONS:verify_asan_link_order=0\" ",
-      GetParam().rename, GetParam().signal, shell_word(SDPA_SIGNAL_AT_RENAME));
+      "ASAN_OPTIONS=\"$ASAN_OPTIONS:verify_asan_link_order=0\" {}",
+      c.rename, fmt::join(c.signals, " "), shell_word(SDPA_SIGNAL_AT_RENAME), c.prefix);
   const SimRun r =
       sim_in(SDPA_SOURCE_DIR,
              "--set problem.seq_len=12 --set problem.head_dim=4 --out " + shell_word(o), d, prefix);
-  EXPECT_EQ(r.status, 128 + GetParam().signal) << r.err;  // as timeout reports a signal's end
+  EXPECT_EQ(r.status, c.status) << r.err;
   EXPECT_EQ(names(contents(o)),
             (std::vector<std::string>{"notes.txt", "o_naive.npy", "o_reordered.npy", "params.yaml",
                                       "report.json"}));
@@ -279,16 +287,21 @@ TEST_P(SignalInCommitTest, WaitsUntilTheFolderHoldsOneRunsResults) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ReusedFolder, SignalInCommitTest,
-                         testing::Values(SignalInCommit{2, SIGINT}, SignalInCommit{6, SIGTERM},
-                                         SignalInCommit{8, SIGHUP}),
+                         testing::Values(SignalInCommit{2, {SIGINT}, "", 128 + SIGINT},
+                                         SignalInCommit{6, {SIGTERM}, "", 128 + SIGTERM},
+                                         SignalInCommit{8, {SIGHUP}, "", 128 + SIGHUP},
+                                         SignalInCommit{
+                                             6, {SIGTERM, SIGHUP}, "nohup ", 128 + SIGTERM}),
                          [](const auto& info) {
-                           return fmt::format("Rename{}Signal{}", info.param.rename,
-                                              info.param.signal);
+                           return fmt::format("Rename{}Signals{}{}", info.param.rename,
+                                              fmt::join(info.param.signals, "And"),
+                                              info.param.prefix.empty() ? "" : "UnderNohup");
                          });
 
-// SIGKILL cannot wait: a run killed in its commit leaves the earlier run's files aside, which the
-// refusal of the next run names.
-TEST(ReusedFolder, TheRefusalNamesTheEarlierFilesAKilledCommitLeftAside) {
+// SIGKILL cannot wait: a run killed in its commit leaves the earlier run's files aside. The next
+// run's refusal names that folder where the folder has no report; where it has one, the run goes
+// on and its note names the folder, which no run removes.
+TEST(ReusedFolder, TheEarlierFilesAKilledCommitLeftAsideAreNamed) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
   ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
@@ -301,6 +314,13 @@ TEST(ReusedFolder, TheRefusalNamesTheEarlierFilesAKilledCommitLeftAside) {
                 "report.json; a run stopped while it replaced the results there, and the earlier "
                 "run's files are in " +
                 aside.string() + ")"});
+  fs::rename(o / "params.yaml", aside / "params.yaml");
+  const SimRun r = sim(kSmall + "--out " + shell_word(o), d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "sdpa-sim: note: " + aside.string() +
+                       " holds the files of an earlier run, moved aside by a run stopped while it "
+                       "replaced them; no run removes it\n");
+  EXPECT_TRUE(fs::exists(aside / "report.json"));
 }
 
 // A pipe whose reader has gone (`| head`, a dead `tee`) fails the writes to it instead of killing
@@ -315,6 +335,7 @@ SimRun sim_into_closed_pipe(int fd, const std::string& args, const fs::path& d) 
       "cd '" SDPA_SOURCE_DIR "' && timeout 60 " + shell_word(SDPA_SIM) + " " + args + " " + other;
   const pid_t child = ::fork();
   if (child == 0) {
+    std::signal(SIGPIPE, SIG_DFL);  // as from a shell: an inherited SIG_IGN would hide the bug
     ::dup2(ends[1], fd);
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
@@ -338,6 +359,19 @@ TEST(Options, ASummaryIntoAClosedPipeIsExitFiveAndTheResultsAreWritten) {
             "results are in " +
                 (d / "o").string() + ")\n");
   EXPECT_TRUE(fs::exists(d / "o" / "report.json"));
+  // --size-buffers' table and --check's verdict are summaries too.
+  const SimRun sized = sim_into_closed_pipe(
+      1, kSmall + "--set datapath=naive --size-buffers --out " + shell_word(d / "s"), d);
+  EXPECT_EQ(sized.status, 5) << sized.err;
+  EXPECT_NE(sized.err.find("standard output: cannot write the summary: Broken pipe (the results "
+                           "are in " +
+                           (d / "s").string() + ")"),
+            std::string::npos)
+      << sized.err;
+  EXPECT_TRUE(fs::exists(d / "s" / "sized.yaml"));
+  const SimRun check = sim_into_closed_pipe(1, kSmall + "--check", d);
+  EXPECT_EQ(check.status, 5) << check.err;
+  EXPECT_EQ(check.err, "sdpa-sim: error: standard output: cannot write: Broken pipe\n");
 }
 
 // The note that earlier results are replaced meets the closed pipe: the run goes on.
