@@ -501,6 +501,7 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
   if (params.has_inputs()) load_inputs(params);
   if (check_output_folder(out, outputs))
     note(fmt::format("a run would replace the results in {}", out.string()));
+  note_files_left_aside(out);
   std::cout << fmt::format("parameters ok: {}, datapaths {}; the run needs about {} of memory\n",
                            describe(shape), fmt::join(params.datapaths(), ", "), mib_or_gib(needs));
   flush_summary(nullptr);

@@ -256,6 +256,14 @@ void refuse_input_in_output(const fs::path& dir, const std::set<std::string>& re
         path, dir.string()));
 }
 
+void note_files_left_aside(const fs::path& dir) {
+  if (const std::optional<fs::path> aside = files_left_aside(dir))
+    note(fmt::format(
+        "{} holds the files of an earlier run, moved aside by a run stopped while it replaced "
+        "them; no run removes it",
+        aside->string()));
+}
+
 bool check_output_folder(const fs::path& dir, const std::set<std::string>& names) {
   std::error_code ec;
   // The folder, or the nearest existing folder above it, where the run would create it.
@@ -291,7 +299,6 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
         fmt::format("--out {}: cannot create the folder: {}", dir_.string(), ec.message()));
   lock_ = lock_folder(dir_);
   previous_ = refuse_users_files(dir_, names_);
-  left_aside_ = files_left_aside(dir_);
   const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
   remove_stale_folders(dir_, prefix);
   staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());
@@ -304,11 +311,7 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
 
 void OutputFolder::note_replacing() const {
   if (!previous_.empty()) note(fmt::format("replacing the results in {}", dir_.string()));
-  if (left_aside_)
-    note(fmt::format(
-        "{} holds the files of an earlier run, moved aside by a run stopped while it replaced "
-        "them; no run removes it",
-        left_aside_->string()));
+  note_files_left_aside(dir_);
 }
 
 OutputFolder::~OutputFolder() {

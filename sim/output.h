@@ -8,7 +8,6 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -77,7 +76,6 @@ class OutputFolder {
   std::filesystem::path dir_, staging_;
   std::vector<std::filesystem::path> created_;  // the folders it made for dir_, deepest first
   std::set<std::string> names_, previous_, written_;
-  std::optional<std::filesystem::path> left_aside_;  // an earlier commit's, stopped (errors.md)
   std::string error_;
   bool committed_ = false;
   int lock_ = -1;  // the folder, open and locked while this run may write it
@@ -96,6 +94,10 @@ bool among_replaced(const std::filesystem::path& dir, const std::set<std::string
 // that no longer holds the input; an InputError (exit 2) says so before the run.
 void refuse_input_in_output(const std::filesystem::path& dir, const std::set<std::string>& replaced,
                             const std::string& path);
+
+// Says on stderr where a run stopped in its commit (SIGKILL) left an earlier run's files in `dir`,
+// if one did: no run removes them (errors.md).
+void note_files_left_aside(const std::filesystem::path& dir);
 
 // What OutputFolder's constructor refuses, found without creating or writing anything (--check):
 // a folder that cannot be created or written, a file of the user's among `names`. Returns whether

@@ -315,11 +315,15 @@ TEST(ReusedFolder, TheEarlierFilesAKilledCommitLeftAsideAreNamed) {
                 "run's files are in " +
                 aside.string() + ")"});
   fs::rename(o / "params.yaml", aside / "params.yaml");
+  const std::string note = "sdpa-sim: note: " + aside.string() +
+                           " holds the files of an earlier run, moved aside by a run stopped "
+                           "while it replaced them; no run removes it\n";
+  const SimRun check = sim(kSmall + "--check --out " + shell_word(o), d);
+  EXPECT_EQ(check.status, 0) << check.err;
+  EXPECT_EQ(check.err, note);
   const SimRun r = sim(kSmall + "--out " + shell_word(o), d);
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.err, "sdpa-sim: note: " + aside.string() +
-                       " holds the files of an earlier run, moved aside by a run stopped while it "
-                       "replaced them; no run removes it\n");
+  EXPECT_EQ(r.err, note);
   EXPECT_TRUE(fs::exists(aside / "report.json"));
 }
 
