@@ -299,8 +299,8 @@ INSTANTIATE_TEST_SUITE_P(ReusedFolder, SignalInCommitTest,
                          });
 
 // SIGKILL cannot wait: a run killed in its commit leaves the earlier run's files aside. The next
-// run's refusal names that folder where the folder has no report; where it has one, the run goes
-// on and its note names the folder, which no run removes.
+// run's refusal names that folder while some of the simulator's files are there without a report;
+// once none are, the run and --check go on and a note names the folder, which no run removes.
 TEST(ReusedFolder, TheEarlierFilesAKilledCommitLeftAsideAreNamed) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
