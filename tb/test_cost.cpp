@@ -161,6 +161,22 @@ TEST(Cost, ComputeAreaIsTheUnitsOperators) {
                    d * 1 + 10 + (100000 + 200 + 1000) + 1 + d * (10 + 1) + 10000);
 }
 
+// Operators shared over II cycles round up: a firing's one compare at II = 2 still needs a
+// comparator, and d = 8 divides at II = 3 need three dividers, not two.
+TEST(Cost, ComputeAreaRoundsSharedOperatorsUp) {
+  DatapathConfig c = default_config();
+  const std::size_t d = 8;
+  c.timings["running_max"] = {6, 2};
+  c.timings["row_divide"] = {4, 3};
+  const AttentionInputs in = random_inputs(1, 16, d, 5);
+  const SimulationResult r = simulate(in, {"reordered"}, c);
+  ASSERT_EQ(r.runs.at(0).status, Status::ok);
+  const CostTable table = load_cost_table_text(kTable, "test.yaml");
+  // The running max's compare, two adds and exp at II = 2: one comparator, one adder, one exp.
+  EXPECT_DOUBLE_EQ(cost_of(r.runs.at(0), table).compute_um2,
+                   d * 1 + 10 + (100000 + 100 + 1000) + 1 + d * (10 + 1) + 3 * 10000);
+}
+
 // With narrower formats each operation is priced in its operator's format (docs/cost.md): the
 // compute format's on channel values, the input format's for q·k, the wider of the two for p·v
 // and c·v, fp32's for the units' own state; a multiply-add with a multiplier narrower than fp32
