@@ -186,20 +186,8 @@ void account_units(const AttentionDatapath& dp, DatapathResult& r) {
   r.memory = dp.memory_timing();
 }
 
-namespace {
-
-// A limit with its bound on the run's cycles in closed form (docs/timing.md): a unit at II > 1
-// is busy firings · II; a channel too shallow for its writer's latency (a stream buffer's, Lmem)
-// passes C + 1 elements per round trip (round_trip_bound); a private link of b > 1 beats per row
-// carries a row per b cycles; a shared link carries every byte at B per cycle.
-struct Bound {
-  Limit limit;
-  Cycle cycles = 0;
-  std::string what;  // as the reason names it
-};
-
-std::vector<Bound> bounds(const DatapathResult& r) {
-  std::vector<Bound> all;
+std::vector<CycleBound> cycle_bounds(const DatapathResult& r) {
+  std::vector<CycleBound> all;
   for (std::size_t u = 0; u < r.units.size(); ++u) {
     const UnitStats& unit = r.units[u];
     if (unit.timing.ii > 1)
@@ -236,8 +224,10 @@ std::vector<Bound> bounds(const DatapathResult& r) {
   return all;
 }
 
+namespace {
+
 // The rule's one limit (docs/timing.md, "The bottleneck"), given the run's bounds.
-Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& all) {
+Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<CycleBound>& all) {
   Bottleneck b;
   if (r.units.empty()) return b;
   const Cycle cycles = run_cycles(r);
@@ -353,7 +343,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // save as much. (By 5% of its own busy cycles instead, small excesses in short runs, where the
   // fill leaves room, were named and not confirmed.) One that merely ended early did not: the
   // rest of a short run can be the pipeline's drain behind it.
-  const bool outrun = std::any_of(all.begin(), all.end(), [&](const Bound& o) {
+  const bool outrun = std::any_of(all.begin(), all.end(), [&](const CycleBound& o) {
     return o.limit.kind != BottleneckKind::slow_ii && o.cycles > top.busy &&
            (o.cycles - top.busy) * 100 >= cycles * 5;
   });
@@ -423,7 +413,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     return slow_unit_behind(u, on);
   };
   // The statement of a limit found in closed form.
-  const auto named = [&](const Bound& o) {
+  const auto named = [&](const CycleBound& o) {
     const std::size_t s = std::size_t(o.limit.channel);
     switch (o.limit.kind) {
       case BottleneckKind::slow_ii:
@@ -442,8 +432,8 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
     // peak, which the limit keeps up with): that limit sets the rate, whatever the stalls' walk
     // found (a lane's small FIFO holding back the K and V readers that every lane shares, and
     // with them the other lanes).
-    const Bound* rate_setter = nullptr;
-    for (const Bound& o : all)
+    const CycleBound* rate_setter = nullptr;
+    for (const CycleBound& o : all)
       if (o.limit.kind != BottleneckKind::slow_ii && saturated(o.cycles, cycles) &&
           !saturated(top.busy, o.cycles) &&
           (rate_setter == nullptr || o.cycles > rate_setter->cycles))
@@ -484,7 +474,7 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // K reader whose lanes' buffers took every row long before the Q rows arrived). A reader's
   // wait for the first, as a lane's for its one row's maximum, counts: a faster unit would have
   // shortened it; and a reader as slow never waits, yet the two together set the rate.
-  const bool alone = std::none_of(all.begin(), all.end(), [&](const Bound& o) {
+  const bool alone = std::none_of(all.begin(), all.end(), [&](const CycleBound& o) {
     const bool own = o.limit.kind == BottleneckKind::slow_ii && o.limit.unit == busiest;
     return !own && saturated(o.cycles, top.busy);
   });
@@ -517,8 +507,8 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<Bound>& a
   // that waited most for a stream buffer's rows (beyond the first) passes on that buffer's wait,
   // and one that waited for slots more than it was busy or starved passes on the channel it
   // waited on most (downstream: the graph has no cycles).
-  const Bound* slowest_bound = nullptr;
-  for (const Bound& o : all)
+  const CycleBound* slowest_bound = nullptr;
+  for (const CycleBound& o : all)
     if (slowest_bound == nullptr || o.cycles > slowest_bound->cycles) slowest_bound = &o;
   const Cycle slowest = slowest_bound != nullptr ? slowest_bound->cycles : 0;
   std::size_t full = i;
@@ -577,7 +567,7 @@ std::string relief_key(const DatapathResult& r, const Limit& l) {
 }  // namespace
 
 Bottleneck find_bottleneck(const DatapathResult& r) {
-  const std::vector<Bound> all = bounds(r);
+  const std::vector<CycleBound> all = cycle_bounds(r);
   Bottleneck b = named_bottleneck(r, all);
   // A stopped run has no rate. A small FIFO's bound is its channel's, if it has one.
   if (b.kind == BottleneckKind::stopped) return b;
@@ -586,25 +576,25 @@ Bottleneck find_bottleneck(const DatapathResult& r) {
   const bool none = b.kind == BottleneckKind::none;
   const std::string named = none ? "" : relief_key(r, b);
   Cycle bound = none ? r.units[b.unit].busy : 0;
-  for (const Bound& o : all)
+  for (const CycleBound& o : all)
     if (!none && relief_key(r, o.limit) == named) bound = std::max(bound, o.cycles);
   // The others within 5%, one per key (its largest bound), slowest first.
-  std::map<std::string, const Bound*> others;
-  for (const Bound& o : all) {
+  std::map<std::string, const CycleBound*> others;
+  for (const CycleBound& o : all) {
     const std::string key = relief_key(r, o.limit);
     if (key == named || !saturated(o.cycles, bound) ||
         (none && o.limit.kind != BottleneckKind::memory_bandwidth))
       continue;
-    const Bound*& kept = others[key];
+    const CycleBound*& kept = others[key];
     if (kept == nullptr || o.cycles > kept->cycles) kept = &o;
   }
   if (bound == 0 || others.empty()) return b;
-  std::vector<const Bound*> slowest;
+  std::vector<const CycleBound*> slowest;
   for (const auto& [key, o] : others) slowest.push_back(o);
   std::stable_sort(slowest.begin(), slowest.end(),
-                   [](const Bound* x, const Bound* y) { return x->cycles > y->cycles; });
+                   [](const CycleBound* x, const CycleBound* y) { return x->cycles > y->cycles; });
   std::string list;
-  for (const Bound* o : slowest) {
+  for (const CycleBound* o : slowest) {
     b.also.push_back(o->limit);
     list += (list.empty() ? "" : ", ") + o->what;
   }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "hw/attention.h"
 #include "sim/result.h"
@@ -13,6 +14,21 @@ namespace sdpa {
 // Fills `r.units`, `r.channel_ends`, `r.span` and `r.memory` from the datapath as the run left
 // it; `r.channels` must already hold its channels' statistics, in edge order.
 void account_units(const AttentionDatapath& dp, DatapathResult& r);
+
+// A limit with its lower bound on the run's cycles in closed form (docs/timing.md): a unit at
+// II > 1 is busy firings · II (a bound on its own span: a sink's last firings may end after the
+// last result is ready); a channel too shallow for its writer's latency (a stream buffer's,
+// Lmem) passes C + 1 elements per round trip; a bypass shorter than a row and its latencies
+// delays rows; a private link of b > 1 beats per row carries a row per b cycles; a shared link
+// carries every byte at B per cycle.
+struct CycleBound {
+  Limit limit;
+  Cycle cycles = 0;
+  std::string what;  // as the reason names it
+};
+// Every such bound of `r`, which find_bottleneck compares: units first, then channels in edge
+// order, the shared link last.
+std::vector<CycleBound> cycle_bounds(const DatapathResult& r);
 
 // The unit (and channel) that limited `r`'s throughput, in this order (docs/timing.md):
 // - stopped: a deadlock or the watchdog; the limiting channel and its writer;

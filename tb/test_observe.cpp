@@ -1168,6 +1168,62 @@ TEST(Observe, BothModesCountTheSame) {
   }
 }
 
+// Every closed-form bound of a channel or a link is a lower bound on the run's cycles (a unit's
+// at II > 1 bounds its own span: a sink's last firings may end after the last result). Bypasses
+// from a row short to a row and its latencies deep, C ≡ ℓ − 1 (mod ℓ) with C ≥ ℓ among them,
+// which is bounded as one slot deeper (docs/timing.md, "Bypasses shorter than a row"), in full
+// and causal rows.
+class BypassBound
+    : public testing::TestWithParam<std::tuple<std::string, std::string, bool, std::size_t>> {};
+
+TEST_P(BypassBound, IsAtMostTheRunsCycles) {
+  const auto& [datapath, bypass, causal, depth] = GetParam();
+  DatapathConfig c = default_config();
+  c.depths[bypass] = depth;
+  AttentionShape shape = AttentionShape::square(3, 4, 4);
+  shape.causal = causal;
+  const DatapathResult r = simulate(random_inputs(shape, 17), {datapath}, c).runs.at(0);
+  ASSERT_EQ(r.status, Status::ok);
+  bool bypass_bounded = false;
+  for (const CycleBound& b : cycle_bounds(r)) {
+    if (b.limit.kind == BottleneckKind::slow_ii) continue;
+    EXPECT_LE(b.cycles, r.cycles) << b.what;
+    bypass_bounded |=
+        b.limit.channel >= 0 && local_name(r.channels[std::size_t(b.limit.channel)].name) == bypass;
+  }
+  // Rows of 4 keys: a bypass shallower than the row and its latencies holds rows back, a depth
+  // of 3 mod 4 (from 7) as one deeper.
+  const std::size_t as_deep = depth >= 4 && depth % 4 == 3 ? depth + 1 : depth;
+  const std::size_t beyond_row =
+      datapath == "naive" && bypass == "exp_bypass"
+          ? L(c, datapath, "exp") + L(c, datapath, "row_sum")
+          : L(c, datapath, "dot_product") +
+                L(c, datapath, datapath == "naive" ? "row_max" : "online_normalizer");
+  if (!causal) {
+    EXPECT_EQ(bypass_bounded, as_deep < 4 + beyond_row) << depth;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Depths, BypassBound,
+                         testing::Combine(testing::Values("naive"),
+                                          testing::Values("score_bypass", "exp_bypass"),
+                                          testing::Bool(), testing::Range<std::size_t>(3, 12)),
+                         [](const auto& info) {
+                           return fmt::format("{}_{}_{}_depth{}", std::get<0>(info.param),
+                                              std::get<1>(info.param),
+                                              std::get<2>(info.param) ? "causal" : "full",
+                                              std::get<3>(info.param));
+                         });
+INSTANTIATE_TEST_SUITE_P(TwoPass, BypassBound,
+                         testing::Combine(testing::Values("two_pass"),
+                                          testing::Values("score_bypass"), testing::Bool(),
+                                          testing::Range<std::size_t>(3, 12)),
+                         [](const auto& info) {
+                           return fmt::format("{}_{}_depth{}", std::get<0>(info.param),
+                                              std::get<2>(info.param) ? "causal" : "full",
+                                              std::get<3>(info.param));
+                         });
+
 TEST(Observe, SummaryShowsTheBottleneckAndTheUnits) {
   DatapathConfig c = default_config();
   c.depths["k_rows"] = 4;
