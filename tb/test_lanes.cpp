@@ -118,7 +118,12 @@ TEST(Lanes, EachLaneHasItsOwnNamedUnitsWhichSharedKeysConfigure) {
   // The traffic against the minimum: K and V once per run of 3 query rows (6 runs of 16 keys).
   const json& traffic = run["memory_traffic"];
   EXPECT_EQ(traffic["bytes_read"]["k"], 6 * 16 * 4 * 4);
+  EXPECT_EQ(traffic["bytes_read"]["v"], 6 * 16 * 4 * 4);
+  EXPECT_EQ(traffic["bytes_read"]["q"], 16 * 4 * 4);
+  EXPECT_EQ(traffic["bytes_written"], 16 * 4 * 4);
   EXPECT_EQ(traffic["minimum_bytes"], 4 * 16 * 4 * 4);  // Q, K, V, O
+  // Q once, K and V six times, O once: 14 matrices moved against 4.
+  EXPECT_DOUBLE_EQ(traffic["relative_to_minimum"].get<double>(), 14.0 / 4);
   EXPECT_EQ(report["params"]["parallel"]["lanes"], 3);
 }
 
