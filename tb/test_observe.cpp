@@ -1204,25 +1204,20 @@ TEST_P(BypassBound, IsAtMostTheRunsCycles) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Depths, BypassBound,
+std::string bypass_bound_name(const testing::TestParamInfo<BypassBound::ParamType>& info) {
+  const auto& [datapath, bypass, causal, depth] = info.param;
+  return fmt::format("{}_{}_{}_depth{}", datapath, bypass, causal ? "causal" : "full", depth);
+}
+INSTANTIATE_TEST_SUITE_P(Naive, BypassBound,
                          testing::Combine(testing::Values("naive"),
                                           testing::Values("score_bypass", "exp_bypass"),
                                           testing::Bool(), testing::Range<std::size_t>(3, 12)),
-                         [](const auto& info) {
-                           return fmt::format("{}_{}_{}_depth{}", std::get<0>(info.param),
-                                              std::get<1>(info.param),
-                                              std::get<2>(info.param) ? "causal" : "full",
-                                              std::get<3>(info.param));
-                         });
+                         bypass_bound_name);
 INSTANTIATE_TEST_SUITE_P(TwoPass, BypassBound,
                          testing::Combine(testing::Values("two_pass"),
                                           testing::Values("score_bypass"), testing::Bool(),
                                           testing::Range<std::size_t>(3, 12)),
-                         [](const auto& info) {
-                           return fmt::format("{}_{}_depth{}", std::get<0>(info.param),
-                                              std::get<2>(info.param) ? "causal" : "full",
-                                              std::get<3>(info.param));
-                         });
+                         bypass_bound_name);
 
 TEST(Observe, SummaryShowsTheBottleneckAndTheUnits) {
   DatapathConfig c = default_config();
