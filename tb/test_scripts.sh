@@ -663,6 +663,12 @@ figure "plot: a datapath without a style of its own: a colour of its own, diamon
 # 21 = N + L_dot + L_max (naive) and from 26 = N + L_dot + L_norm (two_pass).
 sweep --grid "channels.depths.score_bypass=4,8,$(seq -s, 10 1 30),40,48,56,64" \
   --grid datapath=naive,two_pass --set problem.seq_len=16 --set problem.head_dim=4 --jobs 2
+check "sweep: at and past full rate a bypass holds what full rate needs: its high water, not its capacity" \
+  rows "$csv" 54 \
+  'all(int(x["bypass_high_water_elements"]) == {"naive": 21 + 21, "two_pass": 26}[x["datapath"]]
+       and int(x["bypass_capacity_elements"])
+           == int(x["channels.depths.score_bypass"]) + {"naive": 21, "two_pass": 0}[x["datapath"]]
+       for x in rows if int(x["channels.depths.score_bypass"]) >= {"naive": 21, "two_pass": 26}[x["datapath"]])'
 figure "plot: bypass figure has a close-up from N - 1 to N + 5 with a tick at each depth" "$csv" \
   'len(axes) == 2' \
   'all(t in ticks(axes[1], "x") for t in range(15, 22))' \
@@ -737,7 +743,7 @@ figure "plot: decode figure, naive memory grows 2 per key, two_pass 1, reordered
   --kind decode --out "$tmp/decode.png"
 
 # Energy and area: the parts add up to the whole; the naive bypasses grow with N, the reordered
-# datapath's channels do not; the energy and formats figures draw them.
+# datapath's channels and every stream buffer do not; the energy and formats figures draw them.
 sweep --grid problem.seq_len=16,64 --set problem.head_dim=4 --set datapath=all --jobs 2
 check "sweep: energy and area columns" rows "$csv" 6 \
   'all(x["format"] == "fp32" for x in rows)' \
@@ -745,6 +751,8 @@ check "sweep: energy and area columns" rows "$csv" 6 \
   'all(abs(float(x["energy_per_token_pj"]) * int(x["tokens"]) - float(x["energy_per_score_pj"]) * int(x["scores"])) <= 1e-9 * float(x["energy_per_score_pj"]) * int(x["scores"]) for x in rows)' \
   'float(r(datapath="naive", seq_len=64)["area_intermediate_um2"]) > float(r(datapath="naive", seq_len=16)["area_intermediate_um2"])' \
   'r(datapath="reordered", seq_len=64)["area_intermediate_um2"] == r(datapath="reordered", seq_len=16)["area_intermediate_um2"]' \
+  'all(r(datapath=dp, seq_len=64)["area_streams_um2"] == r(datapath=dp, seq_len=16)["area_streams_um2"]
+       and float(r(datapath=dp, seq_len=16)["area_streams_um2"]) > 0 for dp in ("naive", "two_pass", "reordered"))' \
   'all(r(datapath=dp, seq_len=64)["area_compute_um2"] == r(datapath=dp, seq_len=16)["area_compute_um2"] for dp in ("naive", "two_pass", "reordered"))'
 figure "plot: energy figure, three panels; reordered buffering area flat, naive growing" "$csv" \
   'len(axes) == 3' \
@@ -762,6 +770,13 @@ figure "plot: formats figure, bars per datapath at fp32" "$csv" \
 # memory's energy per score.
 sweep --grid numerics.input=fp32,bf16 --grid numerics.compute=fp32,bf16 --set problem.seq_len=16 \
   --set problem.head_dim=4 --set datapath=all --jobs 2
+# The error against the unrounded inputs is the rounded-input error for fp32 inputs; for bf16
+# inputs it is their rounding's effect on O (about 2^-9 here), far above fp32's tolerance.
+check "sweep: the numerics columns, the error against the unrounded inputs its own" rows "$csv" 12 \
+  'all((x["input_format"], x["compute_format"]) == (x["numerics.input"], x["numerics.compute"]) for x in rows)' \
+  'all(x["max_abs_error_unrounded"] == x["max_abs_error"] for x in rows if x["input_format"] == "fp32")' \
+  'all(float(x["max_abs_error_unrounded"]) > 10 * float(x["tolerance"]) for x in rows
+       if x["input_format"] == "bf16" and x["compute_format"] == "fp32")'
 figure "plot: formats figure, a bar group per input and compute format" "$csv" \
   'len(axes) == 3' \
   '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32/fp32", "fp32/bf16", "bf16/fp32", "bf16/bf16"]' \
