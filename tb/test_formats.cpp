@@ -390,6 +390,20 @@ TEST(FormatRuns, Fp16RangeMakesLongRowsUnverified) {
       << bf16.out;
 }
 
+// numerics.md's boundaries of fp16's range: the accumulator (up to N·max|v|) reaches 65504 first
+// with max|v| = 2, the running sum (up to N) with max|v| < 1; bf16 has fp32's range.
+TEST(FormatRuns, Fp16OverflowIsJudgedOnTheRunningSumAndTheAccumulator) {
+  Reference ref;
+  ref.score_bound = ref.score_max = 4;
+  ref.v_bound = 2;
+  EXPECT_FALSE(may_overflow(ref, 8, 32751, Format::fp16));
+  EXPECT_TRUE(may_overflow(ref, 8, 32752, Format::fp16));
+  ref.v_bound = 0.5;
+  EXPECT_FALSE(may_overflow(ref, 8, 65503, Format::fp16));
+  EXPECT_TRUE(may_overflow(ref, 8, 65504, Format::fp16));
+  EXPECT_FALSE(may_overflow(ref, 8, 65504, Format::bf16));
+}
+
 // The smallest problems have an fp16 bound below 1% of max|v| and are ok (params.md: N = 3, d = 8,
 // 0.75%): `ok` certifies the same in every format.
 TEST(FormatRuns, Fp16IsOkWhereItsBoundIsBelowOnePercent) {
