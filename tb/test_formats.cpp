@@ -266,6 +266,27 @@ struct ExpGraph : Graph {
   FloatCollect& collect;
 };
 
+// The memory holds Q, then K, then V, each value rounded to the input format, whatever the caller
+// passes (sdpa-sim rounds them first for its references; the image must not rely on it).
+TEST(FormatRuns, TheMemoryHoldsTheInputsRoundedToTheInputFormat) {
+  const AttentionInputs in = random_inputs(AttentionShape{1, 2, 1, 3, 5, 4, false}, 7);
+  for (Format f : {Format::fp32, Format::bf16, Format::fp8_e4m3}) {
+    const std::vector<std::uint8_t> image = memory_image(in, f);
+    ASSERT_EQ(image.size(), (in.q.size() + in.k.size() + in.v.size()) * sizeof(float));
+    std::vector<float> held(image.size() / sizeof(float));
+    std::memcpy(held.data(), image.data(), image.size());
+    std::size_t i = 0, rounded = 0;
+    for (const std::vector<float>* m : {&in.q, &in.k, &in.v})
+      for (float x : *m) {
+        const float want = round_to(f, x);
+        EXPECT_EQ(held[i], want) << to_string(f) << " element " << i;
+        rounded += want != x;
+        ++i;
+      }
+    EXPECT_EQ(rounded > 0, f != Format::fp32) << to_string(f);
+  }
+}
+
 // A unit's result is its fp32 arithmetic rounded to the compute format, so what a channel
 // carries is representable in it; and the FIFO's bytes are the format's.
 TEST(FormatRuns, AUnitRoundsItsResultsOntoItsChannel) {
