@@ -311,6 +311,30 @@ TEST(FormatRuns, AUnitRoundsItsResultsOntoItsChannel) {
   for (const Graph::Edge& e : g.edges()) EXPECT_EQ(e.channel->stats().element_bytes, 2u);
 }
 
+// Every field of every result type a unit writes is rounded, not only scalars: the reordered
+// datapath's weight and δ, the two-pass row statistics, rows. (A result left in fp32 only makes a
+// run more accurate, which no tolerance notices.)
+TEST(FormatRuns, EveryResultTypeIsRoundedWhole) {
+  const float x = 1 + 0x1p-10f, y = -3 - 0x1p-9f;  // between bf16's neighbours: 1 and -3
+  float scalar = x;
+  Rescale rescale{x, y};
+  RowStats stats{y, x};
+  Row row(3, x);
+  row[1] = y;
+  round_result(Format::bf16, scalar);
+  round_result(Format::bf16, rescale);
+  round_result(Format::bf16, stats);
+  round_result(Format::bf16, row);
+  EXPECT_EQ(scalar, 1.0f);
+  EXPECT_EQ(rescale.delta, 1.0f);
+  EXPECT_EQ(rescale.weight, -3.0f);
+  EXPECT_EQ(stats.max, -3.0f);
+  EXPECT_EQ(stats.sum, 1.0f);
+  EXPECT_EQ(row[0], 1.0f);
+  EXPECT_EQ(row[1], -3.0f);
+  EXPECT_EQ(row[2], 1.0f);
+}
+
 // A bf16 run of every datapath on random data with d > 1 and V not constant is within its derived
 // tolerance of the fp64 reference on the rounded inputs, and visibly not fp32. The bound is too
 // loose to certify 1% of max|v| (unverified), so the measured error is also held to what bf16's
