@@ -643,6 +643,12 @@ figure "plot: memory figure of three datapaths, one colour each, in pass order" 
   '[l.get_label() for l in axes[0].get_lines()][:3] == [dp + ": used (high water)"
     for dp in ("naive", "two_pass", "reordered")]' \
   'all(len(lines(axes[0], dp + ":")) == 2 for dp in ("naive", "two_pass", "reordered"))' \
+  '(lambda rows: all([float(r[c]) for r in rows if r["datapath"] == dp]
+                     == list(lines(axes[0], f"{dp}: {what}")[0].get_ydata())
+                     for dp in ("naive", "two_pass", "reordered")
+                     for c, what in (("intermediate_high_water_elements", "used"),
+                                     ("intermediate_capacity_elements", "provisioned"))))(
+     list(__import__("csv").DictReader(open(csv))))' \
   "$styled" 'legend_clear' -- --kind memory --out "$tmp/m3.png"
 figure "plot: cycles figure of three datapaths; two_pass at (N² + N + 31) / N²" "$csv" \
   '[l.get_label() for l in axes[0].get_lines()][:3] == ["naive", "two_pass", "reordered"]' \
@@ -796,6 +802,26 @@ figure "plot: formats figure, deadlocked rows crossed at their bars" "$csv" \
   'all(len(lines(a, "naive: deadlocked")) == 1 and len(lines(a, "two_pass: deadlocked")) == 1 for a in axes)' \
   'len(axes[0].patches) == 6 and len(axes[1].patches) == 2' -- \
   --kind formats --out "$tmp/formats-dead.png"
+# Lanes behind a shared link, N = 16, d = 4, fp32: a run of P query rows reads each K and V row
+# once, so a score costs 16/N + 2·16/P = 1 + 32/P bytes (33 at P = 1, 17 at P = 2) and the
+# roofline is min(P, B / (1 + 32/P)); the traffic is (2 + 2N/P)/4 = 0.5 + 8/P times the minimum
+# (Q, K, V and O once each).
+sweep --grid memory.bytes_per_cycle=4,16,64 --grid parallel.lanes=1,2,4 --set memory.ports=shared \
+  --set problem.seq_len=16 --set problem.head_dim=4 --set datapath=reordered --jobs 2
+figure "plot: roofline figure, min(P, B / bytes per score) per P, every run on or under its own" "$csv" \
+  'len(axes) == 1' \
+  '([list(l.get_ydata()) for l in axes[0].get_lines() if l.get_linestyle() == ":" and l.get_label().startswith("_")]
+    == [[min(p, b / (1 + 32 / p)) for b in (4, 16, 64)] for p in (1, 2, 4)])' \
+  'all(y <= min(p, b / (1 + 32 / p)) for p in (1, 2, 4)
+       for b, y in zip(*lines(axes[0], f"P = {p}, reordered")[0].get_data()))' \
+  'list(lines(axes[0], "P = 1, reordered")[0].get_ydata())[0] > 0.95 * 4 / 33' -- \
+  --kind roofline --out "$tmp/roofline.png"
+figure "plot: lanes figure, traffic 0.5 + 8/P times the minimum, rate at most P" "$csv" \
+  'len(axes) == 3' \
+  'list(lines(axes[0], "reordered")[0].get_ydata()) == [0.5 + 8 / p for p in (1, 2, 4)]' \
+  'list(lines(axes[2], "peak")[0].get_ydata()) == [1, 2, 4]' \
+  'all(y <= p for p, y in zip(*lines(axes[2], "reordered")[0].get_data()))' -- \
+  --kind lanes --where memory.bytes_per_cycle=64 --out "$tmp/lanes.png"
 run_figures
 
 # scripts/models: the shipped 8K decode, run for real, matches its closed forms; a report whose
