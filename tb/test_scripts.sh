@@ -723,6 +723,17 @@ figure "plot: causal figure, full and causal in each datapath's colour and marke
   'not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
   --kind causal --out "$tmp/causal.png"
 
+# Batches: B sequences of N_q = 4 queries over N_kv = 6 keys are B·4 tokens and S = B·24 scores,
+# in S + 27 cycles (reordered); per token is over all of them.
+sweep --grid problem.batch=1,3 --set problem.seq_len=4 --set problem.kv_len=6 \
+  --set problem.head_dim=4 --set datapath=reordered --jobs 2
+check "sweep: a batch's tokens are its sequences' queries, per-token columns over all of them" \
+  rows "$csv" 2 \
+  'all(int(x["tokens"]) == 4 * int(x["batch"]) and int(x["scores"]) == 24 * int(x["batch"]) for x in rows)' \
+  'all(int(x["cycles"]) == int(x["scores"]) + 27 for x in rows)' \
+  'all(float(x["cycles_per_token"]) == int(x["cycles"]) / int(x["tokens"])
+       and float(x["bytes_read_per_token"]) == int(x["bytes_read"]) / int(x["tokens"]) for x in rows)'
+
 # Decode: one query row per head (2 heads on 1 K/V head) against N_kv = 16, 64 and 131072; the
 # last is unverified (fp32 cannot promise 1 % beyond N of about 80 000) but has its timing.
 sweep --grid problem.kv_len=16,64,131072 --set problem.seq_len=1 --set problem.heads=2 \
