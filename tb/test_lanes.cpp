@@ -124,6 +124,9 @@ TEST(Lanes, EachLaneHasItsOwnNamedUnitsWhichSharedKeysConfigure) {
   EXPECT_EQ(traffic["minimum_bytes"], 4 * 16 * 4 * 4);  // Q, K, V, O
   // Q once, K and V six times, O once: 14 matrices moved against 4.
   EXPECT_DOUBLE_EQ(traffic["relative_to_minimum"].get<double>(), 14.0 / 4);
+  // The intensities are over the same bytes moved, O's included: 256 scores, 4d flops each.
+  EXPECT_DOUBLE_EQ(traffic["scores_per_byte"].get<double>(), 256.0 / (14 * 16 * 4 * 4));
+  EXPECT_DOUBLE_EQ(traffic["flops_per_byte"].get<double>(), 4.0 * 4 * 256 / (14 * 16 * 4 * 4));
   EXPECT_EQ(report["params"]["parallel"]["lanes"], 3);
 }
 
