@@ -15,6 +15,7 @@
 #include "hw/number_format.h"
 #include "hw/units/map.h"
 #include "sim/reference.h"
+#include "sim/report.h"
 #include "sim/simulation.h"
 #include "tb/cli.h"
 #include "tb/feeds.h"
@@ -549,6 +550,18 @@ TEST(FormatRuns, MemoryAndFifoBytesFollowTheFormats) {
     EXPECT_EQ(ch.element_bytes, ch.input_stream ? 1u : 2u);
     EXPECT_EQ(ch.capacity_bytes(), ch.capacity * ch.width * ch.element_bytes);
   }
+  // report.json's memory: the channels' bytes, held and at most held, summed.
+  std::uint64_t capacity = 0, high_water = 0, intermediate_high_water = 0;
+  for (const ChannelStats& ch : r.channels) {
+    capacity += ch.capacity * ch.width * ch.element_bytes;
+    high_water += ch.high_water * ch.width * ch.element_bytes;
+    if (!ch.input_stream) intermediate_high_water += ch.high_water * ch.width * ch.element_bytes;
+  }
+  const MemoryUse all = memory_use(r.channels), intermediate = memory_use(r.channels, true);
+  EXPECT_EQ(all.capacity_bytes, capacity);
+  EXPECT_EQ(all.high_water_bytes, high_water);
+  EXPECT_EQ(intermediate.high_water_bytes, intermediate_high_water);
+  EXPECT_LT(high_water, capacity);  // some channel never filled: the two sums differ
 }
 
 // Beats follow the input format: a link of 16 bytes per cycle takes two cycles for a d = 8 row in

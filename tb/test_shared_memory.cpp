@@ -201,12 +201,17 @@ TEST(SharedMemory, ReportsThePortsAndTheAchievedBandwidth) {
               (d / "out").string() + "'",
           d);
   ASSERT_EQ(r.status, 0) << r.err;
-  const json traffic = json::parse(slurp(d / "out" / "report.json"))["runs"][0]["memory_traffic"];
+  const json run = json::parse(slurp(d / "out" / "report.json"))["runs"][0];
+  const json& traffic = run["memory_traffic"];
   EXPECT_EQ(traffic["ports"], "shared");
   EXPECT_EQ(traffic["link_bytes_per_cycle"], 16);
   // Bandwidth-bound: the link is busy almost every cycle.
   EXPECT_GT(traffic["bytes_read_per_cycle"].get<double>(), 15.9);
   EXPECT_LE(traffic["bytes_read_per_cycle"].get<double>(), 16.0);
+  // Over the run's cycles: Q once (32 rows), K and V once per score (32²), 64 bytes a row.
+  EXPECT_EQ(traffic["bytes_read"]["total"], (32 + 2 * 32 * 32) * 64);
+  EXPECT_DOUBLE_EQ(traffic["bytes_read_per_cycle"].get<double>(),
+                   (32 + 2 * 32 * 32) * 64.0 / run["cycles"].get<double>());
   EXPECT_NE(r.out.find("of 16 B/cycle"), std::string::npos) << r.out;
 }
 
