@@ -143,6 +143,26 @@ INSTANTIATE_TEST_SUITE_P(Datapaths, CostCounts,
                                   std::to_string(std::get<1>(info.param));
                          });
 
+// A channel is built as the smallest storage class that holds its bytes, a class holding up to
+// and including its max_bytes; beyond the largest, as the largest.
+TEST(Cost, AChannelIsTheSmallestStorageClassThatHoldsIt) {
+  CostTable table;
+  table.storage = {{"small", 8}, {"large", 32}};
+  for (const auto& [bytes, name] : std::vector<std::pair<std::uint64_t, std::string>>{
+           {1, "small"}, {8, "small"}, {9, "large"}, {32, "large"}, {33, "large"}})
+    EXPECT_EQ(table.storage_for(bytes).name, name) << bytes << " bytes";
+}
+
+// A product of a channel value and a V value (p·v, c·v) is priced in the wider of the input and
+// compute formats, by bytes; of two 2-byte formats, the compute format (docs/cost.md).
+TEST(Cost, TheWiderFormatIsByBytesAndTheComputeFormatAtATie) {
+  EXPECT_EQ(table_format(OpFormat::wider, Format::bf16, Format::fp16), "fp16");
+  EXPECT_EQ(table_format(OpFormat::wider, Format::fp16, Format::bf16), "bf16");
+  EXPECT_EQ(table_format(OpFormat::wider, Format::fp32, Format::bf16), "fp32");
+  EXPECT_EQ(table_format(OpFormat::wider, Format::fp8_e4m3, Format::fp16), "fp16");
+  EXPECT_EQ(table_format(OpFormat::wider, Format::fp8_e5m2, Format::fp8_e4m3), "fp8");
+}
+
 // Compute area is the operators the units instantiate (one per operation of a firing, shared
 // over II cycles): here with every unit at II = 1 but row_divide at II = d.
 TEST(Cost, ComputeAreaIsTheUnitsOperators) {
