@@ -550,7 +550,8 @@ TEST(FormatRuns, MemoryAndFifoBytesFollowTheFormats) {
     EXPECT_EQ(ch.element_bytes, ch.input_stream ? 1u : 2u);
     EXPECT_EQ(ch.capacity_bytes(), ch.capacity * ch.width * ch.element_bytes);
   }
-  // report.json's memory: the channels' bytes, held and at most held, summed.
+  // report.json's memory bytes: the channels' capacities and high-water marks in their formats,
+  // summed (the intermediate ones without the stream buffers).
   std::uint64_t capacity = 0, high_water = 0, intermediate_high_water = 0;
   for (const ChannelStats& ch : r.channels) {
     capacity += ch.capacity * ch.width * ch.element_bytes;

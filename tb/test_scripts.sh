@@ -669,6 +669,8 @@ figure "plot: a datapath without a style of its own: a colour of its own, diamon
 # 21 = N + L_dot + L_max (naive) and from 26 = N + L_dot + L_norm (two_pass).
 sweep --grid "channels.depths.score_bypass=4,8,$(seq -s, 10 1 30),40,48,56,64" \
   --grid datapath=naive,two_pass --set problem.seq_len=16 --set problem.head_dim=4 --jobs 2
+# From its full-rate depth on, a bypass holds what full rate needs (21, 26) whatever its capacity;
+# naive's exp_bypass, at its default depth 21, adds its 21 to both sums.
 check "sweep: at and past full rate a bypass holds what full rate needs: its high water, not its capacity" \
   rows "$csv" 54 \
   'all(int(x["bypass_high_water_elements"]) == {"naive": 21 + 21, "two_pass": 26}[x["datapath"]]
