@@ -545,15 +545,13 @@ TEST(FormatRuns, MemoryAndFifoBytesFollowTheFormats) {
   EXPECT_EQ(r.q_bytes_read, 32 * d * 1);
   EXPECT_EQ(r.footprint_bytes, 3 * 32 * d * 1);
   EXPECT_EQ(r.o_bytes_written, 32 * d * 2);
-  for (const ChannelStats& ch : r.channels) {
-    SCOPED_TRACE(ch.name);
-    EXPECT_EQ(ch.element_bytes, ch.input_stream ? 1u : 2u);
-    EXPECT_EQ(ch.capacity_bytes(), ch.capacity * ch.width * ch.element_bytes);
-  }
   // report.json's memory bytes: the channels' capacities and high-water marks in their formats,
   // summed (the intermediate ones without the stream buffers).
   std::uint64_t capacity = 0, high_water = 0, intermediate_high_water = 0;
   for (const ChannelStats& ch : r.channels) {
+    SCOPED_TRACE(ch.name);
+    EXPECT_EQ(ch.element_bytes, ch.input_stream ? 1u : 2u);
+    EXPECT_EQ(ch.capacity_bytes(), ch.capacity * ch.width * ch.element_bytes);
     capacity += ch.capacity * ch.width * ch.element_bytes;
     high_water += ch.high_water * ch.width * ch.element_bytes;
     if (!ch.input_stream) intermediate_high_water += ch.high_water * ch.width * ch.element_bytes;

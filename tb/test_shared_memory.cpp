@@ -209,9 +209,10 @@ TEST(SharedMemory, ReportsThePortsAndTheAchievedBandwidth) {
   EXPECT_GT(traffic["bytes_read_per_cycle"].get<double>(), 15.9);
   EXPECT_LE(traffic["bytes_read_per_cycle"].get<double>(), 16.0);
   // Over the run's cycles: Q once (32 rows), K and V once per score (32²), 64 bytes a row.
-  EXPECT_EQ(traffic["bytes_read"]["total"], (32 + 2 * 32 * 32) * 64);
+  const std::uint64_t bytes_read = (32 + 2 * 32 * 32) * 64;
+  EXPECT_EQ(traffic["bytes_read"]["total"], bytes_read);
   EXPECT_DOUBLE_EQ(traffic["bytes_read_per_cycle"].get<double>(),
-                   (32 + 2 * 32 * 32) * 64.0 / run["cycles"].get<double>());
+                   double(bytes_read) / run["cycles"].get<double>());
   EXPECT_NE(r.out.find("of 16 B/cycle"), std::string::npos) << r.out;
 }
 
