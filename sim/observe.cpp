@@ -740,9 +740,10 @@ std::string graph_dot(const std::vector<DatapathResult>& runs,
                       const std::vector<DatapathStages>& stages) {
   std::string s =
       "// sdpa-sim --dot: units (latency/II, utilisation) and channels (depth, high water).\n"
-      "// Edges: high water/depth; red: stalling (its writer waited for a slot, or a stream's\n"
-      "// reader for rows beyond the first's latency); orange: full at some cycle. The\n"
-      "// bottleneck's unit is filled and its channel drawn thick.\n"
+      "// Edges: high water/depth; red: stalling (its writer waited for a slot; a Q/K/V stream\n"
+      "// buffer, whose writer waits for slots by design: its reader waited for rows beyond the\n"
+      "// first's latency); orange: full at some cycle. The bottleneck's unit is filled and its\n"
+      "// channel drawn thick.\n"
       "digraph sdpa {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=Helvetica, "
       "fontsize=10];\n  edge [fontname=Helvetica, fontsize=9];\n";
   for (std::size_t d = 0; d < runs.size(); ++d) {
