@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "hw/attention.h"
@@ -50,12 +51,14 @@ inline constexpr double kCertifiedFraction = 0.01;
 double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,
                        Format compute = Format::fp32);
 
-// Whether a dot product, a score, a score difference or an fp32 accumulator (up to N·max|v|) can
-// overflow fp32 for these inputs, or, computing in a narrower format, a score, a running sum or
-// an accumulator on a channel can pass its largest value (fp16's 65504): then Inf or NaN outputs
-// are what correct arithmetic may give.
-bool may_overflow(const Reference& ref, std::size_t head_dim, std::size_t seq_len = 0,
-                  Format compute = Format::fp32);
+// What can pass its format's largest finite value for these inputs, as the summary names it
+// ("a running sum (up to N = 70000)"), or empty if nothing can: a dot product or a score
+// difference in fp32; computing in a narrower format, a score difference or a running sum on a
+// channel; a datapath's output rows (max|v| and their roundings); and with `unnormalised_rows`
+// (DatapathKind), its fp32 accumulators and their rows on a channel (up to N·max|v|). Where
+// something can, Inf or NaN outputs are what correct arithmetic may give.
+std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
+                           Format compute = Format::fp32, bool unnormalised_rows = true);
 
 enum class Verdict {
   ok,          // within a tolerance below kCertifiedFraction·max|v|
@@ -72,13 +75,16 @@ struct Check {
   double v_bound = 0;                              // max |v|
   double certified_fraction = kCertifiedFraction;  // of max|v|, in every format
   bool finite = true;
-  bool may_overflow = false;
+  std::string overflow;  // what can overflow (what_overflows), or empty
+  bool may_overflow() const { return !overflow.empty(); }
   Verdict verdict() const;
   bool pass() const { return verdict() == Verdict::ok; }
 };
 
-// `seq_len`: the longest row of keys (N_kv).
+// `seq_len`: the longest row of keys (N_kv); `unnormalised_rows`: the datapath's
+// (DatapathKind), by default the larger values of the reordered datapath's.
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
-                   std::size_t head_dim, Format compute = Format::fp32);
+                   std::size_t head_dim, Format compute = Format::fp32,
+                   bool unnormalised_rows = true);
 
 }  // namespace sdpa

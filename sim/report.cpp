@@ -91,18 +91,13 @@ void numerics_rows(std::vector<std::string>& formats, std::vector<std::string>& 
     unrounded.push_back(fmt::format("{:.2g}", check->max_abs_error_unrounded));
 }
 
-// Why an overflowing run is unverified: fp32's scores, or a value on a channel past the compute
-// format's largest.
-std::string overflow_note(const DatapathResult& r) {
-  if (r.compute == Format::fp32)
-    return fmt::format(
-        "\n{}: UNVERIFIED: a score or an accumulator (up to N·max|v|) can overflow fp32 for these "
-        "inputs, so fp32 guarantees nothing about the output.\n",
-        r.datapath);
+// Why an overflowing run is unverified: what can pass the compute format's largest value.
+std::string overflow_note(const DatapathResult& r, const Check& c) {
   return fmt::format(
-      "\n{}: UNVERIFIED: a score, a running sum (up to N) or an accumulator (up to N·max|v|) can "
-      "overflow {} (largest {:g}) for these inputs, so {} guarantees nothing about the output.\n",
-      r.datapath, to_string(r.compute), info(r.compute).max_finite, to_string(r.compute));
+      "\n{}: UNVERIFIED: {} can overflow {} (largest {:g}) for these inputs, so {} guarantees "
+      "nothing about the output.\n",
+      r.datapath, c.overflow, to_string(r.compute), info(r.compute).max_finite,
+      to_string(r.compute));
 }
 
 }  // namespace
@@ -317,8 +312,8 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     if (r.status == Status::unverified) {
       const Check& c = checks[i];
       out +=
-          c.may_overflow
-              ? overflow_note(r)
+          c.may_overflow()
+              ? overflow_note(r, c)
               : fmt::format(
                     "\n{}: UNVERIFIED: for these inputs {} only guarantees an error "
                     "of at most {:.2g} ({:.3g}% of max|v|) and certifying needs under {:g}%: "

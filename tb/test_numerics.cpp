@@ -230,7 +230,7 @@ TEST(Unverified, HugeScoresAreUnverifiedNotOk) {
     ASSERT_EQ(run.status, Status::ok) << run.datapath;
     const Check c = check_output(ref, run.output, 16, 8);
     EXPECT_TRUE(c.finite) << run.datapath;
-    EXPECT_FALSE(c.may_overflow) << run.datapath;
+    EXPECT_FALSE(c.may_overflow()) << run.datapath;
     EXPECT_LE(c.max_abs_error, c.tolerance) << run.datapath;
     EXPECT_LE(c.tolerance, 2.0001 * ref.v_bound) << run.datapath;
     EXPECT_EQ(c.verdict(), Verdict::unverified) << run.datapath;
@@ -251,7 +251,8 @@ TEST(Unverified, ScoresThatOverflowFp32AreUnverifiedNotAMismatch) {
     ASSERT_EQ(run.status, Status::ok) << run.datapath;
     const Check c = check_output(ref, run.output, 16, 8);
     EXPECT_FALSE(c.finite) << run.datapath;
-    EXPECT_TRUE(c.may_overflow) << run.datapath;
+    EXPECT_TRUE(c.may_overflow()) << run.datapath;
+    EXPECT_TRUE(c.overflow.starts_with("a dot product or a score difference")) << c.overflow;
     EXPECT_EQ(c.verdict(), Verdict::unverified) << run.datapath;
   }
   // Without overflow a non-finite output is a fault.

@@ -23,13 +23,19 @@ const std::vector<DatapathKind>& unique_names(const std::vector<DatapathKind>& k
 
 const std::vector<DatapathKind>& datapath_kinds() {
   static const std::vector<DatapathKind> kinds = unique_names({
-      {"naive",
-       "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",
-       build_naive, true},
-      {"two_pass", "two passes: online max and sum, then normalise and weighted sum; one bypass",
-       build_two_pass},
-      {"reordered", "one pass: running max, rescaled sum and accumulator (online softmax); O(1)",
-       build_reordered, true},
+      {.name = "naive",
+       .summary =
+           "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",
+       .build = build_naive,
+       .in_paper = true},
+      {.name = "two_pass",
+       .summary = "two passes: online max and sum, then normalise and weighted sum; one bypass",
+       .build = build_two_pass},
+      {.name = "reordered",
+       .summary = "one pass: running max, rescaled sum and accumulator (online softmax); O(1)",
+       .build = build_reordered,
+       .in_paper = true,
+       .unnormalised_rows = true},
   });
   return kinds;
 }

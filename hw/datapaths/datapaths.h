@@ -13,6 +13,10 @@ struct DatapathKind {
   std::string summary;  // one line: what it computes and what it costs
   AttentionDatapath::Build build;
   bool in_paper = false;  // one of the paper's pair, which `datapath: both` runs
+  // Its output rows are sums of V rows weighted by unnormalised exponentials, up to N·max|v| on a
+  // channel, divided only at the end (the online softmax's accumulator); otherwise its rows are
+  // normalised, at most max|v| and their roundings: what can overflow (docs/numerics.md).
+  bool unnormalised_rows = false;
 };
 
 // In the order `datapath: all` runs them.
