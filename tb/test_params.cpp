@@ -630,6 +630,38 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
   }
 }
 
+// The table's last column is each channel's high water with ample buffering: where no channel
+// fills, the run is one with every channel unbounded, so those high waters are its report's. The
+// Q reader, with room, fetches the whole head's N rows ahead while the dot product holds the
+// first (N − 1); one slot keeps the cycles, since Q is needed once per row of N scores.
+TEST(SizeBuffers, TheTablesHighWaterIsTheAmpleRunsNotTheSizedDepth) {
+  const fs::path d = scratch();
+  const std::string shape =
+      "--set problem.seq_len=32 --set problem.head_dim=4 --set datapath=reordered";
+  const SimRun sized = sim(shape + " --size-buffers" + out_arg(d / "s"), d);
+  ASSERT_EQ(sized.status, 0) << sized.err;
+  const SimRun unbounded =
+      sim(shape + " --set channels.default_depth=100000" + out_arg(d / "u"), d);
+  ASSERT_EQ(unbounded.status, 0) << unbounded.err;
+  std::map<std::string, std::pair<std::size_t, std::size_t>> table;  // channel: sized, high water
+  std::istringstream lines(sized.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string dp, channel;
+    std::size_t depth = 0, high_water = 0;
+    if (words >> dp >> channel >> depth >> high_water && dp == "reordered")
+      table[channel] = {depth, high_water};
+  }
+  const json runs = report(d / "u")["runs"];
+  ASSERT_EQ(table.size(), runs[0]["channels"].size()) << sized.out;
+  for (const json& c : runs[0]["channels"]) {
+    const std::string name = c["name"].get<std::string>().substr(std::string("reordered.").size());
+    EXPECT_EQ(table[name].second, c["high_water"].get<std::size_t>()) << name;
+    EXPECT_LT(c["high_water"].get<std::size_t>(), 100000u) << name;
+  }
+  EXPECT_EQ(table["q_rows"], std::make_pair(std::size_t{1}, std::size_t{31}));
+}
+
 // Sizing starts from ample depths whatever was given: the user is told which depths go unused,
 // and sized.yaml, which lists every channel, leaves the default depth auto.
 TEST(SizeBuffers, NamesTheDepthsGivenAsNotUsed) {
