@@ -53,21 +53,21 @@ int size_buffers(const Params& params, OutputFolder& out) {
       // The watchdog stops a run whatever the depths: that is not the buffers' doing.
       if (reference.status == "timeout") {
         std::cerr << fmt::format(
-            "sdpa-sim: the watchdog stopped {} with depth {} everywhere (sim.max_cycles: {}): "
-            "raise it, or leave it auto\n",
+            "sdpa-sim: error: the watchdog stopped {} with depth {} everywhere "
+            "(sim.max_cycles: {}): raise it, or leave it auto\n",
             dp, ample, params.max_cycles);
         return kTimeout;
       }
       // No cycle count to keep: the run completed, but outside the tolerance (exit 1).
       if (reference.status == "mismatch") {
         std::cerr << fmt::format(
-            "sdpa-sim: {} with depth {} everywhere: its output is outside the tolerance of the "
-            "fp64 reference (status mismatch): not sized\n",
+            "sdpa-sim: error: {} with depth {} everywhere: its output is outside the tolerance "
+            "of the fp64 reference (status mismatch): not sized\n",
             dp, ample);
         return kMismatch;
       }
-      std::cerr << fmt::format("sdpa-sim: {} does not complete even with depth {} everywhere\n", dp,
-                               ample);
+      std::cerr << fmt::format(
+          "sdpa-sim: error: {} does not complete even with depth {} everywhere\n", dp, ample);
       return kDeadlock;
     }
     target[dp] = *reference.cycles;

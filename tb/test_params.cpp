@@ -662,6 +662,23 @@ TEST(SizeBuffers, TheTablesHighWaterIsTheAmpleRunsNotTheSizedDepth) {
   EXPECT_EQ(table["q_rows"], std::make_pair(std::size_t{1}, std::size_t{31}));
 }
 
+// A watchdog that stops the run with ample buffering stops the sizing: exit 4, naming the limit,
+// and no sized.yaml.
+TEST(SizeBuffers, AWatchdogStopIsExitFourNamingItsLimit) {
+  const fs::path d = scratch();
+  const SimRun r = sim(std::string(kSmall) + "--set datapath=naive --set sim.max_cycles=100 " +
+                           "--size-buffers" + out_arg(d / "o"),
+                       d);
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_NE(r.err.find("sdpa-sim: error: the watchdog stopped naive with depth "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(" everywhere (sim.max_cycles: 100): raise it, or leave it auto\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(d / "o" / "sized.yaml"));
+}
+
 // Sizing starts from ample depths whatever was given: the user is told which depths go unused,
 // and sized.yaml, which lists every channel, leaves the default depth auto.
 TEST(SizeBuffers, NamesTheDepthsGivenAsNotUsed) {
