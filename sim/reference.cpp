@@ -83,12 +83,6 @@ Shape two_pass_shape(double n, double c, Precisions p) {
   return {0, 0, (n + 3) * p.w + 2 * p.u_out, (n + 3 * c + 1) * p.w + p.u_out, p.w, 2};
 }
 
-// |Ô| / max|v| at most in any datapath computing with precisions p.
-double output_magnitude(double n, double c, Precisions p) {
-  return std::max({magnitude(naive_shape(n, p)), magnitude(reordered_shape(n, c, p)),
-                   magnitude(two_pass_shape(n, c, p))});
-}
-
 // S as computed in fp64, raised by its own rounding error.
 double score_bound(const Reference& ref, double d) {
   return ref.score_bound * (1 + 2 * gamma(d + 3, kU64));
@@ -197,9 +191,11 @@ double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t he
   const double err = compute_score_error(ref, d, compute), x = compute == Format::fp32 ? 200 : 40;
   // The largest of the datapaths' bounds (for fp32 the reordered one bounds the naive one).
   const Shape shapes[] = {naive_shape(n, p), reordered_shape(n, c, p), two_pass_shape(n, c, p)};
-  double ours = 0;
-  for (const Shape& shape : shapes) ours = std::max(ours, relative_bound(n, err, shape, x));
-  double cap = output_magnitude(n, c, p);
+  double ours = 0, cap = 0;
+  for (const Shape& shape : shapes) {
+    ours = std::max(ours, relative_bound(n, err, shape, x));
+    cap = std::max(cap, magnitude(shape));
+  }
   const Precisions p64{kU64, kU64, 0};
   const double fp64 = relative_bound(n, score_error(s, d, kU64), naive_shape(n, p64), 200);
   cap += magnitude(naive_shape(n, p64));
@@ -213,36 +209,38 @@ double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t he
 }
 
 std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
-                           Format compute, bool unnormalised_rows) {
+                           Format compute, bool normalised_rows) {
   const double d = double(head_dim), n = double(seq_len), v = ref.v_bound;
-  const double largest = info(compute).max_finite;
+  std::string found;  // the first that can
+  const auto check = [&](const char* what, double most, Format f) {
+    if (found.empty() && !(most < info(f).max_finite))
+      found = fmt::format("{}, up to {:.6g}, can overflow {} (largest {:g})", what, most,
+                          to_string(f), info(f).max_finite);
+  };
   // Dot products reach S·√d before the scaling, score differences 2S after it, in fp32.
-  const double scores =
-      score_bound(ref, d) * (1 + gamma(d + 3, kU32)) * std::max(std::sqrt(d), 2.0);
-  if (!(scores < FLT_MAX))
-    return fmt::format("a dot product or a score difference (up to {:.3g})", scores);
+  check("a dot product or a score difference",
+        score_bound(ref, d) * (1 + gamma(d + 3, kU32)) * std::max(std::sqrt(d), 2.0), Format::fp32);
   if (compute != Format::fp32) {
     // On channels: score differences (2·max|s|) and running sums (up to N: each weight is at most
     // 1, and a partial sum of k of them rounds to at most k).
-    const double score =
-        ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + compute_score_error(ref, d, compute);
-    if (!(2 * score < largest))
-      return fmt::format("a score difference (up to 2·max|s| = {:.3g})", 2 * score);
-    if (!(n < largest)) return fmt::format("a running sum (up to N = {:g})", n);
+    check("a score difference (2·max|s|)",
+          2 * (ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + compute_score_error(ref, d, compute)),
+          compute);
+    check("a running sum (N)", n, compute);
   }
   // Unnormalised rows, accumulated in fp32 in every format, reach N·max|v| (each weight at most
-  // 1), and their three roundings a step at most (1 + 2^-24)^{3N} ≤ e^{3N·2^-24} more; on a
-  // channel, rounded to the compute format, N·max|v|.
-  if (unnormalised_rows && (!(n * v * std::exp(3 * n * kU32) < FLT_MAX) || !(n * v < largest)))
-    return fmt::format("an accumulator row (up to N·max|v| = {:.3g})", n * v);
-  // Every datapath's output rows, and the normalised datapaths' partial sums of them, reach
-  // max|v| times the weights' sum, which their roundings may raise a little past 1.
-  const Precisions p{kU32, info(compute).unit_roundoff,
-                     compute == Format::fp32 ? 0.0 : info(compute).unit_roundoff};
-  const double rows = v * output_magnitude(n, double(ref.max_updates), p);
-  if (!(rows < largest))
-    return fmt::format("an output row (up to max|v| = {:.3g}, and its roundings)", v);
-  return {};
+  // 1) and their three roundings a step (1 + 2^-24)^{3N} ≤ e^{3N·2^-24} more, in fp32 and as
+  // they are rounded onto a channel.
+  if (!normalised_rows) {
+    const double accumulated = n * v * std::exp(3 * n * kU32);
+    check("an accumulator row (N·max|v| and its roundings)", accumulated, Format::fp32);
+    check("an accumulator row (N·max|v| and its roundings)", accumulated, compute);
+  }
+  // Output rows are within the tolerance of the reference's, at most max|v|; so are the partial
+  // sums of normalised rows, at most the row they sum to if every value of V were max|v|.
+  check("an output row (max|v| and the tolerance)",
+        v + error_tolerance(ref, seq_len, head_dim, compute), compute);
+  return found;
 }
 
 AttentionInputs rounded_inputs(const AttentionInputs& inputs, Format input) {
@@ -269,7 +267,7 @@ Verdict Check::verdict() const {
 }
 
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
-                   std::size_t head_dim, Format compute, bool unnormalised_rows) {
+                   std::size_t head_dim, Format compute, bool normalised_rows) {
   Check c;
   c.tolerance = error_tolerance(ref, seq_len, head_dim, compute);
   c.v_bound = ref.v_bound;
@@ -279,7 +277,7 @@ Check check_output(const Reference& ref, const std::vector<float>& output, std::
     c.max_abs_error = INFINITY;
     return c;
   }
-  c.overflow = what_overflows(ref, head_dim, seq_len, compute, unnormalised_rows);
+  c.overflow = what_overflows(ref, head_dim, seq_len, compute, normalised_rows);
   for (std::size_t i = 0; i < output.size(); ++i) {
     if (!std::isfinite(output[i])) {
       c.finite = false;

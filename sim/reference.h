@@ -51,14 +51,15 @@ inline constexpr double kCertifiedFraction = 0.01;
 double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,
                        Format compute = Format::fp32);
 
-// What can pass its format's largest finite value for these inputs, as the summary names it
-// ("a running sum (up to N = 70000)"), or empty if nothing can: a dot product or a score
-// difference in fp32; computing in a narrower format, a score difference or a running sum on a
-// channel; a datapath's output rows (max|v| and their roundings); and with `unnormalised_rows`
-// (DatapathKind), its fp32 accumulators and their rows on a channel (up to N·max|v|). Where
-// something can, Inf or NaN outputs are what correct arithmetic may give.
+// What can pass its format's largest finite value for these inputs, as the summary says it ("a
+// running sum (N), up to 70000, can overflow fp16 (largest 65504)"), or empty if nothing can: a
+// dot product or a score difference in fp32; computing in a narrower format, a score difference
+// or a running sum on a channel; an output row (max|v| and the tolerance); and unless the
+// datapath's rows are normalised (DatapathKind), its fp32 accumulators and their rows on a
+// channel (N·max|v| and their roundings). Where something can, Inf or NaN outputs are what
+// correct arithmetic may give.
 std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
-                           Format compute = Format::fp32, bool unnormalised_rows = true);
+                           Format compute = Format::fp32, bool normalised_rows = false);
 
 enum class Verdict {
   ok,          // within a tolerance below kCertifiedFraction·max|v|
@@ -81,10 +82,10 @@ struct Check {
   bool pass() const { return verdict() == Verdict::ok; }
 };
 
-// `seq_len`: the longest row of keys (N_kv); `unnormalised_rows`: the datapath's
-// (DatapathKind), by default the larger values of the reordered datapath's.
+// `seq_len`: the longest row of keys (N_kv); `normalised_rows`: the datapath's (DatapathKind),
+// by default the larger values of the reordered datapath's rows.
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
                    std::size_t head_dim, Format compute = Format::fp32,
-                   bool unnormalised_rows = true);
+                   bool normalised_rows = false);
 
 }  // namespace sdpa

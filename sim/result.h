@@ -121,9 +121,9 @@ struct DatapathResult {
   std::size_t tokens = 0;  // query positions of all sequences: B·N_q
   std::size_t lanes = 1;
   std::size_t head_dim = 0;
-  Format input = Format::fp32;     // Q, K and V in memory (numerics.input)
-  Format compute = Format::fp32;   // every value on an intermediate channel (numerics.compute)
-  bool unnormalised_rows = false;  // its kind's: rows up to N·max|v| (DatapathKind)
+  Format input = Format::fp32;    // Q, K and V in memory (numerics.input)
+  Format compute = Format::fp32;  // every value on an intermediate channel (numerics.compute)
+  bool normalised_rows = false;   // its kind's (DatapathKind): rows within max|v|
   // Memory: what Q, K and V occupy, and the bytes each reader streamed from it.
   std::uint64_t footprint_bytes = 0;
   std::uint64_t q_bytes_read = 0, k_bytes_read = 0, v_bytes_read = 0;

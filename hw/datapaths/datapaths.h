@@ -13,10 +13,11 @@ struct DatapathKind {
   std::string summary;  // one line: what it computes and what it costs
   AttentionDatapath::Build build;
   bool in_paper = false;  // one of the paper's pair, which `datapath: both` runs
-  // Its output rows are sums of V rows weighted by unnormalised exponentials, up to N·max|v| on a
-  // channel, divided only at the end (the online softmax's accumulator); otherwise its rows are
-  // normalised, at most max|v| and their roundings: what can overflow (docs/numerics.md).
-  bool unnormalised_rows = false;
+  // Its rows are V's weighted by probabilities (each exponential divided by its row's sum first),
+  // at most max|v|. Otherwise, and by default, judged as the larger values: V's rows weighted by
+  // the exponentials themselves, up to N·max|v|, divided only at the end (the online softmax's
+  // accumulator). Which values can overflow (docs/numerics.md, "Overflow").
+  bool normalised_rows = false;
 };
 
 // In the order `datapath: all` runs them.
