@@ -1455,6 +1455,15 @@ TEST(ObserveCli, DotDrawsEveryUnitAndChannel) {
           fmt::format("{}\\n{}/{}", name.substr(name.find('.') + 1), c["high_water"].get<Cycle>(),
                       c["capacity"].get<Cycle>());
       EXPECT_NE(dot.find(label), std::string::npos) << label;
+      // The legend's colours of a channel between units: red where its writer waited for a slot
+      // (its reader's waits do not count), orange where it was full, black otherwise.
+      if (c["input_stream"]) continue;
+      const char* colour = c["producer_stall_cycles"].get<Cycle>() > 0 ? "red"
+                           : c["high_water"] == c["capacity"]          ? "orange"
+                                                                       : "black";
+      EXPECT_NE(dot.find(fmt::format("{}\", color={}, fontcolor={}", label, colour, colour)),
+                std::string::npos)
+          << label << " " << colour;
     }
   }
   // k_rows 4 deep limits every datapath: drawn thick and red.
