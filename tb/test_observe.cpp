@@ -1625,6 +1625,16 @@ TEST(ObserveCli, DotFillsALimitAtTheRateOfANoneStatement) {
   EXPECT_NE(dot.find("[label=\"k_rows\\n11/11\", color=red, fontcolor=red, penwidth=2.5]"),
             std::string::npos)
       << dot;
+  // Alone, a `none` statement fills nothing: the unit it names keeps up.
+  const SimRun own =
+      sim("--set datapath=reordered --set problem.seq_len=64 --set problem.head_dim=8 --dot" +
+              out_arg(d / "own"),
+          d);
+  ASSERT_EQ(own.status, 0) << own.err;
+  const json alone = json::parse(slurp(d / "own" / "report.json"))["runs"][0]["bottleneck"];
+  ASSERT_EQ(alone["kind"], "none");
+  ASSERT_TRUE(alone["also"].empty());
+  EXPECT_TRUE(filled_units(slurp(d / "own" / "graph.dot")).empty());
 }
 
 // A V buffer deep enough for the latency, on a private link of one beat per row, that its
