@@ -232,8 +232,8 @@ TEST(VerifyBottleneck, ALimitThatWaitedOnlyOnceTheOthersWereRelievedJoinsThem) {
 
 // A deadlock's full bypass is relieved to hold twice a row and its latencies (64 rows of 64: 192),
 // and the run completes; with the exp bypass as shallow, the run gets past the score bypass and
-// deadlocks at the next, which confirms the first as a cause. The run's exit status is its own
-// (3), whatever the check found.
+// deadlocks at the next, which confirms the first as a cause, as does a watchdog stop. The run's
+// exit status is its own (3), whatever the check found.
 TEST(VerifyBottleneck, ADeadlocksFullChannelDeeperCompletesOrDeadlocksAtTheNext) {
   const fs::path d = scratch();
   for (const auto& [sets, stopped_at] :
@@ -261,6 +261,23 @@ TEST(VerifyBottleneck, ADeadlocksFullChannelDeeperCompletesOrDeadlocksAtTheNext)
               std::string::npos)
         << c.run.out;
   }
+  // A relieved run keeps the run's watchdog: one that runs on until it stops it got past the
+  // full channel too.
+  const fs::path dd = d / "watchdog";
+  fs::create_directories(dd);
+  const Checked c = verify(
+      "--set datapath=naive --set problem.seq_len=64 --set problem.head_dim=8 "
+      "--set channels.depths.score_bypass=16 --set sim.max_cycles=300",
+      dd);
+  EXPECT_EQ(c.run.status, 3) << c.run.err;
+  const json check = check_of(c);
+  EXPECT_EQ(check["confirmed"], true);
+  ASSERT_EQ(check["trials"].size(), 1u);
+  EXPECT_EQ(check["trials"][0]["status"], "timeout");
+  EXPECT_NE(c.run.out.find("check (--verify-bottleneck): confirmed, the run then runs on until "
+                           "the watchdog stops it\n"),
+            std::string::npos)
+      << c.run.out;
 }
 
 // A none statement that names a limit at the same rate tries it first, alone: relieved, it must
