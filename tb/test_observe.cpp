@@ -1300,7 +1300,9 @@ TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
     if (e["ph"] == "M" && e["name"] == "process_name") processes[e["pid"]] = e["args"]["name"];
     if (e["ph"] == "M" && e["name"] == "thread_name")
       names[std::make_pair(e["pid"].get<int>(), e["tid"].get<int>())] = e["args"]["name"];
-    if (e["ph"] == "C") counters.insert(e["name"].get<std::string>());
+    // Each counter starts at the window's start, with the occupancy then.
+    if (e["ph"] == "C" && counters.insert(e["name"].get<std::string>()).second)
+      EXPECT_EQ(e["ts"], 20u) << e;
     if (e["ph"] != "X") continue;
     kinds.insert(e["name"].get<std::string>());
     const Cycle ts = e["ts"], dur = e["dur"];
@@ -1331,6 +1333,42 @@ TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
       const std::string local =
           u["name"].get<std::string>().substr(run["datapath"].get<std::string>().size() + 1);
       EXPECT_EQ(names[std::make_pair(pid, int(i) + 1)], local);
+    }
+  }
+}
+
+// Over the whole run, each unit's intervals of each kind add up to its busy, starved and blocked
+// cycles in the report, and each channel's occupancy reaches its high water.
+TEST(ObserveCli, TraceEventsOverTheWholeRunAddUpToTheUnitTable) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + "--trace-events --trace-window 0:1000000" + out_arg(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json report = json::parse(slurp(d / "o" / "report.json"));
+  const json trace = json::parse(slurp(d / "o" / "trace.json"));
+  std::map<std::tuple<int, int, std::string>, Cycle> cycles;    // pid, tid, kind
+  std::map<std::pair<int, std::string>, std::int64_t> highest;  // pid, counter
+  for (const json& e : trace["traceEvents"]) {
+    if (e["ph"] == "X")
+      cycles[{e["pid"].get<int>(), e["tid"].get<int>(), e["name"].get<std::string>()}] +=
+          e["dur"].get<Cycle>();
+    if (e["ph"] == "C") {
+      std::int64_t& most = highest[{e["pid"].get<int>(), e["name"].get<std::string>()}];
+      most = std::max(most, e["args"].begin()->get<std::int64_t>());
+    }
+  }
+  for (std::size_t run = 0; run < report["runs"].size(); ++run) {
+    const json& units = report["runs"][run]["units"];
+    const int pid = int(run) + 1;  // in the report's order
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const int tid = int(i) + 1;
+      EXPECT_EQ((cycles[{pid, tid, "busy"}]), units[i]["busy_cycles"]) << units[i]["name"];
+      EXPECT_EQ((cycles[{pid, tid, "starved"}]), units[i]["starved_cycles"]) << units[i]["name"];
+      EXPECT_EQ((cycles[{pid, tid, "blocked"}]), units[i]["blocked_cycles"]) << units[i]["name"];
+    }
+    for (const json& c : report["runs"][run]["channels"]) {
+      const std::string name = c["name"];
+      EXPECT_EQ((highest[{pid, "occupancy " + name.substr(name.find('.') + 1)}]), c["high_water"])
+          << name;
     }
   }
 }
