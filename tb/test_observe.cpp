@@ -1432,6 +1432,9 @@ TEST(ObserveCli, TraceEventsAndGraphAreTheSameInBothModes) {
   }
   EXPECT_EQ(slurp(d / "synchronized" / "trace.json"), slurp(d / "decoupled" / "trace.json"));
   EXPECT_EQ(slurp(d / "synchronized" / "graph.dot"), slurp(d / "decoupled" / "graph.dot"));
+  // The default window, as --help says: cycles 0 to 4·N_kv + 64 (N_kv = 16).
+  const json window = json::parse(slurp(d / "decoupled" / "trace.json"))["otherData"]["window"];
+  EXPECT_EQ(window, (json{{"from", 0}, {"to", 4 * 16 + 64}}));
 }
 
 // A window after the run's end traced nothing, unsaid; the note gives the run's last cycle.
