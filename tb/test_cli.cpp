@@ -369,9 +369,10 @@ TEST(Params, AParamsFileThatSetsNothingIsNoted) {
       sim(params_arg(write(d / "e.yaml", ""), d) + " --check --set problem.seq_len=8", d);
   EXPECT_NE(with_set.err.find(note + ", with the --set values"), std::string::npos) << with_set.err;
   EXPECT_NE(with_set.out.find("N = 8,"), std::string::npos) << with_set.out;
-  // A file whose one key a --set replaces set something all the same.
+  // A file whose one key a --set replaces set something all the same. (The folder is the test's
+  // own: the checkout's out/default, which scripts/run leaves, would bring a note of its own.)
   for (const std::string& args :
-       {params_arg(write(d / "one.yaml", "problem: {seq_len: 8}\n"), d), std::string()}) {
+       {params_arg(write(d / "one.yaml", "problem: {seq_len: 8}\n"), d), out_arg(d / "out")}) {
     const SimRun r = sim(args + " --check --set problem.head_dim=4 --set problem.seq_len=16", d);
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.err.find("note:"), std::string::npos) << r.err;

@@ -1301,8 +1301,9 @@ TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
     if (e["ph"] == "M" && e["name"] == "thread_name")
       names[std::make_pair(e["pid"].get<int>(), e["tid"].get<int>())] = e["args"]["name"];
     // Each counter starts at the window's start, with the occupancy then.
-    if (e["ph"] == "C" && counters.insert(e["name"].get<std::string>()).second)
+    if (e["ph"] == "C" && counters.insert(e["name"].get<std::string>()).second) {
       EXPECT_EQ(e["ts"], 20u) << e;
+    }
     if (e["ph"] != "X") continue;
     kinds.insert(e["name"].get<std::string>());
     const Cycle ts = e["ts"], dur = e["dur"];

@@ -373,7 +373,7 @@ TEST(Options, ASummaryIntoAClosedPipeIsExitFiveAndTheResultsAreWritten) {
             std::string::npos)
       << sized.err;
   EXPECT_TRUE(fs::exists(d / "s" / "sized.yaml"));
-  const SimRun check = sim_into_closed_pipe(1, kSmall + "--check", d);
+  const SimRun check = sim_into_closed_pipe(1, kSmall + "--check --out " + shell_word(d / "c"), d);
   EXPECT_EQ(check.status, 5) << check.err;
   EXPECT_EQ(check.err, "sdpa-sim: error: standard output: cannot write: Broken pipe\n");
 }
