@@ -49,6 +49,11 @@ const FormatInfo& info(Format f) {
   return formats[static_cast<int>(f)];
 }
 
+double overflow_threshold(Format f) {
+  const FormatInfo& i = info(f);
+  return i.max_finite + std::ldexp(1.0, std::ilogb(i.max_finite) - i.mantissa_bits - 1);
+}
+
 std::optional<Format> parse_format(const std::string& name) {
   for (Format f : {Format::fp32, Format::bf16, Format::fp16, Format::fp8_e4m3, Format::fp8_e5m2})
     if (name == info(f).name) return f;

@@ -28,6 +28,10 @@ struct FormatInfo {
 };
 
 const FormatInfo& info(Format f);
+// The least magnitude that rounds past max_finite (to ±inf, or NaN in e4m3): max_finite plus half
+// the spacing of the values just below it, 65520 for fp16. Rounding to nearest, anything smaller
+// stays finite; at it exactly, ties to even go past (e4m3's 464 is the exception: 448 is even).
+double overflow_threshold(Format f);
 inline const char* to_string(Format f) { return info(f).name; }
 inline unsigned bytes_of(Format f) { return info(f).bytes; }
 std::optional<Format> parse_format(const std::string& name);

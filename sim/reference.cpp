@@ -209,11 +209,13 @@ double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t he
 }
 
 std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
-                           Format compute, bool normalised_rows) {
+                           Format compute, const ValueRanges& values) {
   const double d = double(head_dim), n = double(seq_len), v = ref.v_bound;
   std::string found;  // the first that can
+  // `most` bounds the value before its rounding into `f`: below the threshold it rounds to a
+  // finite value.
   const auto check = [&](const char* what, double most, Format f) {
-    if (found.empty() && !(most < info(f).max_finite))
+    if (found.empty() && !(most < overflow_threshold(f)))
       found = fmt::format("{}, up to {:.6g}, can overflow {} (largest {:g})", what, most,
                           to_string(f), info(f).max_finite);
   };
@@ -221,17 +223,21 @@ std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size
   check("a dot product or a score difference",
         score_bound(ref, d) * (1 + gamma(d + 3, kU32)) * std::max(std::sqrt(d), 2.0), Format::fp32);
   if (compute != Format::fp32) {
-    // On channels: score differences (2·max|s|) and running sums (up to N: each weight is at most
-    // 1, and a partial sum of k of them rounds to at most k).
-    check("a score difference (2·max|s|)",
-          2 * (ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + compute_score_error(ref, d, compute)),
-          compute);
+    // On channels: scores, score differences where the datapath's channels carry them (twice the
+    // scores), and running sums (up to N: each weight is at most 1, and a partial sum of k of them
+    // rounds to at most k).
+    const double score =
+        ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + compute_score_error(ref, d, compute);
+    if (values.score_differences)
+      check("a score difference (2·max|s|)", 2 * score, compute);
+    else
+      check("a score (max|s|)", score, compute);
     check("a running sum (N)", n, compute);
   }
   // Unnormalised rows, accumulated in fp32 in every format, reach N·max|v| (each weight at most
   // 1) and their three roundings a step (1 + 2^-24)^{3N} ≤ e^{3N·2^-24} more, in fp32 and as
   // they are rounded onto a channel.
-  if (!normalised_rows) {
+  if (values.unnormalised_rows) {
     const double accumulated = n * v * std::exp(3 * n * kU32);
     check("an accumulator row (N·max|v| and its roundings)", accumulated, Format::fp32);
     check("an accumulator row (N·max|v| and its roundings)", accumulated, compute);
@@ -260,14 +266,16 @@ double max_abs_error(const Reference& ref, const std::vector<float>& output) {
 }
 
 Verdict Check::verdict() const {
-  if (!finite) return may_overflow() ? Verdict::unverified : Verdict::mismatch;
-  if (max_abs_error > tolerance) return Verdict::mismatch;
+  // The tolerance assumes no overflow: where one can happen, correct arithmetic may give any
+  // output (an fp16 running sum rounded to Inf makes every weight, and the output, 0).
+  if (may_overflow()) return Verdict::unverified;
+  if (!finite || max_abs_error > tolerance) return Verdict::mismatch;
   const bool certified = tolerance == 0 || tolerance < certified_fraction * v_bound;
-  return certified && !may_overflow() ? Verdict::ok : Verdict::unverified;
+  return certified ? Verdict::ok : Verdict::unverified;
 }
 
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
-                   std::size_t head_dim, Format compute, bool normalised_rows) {
+                   std::size_t head_dim, Format compute, const ValueRanges& values) {
   Check c;
   c.tolerance = error_tolerance(ref, seq_len, head_dim, compute);
   c.v_bound = ref.v_bound;
@@ -277,7 +285,7 @@ Check check_output(const Reference& ref, const std::vector<float>& output, std::
     c.max_abs_error = INFINITY;
     return c;
   }
-  c.overflow = what_overflows(ref, head_dim, seq_len, compute, normalised_rows);
+  c.overflow = what_overflows(ref, head_dim, seq_len, compute, values);
   for (std::size_t i = 0; i < output.size(); ++i) {
     if (!std::isfinite(output[i])) {
       c.finite = false;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hw/attention.h"
+#include "hw/datapaths/datapaths.h"
 
 namespace sdpa {
 
@@ -51,20 +52,21 @@ inline constexpr double kCertifiedFraction = 0.01;
 double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,
                        Format compute = Format::fp32);
 
-// What can pass its format's largest finite value for these inputs, as the summary says it ("a
-// running sum (N), up to 70000, can overflow fp16 (largest 65504)"), or empty if nothing can: a
-// dot product or a score difference in fp32; computing in a narrower format, a score difference
-// or a running sum on a channel; an output row (max|v| and the tolerance); and unless the
-// datapath's rows are normalised (DatapathKind), its fp32 accumulators and their rows on a
-// channel (N·max|v| and their roundings). Where something can, Inf or NaN outputs are what
-// correct arithmetic may give.
+// What can round past its format's largest finite value for these inputs (overflow_threshold), as
+// the summary says it ("a running sum (N), up to 70000, can overflow fp16 (largest 65504)"), or
+// empty if nothing can: a dot product or a score difference in fp32; computing in a narrower
+// format, a score or, where the datapath's channels carry them (`values`, its DatapathKind's), a
+// score difference, and a running sum on a channel; an output row (max|v| and the tolerance); and
+// where it has them, unnormalised rows: its fp32 accumulators and their rows on a channel
+// (N·max|v| and their roundings). Where something can, any output is what correct arithmetic
+// may give: Inf, NaN, or finite values far off (a sum rounded to Inf divides exponentials to 0).
 std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
-                           Format compute = Format::fp32, bool normalised_rows = false);
+                           Format compute = Format::fp32, const ValueRanges& values = {});
 
 enum class Verdict {
   ok,          // within a tolerance below kCertifiedFraction·max|v|
-  mismatch,    // outside the tolerance, or not finite when fp32 cannot overflow: a wrong result
-  unverified,  // within the tolerance, but fp32 cannot promise kCertifiedFraction·max|v| here
+  mismatch,    // outside the tolerance, or not finite, where nothing can overflow: a wrong result
+  unverified,  // something can overflow, or within a tolerance not below kCertifiedFraction·max|v|
 };
 
 struct Check {
@@ -82,10 +84,10 @@ struct Check {
   bool pass() const { return verdict() == Verdict::ok; }
 };
 
-// `seq_len`: the longest row of keys (N_kv); `normalised_rows`: the datapath's (DatapathKind),
-// by default the larger values of the reordered datapath's rows.
+// `seq_len`: the longest row of keys (N_kv); `values`: the datapath's (DatapathKind), by default
+// the larger of each.
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
                    std::size_t head_dim, Format compute = Format::fp32,
-                   bool normalised_rows = false);
+                   const ValueRanges& values = {});
 
 }  // namespace sdpa

@@ -212,6 +212,29 @@ TEST(Formats, BytesAndNames) {
     EXPECT_EQ(encode(Format::fp32, decode(Format::fp32, u)), u);
 }
 
+// The overflow check's threshold (sim/reference.cpp): below it a value rounds to at most the
+// largest finite one, from it past (e4m3's tie goes to its even 448).
+TEST(Formats, OverflowThresholdIsWhereRoundingLeavesTheRange) {
+  EXPECT_EQ(overflow_threshold(Format::fp16), 65520.0);
+  EXPECT_EQ(overflow_threshold(Format::fp8_e4m3), 464.0);
+  EXPECT_EQ(overflow_threshold(Format::fp8_e5m2), 61440.0);
+  for (Format f : {Format::bf16, Format::fp16, Format::fp8_e4m3, Format::fp8_e5m2}) {
+    SCOPED_TRACE(to_string(f));
+    const float at = float(overflow_threshold(f));
+    ASSERT_EQ(double(at), overflow_threshold(f));  // exact in fp32
+    EXPECT_EQ(round_to(f, std::nextafter(at, 0.0f)), float(info(f).max_finite));
+    if (f == Format::fp8_e4m3)
+      EXPECT_EQ(round_to(f, at), 448.0f);
+    else
+      EXPECT_TRUE(std::isinf(round_to(f, at)));
+  }
+  // fp32's from double, as IEEE conversion rounds.
+  const double at = overflow_threshold(Format::fp32);
+  EXPECT_EQ(at, double(std::numeric_limits<float>::max()) + 0x1p103);
+  EXPECT_TRUE(std::isinf(float(at)));
+  EXPECT_EQ(float(std::nextafter(at, 0.0)), std::numeric_limits<float>::max());
+}
+
 // ---- The dot product's adder tree ----------------------------------------------------------
 
 // The tree as hardware draws it: n = bit_ceil(d) leaves, zeros past d, halves added level by
@@ -436,37 +459,96 @@ TEST(FormatRuns, Fp16RangeMakesLongRowsUnverified) {
       << bf16.out;
 }
 
-// numerics.md's boundaries of fp16's range: the reordered datapath's accumulator (N·max|v| and
-// three roundings a step, e^{3N·2^-24}) reaches 65504 first with max|v| = 2, at N = 32562, the
-// running sum (N) with max|v| < 1; normalised rows stay within max|v| and the tolerance, so
-// there the running sum comes first for max|v| = 2, and only a max|v| within the tolerance of
-// 65504 (0.78% at N = 2) can overflow a row. bf16 has fp32's range.
+// numerics.md's boundaries of fp16's range, where a value rounds past 65504: from 65520. The
+// reordered datapath's accumulator (N·max|v| and three roundings a step, e^{3N·2^-24}) reaches it
+// first with max|v| = 2, at N = 32570, the running sum (N) with max|v| < 1; normalised rows stay
+// within max|v| and the tolerance, so there the running sum comes first for max|v| = 2, and only
+// a max|v| within the tolerance of 65520 (0.78% at N = 2) can overflow a row. bf16 has fp32's
+// range.
 TEST(FormatRuns, Fp16OverflowIsJudgedOnTheRunningSumAndTheRows) {
   Reference ref;
   ref.score_bound = ref.score_max = 4;
   ref.v_bound = 2;
-  const auto overflows = [&](std::size_t n, Format f, bool normalised_rows) {
-    return what_overflows(ref, 8, n, f, normalised_rows);
+  const ValueRanges normalised{.unnormalised_rows = false}, unnormalised{};
+  const auto overflows = [&](std::size_t n, Format f, const ValueRanges& values) {
+    return what_overflows(ref, 8, n, f, values);
   };
   const auto starts = [](const std::string& s, const char* prefix) {
     return s.starts_with(prefix);
   };
-  EXPECT_EQ(overflows(32561, Format::fp16, false), "");
-  EXPECT_PRED2(starts, overflows(32562, Format::fp16, false), "an accumulator row (N·max|v| and ");
-  EXPECT_EQ(overflows(65503, Format::fp16, true), "");
-  EXPECT_EQ(overflows(65504, Format::fp16, true),
-            "a running sum (N), up to 65504, can overflow fp16 (largest 65504)");
+  EXPECT_EQ(overflows(32569, Format::fp16, unnormalised), "");
+  EXPECT_PRED2(starts, overflows(32570, Format::fp16, unnormalised),
+               "an accumulator row (N·max|v| and ");
+  EXPECT_EQ(overflows(65519, Format::fp16, normalised), "");
+  EXPECT_EQ(overflows(65520, Format::fp16, normalised),
+            "a running sum (N), up to 65520, can overflow fp16 (largest 65504)");
   ref.v_bound = 0.5;
-  EXPECT_EQ(overflows(65503, Format::fp16, false), "");
-  EXPECT_PRED2(starts, overflows(65504, Format::fp16, false), "a running sum (N), ");
-  EXPECT_EQ(overflows(65504, Format::bf16, false), "");
+  EXPECT_EQ(overflows(65519, Format::fp16, unnormalised), "");
+  EXPECT_PRED2(starts, overflows(65520, Format::fp16, unnormalised), "a running sum (N), ");
+  EXPECT_EQ(overflows(65520, Format::bf16, unnormalised), "");
   ref.v_bound = 64000;
-  EXPECT_EQ(overflows(2, Format::fp16, true), "");
-  EXPECT_PRED2(starts, overflows(2, Format::fp16, false), "an accumulator row ");
+  EXPECT_EQ(overflows(2, Format::fp16, normalised), "");
+  EXPECT_PRED2(starts, overflows(2, Format::fp16, unnormalised), "an accumulator row ");
   // Below fp16's largest, but not by the tolerance.
   ref.v_bound = 65200;
-  EXPECT_PRED2(starts, overflows(2, Format::fp16, true),
+  EXPECT_PRED2(starts, overflows(2, Format::fp16, normalised),
                "an output row (max|v| and the tolerance), ");
+}
+
+// Scores go onto a channel in the compute format in every datapath, their differences from the
+// row's max only in those that subtract on a channel (the naive one); the others subtract in fp32
+// inside the units that take the exponentials. Scores of 40000 can overflow fp16 only as
+// differences (80000).
+TEST(FormatRuns, Fp16ScoreDifferencesCountOnlyWhereAChannelCarriesThem) {
+  Reference ref;
+  ref.score_bound = ref.score_max = 40000;
+  ref.v_bound = 1;
+  for (const DatapathKind& kind : datapath_kinds()) {
+    SCOPED_TRACE(kind.name);
+    const std::string found = what_overflows(ref, 1, 2, Format::fp16, kind.values);
+    if (kind.values.score_differences)
+      EXPECT_TRUE(found.starts_with("a score difference (2·max|s|), up to 80")) << found;
+    else
+      EXPECT_EQ(found, "");
+  }
+  EXPECT_TRUE(find_datapath("naive")->values.score_differences);
+  EXPECT_FALSE(find_datapath("two_pass")->values.score_differences);
+  EXPECT_FALSE(find_datapath("reordered")->values.score_differences);
+  ref.score_bound = ref.score_max = 66000;
+  EXPECT_TRUE(what_overflows(ref, 1, 2, Format::fp16, {.score_differences = false})
+                  .starts_with("a score (max|s|), up to 66"));
+}
+
+// An fp16 row sum of 65 600 weights (one of them 1, the others just below) rounds to Inf in
+// correct arithmetic, and every weight divided by it is 0: the naive and two-pass outputs are
+// finite zeros where the reference's are 1, the reordered one's Inf / Inf. Each is unverified,
+// naming the sum, not a mismatch: an overflow voids the tolerance, whatever the output.
+TEST(FormatRuns, AnFp16SumThatOverflowsToFiniteZerosIsUnverified) {
+  const auto dir = scratch();
+  const std::size_t n = 65600;
+  AttentionInputs in{
+      AttentionShape::square(1, n, 1), {1}, std::vector<float>(n, 0), std::vector<float>(n, 1)};
+  in.k[0] = 1e-3f;
+  const SimRun run = sim(write_inputs(dir, in, {1, 1}, {n, 1}) +
+                             "--set datapath=all --set numerics.compute=fp16" + out_arg(dir / "o"),
+                         dir);
+  EXPECT_EQ(run.status, 6) << run.out << run.err;
+  for (const char* name : {"naive", "two_pass", "reordered"})
+    EXPECT_NE(run.out.find(std::string(name) +
+                           ": UNVERIFIED: a running sum (N), up to 65600, can overflow fp16 "
+                           "(largest 65504) for these inputs, so nothing is guaranteed about the "
+                           "output."),
+              std::string::npos)
+        << name << "\n"
+        << run.out;
+  const auto report = nlohmann::json::parse(slurp(dir / "o" / "report.json"));
+  for (const auto& r : report["runs"]) {
+    EXPECT_EQ(r["status"], "unverified") << r["datapath"];
+    if (r["datapath"] != "reordered") {
+      EXPECT_TRUE(r["finite"].get<bool>()) << r["datapath"];
+      EXPECT_GT(r["max_abs_error"].get<double>(), r["tolerance"].get<double>()) << r["datapath"];
+    }
+  }
 }
 
 // The smallest problems have an fp16 bound below 1% of max|v| and are ok (params.md: N = 3, d = 8,
@@ -524,7 +606,7 @@ TEST(FormatRuns, AnAccumulatorThatCanOverflowFp32IsUnverified) {
   EXPECT_EQ(run.status, 6) << run.out << run.err;
   EXPECT_NE(run.out.find("reordered: UNVERIFIED: an accumulator row (N·max|v| and its roundings), "
                          "up to 6e+38, can overflow fp32 (largest 3.40282e+38) for these inputs, "
-                         "so fp32 guarantees nothing about the output."),
+                         "so nothing is guaranteed about the output."),
             std::string::npos)
       << run.out;
   EXPECT_EQ(run.out.find("naive: UNVERIFIED"), std::string::npos) << run.out;

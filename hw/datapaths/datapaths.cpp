@@ -28,15 +28,16 @@ const std::vector<DatapathKind>& datapath_kinds() {
            "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",
        .build = build_naive,
        .in_paper = true,
-       .normalised_rows = true},
+       .values = {.unnormalised_rows = false}},
       {.name = "two_pass",
        .summary = "two passes: online max and sum, then normalise and weighted sum; one bypass",
        .build = build_two_pass,
-       .normalised_rows = true},
+       .values = {.score_differences = false, .unnormalised_rows = false}},
       {.name = "reordered",
        .summary = "one pass: running max, rescaled sum and accumulator (online softmax); O(1)",
        .build = build_reordered,
-       .in_paper = true},
+       .in_paper = true,
+       .values = {.score_differences = false}},
   });
   return kinds;
 }
