@@ -696,8 +696,8 @@ int run(const Options& opt) {
       if (status != kTimeout) status = kDeadlock;
       continue;
     }
-    checks.back() =
-        check_output(ref, r.output, shape.kv_len, shape.head_dim, params.compute_format, r.values);
+    checks.back() = check_output(ref, r.output, shape.kv_len, shape.head_dim, params.compute_format,
+                                 r.normalised_rows);
     checks.back().max_abs_error_unrounded =
         unrounded_ref ? max_abs_error(*unrounded_ref, r.output) : checks.back().max_abs_error;
     const Verdict verdict = checks.back().verdict();

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "hw/attention.h"
-#include "hw/datapaths/datapaths.h"
 
 namespace sdpa {
 
@@ -54,14 +53,13 @@ double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t he
 
 // What can round past its format's largest finite value for these inputs (overflow_threshold), as
 // the summary says it ("a running sum (N), up to 70000, can overflow fp16 (largest 65504)"), or
-// empty if nothing can: a dot product or a score difference in fp32; computing in a narrower
-// format, a score or, where the datapath's channels carry them (`values`, its DatapathKind's), a
-// score difference, and a running sum on a channel; an output row (max|v| and the tolerance); and
-// where it has them, unnormalised rows: its fp32 accumulators and their rows on a channel
-// (N·max|v| and their roundings). Where something can, any output is what correct arithmetic
-// may give: Inf, NaN, or finite values far off (a sum rounded to Inf divides exponentials to 0).
+// empty if nothing can: a dot product in fp32; computing in a narrower format, a score or a
+// running sum on a channel; an output row (max|v| and the tolerance); and unless the datapath's
+// rows are normalised (DatapathKind), its fp32 accumulators and their rows on a channel (N·max|v|
+// and their roundings). Where something can, any output is what correct arithmetic may give:
+// Inf, NaN, or finite values far off (a sum rounded to Inf divides exponentials to 0).
 std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size_t seq_len,
-                           Format compute = Format::fp32, const ValueRanges& values = {});
+                           Format compute = Format::fp32, bool normalised_rows = false);
 
 enum class Verdict {
   ok,          // within a tolerance below kCertifiedFraction·max|v|
@@ -84,10 +82,10 @@ struct Check {
   bool pass() const { return verdict() == Verdict::ok; }
 };
 
-// `seq_len`: the longest row of keys (N_kv); `values`: the datapath's (DatapathKind), by default
-// the larger of each.
+// `seq_len`: the longest row of keys (N_kv); `normalised_rows`: the datapath's (DatapathKind),
+// by default the larger values of the reordered datapath's rows.
 Check check_output(const Reference& ref, const std::vector<float>& output, std::size_t seq_len,
                    std::size_t head_dim, Format compute = Format::fp32,
-                   const ValueRanges& values = {});
+                   bool normalised_rows = false);
 
 }  // namespace sdpa

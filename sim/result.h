@@ -12,7 +12,6 @@
 
 #include "hw/actions.h"
 #include "hw/channel.h"
-#include "hw/datapaths/datapaths.h"
 #include "hw/memory.h"
 #include "hw/number_format.h"
 
@@ -124,7 +123,7 @@ struct DatapathResult {
   std::size_t head_dim = 0;
   Format input = Format::fp32;    // Q, K and V in memory (numerics.input)
   Format compute = Format::fp32;  // every value on an intermediate channel (numerics.compute)
-  ValueRanges values;             // its kind's (DatapathKind): which values can overflow
+  bool normalised_rows = false;   // its kind's (DatapathKind): rows within max|v|
   // Memory: what Q, K and V occupy, and the bytes each reader streamed from it.
   std::uint64_t footprint_bytes = 0;
   std::uint64_t q_bytes_read = 0, k_bytes_read = 0, v_bytes_read = 0;

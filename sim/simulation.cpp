@@ -235,7 +235,7 @@ Simulation::Simulation(const AttentionShape& shape,
     trace_ = config.trace;
     datapaths_.push_back(
         std::make_unique<AttentionDatapath>(kind.name.c_str(), config, shape, kind.build));
-    values_.push_back(kind.values);
+    normalised_rows_.push_back(kind.normalised_rows);
     Cycle limit = config.clocking.max_cycles;
     if (limit == 0) limit = automatic_cycle_limit(*datapaths_.back());
     // Synchronized mode puts every cycle on SystemC's time line, which ends at 2^64 time units:
@@ -326,7 +326,7 @@ SimulationResult Simulation::run(const AttentionInputs& inputs, const ProgressRe
   }
   for (std::size_t i = 0; i < datapaths_.size(); ++i) {
     result.runs.push_back(result_of(*datapaths_[i], time_limits_[i]));
-    result.runs.back().values = values_[i];
+    result.runs.back().normalised_rows = normalised_rows_[i];
   }
   return result;
 }

@@ -92,7 +92,7 @@ class Simulation {
  private:
   AttentionShape shape_;
   std::vector<std::unique_ptr<AttentionDatapath>> datapaths_;
-  std::vector<ValueRanges> values_;  // per datapath, its kind's
+  std::vector<bool> normalised_rows_;  // per datapath, its kind's
   // Per datapath: the cycle limit SystemC time imposed (synchronized mode), or 0.
   std::vector<Cycle> time_limits_;
   sc_core::sc_trace_file* trace_ = nullptr;

@@ -252,7 +252,7 @@ TEST(Unverified, ScoresThatOverflowFp32AreUnverifiedNotAMismatch) {
     const Check c = check_output(ref, run.output, 16, 8);
     EXPECT_FALSE(c.finite) << run.datapath;
     EXPECT_TRUE(c.may_overflow()) << run.datapath;
-    EXPECT_TRUE(c.overflow.starts_with("a dot product or a score difference")) << c.overflow;
+    EXPECT_TRUE(c.overflow.starts_with("a dot product (S·√d)")) << c.overflow;
     EXPECT_EQ(c.verdict(), Verdict::unverified) << run.datapath;
   }
   // Without overflow a non-finite output is a fault.

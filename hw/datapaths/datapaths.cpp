@@ -28,16 +28,15 @@ const std::vector<DatapathKind>& datapath_kinds() {
            "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",
        .build = build_naive,
        .in_paper = true,
-       .values = {.unnormalised_rows = false}},
+       .normalised_rows = true},
       {.name = "two_pass",
        .summary = "two passes: online max and sum, then normalise and weighted sum; one bypass",
        .build = build_two_pass,
-       .values = {.score_differences = false, .unnormalised_rows = false}},
+       .normalised_rows = true},
       {.name = "reordered",
        .summary = "one pass: running max, rescaled sum and accumulator (online softmax); O(1)",
        .build = build_reordered,
-       .in_paper = true,
-       .values = {.score_differences = false}},
+       .in_paper = true},
   });
   return kinds;
 }

@@ -8,26 +8,16 @@
 
 namespace sdpa {
 
-// Which of the larger values a datapath's channels carry in the compute format, beyond the scores
-// (max|s|), weights (at most 1), sums (up to N) and output rows (max|v|) of every datapath: which
-// can overflow (docs/numerics.md, "Overflow"). By default both, so that a new datapath is judged
-// conservatively.
-struct ValueRanges {
-  // Score differences s − max, up to 2·max|s|; otherwise subtracted in fp32 inside the units that
-  // take their exponentials.
-  bool score_differences = true;
-  // V's rows weighted by the exponentials themselves, up to N·max|v| (and in fp32 accumulators),
-  // divided only at the end (the online softmax); otherwise weighted by probabilities, each
-  // exponential divided by its row's sum first, so at most max|v|.
-  bool unnormalised_rows = true;
-};
-
 struct DatapathKind {
   std::string name;
   std::string summary;  // one line: what it computes and what it costs
   AttentionDatapath::Build build;
   bool in_paper = false;  // one of the paper's pair, which `datapath: both` runs
-  ValueRanges values{};   // how large its values can get, for the overflow check
+  // Its rows are V's weighted by probabilities (each exponential divided by its row's sum first),
+  // at most max|v|. Otherwise, and by default, judged as the larger values: V's rows weighted by
+  // the exponentials themselves, up to N·max|v|, divided only at the end (the online softmax's
+  // accumulator). Which values can overflow (docs/numerics.md, "Overflow").
+  bool normalised_rows = false;
 };
 
 // In the order `datapath: all` runs them.
