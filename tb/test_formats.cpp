@@ -496,11 +496,10 @@ TEST(FormatRuns, Fp16OverflowIsJudgedOnTheRunningSumAndTheRows) {
 }
 
 // Scores of ±40000 fit fp16, their difference, −80000, does not: the naive datapath's `shifted`
-// channel holds −Inf, and the fp32 differences inside two_pass's and reordered's units would too
-// past fp32's range. A difference is never positive, and exp(−Inf) = 0 is the weight correct
-// arithmetic gives it (e^{−80000} is 0 in every format): every datapath's output is exact, and
-// nothing is said to overflow (the runs are unverified only by fp16's loose bound on such scores).
-// Scores of 66000 do overflow.
+// channel holds −Inf (two_pass and reordered subtract in fp32, where it is finite). A difference
+// is never positive, and exp(−Inf) = 0 is the weight correct arithmetic gives it (e^{−80000} is 0
+// in every format): every datapath's output is exact, and nothing is said to overflow (the runs
+// are unverified only by fp16's loose bound on such scores). Scores of 66000 do overflow.
 TEST(FormatRuns, Fp16ScoreDifferencesThatOverflowAreHarmless) {
   const auto dir = scratch();
   const AttentionInputs in{AttentionShape::square(1, 2, 1), {1}, {40000, -40000}, {1.5f, -1}};
