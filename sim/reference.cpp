@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <random>
@@ -28,8 +29,14 @@ struct Shape {
   double exps, exp_error, numerator, denominator, arg_u, arg_sets = 1;
 };
 
-// Scores: d roundings in the dot product, 2 in 1/√d, 1 in the scaling.
-double score_error(double s, double d, double u) { return gamma(d + 3, u) * s; }
+// Bounds on a score's error, s bounding Σ|q·k|/√d. The hardware's fp32 score: one rounding in
+// each product and one at each of its adder tree's ⌈log₂ d⌉ levels (tree_dot, hw/units/map.h:
+// pairwise summation, Higham §4.2), 2 in 1/√d and 1 in the scaling. The fp64 reference's: d in
+// its sequential dot product, then the same 3.
+double fp32_score_error(double s, double d) {
+  return gamma(std::bit_width(static_cast<std::size_t>(d) - 1) + 4.0, kU32) * s;
+}
+double fp64_score_error(double s, double d) { return gamma(d + 3, kU64) * s; }
 
 // A bound on |Ô − O| / max|v|. Arguments of exp below −X contribute their weights whole (each
 // under e^{−X}); above, the argument's rounding τ, |τ| ≤ X·u, moves its weight by at most
@@ -91,7 +98,7 @@ double score_bound(const Reference& ref, double d) {
 // The error of a score on a channel: fp32's, then the rounding to the compute format (relative
 // u, or half its least subnormal below the normal range).
 double compute_score_error(const Reference& ref, double d, Format compute) {
-  const double s = score_bound(ref, d), err32 = score_error(s, d, kU32);
+  const double s = score_bound(ref, d), err32 = fp32_score_error(s, d);
   if (compute == Format::fp32) return err32;
   const double largest = ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + err32;
   return err32 + info(compute).unit_roundoff * largest + info(compute).min_subnormal / 2;
@@ -152,13 +159,13 @@ Reference reference_attention(const AttentionInputs& in, Format compute) {
     // fp32 moves its running max at j only if ŝ_j exceeds every earlier ŝ_k: only if s_j is
     // above their maximum less twice the score error of fp32 and twice that of these scores.
     const double bound = row_bound * (1 + 2 * gamma(d + 3.0, kU64));
-    double margin = 2 * (score_error(bound, d, kU32) + score_error(bound, d, kU64));
+    double margin = 2 * (fp32_score_error(bound, d) + fp64_score_error(bound, d));
     if (compute != Format::fp32) {
       // Scores on a channel are rounded to the compute format as well.
       double row_max = 0;
       for (std::size_t j = 0; j < N; ++j) row_max = std::max(row_max, std::fabs(s[j]));
       margin += 2 * (info(compute).unit_roundoff *
-                         (row_max * (1 + 2 * gamma(d + 3.0, kU64)) + score_error(bound, d, kU32)) +
+                         (row_max * (1 + 2 * gamma(d + 3.0, kU64)) + fp32_score_error(bound, d)) +
                      info(compute).min_subnormal / 2);
     }
     std::size_t updates = 0;
@@ -197,7 +204,7 @@ double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t he
     cap = std::max(cap, magnitude(shape));
   }
   const Precisions p64{kU64, kU64, 0};
-  const double fp64 = relative_bound(n, score_error(s, d, kU64), naive_shape(n, p64), 200);
+  const double fp64 = relative_bound(n, fp64_score_error(s, d), naive_shape(n, p64), 200);
   cap += magnitude(naive_shape(n, p64));
   // Subnormal results: at most 2^-149 absolute per fp32 operation, far below this; and half the
   // compute format's least subnormal per weight, rescale factor and probability on a channel, and
@@ -222,7 +229,8 @@ std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size
   // Dot products reach S·√d before the scaling, in fp32. Score differences s − max, in fp32 or on
   // a channel, are never positive: one that overflows is −Inf, whose exponential, 0, is the weight
   // correct arithmetic gives it too (e^{−65520} is 0 in every format), so they cannot harm.
-  check("a dot product (S·√d)", score_bound(ref, d) * (1 + gamma(d + 3, kU32)) * std::sqrt(d),
+  check("a dot product (S·√d)",
+        (score_bound(ref, d) + fp32_score_error(score_bound(ref, d), d)) * std::sqrt(d),
         Format::fp32);
   if (compute != Format::fp32) {
     // On channels: scores, with their own error, and running sums (up to N: each weight is at
