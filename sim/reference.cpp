@@ -54,10 +54,15 @@ double relative_bound(double n, double score_err, const Shape& shape, double x) 
   return (rho - 1) + 2 * rho * e2 * args + (a + b) / (1 - b);
 }
 
-// |Ô| / max|v| at most, whatever the weights: Ô is a ratio of perturbed nonnegative sums.
+// |Ô| / max|v| at most, whatever the weights: Ô is a ratio of perturbed nonnegative sums. Where
+// numerator and denominator take their exponentials apart (two sets of arguments), a weight's two
+// arguments x (≤ 0) are rounded apart as well, by u·|x| at most each: its two values differ by a
+// factor e^{2u·|x|} besides their roundings, and only for |x| < 105, beyond which an fp32 exp, or
+// a product of rescales, is 0 or a subnormal (the underflow term's).
 double magnitude(const Shape& shape) {
   const double b = gamma(shape.denominator);
-  return b < 1 ? (1 + gamma(shape.numerator)) / (1 - b) : INFINITY;
+  const double apart = shape.arg_sets > 1 ? std::exp(2 * 105 * shape.arg_u) : 1;
+  return b < 1 ? apart * (1 + gamma(shape.numerator)) / (1 - b) : INFINITY;
 }
 
 // The datapaths' shapes computing in a format of unit roundoff u (u = w = 2^-24 for fp32), with

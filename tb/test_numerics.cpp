@@ -166,6 +166,20 @@ TEST(Tolerance, NeverExceedsTwiceMaxV) {
   }
 }
 
+TEST(Tolerance, TheCapCoversTheTwoPassArgumentsRoundedApart) {
+  // With C = 0 the two-pass datapath's |Ô| / max|v| bound is the largest: its N + 3 roundings
+  // over its N + 1, times e^{210u} for its two sides' exponent arguments (timing.md). The cap is
+  // that plus the fp64 reference's |O| / max|v|, at least 1.
+  const double u = 0x1p-24, n = 64;
+  Reference ref;
+  ref.v_bound = 1;
+  ref.score_bound = 1e30;
+  ref.max_updates = 0;
+  const auto gamma = [u](double k) { return k * u / (1 - k * u); };
+  const double two_pass = std::exp(210 * u) * (1 + gamma(n + 3)) / (1 - gamma(n + 1));
+  EXPECT_GE(error_tolerance(ref, 64, 16), two_pass + 1);
+}
+
 TEST(Tolerance, ZeroVMakesAnExactlyZeroOutput) {
   AttentionInputs in = random_inputs(1, 8, 4, 5);
   std::fill(in.v.begin(), in.v.end(), 0.0f);
