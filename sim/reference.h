@@ -46,8 +46,9 @@ inline constexpr double kCertifiedFraction = 0.01;
 
 // A rigorous bound on |O − O_fp64| for every datapath computing in `compute` (units round their
 // results to it, accumulate in fp32; docs/numerics.md, docs/timing.md "Numerics"): for fp32,
-// max|v|·(2δs + 2N·u + ...) to first order, with δs = (d + 3)·u·S the score error, and never
-// above max|v|·(2 + 2N·u + ...) (|O| ≤ max|v| whatever the scores). u = 2^-24.
+// max|v|·(2δs + 2N·u + ...) to first order, with δs = (⌈log₂ d⌉ + 4)·u·S the score error (the
+// adder tree's roundings), and never above max|v|·(2 + 2N·u + ...) (|O| ≤ max|v| whatever the
+// scores). u = 2^-24.
 double error_tolerance(const Reference& ref, std::size_t seq_len, std::size_t head_dim,
                        Format compute = Format::fp32);
 
