@@ -37,6 +37,8 @@ double fp32_score_error(double s, double d) {
   return gamma(std::bit_width(static_cast<std::size_t>(d) - 1) + 4.0, kU32) * s;
 }
 double fp64_score_error(double s, double d) { return gamma(d + 3, kU64) * s; }
+// A magnitude the fp64 reference computed from its scores (S, max|s|), raised by its own error.
+double raised_fp64(double x, double d) { return x * (1 + 2 * gamma(d + 3, kU64)); }
 
 // A bound on |Ô − O| / max|v|. Arguments of exp below −X contribute their weights whole (each
 // under e^{−X}); above, the argument's rounding τ, |τ| ≤ X·u, moves its weight by at most
@@ -96,16 +98,14 @@ Shape two_pass_shape(double n, double c, Precisions p) {
 }
 
 // S as computed in fp64, raised by its own rounding error.
-double score_bound(const Reference& ref, double d) {
-  return ref.score_bound * (1 + 2 * gamma(d + 3, kU64));
-}
+double score_bound(const Reference& ref, double d) { return raised_fp64(ref.score_bound, d); }
 
 // The error of a score on a channel: fp32's, then the rounding to the compute format (relative
 // u, or half its least subnormal below the normal range).
 double compute_score_error(const Reference& ref, double d, Format compute) {
   const double s = score_bound(ref, d), err32 = fp32_score_error(s, d);
   if (compute == Format::fp32) return err32;
-  const double largest = ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + err32;
+  const double largest = raised_fp64(ref.score_max, d) + err32;
   return err32 + info(compute).unit_roundoff * largest + info(compute).min_subnormal / 2;
 }
 
@@ -163,14 +163,14 @@ Reference reference_attention(const AttentionInputs& in, Format compute) {
     for (std::size_t j = 0; j < N; ++j) ref.score_max = std::max(ref.score_max, std::fabs(s[j]));
     // fp32 moves its running max at j only if ŝ_j exceeds every earlier ŝ_k: only if s_j is
     // above their maximum less twice the score error of fp32 and twice that of these scores.
-    const double bound = row_bound * (1 + 2 * gamma(d + 3.0, kU64));
+    const double bound = raised_fp64(row_bound, d);
     double margin = 2 * (fp32_score_error(bound, d) + fp64_score_error(bound, d));
     if (compute != Format::fp32) {
       // Scores on a channel are rounded to the compute format as well.
       double row_max = 0;
       for (std::size_t j = 0; j < N; ++j) row_max = std::max(row_max, std::fabs(s[j]));
       margin += 2 * (info(compute).unit_roundoff *
-                         (row_max * (1 + 2 * gamma(d + 3.0, kU64)) + fp32_score_error(bound, d)) +
+                         (raised_fp64(row_max, d) + fp32_score_error(bound, d)) +
                      info(compute).min_subnormal / 2);
     }
     std::size_t updates = 0;
@@ -234,14 +234,12 @@ std::string what_overflows(const Reference& ref, std::size_t head_dim, std::size
   // Dot products reach S·√d before the scaling, in fp32. Score differences s − max, in fp32 or on
   // a channel, are never positive: one that overflows is −Inf, whose exponential, 0, is the weight
   // correct arithmetic gives it too (e^{−65520} is 0 in every format), so they cannot harm.
-  check("a dot product (S·√d)",
-        (score_bound(ref, d) + fp32_score_error(score_bound(ref, d), d)) * std::sqrt(d),
-        Format::fp32);
+  const double s = score_bound(ref, d);
+  check("a dot product (S·√d)", (s + fp32_score_error(s, d)) * std::sqrt(d), Format::fp32);
   if (compute != Format::fp32) {
     // On channels: scores, with their own error, and running sums (up to N: each weight is at
     // most 1, and a partial sum of k of them rounds to at most k).
-    check("a score (max|s|)",
-          ref.score_max * (1 + 2 * gamma(d + 3, kU64)) + compute_score_error(ref, d, compute),
+    check("a score (max|s|)", raised_fp64(ref.score_max, d) + compute_score_error(ref, d, compute),
           compute);
     check("a running sum (N)", n, compute);
   }
