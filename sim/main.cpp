@@ -777,14 +777,15 @@ int run(const Options& opt) {
 int sc_main(int argc, char* argv[]) {
   // The registry checks its names when first asked, here: a name taken twice is a bug in the code,
   // not the user's input (docs/extending.md), and stops --help and --check too.
+  std::vector<std::string> names;
   try {
-    datapath_names();
+    names = datapath_names();
   } catch (const std::logic_error& e) {
     std::cerr << "sdpa-sim: internal error: " << one_line(e.what()) << "\n";
     return kInternal;
   }
   CLI::App app{fmt::format("Cycle-level SystemC model of streaming SDPA datapaths ({})",
-                           fmt::join(datapath_names(), ", ")),
+                           fmt::join(names, ", ")),
                "sdpa-sim"};
   Options opt;
   app.add_option("params", opt.params,
