@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
 #include <map>
 
@@ -34,11 +36,13 @@ int size_buffers(const Params& params, OutputFolder& out) {
                                   "sized depth", "high water (ample)");
   for (const std::string& dp : params.datapaths()) {
     // Ample: more than any element can spend in a channel at full rate (a row, plus every
-    // latency on the way, twice over).
-    std::size_t latencies = params.memory.read_latency + params.head_dim * 4;
+    // latency on the way, twice over), but no more than a slot per score, which no channel
+    // carries more of: slow units' latency × II can exceed any depth a run accepts.
+    std::uint64_t latencies = params.memory.read_latency + params.head_dim * 4;
     for (const auto& [unit, timing] : params.config_for(dp).timings)
-      latencies += timing.latency * timing.ii;
-    const std::size_t ample = 2 * (params.shape().kv_len + latencies) + 16;
+      latencies += std::uint64_t{timing.latency} * timing.ii;
+    const std::size_t ample =
+        std::min(2 * (params.shape().kv_len + latencies) + 16, params.shape().scores() + 1);
     Params p = params;
     p.datapath = dp;
     p.shared.default_depth = ample;

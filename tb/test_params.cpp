@@ -662,6 +662,22 @@ TEST(SizeBuffers, TheTablesHighWaterIsTheAmpleRunsNotTheSizedDepth) {
   EXPECT_EQ(table["q_rows"], std::make_pair(std::size_t{1}, std::size_t{31}));
 }
 
+// A unit at the largest latency and an II of 1024: the ample depth, twice latency × II, would
+// exceed any depth a run accepts (a child refused it, exit 2); no channel needs more than a
+// slot per score.
+TEST(SizeBuffers, ASlowUnitsLatencyTimesIiBeyondAnyDepthIsSized) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=4 --set problem.head_dim=4 --set datapath=naive "
+          "--set units.exp.latency=1048576 --set units.exp.ii=1024 "
+          "--size-buffers" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("with ample buffering"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(d / "o" / "sized.yaml"));
+}
+
 // A watchdog that stops the run with ample buffering stops the sizing: exit 4, naming the limit,
 // and no sized.yaml.
 TEST(SizeBuffers, AWatchdogStopIsExitFourNamingItsLimit) {
