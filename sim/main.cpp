@@ -17,7 +17,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <optional>
+#include <string_view>
 #include <systemc>
 
 #include "sim/build_info.h"
@@ -877,6 +879,14 @@ int sc_main(int argc, char* argv[]) {
   // The VCD's time unit, set on every --vcd run: it would name the staging folder's pipe.
   sc_core::sc_report_handler::set_actions("tracing timescale unit set", sc_core::SC_INFO,
                                           sc_core::SC_DO_NOTHING);
+  // What the memory estimate cannot bound before the run: trace events over a wide window.
+  const auto out_of_memory = [&] {
+    std::cerr << "sdpa-sim: error: out of memory (no results written); "
+              << (opt.trace_events.empty() ? "a smaller problem needs less\n"
+                                           : "a narrower --trace-window or a smaller problem "
+                                             "needs less\n");
+    return kInternal;
+  };
   try {
     return run(opt);
   } catch (const ParamError& e) {
@@ -890,13 +900,11 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
     return kInternal;
   } catch (const std::bad_alloc&) {
-    // What the memory estimate cannot bound before the run: trace events over a wide window.
-    std::cerr << "sdpa-sim: error: out of memory (no results written); "
-              << (opt.trace_events.empty() ? "a smaller problem needs less\n"
-                                           : "a narrower --trace-window or a smaller problem "
-                                             "needs less\n");
-    return kInternal;
+    return out_of_memory();
   } catch (const sc_core::sc_report& e) {
+    // SystemC reports an exception thrown inside a process as its own, keeping only what():
+    // trace events recorded during the run.
+    if (std::string_view(e.get_msg()) == std::bad_alloc().what()) return out_of_memory();
     // A graph built wrongly, say (docs/extending.md): its message on one line, then where.
     std::cerr << fmt::format("sdpa-sim: internal error: {}: {} ({}:{})\n",
                              one_line(e.get_msg_type()), one_line(e.get_msg()), e.get_file_name(),

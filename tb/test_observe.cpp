@@ -1768,6 +1768,27 @@ TEST(ObserveCli, TraceEventsPastTheMemoryAreExitFiveAndNothingWritten) {
   EXPECT_FALSE(fs::exists(d / "o"));
 }
 
+// The same where memory runs out during the run, inside SystemC, which reports an exception
+// thrown in a process as one of its own ("uncaught exception"): it was an internal error.
+TEST(ObserveCli, TraceEventsPastTheMemoryDuringTheRunAreExitFiveAndNothingWritten) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
+#endif
+  const fs::path d = scratch();
+  std::ofstream(d / "run.sh") << "ulimit -v 200000\n'" SDPA_SIM
+                                 "' --set datapath=naive --set problem.seq_len=1024 "
+                                 "--trace-events --trace-window 0:100000000 --out "
+                              << shell_word(d / "o") << " >/dev/null 2>" << shell_word(d / "stderr")
+                              << "\n";
+  const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 5);
+  EXPECT_EQ(slurp(d / "stderr"),
+            "sdpa-sim: error: out of memory (no results written); a narrower --trace-window or a "
+            "smaller problem needs less\n");
+  EXPECT_FALSE(fs::exists(d / "o"));
+}
+
 // An address-space limit (ulimit -v) is a limit the memory check heeds, as the machine's: a run
 // that needs more than it leaves is refused before it starts (exit 2, naming the key), where it
 // ran 7 seconds into an out-of-memory error that blamed a --trace-window it did not have.
