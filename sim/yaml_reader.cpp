@@ -176,6 +176,8 @@ std::string likely_cause(const std::string& text, const YAML::Mark& mark, const 
            "ends)";
   // yaml-cpp finds a bracket left open at the next line's token, at the end of the file, or at
   // a closing bracket of the other kind.
+  if (msg.find("EOF in scalar") != std::string::npos)
+    return " (a quote not closed: a quoted value ends at its closing quote)";
   const bool flow = msg.find("flow not found") != std::string::npos ||
                     msg.find("illegal flow end") != std::string::npos;
   if (flow && mark.pos >= 0)
@@ -268,6 +270,34 @@ std::string yaml_problem(const YAML::Exception& e) {
   return "syntax error: " + e.msg;
 }
 
+// The quoted scalar of `node` that begins last (yaml-cpp tags a quoted scalar "!"), if any.
+std::optional<YAML::Mark> last_quoted(const YAML::Node& node) {
+  std::optional<YAML::Mark> last;
+  const auto later = [&](const std::optional<YAML::Mark>& m) {
+    if (m && (!last || m->pos > last->pos)) last = m;
+  };
+  if (node.IsScalar() && node.Tag() == "!") later(node.Mark());
+  if (node.IsSequence())
+    for (const YAML::Node& item : node) later(last_quoted(item));
+  if (node.IsMap())
+    for (const auto& entry : node) later(last_quoted(entry.second));
+  return last;
+}
+
+// yaml-cpp ends a quoted scalar left open with the text if line breaks end the text (without
+// them it says "illegal EOF in scalar"): `datapath: "naive` took the lines after it as its
+// value. Where that scalar begins, if one was left open.
+std::optional<YAML::Mark> open_quote(const std::string& text, const YAML::Node& root) {
+  const std::size_t last = text.find_last_not_of("\r\n");
+  if (last == std::string::npos || last + 1 == text.size()) return std::nullopt;
+  try {
+    YAML::Load(text.substr(0, last + 1));
+  } catch (const YAML::Exception& e) {
+    if (e.msg.find("EOF in scalar") != std::string::npos) return last_quoted(root);
+  }
+  return std::nullopt;
+}
+
 YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   // yaml-cpp reads a NUL as the end of the text or as an escape it cannot name: a binary file
   // would run on what precedes it, or fail with a character that is not in the file.
@@ -284,6 +314,11 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
     throw ParamError(fmt::format("{}:{}:{}: YAML {}{}", name, e.mark.line + 1, e.mark.column + 1,
                                  yaml_problem(e), likely_cause(text, e.mark, e.msg)));
   }
+  if (const std::optional<YAML::Mark> quote = open_quote(text, root))
+    throw ParamError(
+        fmt::format("{}:{}:{}: YAML syntax error: a quote not closed (a quoted "
+                    "value ends at its closing quote, on its line or a later one)",
+                    name, quote->line + 1, quote->column + 1));
   if (documents.problem)
     throw ParamError(fmt::format("{}:{}:{}: {}: {}", name, documents.problem->mark.line + 1,
                                  documents.problem->mark.column + 1, documents.problem->key,

@@ -215,6 +215,26 @@ TEST(Params, AnUnclosedBracketIsNamedWhereItOpens) {
       {"(the '{' at line 1, column 8 is not closed)"});
 }
 
+// yaml-cpp ends a quote left open with the text if line breaks end it: `datapath: "naive` took
+// the next lines as its value ("got 'naive problem: seq_len: 16 '"). Named where it opens; a
+// quoted value over several lines is YAML's own.
+TEST(Params, AQuoteLeftOpenIsNamedWhereItOpens) {
+  const fs::path d = scratch();
+  expect_error(
+      sim(params_arg(write(d / "q.yaml", "datapath: \"naive\nproblem:\n  seq_len: 16\n"), d), d),
+      {"q.yaml:1:11: YAML syntax error: a quote not closed"});
+  expect_error(
+      sim(params_arg(write(d / "s.yaml", "problem: {seq_len: 16}\ncost: 'x.yaml\n\n"), d), d),
+      {"s.yaml:2:7: YAML syntax error: a quote not closed"});
+  expect_error(sim(params_arg(write(d / "e.yaml", "datapath: \"naive"), d), d),
+               {"e.yaml:1:17: YAML syntax error: illegal EOF in scalar (a quote not closed"});
+  const SimRun multi_line =
+      sim(params_arg(write(d / "m.yaml", "datapath: \"na\n  ive\"\nproblem: {seq_len: 16}\n"), d) +
+              " --check",
+          d);
+  EXPECT_NE(multi_line.err.find("got 'na ive'"), std::string::npos) << multi_line.err;
+}
+
 // What a terminal shows as a space or not at all is escaped: `seq_len\u200b` looked like a valid
 // key that the run called unknown.
 TEST(Params, InvisibleCharactersInAnErrorAreEscaped) {
