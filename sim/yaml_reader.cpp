@@ -174,10 +174,10 @@ std::string likely_cause(const std::string& text, const YAML::Mark& mark, const 
   if (text.find('\r') != std::string::npos && text.find('\n') == std::string::npos)
     return " (lines end in a CR alone, which YAML reads as one line: expected LF or CRLF line "
            "ends)";
-  // yaml-cpp finds a bracket left open at the next line's token, at the end of the file, or at
-  // a closing bracket of the other kind.
   if (msg.find("EOF in scalar") != std::string::npos)
     return " (a quote not closed: a quoted value ends at its closing quote)";
+  // yaml-cpp finds a bracket left open at the next line's token, at the end of the file, or at
+  // a closing bracket of the other kind.
   const bool flow = msg.find("flow not found") != std::string::npos ||
                     msg.find("illegal flow end") != std::string::npos;
   if (flow && mark.pos >= 0)
