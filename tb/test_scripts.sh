@@ -417,6 +417,12 @@ timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/shared" --grid problem
 err=$(<"$tmp/stderr")
 check "sweep: a second sweep into a folder a sweep is writing is one line, exit 2" one_line_error
 check "sweep: ... saying so" grep -q "another sweep is writing in $tmp/shared" <<<"$err"
+# --gather too: it would write the running sweep's unfinished points as error rows.
+rc=0
+timeout 60 "$repo/scripts/sweep" --gather --out "$tmp/shared" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: --gather where a sweep is writing is one line, exit 2, and writes no results.csv" \
+  eval 'one_line_error && [[ $err == *"another sweep is writing in $tmp/shared"* && ! -e $tmp/shared/results.csv ]]'
 kill -TERM "$first"
 wait "$first"
 # A sweep killed outright leaves its runs writing: they hold the lock until they end.
@@ -626,6 +632,13 @@ figure "plot: bypass draws unverified rows, ringed, and leaves out a datapath wi
   'len(lines(axes[0], "unverified")[0].get_xdata()) == 4' 'not lines(axes[0], "reordered")' \
   '"left out reordered: no bypass" in stderr' '"2 deadlocked row(s)" in stderr' \
   -- --kind bypass --out "$tmp/bb.png"
+# A point the simulator refused, in a `datapath: all` sweep, is an error row of datapath all
+# without results: skipped and counted, not read as a datapath without a bypass.
+sweep --grid channels.depths.score_bypass=0,18,24 --set problem.seq_len=16 \
+  --set problem.head_dim=4 --set datapath=all
+figure "plot: bypass skips a datapath: all sweep's error row" "$csv" \
+  'sorted(lines(axes[0], "naive: cycles")[0].get_xdata()) == [18, 24]' \
+  '"skipped 1 row(s) with status error" in stderr' -- --kind bypass --out "$tmp/be.png"
 # Another x than N names it on the axis and in the title.
 sweep --grid problem.head_dim=4,8 --set problem.seq_len=16 --set datapath=naive
 figure "plot: --x problem.head_dim labels the axis and the title with it" "$csv" \
