@@ -191,12 +191,12 @@ void read_channels(YamlReader& r, const YAML::Node& n, const std::string& prefix
                    HardwareKeys& out) {
   r.keys(n, prefix, {"default_depth", "depths"});
   if (const YAML::Node d = n["default_depth"])
-    out.default_depth = r.integer_or_auto(d, prefix + ".default_depth", 1u << 30);
+    out.default_depth = r.integer_or_auto(d, prefix + ".default_depth", kMaxDepth);
   if (const YAML::Node d = n["depths"]) {
     r.keys(d, prefix + ".depths", allowed, explain);
     for (const auto& entry : d) {
       const std::string name = entry.first.Scalar();
-      out.depths[name] = r.integer(entry.second, prefix + ".depths." + name, 1, 1u << 30);
+      out.depths[name] = r.integer(entry.second, prefix + ".depths." + name, 1, kMaxDepth);
     }
   }
 }

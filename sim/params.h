@@ -13,6 +13,9 @@
 
 namespace sdpa {
 
+// The deepest channel a run accepts (`channels.*`): a billion elements, more than any run needs.
+inline constexpr std::size_t kMaxDepth = std::size_t{1} << 30;
+
 // Unit timings and channel depths as given, either shared (`units.*`, `channels.*`: every
 // selected datapath that has the unit or channel) or for one datapath (`datapaths.NAME.units.*`,
 // `datapaths.NAME.channels.*`). What is left unset falls through: one datapath's keys, then the

@@ -37,12 +37,12 @@ int size_buffers(const Params& params, OutputFolder& out) {
   for (const std::string& dp : params.datapaths()) {
     // Ample: more than any element can spend in a channel at full rate (a row, plus every
     // latency on the way, twice over), but no more than a slot per score, which no channel
-    // carries more of: slow units' latency × II can exceed any depth a run accepts.
+    // carries more of, or the deepest a run accepts: slow units' latency × II can exceed it.
     std::uint64_t latencies = params.memory.read_latency + params.head_dim * 4;
     for (const auto& [unit, timing] : params.config_for(dp).timings)
       latencies += std::uint64_t{timing.latency} * timing.ii;
-    const std::size_t ample =
-        std::min(2 * (params.shape().kv_len + latencies) + 16, params.shape().scores() + 1);
+    const std::size_t ample = std::min({2 * (params.shape().kv_len + latencies) + 16,
+                                        params.shape().scores() + 1, std::uint64_t{kMaxDepth}});
     Params p = params;
     p.datapath = dp;
     p.shared.default_depth = ample;

@@ -270,30 +270,34 @@ std::string yaml_problem(const YAML::Exception& e) {
   return "syntax error: " + e.msg;
 }
 
-// The quoted scalar of `node` that begins last (yaml-cpp tags a quoted scalar "!"), if any.
-std::optional<YAML::Mark> last_quoted(const YAML::Node& node) {
+// The scalar of `node` that begins last, keys included: a quote left open takes in all that
+// follows it, whatever its tag.
+std::optional<YAML::Mark> last_scalar(const YAML::Node& node) {
   std::optional<YAML::Mark> last;
   const auto later = [&](const std::optional<YAML::Mark>& m) {
     if (m && (!last || m->pos > last->pos)) last = m;
   };
-  if (node.IsScalar() && node.Tag() == "!") later(node.Mark());
+  if (node.IsScalar()) later(node.Mark());
   if (node.IsSequence())
-    for (const YAML::Node& item : node) later(last_quoted(item));
+    for (const YAML::Node& item : node) later(last_scalar(item));
   if (node.IsMap())
-    for (const auto& entry : node) later(last_quoted(entry.second));
+    for (const auto& entry : node) {
+      later(last_scalar(entry.first));
+      later(last_scalar(entry.second));
+    }
   return last;
 }
 
-// yaml-cpp ends a quoted scalar left open with the text if line breaks end the text (without
-// them it says "illegal EOF in scalar"): `datapath: "naive` took the lines after it as its
-// value. Where that scalar begins, if one was left open.
+// yaml-cpp ends a quoted scalar left open with the text if a line break, and blanks after it,
+// end the text (without them it says "illegal EOF in scalar"): `datapath: "naive` took the
+// lines after it as its value. Where that scalar begins, if one was left open.
 std::optional<YAML::Mark> open_quote(const std::string& text, const YAML::Node& root) {
-  const std::size_t last = text.find_last_not_of("\r\n");
+  const std::size_t last = text.find_last_not_of(" \t\r\n");
   if (last == std::string::npos || last + 1 == text.size()) return std::nullopt;
   try {
     YAML::Load(text.substr(0, last + 1));
   } catch (const YAML::Exception& e) {
-    if (e.msg.find("EOF in scalar") != std::string::npos) return last_quoted(root);
+    if (e.msg.find("EOF in scalar") != std::string::npos) return last_scalar(root);
   }
   return std::nullopt;
 }

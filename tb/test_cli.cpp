@@ -226,6 +226,15 @@ TEST(Params, AQuoteLeftOpenIsNamedWhereItOpens) {
   expect_error(
       sim(params_arg(write(d / "s.yaml", "problem: {seq_len: 16}\ncost: 'x.yaml\n\n"), d), d),
       {"s.yaml:2:7: YAML syntax error: a quote not closed"});
+  // A key's quote, after a closed one; blanks after the last line break.
+  expect_error(
+      sim(params_arg(write(d / "k.yaml", "datapath: \"naive\"\n\"channels:\n  default_depth: 8\n"),
+                     d),
+          d),
+      {"k.yaml:2:1: YAML syntax error: a quote not closed"});
+  expect_error(
+      sim(params_arg(write(d / "w.yaml", "datapath: \"naive\nproblem:\n  seq_len: 16\n  "), d), d),
+      {"w.yaml:1:11: YAML syntax error: a quote not closed"});
   expect_error(sim(params_arg(write(d / "e.yaml", "datapath: \"naive"), d), d),
                {"e.yaml:1:17: YAML syntax error: illegal EOF in scalar (a quote not closed"});
   const SimRun multi_line =

@@ -285,12 +285,29 @@ for resume in "" --resume; do
   check "sweep${resume:+ $resume}: ... and everything stays" \
     test "$before:4242" = "$(cat "$csv"; ls -R "$out/runs"):$(<"$out/slurm/job")"
 done
+# --gather, after such a sweep, reads the runs once the job is over.
+gather_here() {
+  rc=0
+  PATH="$tmp/bin:$PATH" timeout 60 "$repo/scripts/sweep" --gather --out "$out" >/dev/null \
+    2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+}
+gather_here
+check "sweep --gather: while the job is queued is one line naming it, exit 2" \
+  eval 'one_line_error && [[ $err == *"Slurm job 4242 of an earlier sweep in $out is still in the queue"* ]]'
 squeue_says 'echo "slurm_load_jobs error: Unable to contact slurm controller" >&2; exit 1'
 PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
   --sim "$tmp/flaky-sim" --resume
 check "sweep: ... and one squeue cannot tell about is one line, exit 2" \
   eval 'one_line_error && [[ $err == *"4242 of an earlier sweep in $out may still run, and squeue cannot tell (exit 1: slurm_load_jobs error: Unable to contact slurm controller)"* ]]'
+gather_here
+check "sweep --gather: ... where squeue cannot tell, gathers saying so and keeps the record" \
+  eval '((rc == 0)) && [[ $err == *"note: squeue cannot tell whether Slurm job 4242"* && $(<"$out/slurm/job") == 4242 ]]'
 squeue_says 'echo COMPLETED; echo CANCELLED'
+gather_here
+check "sweep --gather: ... once the job is over, gathers and forgets it" \
+  eval '((rc == 0)) && [[ ! -e $out/slurm/job ]]'
+echo 4242 >"$out/slurm/job"
 PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
   --sim "$tmp/flaky-sim" --resume
 check "sweep: once the job is over, the sweep runs and forgets it" \
