@@ -1742,6 +1742,16 @@ TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
   EXPECT_NE(slurp(d / "o" / "trace.gtkw").find("[dumpfile] \"trace.vcd\""), std::string::npos);
 }
 
+// The simulator run with `args` under an address-space limit of `kib` KiB (ulimit -v), its
+// stderr in d/stderr: its exit status, or -1 if a signal ended it. A script of its own: bash -c
+// would need the command quoted once more.
+int sim_in_address_space(const fs::path& d, int kib, const std::string& args) {
+  std::ofstream(d / "run.sh") << "ulimit -v " << kib << "\n'" SDPA_SIM "' " << args
+                              << " >/dev/null 2>" << shell_word(d / "stderr") << "\n";
+  const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
 // Trace events over a wide window take about three times the file's size in memory (N = 512 over
 // 400 000 cycles: some 660 MiB): past what the process may use, the run stops with exit 5 saying
 // so and writes nothing, not a crash (errors.md). The limit, 400 MB of address space, holds the
@@ -1751,17 +1761,11 @@ TEST(ObserveCli, TraceEventsPastTheMemoryAreExitFiveAndNothingWritten) {
   GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
 #endif
   const fs::path d = scratch();
-  const auto limited = [&](const std::string& args, const fs::path& out) {
-    // A script of its own: bash -c would need the command quoted once more.
-    std::ofstream(d / "run.sh") << "ulimit -v 400000\n'" SDPA_SIM
-                                   "' --set datapath=naive --set problem.seq_len=512 "
-                                << args << " --out " << shell_word(out) << " >/dev/null 2>"
-                                << shell_word(d / "stderr") << "\n";
-    const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  };
-  ASSERT_EQ(limited("", d / "plain"), 0) << slurp(d / "stderr");
-  EXPECT_EQ(limited("--trace-events --trace-window 0:400000", d / "o"), 5);
+  const std::string run = "--set datapath=naive --set problem.seq_len=512 ";
+  ASSERT_EQ(sim_in_address_space(d, 400000, run + out_arg(d / "plain")), 0) << slurp(d / "stderr");
+  EXPECT_EQ(sim_in_address_space(d, 400000,
+                                 run + "--trace-events --trace-window 0:400000" + out_arg(d / "o")),
+            5);
   EXPECT_NE(slurp(d / "stderr").find("sdpa-sim: error: out of memory (no results written)"),
             std::string::npos)
       << slurp(d / "stderr");
@@ -1775,14 +1779,11 @@ TEST(ObserveCli, TraceEventsPastTheMemoryDuringTheRunAreExitFiveAndNothingWritte
   GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
 #endif
   const fs::path d = scratch();
-  std::ofstream(d / "run.sh") << "ulimit -v 200000\n'" SDPA_SIM
-                                 "' --set datapath=naive --set problem.seq_len=1024 "
-                                 "--trace-events --trace-window 0:100000000 --out "
-                              << shell_word(d / "o") << " >/dev/null 2>" << shell_word(d / "stderr")
-                              << "\n";
-  const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
-  ASSERT_TRUE(WIFEXITED(raw));
-  EXPECT_EQ(WEXITSTATUS(raw), 5);
+  EXPECT_EQ(sim_in_address_space(d, 200000,
+                                 "--set datapath=naive --set problem.seq_len=1024 --trace-events "
+                                 "--trace-window 0:100000000" +
+                                     out_arg(d / "o")),
+            5);
   EXPECT_EQ(slurp(d / "stderr"),
             "sdpa-sim: error: out of memory (no results written); a narrower --trace-window or a "
             "smaller problem needs less\n");
@@ -1797,14 +1798,12 @@ TEST(ObserveCli, ARunPastTheAddressSpaceLimitIsRefusedBeforeItStarts) {
   GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
 #endif
   const fs::path d = scratch();
-  std::ofstream(d / "run.sh") << "ulimit -v 400000\n'" SDPA_SIM
-                                 "' --set datapath=naive --set problem.seq_len=1 "
-                                 "--set problem.head_dim=65536 --set problem.heads=512 --out "
-                              << shell_word(d / "o") << " >/dev/null 2>" << shell_word(d / "stderr")
-                              << "\n";
-  const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
-  ASSERT_TRUE(WIFEXITED(raw));
-  EXPECT_EQ(WEXITSTATUS(raw), 2) << slurp(d / "stderr");
+  EXPECT_EQ(sim_in_address_space(d, 400000,
+                                 "--set datapath=naive --set problem.seq_len=1 --set "
+                                 "problem.head_dim=65536 --set problem.heads=512" +
+                                     out_arg(d / "o")),
+            2)
+      << slurp(d / "stderr");
   EXPECT_NE(slurp(d / "stderr")
                 .find("sdpa-sim: error: --set problem.head_dim=65536: problem.head_dim: "
                       "this run needs about 1.3 GiB"),
