@@ -834,6 +834,16 @@ int sc_main(int argc, char* argv[]) {
       ->excludes("--verify-bottleneck");
   app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
   try {
+    // `--out=$DIR` with DIR unset: CLI11 would take the next word, an option even, for the value.
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg == "--") break;
+      if (!arg.starts_with("--") || !arg.ends_with('=')) continue;
+      const CLI::Option* option =
+          app.get_option_no_throw(std::string(arg.substr(0, arg.size() - 1)));
+      if (option != nullptr && option->get_expected_max() > 0)
+        throw CLI::ValidationError(std::string(arg), "expected a value after '=', got none");
+    }
     app.parse(argc, argv);
     opt.out_given = app.count("--out") > 0;
     // An option taken for a value (`--out --check`) would run into a folder named --check.
@@ -846,7 +856,9 @@ int sc_main(int argc, char* argv[]) {
     if (app.count("params") > 0 && opt.params.empty())
       throw CLI::ValidationError("params ''", "expected a params file, got an empty name");
     for (const std::string& set : opt.sets)
-      if (set.starts_with('-'))
+      if (set.empty())
+        throw CLI::ValidationError("--set ''", "expected key.path=value, got an empty one");
+      else if (set.starts_with('-'))
         throw CLI::ValidationError("--set " + set, "expected key.path=value, got an option");
     // `--set a=1 b=2`: the second is taken for the params file.
     if (std::error_code ec;
@@ -854,12 +866,17 @@ int sc_main(int argc, char* argv[]) {
       throw CLI::ValidationError(
           opt.params, "no such params file, and a --set takes one key=value: write --set " +
                           opt.params + " for a second");
-    // `--trace-events` alone names the default; `--trace-events=` (an unset variable) names none.
+    // `--trace-events` alone names the default; `--trace-events ''` (an unset variable in
+    // quotes) names none.
     if (events->count() > 0 && opt.trace_events.empty()) {
       if (!events->results().empty())
         throw CLI::ValidationError("--trace-events ''", "expected a file name, got an empty one");
       opt.trace_events = "trace.json";
     }
+    // Empty is how the default window is kept, not a window the user may give.
+    if (window->count() > 0 && opt.trace_window.empty())
+      throw CLI::ValidationError("--trace-window ''",
+                                 "expected FROM:TO, two cycle numbers, got an empty one");
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

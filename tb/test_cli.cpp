@@ -498,6 +498,22 @@ TEST(Params, AnOptionWhereAValueGoesIsRefused) {
   EXPECT_FALSE(fs::exists(fs::path(SDPA_SOURCE_DIR) / "--check"));
 }
 
+// An empty value, as an unset variable gives: `--trace-events=$F` wrote trace.json, and with `=`
+// CLI11 took the next word for the value (`--trace-window= --trace-events` said that
+// --trace-window requires --trace-events). A flag takes no value: `--check=` is --check.
+TEST(Params, AnEmptyValueIsRefused) {
+  const fs::path d = scratch();
+  const std::string empty = ": expected a value after '=', got none";
+  expect_error(sim("--check --trace-events=", d), {"--trace-events=" + empty});
+  expect_error(sim("--check --trace-window= --trace-events", d), {"--trace-window=" + empty});
+  expect_error(sim("--check --out= --vcd", d), {"--out=" + empty});
+  expect_error(sim("--check --set=", d), {"--set=" + empty});
+  expect_error(sim("--check --set ''", d), {"--set '': expected key.path=value, got an empty one"});
+  expect_error(sim("--check --trace-events --trace-window ''", d),
+               {"--trace-window '': expected FROM:TO, two cycle numbers, got an empty one"});
+  EXPECT_EQ(sim("--check= --set problem.seq_len=8" + out_arg(d / "o"), d).status, 0);
+}
+
 // The help's first line names the datapaths there are (it once named two of three).
 TEST(Params, HelpNamesEveryDatapath) {
   const fs::path d = scratch();
