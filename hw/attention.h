@@ -122,7 +122,7 @@ class AttentionDatapath : public Graph {
   std::size_t lanes() const { return lanes_.size(); }
   RowShape per_score() const { return building_->scores; }
   RowShape per_row() const { return {building_->scores.rows, 1}; }
-  // The longest row of scores: what a bypass around a row reduction must hold.
+  // The longest row of scores of any lane (N_kv): what a bypass around a row reduction is given.
   std::size_t longest_row() const { return shape_.kv_len; }
   const Unit& dot_product() const { return *building_->dot_product; }
   Out<float>& scores() { return building_->dot_product->out; }

@@ -35,7 +35,7 @@ ChannelBase::ChannelBase(const char* name, std::size_t capacity, std::size_t wid
 }
 
 ChannelStats ChannelBase::stats() const {
-  // Elements never read (a deadlock) hold their slots for good.
+  // Elements never read (a deadlock or a stopped run) hold their slots for good.
   Occupancy o = occupancy_;
   for (Cycle element = read_; element < written_; ++element) count_occupancy(element, o);
   ChannelStats s{name(),   capacity_,       width_,         o.high_water,

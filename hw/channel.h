@@ -32,7 +32,7 @@ struct ChannelStats {
   Cycle producer_stall_cycles = 0;  // producer waiting for a free slot
   Cycle consumer_stall_cycles = 0;  // consumer waiting for data to be ready
   bool input_stream = false;        // a memory stream buffer rather than an intermediate
-  Cycle reads = 0;                  // elements read (writes less those left in a deadlock)
+  Cycle reads = 0;                  // elements read (writes less those a deadlock or a stop left)
   Cycle last_ready = 0;             // ready stamp of the last element written (none: 0)
   Cycle first_ready = 0;            // ready stamp of the first element written (none: 0)
   Cycle first_read_stall = 0;       // of consumer_stall_cycles, the wait for the first element
@@ -61,8 +61,8 @@ class ChannelBase : public sc_core::sc_prim_channel {
 
   std::size_t capacity() const { return capacity_; }
   // Slots the host keeps: the capacity rounded up to a power of two, so that element e's slot
-  // is e & mask (no index to advance), and an element's stamps outlive its slot's reuse by at
-  // least the capacity.
+  // is e & mask (no index to advance), and an element's stamps stay in its slot until element
+  // e + ring_size(), at least `capacity` elements later, reuses it.
   std::size_t ring_size() const { return mask_ + 1; }
   std::size_t width() const { return width_; }
   std::size_t fill() const { return static_cast<std::size_t>(written_ - read_); }
@@ -303,7 +303,7 @@ class Channel : public ChannelBase, public ReadIf<T>, public WriteIf<T> {
   const char* kind() const override { return "sdpa::Channel"; }
 
   std::uint64_t storage_bytes() const override {
-    // A computed row owns its d floats; a RowView points into memory.
+    // A computed row owns its d floats; a RowView points into memory (or the reader's copy).
     const std::uint64_t heap = std::is_same_v<T, Row> ? width() * sizeof(float) : 0;
     return std::uint64_t(ring_size()) * (sizeof(Slot) + sizeof(T) + heap);
   }
@@ -391,8 +391,10 @@ class In : public sc_core::sc_port<ReadIf<T>>, public InputPort {
   Cycle ready_ = 0;
 };
 
-// A multiport: bound to several channels it fans out, writing them in binding order, each
-// write stalling on its own (the firing's issue cycle and due stamp are shared).
+// A multiport: bound to several channels it fans out, writing them in binding order. The firing's
+// due stamp is shared, but a write that stalls for a slot moves the unit's cycle, so every later
+// branch is written no earlier and ready no earlier than the cycle after: why fan-out order can
+// decide deadlock (docs/timing.md).
 template <class T>
 class Out : public sc_core::sc_port<WriteIf<T>, 0> {
  public:

@@ -197,7 +197,7 @@ class Graph : public sc_core::sc_module {
   GraphConfig config_;
   std::size_t vector_width_;
   Scheduler scheduler_;
-  // Before the units and channels, so that they go first: scopes are their parents.
+  // Declared before the units and channels, so destroyed after them: scopes are their parents.
   std::vector<std::unique_ptr<sc_core::sc_module>> scopes_;
   std::vector<std::unique_ptr<Unit>> owned_units_;
   std::vector<Unit*> units_;

@@ -17,8 +17,9 @@ float nan_with_sign(float x) {
                          : std::numeric_limits<float>::quiet_NaN();
 }
 
-// Any format but fp32 and bf16, in double: |x| / quantum is exact (a power of two apart, within
-// double's range), and nearbyint rounds it to nearest even in the default rounding mode.
+// The fp8 formats (fp32, bf16 and fp16 have bit-level paths), in double: |x| / quantum is exact (a
+// power of two apart, within double's range), and nearbyint rounds it to nearest even in the
+// default rounding mode.
 float round_generic(const FormatInfo& i, float x) {
   if (std::isnan(x)) return nan_with_sign(x);
   if (std::isinf(x)) return i.has_infinity ? x : nan_with_sign(x);

@@ -70,7 +70,8 @@ inline float round_bf16(float x) {
   return x;
 }
 
-// fp16's likewise, on the bits: the same results as the general rounding, much faster.
+// fp16's likewise, on the bits: the same results as the general rounding (bit for bit, a NaN's
+// payload aside), much faster.
 inline float round_fp16(float x) {
   std::uint32_t u;
   std::memcpy(&u, &x, 4);

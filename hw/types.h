@@ -16,7 +16,8 @@ namespace sdpa {
 using Row = std::vector<float>;
 
 // A row of Q, K or V as a stream reader delivers it: a view of the row where the reader found
-// it (the memory, which no one writes during a run), so a row streams as a pointer, not d floats.
+// it (the memory, which no one writes during a run, or without DMI the reader's copy), so a row
+// streams as a pointer, not d floats.
 class RowView {
  public:
   RowView() = default;

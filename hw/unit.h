@@ -309,7 +309,8 @@ class Unit : public sc_core::sc_module {
     waits_for_time_ = true;
     resume_at_ = cycle;
   }
-  // Called by a channel this unit is blocked on once the operation can proceed (scheduler.h).
+  // Called by a channel this unit is blocked on, or the shared link that grants its request, once
+  // the operation can proceed (scheduler.h).
   inline void wake();
   void end_of_elaboration() override;
 

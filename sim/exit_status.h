@@ -5,12 +5,12 @@ namespace sdpa {
 
 enum ExitStatus : int {
   kOk = 0,
-  kMismatch = 1,  // a datapath finished outside the tolerance
+  kMismatch = 1,  // outside the tolerance where nothing can overflow; sized.yaml not reproduced
   kBadInput = 2,
   kDeadlock = 3,
   kTimeout = 4,  // the watchdog stopped a datapath
   kInternal = 5,
-  kUnverified = 6,  // finished within the tolerance, but the format cannot promise 1% of max|v|
+  kUnverified = 6,  // a value can overflow, or the tolerance cannot promise 1% of max|v|
 };
 
 // The statuses of a run that was simulated and reported its outcome (report.json): a child

@@ -1,6 +1,6 @@
 // sdpa-sim: runs the selected SDPA datapaths on one set of Q, K, V and reports.
 // Exit status: 0 ok, 1 numerical mismatch, 2 bad params or input, 3 deadlock, 4 watchdog,
-// 5 internal error or a failed write, 6 numerically unverified (docs/errors.md).
+// 5 internal error, a failed write or out of memory, 6 numerically unverified (docs/errors.md).
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -9,7 +9,8 @@
 
 namespace sdpa {
 
-// A bad data file: the message names the file and what was expected.
+// A bad data file or output option (--out, --trace-window, --trace-events): the message names
+// the file or option and what was expected.
 class InputError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -18,7 +19,7 @@ class InputError : public std::runtime_error {
 struct NpyArray {
   std::vector<std::size_t> shape;
   std::vector<float> data;  // converted to fp32
-  // float64 only: nonzero values below float32's least subnormal, read as zero.
+  // float64 only: nonzero values at most half float32's least subnormal, which round to zero.
   std::size_t flushed_to_zero = 0;
 };
 

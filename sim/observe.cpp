@@ -52,9 +52,9 @@ std::size_t most_waited_stream(const DatapathResult& r) {
   return waited;
 }
 
-// The writer's latency and II for a channel's round trip. A stream buffer's is the memory
-// latency's alone, as if its reader were at II 1: a reader at II > 1 is a limit of its own
-// (slow_ii), and folding its II into the round trip dropped limits at nearly one rate from the
+// The writer's latency and II for a channel's round trip. A stream buffer's is its reader's result
+// latency (the memory's, the row's beats, its own) at II 1: a reader at II > 1 is a limit of its
+// own (slow_ii), and folding its II into the round trip dropped limits at nearly one rate from the
 // list (a K buffer's bound 7% above the V buffer's, both relieved 1.26× as fast, the K buffer
 // alone 1.00×).
 struct RoundTrip {

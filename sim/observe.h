@@ -11,8 +11,8 @@
 
 namespace sdpa {
 
-// Fills `r.units`, `r.channel_ends`, `r.span` and `r.memory` from the datapath as the run left
-// it; `r.channels` must already hold its channels' statistics, in edge order.
+// Fills `r.units`, `r.channel_ends`, `r.bypass`, `r.span` and `r.memory` from the datapath as the
+// run left it; `r.channels` must already hold its channels' statistics, in edge order.
 void account_units(const AttentionDatapath& dp, DatapathResult& r);
 
 // A limit with its lower bound on the run's cycles in closed form (docs/timing.md): a unit at
@@ -32,10 +32,11 @@ std::vector<CycleBound> cycle_bounds(const DatapathResult& r);
 
 // The unit (and channel) that limited `r`'s throughput, in this order (docs/timing.md):
 // - stopped: a deadlock or the watchdog; the limiting channel and its writer;
-// - slow_ii / none: the busiest unit, busy at least 95% of its cycles up to its end (it hardly
-//   waited), sets the rate: slow_ii if its II is above 1 (unless all its results were written
-//   before any was taken, no reader waited for one and no other limit is at its rate), none
-//   (every unit keeps up with one firing per cycle) otherwise; none too if nothing stalls;
+// - slow_ii / none: the busiest unit, busy at least 95% of its cycles from the pipeline's fill to
+//   its end (it hardly waited), sets the rate: slow_ii if its II is above 1 (unless all its
+//   results were written before any was taken, no reader waited for one and no other limit is at
+//   its rate), none (every unit keeps up with one firing per cycle) otherwise; none too if
+//   nothing stalls;
 // - memory_bandwidth / memory_latency: the limiting channel is a Q/K/V stream buffer whose
 //   reader's link is busy at least 95% of the cycles, or else waits, at least 5% of the cycles,
 //   for the memory's latency with too few rows in flight (the channel's depth);
@@ -67,8 +68,9 @@ struct DatapathStages;
 std::string graph_dot(const std::vector<DatapathResult>& runs,
                       const std::vector<DatapathStages>& stages);
 
-// Runs a program on PATH with `args`, its standard output discarded; returns its exit status,
-// or -1 when it is not installed.
+// Runs a program on PATH with `args`, its standard output discarded; returns its exit status, -1
+// when it is not installed, 127 when it could not be started or waited for, 128 when a signal
+// ended it.
 int run_tool(const std::vector<std::string>& args);
 
 // The default --trace-window: the first rows, about four at one score per cycle.

@@ -47,7 +47,8 @@ struct Params {
   MemoryTiming memory;
   HardwareKeys shared;
   std::map<std::string, HardwareKeys> per_datapath;  // by datapath name
-  std::string mode;  // synchronized | decoupled; empty: decoupled, or synchronized with --vcd
+  std::string
+      mode;  // synchronized | decoupled; empty: decoupled, or synchronized with --vcd or --fst
   std::uint64_t max_cycles = 0;  // watchdog; 0: auto, above any run that completes
   std::string cost;  // the cost table (sim/cost.h); empty: params/cost/horowitz-45nm.yaml, built in
   // Where each key that was given came from: "FILE:LINE:COLUMN" or "--set key=value".
@@ -85,8 +86,9 @@ Params load_params(const std::string& path, const std::vector<std::string>& sets
 Params load_params_text(const std::string& text, const std::string& name,
                         const std::vector<std::string>& sets);
 
-// The effective parameters as YAML, in the input format, for the selected datapaths: a unit
-// both datapaths have goes under `units` if its timing is the same in every selected datapath,
+// The effective parameters as YAML, in the input format, for the selected datapaths: a unit every
+// datapath has (the stream readers, dot_product, the sink) goes under `units` if its timing is the
+// same in every selected datapath,
 // every other unit and every channel depth under `datapaths.NAME`; so the file can be passed
 // back in with any choice of `datapath`, and no key in it is overridden by another.
 std::string to_yaml(const Params& params);

@@ -9,9 +9,10 @@
 namespace sdpa {
 
 // Opening a FIFO blocks until something opens it for writing, and reading it until that writes.
-// A params file or an input given as `<(command)` rightly waits for its command, so the run waits
-// too; after two seconds it says what it waits for instead of hanging without a word. Nothing for
-// any other kind of file. Lives while the file is read.
+// A params file given as `<(command)` rightly waits for its command, so the run waits too; after
+// two seconds it says what it waits for instead of hanging without a word (inputs and cost tables
+// must be regular files, and are refused before they are opened). Nothing for any other kind of
+// file. Lives while the file is read.
 class PipeWaitNote {
  public:
   PipeWaitNote(const std::string& path, const std::string& what);

@@ -24,9 +24,9 @@ struct MemoryUse {
 // counting d. With `intermediate_only`, the Q/K/V stream buffers are left out.
 MemoryUse memory_use(const std::vector<ChannelStats>& channels, bool intermediate_only = false);
 
-// `checks[i]` belongs to `result.runs[i]` (ignored for a deadlocked run); `params.mode` is the
-// mode the run took (set by then). With a cost table, each
-// run has its `energy` and `area` (sim/cost.h).
+// `checks[i]` belongs to `result.runs[i]` (ignored for a deadlocked or stopped run); `params.mode`
+// is the mode the run took (set by then). With a cost table, each run has its `energy` and `area`
+// (sim/cost.h).
 nlohmann::json report_json(const Params& params, const SimulationResult& result,
                            const std::vector<Check>& checks, const CostTable* cost = nullptr);
 

@@ -17,8 +17,8 @@
 
 namespace sdpa {
 
-// unverified: finished within the tolerance, but fp32 cannot promise 1% of max|v| for these
-// inputs (sim/reference.h, Verdict).
+// unverified: for these inputs a value can overflow (whatever the output), or the output is within
+// a tolerance the compute format cannot keep below 1% of max|v| (sim/reference.h, Verdict).
 enum class Status { ok, deadlock, mismatch, timeout, unverified };
 const char* to_string(Status status);
 
@@ -105,7 +105,7 @@ struct BottleneckCheck {
   std::vector<ReliefTrial> trials;
   std::string note;  // why nothing was tried, if so
   // The named limit relieved ran ≥ 5% faster (a deadlock: completed, or deadlocked at another
-  // channel); for none, no trial did and one completed.
+  // channel); for none, no trial did and one completed, or none was run.
   bool confirmed = false;
   std::ptrdiff_t fastest = -1;  // the fastest other trial that ran ≥ 5% faster, or -1
 };

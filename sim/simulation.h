@@ -50,9 +50,10 @@ inline const std::vector<std::string>& channel_names(const std::string& datapath
   return datapath_parts(datapath).channels;
 }
 
-// Host memory a simulation will need, in parts: the arrays of heads × N × d elements (Q, K, V,
-// the fp64 reference's output, the memory image the datapaths share, and per datapath its
-// output and the results' copy of it), and each channel's storage at its depth.
+// Host memory a simulation will need, in parts: the arrays (Q and outputs of B·H·N·d elements, K
+// and V of B·H_kv·N_kv·d: the inputs, the fp64 reference's output, the memory image the datapaths
+// share, and per datapath its output and the results' copy of it), each channel's storage at its
+// depth, and the reports.
 struct MemoryEstimate {
   struct Part {
     std::string datapath, channel;

@@ -28,8 +28,8 @@ int size_buffers(const Params& params, OutputFolder& out) {
     }
   };
 
-  // Each datapath is sized alone, and its depths go under datapaths.NAME: a channel name both
-  // datapaths have (scores, sums, out_rows, the streams) is a different channel in each.
+  // Each datapath is sized alone, and its depths go under datapaths.NAME: a channel name several
+  // datapaths have (scores, out_rows, the streams) is a different channel in each.
   std::map<std::string, std::map<std::string, std::size_t>> sized;
   std::map<std::string, Cycle> target;
   std::string table = fmt::format("{:<10} {:<14} {:>11} {:>22}\n", "datapath", "channel",
@@ -105,13 +105,13 @@ int size_buffers(const Params& params, OutputFolder& out) {
   out.write("sized.yaml", to_yaml(result));
   out.check();
   // The proof: sized.yaml as written reproduces every datapath's cycle count, each datapath
-  // alone and, if both were sized, both together.
+  // alone and, if several were sized, all together.
   bool reproduced = true;
   std::string check;
   std::map<std::string, ChildOutcome> together;
   if (params.datapaths().size() > 1) together = child(result);
   auto cycles = [](const ChildOutcome& o) {
-    return o.cycles ? fmt::format("{}", *o.cycles) : std::string("a deadlock");
+    return o.cycles ? fmt::format("{}", *o.cycles) : fmt::format("no cycle count ({})", o.status);
   };
   for (const std::string& dp : params.datapaths()) {
     Params alone = result;

@@ -32,11 +32,10 @@ struct Relief {
   Cycle weight = 0;  // the waits it may explain: the likeliest first
 };
 
-// 4× as deep, at least `at_least`, and at most the largest depth the key takes (docs/params.md).
+// 4× as deep, at least `at_least`, and at most the largest depth a run accepts.
 Relief deeper(const std::string& dp, const std::string& channel, std::size_t depth,
               std::size_t at_least = 0) {
-  const std::size_t to =
-      std::min<std::size_t>(std::max(depth * kRelief, at_least), std::size_t{1} << 30);
+  const std::size_t to = std::min<std::size_t>(std::max(depth * kRelief, at_least), kMaxDepth);
   return {fmt::format("{} depth {} → {}", channel, depth, to),
           fmt::format("datapaths.{}.channels.depths.{}={}", dp, channel, to),
           [=](Params& p) { p.per_datapath[dp].depths[channel] = to; }};

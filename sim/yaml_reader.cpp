@@ -292,7 +292,7 @@ std::optional<YAML::Mark> last_scalar(const YAML::Node& node) {
 // end the text (without them it says "illegal EOF in scalar"): `datapath: "naive` took the
 // lines after it as its value. Where that scalar begins, if one was left open.
 std::optional<YAML::Mark> open_quote(const std::string& text, const YAML::Node& root) {
-  // Without a quote, or without line breaks at the end, there is nothing to parse again.
+  // Without a quote, or without blanks or line breaks at the end, there is nothing to parse again.
   const std::size_t last = text.find_last_not_of(" \t\r\n");
   if (text.find_first_of("\"'") == std::string::npos || last == std::string::npos ||
       last + 1 == text.size())

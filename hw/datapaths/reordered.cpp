@@ -6,9 +6,9 @@
 //  v_rows --------------------------------> rescale_accumulate -> acc_rows -> row_divide
 //
 // Every unit consumes one score per cycle as it arrives and only the per-row results wait for a
-// row to finish, so every channel stays latency + 1 deep however long the rows (rows shorter
-// than the accumulator's latency need a few more per-row results): O(1) intermediate memory, one
-// pass over each row's scores.
+// row to finish, so every channel stays latency + 1 deep however long the rows (rows so short that
+// more of their results wait at the divide get more: at the shipped latencies, rows of one key):
+// O(1) intermediate memory, one pass over each row's scores.
 #include "hw/datapaths/datapaths.h"
 #include "hw/units/accumulate.h"
 #include "hw/units/reduce.h"
@@ -29,7 +29,8 @@ Out<Row>& build_reordered(AttentionDatapath& dp) {
 
   dp.stage("scores and running max");
   dp.connect(dp.scores(), running_max.scores, "scores");
-  // Fan-out order: the running sum first, then the accumulator.
+  // Fan-out order: the running sum first, then the accumulator, as drawn above; neither holds a
+  // row back as a bypass does, for which the order would decide deadlock.
   dp.fan_out(running_max.rescale,
              {{running_sum.in, "sum_rescale"}, {rescale_accumulate.weights, "acc_rescale"}});
   dp.stage("running sums and divide");

@@ -126,7 +126,7 @@ struct ScaledDotOp {
   OpCounts operators() const {
     return {{Op::multiply_add, OpFormat::input, head_dim}, {Op::multiply, OpFormat::fp32, 1}};
   }
-  mutable std::vector<float> tree{};  // the adder tree's levels
+  mutable std::vector<float> tree{};  // the adder tree's scratch, one level at a time
   float operator()(const RowView& k, const RowView& q) const {
     tree.resize(std::bit_ceil(q.size()) / 2 + 1);
     return tree_dot(q.begin(), k.begin(), q.size(), tree.data()) * scale;

@@ -35,7 +35,7 @@ struct RunningMaxOp {
 };
 
 // RunningMax: a Scan over each row of scores keeping m, the maximum so far.
-// Max, two subtracts and two exps: latency 6.
+// Max, the two subtracts and one exp (the other exponent is 0): 1 + 1 + 4, latency 6.
 class RunningMax : public Unit {
  public:
   static constexpr Timing default_timing{6, 1};
