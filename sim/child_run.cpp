@@ -98,7 +98,8 @@ std::map<std::string, ChildOutcome> ChildRuns::run(const Params& params) {
                                  WTERMSIG(status) == SIGKILL ? ": out of memory?" : ""),
                      false);
   const int code = WEXITSTATUS(status);
-  // A mismatch, deadlock or watchdog stop is an outcome (not the target); anything else is not.
+  // Besides ok and unverified, a mismatch, deadlock or watchdog stop is an outcome (not the
+  // target); anything else is not.
   if (!reports_outcome(code))
     throw ChildError(fmt::format("{}: a child simulation failed (exit {}): {}", option_, code,
                                  last_line(errors, file)),
