@@ -486,6 +486,14 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<CycleBoun
   const auto stream_buffer = [&](std::size_t s) {
     if (slow_private_link(s)) return memory_bandwidth(s);
     const bool enough_in_flight = round_trip_bound(r, s) == 0;
+    // A reader busier than its link (at an II above a row's beats on a private link, above all
+    // the shared link's beats) held its rows back itself: relieving the link would change nothing.
+    const std::size_t reader = r.channel_ends[s].first;
+    const UnitStats& fetch = r.units[reader];
+    const Cycle link_work = r.shared_link ? link_cycles : beats(s) * fetch.firings;
+    if (fetch.timing.ii > 1 && fetch.busy > link_work && waited_enough(s) &&
+        fetch.busy >= round_trip_bound(r, s))
+      return slow_unit(reader);
     if (r.shared_link && enough_in_flight && waited_enough(s)) return shared_bandwidth(s);
     if (!r.shared_link &&
         (link_saturated(s) || (enough_in_flight && beats(s) > 1 && waited_enough(s))))
@@ -495,7 +503,17 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<CycleBoun
     // K and V row), the busiest one. Shallower, the latency is named by the link's rule: for
     // waits of at least 5% of the run (less, as a shared link's grant a cycle late for a lane's
     // one Q row, is no limit: a deeper buffer saves at most the waits).
-    if (enough_in_flight || !waited_enough(s)) return busiest_unit(top.timing.ii > 1);
+    if (enough_in_flight || !waited_enough(s)) {
+      if (writes) return busiest_unit(top.timing.ii > 1);
+      // A sink sets no rate by its pace (above): the busiest unit that writes does, if slow.
+      std::size_t writer = r.units.size();
+      for (std::size_t c = 0; c < r.channels.size(); ++c) {
+        const std::size_t u = r.channel_ends[c].first;
+        if (writer == r.units.size() || r.units[u].busy > r.units[writer].busy) writer = u;
+      }
+      if (writer != r.units.size() && r.units[writer].timing.ii > 1) return slow_unit(writer);
+      return busiest_unit(false);
+    }
     return memory_latency(s);
   };
   if (stream) return stream_buffer(i);
