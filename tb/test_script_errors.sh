@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Tests that scripts/plot, numerics-study, models and study answer bad input with one line on
-# stderr and their documented exit status, never a traceback or a hang, and that Ctrl-C stops
-# them with one line and exit 130 (a few seconds in all).
+# Tests that scripts/plot, numerics-study, models, study, sweep and setup answer bad input with one
+# line on stderr and their documented exit status, never a traceback or a hang, that Ctrl-C stops
+# them with one line and exit 130, and the tutorial's sweep command (about 40 s in all).
 # Usage: tb/test_script_errors.sh [SDPA_SIM]   (default: build/bin/sdpa-sim)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

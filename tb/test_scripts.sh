@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests scripts/sweep and scripts/plot on tiny sweeps (a few seconds in all).
+# Tests scripts/sweep, scripts/plot and scripts/models on tiny sweeps (about 20 s in all).
 # Usage: tb/test_scripts.sh [SDPA_SIM]   (default: build/bin/sdpa-sim)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
