@@ -361,8 +361,9 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<CycleBoun
   }
   const bool sets_rate = top.firings > 1 && writes &&
                          saturated(top.busy, top.end - std::min(top.end, fill)) && !outrun;
-  // A channel too shallow for its round trip, or a bypass for its row: its writer, the channel, its
-  // writer's waits and its reader's.
+  // A channel too shallow for its round trip, or a bypass for its row: its writer, the channel, and
+  // its writer's waits for its slots and its reader's for its elements (each unit's other waits are
+  // in the units table).
   const auto small_fifo = [&](std::size_t s) {
     const ChannelStats& f = r.channels[s];
     const UnitStats& writer = r.units[r.channel_ends[s].first];
@@ -371,10 +372,11 @@ Bottleneck named_bottleneck(const DatapathResult& r, const std::vector<CycleBoun
     // channel, so the reason shows it.
     const std::string at_ii =
         writer.timing.ii > 1 ? fmt::format(" at II {}", writer.timing.ii) : std::string();
-    return limited(BottleneckKind::small_fifo, s,
-                   fmt::format("{}: {} depth {}{}, blocked {} cycles, {} starved {}",
-                               local_name(writer.name), local_name(f.name), f.capacity, at_ii,
-                               writer.blocked, local_name(q.name), q.starved));
+    return limited(
+        BottleneckKind::small_fifo, s,
+        fmt::format("{}: {} depth {}{}, blocked {} cycles on it, {} starved {}",
+                    local_name(writer.name), local_name(f.name), f.capacity, at_ii,
+                    f.producer_stall_cycles, local_name(q.name), f.consumer_stall_cycles));
   };
   const auto memory_latency = [&](std::size_t s) {
     return limited(BottleneckKind::memory_latency, s,

@@ -1294,6 +1294,43 @@ TEST(ObserveCli, ASinkBehindAWaitingStreamBufferIsNotTheSlowUnit) {
   EXPECT_LT(100 * named_by_sim(k_slow + "--set units.sink.ii=8", d).cycles, 95 * k.cycles);
 }
 
+// A small FIFO's statement gives its writer's waits for that channel's slots and its reader's for
+// its elements, as the channel table does: it gave the units' totals over all their channels
+// (naive, 4 lanes: lane 3's dot product blocked 65 cycles, 37 of them on score_bypass, and the
+// subtract starved 136, none of them on it).
+TEST(ObserveCli, ASmallFifosWaitsAreTheChannels) {
+  const fs::path d = scratch();
+  ASSERT_EQ(sim("--set datapath=naive --set problem.seq_len=8 --set problem.head_dim=32 "
+                "--set problem.heads=2 --set problem.kv_heads=1 --set parallel.lanes=4 "
+                "--set memory.read_latency=10 --set units.row_max.ii=3 "
+                "--set units.row_max.latency=40 --set units.sink.ii=4 "
+                "--set channels.depths.exps=12 --set channels.depths.score_bypass=17" +
+                    out_arg(d / "o"),
+                d)
+                .status,
+            0);
+  const nlohmann::json r = nlohmann::json::parse(slurp(d / "o" / "report.json"))["runs"][0];
+  ASSERT_EQ(r["bottleneck"]["kind"], "small_fifo");
+  ASSERT_EQ(r["bottleneck"]["channel"], "naive.lane3.score_bypass");
+  const auto named = [&](const char* list, const std::string& name) {
+    for (const nlohmann::json& e : r[list])
+      if (e["name"] == name) return e;
+    ADD_FAILURE() << name;
+    return nlohmann::json();
+  };
+  const nlohmann::json c = named("channels", "naive.lane3.score_bypass");
+  EXPECT_NE(named("units", "naive.lane3.dot_product")["blocked_cycles"],
+            c["producer_stall_cycles"]);
+  EXPECT_NE(named("units", "naive.lane3.subtract")["starved_cycles"], c["consumer_stall_cycles"]);
+  EXPECT_NE(r["bottleneck"]["reason"].get<std::string>().find(
+                fmt::format("lane3.score_bypass depth 17, blocked {} cycles on it, lane3.subtract "
+                            "starved {}",
+                            c["producer_stall_cycles"].get<std::uint64_t>(),
+                            c["consumer_stall_cycles"].get<std::uint64_t>())),
+            std::string::npos)
+      << r["bottleneck"]["reason"];
+}
+
 const std::string kSmall =
     "--set datapath=all --set problem.seq_len=16 --set problem.head_dim=4 "
     "--set channels.depths.k_rows=4 ";
