@@ -39,7 +39,10 @@ std::vector<CycleBound> cycle_bounds(const DatapathResult& r);
 //   nothing stalls;
 // - memory_bandwidth / memory_latency: the limiting channel is a Q/K/V stream buffer whose
 //   reader's link is busy at least 95% of the cycles, or else waits, at least 5% of the cycles,
-//   for the memory's latency with too few rows in flight (the channel's depth);
+//   for the memory's latency with too few rows in flight (the channel's depth); but a reader at
+//   II > 1 busier than its link (and than the buffer's round trip) is slow_ii, and where neither
+//   the link nor the latency held the rows back, the busiest unit that writes is named, slow_ii
+//   at II > 1, else none (a sink's pace sets no rate);
 // - small_fifo: the limiting channel is an intermediate one whose writer waited for slots, and
 //   its reader waited for it beyond its first element or a bound says it is too shallow; but a
 //   reader at II > 1 busy at least half its cycles is slow_ii, one that waited more for a stream

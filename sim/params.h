@@ -47,8 +47,8 @@ struct Params {
   MemoryTiming memory;
   HardwareKeys shared;
   std::map<std::string, HardwareKeys> per_datapath;  // by datapath name
-  std::string
-      mode;  // synchronized | decoupled; empty: decoupled, or synchronized with --vcd or --fst
+  // synchronized | decoupled; empty: decoupled, or synchronized with --vcd or --fst
+  std::string mode;
   std::uint64_t max_cycles = 0;  // watchdog; 0: auto, above any run that completes
   std::string cost;  // the cost table (sim/cost.h); empty: params/cost/horowitz-45nm.yaml, built in
   // Where each key that was given came from: "FILE:LINE:COLUMN" or "--set key=value".

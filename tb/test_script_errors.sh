@@ -325,4 +325,40 @@ check "setup: a build folder configured elsewhere loses its cache and objects, w
 check "setup: a build folder configured here keeps its cache" \
   eval '[[ -e $moved/build-asan/CMakeCache.txt && -d $moved/build-asan/CMakeFiles && $err != *build-asan* ]]'
 
+# Options: --help prints the header and does nothing else, an unknown option is one line, exit 2.
+# Run from copies, with the stand-in dpkg-query above and a setup that records its call, so that a
+# regression installs, builds or draws nothing here (graphs --help regenerated the figures; setup took --help for a package).
+mkdir -p "$tmp/opts/scripts"
+cp "$repo/scripts/graphs" "$repo/scripts/fuzz" "$tmp/opts/scripts/"
+cp "$moved/scripts/setup" "$tmp/opts/scripts/setup-real"
+printf '#!/bin/sh\ntouch "%s"\nexit 1\n' "$tmp/opts-setup-ran" >"$tmp/opts/scripts/setup"
+chmod +x "$tmp/opts/scripts/setup"
+for help in "graphs:The graph figures of docs/architecture.md" \
+  "setup-real:Installs the Debian packages the project needs"; do
+  rc=0
+  PATH=$tmp/installed:$PATH "$tmp/opts/scripts/${help%%:*}" --help >"$tmp/stdout" 2>"$tmp/stderr" ||
+    rc=$?
+  check "${help%%:*} --help: its header, exit 0, nothing else done" \
+    eval '[[ $rc == 0 && $(<"$tmp/stdout") == "${help#*:}"* && ! -s $tmp/stderr &&
+      ! -e $tmp/opts/docs && ! -e $tmp/opts/build ]]'
+done
+for args in "graphs --bogus:graphs: unknown argument '--bogus'" "graphs --sim:graphs: --sim needs a path" \
+  "setup-real --no-build --bogus:setup: unknown option --bogus" \
+  "setup-real gdb --help:Installs the Debian packages" \
+  "fuzz 60s:fuzz: SECONDS: expected a whole number above 0, got '60s'" \
+  "fuzz 0:fuzz: SECONDS: expected a whole number above 0, got '0'"; do
+  read -ra words <<<"${args%%:*}"
+  rc=0
+  PATH=$tmp/installed:$PATH "$tmp/opts/scripts/${words[0]}" "${words[@]:1}" >"$tmp/stdout" \
+    2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+  if [[ ${args#*:} == Installs* ]]; then
+    check "${args%%:*}: an option after a package name is still an option" \
+      eval '[[ $rc == 0 && $(<"$tmp/stdout") == "${args#*:}"* ]]'
+  else
+    check "${args%%:*}: one line, exit 2, nothing run" \
+      eval 'one_line 2 "${args#*:}" && [[ ! -e $tmp/opts-setup-ran && ! -e $tmp/opts/docs ]]'
+  fi
+done
+
 summary test_script_errors
