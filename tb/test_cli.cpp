@@ -15,6 +15,7 @@
 #include "sim/npy.h"
 #include "sim/params.h"
 #include "sim/reference.h"
+#include "sim/report.h"
 #include "sim/simulation.h"
 #include "tb/cli.h"
 
@@ -890,8 +891,14 @@ INSTANTIATE_TEST_SUITE_P(
                   100.0},
         // The report of 3 × 64 lanes' units and channels (the estimate once left it out: 33 MiB
         // against 60).
-        std::pair{"--set datapath=all --set parallel.lanes=64", 50.0}),
-    [](const auto& info) { return info.index == 0 ? "arrays" : "lanes"; });
+        std::pair{"--set datapath=all --set parallel.lanes=64", 50.0},
+        // Inputs rounded to numerics.input: Q, K and V a second time, with a second reference.
+        std::pair{"--set problem.seq_len=64 --set problem.heads=1024 --set datapath=reordered "
+                  "--set numerics.input=bf16",
+                  100.0}),
+    [](const auto& info) {
+      return info.index == 0 ? "arrays" : info.index == 1 ? "lanes" : "rounded_inputs";
+    });
 
 TEST(Check, RefusesWhatARunRefuses) {
   const fs::path d = scratch();
@@ -1024,6 +1031,23 @@ TEST(Exit, SeveralDatapathsExitWithTheWorstStatus) {
       sim(huge + "--set datapath=all --set channels.depths.score_bypass=4" + out_arg(d / "e"), d);
   EXPECT_EQ(worse.status, 3) << worse.err;
   EXPECT_EQ(statuses(d / "e"), (std::vector<std::string>{"deadlock", "deadlock", "unverified"}));
+}
+
+// The worst status whatever the datapaths' order: a watchdog stop in the first datapath stays exit
+// 4 when a later one deadlocks (naive needs N² + 2N + 26 = 4250 cycles at N = 64, reordered
+// N² + 27 = 4123: a limit of 4200 stops naive only; two_pass's 8-deep bypass deadlocks it).
+TEST(Exit, AWatchdogStopBeforeADeadlockIsStillTheWorst) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=all --set problem.seq_len=64 --set problem.head_dim=8 "
+          "--set datapaths.two_pass.channels.depths.score_bypass=8 --set sim.max_cycles=4200" +
+              out_arg(d / "o"),
+          d);
+  EXPECT_EQ(r.status, 4) << r.err;
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  std::vector<std::string> statuses;
+  for (const auto& run : report["runs"]) statuses.push_back(run["status"]);
+  EXPECT_EQ(statuses, (std::vector<std::string>{"timeout", "deadlock", "ok"}));
 }
 
 TEST(Exit, AutomaticWatchdogNeverStopsARunThatCompletes) {
@@ -1278,6 +1302,215 @@ TEST(Waveform, AStoppedRunsViewEndsWithItsWaveform) {
   EXPECT_EQ(last, 21000);  // the limit and one cycle
   EXPECT_EQ(marker, last - 1000);
   EXPECT_NEAR(z, 2.05 - std::log2(double(marker)), 1e-6);
+}
+
+// Every whole number of picoseconds is a clock period, whichever way its decimal's binary
+// rounding went: 1.001 ns is 1000.9999999999999 ps multiplied out.
+TEST(Params, EveryWholeNumberOfPicosecondsIsAClockPeriod) {
+  const fs::path d = scratch();
+  for (const char* whole : {"0.001", "1.001", "2.002", "1000000"})
+    EXPECT_EQ(
+        sim(std::string("--check --set clock.period_ns=") + whole + out_arg(d / "o"), d).status, 0)
+        << whole;
+}
+
+// Each integer key takes every value of its documented range, its bounds included, and refuses
+// the values next to them (docs/params.md), with the other keys small enough for any machine.
+TEST(Params, IntegerKeysTakeTheirBoundsAndRefuseWhatLiesPast) {
+  const fs::path d = scratch();
+  // The problem at its smallest, but for `key`.
+  const auto small = [](const std::string& key) {
+    std::string args = "--check --set datapath=naive ";
+    for (const char* other : {"problem.seq_len", "problem.head_dim"})
+      if (key != other) args += fmt::format("--set {}=1 ", other);
+    return args;
+  };
+  struct Range {
+    std::string key;
+    std::uint64_t min, max;
+  };
+  for (const Range& k : {Range{"problem.batch", 1, 1 << 16}, Range{"problem.heads", 1, 1 << 16},
+                         Range{"problem.seq_len", 1, 1 << 20},
+                         Range{"problem.head_dim", 1, 1 << 16}, Range{"parallel.lanes", 1, 256}}) {
+    for (const std::uint64_t ok : {k.min, k.max}) {
+      const SimRun r =
+          sim(small(k.key) + fmt::format("--set {}={}", k.key, ok) + out_arg(d / "o"), d);
+      EXPECT_EQ(r.status, 0) << k.key << "=" << ok << ": " << r.err;
+    }
+    for (const std::uint64_t past : {k.min - 1, k.max + 1})
+      expect_error(
+          sim(small(k.key) + fmt::format("--set {}={}", k.key, past) + out_arg(d / "o"), d),
+          {fmt::format("{}: expected an integer in [{}, {}]", k.key, k.min, k.max)});
+  }
+  // A seed is any 64-bit number, 0 included.
+  for (const char* seed : {"0", "18446744073709551615"})
+    EXPECT_EQ(sim(small("") + "--set problem.seed=" + seed + out_arg(d / "o"), d).status, 0)
+        << seed;
+}
+
+// The problem's line (--check's, and the summary's first) names kv_heads where they are not the
+// query heads (GQA, and MQA with one), and only there.
+TEST(Check, TheProblemLineNamesKvHeadsWhereTheyAreNotTheHeads) {
+  const fs::path d = scratch();
+  const std::string shape =
+      "--check --set datapath=naive --set problem.seq_len=8 --set problem.head_dim=4 "
+      "--set problem.heads=4 ";
+  for (const auto& [kv_heads, line] :
+       {std::pair{"--set problem.kv_heads=2", "N = 8, d = 4, heads = 4 (kv_heads = 2), "},
+        {"--set problem.kv_heads=1", "N = 8, d = 4, heads = 4 (kv_heads = 1), "},
+        {"--set problem.kv_heads=4", "N = 8, d = 4, heads = 4, "},
+        {"", "N = 8, d = 4, heads = 4, "}}) {
+    const SimRun r = sim(shape + kv_heads + out_arg(d / "o"), d);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(r.out.starts_with(std::string("parameters ok: ") + line + "datapaths naive;"))
+        << kv_heads << ": " << r.out;
+  }
+}
+
+// `auto`, as a params.yaml written without inputs gives kv_heads and kv_len, follows the files:
+// it is no value that could disagree with them.
+TEST(Inputs, AutoKvHeadsAndKvLenFollowTheFiles) {
+  const fs::path d = scratch();
+  const AttentionInputs gqa = random_inputs({1, 4, 2, 6, 9, 3}, 1);
+  const std::string files = write_inputs(d, gqa, {1, 4, 6, 3}, {1, 2, 9, 3});
+  const SimRun r =
+      sim("--check " + files + "--set problem.kv_heads=auto --set problem.kv_len=auto", d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(
+      r.out.starts_with("parameters ok: N_q = 6, N_kv = 9, d = 3, heads = 4 (kv_heads = 2)"))
+      << r.out;
+}
+
+// Files may have each dimension at the most its key allows (as `problem.head_dim: 65536` may).
+TEST(Inputs, AFilesDimensionAtItsKeysMostIsAccepted) {
+  const fs::path d = scratch();
+  const std::size_t d_max = 1 << 16;
+  const std::string files =
+      write_inputs(d, random_inputs({1, 1, 1, 1, 1, d_max}, 1), {1, d_max}, {1, d_max});
+  const SimRun r = sim("--check " + files + out_arg(d / "o"), d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out.starts_with("parameters ok: N = 1, d = 65536, heads = 1,")) << r.out;
+}
+
+// The summary's table gives the report's numbers, each cell from its datapath's run: a causal
+// run with bf16 inputs, so that the scores skipped and the two errors differ from zero and from
+// each other.
+TEST(Summary, EveryCellIsItsRunsNumberInTheReport) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set problem.seq_len=16 --set problem.head_dim=4 --set problem.causal=true "
+          "--set numerics.input=bf16" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  // The cells of the row `label`, separated by two spaces or more.
+  const auto row = [&](const std::string& label) {
+    std::vector<std::string> cells;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with(label + "  ")) continue;
+      for (std::size_t at = line.find_first_not_of(' ', label.size()); at != std::string::npos;) {
+        const std::size_t end = line.find("  ", at);
+        cells.push_back(line.substr(at, end - at));
+        at = line.find_first_not_of(' ', end);
+      }
+      break;
+    }
+    cells.resize(2);
+    return cells;
+  };
+  // bytes as the summary gives them: B under a KiB, then KiB.
+  const auto bytes = [](std::uint64_t b) {
+    return b < 1024 ? fmt::format("{} B", b) : fmt::format("{:.1f} KiB", b / 1024.0);
+  };
+  ASSERT_EQ(report["runs"].size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& run = report["runs"][i];
+    const std::string dp = run["datapath"];
+    const auto& memory = run["memory"];
+    const auto& intermediate = memory["intermediate"];
+    const std::uint64_t read = run["memory_traffic"]["bytes_read"]["total"];
+    const Cycle cycles = run["cycles"];
+    EXPECT_EQ(row("cycles")[i], fmt::format("{}", cycles)) << dp;
+    EXPECT_EQ(row("scores computed (masked)")[i],
+              fmt::format("{} ({})", run["scores"].get<std::uint64_t>(),
+                          run["scores_skipped"].get<std::uint64_t>()))
+        << dp;
+    EXPECT_EQ(row("memory read")[i],
+              fmt::format("{} ({:.1f} B/cycle)", bytes(read), double(read) / double(cycles)))
+        << dp;
+    EXPECT_EQ(
+        row("intermediate memory, provisioned")[i],
+        fmt::format("{} elements ({})", intermediate["capacity_elements"].get<std::uint64_t>(),
+                    bytes(intermediate["capacity_bytes"])))
+        << dp;
+    EXPECT_EQ(
+        row("intermediate memory, used (high water)")[i],
+        fmt::format("{} elements ({})", intermediate["high_water_elements"].get<std::uint64_t>(),
+                    bytes(intermediate["high_water_bytes"])))
+        << dp;
+    EXPECT_EQ(row("Q/K/V stream buffers, provisioned")[i],
+              fmt::format("{} elements ({})",
+                          memory["capacity_elements"].get<std::uint64_t>() -
+                              intermediate["capacity_elements"].get<std::uint64_t>(),
+                          bytes(memory["capacity_bytes"].get<std::uint64_t>() -
+                                intermediate["capacity_bytes"].get<std::uint64_t>())))
+        << dp;
+    EXPECT_EQ(row("max abs error (tolerance)")[i],
+              fmt::format("{:.2g} ({:.2g})", run["max_abs_error"].get<double>(),
+                          run["tolerance"].get<double>()))
+        << dp;
+    EXPECT_EQ(
+        row("max abs error, unrounded inputs")[i],
+        fmt::format("{:.2g}", run["numerics"]["max_abs_error_unrounded_inputs"].get<double>()))
+        << dp;
+    const auto& energy = run["energy"];
+    const double scores = run["scores"];
+    EXPECT_EQ(row("energy per score (compute, buffers, memory)")[i],
+              fmt::format("{} ({}, {}, {})", energy_text(energy["per_score_pj"]),
+                          energy_text(energy["compute_pj"].get<double>() / scores),
+                          energy_text(energy["buffering_pj"]["total"].get<double>() / scores),
+                          energy_text(energy["memory_pj"].get<double>() / scores)))
+        << dp;
+    EXPECT_EQ(row("area, compute + buffering")[i],
+              fmt::format("{:.3f} + {:.3f} mm²", run["area"]["compute_um2"].get<double>() * 1e-6,
+                          run["area"]["buffering_um2"]["total"].get<double>() * 1e-6))
+        << dp;
+  }
+}
+
+// A params file is read up to 16 MiB, far more than any params file (/dev/zero or an endless pipe
+// would never end): one byte more is refused, the 16 MiB themselves are read.
+TEST(Params, AParamsFileIsReadUpTo16MiB) {
+  const fs::path d = scratch();
+  const auto file = [&](std::size_t bytes) {
+    return shell_word(write(d / "p.yaml", "# " + std::string(bytes - 3, 'x') + "\n"));
+  };
+  expect_error(sim("--check " + file((16 << 20) + 1), d),
+               {"p.yaml: more than 16 MiB, expected a params file (YAML)"});
+  EXPECT_EQ(sim("--check " + file(16 << 20) + out_arg(d / "o"), d).status, 0);
+}
+
+// The least traffic reads Q, K and V once in numerics.input and writes O once in
+// numerics.compute: with bf16 inputs and fp32 results, 2 bytes per input element, 4 per output.
+TEST(Traffic, TheMinimumWritesOInTheComputeFormat) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=reordered --set problem.seq_len=8 --set problem.kv_len=12 "
+          "--set problem.head_dim=4 --set numerics.input=bf16" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto traffic =
+      nlohmann::json::parse(slurp(d / "o" / "report.json"))["runs"][0]["memory_traffic"];
+  const std::uint64_t q = 8 * 4, kv = 12 * 4;
+  EXPECT_EQ(traffic["footprint_bytes"], 2 * (q + 2 * kv));
+  EXPECT_EQ(traffic["bytes_written"], 4 * q);
+  EXPECT_EQ(traffic["minimum_bytes"], 2 * (q + 2 * kv) + 4 * q);
+  EXPECT_DOUBLE_EQ(traffic["relative_to_minimum"].get<double>(),
+                   double(traffic["bytes_read"]["total"].get<std::uint64_t>() + 4 * q) /
+                       double(2 * (q + 2 * kv) + 4 * q));
 }
 
 }  // namespace

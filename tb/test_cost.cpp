@@ -641,5 +641,12 @@ TEST(CostCli, AMissingCostFileNamesTheKeyAndLine) {
       << loop.err;
 }
 
+// A class no larger than the one before would never be chosen (the first that holds a channel
+// is): as large is refused as smaller is.
+TEST(CostCli, AStorageClassNoLargerThanTheOneBeforeIsRefused) {
+  expect_bad_cost(replaced(kTable, "max_bytes: 4096", "max_bytes: 256"),
+                  {"cost.yaml:12:", "storage[1].max_bytes", "smallest first"});
+}
+
 }  // namespace
 }  // namespace sdpa::test

@@ -1930,5 +1930,26 @@ TEST(ObserveCli, AFailingToolIsAFailedWrite) {
   EXPECT_FALSE(fs::exists(d / "o"));
 }
 
+// At the boundary: a window from the run's last cycle on holds it, and one from the cycle after
+// is noted as the one after the run's end is.
+TEST(ObserveCli, AWindowFromTheCycleAfterTheRunsLastIsNoted) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + "--out " + shell_word(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  Cycle span = 0;
+  const nlohmann::json report = nlohmann::json::parse(slurp(d / "o" / "report.json"));
+  for (const auto& run : report["runs"]) span = std::max(span, run["span_cycles"].get<Cycle>());
+  const auto window = [&](Cycle from, const char* out) {
+    return sim(kSmall + fmt::format("--trace-events --trace-window {}:{} --out ", from, from + 10) +
+                   shell_word(d / out),
+               d);
+  };
+  EXPECT_EQ(window(span - 1, "last").err, "");
+  EXPECT_EQ(window(span, "after").err,
+            fmt::format("sdpa-sim: note: --trace-window {}:{} starts after the run's last cycle, "
+                        "{}: trace.json holds no intervals\n",
+                        span, span + 10, span - 1));
+}
+
 }  // namespace
 }  // namespace sdpa::test

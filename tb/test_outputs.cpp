@@ -867,5 +867,48 @@ INSTANTIATE_TEST_SUITE_P(
                                  {"o_naive.npy", "params.yaml", "report.json"}}),
     case_name);
 
+// A kill in a commit (SIGKILL cannot wait) leaves no report.json that lists files which have
+// moved: the earlier report goes aside first, so until the run's own moves in, the folder has
+// none (and the next run names the folder aside).
+TEST(ReusedFolder, AKillInTheCommitLeavesNoReportOfFilesThatMoved) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
+  const std::string prefix = fmt::format(
+      "env SDPA_SIGNAL_AT_RENAME='2 {}' LD_PRELOAD={} "
+      "ASAN_OPTIONS=\"$ASAN_OPTIONS:verify_asan_link_order=0\" ",
+      SIGKILL, shell_word(SDPA_SIGNAL_AT_RENAME));
+  const SimRun r = sim_in(SDPA_SOURCE_DIR, kSmall + "--out " + shell_word(o), d, prefix);
+  EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
+  EXPECT_FALSE(fs::exists(o / "report.json"));
+  bool aside = false;
+  for (const fs::directory_entry& e : fs::directory_iterator(o))
+    if (e.path().filename().string().starts_with(".sdpa-earlier."))
+      aside = fs::exists(e.path() / "report.json");
+  EXPECT_TRUE(aside);
+}
+
+// A link is the user's, whatever it names: one named as an output, dangling or to a file, is
+// refused as the user's files are, not replaced.
+TEST(ReusedFolder, ALinkOfTheUsersIsNotReplaced) {
+  const fs::path d = scratch();
+  const fs::path o = d / "o";
+  fs::create_directories(o);
+  fs::create_symlink(d / "nowhere.yaml", o / "params.yaml");
+  expect_error(sim(kSmall + "--out " + shell_word(o), d),
+               {"params.yaml is there but is not the output of an earlier run"});
+  EXPECT_TRUE(fs::is_symlink(o / "params.yaml"));
+  fs::remove(o / "params.yaml");
+  ASSERT_EQ(sim(kSmall + "--out " + shell_word(o), d).status, 0);
+  // The earlier run's report lists params.yaml, which the user has made a link to a file of theirs.
+  write(d / "mine.yaml", "mine\n");
+  fs::remove(o / "params.yaml");
+  fs::create_symlink(d / "mine.yaml", o / "params.yaml");
+  expect_error(sim(kSmall + "--out " + shell_word(o), d),
+               {"params.yaml is there but is not the output of an earlier run"});
+  EXPECT_TRUE(fs::is_symlink(o / "params.yaml"));
+  EXPECT_EQ(slurp(d / "mine.yaml"), "mine\n");
+}
+
 }  // namespace
 }  // namespace sdpa::test

@@ -1,6 +1,8 @@
 // Parameters that agree or fail: per-datapath keys and their precedence, every unit's timing,
 // errors that name their real source, inputs against problem.*, .npy shapes, the memory
 // estimate, sized.yaml per datapath, and the shipped files' comments.
+#include <sys/resource.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
@@ -839,6 +841,58 @@ TEST(ShippedFiles, NaiveYamlsBypassHintIsWhatHappens) {
     }
   }
   EXPECT_EQ(kinds, (std::set<std::string>{"runs", "stalls", "deadlocks"}));
+}
+
+// More than three depths given: the note names two and counts the rest.
+TEST(SizeBuffers, MoreThanThreeDepthsGivenAreTwoNamedAndTheRestCounted) {
+  const fs::path d = scratch();
+  const SimRun r = sim(std::string(kSmall) +
+                           "--set datapath=reordered --set channels.depths.k_rows=2 "
+                           "--set channels.depths.q_rows=2 --set channels.depths.v_rows=2 "
+                           "--set channels.default_depth=64 --size-buffers" +
+                           out_arg(d / "o"),
+                       d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("note: --size-buffers sizes every channel, starting from ample depths: "
+                       "channels.default_depth (--set channels.default_depth=64), "
+                       "channels.depths.k_rows (--set channels.depths.k_rows=2) and 2 more are "
+                       "not used\n"),
+            std::string::npos)
+      << r.err;
+}
+
+// A run may use nine tenths of the machine's memory: the refusal names that figure (under an
+// address-space limit it names what the limit leaves instead).
+TEST(Memory, ARefusalNamesNineTenthsOfTheMachinesMemory) {
+  rlimit as{};
+  if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+    GTEST_SKIP() << "an address-space limit (ulimit -v) takes the machine's place";
+  const fs::path d = scratch();
+  const std::uint64_t usable =
+      std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 10 * 9;
+  const std::string shown = usable >= (std::uint64_t(1) << 30)
+                                ? fmt::format("{:.1f} GiB", double(usable) / (1 << 30))
+                                : fmt::format("{:.1f} MiB", double(usable) / (1 << 20));
+  expect_error(sim("--check --set channels.default_depth=1000000000", d),
+               {"of memory, more than the " + shown + " of this machine a run may use;"});
+}
+
+// A unit whose latency × II passes 2^32 (latency 2^20 at II 4096, 256 elements in flight): the
+// ample depth is as fast as a slot per score everywhere, so the sizing keeps that run's cycles.
+TEST(SizeBuffers, ALatencyTimesIiPast32BitsIsAmple) {
+  const fs::path d = scratch();
+  const std::string slow =
+      "--set datapath=naive --set problem.seq_len=16 --set problem.head_dim=4 "
+      "--set units.exp.latency=1048576 --set units.exp.ii=4096 ";
+  const SimRun roomy = sim(slow + "--set channels.default_depth=257" + out_arg(d / "r"), d);
+  ASSERT_EQ(roomy.status, 0) << roomy.err;
+  const Cycle cycles = report(d / "r")["runs"][0]["cycles"];
+  const SimRun sized = sim(slow + "--size-buffers" + out_arg(d / "s"), d);
+  ASSERT_EQ(sized.status, 0) << sized.err;
+  EXPECT_NE(sized.out.find(fmt::format("naive: {} cycles with ample buffering, {} with sized.yaml",
+                                       cycles, cycles)),
+            std::string::npos)
+      << sized.out;
 }
 
 }  // namespace
