@@ -1246,10 +1246,14 @@ struct Named {
   std::uint64_t cycles = 0;
   std::string kind, unit;
 };
-Named named_by_sim(const std::string& sets, const fs::path& d) {
+// The report's first run for `sets`, which completes.
+nlohmann::json first_run(const std::string& sets, const fs::path& d) {
   const SimRun run = sim(sets + out_arg(d / "o"), d);
   EXPECT_EQ(run.status, 0) << run.err;
-  const nlohmann::json r = nlohmann::json::parse(slurp(d / "o" / "report.json"))["runs"][0];
+  return nlohmann::json::parse(slurp(d / "o" / "report.json"))["runs"][0];
+}
+Named named_by_sim(const std::string& sets, const fs::path& d) {
+  const nlohmann::json r = first_run(sets, d);
   return {r["cycles"].get<std::uint64_t>(), r["bottleneck"]["kind"].get<std::string>(),
           r["bottleneck"]["unit"].get<std::string>()};
 }
@@ -1300,16 +1304,13 @@ TEST(ObserveCli, ASinkBehindAWaitingStreamBufferIsNotTheSlowUnit) {
 // subtract starved 136, none of them on it).
 TEST(ObserveCli, ASmallFifosWaitsAreTheChannels) {
   const fs::path d = scratch();
-  ASSERT_EQ(sim("--set datapath=naive --set problem.seq_len=8 --set problem.head_dim=32 "
-                "--set problem.heads=2 --set problem.kv_heads=1 --set parallel.lanes=4 "
-                "--set memory.read_latency=10 --set units.row_max.ii=3 "
-                "--set units.row_max.latency=40 --set units.sink.ii=4 "
-                "--set channels.depths.exps=12 --set channels.depths.score_bypass=17" +
-                    out_arg(d / "o"),
-                d)
-                .status,
-            0);
-  const nlohmann::json r = nlohmann::json::parse(slurp(d / "o" / "report.json"))["runs"][0];
+  const nlohmann::json r = first_run(
+      "--set datapath=naive --set problem.seq_len=8 --set problem.head_dim=32 "
+      "--set problem.heads=2 --set problem.kv_heads=1 --set parallel.lanes=4 "
+      "--set memory.read_latency=10 --set units.row_max.ii=3 "
+      "--set units.row_max.latency=40 --set units.sink.ii=4 "
+      "--set channels.depths.exps=12 --set channels.depths.score_bypass=17",
+      d);
   ASSERT_EQ(r["bottleneck"]["kind"], "small_fifo");
   ASSERT_EQ(r["bottleneck"]["channel"], "naive.lane3.score_bypass");
   const auto named = [&](const char* list, const std::string& name) {
