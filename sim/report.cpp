@@ -21,13 +21,6 @@ double per_cycle(const DatapathResult& r) {
   return r.cycles == 0 ? 0.0 : double(r.scores) / double(r.cycles);
 }
 
-std::string bytes(std::uint64_t b) {
-  if (b >= (std::uint64_t(1) << 30)) return fmt::format("{:.1f} GiB", b / 1073741824.0);
-  if (b >= (1u << 20)) return fmt::format("{:.1f} MiB", b / 1048576.0);
-  if (b >= (1u << 10)) return fmt::format("{:.1f} KiB", b / 1024.0);
-  return fmt::format("{} B", b);
-}
-
 // The summary's "limiting channel" cell: name (high water/capacity), and why. With no stall no
 // channel limited the run: the cell says so before naming the largest, lest it read as a limit.
 std::string limiting_cell(const DatapathResult& r) {
@@ -255,20 +248,20 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     rows[4].push_back(incomplete(r)  ? "-"
                       : r.lanes == 1 ? fmt::format("{:.4f}", per_cycle(r))
                                      : fmt::format("{:.4f} of {}", per_cycle(r), r.lanes));
-    rows[5].push_back(incomplete(r) ? bytes(r.bytes_read())
+    rows[5].push_back(incomplete(r) ? bytes_text(r.bytes_read())
                       : r.shared_link
-                          ? fmt::format("{} ({:.1f} of {} B/cycle)", bytes(r.bytes_read()),
+                          ? fmt::format("{} ({:.1f} of {} B/cycle)", bytes_text(r.bytes_read()),
                                         double(r.bytes_read()) / double(r.cycles),
                                         r.link_bytes_per_cycle)
-                          : fmt::format("{} ({:.1f} B/cycle)", bytes(r.bytes_read()),
+                          : fmt::format("{} ({:.1f} B/cycle)", bytes_text(r.bytes_read()),
                                         double(r.bytes_read()) / double(r.cycles)));
     rows[6].push_back(
-        fmt::format("{} elements ({})", m.capacity_elements, bytes(m.capacity_bytes)));
+        fmt::format("{} elements ({})", m.capacity_elements, bytes_text(m.capacity_bytes)));
     rows[7].push_back(
-        fmt::format("{} elements ({})", m.high_water_elements, bytes(m.high_water_bytes)));
+        fmt::format("{} elements ({})", m.high_water_elements, bytes_text(m.high_water_bytes)));
     rows[8].push_back(limiting_cell(r));
-    rows[9].push_back(
-        fmt::format("{} elements ({})", streams.capacity_elements, bytes(streams.capacity_bytes)));
+    rows[9].push_back(fmt::format("{} elements ({})", streams.capacity_elements,
+                                  bytes_text(streams.capacity_bytes)));
     if (incomplete(r))
       rows[10].push_back("-");
     else if (!checks[i].finite)
@@ -337,6 +330,19 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
 }
 
 // Rounded first, then scaled: 999.6 pJ is 1 nJ, not 1e+03 pJ.
+std::string bytes_text(std::uint64_t b) {
+  static constexpr const char* units[] = {"KiB", "MiB", "GiB"};
+  if (b < 1024) return fmt::format("{} B", b);
+  double value = b / 1024.0;
+  std::size_t unit = 0;
+  while (unit + 1 < std::size(units) &&
+         std::strtod(fmt::format("{:.1f}", value).c_str(), nullptr) >= 1024.0) {
+    value /= 1024.0;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", value, units[unit]);
+}
+
 std::string energy_text(double pj) {
   static constexpr const char* units[] = {"pJ", "nJ", "µJ", "mJ", "J"};
   double value = pj;

@@ -228,6 +228,21 @@ TEST(Limiting, AtFullRateTheReorderedDatapathsLargestIsARow) {
   EXPECT_EQ(summary_row(r), "none; largest: acc_rows (1/5)");
 }
 
+// One decimal, the unit chosen after rounding: a size just under a MiB reads 1.0 MiB, never
+// 1024.0 KiB; GiB is the largest unit.
+TEST(Summary, BytesHaveOneDecimalInTheUnitTheyRoundTo) {
+  EXPECT_EQ(bytes_text(0), "0 B");
+  EXPECT_EQ(bytes_text(1023), "1023 B");
+  EXPECT_EQ(bytes_text(1024), "1.0 KiB");
+  EXPECT_EQ(bytes_text(2660), "2.6 KiB");
+  EXPECT_EQ(bytes_text(1'048'524), "1023.9 KiB");
+  EXPECT_EQ(bytes_text(1'048'525), "1.0 MiB");
+  EXPECT_EQ(bytes_text(1'048'576), "1.0 MiB");
+  EXPECT_EQ(bytes_text(134'283'264), "128.1 MiB");
+  EXPECT_EQ(bytes_text((std::uint64_t(1) << 30) - 1), "1.0 GiB");
+  EXPECT_EQ(bytes_text(std::uint64_t(1) << 40), "1024.0 GiB");
+}
+
 // Three significant digits, the unit chosen after rounding: a value just under a thousand of one
 // unit is one of the next, never 1e+03.
 TEST(Summary, EnergyHasThreeDigitsInTheUnitItRoundsTo) {
