@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -880,9 +881,13 @@ int sc_main(int argc, char* argv[]) {
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // `p.yaml --set a=1 b=2`: CLI11 names b=2 only as an argument not expected.
+    // `p.yaml --set a=1 b=2`: CLI11 names b=2 only as an argument not expected. An unknown
+    // option with a value (`--OUT=x`) is not one.
+    const std::vector<std::string> extras = app.remaining();
     const bool second_set = dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr &&
-                            std::string_view(e.what()).find('=') != std::string_view::npos;
+                            std::any_of(extras.begin(), extras.end(), [](const std::string& a) {
+                              return !a.starts_with('-') && a.find('=') != std::string::npos;
+                            });
     std::cerr << "sdpa-sim: error: " << one_line(e.what())
               << (second_set ? " (a --set takes one key=value: give each its own --set)"
                              : " (see --help)")

@@ -488,6 +488,8 @@ TEST(Params, ASecondValueAfterASetIsNamedAsSuch) {
 TEST(Params, UnknownOption) {
   const fs::path d = scratch();
   expect_error(sim("--bogus", d), {"--bogus"});
+  // An unknown option with a value is not a second --set's.
+  expect_error(sim("--OUT=x", d), {"--OUT=x (see --help)"});
 }
 
 // An option taken for a value: `--out --check` ran the default simulation into a folder named
