@@ -742,7 +742,8 @@ int run(const Options& opt) {
     }
     if (stopped) end = stopped_end;
     const double end_ps = double(end) * period_ps;
-    const double marker_ps = stopped ? end_ps : end_ps / 2;
+    // Mid-run on a whole cycle, whose values the Signals column lists.
+    const double marker_ps = stopped ? end_ps : double(end / 2) * period_ps;
     const std::string dump = opt.fst && convert_to_fst(out) ? "trace.fst" : "trace.vcd";
     out.write("trace.states", gtkw_state_names());
     out.write("trace.gtkw",
