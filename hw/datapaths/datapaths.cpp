@@ -1,5 +1,7 @@
 #include "hw/datapaths/datapaths.h"
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -11,18 +13,29 @@ Out<Row>& build_naive(AttentionDatapath& dp);
 Out<Row>& build_two_pass(AttentionDatapath& dp);
 Out<Row>& build_reordered(AttentionDatapath& dp);
 
-const std::vector<DatapathKind>& unique_names(const std::vector<DatapathKind>& kinds) {
+const std::vector<DatapathKind>& valid_names(const std::vector<DatapathKind>& kinds) {
   std::set<std::string> names{"both", "all"};
-  for (const DatapathKind& kind : kinds)
+  for (const DatapathKind& kind : kinds) {
+    // The name becomes a SystemC module's (which renames what has other characters), a params
+    // key and file names.
+    const bool word = !kind.name.empty() && std::islower(kind.name.front()) &&
+                      std::all_of(kind.name.begin(), kind.name.end(), [](unsigned char c) {
+                        return std::islower(c) || std::isdigit(c) || c == '_';
+                      });
+    if (!word)
+      throw std::logic_error("datapath '" + kind.name +
+                             "': a name is a lower-case letter, then lower-case letters, digits "
+                             "and _ (hw/datapaths/datapaths.cpp)");
     if (!names.insert(kind.name).second)
       throw std::logic_error("datapath " + kind.name +
                              " is registered twice, or is both or all: give each a name of its "
                              "own (hw/datapaths/datapaths.cpp)");
+  }
   return kinds;
 }
 
 const std::vector<DatapathKind>& datapath_kinds() {
-  static const std::vector<DatapathKind> kinds = unique_names({
+  static const std::vector<DatapathKind> kinds = valid_names({
       {.name = "naive",
        .summary =
            "three passes: row max, exp and row sum, divide and weighted sum; two O(N) bypasses",

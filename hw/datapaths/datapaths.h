@@ -22,9 +22,10 @@ struct DatapathKind {
 
 // In the order `datapath: all` runs them.
 const std::vector<DatapathKind>& datapath_kinds();
-// `kinds`, if each has a name of its own that is neither `both` nor `all` (the choices of several
-// datapaths, which it would shadow); else a std::logic_error naming it.
-const std::vector<DatapathKind>& unique_names(const std::vector<DatapathKind>& kinds);
+// `kinds`, if each has a name of its own, of lower-case letters, digits and _ from a letter on,
+// that is neither `both` nor `all` (the choices of several datapaths, which it would shadow);
+// else a std::logic_error naming it.
+const std::vector<DatapathKind>& valid_names(const std::vector<DatapathKind>& kinds);
 // The kind named `name`, or nullptr.
 const DatapathKind* find_datapath(const std::string& name);
 
