@@ -32,8 +32,17 @@ int size_buffers(const Params& params, OutputFolder& out) {
   // datapaths have (scores, out_rows, the streams) is a different channel in each.
   std::map<std::string, std::map<std::string, std::size_t>> sized;
   std::map<std::string, Cycle> target;
-  std::string table = fmt::format("{:<10} {:<14} {:>11} {:>22}\n", "datapath", "channel",
-                                  "sized depth", "high water (ample)");
+  // Columns as wide as the longest name, at least as wide as the shipped datapaths need.
+  std::size_t dp_width = 9, ch_width = 12;
+  for (const std::string& dp : params.datapaths()) {
+    dp_width = std::max(dp_width, dp.size());
+    for (const std::string& ch : channel_names(dp)) ch_width = std::max(ch_width, ch.size());
+  }
+  const auto line = [&](const auto& dp, const auto& ch, const auto& depth, const auto& high) {
+    return fmt::format("{:<{}} {:<{}} {:>11} {:>22}\n", dp, dp_width + 1, ch, ch_width + 2, depth,
+                       high);
+  };
+  std::string table = line("datapath", "channel", "sized depth", "high water (ample)");
   for (const std::string& dp : params.datapaths()) {
     // Ample: more than any element can spend in a channel at full rate (a row, plus every
     // latency on the way, twice over), but no more than a slot per score, which no channel
@@ -91,8 +100,7 @@ int size_buffers(const Params& params, OutputFolder& out) {
       }
       std::cerr << fmt::format("sized {}.{}: {}\n", dp, ch, lo);
       depths[ch] = lo;
-      table +=
-          fmt::format("{:<10} {:<14} {:>11} {:>22}\n", dp, ch, lo, reference.high_water.at(ch));
+      table += line(dp, ch, lo, reference.high_water.at(ch));
     }
     sized[dp] = depths;
   }
