@@ -1,7 +1,10 @@
 // The shapes models run: rectangular, batched, grouped-query (GQA, MQA), causal and decode; each
 // datapath against the masked fp64 reference and the closed forms of docs/timing.md.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
 #include <vector>
@@ -256,6 +259,172 @@ TEST(InputFiles, SetTheShapeWithLeadingOnesLeftOut) {
   ASSERT_EQ(two_d.status, 0) << two_d.err;
   EXPECT_EQ(read_npy((d / "z" / "o_reordered.npy").string()).shape,
             (std::vector<std::size_t>{1, 1, 4, 3}));
+}
+
+// ---------------------------------------------------------------- relations between runs
+// An output row is the same operations on the same values whatever else runs: a unit starts
+// each row afresh, and rows, heads and batches only take turns. So a row computed in a larger
+// problem equals, bit for bit, the row computed alone (checked by runs of the binary, one
+// problem each: 7 200 random configurations by hand held them all, 2026-12-07).
+
+// The rows of Q [B, H, N_q, d] (or K, V [B, H_kv, N_kv, d]) at `rows` of head `head` of batch `b`.
+std::vector<float> rows_of(const std::vector<float>& x, std::size_t heads, std::size_t len,
+                           std::size_t d, std::size_t b, std::size_t head,
+                           const std::vector<std::size_t>& rows) {
+  std::vector<float> out;
+  for (std::size_t i : rows) {
+    const auto first = x.begin() + std::ptrdiff_t(((b * heads + head) * len + i) * d);
+    out.insert(out.end(), first, first + std::ptrdiff_t(d));
+  }
+  return out;
+}
+
+std::vector<std::size_t> all_rows(std::size_t n) {
+  std::vector<std::size_t> rows(n);
+  for (std::size_t i = 0; i < n; ++i) rows[i] = i;
+  return rows;
+}
+
+// Runs every datapath on `in` (Q of `q_shape`) and returns each one's output, by datapath.
+std::map<std::string, std::vector<float>> outputs_of(const fs::path& d, const AttentionInputs& in,
+                                                     const std::vector<std::size_t>& q_shape,
+                                                     const std::vector<std::size_t>& kv_shape,
+                                                     const std::string& sets) {
+  fs::create_directories(d);
+  const SimRun r = sim(
+      write_inputs(d, in, q_shape, kv_shape) + "--set datapath=all " + sets + out_arg(d / "o"), d);
+  // bf16 runs are unverified (exit 6): its tolerance cannot promise 1% (docs/numerics.md).
+  EXPECT_TRUE(r.status == 0 || r.status == 6) << r.status << ": " << r.err;
+  std::map<std::string, std::vector<float>> out;
+  for (const std::string& dp : datapath_names())
+    out[dp] = read_npy((d / "o" / ("o_" + dp + ".npy")).string()).data;
+  return out;
+}
+
+class Relations : public testing::TestWithParam<std::string> {};
+
+// A decode step is its prefill's last row, masked or not: the last query sees every key.
+TEST_P(Relations, ADecodeStepIsThePrefillsLastRow) {
+  const fs::path d = scratch();
+  const AttentionShape s{2, 4, 2, 5, 13, 6, false};
+  const AttentionInputs in = random_inputs(s, 21, 2.0f);
+  AttentionInputs step = in;
+  step.q.clear();
+  for (std::size_t b = 0; b < s.batch; ++b)
+    for (std::size_t h = 0; h < s.heads; ++h) {
+      const auto row = rows_of(in.q, s.heads, s.seq_len, s.head_dim, b, h, {s.seq_len - 1});
+      step.q.insert(step.q.end(), row.begin(), row.end());
+    }
+  const std::vector<std::size_t> kv{s.batch, s.kv_heads, s.kv_len, s.head_dim};
+  for (const char* causal : {"false", "true"}) {
+    SCOPED_TRACE(causal);
+    const std::string sets = "--set problem.causal=" + std::string(causal) + " " + GetParam();
+    const auto prefill =
+        outputs_of(d / causal / "prefill", in, {s.batch, s.heads, s.seq_len, s.head_dim}, kv, sets);
+    const auto decode =
+        outputs_of(d / causal / "decode", step, {s.batch, s.heads, 1, s.head_dim}, kv, sets);
+    for (const std::string& dp : datapath_names()) {
+      std::vector<float> last;
+      for (std::size_t b = 0; b < s.batch; ++b)
+        for (std::size_t h = 0; h < s.heads; ++h) {
+          const auto row =
+              rows_of(prefill.at(dp), s.heads, s.seq_len, s.head_dim, b, h, {s.seq_len - 1});
+          last.insert(last.end(), row.begin(), row.end());
+        }
+      EXPECT_EQ(decode.at(dp), last) << dp;
+    }
+  }
+}
+
+// Each query head of a batch and group, run alone against its K/V head, gives that head's rows.
+TEST_P(Relations, EachHeadOfABatchedGroupIsARunOfItsOwn) {
+  const fs::path d = scratch();
+  const AttentionShape s{2, 4, 2, 6, 9, 5, true};
+  const AttentionInputs in = random_inputs(s, 22, 2.0f);
+  const auto whole = outputs_of(d / "whole", in, {s.batch, s.heads, s.seq_len, s.head_dim},
+                                {s.batch, s.kv_heads, s.kv_len, s.head_dim},
+                                "--set problem.causal=true " + GetParam());
+  for (std::size_t b = 0; b < s.batch; ++b)
+    for (std::size_t h = 0; h < s.heads; ++h) {
+      const std::size_t kv_head = h / (s.heads / s.kv_heads);
+      AttentionInputs alone{{1, 1, 1, s.seq_len, s.kv_len, s.head_dim, true}, {}, {}, {}};
+      alone.q = rows_of(in.q, s.heads, s.seq_len, s.head_dim, b, h, all_rows(s.seq_len));
+      alone.k = rows_of(in.k, s.kv_heads, s.kv_len, s.head_dim, b, kv_head, all_rows(s.kv_len));
+      alone.v = rows_of(in.v, s.kv_heads, s.kv_len, s.head_dim, b, kv_head, all_rows(s.kv_len));
+      const auto run =
+          outputs_of(d / fmt::format("b{}h{}", b, h), alone, {s.seq_len, s.head_dim},
+                     {s.kv_len, s.head_dim}, "--set problem.causal=true " + GetParam());
+      for (const std::string& dp : datapath_names())
+        EXPECT_EQ(run.at(dp),
+                  rows_of(whole.at(dp), s.heads, s.seq_len, s.head_dim, b, h, all_rows(s.seq_len)))
+            << dp << " batch " << b << " head " << h;
+    }
+}
+
+// Without the mask, query rows in another order give their output rows in that order.
+TEST_P(Relations, QueryRowsInAnotherOrderGiveTheirRowsInThatOrder) {
+  const fs::path d = scratch();
+  const AttentionShape s{1, 1, 1, 7, 11, 6, false};
+  const AttentionInputs in = random_inputs(s, 23, 2.0f);
+  const std::vector<std::size_t> order{3, 6, 0, 5, 1, 4, 2};
+  AttentionInputs shuffled = in;
+  shuffled.q = rows_of(in.q, 1, s.seq_len, s.head_dim, 0, 0, order);
+  const auto straight =
+      outputs_of(d / "straight", in, {s.seq_len, s.head_dim}, {s.kv_len, s.head_dim}, GetParam());
+  const auto reordered = outputs_of(d / "shuffled", shuffled, {s.seq_len, s.head_dim},
+                                    {s.kv_len, s.head_dim}, GetParam());
+  for (const std::string& dp : datapath_names())
+    EXPECT_EQ(reordered.at(dp), rows_of(straight.at(dp), 1, s.seq_len, s.head_dim, 0, 0, order))
+        << dp;
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, Relations,
+                         testing::Values("--set numerics.compute=fp32",
+                                         "--set numerics.input=bf16 --set numerics.compute=bf16"),
+                         [](const auto& info) {
+                           return info.index == 0 ? std::string("fp32") : std::string("bf16");
+                         });
+
+// A deeper channel never makes a run on private links slower (--size-buffers' binary search
+// relies on it): each channel of each datapath one slot deeper than it was, in a run that stalls
+// (a bypass a row short of full rate, the unit after the dot product at II 2, a V reader slower
+// than its link).
+TEST(Relations, ADeeperChannelNeverSlowsARun) {
+  const fs::path d = scratch();
+  const std::string shape =
+      "--set problem.seq_len=12 --set problem.kv_len=20 --set problem.heads=2 "
+      "--set problem.head_dim=4 --set units.v_reader.latency=3 ";
+  for (const std::string& dp : datapath_names()) {
+    SCOPED_TRACE(dp);
+    std::string slowed;  // the --set of the unit after the dot product, once known
+    const auto run = [&](std::map<std::string, std::size_t> depths, const fs::path& o) {
+      std::string sets = shape + slowed + "--set datapath=" + dp;
+      for (const auto& [channel, depth] : depths)
+        sets += fmt::format(" --set datapaths.{}.channels.depths.{}={}", dp, channel, depth);
+      const SimRun r = sim(sets + out_arg(o), d);
+      EXPECT_EQ(r.status, 0) << r.err;
+      return json::parse(slurp(o / "report.json"))["runs"][0];
+    };
+    const json first = run({}, d / dp);
+    const json& units = first["units"];
+    for (std::size_t u = 0; u + 1 < units.size(); ++u)
+      if (units[u]["name"] == dp + ".dot_product") {
+        const std::string next = units[u + 1]["name"];
+        slowed = fmt::format("--set units.{}.ii=2 ", next.substr(next.find('.') + 1));
+      }
+    ASSERT_FALSE(slowed.empty());
+    std::map<std::string, std::size_t> bypass;
+    for (const json& channel : first["channels"])
+      if (channel["name"] == dp + ".score_bypass") bypass["score_bypass"] = 19;
+    const json stalling = run(bypass, d / (dp + "_stalling"));
+    const auto cycles = stalling["cycles"].get<std::uint64_t>();
+    for (const json& channel : stalling["channels"]) {
+      const std::string full = channel["name"], name = full.substr(full.find('.') + 1);
+      std::map<std::string, std::size_t> depths = bypass;
+      depths[name] = channel["capacity"].get<std::size_t>() + 1;
+      EXPECT_LE(run(depths, d / (dp + "_" + name))["cycles"].get<std::uint64_t>(), cycles) << name;
+    }
+  }
 }
 
 }  // namespace
