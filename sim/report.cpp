@@ -329,7 +329,7 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
   return out;
 }
 
-// Rounded first, then scaled: 999.6 pJ is 1 nJ, not 1e+03 pJ.
+// Rounded first, then scaled: 1 MiB less a byte is 1.0 MiB, not 1024.0 KiB.
 std::string bytes_text(std::uint64_t b) {
   static constexpr const char* units[] = {"KiB", "MiB", "GiB"};
   if (b < 1024) return fmt::format("{} B", b);
@@ -343,6 +343,7 @@ std::string bytes_text(std::uint64_t b) {
   return fmt::format("{:.1f} {}", value, units[unit]);
 }
 
+// Rounded first, then scaled: 999.6 pJ is 1 nJ, not 1e+03 pJ.
 std::string energy_text(double pj) {
   static constexpr const char* units[] = {"pJ", "nJ", "µJ", "mJ", "J"};
   double value = pj;

@@ -1,7 +1,6 @@
 #include "hw/datapaths/datapaths.h"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -18,9 +17,10 @@ const std::vector<DatapathKind>& valid_names(const std::vector<DatapathKind>& ki
   for (const DatapathKind& kind : kinds) {
     // The name becomes a SystemC module's (which renames what has other characters), a params
     // key and file names.
-    const bool word = !kind.name.empty() && std::islower(kind.name.front()) &&
-                      std::all_of(kind.name.begin(), kind.name.end(), [](unsigned char c) {
-                        return std::islower(c) || std::isdigit(c) || c == '_';
+    const auto lower = [](char c) { return c >= 'a' && c <= 'z'; };  // whatever the locale
+    const bool word = !kind.name.empty() && lower(kind.name.front()) &&
+                      std::all_of(kind.name.begin(), kind.name.end(), [&](char c) {
+                        return lower(c) || (c >= '0' && c <= '9') || c == '_';
                       });
     if (!word)
       throw std::logic_error("datapath '" + kind.name +
