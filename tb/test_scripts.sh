@@ -662,6 +662,17 @@ figure "plot: --x problem.head_dim labels the axis and the title with it" "$csv"
   'axes[0].get_xlabel() == "problem.head_dim"' '"against d" in axes[0].get_title()' \
   -- --kind memory --x problem.head_dim --out "$tmp/x.png"
 
+# A bypass other than score_bypass names itself on the axis and in the title (both said
+# score_bypass); the title names the causal mask and a --where the shape does not, on a second
+# line when long; cycles are ticked as they are, not as an offset.
+sweep --grid channels.depths.exp_bypass=14,16,18,20,22 --grid memory.bytes_per_cycle=64,128 \
+  --set datapath=naive --set problem.seq_len=16 --set problem.head_dim=4 --set problem.causal=true
+figure "plot: bypass --x exp_bypass: its name on the axis and in the title, with causal and the --where" \
+  "$csv" 'axes[0].get_xlabel() == "exp_bypass depth (elements)"' \
+  'axes[0].get_title() == "naive: cycles against exp_bypass depth\n(N = 16, d = 4, causal) [memory.bytes_per_cycle = 64]"' \
+  'not axes[0].yaxis.get_major_formatter().get_offset()' \
+  -- --kind bypass --x channels.depths.exp_bypass --where memory.bytes_per_cycle=64 --out "$tmp/xb.png"
+
 # All three datapaths, N = 8, 16, 32: each datapath has its own colour, the same in every figure
 # (scripts/plot's STYLES), and the legend lists them by passes over the data.
 sweep --grid problem.seq_len=8,16,32 --set datapath=all --set problem.head_dim=4 --jobs 2
