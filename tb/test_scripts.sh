@@ -73,6 +73,9 @@ check "sweep: the limits at the same rate as the bottleneck" rows "$csv" 2 \
   'all(x["bottleneck"] == "slow_ii" and x["bottleneck_unit"] == "reordered.running_max" for x in rows)' \
   'r(units__running_sum__ii=1)["bottleneck_also"] == ""' \
   'r(units__running_sum__ii=3)["bottleneck_also"] == "slow_ii:reordered.running_sum"' \
+  'all(x["bottleneck_reason"] == __import__("json").load(open(__import__("os").path.join(
+         __import__("os").path.dirname(path), x["run_dir"], "report.json")))["runs"][0]["bottleneck"]["reason"]
+       and x["bottleneck_reason"].startswith("running_max: II 3") for x in rows)' \
   'all(x["bottleneck_confirmed"] == "" and x["bottleneck_fastest"] == "" for x in rows)'
 # --verify-bottleneck checks each point's statement (both confirmed: the running max relieved
 # alone, then with the running sum); with `probs` 3 and `v_rows` 2 deep on a shared link, limits
