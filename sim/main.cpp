@@ -285,11 +285,9 @@ void print_progress(const std::vector<Progress>& progress, double elapsed) {
   std::cerr << line << std::endl;
 }
 
-std::string mib_or_gib(std::uint64_t bytes) {
-  if (bytes == MemoryEstimate::beyond) return "over 16 EiB";
-  if (bytes >= (std::uint64_t(1) << 30))
-    return fmt::format("{:.1f} GiB", double(bytes) / (1 << 30));
-  return fmt::format("{:.1f} MiB", double(bytes) / (1 << 20));
+// Bytes as the summary gives them (bytes_text), or the estimate past 2⁶⁴ B.
+std::string memory_text(std::uint64_t bytes) {
+  return bytes == MemoryEstimate::beyond ? "over 16 EiB" : bytes_text(bytes);
 }
 
 // The process's memory now, from Linux's /proc/self/statm (0s if it cannot be read): what it
@@ -378,12 +376,12 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
       std::max_element(by_key.begin(), by_key.end(),
                        [](const auto& a, const auto& b) { return a.second < b.second; });
   const std::string where = params.origin(driver->first);
-  const std::string needs = mib_or_gib(estimate.total());
+  const std::string needs = memory_text(estimate.total());
   throw ParamError(fmt::format(
       "{}{}: this run needs {}{} of memory, more than the {} {}; {} of it is for {} (reduce it)",
       where.empty() ? "" : where + ": ", driver->first,
-      estimate.total() == MemoryEstimate::beyond ? "" : "about ", needs, mib_or_gib(usable), limit,
-      mib_or_gib(driver->second), driver->first));
+      estimate.total() == MemoryEstimate::beyond ? "" : "about ", needs, memory_text(usable), limit,
+      memory_text(driver->second), driver->first));
 }
 
 // The cost table (`cost`, or the built-in default), checked before anything is simulated.
@@ -506,7 +504,8 @@ int check_only(const Params& params, const AttentionShape& shape, const fs::path
     note(fmt::format("a run would replace the results in {}", out.string()));
   note_files_left_aside(out);
   std::cout << fmt::format("parameters ok: {}, datapaths {}; the run needs about {} of memory\n",
-                           describe(shape), fmt::join(params.datapaths(), ", "), mib_or_gib(needs));
+                           describe(shape), fmt::join(params.datapaths(), ", "),
+                           memory_text(needs));
   flush_summary(nullptr);
   return kOk;
 }

@@ -31,8 +31,8 @@ nlohmann::json report_json(const Params& params, const SimulationResult& result,
                            const std::vector<Check>& checks, const CostTable* cost = nullptr);
 
 // Bytes as the summary shows them: a whole number of B under 1 KiB, else one decimal in KiB, MiB
-// or GiB (a terabyte read is 1024.0 GiB), the unit chosen after rounding: 1 MiB less a byte is
-// 1.0 MiB, not 1024.0 KiB.
+// or GiB (2⁴⁰ B is 1024.0 GiB), the unit chosen after rounding: 1 MiB less a byte is 1.0 MiB,
+// not 1024.0 KiB.
 std::string bytes_text(std::uint64_t b);
 
 // Energy as the summary shows it, from pJ: three significant digits in pJ, nJ, µJ, mJ or J (a
