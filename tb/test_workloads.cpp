@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <tuple>
 #include <vector>
 
@@ -264,8 +265,8 @@ TEST(InputFiles, SetTheShapeWithLeadingOnesLeftOut) {
 // ---------------------------------------------------------------- relations between runs
 // An output row is the same operations on the same values whatever else runs: a unit starts
 // each row afresh, and rows, heads and batches only take turns. So a row computed in a larger
-// problem equals, bit for bit, the row computed alone (checked by runs of the binary, one
-// problem each: 7 200 random configurations by hand held them all, 2026-12-07).
+// problem equals, bit for bit, the row computed alone (runs of the binary, one problem each;
+// docs/hardening.md, "Relations between runs", has the random configurations behind them).
 
 // The rows of Q [B, H, N_q, d] (or K, V [B, H_kv, N_kv, d]) at `rows` of head `head` of batch `b`.
 std::vector<float> rows_of(const std::vector<float>& x, std::size_t heads, std::size_t len,
@@ -294,7 +295,7 @@ std::map<std::string, std::vector<float>> outputs_of(const fs::path& d, const At
   const SimRun r = sim(
       write_inputs(d, in, q_shape, kv_shape) + "--set datapath=all " + sets + out_arg(d / "o"), d);
   // bf16 runs are unverified (exit 6): its tolerance cannot promise 1% (docs/numerics.md).
-  EXPECT_TRUE(r.status == 0 || r.status == 6) << r.status << ": " << r.err;
+  EXPECT_EQ(r.status, sets.find("compute=bf16") == std::string::npos ? 0 : 6) << r.err;
   std::map<std::string, std::vector<float>> out;
   for (const std::string& dp : datapath_names())
     out[dp] = read_npy((d / "o" / ("o_" + dp + ".npy")).string()).data;
@@ -386,44 +387,46 @@ INSTANTIATE_TEST_SUITE_P(Formats, Relations,
                          });
 
 // A deeper channel never makes a run on private links slower (--size-buffers' binary search
-// relies on it): each channel of each datapath one slot deeper than it was, in a run that stalls
-// (a bypass a row short of full rate, the unit after the dot product at II 2, a V reader slower
-// than its link).
-TEST(Relations, ADeeperChannelNeverSlowsARun) {
+// relies on it). One channel a slot deeper rarely changes anything where others bind too, so:
+// random depths from the least that runs (a bypass a row less one, 19), then some of them deeper,
+// in pairs; some pairs of each datapath must be strictly faster, or the check proved nothing.
+TEST(DeeperChannels, NeverSlowARunOnPrivateLinks) {
   const fs::path d = scratch();
   const std::string shape =
       "--set problem.seq_len=12 --set problem.kv_len=20 --set problem.heads=2 "
-      "--set problem.head_dim=4 --set units.v_reader.latency=3 ";
+      "--set problem.head_dim=4 ";
+  std::mt19937 random(1);
+  const auto pick = [&](int lo, int hi) { return std::uniform_int_distribution(lo, hi)(random); };
   for (const std::string& dp : datapath_names()) {
     SCOPED_TRACE(dp);
-    std::string slowed;  // the --set of the unit after the dot product, once known
-    const auto run = [&](std::map<std::string, std::size_t> depths, const fs::path& o) {
-      std::string sets = shape + slowed + "--set datapath=" + dp;
+    const auto run = [&](const std::map<std::string, std::size_t>& depths, const fs::path& o) {
+      std::string sets = shape + "--set datapath=" + dp;
       for (const auto& [channel, depth] : depths)
         sets += fmt::format(" --set datapaths.{}.channels.depths.{}={}", dp, channel, depth);
       const SimRun r = sim(sets + out_arg(o), d);
       EXPECT_EQ(r.status, 0) << r.err;
-      return json::parse(slurp(o / "report.json"))["runs"][0];
+      return json::parse(slurp(o / "report.json"))["runs"][0]["cycles"].get<std::uint64_t>();
     };
-    const json first = run({}, d / dp);
-    const json& units = first["units"];
-    for (std::size_t u = 0; u + 1 < units.size(); ++u)
-      if (units[u]["name"] == dp + ".dot_product") {
-        const std::string next = units[u + 1]["name"];
-        slowed = fmt::format("--set units.{}.ii=2 ", next.substr(next.find('.') + 1));
-      }
-    ASSERT_FALSE(slowed.empty());
-    std::map<std::string, std::size_t> bypass;
-    for (const json& channel : first["channels"])
-      if (channel["name"] == dp + ".score_bypass") bypass["score_bypass"] = 19;
-    const json stalling = run(bypass, d / (dp + "_stalling"));
-    const auto cycles = stalling["cycles"].get<std::uint64_t>();
-    for (const json& channel : stalling["channels"]) {
-      const std::string full = channel["name"], name = full.substr(full.find('.') + 1);
-      std::map<std::string, std::size_t> depths = bypass;
-      depths[name] = channel["capacity"].get<std::size_t>() + 1;
-      EXPECT_LE(run(depths, d / (dp + "_" + name))["cycles"].get<std::uint64_t>(), cycles) << name;
+    std::vector<std::string> channels;
+    run({}, d / dp);
+    const json report = json::parse(slurp(d / dp / "report.json"));
+    for (const json& c : report["runs"][0]["channels"]) {
+      const std::string name = c["name"];
+      channels.push_back(name.substr(name.find('.') + 1));
     }
+    int faster = 0;
+    for (int pair = 0; pair < 8; ++pair) {
+      std::map<std::string, std::size_t> shallow, deep;
+      for (const std::string& c : channels) {
+        shallow[c] = std::size_t(c.ends_with("_bypass") ? 19 : 1) + pick(0, 3);
+        deep[c] = shallow[c] + (pick(0, 1) ? pick(1, 3) : 0);
+      }
+      const auto before = run(shallow, d / fmt::format("{}_{}a", dp, pair));
+      const auto after = run(deep, d / fmt::format("{}_{}b", dp, pair));
+      EXPECT_LE(after, before) << "pair " << pair;
+      faster += after < before;
+    }
+    EXPECT_GE(faster, 1);
   }
 }
 
