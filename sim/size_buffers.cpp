@@ -32,7 +32,8 @@ int size_buffers(const Params& params, OutputFolder& out) {
   // datapaths have (scores, out_rows, the streams) is a different channel in each.
   std::map<std::string, std::map<std::string, std::size_t>> sized;
   std::map<std::string, Cycle> target;
-  // Columns as wide as the longest name, at least as wide as the shipped datapaths need.
+  // Columns as wide as the longest name and a space or two (as the shipped datapaths' table has
+  // always been laid out), at least as wide as theirs.
   std::size_t dp_width = 9, ch_width = 12;
   for (const std::string& dp : params.datapaths()) {
     dp_width = std::max(dp_width, dp.size());

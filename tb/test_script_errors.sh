@@ -267,8 +267,6 @@ for bad in "--bogus:unrecognized arguments: --bogus" "--set=foo:--set foo: expec
     eval 'one_line 2 "sweep: error: ${bad#*:}" && [[ ! -e $tmp/setup-ran ]]'
 done
 
-# A --set of a key that a sweep sweeps: refused before anything runs, naming the sweep (it was
-# refused only when that sweep started, after the sweeps before it).
 # A format the formats sweep would refuse only minutes in, after the other sweeps.
 INPUTS=fp32,fp33 try study --sim "$sim" --out "$tmp/study5"
 check "study: INPUTS with a format the simulator refuses: one line naming it, exit 2, nothing run" \
@@ -278,6 +276,8 @@ FORMATS=bogus try study --sim "$sim" --out "$tmp/study5"
 check "study: FORMATS with a format the simulator refuses: one line naming it, exit 2, nothing run" \
   eval 'one_line 2 "study: error: FORMATS=bogus: --set numerics.compute=bogus" && [[ ! -e $tmp/study5 ]]'
 
+# A --set of a key that a sweep sweeps: refused before anything runs, naming the sweep (it was
+# refused only when that sweep started, after the sweeps before it).
 try study --sim "$sim" --out "$tmp/study4" --set memory.bytes_per_cycle=64
 check "study: --set of a swept key: one line naming the sweep, exit 2, nothing run" \
   eval 'one_line 2 "study: error: sweep bandwidth: --set memory.bytes_per_cycle: the key is also swept by --grid" &&

@@ -892,6 +892,15 @@ check "models: its rows in the table" grep -qF \
 models --only llama3-8b-decode-8k --only llama3-8b-decode-8k --no-run
 check "models: a model named twice is tabulated once" \
   test "$rc:$(grep -c '^| Llama-3-8B decode, 8K cache | naive |' "$tmp/stdout")" = 0:1
+# Sizes as the simulator's summary gives them (Summary.BytesHaveOneDecimalInTheUnitTheyRoundTo).
+check "models: sizes take the unit they round to, as the simulator's summary" /usr/bin/python3 -c "
+import importlib.machinery, importlib.util
+loader = importlib.machinery.SourceFileLoader('models', '$repo/scripts/models')
+models = importlib.util.module_from_spec(importlib.util.spec_from_loader('models', loader))
+loader.exec_module(models)
+cases = {0: '0 B', 1023: '1023 B', 1024: '1.0 KiB', 1048524: '1023.9 KiB', 1048525: '1.0 MiB',
+         2 ** 30 - 1: '1.0 GiB', 2 ** 40: '1024.0 GiB'}
+assert all(models.size(b) == text for b, text in cases.items()), [models.size(b) for b in cases]"
 # edit_report PYTHON: runs PYTHON on the 8K decode's report as r, and writes it back.
 edit_report() {
   /usr/bin/python3 -c "import json, sys
