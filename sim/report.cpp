@@ -147,6 +147,7 @@ nlohmann::json report_json(const Params& params, const SimulationResult& result,
             {"capacity_bytes", im.capacity_bytes},
             {"high_water_bytes", im.high_water_bytes}}}}},
         {"lanes", r.lanes},
+        {"lanes_idle", r.lanes_idle},
         {"memory_traffic",
          {{"footprint_bytes", r.footprint_bytes},
           {"bytes_read",
@@ -245,9 +246,11 @@ std::string summary(const SimulationResult& result, const std::vector<Check>& ch
     rows[1].push_back(to_string(r.status));
     rows[2].push_back(incomplete(r) ? "-" : fmt::format("{}", r.cycles));
     rows[3].push_back(fmt::format("{} ({})", r.scores, r.scores_skipped));
-    rows[4].push_back(incomplete(r)  ? "-"
-                      : r.lanes == 1 ? fmt::format("{:.4f}", per_cycle(r))
-                                     : fmt::format("{:.4f} of {}", per_cycle(r), r.lanes));
+    rows[4].push_back(incomplete(r)       ? "-"
+                      : r.lanes == 1      ? fmt::format("{:.4f}", per_cycle(r))
+                      : r.lanes_idle == 0 ? fmt::format("{:.4f} of {}", per_cycle(r), r.lanes)
+                                          : fmt::format("{:.4f} of {} ({} idle)", per_cycle(r),
+                                                        r.lanes, r.lanes_idle));
     rows[5].push_back(incomplete(r) ? bytes_text(r.bytes_read())
                       : r.shared_link
                           ? fmt::format("{} ({:.1f} of {} B/cycle)", bytes_text(r.bytes_read()),

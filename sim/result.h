@@ -120,6 +120,9 @@ struct DatapathResult {
   std::size_t rows_done = 0;
   std::size_t tokens = 0;  // query positions of all sequences: B·N_q
   std::size_t lanes = 1;
+  // Lanes without a query row: those beyond a K/V head's group's g·N_q (docs/timing.md,
+  // "Parallel lanes"); its peak is lanes − lanes_idle scores per cycle.
+  std::size_t lanes_idle = 0;
   std::size_t head_dim = 0;
   Format input = Format::fp32;    // Q, K and V in memory (numerics.input)
   Format compute = Format::fp32;  // every value on an intermediate channel (numerics.compute)

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -126,6 +127,7 @@ DatapathResult result_of(const AttentionDatapath& dp, Cycle time_limit) {
   r.scores_skipped = shape.scores_skipped();
   r.tokens = shape.batch * shape.seq_len;
   r.lanes = dp.lanes();
+  r.lanes_idle = r.lanes - std::min(r.lanes, shape.group_queries());
   r.head_dim = shape.head_dim;
   r.input = dp.input_format();
   r.compute = dp.compute_format();

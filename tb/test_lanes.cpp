@@ -214,6 +214,22 @@ TEST(Lanes, OneLaneTakesAGroupsHeadsOneAfterAnother) {
   }
 }
 
+// The idle lanes are in report.json and the summary too, which said "of 4" alone: a sweep or a
+// reader of the summary saw four lanes' peak. A decode step of 2 query heads per K/V head keeps 2
+// of 4 lanes busy; 2 queries each, all 4.
+TEST(Lanes, IdleLanesAreInTheReportAndTheSummary) {
+  const fs::path d = scratch();
+  const std::string args =
+      "--set problem.kv_len=16 --set problem.head_dim=4 --set problem.heads=4 "
+      "--set problem.kv_heads=2 --set parallel.lanes=4 --set datapath=reordered ";
+  const json decode = run_report(args + "--set problem.seq_len=1", d / "decode");
+  EXPECT_EQ(decode["runs"][0]["lanes_idle"], 2);
+  EXPECT_NE(slurp(d / "stdout").find(" of 4 (2 idle)\n"), std::string::npos) << slurp(d / "stdout");
+  const json prefill = run_report(args + "--set problem.seq_len=2", d / "prefill");
+  EXPECT_EQ(prefill["runs"][0]["lanes_idle"], 0);
+  EXPECT_EQ(slurp(d / "stdout").find("idle)"), std::string::npos) << slurp(d / "stdout");
+}
+
 // More lanes than a group's query rows leave some without work, which the run says; enough
 // lanes, and it says nothing.
 TEST(Lanes, MoreLanesThanAGroupsQueryRowsAreNamedIdle) {

@@ -877,8 +877,18 @@ figure "plot: lanes figure, traffic 0.5 + 8/P times the minimum, rate at most P"
   'len(axes) == 3' \
   'list(lines(axes[0], "reordered")[0].get_ydata()) == [0.5 + 8 / p for p in (1, 2, 4)]' \
   'list(lines(axes[2], "peak")[0].get_ydata()) == [1, 2, 4]' \
+  'all(x["lanes_idle"] == "0" for x in __import__("csv").DictReader(open(csv)))' \
   'all(y <= p for p, y in zip(*lines(axes[2], "reordered")[0].get_data()))' -- \
   --kind lanes --where memory.bytes_per_cycle=64 --out "$tmp/lanes.png"
+# A decode step of Llama-3-8B: 4 query heads per K/V head keep 4 of 8 lanes busy, and the peak
+# (it drew 8) says so.
+sweep --base "$repo/params/llama3-8b-decode-8k.yaml" --grid parallel.lanes=1,2,4,8 \
+  --set problem.kv_len=64 --set datapath=reordered
+figure "plot: lanes figure of a decode step: its peak is the lanes with a query row" "$csv" \
+  '[x["lanes_idle"] for x in __import__("csv").DictReader(open(csv))] == ["0", "0", "0", "4"]' \
+  'list(lines(axes[2], "peak")[0].get_ydata()) == [1, 2, 4, 4]' \
+  'lines(axes[2], "peak")[0].get_label().endswith("less idle lanes")' -- \
+  --kind lanes --out "$tmp/lanes-idle.png"
 run_figures
 
 # scripts/models: the shipped 8K decode, run for real, matches its closed forms; a report whose
