@@ -106,6 +106,11 @@ try plot --csv "$csv" --csv "$tmp/other.csv" --kind memory --out "$tmp/p.png"
 check "plot: two --csv files disagreeing at one (datapath, x): one line naming both, exit 2" \
   eval 'one_line 2 "plot: error: $tmp/other.csv: line 3: naive at problem.seq_len = 32" &&
     [[ $err == *"but $csv line 3 has 72"* && ! -e $tmp/p.png ]]'
+# A --where no row has: the values the rows do have (it said "no rows match --where" alone).
+try plot --csv "$csv" --kind memory --where datapath=two_pass --out "$tmp/p.png"
+check "plot: a --where no row has: one line naming the values there are, exit 2" \
+  eval 'one_line 2 "plot: error: --where datapath=two_pass: no row has it; datapath is naive in the rows" &&
+    [[ ! -e $tmp/p.png ]]'
 # A value no axis holds: a NaN was a silent gap in a line, an infinity a traceback.
 for bad in nan inf; do
   printf '%s\n' "problem.seq_len,datapath,status,cycles,scores" "8,naive,ok,72,64" \
