@@ -192,10 +192,14 @@ mkdir -p "$tmp/ns4" && echo mine >"$tmp/ns4/results.csv"
 try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns4" --figure "$tmp/ns4-figure"
 check "numerics-study: says that it replaces a results.csv already in --out" \
   eval '((rc == 0)) && grep -q "^numerics-study: note: replacing the results in $tmp/ns4/results.csv$" <<<"$err"'
-# The figures that run wrote are named when the next replaces them.
+# The figures that run wrote are named when the next replaces them, and are the same files: the
+# SVG had the date and random ids in it.
+cp "$tmp/ns4-figure.svg" "$tmp/ns4-first.svg" && cp "$tmp/ns4-figure.png" "$tmp/ns4-first.png"
 try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns4" --figure "$tmp/ns4-figure"
 check "numerics-study: says that it replaces its figures" \
   eval '((rc == 0)) && grep -q "^numerics-study: note: replacing $tmp/ns4-figure.png and $tmp/ns4-figure.svg$" <<<"$err"'
+check "numerics-study: the same figures, byte for byte, from the same results" \
+  eval 'cmp -s "$tmp/ns4-first.svg" "$tmp/ns4-figure.svg" && cmp -s "$tmp/ns4-first.png" "$tmp/ns4-figure.png"'
 try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns5" --figure "$tmp/"
 check "numerics-study: --figure a folder: one line, exit 2, naming a path to give" \
   one_line 2 "numerics-study: error: --figure $tmp/: a folder; expected the figure's path without its extension, e.g. $tmp/numerics"
