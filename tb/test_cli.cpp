@@ -1426,10 +1426,6 @@ TEST(Summary, EveryCellIsItsRunsNumberInTheReport) {
     cells.resize(2);
     return cells;
   };
-  // bytes as the summary gives them: B under a KiB, then KiB.
-  const auto bytes = [](std::uint64_t b) {
-    return b < 1024 ? fmt::format("{} B", b) : fmt::format("{:.1f} KiB", b / 1024.0);
-  };
   ASSERT_EQ(report["runs"].size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
     const auto& run = report["runs"][i];
@@ -1444,24 +1440,24 @@ TEST(Summary, EveryCellIsItsRunsNumberInTheReport) {
                           run["scores_skipped"].get<std::uint64_t>()))
         << dp;
     EXPECT_EQ(row("memory read")[i],
-              fmt::format("{} ({:.1f} B/cycle)", bytes(read), double(read) / double(cycles)))
+              fmt::format("{} ({:.1f} B/cycle)", bytes_text(read), double(read) / double(cycles)))
         << dp;
     EXPECT_EQ(
         row("intermediate memory, provisioned")[i],
         fmt::format("{} elements ({})", intermediate["capacity_elements"].get<std::uint64_t>(),
-                    bytes(intermediate["capacity_bytes"])))
+                    bytes_text(intermediate["capacity_bytes"])))
         << dp;
     EXPECT_EQ(
         row("intermediate memory, used (high water)")[i],
         fmt::format("{} elements ({})", intermediate["high_water_elements"].get<std::uint64_t>(),
-                    bytes(intermediate["high_water_bytes"])))
+                    bytes_text(intermediate["high_water_bytes"])))
         << dp;
     EXPECT_EQ(row("Q/K/V stream buffers, provisioned")[i],
               fmt::format("{} elements ({})",
                           memory["capacity_elements"].get<std::uint64_t>() -
                               intermediate["capacity_elements"].get<std::uint64_t>(),
-                          bytes(memory["capacity_bytes"].get<std::uint64_t>() -
-                                intermediate["capacity_bytes"].get<std::uint64_t>())))
+                          bytes_text(memory["capacity_bytes"].get<std::uint64_t>() -
+                                     intermediate["capacity_bytes"].get<std::uint64_t>())))
         << dp;
     EXPECT_EQ(row("max abs error (tolerance)")[i],
               fmt::format("{:.2g} ({:.2g})", run["max_abs_error"].get<double>(),

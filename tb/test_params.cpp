@@ -13,6 +13,7 @@
 #include "hw/datapaths/datapaths.h"
 #include "sim/npy.h"
 #include "sim/params.h"
+#include "sim/report.h"
 #include "sim/simulation.h"
 #include "tb/cli.h"
 #include "tb/harness.h"
@@ -886,11 +887,9 @@ TEST(Memory, ARefusalNamesNineTenthsOfTheMachinesMemory) {
   const fs::path d = scratch();
   const std::uint64_t usable =
       std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 10 * 9;
-  const std::string shown = usable >= (std::uint64_t(1) << 30)
-                                ? fmt::format("{:.1f} GiB", double(usable) / (1 << 30))
-                                : fmt::format("{:.1f} MiB", double(usable) / (1 << 20));
-  expect_error(sim("--check --set channels.default_depth=1000000000", d),
-               {"of memory, more than the " + shown + " of this machine a run may use;"});
+  expect_error(
+      sim("--check --set channels.default_depth=1000000000", d),
+      {"of memory, more than the " + bytes_text(usable) + " of this machine a run may use;"});
 }
 
 // A unit whose latency × II passes 2^32 (latency 2^20 at II 4096, 256 elements in flight): the
