@@ -554,6 +554,36 @@ void note_depths_not_used(const Params& params) {
       given.size() == 1 ? "is" : "are"));
 }
 
+// Lanes share out the query rows of a K/V head's group in runs of up to P (docs/timing.md,
+// "Parallel lanes"): lanes beyond the group's rows stay idle, and without a mask fewer lanes
+// that take as many runs stream as many keys (under a causal mask the runs' last rows differ).
+void note_lanes(std::size_t lanes, const AttentionShape& shape) {
+  const std::size_t n = shape.seq_len, g = shape.group(), rows = shape.group_queries();
+  const std::string doc = "docs/timing.md, \"Parallel lanes\"";
+  if (lanes > rows) {
+    note(fmt::format(
+        "parallel.lanes is {} but {}: {} idle (lanes share out the query rows of a K/V head's "
+        "group: {})",
+        lanes,
+        g == 1 ? fmt::format("a head has {} {}", n, n == 1 ? "query" : "queries")
+               : fmt::format("a K/V head's {} query heads have {} query rows", g, rows),
+        rows == lanes - 1 ? fmt::format("lane {} stays", rows)
+                          : fmt::format("lanes {} … {} stay", rows, lanes - 1),
+        doc));
+    return;
+  }
+  const std::size_t runs = (rows + lanes - 1) / lanes, enough = (rows + runs - 1) / runs;
+  if (enough < lanes && !shape.causal)
+    note(fmt::format(
+        "parallel.lanes is {} but {} shared out in {} runs, as on {} lanes: {} more than the "
+        "runs need ({})",
+        lanes,
+        g == 1 ? fmt::format("a head's {} queries are", rows)
+               : fmt::format("a K/V head's group of {} query rows is", rows),
+        runs, enough, lanes - enough == 1 ? "a lane" : fmt::format("{} lanes", lanes - enough),
+        doc));
+}
+
 int run(const Options& opt) {
   Params params = opt.params.empty() ? load_params_text(kDefaultParamsYaml,
                                                         "params/default.yaml (built in)", opt.sets)
@@ -568,20 +598,7 @@ int run(const Options& opt) {
   const Mode mode = params.mode == "synchronized" ? Mode::synchronized : Mode::decoupled;
 
   const AttentionShape shape = problem_shape(params);
-  // Lanes share out the query rows of a K/V head's group: a decode step (N_q = 1) without GQA
-  // keeps one lane busy whatever P.
-  if (params.lanes > shape.group_queries()) {
-    const std::size_t first_idle = shape.group_queries(), last = params.lanes - 1;
-    const std::size_t n = shape.seq_len, g = shape.group();
-    note(fmt::format(
-        "parallel.lanes is {} but {}: {} idle (lanes share out the query rows of a K/V head's "
-        "group: docs/timing.md, \"Parallel lanes\")",
-        params.lanes,
-        g == 1 ? fmt::format("a head has {} {}", n, n == 1 ? "query" : "queries")
-               : fmt::format("a K/V head's {} query heads have {} query rows", g, g * n),
-        first_idle == last ? fmt::format("lane {} stays", last)
-                           : fmt::format("lanes {} … {} stay", first_idle, last)));
-  }
+  note_lanes(params.lanes, shape);
   TraceWindow events;
   if (!opt.trace_events.empty()) {
     if (opt.trace_events == "report.json")

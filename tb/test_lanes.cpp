@@ -259,5 +259,36 @@ TEST(Lanes, MoreLanesThanAGroupsQueryRowsAreNamedIdle) {
   }
 }
 
+// Lanes that do not cut the number of runs add no speed: 4 query rows on 3 lanes take 2 runs, as
+// on 2, and every key streams once a run without a mask, so the cycles are the same; the run says
+// so. With 4 lanes, or under a causal mask (the runs' last rows, and so the keys, differ), it
+// does not.
+TEST(Lanes, LanesThatTakeAsManyRunsAsFewerAreNamed) {
+  const fs::path d = scratch();
+  const std::string args =
+      "--set problem.kv_len=16 --set problem.head_dim=4 --set problem.heads=4 "
+      "--set problem.kv_heads=1 --set problem.seq_len=1 --out '" +
+      (d / "o").string() + "' ";
+  std::map<int, json> cycles;
+  for (int lanes : {2, 3, 4}) {
+    const SimRun r = sim(args + "--set parallel.lanes=" + std::to_string(lanes), d);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const bool named = r.err.find(
+                           "note: parallel.lanes is 3 but a K/V head's group of 4 query "
+                           "rows is shared out in 2 runs, as on 2 lanes: a lane more than "
+                           "the runs need") != std::string::npos;
+    EXPECT_EQ(named, lanes == 3) << r.err;
+    const json report = json::parse(slurp(d / "o" / "report.json"));
+    for (const json& run : report["runs"])
+      cycles[lanes][run["datapath"].get<std::string>()] = run["cycles"];
+  }
+  EXPECT_EQ(cycles[3], cycles[2]);
+  for (const auto& [datapath, c] : cycles[3].items())
+    EXPECT_LT(cycles[4][datapath], c) << datapath << ": 4 lanes take 1 run";
+  const SimRun causal = sim(args + "--set problem.causal=true --set parallel.lanes=3", d);
+  EXPECT_EQ(causal.status, 0) << causal.err;
+  EXPECT_EQ(causal.err.find("note: parallel.lanes"), std::string::npos) << causal.err;
+}
+
 }  // namespace
 }  // namespace sdpa::test
