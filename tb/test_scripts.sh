@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests scripts/sweep, scripts/plot and scripts/models on tiny sweeps (about 20 s in all).
+# Tests scripts/sweep, scripts/plot, scripts/models and scripts/numerics-study on tiny sweeps
+# (about a minute in all).
 # Usage: tb/test_scripts.sh [SDPA_SIM]   (default: build/bin/sdpa-sim)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -958,5 +959,14 @@ check "models: ... its closed form of the shape's S (8·256 scores), not the sco
 models_with bf16 problem.kv_len=256 numerics.input=bf16 memory.bytes_per_cycle=256
 check "models: bf16 inputs' rows take the beats of 2 bytes per element: every closed form exact, exit 0" \
   test "$rc" = 0 -a "$(grep -c 'S + 2·N_kv + 26 | ' "$tmp/stdout")" = 1
+
+# numerics-study's table is relative to max|v| and says so above it: pasted alone it read as
+# absolute errors. One N and seed: six format pairs, three datapaths each.
+rc=0
+timeout 60 "$repo/scripts/numerics-study" --sim "$sim" --n 8 --seeds 1 --out "$tmp/numerics" \
+  --figure "$tmp/numerics/figure" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+check "numerics-study: exit 0, a caption naming max|v| and the seeds, then a row per format pair" \
+  test "$rc" = 0 -a "$(head -1 "$tmp/stdout" | grep -c 'relative to max|v|, worst of the seeds (1;')" = 1 \
+  -a "$(grep -c '^| [a-z0-9_]* / [a-z0-9_]* | 8 | ' "$tmp/stdout")" = 6
 
 summary test_scripts
