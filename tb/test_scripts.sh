@@ -739,6 +739,22 @@ figure "plot: bypass figure of naive and two_pass: both deadlock below N - 1, fu
   'all(l.get_color() == plot.STYLES[dp]["color"] for a in axes for dp in ("naive", "two_pass")
        for l in lines(a, dp + ":"))' \
   'legend_clear' -- --kind bypass --out "$tmp/b2.png"
+# The same sweep at a few depths: naive's fewest cycles first at 24, the depth swept before it 16,
+# so full rate starts somewhere in 17 … 24 (at 21), which the label says instead of "from 24".
+/usr/bin/python3 - "$csv" "$tmp/sparse.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(r for r in rows if r["channels.depths.score_bypass"] in ("4", "8", "16", "24", "40", "64"))
+EOF
+figure "plot: a sparse bypass sweep names the unswept depths where full rate starts, not a threshold" \
+  "$tmp/sparse.csv" \
+  'len(axes) == 1' \
+  'len(lines(axes[0], "naive: full rate from a depth in 17 … 24 (unswept between)")) == 1' \
+  'not lines(axes[0], "naive: full rate from depth")' \
+  'legend_clear' -- --kind bypass --where datapath=naive --out "$tmp/b3.png"
 # Shapes: two query heads on one K/V head, N_q = 8, N_kv = 12, full and causal. The causal mask
 # leaves S = 2·(8·4 + 8·9/2) = 136 of the 192 scores; cycles are S + 2·N_kv + 26 (naive),
 # S + N_kv + 31 (two_pass), S + 27 (reordered); K and V are read once per score and Q once per
