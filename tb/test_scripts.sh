@@ -841,10 +841,18 @@ figure "plot: energy figure, three panels; reordered buffering area flat, naive 
   '"memory adds" in axes[0].get_title()' \
   'len(fig.legends) == 1 and not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
   --kind energy --out "$tmp/energy.png"
-figure "plot: formats figure, bars per datapath at fp32" "$csv" \
-  'len(axes) == 3' \
+# The fourth panel, on a log axis: each datapath's error on the unrounded inputs as its bar, the
+# judged error (on the inputs as held) as a dot and the tolerance as a dash, from the CSV's row.
+figure "plot: formats figure, bars per datapath at fp32, their errors beside their energy" "$csv" \
+  'len(axes) == 4' \
   '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32"]' \
-  'len(axes[0].patches) == 9 and len(axes[1].patches) == 3 and len(axes[2].patches) == 6' -- \
+  'len(axes[0].patches) == 9 and len(axes[1].patches) == 3 and len(axes[2].patches) == 6' \
+  'len(axes[3].patches) == 3 and axes[3].get_yscale() == "log"' \
+  '(lambda at: [p.get_height() for p in axes[3].patches]
+               == [float(at[dp]["max_abs_error_unrounded"]) for dp in ("naive", "two_pass", "reordered")]
+           and list(lines(axes[3], "judged")[0].get_ydata()) == [float(at["naive"]["max_abs_error"])]
+           and list(lines(axes[3], "tolerance")[0].get_ydata()) == [float(at["naive"]["tolerance"])])(
+       {x["datapath"]: x for x in __import__("csv").DictReader(open(csv)) if x["seq_len"] == "64"})' -- \
   --kind formats --where problem.seq_len=64 --out "$tmp/formats.png"
 # With the input format swept too, a bar group per (input, compute) pair; bf16 inputs halve the
 # memory's energy per score.
@@ -858,11 +866,12 @@ check "sweep: the numerics columns, the error against the unrounded inputs its o
   'all(float(x["max_abs_error_unrounded"]) > 10 * float(x["tolerance"]) for x in rows
        if x["input_format"] == "bf16" and x["compute_format"] == "fp32")'
 figure "plot: formats figure, a bar group per input and compute format" "$csv" \
-  'len(axes) == 3' \
+  'len(axes) == 4' \
   '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32/fp32", "fp32/bf16", "bf16/fp32", "bf16/bf16"]' \
   'len(axes[0].patches) == 36 and len(axes[1].patches) == 12' \
   '(lambda h: abs(h[0] - 2 * h[-1]) < 0.01 * h[0])([p.get_height() for p in axes[1].patches])' \
-  'all(len(a.get_lines()) == 1 and len(a.get_lines()[0].get_xdata()) == 6 for a in axes)' \
+  'all(len(a.get_lines()) == 1 and len(a.get_lines()[0].get_xdata()) == 6 for a in axes[:3])' \
+  'len(axes[3].patches) == 12' \
   '"ringed 6 unverified row(s)" in stderr' -- \
   --kind formats --out "$tmp/formats-pairs.png"
 # Deadlocked rows: a cross where the bar would be, in every panel, and no empty bars (the formats
