@@ -1,6 +1,7 @@
 #include "sim/result.h"
 
 #include <algorithm>
+#include <string>
 
 namespace sdpa {
 
@@ -36,6 +37,26 @@ const char* to_string(LimitReason reason) {
   return "?";
 }
 
+namespace {
+
+// A channel's name without its lane's part ("naive.lane1.scores": "naive.scores"): the same
+// channel in every lane.
+std::string in_any_lane(const std::string& name) {
+  std::size_t at = 0;
+  while (at < name.size()) {
+    std::size_t end = name.find('.', at), i = at + 4;
+    if (end == std::string::npos) break;
+    if (name.compare(at, 4, "lane") == 0 && i < end) {
+      while (i < end && name[i] >= '0' && name[i] <= '9') ++i;
+      if (i == end) return name.substr(0, at) + name.substr(end + 1);
+    }
+    at = end + 1;
+  }
+  return name;
+}
+
+}  // namespace
+
 LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
                                  const std::vector<bool>& writer_blocked,
                                  const std::vector<bool>& reader_blocked, bool deadlocked,
@@ -51,7 +72,11 @@ LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
     const ChannelStats& c = channels[i];
     Cycle stalls = c.producer_stall_cycles;
     if (c.input_stream) stalls = waits_beyond_first_row(c, first_row[i]);
-    if (stalls != 0 && stalls >= limit.stall_cycles)
+    // A tie to the later channel, downstream in a lane, but to the earlier lane, as the busiest
+    // unit's tie goes: identical lanes name their first.
+    if (stalls != 0 && (stalls > limit.stall_cycles ||
+                        (stalls == limit.stall_cycles &&
+                         in_any_lane(c.name) != in_any_lane(channels[limit.channel].name))))
       limit = {i, c.input_stream ? LimitReason::consumer_stalls : LimitReason::producer_stalls,
                stalls};
   }

@@ -290,5 +290,27 @@ TEST(Lanes, LanesThatTakeAsManyRunsAsFewerAreNamed) {
   EXPECT_EQ(causal.err.find("note: parallel.lanes"), std::string::npos) << causal.err;
 }
 
+// Lanes alike stall alike: the limiting channel, as the bottleneck's unit, is the first lane's
+// (the channel's tie went to the last lane, so the summary's two lines named different lanes).
+TEST(Lanes, AlikeLanesNameTheirFirstInEveryStatement) {
+  const fs::path d = scratch();
+  const json report = run_report(
+      "--set problem.seq_len=48 --set problem.head_dim=16 --set problem.heads=2 "
+      "--set parallel.lanes=2 --set units.running_max.ii=3 --set units.exp.ii=2 "
+      "--set units.normalize.ii=2 --set datapath=all",
+      d / "o");
+  for (const json& run : report["runs"]) {
+    const std::string dp = run["datapath"];
+    const std::string limiting = run["limiting_channel"]["name"];
+    std::map<std::string, json> stalls;
+    for (const json& ch : run["channels"]) stalls[ch["name"]] = ch["producer_stall_cycles"];
+    const std::string other = dp + ".lane1." + limiting.substr(limiting.rfind('.') + 1);
+    EXPECT_EQ(limiting.substr(0, dp.size() + 7), dp + ".lane0.") << limiting;
+    EXPECT_EQ(stalls.at(other), run["limiting_channel"]["stall_cycles"]) << other << ": a tie";
+    EXPECT_EQ(run["bottleneck"]["unit"].get<std::string>().substr(0, dp.size() + 7),
+              dp + ".lane0.");
+  }
+}
+
 }  // namespace
 }  // namespace sdpa::test

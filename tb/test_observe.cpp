@@ -979,8 +979,8 @@ TEST(Observe, AShortRunsNoneCountsTheBusyCyclesAfterTheCount) {
 }
 
 // As behind a shared link (above), behind a private link of two beats per row: two_pass, N = 6,
-// d = 8, 3 lanes, 16 bytes per cycle, lane 2's K rows 1 cycle late in 75 (the link 4× as fast:
-// 1.01×).
+// d = 8, 3 lanes, 16 bytes per cycle, each lane's K rows 1 cycle late in 75 (lane 0's named, the
+// first of a tie; the link 4× as fast: 1.01×).
 TEST(Observe, AFewCyclesWaitedBehindAPrivateLinkDoNotNameIt) {
   DatapathConfig c = default_config();
   c.lanes = 3;
@@ -994,13 +994,14 @@ TEST(Observe, AFewCyclesWaitedBehindAPrivateLinkDoNotNameIt) {
   c.depths["probs"] = 9;
   const DatapathResult r = simulate(random_inputs(1, 6, 8, 5), {"two_pass"}, c).runs.at(0);
   expect_accounted(r);
-  ASSERT_TRUE(one_wait_on(r, 75, "two_pass.lane2.k_rows"));
+  ASSERT_TRUE(one_wait_on(r, 75, "two_pass.lane0.k_rows"));
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
 // Nor, by the same rule, does the latency with a stream buffer shallower than it: naive, N = 4,
-// d = 8, 3 lanes behind a shared link, the Q reader's latency 29 and q_rows 5 deep, lane 2's one
-// Q row a cycle late in 64 (its grant after the other lanes'; q_rows 20 deep: 1.00×).
+// d = 8, 3 lanes behind a shared link, the Q reader's latency 29 and q_rows 5 deep, lanes 1 and
+// 2's one Q row each a cycle late in 64 (their grants after lane 0's; lane 1's named, the first of
+// a tie; q_rows 20 deep: 1.00×).
 TEST(Observe, AFewCyclesWaitedForAShallowStreamBufferDoNotNameTheLatency) {
   DatapathConfig c = default_config();
   c.lanes = 3;
@@ -1013,7 +1014,7 @@ TEST(Observe, AFewCyclesWaitedForAShallowStreamBufferDoNotNameTheLatency) {
   c.depths["v_rows"] = 5;
   const DatapathResult r = simulate(random_inputs(1, 4, 8, 5), {"naive"}, c).runs.at(0);
   expect_accounted(r);
-  ASSERT_TRUE(one_wait_on(r, 64, "naive.lane2.q_rows"));
+  ASSERT_TRUE(one_wait_on(r, 64, "naive.lane1.q_rows"));
   EXPECT_EQ(r.bottleneck.kind, BottleneckKind::none) << r.bottleneck.reason;
 }
 
@@ -1300,8 +1301,8 @@ TEST(ObserveCli, ASinkBehindAWaitingStreamBufferIsNotTheSlowUnit) {
 
 // A small FIFO's statement gives its writer's waits for that channel's slots and its reader's for
 // its elements, as the channel table does: it gave the units' totals over all their channels
-// (naive, 4 lanes: lane 3's dot product blocked 65 cycles, 37 of them on score_bypass, and the
-// subtract starved 136, none of them on it).
+// (naive, 4 lanes: lane 0's dot product (the lanes are alike, and a tie names the first) blocked 65
+// cycles, 37 of them on score_bypass, and the subtract starved 136, none of them on it).
 TEST(ObserveCli, ASmallFifosWaitsAreTheChannels) {
   const fs::path d = scratch();
   const nlohmann::json r = first_run(
@@ -1312,19 +1313,19 @@ TEST(ObserveCli, ASmallFifosWaitsAreTheChannels) {
       "--set channels.depths.exps=12 --set channels.depths.score_bypass=17",
       d);
   ASSERT_EQ(r["bottleneck"]["kind"], "small_fifo");
-  ASSERT_EQ(r["bottleneck"]["channel"], "naive.lane3.score_bypass");
+  ASSERT_EQ(r["bottleneck"]["channel"], "naive.lane0.score_bypass");
   const auto named = [&](const char* list, const std::string& name) {
     for (const nlohmann::json& e : r[list])
       if (e["name"] == name) return e;
     ADD_FAILURE() << name;
     return nlohmann::json();
   };
-  const nlohmann::json c = named("channels", "naive.lane3.score_bypass");
-  EXPECT_NE(named("units", "naive.lane3.dot_product")["blocked_cycles"],
+  const nlohmann::json c = named("channels", "naive.lane0.score_bypass");
+  EXPECT_NE(named("units", "naive.lane0.dot_product")["blocked_cycles"],
             c["producer_stall_cycles"]);
-  EXPECT_NE(named("units", "naive.lane3.subtract")["starved_cycles"], c["consumer_stall_cycles"]);
+  EXPECT_NE(named("units", "naive.lane0.subtract")["starved_cycles"], c["consumer_stall_cycles"]);
   EXPECT_NE(r["bottleneck"]["reason"].get<std::string>().find(
-                fmt::format("lane3.score_bypass depth 17, blocked {} cycles on it, lane3.subtract "
+                fmt::format("lane0.score_bypass depth 17, blocked {} cycles on it, lane0.subtract "
                             "starved {}",
                             c["producer_stall_cycles"].get<std::uint64_t>(),
                             c["consumer_stall_cycles"].get<std::uint64_t>())),
