@@ -821,6 +821,18 @@ figure "plot: decode figure, naive memory grows 2 per key, two_pass 1, reordered
   'len(fig.legends) == 1 and fig.legends[0].get_window_extent().fully_overlaps(fig.bbox)' \
   'not any(fig.legends[0].get_window_extent().overlaps(a.get_window_extent()) for a in axes)' -- \
   --kind decode --out "$tmp/decode.png"
+# The same decode step on 4 lanes: its group's 2 query rows keep 2 busy, so the rate's reference
+# is their peak, 2 scores per cycle, not one (reordered reaches 1.41 at N_kv = 64); the title
+# names the lanes, which --set fixed.
+sweep --grid problem.kv_len=16,64 --set problem.seq_len=1 --set problem.heads=2 \
+  --set problem.kv_heads=1 --set problem.head_dim=4 --set parallel.lanes=4 --set datapath=all --jobs 2
+figure "plot: decode figure on lanes: the peak of the busy lanes drawn, P in the title" "$csv" \
+  'list(lines(axes[2], "peak")[0].get_ydata()) == [2, 2]' \
+  'lines(axes[2], "peak")[0].get_label() == "peak: 2 scores per cycle (2 busy lanes)"' \
+  'not lines(axes[2], "one score per cycle")' \
+  '1 < max(lines(axes[2], "reordered")[0].get_ydata()) <= 2' \
+  '"P = 4" in fig._suptitle.get_text()' -- \
+  --kind decode --out "$tmp/decode-lanes.png"
 
 # Energy and area: the parts add up to the whole; the naive bypasses grow with N, the reordered
 # datapath's channels and every stream buffer do not; the energy and formats figures draw them.
