@@ -886,6 +886,22 @@ figure "plot: formats figure, a bar group per input and compute format" "$csv" \
   'len(axes[3].patches) == 12' \
   '"ringed 6 unverified row(s)" in stderr' -- \
   --kind formats --out "$tmp/formats-pairs.png"
+# A results.csv from before the error columns still draws its three energy and area panels, and
+# says that the error panel is left out.
+/usr/bin/python3 - "$csv" "$tmp/formats-old.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+old = [c for c in rows[0] if c not in ("max_abs_error", "max_abs_error_unrounded", "tolerance")]
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=old, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+EOF
+figure "plot: formats figure from a CSV without the error columns: three panels, said on stderr" \
+  "$tmp/formats-old.csv" \
+  'len(axes) == 3' \
+  '"no error panel" in stderr and "max_abs_error_unrounded" in stderr' -- \
+  --kind formats --out "$tmp/formats-old.png"
 # Deadlocked rows: a cross where the bar would be, in every panel, and no empty bars (the formats
 # are text: the x axis's crosses once refused the CSV, "'fp32' is not a number"). The title names
 # d, which the base file fixes (it named only what --set and --grid gave).
