@@ -912,8 +912,14 @@ std::string trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& 
       // before a write in the same cycle (as the high-water mark counts them).
       std::vector<std::pair<Cycle, int>> changes = o->changes;
       std::stable_sort(changes.begin(), changes.end());
+      // An event where the level changes: one at the window's start, with that cycle's changes
+      // (a viewer shows the last of two at one time stamp, but a reader of the file sees both),
+      // and none for a free and a write in one cycle.
       std::int64_t level = o->before;
+      std::optional<std::int64_t> shown;
       auto counter = [&](Cycle ts) {
+        if (shown == level) return;
+        shown = level;
         push({{"ph", "C"},
               {"name", "occupancy " + name},
               {"cat", "channel"},
@@ -921,8 +927,10 @@ std::string trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& 
               {"ts", ts},
               {"args", {{name, level}}}});
       };
+      std::size_t k = 0;
+      for (; k < changes.size() && changes[k].first <= window.from; ++k) level += changes[k].second;
       counter(window.from);
-      for (std::size_t k = 0; k < changes.size();) {
+      while (k < changes.size()) {
         const Cycle ts = changes[k].first;
         for (; k < changes.size() && changes[k].first == ts; ++k) level += changes[k].second;
         counter(ts);

@@ -1430,6 +1430,31 @@ TEST(ObserveCli, TraceEventsCoverTheWindowWithBusyAndStallIntervals) {
   }
 }
 
+// A counter has an event where its value changes and nowhere else: at full rate a channel written
+// and freed in every cycle had an event in each, all of one level (N = 512 over the whole run:
+// 200 MB of them, now 0.7 MB), and at the window's start a second one when it changed there.
+TEST(ObserveCli, TraceEventsCountersChangeAtEveryEvent) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + "--trace-events --trace-window 20:300" + out_arg(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json trace = json::parse(slurp(d / "o" / "trace.json"));
+  std::map<std::pair<int, std::string>, std::pair<Cycle, double>> last;  // pid, counter
+  std::size_t events = 0;
+  for (const json& e : trace["traceEvents"]) {
+    if (e["ph"] != "C") continue;
+    ++events;
+    const auto key = std::make_pair(e["pid"].get<int>(), e["name"].get<std::string>());
+    const Cycle ts = e["ts"];
+    const double value = e["args"].begin()->get<double>();
+    if (const auto before = last.find(key); before != last.end()) {
+      EXPECT_GT(ts, before->second.first) << e;
+      EXPECT_NE(value, before->second.second) << e;
+    }
+    last[key] = {ts, value};
+  }
+  EXPECT_GT(events, 2 * last.size()) << "counters that change";
+}
+
 // Over the whole run, each unit's intervals of each kind add up to its busy, starved and blocked
 // cycles in the report, and each channel's occupancy reaches its high water.
 TEST(ObserveCli, TraceEventsOverTheWholeRunAddUpToTheUnitTable) {
@@ -1844,16 +1869,17 @@ int sim_in_address_space(const fs::path& d, int kib, const std::string& args) {
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
 
-// Trace events over a wide window take about three times the file's size in memory (N = 512 over
-// 400 000 cycles: some 660 MiB): past what the process may use, the run stops with exit 5 saying
-// so and writes nothing, not a crash (errors.md). The limit, 400 MB of address space, holds the
-// same run without trace events.
+// Trace events over a wide window take about three times the file's size in memory (naive,
+// N = 512, the exp at II 2, so that units and channels change every cycle, over 400 000 cycles: a
+// 270 MB file, some 880 MiB): past what the process may use, the run stops with exit 5 saying so
+// and writes nothing, not a crash (errors.md). The limit, 400 MB of address space, holds the same
+// run without trace events.
 TEST(ObserveCli, TraceEventsPastTheMemoryAreExitFiveAndNothingWritten) {
 #ifdef __SANITIZE_ADDRESS__
   GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
 #endif
   const fs::path d = scratch();
-  const std::string run = "--set datapath=naive --set problem.seq_len=512 ";
+  const std::string run = "--set datapath=naive --set problem.seq_len=512 --set units.exp.ii=2 ";
   ASSERT_EQ(sim_in_address_space(d, 400000, run + out_arg(d / "plain")), 0) << slurp(d / "stderr");
   EXPECT_EQ(sim_in_address_space(d, 400000,
                                  run + "--trace-events --trace-window 0:400000" + out_arg(d / "o")),
