@@ -1,7 +1,9 @@
 #include "sim/result.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace sdpa {
 
@@ -55,6 +57,17 @@ std::string in_any_lane(const std::string& name) {
   return name;
 }
 
+// Each channel's place in its lane's dataflow order: the index of its first lane's copy
+// (channels come lane by lane, each lane's in dataflow order), which its copies share.
+std::vector<std::size_t> places_in_lane(const std::vector<ChannelStats>& channels) {
+  std::map<std::string, std::size_t> first;
+  std::vector<std::size_t> place;
+  place.reserve(channels.size());
+  for (std::size_t i = 0; i < channels.size(); ++i)
+    place.push_back(first.try_emplace(in_any_lane(channels[i].name), i).first->second);
+  return place;
+}
+
 }  // namespace
 
 LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
@@ -68,15 +81,15 @@ LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
     for (std::size_t i = 0; i < channels.size(); ++i)
       if (reader_blocked[i]) return {i, LimitReason::starved, 0};
   }
+  // A tie to the channel later in a lane, downstream, and of its copies to the first lane's, as
+  // the busiest unit's tie goes: lanes alike name their first.
+  const std::vector<std::size_t> place = places_in_lane(channels);
   for (std::size_t i = 0; i < channels.size(); ++i) {
     const ChannelStats& c = channels[i];
     Cycle stalls = c.producer_stall_cycles;
     if (c.input_stream) stalls = waits_beyond_first_row(c, first_row[i]);
-    // A tie to the later channel, downstream in a lane, but to the earlier lane, as the busiest
-    // unit's tie goes: identical lanes name their first.
     if (stalls != 0 && (stalls > limit.stall_cycles ||
-                        (stalls == limit.stall_cycles &&
-                         in_any_lane(c.name) != in_any_lane(channels[limit.channel].name))))
+                        (stalls == limit.stall_cycles && place[i] > place[limit.channel])))
       limit = {i, c.input_stream ? LimitReason::consumer_stalls : LimitReason::producer_stalls,
                stalls};
   }

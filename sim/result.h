@@ -48,7 +48,8 @@ const char* to_string(LimitReason reason);
 //   intermediate channel the cycles its writer waited for a free slot, and for a Q/K/V stream
 //   buffer the cycles its reader waited beyond the first row (waits_beyond_first_row; a stream
 //   reader fetching ahead and waiting for slots is by design). A stall spreads upstream, no larger,
-//   so a tie goes to the later channel, where it started.
+//   so a tie goes to the channel later in a lane, where it started, and between one channel's
+//   copies in several lanes to the first lane's (as the busiest unit's tie goes).
 // - high_water: with no stalls, the intermediate channel with the largest high water in elements
 //   (a tie to the earlier).
 struct LimitingChannel {

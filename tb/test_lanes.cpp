@@ -312,5 +312,25 @@ TEST(Lanes, AlikeLanesNameTheirFirstInEveryStatement) {
   }
 }
 
+// The tie rule itself, on channels two lanes alike with two channels each alike: the later
+// channel in a lane (where a stall starts), of the first lane. Compared one pair at a time, the
+// rule took lane 1's channel after lane 0's later one.
+TEST(Lanes, ATieGoesDownstreamInALaneAndToTheFirstLane) {
+  std::vector<ChannelStats> channels;
+  for (const char* name : {"naive.lane0.scores", "naive.lane0.score_bypass", "naive.lane1.scores",
+                           "naive.lane1.score_bypass"}) {
+    channels.push_back({.name = name, .capacity = 4});
+    channels.back().producer_stall_cycles = 37;
+  }
+  const std::vector<bool> none(channels.size(), false);
+  const std::vector<Cycle> first_row(channels.size(), 0);
+  auto limiting = [&] {
+    return channels.at(limiting_channel(channels, none, none, false, first_row).channel).name;
+  };
+  EXPECT_EQ(limiting(), "naive.lane0.score_bypass");
+  channels[2].producer_stall_cycles = 38;
+  EXPECT_EQ(limiting(), "naive.lane1.scores");
+}
+
 }  // namespace
 }  // namespace sdpa::test
