@@ -555,8 +555,8 @@ void note_depths_not_used(const Params& params) {
 }
 
 // Lanes share out the query rows of a K/V head's group in runs of up to P (docs/timing.md,
-// "Parallel lanes"): lanes beyond the group's rows stay idle, and without a mask fewer lanes
-// that take as many runs stream as many keys (under a causal mask the runs' last rows differ).
+// "Parallel lanes"): lanes beyond the group's rows stay idle, and fewer lanes that take as many
+// runs stream as many keys (under a causal mask no more: their runs end at rows no later).
 void note_lanes(std::size_t lanes, const AttentionShape& shape) {
   const std::size_t n = shape.seq_len, g = shape.group(), rows = shape.group_queries();
   const std::string doc = "docs/timing.md, \"Parallel lanes\"";
@@ -573,7 +573,7 @@ void note_lanes(std::size_t lanes, const AttentionShape& shape) {
     return;
   }
   const std::size_t runs = (rows + lanes - 1) / lanes, enough = (rows + runs - 1) / runs;
-  if (enough < lanes && !shape.causal)
+  if (enough < lanes)
     note(fmt::format(
         "parallel.lanes is {} but {} shared out in {} runs, as on {} lanes: {} more than the "
         "runs need ({})",
