@@ -833,6 +833,19 @@ figure "plot: decode figure on lanes: the peak of the busy lanes drawn, P in the
   '1 < max(lines(axes[2], "reordered")[0].get_ydata()) <= 2' \
   '"P = 4" in fig._suptitle.get_text()' -- \
   --kind decode --out "$tmp/decode-lanes.png"
+# From a results.csv written before lanes_idle, the peak is the lanes' own: 4, not one.
+/usr/bin/python3 - "$csv" "$tmp/decode-lanes-old.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=[c for c in rows[0] if c != "lanes_idle"], extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+EOF
+figure "plot: decode figure on lanes from a CSV without lanes_idle: the peak of all 4 lanes" \
+  "$tmp/decode-lanes-old.csv" \
+  'list(lines(axes[2], "peak")[0].get_ydata()) == [4, 4]' -- \
+  --kind decode --out "$tmp/decode-lanes-old.png"
 
 # Energy and area: the parts add up to the whole; the naive bypasses grow with N, the reordered
 # datapath's channels and every stream buffer do not; the energy and formats figures draw them.
@@ -902,6 +915,20 @@ figure "plot: formats figure from a CSV without the error columns: three panels,
   'len(axes) == 3' \
   '"no error panel" in stderr and "max_abs_error_unrounded" in stderr' -- \
   --kind formats --out "$tmp/formats-old.png"
+# An exact result, an error of 0, has no place on the log axis: counted on stderr, not dropped
+# unsaid.
+/usr/bin/python3 - "$csv" "$tmp/formats-exact.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+rows[0]["max_abs_error"] = rows[0]["max_abs_error_unrounded"] = "0"
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+EOF
+figure "plot: formats figure, an exact row's errors counted on stderr" "$tmp/formats-exact.csv" \
+  '"2 error(s) of 0 (exact) not drawn" in stderr' -- \
+  --kind formats --out "$tmp/formats-exact.png"
 # Deadlocked rows: a cross where the bar would be, in every panel, and no empty bars (the formats
 # are text: the x axis's crosses once refused the CSV, "'fp32' is not a number"). The title names
 # d, which the base file fixes (it named only what --set and --grid gave).
