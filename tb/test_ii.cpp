@@ -229,7 +229,8 @@ TEST(II, NoClosedFormIsRefused) {
   late_v.timings["v_reader"] = {20, 1};
   EXPECT_THROW(reordered_cycles(shape, late_v), std::invalid_argument);
   // Naive and two-pass: a V reader slower than the K reader makes the weighted sum hold a slow
-  // unit's results back (N = 8, divide at II 2, V reader latency 100: 233 cycles, not 176).
+  // unit's results back (e.g. N = 8, divide at II 2, V reader latency 100: 233 cycles, where the
+  // II > 1 form would say 169).
   for (const auto& [dp, unit] :
        {std::pair{"naive", "divide"}, std::pair{"two_pass", "normalize"}}) {
     DatapathConfig slow_v = with_iis({{unit, 2}});

@@ -799,8 +799,8 @@ TEST(Observe, ASharedLinkThatNeverIdlesInAShortRunIsTheLimit) {
 
 // K and V rows of 16 bytes on one link of 32 bytes per cycle: a score per cycle, the units' peak.
 // The link carries ⌈(1024·32 + 32·16) / 32⌉ = 1040 cycles, the K reader is busy 1024 of them:
-// every unit keeps up and the link just keeps up with them (4× the link changes nothing; it
-// was named the limit).
+// every unit keeps up and the link just keeps up with them (4× the link runs 1.02× as fast, under
+// the 5% that names a limit; it was named the limit).
 TEST(Observe, ASharedLinkAtTheUnitsPeakIsAtTheSameRateNotTheLimit) {
   DatapathConfig c = default_config();
   c.memory.shared = true;
@@ -858,8 +858,9 @@ TEST(Observe, AStreamBufferDeepEnoughForTheLatencyWaitsForItsSharedLink) {
 // timing.md's example of a limiting channel that is not too shallow: on a shared link, a
 // decode-like naive run's V reader waits for slots while each row's scores are reduced, the link
 // idles, and the dot product waits for K rows behind it: `k_rows`, 120 waits beyond its first
-// row (a deeper one changes nothing). The statement names the slowest limit with a closed form:
-// the link, ⌈40 320 / 46⌉ = 877 of the run's 1 108 cycles.
+// row (deeper, 30 to 70 slots against its 29, it runs 1 104 to 1 110 cycles; 4× as deep, 1 124).
+// The statement names the slowest limit with a closed form: the link, ⌈40 320 / 46⌉ = 877 of the
+// run's 1 108 cycles.
 TEST(Observe, ALimitingChannelWithoutABoundPassesToTheLink) {
   DatapathConfig c = default_config();
   c.memory.shared = true;
@@ -944,8 +945,8 @@ TEST(Observe, AShortRunsNoneSaysWhereTheRestOfItsCyclesWent) {
 }
 
 // The fill is the busiest unit's wait for its first inputs: reordered, N = 3, d = 4, 3 lanes, the
-// row divide at II 4 fires once in each lane, when its row's sums are ready, 26 cycles in, busy
-// the 4 cycles after, to the end of the run.
+// row divide at II 4 fires once in each lane, when its accumulator row is ready, 26 cycles in (its
+// sum at 24), busy the 4 cycles after, to the end of the run.
 TEST(Observe, AShortRunsNoneCountsTheFillBeforeTheBusiestUnitsFirstInputs) {
   DatapathConfig c = default_config();
   c.lanes = 3;

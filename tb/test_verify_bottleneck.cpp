@@ -334,7 +334,7 @@ TEST(VerifyBottleneck, AtFullRateNothingRelievedRunsFaster) {
 }
 
 // Four lanes on one link of 16 bytes per cycle: the link is named in every datapath, and four
-// times the bandwidth runs the lanes about four times as fast.
+// times the bandwidth runs the lanes 3.0 to 3.7 times as fast (naive 3.04, reordered 3.70).
 TEST(VerifyBottleneck, ASharedLinkWithLanesIsConfirmed) {
   const fs::path d = scratch();
   const Checked c = verify(
