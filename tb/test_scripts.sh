@@ -37,6 +37,22 @@ for c in conditions:
 EOF
 }
 
+# derive_csv IN OUT PYTHON: OUT holds IN's rows after PYTHON, run with rows (a list of dicts) and
+# columns (the header's names, in order), which it may change: a CSV as an older sweep, a sparser
+# one or an odd result would have written it.
+derive_csv() {
+  /usr/bin/python3 - "$@" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+columns = list(rows[0])
+exec(sys.argv[3])
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+EOF
+}
+
 one_line_error() { [[ $rc == 2 && $(wc -l <<<"$err") == 1 && $err == "sweep: error: "* ]]; }
 
 # A 2 x 2 grid; score_bypass = 32 holds less than a row of 64 scores, so that point deadlocks.
@@ -741,14 +757,8 @@ figure "plot: bypass figure of naive and two_pass: both deadlock below N - 1, fu
   'legend_clear' -- --kind bypass --out "$tmp/b2.png"
 # The same sweep at a few depths: naive's fewest cycles first at 24, the depth swept before it 16,
 # so full rate starts somewhere in 17 … 24 (at 21), which the label says instead of "from 24".
-/usr/bin/python3 - "$csv" "$tmp/sparse.csv" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(r for r in rows if r["channels.depths.score_bypass"] in ("4", "8", "16", "24", "40", "64"))
-EOF
+derive_csv "$csv" "$tmp/sparse.csv" \
+  'rows = [r for r in rows if r["channels.depths.score_bypass"] in ("4", "8", "16", "24", "40", "64")]'
 figure "plot: a sparse bypass sweep names the unswept depths where full rate starts, not a threshold" \
   "$tmp/sparse.csv" \
   'len(axes) == 1' \
@@ -834,14 +844,7 @@ figure "plot: decode figure on lanes: the peak of the busy lanes drawn, P in the
   '"P = 4" in fig._suptitle.get_text()' -- \
   --kind decode --out "$tmp/decode-lanes.png"
 # From a results.csv written before lanes_idle, the peak is the lanes' own: 4, not one.
-/usr/bin/python3 - "$csv" "$tmp/decode-lanes-old.csv" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=[c for c in rows[0] if c != "lanes_idle"], extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-EOF
+derive_csv "$csv" "$tmp/decode-lanes-old.csv" 'columns.remove("lanes_idle")'
 figure "plot: decode figure on lanes from a CSV without lanes_idle: the peak of all 4 lanes" \
   "$tmp/decode-lanes-old.csv" \
   'list(lines(axes[2], "peak")[0].get_ydata()) == [4, 4]' -- \
@@ -901,15 +904,8 @@ figure "plot: formats figure, a bar group per input and compute format" "$csv" \
   --kind formats --out "$tmp/formats-pairs.png"
 # A results.csv from before the error columns still draws its three energy and area panels, and
 # says that the error panel is left out.
-/usr/bin/python3 - "$csv" "$tmp/formats-old.csv" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-old = [c for c in rows[0] if c not in ("max_abs_error", "max_abs_error_unrounded", "tolerance")]
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=old, extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-EOF
+derive_csv "$csv" "$tmp/formats-old.csv" \
+  'columns = [c for c in columns if c not in ("max_abs_error", "max_abs_error_unrounded", "tolerance")]'
 figure "plot: formats figure from a CSV without the error columns: three panels, said on stderr" \
   "$tmp/formats-old.csv" \
   'len(axes) == 3' \
@@ -917,15 +913,8 @@ figure "plot: formats figure from a CSV without the error columns: three panels,
   --kind formats --out "$tmp/formats-old.png"
 # An exact result, an error of 0, has no place on the log axis: counted on stderr, not dropped
 # unsaid.
-/usr/bin/python3 - "$csv" "$tmp/formats-exact.csv" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-rows[0]["max_abs_error"] = rows[0]["max_abs_error_unrounded"] = "0"
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-EOF
+derive_csv "$csv" "$tmp/formats-exact.csv" \
+  'rows[0]["max_abs_error"] = rows[0]["max_abs_error_unrounded"] = "0"'
 figure "plot: formats figure, an exact row's errors counted on stderr" "$tmp/formats-exact.csv" \
   '"2 error(s) of 0 (exact) not drawn" in stderr' -- \
   --kind formats --out "$tmp/formats-exact.png"
