@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,9 @@ std::string in_any_lane(const std::string& name) {
   return name;
 }
 
-// Each channel's place in its lane's dataflow order: the index of its first lane's copy
-// (channels come lane by lane, each lane's in dataflow order), which its copies share.
+// Each channel's place in its lane: the index of its first lane's copy, which its copies share
+// (channels come lane by lane, each lane's in the graph's order: its stream buffers, then the
+// others in dataflow order).
 std::vector<std::size_t> places_in_lane(const std::vector<ChannelStats>& channels) {
   std::map<std::string, std::size_t> first;
   std::vector<std::size_t> place;
@@ -75,15 +77,18 @@ LimitingChannel limiting_channel(const std::vector<ChannelStats>& channels,
                                  const std::vector<bool>& reader_blocked, bool deadlocked,
                                  const std::vector<Cycle>& first_row) {
   LimitingChannel limit;
+  const std::vector<std::size_t> place = places_in_lane(channels);
   if (deadlocked) {
-    for (std::size_t i = channels.size(); i-- > 0;)
-      if (writer_blocked[i]) return {i, LimitReason::deadlock, 0};
+    // The last in a lane, of the first lane among its copies.
+    std::optional<std::size_t> last;
+    for (std::size_t i = 0; i < channels.size(); ++i)
+      if (writer_blocked[i] && (!last || place[i] > place[*last])) last = i;
+    if (last) return {*last, LimitReason::deadlock, 0};
     for (std::size_t i = 0; i < channels.size(); ++i)
       if (reader_blocked[i]) return {i, LimitReason::starved, 0};
   }
   // A tie to the channel later in a lane, downstream, and of its copies to the first lane's, as
   // the busiest unit's tie goes: lanes alike name their first.
-  const std::vector<std::size_t> place = places_in_lane(channels);
   for (std::size_t i = 0; i < channels.size(); ++i) {
     const ChannelStats& c = channels[i];
     Cycle stalls = c.producer_stall_cycles;

@@ -37,7 +37,10 @@ inline Cycle waits_beyond_first_row(const ChannelStats& c, Cycle first_row) {
 enum class LimitReason { deadlock, starved, producer_stalls, consumer_stalls, high_water };
 const char* to_string(LimitReason reason);
 
-// The channel that limited a run, chosen in this order (channels are in dataflow order):
+// The channel that limited a run, chosen in this order (channels come lane by lane, each lane's
+// stream buffers first, then its other channels in dataflow order; "later" is later in a lane,
+// and of one channel's copies in several lanes the first lane's is taken, as the busiest unit's
+// tie goes):
 // - deadlock: the last full channel whose writer waits on it. Its reader waits to read (a full
 //   channel it waited to write would come later): there the cycle of waits turns from full to
 //   empty, while full channels before it may just be backed up behind it.
@@ -48,8 +51,7 @@ const char* to_string(LimitReason reason);
 //   intermediate channel the cycles its writer waited for a free slot, and for a Q/K/V stream
 //   buffer the cycles its reader waited beyond the first row (waits_beyond_first_row; a stream
 //   reader fetching ahead and waiting for slots is by design). A stall spreads upstream, no larger,
-//   so a tie goes to the channel later in a lane, where it started, and between one channel's
-//   copies in several lanes to the first lane's (as the busiest unit's tie goes).
+//   so a tie goes to the later channel, where it started.
 // - high_water: with no stalls, the intermediate channel with the largest high water in elements
 //   (a tie to the earlier).
 struct LimitingChannel {

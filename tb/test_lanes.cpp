@@ -340,5 +340,20 @@ TEST(Lanes, ATieGoesDownstreamInALaneAndToTheFirstLane) {
   EXPECT_EQ(limiting(), "naive.lane1.scores");
 }
 
+// A deadlock of lanes alike names the first lane's channel, as a run that ends does: it named
+// the last lane's, where every lane was stuck alike.
+TEST(Lanes, ADeadlockOfAlikeLanesNamesTheFirst) {
+  const fs::path d = scratch();
+  const SimRun r =
+      sim("--set datapath=naive --set problem.seq_len=8 --set problem.head_dim=4 "
+          "--set channels.depths.score_bypass=2 --set parallel.lanes=2" +
+              out_arg(d / "o"),
+          d);
+  ASSERT_EQ(r.status, 3) << r.err;
+  const json run = json::parse(slurp(d / "o" / "report.json"))["runs"][0];
+  EXPECT_EQ(run["limiting_channel"]["name"], "naive.lane0.score_bypass");
+  EXPECT_EQ(run["bottleneck"]["unit"], "naive.lane0.dot_product");
+}
+
 }  // namespace
 }  // namespace sdpa::test
