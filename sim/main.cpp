@@ -556,7 +556,7 @@ void note_depths_not_used(const Params& params) {
 
 // Lanes share out the query rows of a K/V head's group in runs of up to P (docs/timing.md,
 // "Parallel lanes"): lanes beyond the group's rows stay idle, and fewer lanes that take as many
-// runs stream as many keys (under a causal mask no more: their runs end at rows no later).
+// runs stream no more keys (as many without a mask; under one their runs end at rows no later).
 void note_lanes(std::size_t lanes, const AttentionShape& shape) {
   const std::size_t n = shape.seq_len, g = shape.group(), rows = shape.group_queries();
   const std::string doc = "docs/timing.md, \"Parallel lanes\"";

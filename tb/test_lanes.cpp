@@ -259,10 +259,11 @@ TEST(Lanes, MoreLanesThanAGroupsQueryRowsAreNamedIdle) {
   }
 }
 
-// Lanes that do not cut the number of runs add no speed: 4 query rows on 3 lanes take 2 runs, as
-// on 2, and every key streams once a run without a mask, so the cycles are the same; the run says
-// so, and with 4 lanes does not. Under a causal mask 2 lanes are faster: their runs end at rows
-// no later, which see no more keys (k(1) + k(3) against 3 lanes' k(2) + k(3)); it said nothing.
+// Lanes that do not cut the number of runs stream no fewer keys, and at II 1 on private links add
+// no speed: 4 query rows on 3 lanes take 2 runs, as on 2, and every key streams once a run
+// without a mask, so the cycles are the same; the run says so, and with 4 lanes does not. Under a
+// causal mask 2 lanes are faster: their runs end at rows no later, which see no more keys (k(1) +
+// k(3) against 3 lanes' k(2) + k(3)); it said nothing.
 TEST(Lanes, LanesThatTakeAsManyRunsAsFewerAreNamed) {
   const fs::path d = scratch();
   const std::string out = "--out '" + (d / "o").string() + "' ";
