@@ -912,9 +912,9 @@ std::string trace_events(const std::vector<std::unique_ptr<AttentionDatapath>>& 
       // before a write in the same cycle (as the high-water mark counts them).
       std::vector<std::pair<Cycle, int>> changes = o->changes;
       std::stable_sort(changes.begin(), changes.end());
-      // An event where the level changes: one at the window's start, with that cycle's changes
-      // (a viewer shows the last of two at one time stamp, but a reader of the file sees both),
-      // and none for a free and a write in one cycle.
+      // An event per change of level: the first at the window's start, that cycle's changes
+      // included (two at one time stamp read as a change that never was), none where a cycle's
+      // free and write leave the level as it was.
       std::int64_t level = o->before;
       std::optional<std::int64_t> shown;
       auto counter = [&](Cycle ts) {
