@@ -918,6 +918,14 @@ derive_csv "$csv" "$tmp/formats-exact.csv" \
 figure "plot: formats figure, an exact row's errors counted on stderr" "$tmp/formats-exact.csv" \
   '"2 error(s) of 0 (exact) not drawn" in stderr' -- \
   --kind formats --out "$tmp/formats-exact.png"
+# Formats swept together as a flow map (sweeps.md), a column numerics of its own: a bar group per
+# pair, as with two grids (it was refused as a second varying column).
+sweep --grid 'numerics={input: fp32, compute: fp32},{input: bf16, compute: bf16}' \
+  --set problem.seq_len=16 --set problem.head_dim=4 --set datapath=all --jobs 2
+figure "plot: formats figure of a numerics flow-map sweep, a bar group per pair" "$csv" \
+  '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32/fp32", "bf16/bf16"]' \
+  'len(axes[3].patches) == 6' -- \
+  --kind formats --out "$tmp/formats-map.png"
 # Deadlocked rows: a cross where the bar would be, in every panel, and no empty bars (the formats
 # are text: the x axis's crosses once refused the CSV, "'fp32' is not a number"). The title names
 # d, which the base file fixes (it named only what --set and --grid gave).
