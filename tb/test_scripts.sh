@@ -933,6 +933,8 @@ figure "plot: formats figure, an exact row's errors counted on stderr" "$tmp/for
 # pair, as with two grids (it was refused as a second varying column).
 sweep --grid 'numerics={input: fp32, compute: fp32},{input: bf16, compute: bf16}' \
   --set problem.seq_len=16 --set problem.head_dim=4 --set datapath=all --jobs 2
+check "sweep: a flow map's run folder reads as its keys and values, no braces" \
+  test -d "$out/runs/001-numerics=input-bf16-compute-bf16"
 figure "plot: formats figure of a numerics flow-map sweep, a bar group per pair" "$csv" \
   '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32/fp32", "bf16/bf16"]' \
   'len(axes[3].patches) == 6' -- \
