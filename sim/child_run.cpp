@@ -118,6 +118,7 @@ std::map<std::string, ChildOutcome> ChildRuns::run(const Params& params) {
     ChildOutcome& o = outcomes[run["datapath"].get<std::string>()];
     o.status = run["status"].get<std::string>();
     o.scores = run["scores"].get<std::uint64_t>();
+    o.buffering_um2 = run["area"]["buffering_um2"]["total"].get<double>();
     // An unverified run's timing is as valid as any: only its numerics could not be certified.
     if (run["status"] == "ok" || run["status"] == "unverified")
       o.cycles = run["cycles"].get<Cycle>();

@@ -24,6 +24,7 @@ struct ChildOutcome {
   std::map<std::string, Cycle> high_water;
   // Cycles each unit waited for a slot, by its key name: with lanes, the most of any lane's.
   std::map<std::string, Cycle> blocked;
+  double buffering_um2 = 0;  // the channels' and stream buffers' area (report.json's area)
 };
 
 // A child that gave no outcome: it refused its parameters (`refused`: exit 2), or failed

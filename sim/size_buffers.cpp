@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <map>
@@ -44,6 +45,8 @@ int size_buffers(const Params& params, OutputFolder& out) {
                        high);
   };
   std::string table = line("datapath", "channel", "sized depth", "high water (ample)");
+  // The depths as given (auto, or the user's), whose buffering the sized depths are compared with.
+  std::map<std::string, ChildOutcome> given = child(params);
   for (const std::string& dp : params.datapaths()) {
     // Ample: more than any element can spend in a channel at full rate (a row, plus every
     // latency on the way, twice over), but no more than a slot per score, which no channel
@@ -135,6 +138,13 @@ int size_buffers(const Params& params, OutputFolder& out) {
           fmt::format(" alone and {} with datapath: {}", cycles(together[dp]), params.datapath);
     }
     check += "\n";
+    // What sizing saves in area, or costs where the depths given were too shallow to keep it.
+    const double before = given[dp].buffering_um2, after = o.buffering_um2;
+    const double percent = before > 0 ? 100 * std::abs(before - after) / before : 0;
+    check += fmt::format(
+        "{}: buffering {:.0f} µm² with the depths given{}, {:.0f} µm² sized ({:.0f}% {})\n", dp,
+        before, given[dp].cycles ? "" : fmt::format(" ({})", given[dp].status), after, percent,
+        after <= before ? "less" : "more");
   }
   std::cout << table << "\n"
             << check

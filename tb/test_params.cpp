@@ -1,6 +1,7 @@
 // Parameters that agree or fail: per-datapath keys and their precedence, every unit's timing,
 // errors that name their real source, inputs against problem.*, .npy shapes, the memory
 // estimate, sized.yaml per datapath, and the shipped files' comments.
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -639,13 +640,35 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
   reordered.timings["dot_product"].latency = 1;
   const std::map<std::string, Cycle> full_rate{{"naive", naive_cycles(1, n, default_config())},
                                                {"reordered", reordered_cycles(1, n, reordered)}};
+  std::map<std::string, double> sized_area;
   for (const char* choice : {"naive", "reordered", "both"}) {
     const fs::path o = d / choice;
     const SimRun again = sim(shell_word(sized) + " --set datapath=" + choice + out_arg(o), d);
     ASSERT_EQ(again.status, 0) << choice << again.err;
     const json again_report = report(o);
-    for (const json& run : again_report["runs"])
+    for (const json& run : again_report["runs"]) {
       EXPECT_EQ(run["cycles"], full_rate.at(run["datapath"])) << choice;
+      sized_area[run["datapath"]] = run["area"]["buffering_um2"]["total"];
+    }
+  }
+  // What sizing saved: each datapath's buffering area with the depths given (auto here) and
+  // sized, as the runs of each report them.
+  const SimRun given =
+      sim("--set problem.seq_len=32 --set problem.head_dim=4 "
+          "--set datapaths.reordered.units.dot_product.latency=1" +
+              out_arg(d / "given"),
+          d);
+  ASSERT_EQ(given.status, 0) << given.err;
+  for (const json& run : report(d / "given")["runs"]) {
+    const std::string dp = run["datapath"];
+    const double before = run["area"]["buffering_um2"]["total"], after = sized_area.at(dp);
+    ASSERT_LT(after, before) << dp;
+    EXPECT_NE(
+        r.out.find(fmt::format(
+            "{}: buffering {:.0f} µm² with the depths given, {:.0f} µm² sized ({:.0f}% less)\n", dp,
+            before, after, 100 * (before - after) / before)),
+        std::string::npos)
+        << r.out;
   }
 }
 
