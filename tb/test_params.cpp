@@ -659,7 +659,8 @@ TEST(SizeBuffers, FindsEachDatapathsLeastDepthsAndSizedYamlServesEitherOrBoth) {
               out_arg(d / "given"),
           d);
   ASSERT_EQ(given.status, 0) << given.err;
-  for (const json& run : report(d / "given")["runs"]) {
+  const json given_report = report(d / "given");  // a range-for over a temporary's part dangles
+  for (const json& run : given_report["runs"]) {
     const std::string dp = run["datapath"];
     const double before = run["area"]["buffering_um2"]["total"], after = sized_area.at(dp);
     ASSERT_LT(after, before) << dp;
