@@ -16,6 +16,7 @@
 
 #include "sim/exit_status.h"
 #include "sim/output.h"
+#include "sim/result.h"
 
 namespace sdpa {
 
@@ -124,16 +125,16 @@ std::map<std::string, ChildOutcome> ChildRuns::run(const Params& params) {
       o.cycles = run["cycles"].get<Cycle>();
     if (o.status == "deadlock" && run["bottleneck"]["channel"].is_string()) {
       const std::string channel = run["bottleneck"]["channel"];
-      o.stopped_at = channel.substr(channel.rfind('.') + 1);
+      o.stopped_at = key_name(channel);
     }
     for (const auto& ch : run["channels"]) {
       const std::string name = ch["name"];
-      Cycle& mark = o.high_water[name.substr(name.rfind('.') + 1)];
+      Cycle& mark = o.high_water[key_name(name)];
       mark = std::max(mark, ch["high_water"].get<Cycle>());
     }
     for (const auto& unit : run["units"]) {
       const std::string name = unit["name"];
-      Cycle& blocked = o.blocked[name.substr(name.rfind('.') + 1)];
+      Cycle& blocked = o.blocked[key_name(name)];
       blocked = std::max(blocked, unit["blocked_cycles"].get<Cycle>());
     }
   }

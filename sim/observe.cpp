@@ -581,7 +581,7 @@ std::string relief_key(const DatapathResult& r, const Limit& l) {
   const std::string& name = l.kind == BottleneckKind::slow_ii
                                 ? r.units[l.unit].name
                                 : r.channels[std::size_t(l.channel)].name;
-  return fmt::format("{} {}", to_string(l.kind), name.substr(name.rfind('.') + 1));
+  return fmt::format("{} {}", to_string(l.kind), key_name(name));
 }
 
 }  // namespace

@@ -42,22 +42,6 @@ const char* to_string(LimitReason reason) {
 
 namespace {
 
-// A channel's name without its lane's part ("naive.lane1.scores": "naive.scores"): the same
-// channel in every lane.
-std::string in_any_lane(const std::string& name) {
-  std::size_t at = 0;
-  while (at < name.size()) {
-    std::size_t end = name.find('.', at), i = at + 4;
-    if (end == std::string::npos) break;
-    if (name.compare(at, 4, "lane") == 0 && i < end) {
-      while (i < end && name[i] >= '0' && name[i] <= '9') ++i;
-      if (i == end) return name.substr(0, at) + name.substr(end + 1);
-    }
-    at = end + 1;
-  }
-  return name;
-}
-
 // Each channel's place in its lane: the index of its first lane's copy, which its copies share
 // (channels come lane by lane, each lane's in the graph's order: its stream buffers, then the
 // others in dataflow order).
@@ -66,7 +50,7 @@ std::vector<std::size_t> places_in_lane(const std::vector<ChannelStats>& channel
   std::vector<std::size_t> place;
   place.reserve(channels.size());
   for (std::size_t i = 0; i < channels.size(); ++i)
-    place.push_back(first.try_emplace(in_any_lane(channels[i].name), i).first->second);
+    place.push_back(first.try_emplace(key_name(channels[i].name), i).first->second);
   return place;
 }
 

@@ -20,9 +20,6 @@ constexpr std::size_t kAlternatives = 3;
 // Rounds of relieving, together with all before, the channels whose writers waited only then.
 constexpr std::size_t kRounds = 2;
 
-// A channel's or unit's key: its name without datapath and lane (lane3.scores is scores).
-std::string key_name(const std::string& name) { return name.substr(name.rfind('.') + 1); }
-
 // A limit relieved: what, the --set that does it on top of the run's params.yaml with `datapath`
 // set to the datapath (under the key that file holds the value: channel depths are always the
 // datapath's own), and the change itself.
