@@ -149,6 +149,13 @@ printf '%s\n' "problem.seq_len,datapath,status,causal,scores,scores_skipped,cycl
 try plot --csv "$tmp/full.csv" --kind causal --out "$tmp/p.png"
 check "plot: --kind causal without causal runs: one line, exit 2" \
   one_line 2 "plot: error: $tmp/full.csv: no causal run among the rows drawn"
+# The formats figure's x is a format column: with --x datapath its groups were datapaths, under
+# an axis labelled "compute format".
+printf '%s\n' "format,input_format,datapath,status,scores,energy_compute_pj,energy_intermediate_pj,energy_streams_pj,energy_memory_pj,area_intermediate_um2,area_streams_um2" \
+  "fp32,fp32,naive,ok,256,10,5,5,40,100,200" "bf16,fp32,naive,ok,256,6,3,3,40,50,100" >"$tmp/formats.csv"
+try plot --csv "$tmp/formats.csv" --kind formats --x datapath --out "$tmp/p.png"
+check "plot: --kind formats --x datapath: one line naming the format columns, exit 2" \
+  one_line 2 "plot: error: --x datapath: the formats figure's x is a format column, expected format (compute) or input_format"
 
 # ---------------------------------------------------------------- scripts/numerics-study
 

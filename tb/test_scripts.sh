@@ -902,6 +902,12 @@ figure "plot: formats figure, a bar group per input and compute format" "$csv" \
   'len(axes[3].patches) == 12' \
   '"ringed 6 unverified row(s)" in stderr' -- \
   --kind formats --out "$tmp/formats-pairs.png"
+# Against the input format, the compute format kept to one: a bar group per input format, and
+# the axis says so (it read "compute format" whatever the x).
+figure "plot: formats figure against the input format, so labelled" "$csv" \
+  '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32", "bf16"]' \
+  'all(a.get_xlabel() == "input format" for a in axes)' -- \
+  --kind formats --x input_format --where numerics.compute=bf16 --out "$tmp/formats-input.png"
 # One format pair kept: the title names it, as energy and error depend on it, and memory's energy
 # per score, one value, is said once (it read "41 nJ to 41 nJ" where rows differed past the
 # third digit).
