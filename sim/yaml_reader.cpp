@@ -171,9 +171,6 @@ std::size_t unclosed_bracket(const std::string& text, std::size_t end) {
 // Mistakes yaml-cpp's syntax errors do not name, or name where it noticed them, as "(...)" after
 // them, or nothing.
 std::string likely_cause(const std::string& text, const YAML::Mark& mark, const std::string& msg) {
-  if (text.find('\r') != std::string::npos && text.find('\n') == std::string::npos)
-    return " (lines end in a CR alone, which YAML reads as one line: expected LF or CRLF line "
-           "ends)";
   if (msg.find("EOF in scalar") != std::string::npos)
     return " (a quote not closed: a quoted value ends at its closing quote)";
   // yaml-cpp finds a bracket left open at the next line's token, at the end of the file, or at
@@ -312,6 +309,15 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
     const auto [line, column] = line_and_column(text, nul);
     throw ParamError(fmt::format("{}:{}:{}: a NUL byte, expected a YAML text", name, line, column));
   }
+  // yaml-cpp takes a CR alone (old Mac line ends) for no line end: everything after the first
+  // comment would be a comment, read without a word as the defaults.
+  for (std::size_t cr = text.find('\r'); cr != std::string::npos; cr = text.find('\r', cr + 1))
+    if (cr + 1 == text.size() || text[cr + 1] != '\n') {
+      const auto [line, column] = line_and_column(text, cr);
+      throw ParamError(fmt::format("{}:{}:{}: a line ending in a CR alone, which YAML reads as "
+                                   "no line end: expected LF or CRLF line ends",
+                                   name, line, column));
+    }
   YAML::Node root;
   Structure documents;
   try {

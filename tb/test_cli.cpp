@@ -179,7 +179,19 @@ TEST(Params, TabsCrLineEndsAndMergeKeysAreNamed) {
                 "spaces)"});
   expect_error(
       sim(params_arg(write(d / "r.yaml", "problem:\r  seq_len: 16\r  head_dim: 8\r"), d), d),
-      {"r.yaml:1:", "(lines end in a CR alone, which YAML reads as one line"});
+      {"r.yaml:1:9: a line ending in a CR alone, which YAML reads as no line end: expected LF or "
+       "CRLF line ends"});
+  // Where YAML still parses, after a comment the rest was a comment: two_pass ran as `both`.
+  expect_error(sim(params_arg(write(d / "c.yaml",
+                                    "problem: {seq_len: 16, head_dim: 8} # small\rdatapath: "
+                                    "two_pass\r"),
+                              d),
+                   d),
+               {"c.yaml:1:44: a line ending in a CR alone"});
+  expect_error(sim(params_arg(write(d / "x.yaml", "problem:\n  seq_len: 16 # a\r  head_dim: 8\n"),
+                              d),
+                   d),
+               {"x.yaml:2:18: a line ending in a CR alone"});
   expect_error(sim(params_arg(write(d / "m.yaml", "units: {exp: {<<: {latency: 3}}}\n"), d), d),
                {"m.yaml:1:15: units.exp.<<: YAML merge keys are not supported, expected the keys "
                 "written out"});
