@@ -134,7 +134,20 @@ check "sweep: a later --set of a key wins" rows "$csv" 1 \
   'rows[0]["status"] == "ok" and rows[0]["problem.head_dim"] == "8"'
 sweep --grid problem.seq_len=8 --jobs 0
 check "sweep: --jobs 0 is a one-line error, exit 2" one_line_error
+# A device or pipe as --base (the sweep hashes it: a pipe would hang), a dangling link as --out.
+sweep --grid problem.seq_len=8 --base /dev/null
+check "sweep: --base /dev/null is a one-line error, not a regular file, exit 2" \
+  eval 'one_line_error && [[ $err == *"--base /dev/null: not a regular file"* ]]'
+ln -s "$tmp/nowhere" "$tmp/dangling"
+rc=0
+timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/dangling" --grid problem.seq_len=8 \
+  >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep: --out a dangling symbolic link is a one-line error naming its target, exit 2" \
+  eval 'one_line_error && [[ $err == *"a symbolic link to $tmp/nowhere, which does not exist"* ]]'
 
+# Where no earlier sweep would be replaced, a point the simulator rejects is an error row.
+rm -rf "$tmp/sweep"
 sweep --grid problem.seq_len=0,8 --set problem.head_dim=8
 check "sweep: a point the simulator rejects is an error row (exit 1)" test "$rc" = 1
 check "sweep: the error row has the simulator's exit code and message" rows "$csv" 3 \
@@ -196,6 +209,11 @@ timeout 60 "$repo/scripts/sweep" --sim "$tmp/interrupting-sim" --out "$out" --jo
 check "sweep: interrupted, exit 130" test "$rc" = 130
 check "sweep: ... no row shows the earlier sweep's result as this one's" rows "$csv" 2 \
   'all(x["status"] == "error" and x["head_dim"] in ("", "4") for x in rows)'
+# The point it stopped says so: "killed by SIGKILL" read as the kernel's out-of-memory killer.
+check "sweep: ... the running point stopped by the sweep, the next without a result, each said" rows "$csv" 2 \
+  'r(problem__seq_len=8)["message"] == "stopped: the sweep was interrupted"' \
+  'r(problem__seq_len=8)["exit_code"] == "-9"' \
+  'r(problem__seq_len=16)["message"] in ("no result: the run did not finish", "not run: the sweep was stopped")'
 # The folders it left are its own: the same sweep re-runs (it refused them as the user's).
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
 check "sweep: re-runs over the folders of an interrupted sweep (exit 0)" test "$rc" = 0
@@ -207,7 +225,8 @@ chmod +x "$tmp/flaky-sim"
 touch "$tmp/kill16"
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim"
 check "sweep: a point killed is an error row" rows "$csv" 3 \
-  'r(problem__seq_len=16)["status"] == "error" and r(problem__seq_len=16)["exit_code"] == "-9"'
+  'r(problem__seq_len=16)["status"] == "error" and r(problem__seq_len=16)["exit_code"] == "-9"' \
+  'r(problem__seq_len=16)["message"] == "killed by SIGKILL"'
 rm "$tmp/kill16"
 kept=$(cat "$out"/runs/000-seq_len=8/{run.json,report.json})
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
@@ -234,6 +253,7 @@ sweep --grid datapath=naive --grid problem.seq_len=8,16 --set problem.head_dim=4
 check "sweep: --resume with the --grid keys in another order is one line, exit 2" \
   eval 'one_line_error && [[ $err == *"--resume: --grid differs"* ]]'
 # A point the simulator rejects has its result: resumed, the sweep does not refuse for it.
+rm -rf "$tmp/sweep"
 sweep --grid problem.head_dim=4,70000 --set problem.seq_len=8 --sim "$tmp/flaky-sim"
 sweep --grid problem.head_dim=4,70000 --set problem.seq_len=8 --sim "$tmp/flaky-sim" --resume
 check "sweep: --resume keeps a point the simulator rejected as its result (exit 1, nothing to run)" \
@@ -554,11 +574,32 @@ for kind in folder file link; do
     eval 'one_line_error && [[ $err == *"runs/000-seq_len=4 $want"* ]]'
   check "sweep: ... and nothing was created or removed" test "$before" = "$(ls -lR "$tmp/sweep")"
 done
-# A manifest.json of the user's is named when it is replaced, as results.csv is.
+# A manifest.json or results.csv that no sweep wrote is the user's: refused, not replaced with a
+# note (the simulator refuses a params.yaml of the user's in its --out the same way).
 rm -rf "$tmp/sweep" && mkdir "$tmp/sweep" && echo mine >"$tmp/sweep/manifest.json"
 sweep --grid problem.seq_len=4 --set problem.head_dim=4
-check "sweep: says that it replaces a manifest.json already in DIR" \
-  grep -q "replacing the results in $tmp/sweep/manifest.json" <<<"$err"
+check "sweep: a manifest.json no sweep wrote is one line naming it, exit 2" \
+  eval 'one_line_error && [[ $err == *"$tmp/sweep/manifest.json is not a sweep'"'"'s manifest"* ]]'
+check "sweep: ... and it stays" eval '[[ $(<"$tmp/sweep/manifest.json") == mine && ! -e $tmp/sweep/runs ]]'
+rm -rf "$tmp/sweep" && mkdir "$tmp/sweep" && echo my,own,data >"$tmp/sweep/results.csv"
+sweep --grid problem.seq_len=4 --set problem.head_dim=4
+check "sweep: a results.csv without a sweep's manifest beside it is one line naming it, exit 2" \
+  eval 'one_line_error && [[ $err == *"$tmp/sweep/results.csv has no manifest.json beside it"* ]]'
+check "sweep: ... and it stays" eval '[[ $(<"$tmp/sweep/results.csv") == my,own,data ]]'
+# A sweep's own results are replaced, and it says so.
+rm -rf "$tmp/sweep"
+sweep --grid problem.seq_len=4 --set problem.head_dim=4
+sweep --grid problem.seq_len=4,8 --set problem.head_dim=4
+check "sweep: says that it replaces an earlier sweep's results.csv and manifest.json" \
+  grep -q "replacing the results in $tmp/sweep/results.csv and $tmp/sweep/manifest.json" <<<"$err"
+# A typo in one value, over an earlier sweep: refused before anything is removed (the point would
+# be an error row, and the earlier sweep's results gone).
+before=$(ls -lR "$tmp/sweep"; cat "$tmp/sweep/results.csv")
+sweep --grid problem.seq_len=4,08 --set problem.head_dim=4
+check "sweep: a point rejected over an earlier sweep is one line naming it, exit 2" \
+  eval 'one_line_error && [[ $err == *"rejected 1 of 2 points'"'"' parameters (point 1: --set problem.seq_len=08: "*"holds an earlier sweep"* ]]'
+check "sweep: ... and the earlier sweep is as it was" \
+  test "$before" = "$(ls -lR "$tmp/sweep"; cat "$tmp/sweep/results.csv")"
 rm -rf "$tmp/sweep"
 
 V=$(seq -s, 1 1000)
@@ -671,6 +712,7 @@ figure "plot: bypass draws unverified rows, ringed, and leaves out a datapath wi
   -- --kind bypass --out "$tmp/bb.png"
 # A point the simulator refused, in a `datapath: all` sweep, is an error row of datapath all
 # without results: skipped and counted, not read as a datapath without a bypass.
+rm -rf "$tmp/sweep"
 sweep --grid channels.depths.score_bypass=0,18,24 --set problem.seq_len=16 \
   --set problem.head_dim=4 --set datapath=all
 figure "plot: bypass skips a datapath: all sweep's error row" "$csv" \
