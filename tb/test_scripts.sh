@@ -540,12 +540,16 @@ check "sweep: --grid splits only outside quoted values (the simulator refuses th
 sweep --grid 'problem={seq_len: 8,{seq_len: 16}' --set problem.head_dim=4
 check "sweep: --grid with an unclosed brace is a one-line error, exit 2" \
   eval 'one_line_error && [[ $err == *"unbalanced brackets or quotes"* ]]'
-# Values the simulator reads as one (04 is 4) are one point, not two runs of it.
+# 04 is not 4 but a value the simulator refuses (a leading 0: octal in YAML 1.1): its own point,
+# an error row saying why, not "a value appears twice".
+rm -rf "$tmp/sweep"
 sweep --grid problem.seq_len=04,4 --set problem.head_dim=4
-check "sweep: --grid 04,4 (one integer twice) is a one-line error, exit 2" \
-  eval 'one_line_error && [[ $err == *"a value appears twice"* ]]'
-# YAML quotes are not part of a value: "4" and '04' are 4, "naive" is naive.
-for quoted in "problem.seq_len=4,\"4\"" "problem.seq_len='04',4" "datapath=naive,\"naive\""; do
+check "sweep: --grid 04,4 runs 4 and makes 04 an error row naming the leading 0 (exit 1)" \
+  rows "$csv" 3 '"without a leading 0" in r(problem__seq_len="04")["message"]' \
+  'r(problem__seq_len=4, datapath="naive")["status"] == "ok"'
+rm -rf "$tmp/sweep"
+# YAML quotes are not part of a value: "4" and '4' are 4, "naive" is naive.
+for quoted in "problem.seq_len=4,\"4\"" "problem.seq_len='4',4" "datapath=naive,\"naive\""; do
   sweep --grid "$quoted" --set problem.head_dim=4
   check "sweep: --grid $quoted (one value, quoted and not) is a one-line error, exit 2" \
     eval 'one_line_error && [[ $err == *"a value appears twice"*"are the same value)" ]]'
