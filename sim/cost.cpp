@@ -31,6 +31,10 @@ CostTable from_tree(const YAML::Node& root, const std::string& name) {
   };
   CostTable t;
   t.source = name;
+  // Named as what it should be: `--set cost=FILE` with the wrong FILE gives no other clue.
+  if (!root.IsMap())
+    r.fail(root, "(top level)",
+           "expected a cost table: a mapping of technology, arithmetic, storage and memory");
   exactly(root, "", {"technology", "arithmetic", "storage", "memory"});
   t.technology = r.text(root["technology"], "technology");
 

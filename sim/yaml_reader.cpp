@@ -314,9 +314,10 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
   for (std::size_t cr = text.find('\r'); cr != std::string::npos; cr = text.find('\r', cr + 1))
     if (cr + 1 == text.size() || text[cr + 1] != '\n') {
       const auto [line, column] = line_and_column(text, cr);
-      throw ParamError(fmt::format("{}:{}:{}: a line ending in a CR alone, which YAML reads as "
-                                   "no line end: expected LF or CRLF line ends",
-                                   name, line, column));
+      throw ParamError(
+          fmt::format("{}:{}:{}: a line ending in a CR alone, which YAML reads as "
+                      "no line end: expected LF or CRLF line ends",
+                      name, line, column));
     }
   YAML::Node root;
   Structure documents;

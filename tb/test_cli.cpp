@@ -188,10 +188,9 @@ TEST(Params, TabsCrLineEndsAndMergeKeysAreNamed) {
                               d),
                    d),
                {"c.yaml:1:44: a line ending in a CR alone"});
-  expect_error(sim(params_arg(write(d / "x.yaml", "problem:\n  seq_len: 16 # a\r  head_dim: 8\n"),
-                              d),
-                   d),
-               {"x.yaml:2:18: a line ending in a CR alone"});
+  expect_error(
+      sim(params_arg(write(d / "x.yaml", "problem:\n  seq_len: 16 # a\r  head_dim: 8\n"), d), d),
+      {"x.yaml:2:18: a line ending in a CR alone"});
   expect_error(sim(params_arg(write(d / "m.yaml", "units: {exp: {<<: {latency: 3}}}\n"), d), d),
                {"m.yaml:1:15: units.exp.<<: YAML merge keys are not supported, expected the keys "
                 "written out"});

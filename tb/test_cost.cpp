@@ -553,6 +553,14 @@ TEST(CostCli, StorageClassesMustGrow) {
                   {"cost.yaml:12:", "storage[1].max_bytes", "smallest first"});
 }
 
+// Another file given as the table (`--set cost=/etc/passwd`): named as a cost table, not only as
+// "(top level): expected a mapping".
+TEST(CostCli, AFileThatIsNotATableSaysACostTableWasExpected) {
+  expect_bad_cost("root:x:0:0:root:/root:/bin/bash\n",
+                  {"cost.yaml:1:1: (top level): expected a cost table: a mapping of technology, "
+                   "arithmetic, storage and memory"});
+}
+
 TEST(CostCli, AYamlSyntaxErrorNamesTheLine) {
   expect_bad_cost(replaced(kTable, "memory: {", "memory: {{"), {"cost.yaml:13:", "YAML syntax"});
 }
