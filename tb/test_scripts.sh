@@ -11,12 +11,17 @@ trap 'rm -rf "$tmp"' EXIT
 
 source "$repo/tb/checks.sh"
 
-# sweep ARGS...: runs scripts/sweep with a 60 s bound; sets $rc, $err (stderr) and $csv.
+# sweep_at DIR ARGS...: runs scripts/sweep --out DIR with a 60 s bound; sets $rc and $err (stderr).
+sweep_at() {
+  local dir=$1; shift
+  rc=0
+  timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$dir" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+}
+# sweep ARGS...: sweep_at $tmp/sweep; sets $out and $csv too.
 sweep() {
   out=$tmp/sweep
-  rc=0
-  timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$out" "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-  err=$(<"$tmp/stderr")
+  sweep_at "$out" "$@"
   csv=$out/results.csv
 }
 
@@ -121,10 +126,7 @@ check "sweep: bad --set is a one-line error, exit 2" one_line_error
 # An --out that is no folder was "/dev/null: File exists", naming neither --out nor a folder.
 touch "$tmp/a-file"
 for bad in /dev/null "$tmp/a-file" "$tmp/a-file/sub"; do
-  rc=0
-  timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$bad" --grid problem.seq_len=8 \
-    >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-  err=$(<"$tmp/stderr")
+  sweep_at "$bad" --grid problem.seq_len=8
   check "sweep: --out $bad, no folder, is a one-line error naming --out, exit 2" \
     eval 'one_line_error && [[ $err == "sweep: error: --out $bad: "* ]]'
 done
@@ -139,10 +141,7 @@ sweep --grid problem.seq_len=8 --base /dev/null
 check "sweep: --base /dev/null is a one-line error, not a regular file, exit 2" \
   eval 'one_line_error && [[ $err == *"--base /dev/null: not a regular file"* ]]'
 ln -s "$tmp/nowhere" "$tmp/dangling"
-rc=0
-timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/dangling" --grid problem.seq_len=8 \
-  >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-err=$(<"$tmp/stderr")
+sweep_at "$tmp/dangling" --grid problem.seq_len=8
 check "sweep: --out a dangling symbolic link is a one-line error naming its target, exit 2" \
   eval 'one_line_error && [[ $err == *"a symbolic link to $tmp/nowhere, which does not exist"* ]]'
 
