@@ -141,9 +141,11 @@ sweep --grid problem.seq_len=8 --base /dev/null
 check "sweep: --base /dev/null is a one-line error, not a regular file, exit 2" \
   eval 'one_line_error && [[ $err == *"--base /dev/null: not a regular file"* ]]'
 ln -s "$tmp/nowhere" "$tmp/dangling"
-sweep_at "$tmp/dangling" --grid problem.seq_len=8
-check "sweep: --out a dangling symbolic link is a one-line error naming its target, exit 2" \
-  eval 'one_line_error && [[ $err == *"a symbolic link to $tmp/nowhere, which does not exist"* ]]'
+for dry in "" --dry-run; do
+  sweep_at "$tmp/dangling" --grid problem.seq_len=8 $dry
+  check "sweep: --out a dangling symbolic link is a one-line error naming its target, exit 2 ($dry)" \
+    eval 'one_line_error && [[ $err == *"a symbolic link to $tmp/nowhere, which does not exist"* ]]'
+done
 
 # Where no earlier sweep would be replaced, a point the simulator rejects is an error row.
 rm -rf "$tmp/sweep"
@@ -546,6 +548,10 @@ sweep --grid problem.seq_len=04,4 --set problem.head_dim=4
 check "sweep: --grid 04,4 runs 4 and makes 04 an error row naming the leading 0 (exit 1)" \
   rows "$csv" 3 '"without a leading 0" in r(problem__seq_len="04")["message"]' \
   'r(problem__seq_len=4, datapath="naive")["status"] == "ok"'
+# The same sweep again loses nothing: its rejected point is not refused over the earlier one's.
+sweep --grid problem.seq_len=04,4 --set problem.head_dim=4
+check "sweep: the same sweep with a rejected point runs again over itself (exit 1)" \
+  eval '((rc == 1)) && grep -q "replacing the results" <<<"$err"'
 rm -rf "$tmp/sweep"
 # YAML quotes are not part of a value: "4" and '4' are 4, "naive" is naive.
 for quoted in "problem.seq_len=4,\"4\"" "problem.seq_len='4',4" "datapath=naive,\"naive\""; do
