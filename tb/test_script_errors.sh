@@ -156,6 +156,10 @@ printf '%s\n' "format,input_format,datapath,status,scores,energy_compute_pj,ener
 try plot --csv "$tmp/formats.csv" --kind formats --x datapath --out "$tmp/p.png"
 check "plot: --kind formats --x datapath: one line naming the format columns, exit 2" \
   one_line 2 "plot: error: --x datapath: the formats figure's x is a format column, expected format (compute) or input_format"
+cut -d, -f2- "$tmp/formats.csv" >"$tmp/no-format.csv"
+try plot --csv "$tmp/no-format.csv" --kind formats --x input_format --out "$tmp/p.png"
+check "plot: --kind formats without the format column: one line naming it, exit 2" \
+  one_line 2 "plot: error: $tmp/no-format.csv: "
 
 # ---------------------------------------------------------------- scripts/numerics-study
 
