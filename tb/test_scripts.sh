@@ -588,8 +588,12 @@ done
 rm -rf "$tmp/sweep" && mkdir "$tmp/sweep" && echo mine >"$tmp/sweep/manifest.json"
 sweep --grid problem.seq_len=4 --set problem.head_dim=4
 check "sweep: a manifest.json no sweep wrote is one line naming it, exit 2" \
-  eval 'one_line_error && [[ $err == *"$tmp/sweep/manifest.json is not a sweep'"'"'s manifest"* ]]'
+  eval 'one_line_error && [[ $err == *"$tmp/sweep/manifest.json: not valid JSON"*"move it away"* ]]'
 check "sweep: ... and it stays" eval '[[ $(<"$tmp/sweep/manifest.json") == mine && ! -e $tmp/sweep/runs ]]'
+echo '{"grid": {}}' >"$tmp/sweep/manifest.json"
+sweep --grid problem.seq_len=4 --set problem.head_dim=4
+check "sweep: a JSON manifest.json that is not a sweep's is one line saying so, exit 2" \
+  eval 'one_line_error && [[ $err == *"$tmp/sweep/manifest.json: not a sweep'"'"'s manifest"* ]]'
 rm -rf "$tmp/sweep" && mkdir "$tmp/sweep" && echo my,own,data >"$tmp/sweep/results.csv"
 sweep --grid problem.seq_len=4 --set problem.head_dim=4
 check "sweep: a results.csv without a sweep's manifest beside it is one line naming it, exit 2" \
