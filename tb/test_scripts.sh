@@ -204,9 +204,8 @@ check "sweep: ... and its manifest" test "$manifest" = "$(<"$out/manifest.json")
 printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\nkill -TERM $PPID\nexec sleep 120\n' \
   "$sim" >"$tmp/interrupting-sim"
 chmod +x "$tmp/interrupting-sim"
-rc=0
-timeout 60 "$repo/scripts/sweep" --sim "$tmp/interrupting-sim" --out "$out" --jobs 1 \
-  --grid problem.seq_len=8,16 --set problem.head_dim=4 >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+sweep_at "$out" --sim "$tmp/interrupting-sim" --jobs 1 --grid problem.seq_len=8,16 \
+  --set problem.head_dim=4
 check "sweep: interrupted, exit 130" test "$rc" = 130
 check "sweep: ... no row shows the earlier sweep's result as this one's" rows "$csv" 2 \
   'all(x["status"] == "error" and x["head_dim"] in ("", "4") for x in rows)'
@@ -469,10 +468,7 @@ chmod +x "$tmp/slow-sim"
   --set problem.head_dim=4 >/dev/null 2>&1 &
 first=$!
 for ((i = 0; i < 100; i++)); do [[ -f $tmp/shared/manifest.json ]] && break; sleep 0.1; done
-rc=0
-timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/shared" --grid problem.seq_len=16 \
-  --set problem.head_dim=4 >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-err=$(<"$tmp/stderr")
+sweep_at "$tmp/shared" --grid problem.seq_len=16 --set problem.head_dim=4
 check "sweep: a second sweep into a folder a sweep is writing is one line, exit 2" one_line_error
 check "sweep: ... saying so" grep -q "another sweep is writing in $tmp/shared" <<<"$err"
 # --gather too: it would write the running sweep's unfinished points as error rows.
@@ -493,16 +489,12 @@ first=$!
 for ((i = 0; i < 100; i++)); do [[ -s $tmp/orphan.pid ]] && break; sleep 0.1; done
 kill -KILL "$first"
 wait "$first" 2>/dev/null
-rc=0
-timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/killed" --grid problem.seq_len=8 \
-  --set problem.head_dim=4 --resume >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-err=$(<"$tmp/stderr")
+sweep_at "$tmp/killed" --grid problem.seq_len=8 --set problem.head_dim=4 --resume
 check "sweep: over the runs a sweep killed outright left running is one line, exit 2" \
   eval 'one_line_error && [[ $err == *"another sweep is writing in $tmp/killed (or the runs of one killed outright)"* ]]'
 kill -KILL "$(<"$tmp/orphan.pid")"
 for ((i = 0; i < 100; i++)); do kill -0 "$(<"$tmp/orphan.pid")" 2>/dev/null || break; sleep 0.1; done
-timeout 60 "$repo/scripts/sweep" --sim "$sim" --out "$tmp/killed" --grid problem.seq_len=8 \
-  --set problem.head_dim=4 >/dev/null 2>&1
+sweep_at "$tmp/killed" --grid problem.seq_len=8 --set problem.head_dim=4
 check "sweep: ... and runs there once they ended" rows "$tmp/killed/results.csv" 2 'all(x["status"] == "ok" for x in rows)'
 # Another user re-running the sweep cannot remove one of its folders: refused before anything is
 # removed (it stopped half way). Run as nobody, with copies of the scripts it needs.
