@@ -54,7 +54,8 @@ struct Options {
   std::string trace_window;  // FROM:TO in cycles, or empty: the first rows
   bool size_buffers = false;
   bool verify_bottleneck = false;
-  bool check = false;  // check the parameters and inputs, build the datapaths, run nothing
+  bool check = false;    // check the parameters and inputs, build the datapaths, run nothing
+  bool version = false;  // print the version, read nothing
   bool waveform() const { return vcd || fst; }
 };
 
@@ -585,6 +586,11 @@ void note_lanes(std::size_t lanes, const AttentionShape& shape) {
 }
 
 int run(const Options& opt) {
+  if (opt.version) {
+    std::cout << "sdpa-sim " << kVersion << "\n";
+    flush_summary(nullptr);
+    return kOk;
+  }
   Params params = opt.params.empty() ? load_params_text(kDefaultParamsYaml,
                                                         "params/default.yaml (built in)", opt.sets)
                                      : load_params(opt.params, opt.sets);
@@ -850,7 +856,9 @@ int sc_main(int argc, char* argv[]) {
                "(0: a run would start, 2: why not); simulates, creates and writes nothing")
       ->excludes("--size-buffers")
       ->excludes("--verify-bottleneck");
-  app.set_version_flag("--version", fmt::format("sdpa-sim {}", kVersion));
+  // A plain flag, acted on after the parse: CLI11's version flag exits where it stands, so that
+  // `--bogus --version` printed the version, exit 0, and never named --bogus.
+  app.add_flag("--version", opt.version, "print the version and exit");
   try {
     // `--out=$DIR` with DIR unset: CLI11 would take the next word, an option even, for the value.
     for (int i = 1; i < argc; ++i) {
@@ -895,7 +903,7 @@ int sc_main(int argc, char* argv[]) {
     if (window->count() > 0 && opt.trace_window.empty())
       throw CLI::ValidationError("--trace-window ''",
                                  "expected FROM:TO, two cycle numbers, got an empty one");
-  } catch (const CLI::Success& e) {  // --help, --version
+  } catch (const CLI::Success& e) {  // --help
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // `p.yaml --set a=1 b=2`: CLI11 names b=2 only as an argument not expected. An unknown

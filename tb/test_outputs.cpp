@@ -462,6 +462,14 @@ TEST(Options, VersionIsPrintedAndRecordedWithTheEffectiveParameters) {
   const SimRun v = sim("--version", d);
   EXPECT_EQ(v.status, 0) << v.err;
   EXPECT_EQ(v.out, "sdpa-sim " SDPA_VERSION "\n");
+  // A bad option is named whichever side of --version it is (before it, CLI11's version flag
+  // printed the version, exit 0).
+  for (const char* args : {"--bogus --version", "--version --bogus"}) {
+    const SimRun bad = sim(args, d);
+    EXPECT_EQ(bad.status, 2) << args;
+    EXPECT_EQ(bad.out, "") << args;
+    EXPECT_NE(bad.err.find("not expected: --bogus"), std::string::npos) << args << ": " << bad.err;
+  }
   const SimRun r =
       sim("--set problem.seq_len=16 --set problem.head_dim=4 --set "
           "units.exp.latency=7 --out " +
