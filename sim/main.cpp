@@ -872,8 +872,12 @@ int sc_main(int argc, char* argv[]) {
     }
     app.parse(argc, argv);
     opt.out_given = app.count("--out") > 0;
-    // An option taken for a value (`--out --check`) would run into a folder named --check.
-    if (opt.out_given && opt.out.starts_with('-'))
+    // An option taken for a value (`--out --check`) would run into a folder named --check;
+    // `--out=-x` names its folder on purpose.
+    const bool out_with_equals = std::any_of(argv + 1, argv + argc, [](const char* arg) {
+      return std::string_view(arg).starts_with("--out=");
+    });
+    if (opt.out_given && opt.out.starts_with('-') && !out_with_equals)
       throw CLI::ValidationError("--out " + opt.out,
                                  "expected a folder name, got an option (for a folder of that "
                                  "name, write ./" +

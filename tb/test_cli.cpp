@@ -510,6 +510,10 @@ TEST(Params, AnOptionWhereAValueGoesIsRefused) {
   expect_error(sim("--out --check", d), {"--out --check: expected a folder name, got an option"});
   expect_error(sim("--set --out x", d), {"--set --out: expected key.path=value, got an option"});
   EXPECT_FALSE(fs::exists(fs::path(SDPA_SOURCE_DIR) / "--check"));
+  // With `=` the folder's name is meant: no option is taken for it (--check creates nothing).
+  const SimRun named = sim("--set problem.seq_len=4 --set problem.head_dim=2 --check --out=-x", d);
+  EXPECT_EQ(named.status, 0) << named.err;
+  EXPECT_FALSE(fs::exists(fs::path(SDPA_SOURCE_DIR) / "-x"));
 }
 
 // An empty value, as an unset variable gives: `--trace-events=$F` wrote trace.json, and with `=`

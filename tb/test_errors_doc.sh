@@ -276,6 +276,8 @@ t out-notdir 2 '--out results/q.npy/run: cannot create the folder: Not a directo
 t empty-out 2 "--out '': expected a folder name, got an empty one" '$S --out ""'
 t empty-set 2 "--set '': expected key.path=value, got an empty one" '$S --set "" --out o/x'
 t empty-tw 2 "--trace-window '': expected FROM:TO, two cycle numbers, got an empty one" '$S --trace-events --trace-window "" --out o/x'
+t option-for-out 2 "--out --check: expected a folder name, got an option (for a folder of that name, write ./--check) (see --help)" '$S --out --check'
+t option-for-set 2 "--set --out: expected key.path=value, got an option (see --help)" '$S --set --out x'
 t out-eq 2 "--out=: expected a value after '=', got none" '$S --out='
 t set-eq 2 "expected a value after '=', got none (see --help)" '$S --set= --out o/x'
 t yours-unlisted 2 '--out results: params.yaml is there but is not the output of an earlier run (its report.json does not list it); move it away or choose another folder' \
