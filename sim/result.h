@@ -33,11 +33,11 @@ inline Cycle waits_beyond_first_row(const ChannelStats& c, Cycle first_row) {
   return c.consumer_stall_cycles - std::min(c.first_read_stall, first_row);
 }
 
-// Why a channel is the one that limited a run (LimitingChannel).
 // A channel's or unit's key, as `channels.depths.C` and `units.U` name it: its name without
 // datapath and lane (naive.lane3.scores is scores), the same for its copy in every lane.
 inline std::string key_name(const std::string& name) { return name.substr(name.rfind('.') + 1); }
 
+// Why a channel is the one that limited a run (LimitingChannel).
 enum class LimitReason { deadlock, starved, producer_stalls, consumer_stalls, high_water };
 const char* to_string(LimitReason reason);
 
