@@ -861,9 +861,11 @@ int sc_main(int argc, char* argv[]) {
   app.add_flag("--version", opt.version, "print the version and exit");
   try {
     // `--out=$DIR` with DIR unset: CLI11 would take the next word, an option even, for the value.
+    bool out_with_equals = false;  // `--out=-x` names its folder on purpose
     for (int i = 1; i < argc; ++i) {
       const std::string_view arg = argv[i];
       if (arg == "--") break;
+      out_with_equals = out_with_equals || arg.starts_with("--out=");
       if (!arg.starts_with("--") || !arg.ends_with('=')) continue;
       const CLI::Option* option =
           app.get_option_no_throw(std::string(arg.substr(0, arg.size() - 1)));
@@ -872,11 +874,7 @@ int sc_main(int argc, char* argv[]) {
     }
     app.parse(argc, argv);
     opt.out_given = app.count("--out") > 0;
-    // An option taken for a value (`--out --check`) would run into a folder named --check;
-    // `--out=-x` names its folder on purpose.
-    const bool out_with_equals = std::any_of(argv + 1, argv + argc, [](const char* arg) {
-      return std::string_view(arg).starts_with("--out=");
-    });
+    // An option taken for a value (`--out --check`) would run into a folder named --check.
     if (opt.out_given && opt.out.starts_with('-') && !out_with_equals)
       throw CLI::ValidationError("--out " + opt.out,
                                  "expected a folder name, got an option (for a folder of that "
