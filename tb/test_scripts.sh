@@ -214,6 +214,17 @@ check "sweep: ... the running point stopped by the sweep, the next without a res
   'r(problem__seq_len=8)["message"] == "stopped: the sweep was interrupted"' \
   'r(problem__seq_len=8)["exit_code"] == "-9"' \
   'r(problem__seq_len=16)["message"] in ("no result: the run did not finish", "not run: the sweep was stopped")'
+# Ctrl-C reaches the runs too (the terminal signals the process group): a run ended by it was
+# stopped with the sweep, not "killed by SIGINT".
+printf '#!/bin/bash\n[[ " $* " == *" --check "* ]] && exec %q "$@"\nkill -INT 0\nexec sleep 120\n' \
+  "$sim" >"$tmp/ctrl-c-sim"
+chmod +x "$tmp/ctrl-c-sim"
+rc=0
+timeout 60 setsid --wait "$repo/scripts/sweep" --sim "$tmp/ctrl-c-sim" --out "$out" --jobs 1 \
+  --grid problem.seq_len=8,16 --set problem.head_dim=4 >/dev/null 2>&1 || rc=$?
+check "sweep: Ctrl-C to the process group: exit 130" test "$rc" = 130
+check "sweep: ... the running point stopped by the sweep, said so" rows "$csv" 2 \
+  'r(problem__seq_len=8)["message"] == "stopped: the sweep was interrupted"'
 # The folders it left are its own: the same sweep re-runs (it refused them as the user's).
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4
 check "sweep: re-runs over the folders of an interrupted sweep (exit 0)" test "$rc" = 0
@@ -248,6 +259,17 @@ check "sweep: ... and changes nothing" test "$before" = "$(cat "$csv"; ls -R "$o
 sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
 check "sweep: --resume runs a point whose report.json is unreadable again" \
   eval '((rc == 0)) && grep -q "1 of 2 points has a result; running the other 1" <<<"$err"'
+# Folders named otherwise (by another version of the sweep), as its manifest says: a point's
+# result is kept where it is, not run again beside it.
+mv "$out/runs/000-seq_len=8" "$out/runs/0-N8"
+sed -i 's|"runs/000-seq_len=8"|"runs/0-N8"|' "$out/manifest.json"
+: >"$out"/runs/001-*/report.json
+sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
+check "sweep: --resume keeps a result in a folder named as its manifest says, not the grid" \
+  eval '((rc == 0)) && grep -q "1 of 2 points has a result; running the other 1" <<<"$err" &&
+        [[ ! -e $out/runs/000-seq_len=8 ]]'
+check "sweep: ... and its row comes from there" rows "$csv" 4 \
+  'r(problem__seq_len=8, datapath="naive")["run_dir"] == "runs/0-N8"'
 sweep --grid problem.seq_len=8,16 --grid datapath=naive --set problem.head_dim=4 --sim "$tmp/flaky-sim"
 sweep --grid datapath=naive --grid problem.seq_len=8,16 --set problem.head_dim=4 --sim "$tmp/flaky-sim" --resume
 check "sweep: --resume with the --grid keys in another order is one line, exit 2" \
@@ -347,6 +369,14 @@ squeue_says 'echo COMPLETED; echo CANCELLED'
 gather_here
 check "sweep --gather: ... once the job is over, gathers and forgets it" \
   eval '((rc == 0)) && [[ ! -e $out/slurm/job ]]'
+# A results.csv that cannot be written (here a file size limit; a full disk likewise) is named,
+# and leaves no half-written file beside the runs.
+rc=0
+prlimit --fsize=100 timeout 60 "$repo/scripts/sweep" --gather --out "$out" >/dev/null \
+  2>"$tmp/stderr" || rc=$?
+err=$(<"$tmp/stderr")
+check "sweep --gather: a results.csv it cannot write is one line naming it, exit 2" \
+  eval 'one_line_error && [[ $err == "sweep: error: $out/results.csv: File too large" && ! -e $out/results.csv.tmp ]]'
 echo 4242 >"$out/slurm/job"
 PATH="$tmp/bin:$PATH" sweep --grid problem.seq_len=8,16 --set problem.head_dim=4 \
   --sim "$tmp/flaky-sim" --resume
@@ -544,6 +574,16 @@ check "sweep: --grid 04,4 runs 4 and makes 04 an error row naming the leading 0 
 sweep --grid problem.seq_len=04,4 --set problem.head_dim=4
 check "sweep: the same sweep with a rejected point runs again over itself (exit 1)" \
   eval '((rc == 1)) && grep -q "replacing the results" <<<"$err"'
+rm -rf "$tmp/sweep"
+# A point of the earlier sweep that ran, refused under a new --set: its result would be lost.
+sweep --grid problem.heads=2,3 --set problem.seq_len=4 --set problem.head_dim=4
+before=$(ls -lR "$tmp/sweep"; cat "$tmp/sweep/results.csv")
+sweep --grid problem.heads=2,3 --set problem.seq_len=4 --set problem.head_dim=4 \
+  --set problem.kv_heads=2
+check "sweep: a point that ran before, refused under another --set, is one line, exit 2" \
+  eval 'one_line_error && [[ $err == *"(point 1: "*"does not divide problem.heads (3)"*"holds an earlier sweep"* ]]'
+check "sweep: ... and the earlier sweep is as it was" \
+  test "$before" = "$(ls -lR "$tmp/sweep"; cat "$tmp/sweep/results.csv")"
 rm -rf "$tmp/sweep"
 # YAML quotes are not part of a value: "4" and '4' are 4, "naive" is naive.
 for quoted in "problem.seq_len=4,\"4\"" "problem.seq_len='4',4" "datapath=naive,\"naive\""; do
