@@ -763,6 +763,25 @@ sweep --grid channels.depths.score_bypass=0,18,24 --set problem.seq_len=16 \
 figure "plot: bypass skips a datapath: all sweep's error row" "$csv" \
   'sorted(lines(axes[0], "naive: cycles")[0].get_xdata()) == [18, 24]' \
   '"skipped 1 row(s) with status error" in stderr' -- --kind bypass --out "$tmp/be.png"
+# A row of scores is N_kv long: the bypass holds one from depth N_kv, not N_q (the line was at
+# N_q). A quoted --set value is its value (the figure read it as text: a traceback).
+sweep --grid channels.depths.score_bypass=30,32,34 --set problem.seq_len=8 \
+  --set problem.kv_len='"32"' --set problem.head_dim=4 --set datapath=naive
+figure "plot: bypass's one-row line at N_kv, from a quoted --set" "$csv" \
+  'list(lines(axes[0], "one row: depth N_kv = 32")[0].get_xdata()) == [32, 32]' \
+  -- --kind bypass --out "$tmp/bkv.png"
+# Two sweeps' rows from different base parameters (d = 4 and 8 in their --base files, which no
+# column of the sweeps' keys shows) are not one line.
+for d in 4 8; do
+  printf 'problem: {seq_len: 8, kv_len: 32, head_dim: %s}\ndatapath: naive\n' $d >"$tmp/base$d.yaml"
+  sweep --grid channels.depths.score_bypass=30,36 --base "$tmp/base$d.yaml"
+  cp "$csv" "$tmp/d$d.csv"
+done
+plot --kind bypass --out "$tmp/bd.png"
+check "plot: the second sweep (d = 8) alone draws" eval '((rc == 0))'
+plot --csv "$tmp/d4.csv" --kind bypass --out "$tmp/bd.png"
+check "plot: rows of two --csv files with different d are a one-line error, exit 2" \
+  eval '((rc == 2)) && [[ $err == "plot: error: "*"column head_dim varies (4, 8) where no swept column does"* && $err != *$'"'"'\n'"'"'* ]]'
 # Another x than N names it on the axis and in the title.
 sweep --grid problem.head_dim=4,8 --set problem.seq_len=16 --set datapath=naive
 figure "plot: --x problem.head_dim labels the axis and the title with it" "$csv" \
@@ -1006,10 +1025,12 @@ figure "plot: energy figure of one format pair: the pair in the title, memory's 
   '"input bf16, compute bf16" in fig._suptitle.get_text() and "numerics" not in fig._suptitle.get_text()' \
   '"memory adds" in axes[0].get_title() and " to " not in axes[0].get_title()' -- \
   --kind energy --where numerics.input=bf16 --where numerics.compute=bf16 --out "$tmp/energy-bf16.png"
-# A results.csv from before the error columns still draws its three energy and area panels, and
-# says that the error panel is left out.
+# A results.csv from before the error columns, which came with numerics.input and its columns,
+# still draws its three energy and area panels, and says that the error panel is left out.
 derive_csv "$csv" "$tmp/formats-old.csv" \
-  'columns = [c for c in columns if c not in ("max_abs_error", "max_abs_error_unrounded", "tolerance")]'
+  'rows = [r for r in rows if r["numerics.input"] == "fp32"]
+columns = [c for c in columns if c not in ("numerics.input", "input_format", "compute_format",
+                                          "max_abs_error_unrounded", "tolerance")]'
 figure "plot: formats figure from a CSV without the error columns: three panels, said on stderr" \
   "$tmp/formats-old.csv" \
   'len(axes) == 3' \
