@@ -63,6 +63,15 @@ std::size_t Depth::of(const Unit& producer) const {
   return latency + 1;
 }
 
+const Unit& Depth::slowest(const Unit& producer) const {
+  // A bypass's units include its producer; a joined result waits for the latest of its own.
+  const Unit* slowest = rule_ == Rule::row_plus && !units_.empty() ? units_.front() : &producer;
+  if (rule_ == Rule::row_plus || rule_ == Rule::joined_row_result)
+    for (const Unit* u : units_)
+      if (u->result_latency() > slowest->result_latency()) slowest = u;
+  return *slowest;
+}
+
 std::size_t Depth::row_latency() const {
   std::size_t latency = 0;
   if (rule_ == Rule::row_plus)
@@ -169,9 +178,9 @@ void Graph::adopt(std::unique_ptr<Unit> unit) {
 }
 
 void Graph::add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer,
-                     const Unit& consumer, std::size_t row_latency) {
+                     const Unit& consumer, std::size_t row_latency, const Unit& slowest) {
   if (!config_.events.empty()) channel->watch(config_.events);
-  edges_.push_back({channel.get(), stage_, &producer, &consumer, row_latency});
+  edges_.push_back({channel.get(), stage_, &producer, &consumer, row_latency, &slowest});
   owned_channels_.push_back(std::move(channel));
 }
 

@@ -52,6 +52,9 @@ class Depth {
   }
 
   std::size_t of(const Unit& producer) const;
+  // Of the units whose latencies the rule counts, the one with the largest: what an automatic
+  // depth grows with, beside the rows.
+  const Unit& slowest(const Unit& producer) const;
   // A bypass's latencies beyond its row (row_plus: the producer's and the reduction's), which
   // it holds each element for at full rate; 0 for the other rules.
   std::size_t row_latency() const;
@@ -83,7 +86,8 @@ class Graph : public sc_core::sc_module {
     std::string stage;  // the group it is shown in (waveforms)
     const Unit* producer;
     const Unit* consumer;
-    std::size_t row_latency = 0;  // a bypass's (Depth::row_latency), 0 for other channels
+    std::size_t row_latency = 0;    // a bypass's (Depth::row_latency), 0 for other channels
+    const Unit* slowest = nullptr;  // Depth::slowest: the latency its automatic depth grows with
   };
 
   Graph(const sc_core::sc_module_name& name, const GraphConfig& config, std::size_t vector_width);
@@ -181,7 +185,7 @@ class Graph : public sc_core::sc_module {
     ch.set_element_bytes(bytes_of(config_.compute));
     from(ch);
     to(ch);
-    add_edge(std::move(owned), producer, owner(to), rule.row_latency());
+    add_edge(std::move(owned), producer, owner(to), rule.row_latency(), rule.slowest(producer));
     return ch;
   }
   // Refuses a name that a unit, channel or scope of the same scope has already: SystemC would
@@ -192,7 +196,7 @@ class Graph : public sc_core::sc_module {
   const Unit& owner(const sc_core::sc_object& port) const;
   void adopt(std::unique_ptr<Unit> unit);
   void add_edge(std::unique_ptr<ChannelBase> channel, const Unit& producer, const Unit& consumer,
-                std::size_t row_latency);
+                std::size_t row_latency, const Unit& slowest);
 
   GraphConfig config_;
   std::size_t vector_width_;

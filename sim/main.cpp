@@ -358,6 +358,20 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
                             [](const auto& a, const auto& b) { return a.first < b.first; })
         ->second;
   };
+  // An automatic depth grows with its rows and with a latency: the unit's, where that makes
+  // most of the depth and is above its default (for rows of d, further above it than d is).
+  const auto latency_key = [&](const MemoryEstimate::Part& part) {
+    const auto own = params.per_datapath.find(part.datapath);
+    const bool own_key = own != params.per_datapath.end() && own->second.units.count(part.unit) &&
+                         own->second.units.at(part.unit).latency;
+    return (own_key ? "datapaths." + part.datapath + "." : std::string()) + "units." + part.unit +
+           ".latency";
+  };
+  const auto latency_drives = [&](const MemoryEstimate::Part& part) {
+    if (part.latency <= part.default_latency || part.latency < part.depth / 2) return false;
+    return !part.vector || double(part.latency + 1) / double(part.default_latency + 1) >
+                               double(params.head_dim) / double(Params{}.head_dim);
+  };
   std::map<std::string, std::uint64_t> by_key;
   by_key[problem_key(nullptr)] = estimate.arrays;
   for (const MemoryEstimate::Part& part : estimate.channels) {
@@ -365,8 +379,10 @@ void refuse_if_too_large(const Params& params, const Simulation& simulation) {
     std::string key;
     if (const auto it = keys.find(part.channel); it != keys.end())
       key = it->second;
-    else if (part.stream)
-      key = "memory.read_latency";
+    else if (part.stream)  // the memory's latency and the reader's own
+      key = part.own_latency > part.memory_latency ? latency_key(part) : "memory.read_latency";
+    else if (latency_drives(part))
+      key = latency_key(part);
     else if (part.vector)
       key = problem_key("problem.head_dim");  // automatic: a few rows of d
     else

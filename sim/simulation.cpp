@@ -299,9 +299,17 @@ MemoryEstimate Simulation::memory_estimate() const {
   }
   e.arrays = saturating_add(saturating_mul(copies_of_qkv, qkv), saturating_mul(copies_of_q, q));
   for (const auto& dp : datapaths_) {
-    for (const Graph::Edge& edge : dp->edges())
-      e.channels.push_back({dp->basename(), edge.channel->basename(), edge.channel->storage_bytes(),
-                            edge.channel->width() > 1, dp->is_input_stream(edge)});
+    for (const Graph::Edge& edge : dp->edges()) {
+      const Unit& slowest = *edge.slowest;
+      const std::string unit = slowest.basename();
+      const auto by_default = dp->default_timings().find(unit);
+      e.channels.push_back(
+          {dp->basename(), edge.channel->basename(), edge.channel->storage_bytes(),
+           edge.channel->width() > 1, dp->is_input_stream(edge), edge.channel->capacity(), unit,
+           slowest.result_latency(),
+           by_default == dp->default_timings().end() ? 0 : by_default->second.latency,
+           slowest.timing().latency, dp->memory_timing().read_latency});
+    }
     e.report += MemoryEstimate::kReportBytesPerEntry * (dp->units().size() + dp->edges().size());
   }
   return e;

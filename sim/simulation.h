@@ -60,6 +60,12 @@ struct MemoryEstimate {
     std::uint64_t bytes = 0;
     bool vector = false;  // its elements are d-wide rows
     bool stream = false;  // a Q/K/V stream buffer
+    // Its depth in elements, and what an automatic depth grows with beside the rows: the
+    // latency of the unit that counts most (Graph::Edge::slowest), its default (the
+    // datapath's for that unit), and for a stream buffer the reader's own and the memory's.
+    std::uint64_t depth = 0;
+    std::string unit;
+    std::uint64_t latency = 0, default_latency = 0, own_latency = 0, memory_latency = 0;
   };
   std::uint64_t arrays = 0;
   std::vector<Part> channels;

@@ -902,6 +902,37 @@ TEST(SizeBuffers, MoreThanThreeDepthsGivenAreTwoNamedAndTheRestCounted) {
       << r.err;
 }
 
+// An automatic depth that a latency makes large is the latency's doing: reducing d (at its least
+// here) or the memory's latency could not help, though the refusal named them. Under a 4 GiB
+// address-space limit, so that no machine's memory runs these.
+TEST(Memory, ARefusalNamesTheLatencyThatMakesAnAutomaticDepthLarge) {
+  const fs::path d = scratch();
+  const rlimit limit{std::uint64_t(4) << 30, std::uint64_t(4) << 30};
+  ASSERT_EQ(::setrlimit(RLIMIT_AS, &limit), 0);
+  const std::string lanes = "--check --set parallel.lanes=256 --set problem.seq_len=256 ";
+  // The running max's results, latency + 1 deep on each lane (pairs, so rows of 2 wide).
+  expect_error(sim(lanes + "--set datapath=reordered --set problem.head_dim=1 "
+                           "--set datapaths.reordered.units.running_max.latency=1048576",
+                   d),
+               {"of it is for datapaths.reordered.units.running_max.latency (reduce it)"});
+  // Each lane's K rows, the memory's and the reader's latencies deep: the reader's, not the
+  // memory's at 1.
+  expect_error(sim(lanes + "--set problem.head_dim=1 --set memory.read_latency=1 "
+                           "--set units.k_reader.latency=1048576",
+                   d),
+               {"of it is for units.k_reader.latency (reduce it)"});
+  // A row bypass whose reduction, not its row, is most of its depth.
+  expect_error(sim(lanes + "--set datapath=naive --set problem.head_dim=1 "
+                           "--set units.row_max.latency=1048576",
+                   d),
+               {"of it is for units.row_max.latency (reduce it)"});
+  // Rows of d, latency + 1 of them: d is further above its default than the latency.
+  expect_error(sim(lanes + "--set datapath=reordered --set problem.head_dim=65536 "
+                           "--set units.rescale_accumulate.latency=300",
+                   d),
+               {"of it is for problem.head_dim (reduce it)"});
+}
+
 // A run may use nine tenths of the machine's memory: the refusal names that figure (under an
 // address-space limit it names what the limit leaves instead).
 TEST(Memory, ARefusalNamesNineTenthsOfTheMachinesMemory) {
