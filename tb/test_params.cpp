@@ -904,7 +904,7 @@ TEST(SizeBuffers, MoreThanThreeDepthsGivenAreTwoNamedAndTheRestCounted) {
 
 // An automatic depth that a latency makes large is the latency's doing: reducing d (at its least
 // here) or the memory's latency could not help, though the refusal named them. Under a 4 GiB
-// address-space limit, so that no machine's memory runs these.
+// address-space limit, so that every machine refuses these runs.
 TEST(Memory, ARefusalNamesTheLatencyThatMakesAnAutomaticDepthLarge) {
 #ifdef __SANITIZE_ADDRESS__
   GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit";
