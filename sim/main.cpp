@@ -50,8 +50,9 @@ struct Options {
   bool vcd = false;
   bool fst = false;  // the waveform as trace.fst (vcd2fst), not trace.vcd
   bool dot = false;
-  std::string trace_events;  // a file name in the --out folder, or empty
-  std::string trace_window;  // FROM:TO in cycles, or empty: the first rows
+  bool write_inputs = false;  // the run's Q, K and V as q.npy, k.npy and v.npy
+  std::string trace_events;   // a file name in the --out folder, or empty
+  std::string trace_window;   // FROM:TO in cycles, or empty: the first rows
   bool size_buffers = false;
   bool verify_bottleneck = false;
   bool check = false;    // check the parameters and inputs, build the datapaths, run nothing
@@ -438,6 +439,7 @@ std::set<std::string> output_names(const Params& params, const Options& opt) {
   if (opt.waveform()) names.insert({"trace.vcd", "trace.gtkw", "trace.states"});
   if (opt.fst) names.insert("trace.fst");
   if (opt.dot) names.insert({"graph.dot", "graph.svg"});
+  if (opt.write_inputs) names.insert({"q.npy", "k.npy", "v.npy"});
   if (!opt.trace_events.empty()) names.insert(opt.trace_events);
   return names;
 }
@@ -708,6 +710,13 @@ int run(const Options& opt) {
   refuse_if_too_large(params, simulation);
   // The memory holds the inputs rounded to numerics.input; both references are reported.
   AttentionInputs unrounded = load_inputs(params);
+  if (opt.write_inputs) {
+    // As read, before numerics.input's rounding: passed back as inputs.*, they give this run.
+    const AttentionShape& s = unrounded.shape;
+    out.write_npy("q.npy", unrounded.q, {s.batch, s.heads, s.seq_len, s.head_dim});
+    out.write_npy("k.npy", unrounded.k, {s.batch, s.kv_heads, s.kv_len, s.head_dim});
+    out.write_npy("v.npy", unrounded.v, {s.batch, s.kv_heads, s.kv_len, s.head_dim});
+  }
   const AttentionInputs inputs = params.input_format == Format::fp32
                                      ? std::move(unrounded)
                                      : rounded_inputs(unrounded, params.input_format);
@@ -845,6 +854,10 @@ int sc_main(int argc, char* argv[]) {
       "trace.gtkw and trace.states");
   CLI::Option* dot =
       app.add_flag("--dot", opt.dot, "write the elaborated graph: graph.dot and graph.svg");
+  CLI::Option* write_inputs = app.add_flag(
+      "--write-inputs", opt.write_inputs,
+      "write the run's Q, K and V (float32, before numerics.input rounds them) as q.npy, k.npy "
+      "and v.npy, to pass back as inputs.q, inputs.k, inputs.v or to check O with other tools");
   CLI::Option* events =
       app.add_option("--trace-events", opt.trace_events,
                      "write a Chrome/Perfetto trace (NAME.json in the --out folder): each unit's "
@@ -861,6 +874,7 @@ int sc_main(int argc, char* argv[]) {
       ->excludes(vcd)
       ->excludes(fst)
       ->excludes(dot)
+      ->excludes(write_inputs)
       ->excludes(events);
   app.add_flag("--verify-bottleneck", opt.verify_bottleneck,
                "check each bottleneck by experiment: rerun each datapath with its named limit "

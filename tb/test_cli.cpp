@@ -819,6 +819,51 @@ TEST(Inputs, NpyFilesDefineTheProblemAndOutputsRoundTrip) {
   EXPECT_EQ(report["runs"][0]["scores"], 144);
 }
 
+// --write-inputs writes the run's Q, K and V as the seed drew them, before numerics.input rounds
+// them, in the layout inputs.* reads: passed back, they give the same outputs and cycles.
+TEST(Inputs, WrittenInputsPassedBackGiveTheSameRun) {
+  const fs::path d = scratch();
+  const std::string problem =
+      "--set datapath=all --set problem.causal=true --set numerics.input=bf16"
+      " --set problem.heads=4 --set problem.kv_heads=2 --set problem.batch=2";
+  const std::string shape =
+      " --set problem.seq_len=6 --set problem.kv_len=9 "
+      "--set problem.head_dim=5 --set problem.seed=7";
+  const SimRun first = sim(problem + shape + " --write-inputs" + out_arg(d / "first"), d);
+  ASSERT_EQ(first.status, 0) << first.err;
+  const AttentionInputs drawn = random_inputs({2, 4, 2, 6, 9, 5, true}, 7);
+  const std::vector<std::size_t> q_shape{2, 4, 6, 5}, kv_shape{2, 2, 9, 5};
+  for (const auto& [name, data, shape_of] : {std::tuple{"q.npy", &drawn.q, &q_shape},
+                                             {"k.npy", &drawn.k, &kv_shape},
+                                             {"v.npy", &drawn.v, &kv_shape}}) {
+    const NpyArray a = read_npy((d / "first" / name).string());
+    EXPECT_EQ(a.shape, *shape_of) << name;
+    EXPECT_EQ(a.data, *data) << name;
+  }
+  const std::string inputs = " --set inputs.q=" + shell_word(d / "first" / "q.npy") +
+                             " --set inputs.k=" + shell_word(d / "first" / "k.npy") +
+                             " --set inputs.v=" + shell_word(d / "first" / "v.npy");
+  const SimRun again = sim(problem + inputs + out_arg(d / "again"), d);
+  ASSERT_EQ(again.status, 0) << again.err;
+  const auto cycles = [&](const char* run) {
+    std::vector<std::uint64_t> c;
+    for (const auto& r : nlohmann::json::parse(slurp(d / run / "report.json"))["runs"])
+      c.push_back(r["cycles"].get<std::uint64_t>());
+    return c;
+  };
+  EXPECT_EQ(cycles("again"), cycles("first"));
+  for (const std::string& dp : datapath_names())
+    EXPECT_EQ(slurp(d / "again" / ("o_" + dp + ".npy")), slurp(d / "first" / ("o_" + dp + ".npy")))
+        << dp;
+  // A q.npy of the user's in the --out folder is never replaced; sizing writes no inputs.
+  fs::create_directories(d / "mine");
+  write(d / "mine" / "q.npy", "mine\n");
+  expect_error(sim(problem + shape + " --write-inputs" + out_arg(d / "mine"), d),
+               {"q.npy is there"});
+  EXPECT_EQ(slurp(d / "mine" / "q.npy"), "mine\n");
+  EXPECT_EQ(sim("--write-inputs --size-buffers", d).status, 2);
+}
+
 // --check refuses what a run would refuse before simulating, with the same message and status,
 // and writes nothing.
 TEST(Check, AcceptsWhatRunsAndWritesNothing) {

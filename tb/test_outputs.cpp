@@ -196,11 +196,13 @@ TEST(ReusedFolder, AnEarlierVersionsReportWithoutAFileListStillNamesItsRun) {
   write(o / "o_two_pass.npy", "old\n");
   // Named like an output but of no datapath: the user's (it was removed).
   write(o / "o_mydata.npy", "mine\n");
+  // Those versions wrote no inputs: a q.npy there is the user's too.
+  write(o / "q.npy", "mine\n");
   const SimRun r = sim(kSmall + "--set datapath=naive --out " + shell_word(o), d);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(names(contents(o)),
             (std::vector<std::string>{"notes.txt", "o_mydata.npy", "o_naive.npy", "params.yaml",
-                                      "report.json"}));
+                                      "q.npy", "report.json"}));
 }
 
 // A JSON file of the user's with a "runs" key of its own is not an earlier run's report: the
