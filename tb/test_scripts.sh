@@ -1135,10 +1135,36 @@ check "models: a run without a cycle count is a row of dashes and a mismatch, ex
   -a "$(grep -c '| naive | ok | — | S + 2·N_kv + 26 \*\*(no)\*\* | 262144 | 0 | — |' "$tmp/stdout")" = 1
 edit_report 'del r["runs"][2]["memory_traffic"]'
 models --only llama3-8b-decode-8k --no-run
+# The edited report is not the one run.json records: a note, then the error, in one line.
 check "models: a report without a key it reads is one line naming it, exit 2" \
-  test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1 -a "$(grep -c "report.json: no 'memory_traffic'" <<<"$err")" = 1
+  test "$rc" = 2 -a "$(grep -c 'error:' <<<"$err")" = 1 \
+  -a "$(tail -n 1 <<<"$err" | grep -c "error: .*report.json: no 'memory_traffic'")" = 1
+check "models: ... after a note that run.json is of another run than the report" \
+  grep -q "run.json: of another run than .*report.json" <<<"$err"
 models --no-run --only bert-base
 check "models: no report is a one-line error, exit 2" test "$rc" = 2 -a "$(wc -l <<<"$err")" = 1
+# A run into a model's folder by hand, after scripts/models: run.json's time and memory are the
+# earlier run's, not shown beside this report; a shape other than the model file's is named in
+# its rows, not passed off as the model's.
+"$sim" "$repo/params/llama3-8b-decode-8k.yaml" --set problem.kv_len=512 \
+  --out "$tmp/models/llama3-8b-decode-8k" >/dev/null 2>&1
+models --only llama3-8b-decode-8k --no-run
+check "models: a report run by hand since is tabulated without run.json's time and memory" \
+  test "$rc" = 0 -a "$(grep -c '| 1 | 512 | 128 | yes | .* | — ([0-9.]* s) | — |$' "$tmp/stdout")" = 1
+check "models: ... its rows name the value that is not the model file's" \
+  test "$(grep -c '^| Llama-3-8B decode, 8K cache (problem.kv_len=512) |' "$tmp/stdout")" = 4
+check "models: ... and notes say both" test "$(grep -c 'of another run than\|not a run of' <<<"$err")" = 2
+echo '[1]' >"$tmp/models/llama3-8b-decode-8k/run.json"
+models --only llama3-8b-decode-8k --no-run
+check "models: a malformed run.json is named, not its report, exit 2" \
+  test "$rc" = 2 -a "$(grep -c 'error: .*/run.json: not a record' <<<"$err")" = 1
+printf '#!/bin/sh\nexit 1\n' >"$tmp/exit1-sim"
+chmod +x "$tmp/exit1-sim"
+rc=0
+timeout 60 "$repo/scripts/models" --sim "$tmp/exit1-sim" --out "$tmp/models" \
+  --only llama3-8b-decode-8k >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+check "models: a simulator exiting 1 without a report is exit 2, not the earlier report's table" \
+  test "$rc" = 2 -a "$(grep -c 'exited 1 writing no report' "$tmp/stderr")" = 1
 # models_with NAME SETTING...: the 8K decode through a stand-in simulator, the real one with
 # these --set settings after the model's, into $tmp/models-NAME.
 models_with() {
