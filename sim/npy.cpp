@@ -182,6 +182,7 @@ NpyArray read_npy(const std::string& path,
   char magic[6] = {};
   unsigned char version[2] = {};
   in.read(magic, 6);
+  if (in.gcount() == 0) throw fail("the file is empty, expected a .npy file");
   in.read(reinterpret_cast<char*>(version), 2);
   if (!in || std::memcmp(magic, kMagic, 6) != 0) throw fail("not a .npy file (bad magic)");
   std::uint32_t header_len = 0;

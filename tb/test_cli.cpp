@@ -567,6 +567,9 @@ TEST(Inputs, NotAnNpyFileNamesTheFile) {
   // The key and where it was given, then the file.
   expect_error(sim(params_arg(p, d), d),
                {"p.yaml:1:13: inputs.q: " + (d / "q.npy").string(), "not a .npy file"});
+  // An empty file (a save that failed) says so, rather than that its magic number is wrong.
+  write(d / "q.npy", "");
+  expect_error(sim(params_arg(p, d), d), {"q.npy: the file is empty, expected a .npy file"});
 }
 
 // A version 2 header's length field can say 4 GiB; the message gives the length and the limit.
