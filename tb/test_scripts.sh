@@ -1199,4 +1199,38 @@ check "numerics-study: exit 0, a caption naming max|v| and the seeds, then a row
   test "$rc" = 0 -a "$(head -1 "$tmp/stdout" | grep -c 'relative to max|v|, worst of the seeds (1;')" = 1 \
   -a "$(grep -c '^| [a-z0-9_]* / [a-z0-9_]* | 8 | ' "$tmp/stdout")" = 6
 
+# --sorted claimed the running max moves at every key (C = N − 1) in every format; in bf16 the
+# rounded scores tie, and it moves less. C is counted, and checked here against an independent
+# count: fp64 scores of the inputs it wrote, rounded to bf16 on the bits. --figure x.png names x.
+rc=0
+timeout 60 "$repo/scripts/numerics-study" --sim "$sim" --sorted --n 64 --seeds 1 \
+  --out "$tmp/sorted" --figure "$tmp/sorted/figure.png" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+check "numerics-study --sorted: exit 0, C = N − 1 in fp32, the new largest bf16 scores in bf16" \
+  /usr/bin/python3 - "$rc" "$tmp/sorted" "$tmp/stdout" <<'EOF'
+import csv, sys
+import numpy as np
+rc, out, stdout = sys.argv[1:]
+assert rc == "0", rc
+q, k = (np.load(f"{out}/sorted-n64-s1-{m}.npy").astype(np.float64) for m in "qk")
+u = (k @ q[0] / 8).astype(np.float32).view(np.uint32)
+bf16 = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).view(np.float32)
+moves = lambda s: sum(s[j] > max(s[:j]) for j in range(1, len(s)))
+rows = csv.DictReader(open(f"{out}/results.csv"))
+c = {(r["input"], r["compute"]): r["moves_per_row"] for r in rows}
+assert c[("fp32", "fp32")] == "63", c
+assert c[("fp32", "bf16")] == str(moves(bf16)) != "63", (c, moves(bf16))
+assert "| fp32 / fp32 | 64 | 63 | " in open(stdout).read()
+EOF
+check "numerics-study: --figure x.png writes x.png and x.svg (it wrote x.png.png and x.png.svg)" \
+  test -f "$tmp/sorted/figure.png" -a -f "$tmp/sorted/figure.svg" \
+  -a ! -e "$tmp/sorted/figure.png.png"
+# A FIGURE.png that is a folder: refused before the first run, not after the whole study.
+mkdir -p "$tmp/figdir/f.png"
+rc=0
+timeout 60 "$repo/scripts/numerics-study" --sim "$sim" --n 8 --seeds 1 --out "$tmp/figdir/out" \
+  --figure "$tmp/figdir/f" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+check "numerics-study: a folder FIGURE.png: one line, exit 2, nothing run" \
+  test "$rc" = 2 -a "$(wc -l <"$tmp/stderr")" = 1 -a ! -e "$tmp/figdir/out/fp32-fp32-n8-s1" \
+  -a "$(grep -c "numerics-study: error: --figure .*f.png is a folder" "$tmp/stderr")" = 1
+
 summary test_scripts
