@@ -1000,7 +1000,8 @@ TEST(Observe, AFewCyclesWaitedBehindAPrivateLinkDoNotNameIt) {
 }
 
 // Nor, by the same rule, does the latency with a stream buffer shallower than it: naive, N = 4,
-// d = 8, 3 lanes behind a shared link, the Q reader's latency 29 and q_rows 5 deep, lanes 1 and
+// d = 8, 3 lanes behind a shared link of 100 bytes per cycle, read latency 4, the sink at II 4,
+// v_rows 5 deep, the Q reader's latency 29 and q_rows 5 deep, lanes 1 and
 // 2's one Q row each a cycle late in 64 (their grants after lane 0's; lane 1's named, the first of
 // a tie; q_rows 20 deep: 1.00×).
 TEST(Observe, AFewCyclesWaitedForAShallowStreamBufferDoNotNameTheLatency) {
@@ -1020,9 +1021,10 @@ TEST(Observe, AFewCyclesWaitedForAShallowStreamBufferDoNotNameTheLatency) {
 }
 
 // A writer blocked on a channel deep enough for its round trip, whose reader waited for it only
-// for its first element, waited in the pipeline's fill: reordered, N = 6, d = 16, the V reader's
-// latency 15, its first row 16 cycles in; the running max blocks 4 cycles on `acc_rescale` (7
-// deep, its latency 6) while the rescale accumulate waits for that row (28 deep: 1.00×).
+// for its first element, waited in the pipeline's fill: reordered, N = 6, d = 16, read latency 2,
+// 64 bytes per cycle, the V reader's latency 15, its first row 16 cycles in; the running max
+// blocks 4 cycles on `acc_rescale` (7 deep, its latency 6) while the rescale accumulate waits for
+// that row (28 deep: 1.00×).
 TEST(Observe, AWriterBlockedOnlyInTheFillNamesNoSmallFifo) {
   DatapathConfig c = default_config();
   c.memory.read_latency = 2;
@@ -1060,7 +1062,8 @@ TEST(Observe, AUnitAtIiAboveOneThatNoOneWaitedForSetsNoRate) {
 // But a reader's wait for a first result counts (naive, N = 4, d = 8, 4 lanes, the row sum at
 // II 3 behind the dot product's latency 20: each lane's divide waits for its one row's sum; at
 // II 1, 1.11× as fast), and so does a reader as slow, which never waits (reordered, N = 4, d = 8,
-// causal, the K reader and the dot product at II 3: relieved together, 1.32× as fast).
+// causal, read latency 30, the running max's latency 5, the K reader and the dot product at II 3:
+// relieved together, 1.32× as fast).
 TEST(Observe, AUnitAtIiAboveOneSetsTheRateForAFirstWait) {
   DatapathConfig lanes = default_config();
   lanes.lanes = 4;
