@@ -850,8 +850,8 @@ TEST(Inputs, WrittenInputsPassedBackGiveTheSameRun) {
   ASSERT_EQ(again.status, 0) << again.err;
   const auto cycles = [&](const char* run) {
     std::vector<std::uint64_t> c;
-    for (const auto& r : nlohmann::json::parse(slurp(d / run / "report.json"))["runs"])
-      c.push_back(r["cycles"].get<std::uint64_t>());
+    const auto report = nlohmann::json::parse(slurp(d / run / "report.json"));
+    for (const auto& r : report["runs"]) c.push_back(r["cycles"].get<std::uint64_t>());
     return c;
   };
   EXPECT_EQ(cycles("again"), cycles("first"));
