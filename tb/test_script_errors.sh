@@ -214,6 +214,10 @@ check "numerics-study: the same figures, byte for byte, from the same results" \
 try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns5" --figure "$tmp/"
 check "numerics-study: --figure a folder: one line, exit 2, naming a path to give" \
   one_line 2 "numerics-study: error: --figure $tmp/: a folder; expected the figure's path without its extension, e.g. $tmp/numerics"
+# A name that is only the extension (it wrote .png.png, and a PNG as .svg.png).
+try numerics-study --sim "$sim" --n 16 --seeds 1 --out "$tmp/ns6" --figure "$tmp/.png"
+check "numerics-study: --figure .png: no name, one line, exit 2" \
+  one_line 2 "numerics-study: error: --figure '$tmp/.png': no name"
 
 # ---------------------------------------------------------------- scripts/models
 
@@ -249,8 +253,9 @@ cp "$tmp/bert-report.json" "$tmp/models/bert-base/report.json"
 edit_bert 'r["runs"][0]["status"] = "deadlock"'
 try models --no-run --only bert-base --out "$tmp/models"
 # (The report, of a smaller shape than BERT-base's, says so in a note first.)
+deadlocked="models: mismatch: bert-base naive: status deadlock, not a completed run"
 check "models: a deadlocked run with a cycle count is a failed check naming its status, exit 1" \
-  eval '((rc == 1)) && [[ $(tail -n 1 <<<"$err") == "models: mismatch: bert-base naive: status deadlock, not a completed run"* ]]'
+  eval '((rc == 1)) && [[ $(tail -n 1 <<<"$err") == "$deadlocked"* ]]'
 try models --no-run --only bert-base --out ''
 check "models: --out '': one line, exit 2" one_line 2 "models: error: --out '': expected a folder name"
 try models --sim "$sim" --only bert-base --out "$tmp/afile"

@@ -1150,10 +1150,12 @@ check "models: no report is a one-line error, exit 2" test "$rc" = 2 -a "$(wc -l
   --out "$tmp/models/llama3-8b-decode-8k" >/dev/null 2>&1
 models --only llama3-8b-decode-8k --no-run
 check "models: a report run by hand since is tabulated without run.json's time and memory" \
-  test "$rc" = 0 -a "$(grep -c '| 1 | 512 | 128 | yes | .* | — ([0-9.]* s) | — |$' "$tmp/stdout")" = 1
+  test "$rc" = 0 \
+  -a "$(grep -c '| 1 | 512 | 128 | yes | .* | — ([0-9.]* s) | — |$' "$tmp/stdout")" = 1
 check "models: ... its rows name the value that is not the model file's" \
   test "$(grep -c '^| Llama-3-8B decode, 8K cache (problem.kv_len=512) |' "$tmp/stdout")" = 4
-check "models: ... and notes say both" test "$(grep -c 'of another run than\|not a run of' <<<"$err")" = 2
+check "models: ... and notes say both" \
+  test "$(grep -c 'of another run than\|not a run of' <<<"$err")" = 2
 echo '[1]' >"$tmp/models/llama3-8b-decode-8k/run.json"
 models --only llama3-8b-decode-8k --no-run
 check "models: a malformed run.json is named, not its report, exit 2" \
