@@ -64,12 +64,15 @@ int write_new_file(const fs::path& path, std::initializer_list<std::string_view>
   return err;
 }
 
+// --write-inputs' copies of Q, K and V, which versions before the report's file list never wrote.
+const std::set<std::string> kInputCopies{"q.npy", "k.npy", "v.npy"};
+
 // The names the simulator writes into an output folder; only these are ever removed from it.
 bool is_output_name(const std::string& name) {
-  static const std::set<std::string> fixed{"report.json",  "params.yaml", "trace.vcd", "trace.gtkw",
-                                           "trace.states", "sized.yaml",  "trace.fst", "graph.dot",
-                                           "graph.svg",    "q.npy",       "k.npy",     "v.npy"};
-  if (fixed.count(name)) return true;
+  static const std::set<std::string> fixed{"report.json", "params.yaml",  "trace.vcd",
+                                           "trace.gtkw",  "trace.states", "sized.yaml",
+                                           "trace.fst",   "graph.dot",    "graph.svg"};
+  if (fixed.count(name) || kInputCopies.count(name)) return true;
   // o_<datapath>.npy, of a datapath this simulator has: not any o_*.npy, which may be the user's.
   static const std::vector<std::string> datapaths = datapath_names();
   return std::any_of(datapaths.begin(), datapaths.end(),
@@ -121,10 +124,9 @@ std::set<std::string> previous_outputs(const fs::path& dir) {
         names.insert(f.get<std::string>());
   } else if (looks_like_early_report(report)) {
     // Those versions wrote no inputs: a q.npy beside their report is the user's.
-    static const std::set<std::string> inputs{"q.npy", "k.npy", "v.npy"};
     for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
       const std::string name = e.path().filename().string();
-      if (is_output_name(name) && inputs.count(name) == 0) names.insert(name);
+      if (is_output_name(name) && kInputCopies.count(name) == 0) names.insert(name);
     }
   }
   for (auto it = names.begin(); it != names.end();)
