@@ -444,11 +444,16 @@ std::set<std::string> output_names(const Params& params, const Options& opt) {
   return names;
 }
 
+// A staged file as a tool's argument: absolute, so that an --out named `-x` is not an option.
+std::string tool_path(const OutputFolder& out, const std::string& name) {
+  return fs::absolute(out.staged(name)).string();
+}
+
 // trace.fst from the staged trace.vcd, which it replaces; false (the VCD kept) without vcd2fst.
 bool convert_to_fst(OutputFolder& out) {
   if (!out.ok()) return false;
   const int status =
-      run_tool({"vcd2fst", out.staged("trace.vcd").string(), out.staged("trace.fst").string()});
+      run_tool({"vcd2fst", tool_path(out, "trace.vcd"), tool_path(out, "trace.fst")});
   if (status == -1) {
     note(
         "trace.fst not written, trace.vcd kept: vcd2fst is not installed (Debian package "
@@ -469,8 +474,8 @@ void write_graph(OutputFolder& out, const std::vector<DatapathResult>& runs,
                  const std::vector<DatapathStages>& stages) {
   out.write("graph.dot", graph_dot(runs, stages));
   if (!out.ok()) return;
-  const int status = run_tool(
-      {"dot", "-Tsvg", "-o", out.staged("graph.svg").string(), out.staged("graph.dot").string()});
+  const int status =
+      run_tool({"dot", "-Tsvg", "-o", tool_path(out, "graph.svg"), tool_path(out, "graph.dot")});
   if (status == -1)
     note(
         "graph.svg not written: Graphviz's dot is not installed (Debian package graphviz); "

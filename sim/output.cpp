@@ -179,8 +179,12 @@ std::string why_not_listed(const fs::path& dir) {
                                 aside->string())
                   : "");
   if (!fs::is_regular_file(dir / "report.json", ec)) return "its report.json is not a file";
+  errno = 0;
   std::ifstream in(dir / "report.json");
-  if (!in || !nlohmann::json::accept(in)) return "its report.json is not valid JSON";
+  if (!in)
+    return fmt::format("its report.json cannot be read: {}",
+                       std::strerror(errno != 0 ? errno : EIO));
+  if (!nlohmann::json::accept(in)) return "its report.json is not valid JSON";
   return "its report.json does not list it";
 }
 
@@ -237,6 +241,13 @@ class SignalsWait {
   std::array<struct sigaction, kSignals.size()> before_{};
   std::array<bool, kSignals.size()> waits_{};
 };
+
+// A folder of the run's own (staging, or the earlier run's files set aside), whatever the umask:
+// one that takes the owner's rights would leave a folder the run cannot write in and no later run
+// can remove. The files in it keep the umask's modes. False with errno set.
+bool make_own_folder(const fs::path& dir) {
+  return ::mkdir(dir.c_str(), 0700) == 0 && ::chmod(dir.c_str(), 0700) == 0;
+}
 
 }  // namespace
 
@@ -300,19 +311,27 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
   for (fs::path p = dir_; !p.empty() && !fs::exists(fs::symlink_status(p, ec)); p = p.parent_path())
     created_.push_back(p);
   fs::create_directories(dir_, ec);
-  if (ec)
+  if (ec) {
+    abandon();
     throw InputError(
         fmt::format("--out {}: cannot create the folder: {}", dir_.string(), ec.message()));
-  lock_ = lock_folder(dir_);
-  previous_ = refuse_users_files(dir_, names_);
-  const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
-  remove_stale_folders(dir_, prefix);
-  staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());
-  // One left with this process's id (an earlier boot) cannot belong to a live run.
-  fs::remove_all(staging_, ec);
-  if (::mkdir(staging_.c_str(), 0777) != 0)
-    throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir_.string(),
-                                 std::strerror(errno)));
+  }
+  try {
+    lock_ = lock_folder(dir_);
+    previous_ = refuse_users_files(dir_, names_);
+    const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
+    remove_stale_folders(dir_, prefix);
+    staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());
+    // One left with this process's id (an earlier boot) cannot belong to a live run.
+    fs::remove_all(staging_, ec);
+    if (!make_own_folder(staging_))
+      throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir_.string(),
+                                   std::strerror(errno)));
+  } catch (...) {
+    abandon();
+    if (lock_ >= 0) ::close(lock_);
+    throw;
+  }
 }
 
 void OutputFolder::note_replacing() const {
@@ -320,15 +339,18 @@ void OutputFolder::note_replacing() const {
   note_files_left_aside(dir_);
 }
 
+void OutputFolder::abandon() {
+  std::error_code ec;
+  if (!staging_.empty()) fs::remove_all(staging_, ec);
+  // The folders this run created go with it, so that a failed run leaves things as they were;
+  // rmdir leaves one that something else has put a file in since. The deepest may not have been
+  // made (its parent's mode refused it).
+  for (const fs::path& p : created_)
+    if (::rmdir(p.c_str()) != 0 && errno != ENOENT) break;
+}
+
 OutputFolder::~OutputFolder() {
-  if (!committed_) {
-    std::error_code ec;
-    fs::remove_all(staging_, ec);
-    // The folders this run created go with it, so that a failed run leaves things as they were;
-    // rmdir leaves one that something else has put a file in since.
-    for (const fs::path& p : created_)
-      if (::rmdir(p.c_str()) != 0) break;
-  }
+  if (!committed_) abandon();
   if (lock_ >= 0) ::close(lock_);
 }
 
@@ -427,7 +449,7 @@ bool OutputFolder::commit() {
   }
   for (const std::string& name : written_)
     ours.insert(name == "report.json" ? ours.end() : ours.begin(), name);
-  if (!earlier.empty() && ::mkdir(aside.c_str(), 0777) != 0) {
+  if (!earlier.empty() && !make_own_folder(aside)) {
     error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
                          aside.string(), std::strerror(errno), dir_.string());
     return discard();

@@ -42,7 +42,7 @@ class OutputFolder {
   // files aside: once nothing but the run itself can stop it (an error before would be the
   // note's second line, and replace nothing).
   void note_replacing() const;
-  ~OutputFolder();  // removes the staging folder unless committed
+  ~OutputFolder();  // removes the staging folder and the folders it created unless committed
   OutputFolder(const OutputFolder&) = delete;
   OutputFolder& operator=(const OutputFolder&) = delete;
 
@@ -73,6 +73,9 @@ class OutputFolder {
   bool commit();
 
  private:
+  // Leaves things as they were: the staging folder and the folders created for dir_ go.
+  void abandon();
+
   std::filesystem::path dir_, staging_;
   std::vector<std::filesystem::path> created_;  // the folders it made for dir_, deepest first
   std::set<std::string> names_, previous_, written_;

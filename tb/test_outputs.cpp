@@ -436,6 +436,44 @@ TEST(OutFolder, AnUnusableFolderExitsTwoAtOnceNamingItAndTheOsError) {
   EXPECT_TRUE(fs::is_empty(d / "locked"));
 }
 
+// Under a umask that takes the owner's rights, as another user (root's rights ignore modes): the
+// run's own staging folder stayed unwritable (exit 5 blaming o_naive.npy) and no run removed it; a
+// folder the run created for --out stayed after a refusal. Results keep the user's umask.
+TEST(OutFolder, AUmaskWithoutTheOwnersRightsLeavesNothingBehind) {
+  if (::geteuid() != 0) GTEST_SKIP() << "runs the simulator as another user: needs root";
+  const fs::path d = scratch();
+  const fs::path reachable = d / "sdpa-sim";
+  fs::copy_file(SDPA_SIM, reachable);
+  fs::permissions(d, fs::perms::all);
+  const std::string as_user = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  ASSERT_EQ(sim_in(d, kSmall + "--out o", d, as_user, reachable).status, 0);
+  const SimRun r = sim_in(d, kSmall + "--out o", d,
+                          as_user + "sh -c 'umask 777; exec \"$0\" \"$@\"' ", reachable);
+  EXPECT_EQ(r.status, 0) << r.err;
+  for (const auto& e : fs::directory_iterator(d / "o")) {
+    EXPECT_TRUE(fs::is_regular_file(e.path())) << e.path();  // no folder of the run's left
+    EXPECT_EQ(fs::status(e.path()).permissions(), fs::perms::none) << e.path();
+  }
+  // A folder the run made for --out, in which it could not make its own: gone with the refusal.
+  const SimRun refused = sim_in(d, kSmall + "--out new/o", d,
+                                as_user + "sh -c 'umask 222; exec \"$0\" \"$@\"' ", reachable);
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_FALSE(fs::exists(d / "new"));
+}
+
+// A tool given a staged file named from an --out like `-x` read it as an option: exit 5 and
+// dozens of lines of its usage.
+TEST(OutFolder, AFolderNamedLikeAnOptionReachesTheToolsAsAFolder) {
+  if (shell("command -v dot vcd2fst >/dev/null") != 0)
+    GTEST_SKIP() << "needs graphviz and gtkwave (scripts/setup)";
+  const fs::path d = scratch();
+  const SimRun r = sim_in(d, kSmall + "--dot --fst --out=-Tpng", d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_TRUE(fs::is_regular_file(d / "-Tpng" / "graph.svg"));
+  EXPECT_TRUE(fs::is_regular_file(d / "-Tpng" / "trace.fst"));
+}
+
 // The summary is output too: lost on a full disk, the run said nothing and exited 0.
 TEST(Options, ASummaryThatCannotBeWrittenIsExitFive) {
   const fs::path d = scratch();
