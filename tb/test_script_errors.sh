@@ -364,12 +364,15 @@ check "setup: a build folder configured here keeps its cache" \
 # Run from copies, with the stand-in dpkg-query above and a setup that records its call, so that a
 # regression installs, builds or draws nothing here (graphs --help regenerated the figures; setup took --help for a package).
 mkdir -p "$tmp/opts/scripts"
-cp "$repo/scripts/graphs" "$repo/scripts/fuzz" "$tmp/opts/scripts/"
+cp "$repo/scripts/graphs" "$repo/scripts/fuzz" "$repo/scripts/run" "$repo/scripts/test" \
+  "$tmp/opts/scripts/"
 cp "$moved/scripts/setup" "$tmp/opts/scripts/setup-real"
 printf '#!/bin/sh\ntouch "%s"\nexit 1\n' "$tmp/opts-setup-ran" >"$tmp/opts/scripts/setup"
 chmod +x "$tmp/opts/scripts/setup"
 for help in "graphs:The graph figures of docs/architecture.md" \
-  "setup-real:Installs the Debian packages the project needs"; do
+  "setup-real:Installs the Debian packages the project needs" \
+  "run:Sets up when needed, then runs the simulator" \
+  "test:Sets up when needed, then runs the whole test suite"; do
   rc=0
   PATH=$tmp/installed:$PATH "$tmp/opts/scripts/${help%%:*}" --help >"$tmp/stdout" 2>"$tmp/stderr" ||
     rc=$?
