@@ -312,6 +312,7 @@ nlohmann::json energy_json(const DatapathResult& r, const CostTable& table) {
     return stopped ? nlohmann::json(nullptr) : nlohmann::json(pj);
   };
   return {{"cost_table", table.source},
+          {"cost_sha256", table.sha256},
           {"technology", table.technology},
           {"format", c.format},
           {"operator_formats", formats},

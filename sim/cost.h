@@ -27,6 +27,7 @@ struct OperatorCost {
 
 struct CostTable {
   std::string source;      // the file, or "… (built in)"
+  std::string sha256;      // of the file's text, as sha256sum gives it
   std::string technology;  // the file's own description
   // Per number format (fp32, fp16, …), per Op kind.
   std::map<std::string, std::array<OperatorCost, kOpKinds>> arithmetic;

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <systemc>
 
+#include "sim/build_commit.h"
 #include "sim/build_info.h"
 #include "sim/cost.h"
 #include "sim/exit_status.h"
@@ -33,6 +34,7 @@
 #include "sim/params.h"
 #include "sim/reference.h"
 #include "sim/report.h"
+#include "sim/sha256.h"
 #include "sim/simulation.h"
 #include "sim/size_buffers.h"
 #include "sim/verify_bottleneck.h"
@@ -428,6 +430,17 @@ CostTable cost_table(const Params& p) {
           ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
           : load_cost_table(p.cost);
   require_arithmetic(table, p.input_format, p.compute_format);  // the arithmetic the units do
+  // The report names the file as params.yaml does, with the digest of what was read.
+  if (p.cost.empty()) {
+    table.sha256 = sha256_hex(kDefaultCostYaml);
+  } else {
+    table.source = fs::absolute(p.cost).string();
+    try {
+      table.sha256 = file_sha256(p.cost);
+    } catch (const std::runtime_error& e) {
+      throw ParamError(fmt::format("{}: cost: {}", p.origin("cost"), e.what()));
+    }
+  }
   return table;
 }
 
@@ -486,9 +499,51 @@ void write_graph(OutputFolder& out, const std::vector<DatapathResult>& runs,
     out.add("graph.svg");
 }
 
-// report.json, written last: the version, the effective parameters and the run's files.
-void write_report(OutputFolder& out, const Params& params, nlohmann::json report) {
+// The build behind a run's numbers: with the effective parameters and the input files' digests,
+// all a report's numbers depend on.
+nlohmann::json build_identity() {
+  const bool known = *kCommit != '\0';
+  return {{"version", kVersion},
+          {"commit", known ? nlohmann::json(kCommit) : nlohmann::json(nullptr)},
+          {"modified", known ? nlohmann::json(kModified) : nlohmann::json(nullptr)},
+          {"type", kBuildType}};
+}
+
+std::string version_line() {
+  const std::string commit = *kCommit == '\0' ? "unknown" : kCommit;
+  return fmt::format("sdpa-sim {} (commit {}{}, {} build)", kVersion, commit,
+                     *kCommit != '\0' && kModified ? ", modified" : "", kBuildType);
+}
+
+// The input files and their digests (null: random inputs from problem.seed). Read again after the
+// run's own read, which checked them; a file replaced in between is the user's doing.
+nlohmann::json input_files(const Params& p) {
+  if (!p.has_inputs()) return nullptr;
+  nlohmann::json files;
+  for (const auto& input : {std::tuple{"inputs.q", "q", &p.input_q},
+                            {"inputs.k", "k", &p.input_k},
+                            {"inputs.v", "v", &p.input_v}}) {
+    // Not structured bindings: clang 14 cannot capture one in a lambda.
+    const std::string& path = *std::get<2>(input);
+    const std::string sha256 = read_input(p, std::get<0>(input), [&] {
+      try {
+        return file_sha256(path);
+      } catch (const std::runtime_error& e) {
+        throw InputError(e.what());
+      }
+    });
+    files[std::get<1>(input)] = {{"file", fs::absolute(path).string()}, {"sha256", sha256}};
+  }
+  return files;
+}
+
+// report.json, written last: the build, the effective parameters, the input files and the run's
+// files.
+void write_report(OutputFolder& out, const Params& params, const nlohmann::json& inputs,
+                  nlohmann::json report) {
   report["version"] = kVersion;
+  report["build"] = build_identity();
+  report["inputs"] = inputs;
   report["params"] = yaml_to_json(to_yaml(params));
   out.add("report.json");
   report["files"] = out.files();
@@ -610,7 +665,7 @@ void note_lanes(std::size_t lanes, const AttentionShape& shape) {
 
 int run(const Options& opt) {
   if (opt.version) {
-    std::cout << "sdpa-sim " << kVersion << "\n";
+    std::cout << version_line() << "\n";
     flush_summary(nullptr);
     return kOk;
   }
@@ -691,10 +746,11 @@ int run(const Options& opt) {
   if (opt.size_buffers) {
     // The children read the inputs too, but their errors would name a temporary params file.
     if (params.has_inputs()) load_inputs(params);
+    const nlohmann::json input_digests = input_files(params);
     note_depths_not_used(params);
     out.note_replacing();
     const int status = size_buffers(params, out);
-    write_report(out, params, nlohmann::json::object());
+    write_report(out, params, input_digests, nlohmann::json::object());
     out.check();
     if (!out.commit()) throw WriteError(out.error());
     flush_summary(&out.dir());
@@ -715,6 +771,7 @@ int run(const Options& opt) {
   refuse_if_too_large(params, simulation);
   // The memory holds the inputs rounded to numerics.input; both references are reported.
   AttentionInputs unrounded = load_inputs(params);
+  const nlohmann::json input_digests = input_files(params);
   if (opt.write_inputs) {
     // As read, before numerics.input's rounding: passed back as inputs.*, they give this run.
     const AttentionShape& s = unrounded.shape;
@@ -813,7 +870,7 @@ int run(const Options& opt) {
     trace += '\n';
     out.write(opt.trace_events, trace);
   }
-  write_report(out, params, report_json(params, result, checks, &cost));
+  write_report(out, params, input_digests, report_json(params, result, checks, &cost));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
     std::cerr << "sdpa-sim: error: " << one_line(out.error()) << "\n";

@@ -1,0 +1,213 @@
+// What a report records of where its numbers came from: the build (version, commit, build type)
+// and the digests of the files a run read (inputs, cost table), so that a number in a paper can be
+// traced to the binary and data that gave it.
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "sim/reference.h"
+#include "sim/sha256.h"
+#include "tb/cli.h"
+
+namespace sdpa::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
+
+int shell(const std::string& cmd) {
+  const int raw = std::system(cmd.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// The simulator run from the folder `cwd`, its output in `dir`/stdout and stderr.
+SimRun sim_from(const fs::path& cwd, const std::string& args, const fs::path& dir) {
+  SimRun r;
+  r.status = shell("cd " + shell_word(cwd) + " && timeout 60 '" SDPA_SIM "' " + args + " >" +
+                   shell_word(dir / "stdout") + " 2>" + shell_word(dir / "stderr"));
+  r.out = slurp(dir / "stdout");
+  r.err = slurp(dir / "stderr");
+  return r;
+}
+
+const std::string kSmall = "--set problem.seq_len=8 --set problem.head_dim=4 ";
+
+// FIPS 180-4's examples (NIST's SHA-256 test vectors), one a block and a half long, and the
+// padding's edges: 55 bytes take one block, 56 two, 64 two.
+TEST(Sha256, GivesTheStandardDigests) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjk"
+                       "lmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"),
+            "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(sha256_hex(std::string(55, 'a')),
+            "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+  EXPECT_EQ(sha256_hex(std::string(56, 'a')),
+            "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+  EXPECT_EQ(sha256_hex(std::string(64, 'a')),
+            "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+}
+
+// In pieces of any size, across the 64-byte blocks, the digest is the whole's.
+TEST(Sha256, PiecesGiveTheDigestOfTheWhole) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += static_cast<char>(i * 37 + 11);
+  const std::string whole = sha256_hex(text);
+  for (std::size_t piece : {1, 3, 63, 64, 65, 128, 299}) {
+    Sha256 digest;
+    for (std::size_t at = 0; at < text.size(); at += piece)
+      digest.update(std::string_view(text).substr(at, piece));
+    EXPECT_EQ(digest.hex(), whole) << piece;
+  }
+}
+
+TEST(Sha256, AFileIsHashedAsItsBytesAndAMissingOneNamed) {
+  const fs::path d = scratch();
+  std::string bytes(3 * (1 << 20) + 5, '\0');  // over the reader's 1 MiB chunks, with zeros
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 251);
+  write(d / "f", bytes);
+  EXPECT_EQ(file_sha256((d / "f").string()), sha256_hex(bytes));
+  try {
+    file_sha256((d / "missing").string());
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              (d / "missing").string() + ": cannot read it: No such file or directory");
+  }
+}
+
+// The build behind the numbers: report.json's `build` and --version say the same.
+TEST(Build, TheReportAndVersionNameTheVersionCommitAndBuildType) {
+  const fs::path d = scratch();
+  const SimRun r = sim(kSmall + out_arg(d / "o"), d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json build = report(d / "o")["build"];
+  EXPECT_EQ(build["version"], SDPA_VERSION);
+  EXPECT_EQ(build["type"], SDPA_BUILD_TYPE);
+  const SimRun v = sim("--version", d);
+  EXPECT_EQ(v.status, 0) << v.err;
+  if (build["commit"].is_null()) {
+    EXPECT_TRUE(build["modified"].is_null());
+    EXPECT_EQ(v.out, "sdpa-sim " SDPA_VERSION " (commit unknown, " SDPA_BUILD_TYPE " build)\n");
+  } else {
+    const std::string commit = build["commit"];
+    EXPECT_TRUE(std::regex_match(commit, std::regex("[0-9a-f]{40}"))) << commit;
+    EXPECT_EQ(v.out,
+              fmt::format("sdpa-sim {} (commit {}{}, {} build)\n", SDPA_VERSION, commit,
+                          build["modified"].get<bool>() ? ", modified" : "", SDPA_BUILD_TYPE));
+  }
+}
+
+// cmake/build_commit.cmake, run as the build runs it, on a repository of the test's own.
+class BuildCommit : public testing::Test {
+ protected:
+  void SetUp() override {
+    d_ = scratch();
+    repo_ = d_ / "repo";
+    fs::create_directories(repo_ / "sub");
+    write(repo_ / "a.cpp", "int a;\n");
+    git("init -q && git add a.cpp && git -c user.name=t -c user.email=t@t commit -q -m one");
+  }
+  void git(const std::string& args) {
+    ASSERT_EQ(shell("cd " + shell_word(repo_) + " && git " + args + " >/dev/null 2>&1"), 0) << args;
+  }
+  std::string head() {
+    EXPECT_EQ(shell("git -C " + shell_word(repo_) + " rev-parse HEAD >" + shell_word(d_ / "head")),
+              0);
+    const std::string h = slurp(d_ / "head");
+    return h.substr(0, h.find('\n'));
+  }
+  // What the header the script writes for `source` says: the commit and whether it was modified.
+  std::pair<std::string, std::string> header(const fs::path& source) {
+    EXPECT_EQ(shell(fmt::format("'{}' -DSOURCE_DIR={} -DOUTPUT={} -P '{}/cmake/build_commit.cmake'",
+                                SDPA_CMAKE, shell_word(source), shell_word(d_ / "commit.h"),
+                                SDPA_SOURCE_DIR)),
+              0);
+    const std::string h = slurp(d_ / "commit.h");
+    std::smatch m;
+    if (!std::regex_search(h, m,
+                           std::regex(R"re(kCommit = "([0-9a-f]*)";[\s\S]*kModified = (\w+);)re")))
+      return {"no match in", h};
+    return {m[1].str(), m[2].str()};
+  }
+  fs::path d_, repo_;
+};
+
+TEST_F(BuildCommit, NamesTheCommitAndWhetherAnyFileDiffersFromIt) {
+  using Said = std::pair<std::string, std::string>;
+  EXPECT_EQ(header(repo_), Said(head(), "false"));
+  write(repo_ / "a.cpp", "int a = 1;\n");
+  EXPECT_EQ(header(repo_), Said(head(), "true"));
+  git("checkout -q a.cpp");
+  write(repo_ / "new.cpp", "");  // untracked, but a build may take it (hw/datapaths/*.cpp)
+  EXPECT_EQ(header(repo_), Said(head(), "true"));
+}
+
+TEST_F(BuildCommit, SourcesThatAreNotACheckoutsTopFolderHaveNoCommit) {
+  // An unpacked tarball inside another repository, and a folder outside any.
+  using Said = std::pair<std::string, std::string>;
+  EXPECT_EQ(header(repo_ / "sub"), Said("", "false"));
+  fs::create_directories(d_ / "plain");
+  EXPECT_EQ(header(d_ / "plain"), Said("", "false"));
+}
+
+TEST_F(BuildCommit, AnUnchangedHeaderIsNotRewritten) {
+  header(repo_);
+  const fs::path h = d_ / "commit.h";
+  const auto aged = fs::last_write_time(h) - std::chrono::hours(1);
+  fs::last_write_time(h, aged);
+  header(repo_);
+  EXPECT_EQ(fs::last_write_time(h), aged);  // nothing recompiles
+  write(repo_ / "a.cpp", "int a = 2;\n");
+  header(repo_);
+  EXPECT_NE(fs::last_write_time(h), aged);
+}
+
+// Input files are recorded with their digests, as sha256sum gives them; a changed file shows.
+TEST(InputDigests, AreRecordedForEachFile) {
+  const fs::path d = scratch();
+  const AttentionShape shape = AttentionShape::square(2, 8, 4);
+  const std::string sets = write_inputs(d, random_inputs(shape, 7), {1, 2, 8, 4}, {1, 2, 8, 4});
+  ASSERT_EQ(sim(sets + out_arg(d / "o"), d).status, 0);
+  const json inputs = report(d / "o")["inputs"];
+  for (const char* name : {"q", "k", "v"}) {
+    const fs::path file = d / (std::string(name) + ".npy");
+    EXPECT_EQ(inputs[name]["file"], file.string());
+    EXPECT_EQ(inputs[name]["sha256"], sha256_hex(slurp(file))) << name;
+  }
+  const std::string q_digest = inputs["q"]["sha256"];
+  write_inputs(d, random_inputs(shape, 8), {1, 2, 8, 4}, {1, 2, 8, 4});
+  ASSERT_EQ(sim(sets + out_arg(d / "o"), d).status, 0);
+  EXPECT_NE(report(d / "o")["inputs"]["q"]["sha256"], q_digest);
+  // Random inputs: problem.seed names them, and no file.
+  ASSERT_EQ(sim(kSmall + out_arg(d / "r"), d).status, 0);
+  EXPECT_TRUE(report(d / "r")["inputs"].is_null());
+}
+
+// The cost table: the built-in one's digest is the source file's; a file given is named as
+// params.yaml names it (absolute), with its own digest.
+TEST(CostDigest, IsRecordedWithTheTablesAbsolutePath) {
+  const fs::path d = scratch();
+  ASSERT_EQ(sim(kSmall + out_arg(d / "o"), d).status, 0);
+  const json built_in = report(d / "o")["runs"][0]["energy"];
+  const fs::path source = fs::path(SDPA_SOURCE_DIR) / "params/cost/horowitz-45nm.yaml";
+  EXPECT_EQ(built_in["cost_sha256"], sha256_hex(slurp(source)));
+  EXPECT_EQ(built_in["cost_table"], "params/cost/horowitz-45nm.yaml (built in)");
+  // A relative path, from the working folder.
+  fs::copy_file(source, d / "mine.yaml");
+  const SimRun r = sim_from(d, kSmall + "--set cost=mine.yaml --out o2", d);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json rep = report(d / "o2");
+  EXPECT_EQ(rep["runs"][0]["energy"]["cost_table"], (d / "mine.yaml").string());
+  EXPECT_EQ(rep["runs"][0]["energy"]["cost_table"], rep["params"]["cost"]);
+  EXPECT_EQ(rep["runs"][0]["energy"]["cost_sha256"], built_in["cost_sha256"]);
+}
+
+}  // namespace
+}  // namespace sdpa::test
