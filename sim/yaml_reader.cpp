@@ -495,6 +495,12 @@ std::uint64_t YamlReader::integer_or_auto(const YAML::Node& node, const std::str
 }
 
 std::string YamlReader::path(const YAML::Node& node, const std::string& key) const {
+  // A path with ": " in it reads as a mapping: the fix is quotes, which the message shows.
+  if (node.IsMap())
+    fail(node, key,
+         "expected a file path, got a mapping (a path with ': ' in it needs quotes: "
+         "'in/a: b/q.npy')");
+  if (node.IsSequence()) fail(node, key, "expected a file path, got a list");
   if (!node.IsScalar() || node.Scalar().empty()) fail(node, key, "expected a file path");
   std::filesystem::path p(node.Scalar());
   if (p.is_relative() && where(node, key).rfind("--set", 0) != 0)

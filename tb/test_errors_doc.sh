@@ -122,6 +122,8 @@ t missing-input 2 '--set inputs.q=q.npy: inputs.k: missing: inputs.q is given, a
   '$S --set inputs.q=q.npy --out o/x'
 t empty-input 2 '--set inputs.q=: inputs.q: expected a file path' \
   '$S --set inputs.q= --out o/x'
+t input-mapping 2 "--set inputs.q=in/c: d/q.npy: inputs.q: expected a file path, got a mapping (a path with ': ' in it needs quotes: 'in/a: b/q.npy')" \
+  '$S --set "inputs.q=in/c: d/q.npy" --out o/x'
 t seed-no-effect 2 "--set problem.seed=7: problem.seed: has no effect: the inputs are inputs.q, k and v's files, not random data; remove it" \
   '$S --set inputs.q=q.npy --set inputs.k=k.npy --set inputs.v=v.npy --set problem.seed=7 --out o/x'
 t problem-inputs-disagree 2 'p.yaml:2:12: problem.seq_len: 1024 disagrees with inputs.q (q.npy has shape [8, 4], so N = 8): remove problem.seq_len or set it to 8' \

@@ -546,6 +546,12 @@ TEST(Inputs, AnEmptyInputOrASeedBesideTheFilesIsRefusedWhereItWasGiven) {
   const std::string k_and_v = files.substr(files.find("--set inputs.k"));
   expect_error(sim("--set inputs.q= " + k_and_v + out_arg(d / "o"), d),
                {"--set inputs.q=: inputs.q: expected a file path"});
+  // A path with ": " in it is a mapping to YAML; the message says to quote it.
+  expect_error(sim("--set 'inputs.q=in/c: d/q.npy' " + k_and_v + out_arg(d / "o"), d),
+               {"inputs.q: expected a file path, got a mapping (a path with ': ' in it needs "
+                "quotes: 'in/a: b/q.npy')"});
+  expect_error(sim("--set 'cost=[a]'" + out_arg(d / "o"), d),
+               {"--set cost=[a]: cost: expected a file path, got a list"});
   // The data is the files': a seed would change nothing it seems to.
   expect_error(sim(files + "--set problem.seed=12345" + out_arg(d / "o"), d),
                {"--set problem.seed=12345: problem.seed: has no effect"});
