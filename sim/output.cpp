@@ -242,11 +242,19 @@ class SignalsWait {
   std::array<bool, kSignals.size()> waits_{};
 };
 
-// A folder of the run's own (staging, or the earlier run's files set aside), whatever the umask:
-// one that takes the owner's rights would leave a folder the run cannot write in and no later run
-// can remove. The files in it keep the umask's modes. False with errno set.
+// A folder of the run's own (staging, or the earlier run's files set aside): the umask's mode, with
+// the owner's rights added where it takes them, which would leave a folder the run cannot write in
+// and no later run can remove. The files in it keep the umask's modes. False with errno set, and
+// no folder.
 bool make_own_folder(const fs::path& dir) {
-  return ::mkdir(dir.c_str(), 0700) == 0 && ::chmod(dir.c_str(), 0700) == 0;
+  if (::mkdir(dir.c_str(), 0777) != 0) return false;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & S_IRWXU) == S_IRWXU) return true;
+  if (::chmod(dir.c_str(), (st.st_mode & 07777) | S_IRWXU) == 0) return true;
+  const int err = errno;
+  ::rmdir(dir.c_str());
+  errno = err;
+  return false;
 }
 
 }  // namespace
@@ -307,17 +315,28 @@ fs::path output_folder(const std::string& out, bool given, const std::string& pa
 
 OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
     : dir_(std::move(dir)), names_(std::move(names)) {
-  std::error_code ec;
-  for (fs::path p = dir_; !p.empty() && !fs::exists(fs::symlink_status(p, ec)); p = p.parent_path())
-    created_.push_back(p);
-  fs::create_directories(dir_, ec);
-  if (ec) {
-    abandon();
-    throw InputError(
-        fmt::format("--out {}: cannot create the folder: {}", dir_.string(), ec.message()));
+  // Folder by folder, recording those this run made (its mkdir succeeded), deepest first: in
+  // `a/../b` or `a/.` only `a` can be the run's, and one another run made first is not.
+  fs::path folder;
+  for (const fs::path& part : dir_) {
+    folder /= part;
+    if (::mkdir(folder.c_str(), 0777) == 0) {
+      created_.insert(created_.begin(), folder);
+    } else if (errno != EEXIST) {
+      const int err = errno;
+      abandon();
+      throw InputError(
+          fmt::format("--out {}: cannot create the folder: {}", dir_.string(), std::strerror(err)));
+    }
   }
+  // Refused while another run writes there: the folder stays, even one this run made, which the
+  // other run may have taken since.
+  lock_ = lock_folder(dir_);
   try {
-    lock_ = lock_folder(dir_);
+    std::error_code ec;
+    if (!fs::is_directory(dir_, ec))
+      throw InputError(fmt::format("--out {}: cannot create the folder: {}", dir_.string(),
+                                   std::strerror(ENOTDIR)));
     previous_ = refuse_users_files(dir_, names_);
     const std::string prefix = fmt::format(".sdpa-run.{}.", host_name());
     remove_stale_folders(dir_, prefix);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "sim/reference.h"
 #include "tb/cli.h"
 
 namespace sdpa::test {
@@ -459,6 +460,26 @@ TEST(OutFolder, AUmaskWithoutTheOwnersRightsLeavesNothingBehind) {
                                 as_user + "sh -c 'umask 222; exec \"$0\" \"$@\"' ", reachable);
   EXPECT_EQ(refused.status, 2) << refused.err;
   EXPECT_FALSE(fs::exists(d / "new"));
+}
+
+// A run refused after it made the --out folder (its data file is cut short) removes the folders it
+// made, and only those: `new/../mine` named the user's empty folder, which went, and left `new`;
+// `made/.` left `made`.
+TEST(OutFolder, ARefusedRunRemovesTheFoldersItMadeAndNoOther) {
+  const fs::path d = scratch();
+  const AttentionShape shape = AttentionShape::square(1, 8, 4);
+  std::string sets = write_inputs(d, random_inputs(shape, 3), {1, 1, 8, 4}, {1, 1, 8, 4});
+  const std::string q = slurp(d / "q.npy");
+  write(d / "q.npy", q.substr(0, q.size() - 8));
+  fs::create_directories(d / "mine");
+  for (const std::string out : {"new/../mine", "made/.", "made/deeper/."}) {
+    const SimRun r = sim_in(d, sets + "--out " + out, d);
+    EXPECT_EQ(r.status, 2) << out << ": " << r.err;
+    EXPECT_NE(r.err.find("truncated data"), std::string::npos) << r.err;
+    EXPECT_TRUE(fs::is_directory(d / "mine")) << out;
+    EXPECT_FALSE(fs::exists(d / "new")) << out;
+    EXPECT_FALSE(fs::exists(d / "made")) << out;
+  }
 }
 
 // A tool given a staged file named from an --out like `-x` read it as an option: exit 5 and
