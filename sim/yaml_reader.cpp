@@ -495,11 +495,13 @@ std::uint64_t YamlReader::integer_or_auto(const YAML::Node& node, const std::str
 }
 
 std::string YamlReader::path(const YAML::Node& node, const std::string& key) const {
-  // A path with ": " in it reads as a mapping: the fix is quotes, which the message shows.
-  if (node.IsMap())
+  // A path with ": " in it reads as a mapping of one scalar to another: the fix is quotes.
+  if (node.IsMap() && node.size() == 1 && node.begin()->first.IsScalar() &&
+      node.begin()->second.IsScalar())
     fail(node, key,
          "expected a file path, got a mapping (a path with ': ' in it needs quotes: "
          "'in/a: b/q.npy')");
+  if (node.IsMap()) fail(node, key, "expected a file path, got a mapping");
   if (node.IsSequence()) fail(node, key, "expected a file path, got a list");
   if (!node.IsScalar() || node.Scalar().empty()) fail(node, key, "expected a file path");
   std::filesystem::path p(node.Scalar());

@@ -552,6 +552,8 @@ TEST(Inputs, AnEmptyInputOrASeedBesideTheFilesIsRefusedWhereItWasGiven) {
                 "quotes: 'in/a: b/q.npy')"});
   expect_error(sim("--set 'cost=[a]'" + out_arg(d / "o"), d),
                {"--set cost=[a]: cost: expected a file path, got a list"});
+  expect_error(sim("--set 'cost={a: b, c: d}'" + out_arg(d / "o"), d),
+               {"cost: expected a file path, got a mapping"}, {"quotes"});
   // The data is the files': a seed would change nothing it seems to.
   expect_error(sim(files + "--set problem.seed=12345" + out_arg(d / "o"), d),
                {"--set problem.seed=12345: problem.seed: has no effect"});
