@@ -506,7 +506,9 @@ nlohmann::json build_identity() {
   return {{"version", kVersion},
           {"commit", known ? nlohmann::json(kCommit) : nlohmann::json(nullptr)},
           {"modified", known ? nlohmann::json(kModified) : nlohmann::json(nullptr)},
-          {"type", kBuildType}};
+          {"type", kBuildType},
+          {"compiler", kCompiler},
+          {"flags", kCompilerFlags}};
 }
 
 std::string version_line() {

@@ -90,6 +90,8 @@ TEST(Build, TheReportAndVersionNameTheVersionCommitAndBuildType) {
   const json build = report(d / "o")["build"];
   EXPECT_EQ(build["version"], SDPA_VERSION);
   EXPECT_EQ(build["type"], SDPA_BUILD_TYPE);
+  EXPECT_EQ(build["compiler"], SDPA_COMPILER);
+  EXPECT_EQ(build["flags"], SDPA_BUILD_FLAGS);
   const SimRun v = sim("--version", d);
   EXPECT_EQ(v.status, 0) << v.err;
   if (build["commit"].is_null()) {
@@ -104,18 +106,29 @@ TEST(Build, TheReportAndVersionNameTheVersionCommitAndBuildType) {
   }
 }
 
-// cmake/build_commit.cmake, run as the build runs it, on a repository of the test's own.
+// cmake/build_commit.cmake, run as the build runs it, on a repository of the test's own, out of
+// reach of the user's git settings (hooks, signing, a hook's GIT_DIR or GIT_INDEX_FILE).
 class BuildCommit : public testing::Test {
  protected:
   void SetUp() override {
+    for (const char* variable : {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"})
+      ::unsetenv(variable);
+    ::setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+    ::setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
     d_ = scratch();
     repo_ = d_ / "repo";
-    fs::create_directories(repo_ / "sub");
-    write(repo_ / "a.cpp", "int a;\n");
-    git("init -q && git add a.cpp && git -c user.name=t -c user.email=t@t commit -q -m one");
+    fs::create_directories(repo_ / "sim");
+    fs::create_directories(repo_ / "docs");
+    write(repo_ / "sim" / "a.cpp", "int a;\n");
+    write(repo_ / "docs" / "a.md", "a\n");
+    git("init -q");
+    commit("one");
   }
   void git(const std::string& args) {
     ASSERT_EQ(shell("cd " + shell_word(repo_) + " && git " + args + " >/dev/null 2>&1"), 0) << args;
+  }
+  void commit(const std::string& message) {
+    git("add -A && git -c user.name=t -c user.email=t@t commit -q -m " + message);
   }
   std::string head() {
     EXPECT_EQ(shell("git -C " + shell_word(repo_) + " rev-parse HEAD >" + shell_word(d_ / "head")),
@@ -125,9 +138,10 @@ class BuildCommit : public testing::Test {
   }
   // What the header the script writes for `source` says: the commit and whether it was modified.
   std::pair<std::string, std::string> header(const fs::path& source) {
-    EXPECT_EQ(shell(fmt::format("'{}' -DSOURCE_DIR={} -DOUTPUT={} -P '{}/cmake/build_commit.cmake'",
+    EXPECT_EQ(shell(fmt::format("'{}' -DSOURCE_DIR={} -DOUTPUT={} -P '{}/cmake/build_commit.cmake' "
+                                "2>{}",
                                 SDPA_CMAKE, shell_word(source), shell_word(d_ / "commit.h"),
-                                SDPA_SOURCE_DIR)),
+                                SDPA_SOURCE_DIR, shell_word(d_ / "stderr"))),
               0);
     const std::string h = slurp(d_ / "commit.h");
     std::smatch m;
@@ -139,22 +153,50 @@ class BuildCommit : public testing::Test {
   fs::path d_, repo_;
 };
 
-TEST_F(BuildCommit, NamesTheCommitAndWhetherAnyFileDiffersFromIt) {
-  using Said = std::pair<std::string, std::string>;
+using Said = std::pair<std::string, std::string>;
+
+TEST_F(BuildCommit, NamesTheCommitAndWhetherTheBuiltFilesDifferFromIt) {
+  const std::string first = head();
+  EXPECT_EQ(header(repo_), Said(first, "false"));
+  write(repo_ / "sim" / "a.cpp", "int a = 1;\n");
+  EXPECT_EQ(header(repo_), Said(first, "true"));
+  git("checkout -q sim/a.cpp");
+  // Untracked, but the build takes it, whatever a setting says of untracked files.
+  git("config status.showUntrackedFiles no");
+  fs::create_directories(repo_ / "hw" / "datapaths");
+  write(repo_ / "hw" / "datapaths" / "new.cpp", "");
+  EXPECT_EQ(header(repo_), Said(first, "true"));
+  fs::remove_all(repo_ / "hw");
+  // Files the binary is not built from, changed or committed, leave it as it was.
+  write(repo_ / "docs" / "a.md", "b\n");
+  write(repo_ / "plot.png", "");
+  EXPECT_EQ(header(repo_), Said(first, "false"));
+  commit("docs");
+  EXPECT_NE(head(), first);
+  EXPECT_EQ(header(repo_), Said(first, "false"));
+  write(repo_ / "sim" / "a.cpp", "int a = 2;\n");
+  commit("code");
   EXPECT_EQ(header(repo_), Said(head(), "false"));
-  write(repo_ / "a.cpp", "int a = 1;\n");
-  EXPECT_EQ(header(repo_), Said(head(), "true"));
-  git("checkout -q a.cpp");
-  write(repo_ / "new.cpp", "");  // untracked, but a build may take it (hw/datapaths/*.cpp)
-  EXPECT_EQ(header(repo_), Said(head(), "true"));
+  EXPECT_EQ(slurp(d_ / "stderr"), "");
 }
 
-TEST_F(BuildCommit, SourcesThatAreNotACheckoutsTopFolderHaveNoCommit) {
+TEST_F(BuildCommit, SourcesThatAreNoCheckoutHaveNoCommitAndSayNothing) {
   // An unpacked tarball inside another repository, and a folder outside any.
-  using Said = std::pair<std::string, std::string>;
-  EXPECT_EQ(header(repo_ / "sub"), Said("", "false"));
+  EXPECT_EQ(header(repo_ / "sim"), Said("", "false"));
+  EXPECT_EQ(slurp(d_ / "stderr"), "");
   fs::create_directories(d_ / "plain");
   EXPECT_EQ(header(d_ / "plain"), Said("", "false"));
+  EXPECT_EQ(slurp(d_ / "stderr"), "");
+}
+
+// Another user's checkout, which git refuses to read for root ("dubious ownership").
+TEST_F(BuildCommit, ACheckoutGitRefusesHasNoCommitAndTheBuildSaysWhy) {
+  if (::geteuid() != 0) GTEST_SKIP() << "hands the checkout to another user: needs root";
+  ASSERT_EQ(shell("chown -R 65534:65534 " + shell_word(repo_)), 0);
+  EXPECT_EQ(header(repo_), Said("", "false"));
+  const std::string err = slurp(d_ / "stderr");
+  EXPECT_NE(err.find("sdpa-sim will not name its commit"), std::string::npos) << err;
+  EXPECT_NE(err.find("dubious ownership"), std::string::npos) << err;
 }
 
 TEST_F(BuildCommit, AnUnchangedHeaderIsNotRewritten) {
@@ -164,7 +206,7 @@ TEST_F(BuildCommit, AnUnchangedHeaderIsNotRewritten) {
   fs::last_write_time(h, aged);
   header(repo_);
   EXPECT_EQ(fs::last_write_time(h), aged);  // nothing recompiles
-  write(repo_ / "a.cpp", "int a = 2;\n");
+  write(repo_ / "sim" / "a.cpp", "int a = 2;\n");
   header(repo_);
   EXPECT_NE(fs::last_write_time(h), aged);
 }
@@ -204,7 +246,8 @@ TEST(CostDigest, IsRecordedWithTheTablesAbsolutePath) {
   const SimRun r = sim_from(d, kSmall + "--set cost=mine.yaml --out o2", d);
   ASSERT_EQ(r.status, 0) << r.err;
   const json rep = report(d / "o2");
-  EXPECT_EQ(rep["runs"][0]["energy"]["cost_table"], (d / "mine.yaml").string());
+  // The working folder as the simulator sees it: with a temporary folder behind a link, the target.
+  EXPECT_EQ(rep["runs"][0]["energy"]["cost_table"], (fs::canonical(d) / "mine.yaml").string());
   EXPECT_EQ(rep["runs"][0]["energy"]["cost_table"], rep["params"]["cost"]);
   EXPECT_EQ(rep["runs"][0]["energy"]["cost_sha256"], built_in["cost_sha256"]);
 }
