@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -1070,5 +1071,9 @@ int main(int argc, char* argv[]) {
   // A closed pipe (`| head`, a dead `tee`) makes a write fail with EPIPE instead of killing the
   // run: the results are still written, and a summary that cannot be is exit 5 (errors.md).
   ::signal(SIGPIPE, SIG_IGN);
+  // A umask that takes the owner's own rights (umask 777) left the run unable to use the files and
+  // folders it makes (its staging folder, the VCD's pipe, the files dot and vcd2fst read), and no
+  // later run could remove them: the owner's rights are kept, the group's and others' follow it.
+  ::umask(::umask(0) & 077);
   return sc_core::sc_elab_and_sim(argc, argv);
 }

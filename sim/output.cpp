@@ -242,21 +242,6 @@ class SignalsWait {
   std::array<bool, kSignals.size()> waits_{};
 };
 
-// A folder of the run's own (staging, or the earlier run's files set aside): the umask's mode, with
-// the owner's rights added where it takes them, which would leave a folder the run cannot write in
-// and no later run can remove. The files in it keep the umask's modes. False with errno set, and
-// no folder.
-bool make_own_folder(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0777) != 0) return false;
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & S_IRWXU) == S_IRWXU) return true;
-  if (::chmod(dir.c_str(), (st.st_mode & 07777) | S_IRWXU) == 0) return true;
-  const int err = errno;
-  ::rmdir(dir.c_str());
-  errno = err;
-  return false;
-}
-
 }  // namespace
 
 std::set<std::string> files_replaced(const fs::path& dir, const std::set<std::string>& names) {
@@ -343,7 +328,7 @@ OutputFolder::OutputFolder(fs::path dir, std::set<std::string> names)
     staging_ = dir_ / fmt::format("{}{}", prefix, ::getpid());
     // One left with this process's id (an earlier boot) cannot belong to a live run.
     fs::remove_all(staging_, ec);
-    if (!make_own_folder(staging_))
+    if (::mkdir(staging_.c_str(), 0777) != 0)
       throw InputError(fmt::format("--out {}: cannot write in the folder: {}", dir_.string(),
                                    std::strerror(errno)));
   } catch (...) {
@@ -468,7 +453,7 @@ bool OutputFolder::commit() {
   }
   for (const std::string& name : written_)
     ours.insert(name == "report.json" ? ours.end() : ours.begin(), name);
-  if (!earlier.empty() && !make_own_folder(aside)) {
+  if (!earlier.empty() && ::mkdir(aside.c_str(), 0777) != 0) {
     error_ = fmt::format("{}: cannot write: {} (no results written; {} is as it was)",
                          aside.string(), std::strerror(errno), dir_.string());
     return discard();
