@@ -360,6 +360,28 @@ check "setup: a build folder configured elsewhere loses its cache and objects, w
 check "setup: a build folder configured here keeps its cache" \
   eval '[[ -e $moved/build-asan/CMakeCache.txt && -d $moved/build-asan/CMakeFiles && $err != *build-asan* ]]'
 
+# A user other than root, with packages missing and no sudo: one line naming them, nothing run
+# (it was bash's "sudo: command not found"). Stand-ins: nothing installed, a uid of 1000, and an
+# apt-get that records its call. Only where the machine has no sudo to find.
+if ! command -v sudo >/dev/null; then
+  mkdir -p "$tmp/nosudo"
+  printf '#!/bin/sh
+' >"$tmp/nosudo/dpkg-query"
+  printf '#!/bin/sh
+echo 1000
+' >"$tmp/nosudo/id"
+  printf '#!/bin/sh
+touch "%s"
+' "$tmp/apt-ran" >"$tmp/nosudo/apt-get"
+  chmod +x "$tmp/nosudo/dpkg-query" "$tmp/nosudo/id" "$tmp/nosudo/apt-get"
+  rc=0
+  PATH=$tmp/nosudo:$PATH "$moved/scripts/setup" --no-build >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  err=$(<"$tmp/stderr")
+  check "setup: packages missing without root or sudo: one line naming them, exit 1" \
+    eval 'one_line 1 "setup: missing packages and no sudo: as root, apt-get install g++ cmake" &&
+      [[ ! -e $tmp/apt-ran ]]'
+fi
+
 # Options: --help prints the header and does nothing else, an unknown option is one line, exit 2.
 # Run from copies, with the stand-in dpkg-query above and a setup that records its call, so that a
 # regression installs, builds or draws nothing here (graphs --help regenerated the figures; setup took --help for a package).
