@@ -347,8 +347,7 @@ void OutputFolder::abandon() {
   std::error_code ec;
   if (!staging_.empty()) fs::remove_all(staging_, ec);
   // The folders this run created go with it, so that a failed run leaves things as they were;
-  // rmdir leaves one that something else has put a file in since. The deepest may not have been
-  // made (its parent's mode refused it).
+  // rmdir leaves one that something else has put a file in since, and passes over one removed.
   for (const fs::path& p : created_)
     if (::rmdir(p.c_str()) != 0 && errno != ENOENT) break;
 }
