@@ -66,13 +66,32 @@ inline std::string write_inputs(const std::filesystem::path& dir, const Attentio
   return sets;
 }
 
+// A shell command's exit status (-1: killed by a signal).
+inline int shell(const std::string& cmd) {
+  const int raw = std::system(cmd.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
 // `args` is appended to the simulator's path as shell words; runs from the source tree.
 inline SimRun sim(const std::string& args, const std::filesystem::path& dir) {
   const std::string cmd = "cd '" SDPA_SOURCE_DIR "' && timeout 300 '" SDPA_SIM "' " + args + " >'" +
                           (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
   SimRun r;
-  const int raw = std::system(cmd.c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.status = shell(cmd);
+  r.out = slurp(dir / "stdout");
+  r.err = slurp(dir / "stderr");
+  return r;
+}
+
+// Runs the simulator from the folder `cwd` through `prefix` (a command that runs it, or none);
+// its output in `dir`/stdout and stderr.
+inline SimRun sim_in(const std::filesystem::path& cwd, const std::string& args,
+                     const std::filesystem::path& dir, const std::string& prefix = "",
+                     const std::filesystem::path& binary = SDPA_SIM) {
+  SimRun r;
+  r.status =
+      shell("cd " + shell_word(cwd) + " && " + prefix + "timeout 60 " + shell_word(binary) + " " +
+            args + " >" + shell_word(dir / "stdout") + " 2>" + shell_word(dir / "stderr"));
   r.out = slurp(dir / "stdout");
   r.err = slurp(dir / "stderr");
   return r;

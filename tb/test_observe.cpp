@@ -1869,8 +1869,7 @@ TEST(ObserveCli, MissingToolsAreANoteNotAFailure) {
 int sim_in_address_space(const fs::path& d, int kib, const std::string& args) {
   std::ofstream(d / "run.sh") << "ulimit -v " << kib << "\n'" SDPA_SIM "' " << args
                               << " >/dev/null 2>" << shell_word(d / "stderr") << "\n";
-  const int raw = std::system(("bash " + shell_word(d / "run.sh")).c_str());
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return shell("bash " + shell_word(d / "run.sh"));
 }
 
 // Trace events over a wide window take about three times the file's size in memory (naive,

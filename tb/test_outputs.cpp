@@ -23,24 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-int shell(const std::string& cmd) {
-  const int raw = std::system(cmd.c_str());
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-}
-
-// Runs the simulator from the folder `cwd` through `prefix` (a command that runs it, or none);
-// its output in `dir`/stdout and stderr.
-SimRun sim_in(const fs::path& cwd, const std::string& args, const fs::path& dir,
-              const std::string& prefix = "", const fs::path& binary = SDPA_SIM) {
-  SimRun r;
-  r.status =
-      shell("cd " + shell_word(cwd) + " && " + prefix + "timeout 60 " + shell_word(binary) + " " +
-            args + " >" + shell_word(dir / "stdout") + " 2>" + shell_word(dir / "stderr"));
-  r.out = slurp(dir / "stdout");
-  r.err = slurp(dir / "stderr");
-  return r;
-}
-
 // Every entry under `dir` (hidden ones too) with its content; a folder as "<folder>", anything
 // else but a file (a FIFO left behind) as "<other>", never opened.
 std::map<std::string, std::string> contents(const fs::path& dir) {

@@ -17,21 +17,6 @@ using nlohmann::json;
 
 json report(const fs::path& out) { return json::parse(slurp(out / "report.json")); }
 
-int shell(const std::string& cmd) {
-  const int raw = std::system(cmd.c_str());
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-}
-
-// The simulator run from the folder `cwd`, its output in `dir`/stdout and stderr.
-SimRun sim_from(const fs::path& cwd, const std::string& args, const fs::path& dir) {
-  SimRun r;
-  r.status = shell("cd " + shell_word(cwd) + " && timeout 60 '" SDPA_SIM "' " + args + " >" +
-                   shell_word(dir / "stdout") + " 2>" + shell_word(dir / "stderr"));
-  r.out = slurp(dir / "stdout");
-  r.err = slurp(dir / "stderr");
-  return r;
-}
-
 const std::string kSmall = "--set problem.seq_len=8 --set problem.head_dim=4 ";
 
 // FIPS 180-4's examples (NIST's SHA-256 test vectors), one a block and a half long, and the
@@ -243,7 +228,7 @@ TEST(CostDigest, IsRecordedWithTheTablesAbsolutePath) {
   EXPECT_EQ(built_in["cost_table"], "params/cost/horowitz-45nm.yaml (built in)");
   // A relative path, from the working folder.
   fs::copy_file(source, d / "mine.yaml");
-  const SimRun r = sim_from(d, kSmall + "--set cost=mine.yaml --out o2", d);
+  const SimRun r = sim_in(d, kSmall + "--set cost=mine.yaml --out o2", d);
   ASSERT_EQ(r.status, 0) << r.err;
   const json rep = report(d / "o2");
   // The working folder as the simulator sees it: with a temporary folder behind a link, the target.
