@@ -8,6 +8,7 @@
 #include <cmath>
 #include <utility>
 
+#include "sim/sha256.h"
 #include "sim/yaml_reader.h"
 
 namespace sdpa {
@@ -221,11 +222,14 @@ const StorageClass& CostTable::storage_for(std::uint64_t bytes) const {
 }
 
 CostTable load_cost_table(const std::string& path) {
-  return from_tree(load_yaml_file(path, "cost file"), path);
+  // One read: the digest is of the text parsed, not of a file that may have changed since.
+  return load_cost_table_text(read_yaml_file(path, "cost file"), path);
 }
 
 CostTable load_cost_table_text(const std::string& text, const std::string& name) {
-  return from_tree(parse_yaml(text, name), name);
+  CostTable table = from_tree(parse_yaml(text, name), name);
+  table.sha256 = sha256_hex(text);
+  return table;
 }
 
 CostReport cost_of(const DatapathResult& r, const CostTable& table) {

@@ -39,6 +39,7 @@ struct CostTable {
 };
 
 // A bad cost file is a bad parameter (exit 2): ParamError naming FILE:LINE:COLUMN and the key.
+// The file is read once: the table's digest is of the text it was parsed from.
 CostTable load_cost_table(const std::string& path);
 // The same from text (the built-in default); `name` stands for the file in messages.
 CostTable load_cost_table_text(const std::string& text, const std::string& name);

@@ -35,7 +35,6 @@
 #include "sim/params.h"
 #include "sim/reference.h"
 #include "sim/report.h"
-#include "sim/sha256.h"
 #include "sim/simulation.h"
 #include "sim/size_buffers.h"
 #include "sim/verify_bottleneck.h"
@@ -195,15 +194,21 @@ AttentionShape problem_shape(Params& p) {
   return p.shape();
 }
 
+struct LoadedInputs {
+  AttentionInputs data;
+  // Each input file and the digest of the bytes read (null: random inputs from problem.seed).
+  nlohmann::json files;
+};
+
 // Random Q, K, V from the seed, or the .npy files of the shape problem_shape found.
-AttentionInputs load_inputs(const Params& p) {
+LoadedInputs load_inputs(const Params& p) {
   const AttentionShape shape = p.shape();
-  if (!p.has_inputs()) return random_inputs(shape, p.seed);
-  AttentionInputs in{shape, {}, {}, {}};
-  for (auto [key, path, dest, count] :
-       {std::tuple{"inputs.q", &p.input_q, &in.q, shape.q_elements()},
-        {"inputs.k", &p.input_k, &in.k, shape.kv_elements()},
-        {"inputs.v", &p.input_v, &in.v, shape.kv_elements()}}) {
+  if (!p.has_inputs()) return {random_inputs(shape, p.seed), nullptr};
+  LoadedInputs in{{shape, {}, {}, {}}, nlohmann::json::object()};
+  for (auto [key, name, path, dest, count] :
+       {std::tuple{"inputs.q", "q", &p.input_q, &in.data.q, shape.q_elements()},
+        {"inputs.k", "k", &p.input_k, &in.data.k, shape.kv_elements()},
+        {"inputs.v", "v", &p.input_v, &in.data.v, shape.kv_elements()}}) {
     const FormatInfo& format = info(p.input_format);
     // Not structured bindings: clang 14 cannot capture one in a lambda.
     const std::string* file = path;
@@ -247,6 +252,7 @@ AttentionInputs load_inputs(const Params& p) {
           key, *path, lost, a.data.size(), lost == 1 ? "is" : "are", lost == 1 ? "s" : "",
           format.name, format.min_subnormal / 2));
     *dest = std::move(a.data);
+    in.files[name] = {{"file", fs::absolute(*path).string()}, {"sha256", a.sha256}};
   }
   return in;
 }
@@ -431,17 +437,8 @@ CostTable cost_table(const Params& p) {
           ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
           : load_cost_table(p.cost);
   require_arithmetic(table, p.input_format, p.compute_format);  // the arithmetic the units do
-  // The report names the file as params.yaml does, with the digest of what was read.
-  if (p.cost.empty()) {
-    table.sha256 = sha256_hex(kDefaultCostYaml);
-  } else {
-    table.source = fs::absolute(p.cost).string();
-    try {
-      table.sha256 = file_sha256(p.cost);
-    } catch (const std::runtime_error& e) {
-      throw ParamError(fmt::format("{}: cost: {}", p.origin("cost"), e.what()));
-    }
-  }
+  // The report names the file as params.yaml does (its errors, as the user gave it).
+  if (!p.cost.empty()) table.source = fs::absolute(p.cost).string();
   return table;
 }
 
@@ -516,28 +513,6 @@ std::string version_line() {
   const std::string commit = *kCommit == '\0' ? "unknown" : kCommit;
   return fmt::format("sdpa-sim {} (commit {}{}, {} build)", kVersion, commit,
                      *kCommit != '\0' && kModified ? ", modified" : "", kBuildType);
-}
-
-// The input files and their digests (null: random inputs from problem.seed). Read again after the
-// run's own read, which checked them; a file replaced in between is the user's doing.
-nlohmann::json input_files(const Params& p) {
-  if (!p.has_inputs()) return nullptr;
-  nlohmann::json files;
-  for (const auto& input : {std::tuple{"inputs.q", "q", &p.input_q},
-                            {"inputs.k", "k", &p.input_k},
-                            {"inputs.v", "v", &p.input_v}}) {
-    // Not structured bindings: clang 14 cannot capture one in a lambda.
-    const std::string& path = *std::get<2>(input);
-    const std::string sha256 = read_input(p, std::get<0>(input), [&] {
-      try {
-        return file_sha256(path);
-      } catch (const std::runtime_error& e) {
-        throw InputError(e.what());
-      }
-    });
-    files[std::get<1>(input)] = {{"file", fs::absolute(path).string()}, {"sha256", sha256}};
-  }
-  return files;
 }
 
 // report.json, written last: the build, the effective parameters, the input files and the run's
@@ -748,12 +723,11 @@ int run(const Options& opt) {
 
   if (opt.size_buffers) {
     // The children read the inputs too, but their errors would name a temporary params file.
-    if (params.has_inputs()) load_inputs(params);
-    const nlohmann::json input_digests = input_files(params);
+    const nlohmann::json input_files = params.has_inputs() ? load_inputs(params).files : nullptr;
     note_depths_not_used(params);
     out.note_replacing();
     const int status = size_buffers(params, out);
-    write_report(out, params, input_digests, nlohmann::json::object());
+    write_report(out, params, input_files, nlohmann::json::object());
     out.check();
     if (!out.commit()) throw WriteError(out.error());
     flush_summary(&out.dir());
@@ -773,8 +747,8 @@ int run(const Options& opt) {
   Simulation simulation(shape, configs, registered_kinds(datapaths));
   refuse_if_too_large(params, simulation);
   // The memory holds the inputs rounded to numerics.input; both references are reported.
-  AttentionInputs unrounded = load_inputs(params);
-  const nlohmann::json input_digests = input_files(params);
+  LoadedInputs loaded = load_inputs(params);
+  AttentionInputs& unrounded = loaded.data;
   if (opt.write_inputs) {
     // As read, before numerics.input's rounding: passed back as inputs.*, they give this run.
     const AttentionShape& s = unrounded.shape;
@@ -873,7 +847,7 @@ int run(const Options& opt) {
     trace += '\n';
     out.write(opt.trace_events, trace);
   }
-  write_report(out, params, input_digests, report_json(params, result, checks, &cost));
+  write_report(out, params, loaded.files, report_json(params, result, checks, &cost));
   // Not thrown: see OutputFolder.
   if (!out.commit()) {
     std::cerr << "sdpa-sim: error: " << one_line(out.error()) << "\n";

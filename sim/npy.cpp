@@ -13,8 +13,10 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <string_view>
 
 #include "sim/param_error.h"
+#include "sim/sha256.h"
 
 namespace sdpa {
 namespace {
@@ -179,20 +181,27 @@ NpyArray read_npy(const std::string& path,
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw fail(fmt::format("cannot open the file: {}", std::strerror(errno != 0 ? errno : EIO)));
+  // Every byte read is hashed as it is read: a file replaced after the run read it cannot give
+  // the report another digest.
+  Sha256 digest;
+  auto read = [&](void* into, std::size_t n) {
+    in.read(static_cast<char*>(into), static_cast<std::streamsize>(n));
+    digest.update(std::string_view(static_cast<const char*>(into), std::size_t(in.gcount())));
+  };
   char magic[6] = {};
   unsigned char version[2] = {};
-  in.read(magic, 6);
+  read(magic, 6);
   if (in.gcount() == 0) throw fail("the file is empty, expected a .npy file");
-  in.read(reinterpret_cast<char*>(version), 2);
+  read(version, 2);
   if (!in || std::memcmp(magic, kMagic, 6) != 0) throw fail("not a .npy file (bad magic)");
   std::uint32_t header_len = 0;
   if (version[0] == 1) {
     unsigned char len[2];
-    in.read(reinterpret_cast<char*>(len), 2);
+    read(len, 2);
     header_len = len[0] | (len[1] << 8);
   } else if (version[0] == 2 || version[0] == 3) {
     unsigned char len[4];
-    in.read(reinterpret_cast<char*>(len), 4);
+    read(len, 4);
     header_len = len[0] | (len[1] << 8) | (len[2] << 16) | (std::uint32_t(len[3]) << 24);
   } else {
     throw fail(fmt::format("unsupported .npy version {}", int(version[0])));
@@ -202,7 +211,7 @@ NpyArray read_npy(const std::string& path,
   if (header_len > (1u << 20))
     throw fail(fmt::format(".npy header of {} bytes, expected at most 1 MiB", header_len));
   std::string header(header_len, '\0');
-  in.read(header.data(), header_len);
+  read(header.data(), header_len);
   if (!in) throw fail("truncated .npy header");
 
   Header fields;
@@ -277,12 +286,13 @@ NpyArray read_npy(const std::string& path,
   for (std::size_t first = 0; first < count; first += kChunk) {
     const std::size_t n = std::min(kChunk, count - first);
     char* into = item == 4 ? reinterpret_cast<char*>(a.data.data() + first) : chunk.data();
-    in.read(into, static_cast<std::streamsize>(n * item));
+    read(into, n * item);
     if (std::size_t(in.gcount()) != n * item)
       throw truncated(first * item + std::size_t(in.gcount()));
     if (item == 8) from_float64(chunk.data(), first, n);
   }
   if (in.peek() != std::char_traits<char>::eof()) throw data_after();
+  a.sha256 = digest.hex();
   return a;
 }
 

@@ -21,6 +21,8 @@ struct NpyArray {
   std::vector<float> data;  // converted to fp32
   // float64 only: nonzero values at most half float32's least subnormal, which round to zero.
   std::size_t flushed_to_zero = 0;
+  // Of the file's bytes as read, as sha256sum gives it: the digest of the data the run used.
+  std::string sha256;
 };
 
 // Accepts dtype <f4 or <f8 and a shape of non-negative integers; anything else is an InputError

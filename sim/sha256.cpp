@@ -3,11 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <stdexcept>
-#include <vector>
 
 namespace sdpa {
 namespace {
@@ -95,21 +91,6 @@ std::string Sha256::hex() {
 std::string sha256_hex(std::string_view bytes) {
   Sha256 digest;
   digest.update(bytes);
-  return digest.hex();
-}
-
-std::string file_sha256(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  Sha256 digest;
-  std::vector<char> chunk(1 << 20);
-  while (in) {
-    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    digest.update(std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount())));
-  }
-  if (!in.eof())
-    throw std::runtime_error(
-        fmt::format("{}: cannot read it: {}", path, std::strerror(errno != 0 ? errno : EIO)));
   return digest.hex();
 }
 

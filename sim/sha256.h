@@ -27,7 +27,4 @@ class Sha256 {
 
 std::string sha256_hex(std::string_view bytes);
 
-// The digest of a file's contents; throws std::runtime_error naming the file if it cannot be read.
-std::string file_sha256(const std::string& path);
-
 }  // namespace sdpa

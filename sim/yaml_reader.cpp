@@ -219,7 +219,7 @@ std::string not_scalar(const YAML::Node& node) {
 
 }  // namespace
 
-YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
+std::string read_yaml_file(const std::string& path, const std::string& what) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error))
     throw ParamError(fmt::format("{}: is a folder, expected a {} (YAML)", path, what));
@@ -243,7 +243,11 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
   if (in.bad())
     throw ParamError(fmt::format("{}: cannot read the {}: {}", path, what,
                                  std::strerror(errno != 0 ? errno : EIO)));
-  return parse_yaml(text, path);
+  return text;
+}
+
+YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
+  return parse_yaml(read_yaml_file(path, what), path);
 }
 
 std::optional<TreeProblem> value_problem(const std::string& text) {

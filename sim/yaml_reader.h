@@ -34,8 +34,11 @@ std::optional<TreeProblem> value_problem(const std::string& text);
 // What a yaml-cpp exception means, after "YAML ": "syntax error: ..." or "nested deeper ...".
 std::string yaml_problem(const YAML::Exception& e);
 
-// The YAML file `path` (a `what`: "params file", "cost file") as a tree: a folder, an unreadable
-// file, a read error or more than 16 MiB (/dev/zero, an endless pipe) is a ParamError naming it.
+// The text of the YAML file `path` (a `what`: "params file", "cost file"): a folder, an
+// unreadable file, a read error or more than 16 MiB (/dev/zero, an endless pipe) is a ParamError
+// naming it.
+std::string read_yaml_file(const std::string& path, const std::string& what);
+// The same file as a tree.
 YAML::Node load_yaml_file(const std::string& path, const std::string& what);
 
 class YamlReader {

@@ -2,9 +2,11 @@
 // and the digests of the files a run read (inputs, cost table), so that a number in a paper can be
 // traced to the binary and data that gave it.
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "sim/npy.h"
 #include "sim/reference.h"
 #include "sim/sha256.h"
 #include "tb/cli.h"
@@ -52,18 +54,28 @@ TEST(Sha256, PiecesGiveTheDigestOfTheWhole) {
   }
 }
 
-TEST(Sha256, AFileIsHashedAsItsBytesAndAMissingOneNamed) {
+// An input's digest is taken as its bytes are read, so that it is of the data the run used: equal
+// to the whole file's, float32 read in place and float64 a chunk of 2^16 elements at a time.
+TEST(Sha256, AnInputsDigestIsOfTheBytesReadWhole) {
   const fs::path d = scratch();
-  std::string bytes(3 * (1 << 20) + 5, '\0');  // over the reader's 1 MiB chunks, with zeros
-  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 251);
-  write(d / "f", bytes);
-  EXPECT_EQ(file_sha256((d / "f").string()), sha256_hex(bytes));
-  try {
-    file_sha256((d / "missing").string());
-    ADD_FAILURE() << "no error";
-  } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              (d / "missing").string() + ": cannot read it: No such file or directory");
+  for (const auto& [dtype, item] : {std::pair{"<f4", 4}, {"<f8", 8}}) {
+    const std::size_t count = 3 * (std::size_t(1) << 16) + 5;  // past three chunks
+    std::string header = npy_header({count});
+    header.replace(header.find("<f4"), 3, dtype);
+    std::string bytes = header;
+    for (std::size_t i = 0; i < count; ++i) {
+      const double value = std::sin(double(i));
+      if (item == 4) {
+        const float f = static_cast<float>(value);
+        bytes.append(reinterpret_cast<const char*>(&f), 4);
+      } else {
+        bytes.append(reinterpret_cast<const char*>(&value), 8);
+      }
+    }
+    write(d / "x.npy", bytes);
+    const NpyArray a = read_npy((d / "x.npy").string());
+    ASSERT_EQ(a.data.size(), count);
+    EXPECT_EQ(a.sha256, sha256_hex(bytes)) << dtype;
   }
 }
 
