@@ -437,7 +437,7 @@ CostTable cost_table(const Params& p) {
           ? load_cost_table_text(kDefaultCostYaml, "params/cost/horowitz-45nm.yaml (built in)")
           : load_cost_table(p.cost);
   require_arithmetic(table, p.input_format, p.compute_format);  // the arithmetic the units do
-  // The report names the file as params.yaml does (its errors, as the user gave it).
+  // The report names the file absolute, as params.yaml does; the errors above, as given.
   if (!p.cost.empty()) table.source = fs::absolute(p.cost).string();
   return table;
 }
