@@ -1,6 +1,7 @@
 // memory.ports: shared. One link of B bytes per cycle for all of a datapath's streams, granted in
-// time order: at ample bandwidth the private links' closed forms, when bandwidth-bound the
-// roofline's (docs/timing.md, "A shared memory link"), the same output either way.
+// time order: at ample bandwidth the private links' closed forms, between that and the roofline
+// those plus the dot product's waits for grants, when bandwidth-bound the roofline's
+// (docs/timing.md, "A shared memory link"), the same output either way.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -50,6 +51,73 @@ INSTANTIATE_TEST_SUITE_P(SharedMemory, Ample,
                          [](const auto& info) {
                            return name_of(std::get<0>(info.param),
                                           std::get<1>(info.param) ? "causal_gqa" : "square");
+                         });
+
+// Between ample and the roofline: the link carries a K and a V row per cycle but not a run's
+// first cycle's rows (its P Q rows with them), so some wait for a grant. The run takes the private
+// links' cycles (the closed forms) plus the cycles its dot product was starved longer, the latest
+// over lanes (docs/timing.md, "Between ample and the roofline"). Two runs of the simulator: one
+// elaboration per process.
+struct Band {
+  AttentionShape shape;
+  std::size_t lanes;
+  unsigned bytes_per_cycle;
+};
+
+class Between : public testing::TestWithParam<Band> {};
+
+TEST_P(Between, TakesThePrivateLinksCyclesPlusTheDotProductsLongerWaits) {
+  const Band& b = GetParam();
+  const AttentionShape& s = b.shape;
+  const fs::path d = scratch();
+  auto runs = [&](const std::string& ports) {
+    const fs::path out = d / ports;
+    const SimRun r = sim(fmt::format("--set datapath=all --set problem.batch={} --set "
+                                     "problem.heads={} --set problem.kv_heads={} --set "
+                                     "problem.seq_len={} --set problem.kv_len={} --set "
+                                     "problem.head_dim={} --set problem.causal={} --set "
+                                     "parallel.lanes={} --set memory.bytes_per_cycle={} --set "
+                                     "memory.ports={} {}",
+                                     s.batch, s.heads, s.kv_heads, s.seq_len, s.kv_len, s.head_dim,
+                                     s.causal, b.lanes, b.bytes_per_cycle, ports, out_arg(out)),
+                         d);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return json::parse(slurp(out / "report.json"))["runs"];
+  };
+  auto dot_product_starved = [](const json& run) {
+    std::uint64_t most = 0;
+    for (const json& u : run["units"])
+      if (u["name"].get<std::string>().ends_with("dot_product"))
+        most = std::max(most, u["starved_cycles"].get<std::uint64_t>());
+    return most;
+  };
+  const json shared = runs("shared"), alone = runs("private");
+  ASSERT_EQ(shared.size(), datapath_names().size());
+  DatapathConfig c = default_config();
+  c.lanes = b.lanes;
+  c.memory.bytes_per_cycle = b.bytes_per_cycle;
+  for (std::size_t i = 0; i < shared.size(); ++i) {
+    const std::string datapath = alone[i]["datapath"];
+    const std::uint64_t cycles = shared[i]["cycles"], private_cycles = alone[i]["cycles"];
+    EXPECT_EQ(shared[i]["status"], "ok") << datapath;
+    EXPECT_EQ(private_cycles, closed_form_cycles(datapath, s, c)) << datapath;
+    EXPECT_GT(cycles, private_cycles) << datapath;  // in the band, not above it
+    EXPECT_EQ(cycles - private_cycles,
+              dot_product_starved(shared[i]) - dot_product_starved(alone[i]))
+        << datapath;
+  }
+}
+
+// A decode step of 2 sequences, 8 heads on 2 K/V heads, 4 lanes: rows of 64 bytes, 6 of them (384
+// bytes) in a run's first cycle; a causal prefill of 2 heads on one K/V head, 2 lanes: 4 rows
+// (256 bytes).
+INSTANTIATE_TEST_SUITE_P(SharedMemory, Between,
+                         testing::Values(Band{{2, 8, 2, 1, 64, 16, false}, 4, 200},
+                                         Band{{1, 2, 1, 32, 32, 16, true}, 2, 150}),
+                         [](const auto& info) {
+                           return fmt::format("{}_P{}_B{}",
+                                              info.param.shape.causal ? "causal_prefill" : "decode",
+                                              info.param.lanes, info.param.bytes_per_cycle);
                          });
 
 // Bandwidth-bound: N, B, lanes.
