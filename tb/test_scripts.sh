@@ -1094,6 +1094,16 @@ figure "plot: lanes figure of a decode step: its peak is the lanes with a query 
   'list(lines(axes[2], "peak")[0].get_ydata()) == [1, 2, 4, 4]' \
   'lines(axes[2], "peak")[0].get_label().endswith("less idle lanes")' -- \
   --kind lanes --out "$tmp/lanes-idle.png"
+# Behind a shared link the same decode step on 8 lanes runs as on 4 (4 idle): the roofline drew
+# P = 8's points over P = 4's, which vanished from the figure; they are hollow now, and named.
+sweep --base "$repo/params/llama3-8b-decode-8k.yaml" --grid memory.bytes_per_cycle=256,1024 \
+  --grid parallel.lanes=4,8 --set memory.ports=shared --set problem.kv_len=16 \
+  --set datapath=reordered
+figure "plot: roofline figure, a P that runs as a smaller one is drawn hollow and named so" "$csv" \
+  'lines(axes[0], "P = 8, reordered")[0].get_label() == "P = 8, reordered (the same as P = 4)"' \
+  'lines(axes[0], "P = 8, reordered")[0].get_markerfacecolor() == "none"' \
+  'lines(axes[0], "P = 4, reordered")[0].get_label() == "P = 4, reordered"' -- \
+  --kind roofline --out "$tmp/roofline-idle.png"
 run_figures
 
 # scripts/models: the shipped 8K decode, run for real, matches its closed forms; a report whose
