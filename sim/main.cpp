@@ -975,7 +975,14 @@ int sc_main(int argc, char* argv[]) {
       throw CLI::ValidationError("--trace-window ''",
                                  "expected FROM:TO, two cycle numbers, got an empty one");
   } catch (const CLI::Success& e) {  // --help
-    return app.exit(e);
+    const int status = app.exit(e);
+    try {
+      flush_summary(nullptr);  // a help that was not written is exit 5, as --version's
+    } catch (const WriteError& w) {
+      std::cerr << "sdpa-sim: error: " << one_line(w.what()) << "\n";
+      return kInternal;
+    }
+    return status;
   } catch (const CLI::ParseError& e) {
     // `p.yaml --set a=1 b=2`: CLI11 names b=2 only as an argument not expected. An unknown
     // option with a value (`--OUT=x`) is not one.

@@ -497,6 +497,20 @@ TEST(Options, ASummaryThatCannotBeWrittenIsExitFive) {
   EXPECT_TRUE(fs::exists(d / "o" / "report.json"));
 }
 
+// Whatever writes only standard output: --help's text lost on a full disk was exit 0, unsaid.
+TEST(Options, HelpVersionOrCheckThatCannotBeWrittenIsExitFive) {
+  const fs::path d = scratch();
+  for (const std::string& args :
+       {std::string("--help"), std::string("--version"), kSmall + "--check"}) {
+    const int status = shell("timeout 60 " + shell_word(SDPA_SIM) + " " + args + " >/dev/full 2>" +
+                             shell_word(d / "stderr"));
+    const std::string err = slurp(d / "stderr");
+    EXPECT_EQ(status, 5) << args << ": " << err;
+    EXPECT_EQ(err, "sdpa-sim: error: standard output: cannot write: No space left on device\n")
+        << args;
+  }
+}
+
 TEST(Options, VcdWithSizeBuffersExitsTwo) {
   const fs::path d = scratch();
   const SimRun r = sim(kSmall + "--vcd --size-buffers --out " + shell_word(d / "o"), d);
