@@ -24,8 +24,10 @@ namespace fs = std::filesystem;
 
 ChildRuns::ChildRuns(std::string option) : option_(std::move(option)) {
   try {
+    // The host too: a run on another host (or container) sharing TMPDIR, whose pid is not alive
+    // here, would have its folder removed as stale.
     const std::string prefix =
-        fmt::format("sdpa-{}-", option_.substr(option_.find_first_not_of('-')));
+        fmt::format("sdpa-{}-{}-", option_.substr(option_.find_first_not_of('-')), host_name());
     const fs::path tmp = fs::temp_directory_path();
     remove_stale_folders(tmp, prefix);
     work_ = tmp / fmt::format("{}{}", prefix, ::getpid());
@@ -80,8 +82,9 @@ std::map<std::string, ChildOutcome> ChildRuns::run(const Params& params) {
         fmt::format("{}: cannot start a child simulation: {}", option_, std::strerror(errno)),
         false);
   if (pid == 0) {
-    const int null = ::open("/dev/null", O_WRONLY);
-    const int err = ::open(errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // Close-on-exec: the child keeps only the copies dup2 makes, as its stdout and stderr.
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    const int err = ::open(errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (null < 0 || err < 0 || ::dup2(null, 1) < 0 || ::dup2(err, 2) < 0 ||
         ::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent)
       ::_exit(127);

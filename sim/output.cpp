@@ -134,6 +134,8 @@ std::set<std::string> previous_outputs(const fs::path& dir) {
   return names;
 }
 
+}  // namespace
+
 std::string host_name() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) return "host";
@@ -141,6 +143,8 @@ std::string host_name() {
   std::replace(h.begin(), h.end(), '/', '_');
   return h;
 }
+
+namespace {
 
 // One run at a time in a folder: two would each replace the run before them, and the folder
 // would keep a report listing one run's files beside the other's. Returns the folder open and
@@ -776,10 +780,10 @@ void remove_stale_folders(const fs::path& dir, const std::string& prefix) {
     const std::string name = e.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
     const std::string pid = name.substr(prefix.size());
-    long value = 0;
+    pid_t value = 0;  // out of pid_t's range: no pid of ours, and kill(-n) would test a group
     const auto [end, err] = std::from_chars(pid.data(), pid.data() + pid.size(), value);
     if (err != std::errc() || end != pid.data() + pid.size() || value <= 0) continue;
-    if (::kill(pid_t(value), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+    if (::kill(value, 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
   }
 }
 

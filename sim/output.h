@@ -112,8 +112,10 @@ std::filesystem::path output_folder(const std::string& out, bool given,
                                     const std::string& params_stem);
 
 // Removes the folders PREFIXpid in `dir` whose process is gone (killed before it could clean up):
-// a run's staging folder, child simulations' folders.
+// a run's staging folder, child simulations' folders. A pid means something on its own host only:
+// where other hosts may share `dir` (NFS, containers), PREFIX names this one's host_name().
 void remove_stale_folders(const std::filesystem::path& dir, const std::string& prefix);
+std::string host_name();
 
 // Writes `content` to `path` through a temporary file in the same folder and a rename, so a
 // failed or interrupted write never leaves a truncated file; WriteError on failure.

@@ -233,6 +233,31 @@ TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
   EXPECT_TRUE(fs::exists(o / alive / "o_naive.npy"));
 }
 
+// Child simulations' folders in TMPDIR: a killed run's, on this host, is removed. They were named
+// by pid alone, so another host's (TMPDIR shared over NFS or by containers), its pid not alive
+// here, was removed under it; and a pid past pid_t's range was truncated to another.
+TEST(ReusedFolder, OnlyThisHostsStaleChildFoldersAreRemoved) {
+  const fs::path d = scratch();
+  const fs::path tmp = d / "tmp";
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // a process that is gone
+  const std::string dead = fmt::format("sdpa-size-buffers-{}-{}", host, child);
+  const std::string elsewhere = fmt::format("sdpa-size-buffers-{}", child);
+  const std::string too_large =
+      fmt::format("sdpa-size-buffers-{}-{}", host, (std::int64_t(1) << 32) + child);
+  for (const std::string& s : {dead, elsewhere, too_large}) fs::create_directories(tmp / s);
+  EXPECT_EQ(shell("TMPDIR=" + shell_word(tmp) + " timeout 60 " + shell_word(SDPA_SIM) + " " +
+                  kSmall + "--set datapath=reordered --size-buffers --out " + shell_word(d / "o") +
+                  " >/dev/null 2>&1"),
+            0);
+  EXPECT_FALSE(fs::exists(tmp / dead));
+  EXPECT_TRUE(fs::exists(tmp / elsewhere));
+  EXPECT_TRUE(fs::exists(tmp / too_large));
+}
+
 // Ctrl-C or a kill while a run replaces earlier results (its commit: the four earlier files move
 // aside, renames 1 to 4, then the run's four move in) waits until the folder holds the new run's
 // results, all of them, and then stops the run as it would have. A second signal that was
