@@ -722,7 +722,8 @@ int run(const Options& opt) {
   note_params_file_replaced(opt.params, out_dir, replaced);
 
   if (opt.size_buffers) {
-    // The children read the inputs too, but their errors would name a temporary params file.
+    // The children read the inputs too, but their errors would name a temporary params file;
+    // this read also gives the report the files' digests.
     const nlohmann::json input_files = params.has_inputs() ? load_inputs(params).files : nullptr;
     note_depths_not_used(params);
     out.note_replacing();

@@ -225,7 +225,7 @@ std::string read_yaml_file(const std::string& path, const std::string& what) {
     throw ParamError(fmt::format("{}: is a folder, expected a {} (YAML)", path, what));
   const PipeWaitNote note(path, what);
   errno = 0;
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);  // the bytes: a cost table's digest is of them
   if (!in)
     throw ParamError(fmt::format("{}: cannot read the {}: {}", path, what,
                                  std::strerror(errno != 0 ? errno : EIO)));

@@ -238,15 +238,17 @@ TEST(CostDigest, IsRecordedWithTheTablesAbsolutePath) {
   const fs::path source = fs::path(SDPA_SOURCE_DIR) / "params/cost/horowitz-45nm.yaml";
   EXPECT_EQ(built_in["cost_sha256"], sha256_hex(slurp(source)));
   EXPECT_EQ(built_in["cost_table"], "params/cost/horowitz-45nm.yaml (built in)");
-  // A relative path, from the working folder.
-  fs::copy_file(source, d / "mine.yaml");
+  // A relative path, from the working folder; a table of the user's, which differs from the
+  // built-in one (here by a comment) and has its own digest.
+  const std::string mine = slurp(source) + "# mine\n";
+  write(d / "mine.yaml", mine);
   const SimRun r = sim_in(d, kSmall + "--set cost=mine.yaml --out o2", d);
   ASSERT_EQ(r.status, 0) << r.err;
   const json rep = report(d / "o2");
   // The working folder as the simulator sees it: with a temporary folder behind a link, the target.
   EXPECT_EQ(rep["runs"][0]["energy"]["cost_table"], (fs::canonical(d) / "mine.yaml").string());
   EXPECT_EQ(rep["runs"][0]["energy"]["cost_table"], rep["params"]["cost"]);
-  EXPECT_EQ(rep["runs"][0]["energy"]["cost_sha256"], built_in["cost_sha256"]);
+  EXPECT_EQ(rep["runs"][0]["energy"]["cost_sha256"], sha256_hex(mine));
 }
 
 }  // namespace
