@@ -545,6 +545,12 @@ void flush_summary(const fs::path* results) {
                                      why, results->string()));
 }
 
+// Not a bug, but the system refused: disk full, file too large, I/O error.
+int refused_write(const WriteError& e) {
+  std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
+  return kInternal;
+}
+
 // --check: everything a run refuses before it simulates: the parameters, the cost table, the
 // graphs (built, nothing allocated), the memory estimate, the user's .npy inputs (read whole:
 // their values are checked too) and the output folder. Creates and writes nothing.
@@ -980,8 +986,7 @@ int sc_main(int argc, char* argv[]) {
     try {
       flush_summary(nullptr);  // a help that was not written is exit 5, as --version's
     } catch (const WriteError& w) {
-      std::cerr << "sdpa-sim: error: " << one_line(w.what()) << "\n";
-      return kInternal;
+      return refused_write(w);
     }
     return status;
   } catch (const CLI::ParseError& e) {
@@ -1022,9 +1027,7 @@ int sc_main(int argc, char* argv[]) {
   } catch (const fs::filesystem_error& e) {
     std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
   } catch (const WriteError& e) {
-    // Not a bug, but the system refused: disk full, file too large, I/O error.
-    std::cerr << "sdpa-sim: error: " << one_line(e.what()) << "\n";
-    return kInternal;
+    return refused_write(e);
   } catch (const std::bad_alloc&) {
     return out_of_memory();
   } catch (const sc_core::sc_report& e) {
