@@ -82,12 +82,15 @@ std::map<std::string, ChildOutcome> ChildRuns::run(const Params& params) {
         fmt::format("{}: cannot start a child simulation: {}", option_, std::strerror(errno)),
         false);
   if (pid == 0) {
-    // Close-on-exec: the child keeps only the copies dup2 makes, as its stdout and stderr.
-    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    const int err = ::open(errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int null = ::open("/dev/null", O_WRONLY);
+    const int err = ::open(errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (null < 0 || err < 0 || ::dup2(null, 1) < 0 || ::dup2(err, 2) < 0 ||
         ::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent)
       ::_exit(127);
+    // The child keeps only its stdout and stderr. (Not O_CLOEXEC: with the parent's stdout
+    // closed, /dev/null opens as 1, and dup2(1, 1) would leave the flag on it.)
+    if (null > 2) ::close(null);
+    if (err > 2) ::close(err);
     ::execv(argv[0], const_cast<char* const*>(argv));
     ::_exit(127);
   }

@@ -115,6 +115,7 @@ std::filesystem::path output_folder(const std::string& out, bool given,
 // a run's staging folder, child simulations' folders. A pid means something on its own host only:
 // where other hosts may share `dir` (NFS, containers), PREFIX names this one's host_name().
 void remove_stale_folders(const std::filesystem::path& dir, const std::string& prefix);
+// gethostname's, '/' made '_' so that it can be part of a file name ("host" if there is none).
 std::string host_name();
 
 // Writes `content` to `path` through a temporary file in the same folder and a rename, so a

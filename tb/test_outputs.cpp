@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "sim/output.h"
 #include "sim/reference.h"
 #include "tb/cli.h"
 
@@ -239,23 +240,27 @@ TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
 TEST(ReusedFolder, OnlyThisHostsStaleChildFoldersAreRemoved) {
   const fs::path d = scratch();
   const fs::path tmp = d / "tmp";
-  char host[256] = {};
-  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const std::string host = host_name();
   const pid_t child = ::fork();
   if (child == 0) ::_exit(0);
   ::waitpid(child, nullptr, 0);  // a process that is gone
   const std::string dead = fmt::format("sdpa-size-buffers-{}-{}", host, child);
-  const std::string elsewhere = fmt::format("sdpa-size-buffers-{}", child);
-  const std::string too_large =
-      fmt::format("sdpa-size-buffers-{}-{}", host, (std::int64_t(1) << 32) + child);
-  for (const std::string& s : {dead, elsewhere, too_large}) fs::create_directories(tmp / s);
+  // Another host's: as the builds before named it, as this one does, under a name that extends
+  // this host's; and one past pid_t's range, which was truncated to the dead pid.
+  const std::vector<std::string> elsewhere = {
+      fmt::format("sdpa-size-buffers-{}", child),
+      fmt::format("sdpa-size-buffers-not-{}-{}", host, child),
+      fmt::format("sdpa-size-buffers-{}x-{}", host, child),
+      fmt::format("sdpa-size-buffers-{}-2-{}", host, child),
+      fmt::format("sdpa-size-buffers-{}-{}", host, (std::int64_t(1) << 32) + child)};
+  fs::create_directories(tmp / dead);
+  for (const std::string& s : elsewhere) fs::create_directories(tmp / s);
   EXPECT_EQ(shell("TMPDIR=" + shell_word(tmp) + " timeout 60 " + shell_word(SDPA_SIM) + " " +
                   kSmall + "--set datapath=reordered --size-buffers --out " + shell_word(d / "o") +
                   " >/dev/null 2>&1"),
             0);
   EXPECT_FALSE(fs::exists(tmp / dead));
-  EXPECT_TRUE(fs::exists(tmp / elsewhere));
-  EXPECT_TRUE(fs::exists(tmp / too_large));
+  for (const std::string& s : elsewhere) EXPECT_TRUE(fs::exists(tmp / s)) << s;
 }
 
 // Ctrl-C or a kill while a run replaces earlier results (its commit: the four earlier files move
