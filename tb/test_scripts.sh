@@ -1014,6 +1014,17 @@ figure "plot: formats figure against the input format, so labelled" "$csv" \
   '[t.get_text() for t in axes[0].get_xticklabels()] == ["fp32", "bf16"]' \
   'all(a.get_xlabel() == "input format" for a in axes)' -- \
   --kind formats --x input_format --where numerics.compute=bf16 --out "$tmp/formats-input.png"
+# The format every row has is in the title, the other on the axis: with bf16 inputs and the
+# compute format varying, the title said nothing of the inputs, which a reader took for fp32.
+figure "plot: formats figure of one input format and two compute formats: the input in the title" \
+  "$csv" \
+  'fig._suptitle.get_text().endswith("input bf16)") and "compute" not in fig._suptitle.get_text()' \
+  '"numerics" not in fig._suptitle.get_text()' -- \
+  --kind formats --where numerics.input=bf16 --out "$tmp/formats-bf16-inputs.png"
+figure "plot: ... and one compute format against the input format: the compute format in it" \
+  "$csv" \
+  'fig._suptitle.get_text().endswith("compute bf16)") and "input" not in fig._suptitle.get_text()' -- \
+  --kind formats --x input_format --where numerics.compute=bf16 --out "$tmp/formats-input2.png"
 # One format pair kept: the title names it, as energy and error depend on it, and memory's energy
 # per score, one value, is said once (it read "41 nJ to 41 nJ" where rows differed past the
 # third digit).
@@ -1060,7 +1071,7 @@ sweep --grid numerics.compute=fp32,bf16 --set channels.depths.score_bypass=10 \
   --set problem.seq_len=32 --set datapath=all --jobs 2
 figure "plot: formats figure, deadlocked rows crossed at their bars" "$csv" \
   '"marked 4 deadlocked row(s)" in stderr' \
-  'fig._suptitle.get_text().endswith("(N = 32, d = 64)")' \
+  'fig._suptitle.get_text().endswith("(N = 32, d = 64, input fp32)")' \
   'all(len(lines(a, "naive: deadlocked")) == 1 and len(lines(a, "two_pass: deadlocked")) == 1 for a in axes)' \
   'len(axes[0].patches) == 6 and len(axes[1].patches) == 2' -- \
   --kind formats --out "$tmp/formats-dead.png"
