@@ -218,8 +218,7 @@ TEST(ReusedFolder, AUsersReportJsonIsNotAnEarlierRunsReport) {
 TEST(ReusedFolder, TheStagingFolderOfAKilledRunIsRemoved) {
   const fs::path d = scratch();
   const fs::path o = d / "o";
-  char host[256] = {};
-  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const std::string host = host_name();
   const pid_t child = ::fork();
   if (child == 0) ::_exit(0);
   ::waitpid(child, nullptr, 0);  // a process that is gone
